@@ -1,0 +1,134 @@
+#include "channels/outbox/outbox.hpp"
+
+#include <boost/asio/post.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon/log.hpp"
+
+namespace crieur {
+
+OutboxChannel::OutboxChannel(boost::asio::io_context& io, const OutboxConfig& config) : io_(io), dir_(config.dir) {
+    std::filesystem::create_directories(dir_);
+    thread_ = std::thread([this] { loop(); });
+}
+
+OutboxChannel::~OutboxChannel() {
+    stop();
+    for (auto& [channel, fd] : files_) ::close(fd);
+}
+
+void OutboxChannel::send(Message message, Done done) {
+    bool was_empty;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            boost::asio::post(io_, [done = std::move(done)] {
+                done(Outcome{OutcomeKind::retry, "outbox", {}, "stopping", "the outbox is stopping", 1000});
+            });
+            return;
+        }
+        was_empty = queue_.empty();
+        queue_.push_back({std::move(message), std::move(done)});
+    }
+    if (was_empty) wake_.notify_one();
+}
+
+void OutboxChannel::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+}
+
+int OutboxChannel::file_for(const std::string& channel) {
+    auto it = files_.find(channel);
+    if (it != files_.end()) return it->second;
+    const auto path = (std::filesystem::path(dir_) / (channel + ".jsonl")).string();
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd >= 0) files_.emplace(channel, fd);
+    return fd;
+}
+
+void OutboxChannel::loop() {
+    std::deque<Item> batch;
+    std::map<std::string, std::string> buffers;
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;
+            batch.swap(queue_);
+        }
+        // One write(2) per channel file per batch; lines of a batch stay whole (O_APPEND).
+        std::vector<std::string> ids;
+        ids.reserve(batch.size());
+        for (auto& item : batch) {
+            const Message& m = item.message;
+            ids.push_back("outbox-" + std::to_string(++sequence_));
+            rapidjson::StringBuffer buf;
+            rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+            w.StartObject();
+            w.Key("id"); w.String(ids.back().c_str());
+            w.Key("job_id"); w.String(m.job_id.c_str(), static_cast<rapidjson::SizeType>(m.job_id.size()));
+            w.Key("channel"); w.String(m.channel.c_str());
+            w.Key("to"); w.String(m.recipient.c_str(), static_cast<rapidjson::SizeType>(m.recipient.size()));
+            w.Key("template"); w.String(m.template_name.c_str());
+            w.Key("locale"); w.String(m.locale.c_str());
+            w.Key("text"); w.String(m.text.c_str(), static_cast<rapidjson::SizeType>(m.text.size()));
+            w.EndObject();
+            auto& out = buffers[m.channel];
+            out.append(buf.GetString(), buf.GetSize());
+            out.push_back('\n');
+        }
+        std::map<std::string, std::string> errors;
+        for (auto& [channel, text] : buffers) {
+            if (text.empty()) continue;
+            int fd = file_for(channel);
+            std::size_t off = 0;
+            while (fd >= 0 && off < text.size()) {
+                ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) break;
+                off += static_cast<std::size_t>(n);
+            }
+            if (fd < 0 || off < text.size()) {
+                errors[channel] = std::string("cannot write the outbox file: ") + std::strerror(errno);
+                spdlog::error("outbox: {} ({})", errors[channel], channel);
+            }
+            text.clear();
+        }
+        std::vector<std::pair<Done, Outcome>> results;
+        results.reserve(batch.size());
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            Outcome o;
+            o.provider = "outbox";
+            auto err = errors.find(batch[i].message.channel);
+            if (err == errors.end()) {
+                o.kind = OutcomeKind::accepted;
+                o.provider_id = std::move(ids[i]);
+            } else {
+                // A partly written batch may hold this line: say so rather than "not sent".
+                o.kind = OutcomeKind::unknown;
+                o.code = "write_error";
+                o.reason = err->second;
+            }
+            results.emplace_back(std::move(batch[i].done), std::move(o));
+        }
+        batch.clear();
+        boost::asio::post(io_, [results = std::move(results)]() mutable {
+            for (auto& [done, outcome] : results) done(std::move(outcome));
+        });
+    }
+}
+
+}  // namespace crieur

@@ -1,0 +1,31 @@
+// Clock: the time source handed to everything that depends on time, so that a test can set "now".
+// Thread-safe: SystemClock holds no state; tests use their own Clock with a settable instant.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace crieur {
+
+using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
+
+class Clock {
+public:
+    virtual ~Clock() = default;
+    virtual TimePoint now() const = 0;
+};
+
+class SystemClock final : public Clock {
+public:
+    TimePoint now() const override;
+};
+
+// Milliseconds since the Unix epoch, the unit stored in SQLite and Redis.
+inline std::int64_t to_unix_ms(TimePoint t) { return t.time_since_epoch().count(); }
+inline TimePoint from_unix_ms(std::int64_t ms) { return TimePoint{std::chrono::milliseconds{ms}}; }
+
+// RFC 3339 in UTC with milliseconds: 2026-11-23T10:20:31.123Z
+std::string format_rfc3339(TimePoint t);
+
+}  // namespace crieur

@@ -1,0 +1,222 @@
+#include "daemon/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace crieur {
+namespace {
+
+// Reads one table's keys into fields, remembering which keys it knew, so that what is left is unknown.
+class Section {
+public:
+    Section(const toml::table* table, std::string prefix, const std::string& file, std::vector<std::string>& problems)
+        : table_(table), prefix_(std::move(prefix)), file_(file), problems_(problems) {}
+
+    void integer(const char* key, int& out, long min, long max) {
+        const toml::node* n = find(key);
+        if (!n) return;
+        auto v = n->value<std::int64_t>();
+        if (!n->is_integer() || !v) return fail(*n, key, "expected an integer");
+        if (*v < min || *v > max)
+            return fail(*n, key, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
+        out = static_cast<int>(*v);
+    }
+    void size(const char* key, std::size_t& out, long min, long max) {
+        int v = static_cast<int>(out);
+        integer(key, v, min, max);
+        out = static_cast<std::size_t>(v);
+    }
+    void boolean(const char* key, bool& out) {
+        const toml::node* n = find(key);
+        if (!n) return;
+        if (!n->is_boolean()) return fail(*n, key, "expected true or false");
+        out = *n->value<bool>();
+    }
+    void string(const char* key, std::string& out, bool required = false,
+                std::initializer_list<const char*> one_of = {}) {
+        const toml::node* n = find(key);
+        if (!n) {
+            if (required) problems_.push_back(file_ + ":" + std::to_string(line_of_table()) + ": " + name(key) +
+                                              ": required key is missing");
+            return;
+        }
+        if (!n->is_string()) return fail(*n, key, "expected a string");
+        std::string v = *n->value<std::string>();
+        if (required && v.empty()) return fail(*n, key, "must not be empty");
+        if (one_of.size() != 0) {
+            bool ok = false;
+            std::string list;
+            for (const char* o : one_of) {
+                ok = ok || v == o;
+                list += (list.empty() ? "" : ", ") + std::string(o);
+            }
+            if (!ok) return fail(*n, key, "expected one of: " + list);
+        }
+        out = std::move(v);
+    }
+    // A secret: `<key>_env` names an environment variable, `<key>_file` a file; never the value itself.
+    void secret(const char* key, std::string& out) {
+        const std::string env_key = std::string(key) + "_env", file_key = std::string(key) + "_file";
+        if (const toml::node* n = table_ ? table_->get(key) : nullptr) {
+            seen_.insert(key);
+            fail(*n, key, "secrets are not written in the config: use " + env_key + " or " + file_key);
+        }
+        std::string env, path;
+        string(env_key.c_str(), env);
+        string(file_key.c_str(), path);
+        if (!env.empty()) {
+            const char* v = std::getenv(env.c_str());
+            if (!v) return fail(*find_seen(env_key), env_key.c_str(), "environment variable " + env + " is not set");
+            out = v;
+        } else if (!path.empty()) {
+            std::ifstream in(path);
+            if (!in) return fail(*find_seen(file_key), file_key.c_str(), "cannot read " + path);
+            std::getline(in, out);
+        }
+    }
+    void reject_unknown() {
+        if (!table_) return;
+        for (auto&& [k, v] : *table_)
+            if (!seen_.count(std::string(k.str())) && !v.is_table())
+                fail(v, std::string(k.str()).c_str(), "unknown key");
+    }
+
+private:
+    const toml::node* find(const char* key) {
+        seen_.insert(key);
+        return table_ ? table_->get(key) : nullptr;
+    }
+    const toml::node* find_seen(const std::string& key) { return table_->get(key); }
+    std::string name(const char* key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
+    long line_of_table() const { return table_ ? static_cast<long>(table_->source().begin.line) : 1; }
+    void fail(const toml::node& n, const char* key, const std::string& what) {
+        problems_.push_back(file_ + ":" + std::to_string(n.source().begin.line) + ": " + name(key) + ": " + what);
+    }
+
+    const toml::table* table_;
+    std::string prefix_;
+    const std::string& file_;
+    std::vector<std::string>& problems_;
+    std::set<std::string, std::less<>> seen_;
+};
+
+std::string resolve(const std::string& base_dir, const std::string& path) {
+    if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+    return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error([&] {
+          std::string all;
+          for (auto& p : problems) all += (all.empty() ? "" : "\n") + p;
+          return all;
+      }()),
+      problems_(std::move(problems)) {}
+
+Config parse_config(std::string_view text, const std::string& name, const std::string& base_dir) {
+    toml::table root;
+    try {
+        root = toml::parse(text, name);
+    } catch (const toml::parse_error& e) {
+        throw ConfigError({name + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description())});
+    }
+    Config c;
+    c.file = name;
+    std::vector<std::string> problems;
+    static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
+                                                              "http",   "outbox", "log"};
+    for (auto&& [k, v] : root) {
+        if (!v.is_table() || !kSections.count(k.str()))
+            problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
+                               ": unknown " + (v.is_table() ? "section" : "key"));
+        else
+            for (auto&& [sub, sv] : *v.as_table())
+                if (sv.is_table())
+                    problems.push_back(name + ":" + std::to_string(sv.source().begin.line) + ": " +
+                                       std::string(k.str()) + "." + std::string(sub.str()) + ": unknown section");
+    }
+    auto section = [&](const char* s) { return Section(root[s].as_table(), s, name, problems); };
+
+    {
+        auto s = section("daemon");
+        s.integer("drain_timeout_ms", c.daemon.drain_timeout_ms, 0, 3'600'000);
+        s.reject_unknown();
+    }
+    {
+        auto s = section("redis");
+        auto& r = c.redis;
+        s.string("host", r.host);
+        s.integer("port", r.port, 1, 65535);
+        s.secret("password", r.password);
+        s.string("stream", r.stream);
+        s.string("dead_stream", r.dead_stream);
+        s.string("schedule", r.schedule);
+        s.string("group", r.group);
+        s.string("consumer", r.consumer);
+        s.integer("batch", r.batch, 1, 10'000);
+        s.integer("block_ms", r.block_ms, 1, 60'000);
+        s.integer("claim_after_ms", r.claim_after_ms, 100, 86'400'000);
+        s.integer("claim_interval_ms", r.claim_interval_ms, 50, 3'600'000);
+        s.integer("max_deliveries", r.max_deliveries, 1, 1000);
+        s.integer("reconnect_max_ms", r.reconnect_max_ms, 10, 600'000);
+        s.reject_unknown();
+    }
+    {
+        auto s = section("intake");
+        auto& i = c.intake;
+        s.size("max_job_bytes", i.max_job_bytes, 256, 16 * 1024 * 1024);
+        s.integer("max_inflight", i.max_inflight, 1, 1'000'000);
+        std::string on_crash = "resend";
+        s.string("on_crash", on_crash, false, {"resend", "unknown"});
+        i.on_crash = on_crash == "unknown" ? OnCrash::unknown : OnCrash::resend;
+        s.string("default_channel", i.default_channel, false, {"sms", "email", "whatsapp", "push"});
+        s.reject_unknown();
+    }
+    {
+        auto s = section("receipts");
+        s.string("path", c.receipts.path, true);
+        s.integer("batch_max", c.receipts.batch_max, 1, 1'000'000);
+        s.string("synchronous", c.receipts.synchronous, false, {"normal", "full"});
+        s.reject_unknown();
+        c.receipts.path = resolve(base_dir, c.receipts.path);
+    }
+    {
+        auto s = section("http");
+        s.boolean("enabled", c.http.enabled);
+        s.string("listen", c.http.listen);
+        s.integer("port", c.http.port, 0, 65535);
+        s.reject_unknown();
+    }
+    {
+        auto s = section("outbox");
+        s.string("dir", c.outbox.dir, true);
+        s.reject_unknown();
+        c.outbox.dir = resolve(base_dir, c.outbox.dir);
+    }
+    {
+        auto s = section("log");
+        s.string("level", c.log.level, false, {"trace", "debug", "info", "warn", "error"});
+        s.reject_unknown();
+    }
+    if (!problems.empty()) throw ConfigError(std::move(problems));
+    return c;
+}
+
+Config load_config(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError({path + ": cannot open the config file"});
+    std::stringstream text;
+    text << in.rdbuf();
+    auto dir = std::filesystem::absolute(path).parent_path().string();
+    return parse_config(text.str(), path, dir);
+}
+
+}  // namespace crieur

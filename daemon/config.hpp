@@ -1,0 +1,89 @@
+// Config: one TOML file (config/crieur.toml documents every key), read into plain structs with
+// their defaults here. Loading is all-or-nothing: unknown keys, wrong types and missing required
+// keys are reported together as "file:line: key: what is wrong". Start-up and SIGHUP only.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace crieur {
+
+struct RedisConfig {
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    std::string password;  // from password_env or password_file, never inline
+    std::string stream = "crieur:jobs";
+    std::string dead_stream = "crieur:dead";
+    std::string schedule = "crieur:scheduled";
+    std::string group = "crieurd";
+    std::string consumer;  // empty: "<hostname>-<pid>"
+    int batch = 256;
+    int block_ms = 1000;
+    int claim_after_ms = 60'000;
+    int claim_interval_ms = 5'000;
+    int max_deliveries = 5;
+    int reconnect_max_ms = 5'000;
+};
+
+enum class OnCrash { resend, unknown };
+
+struct IntakeConfig {
+    std::size_t max_job_bytes = 64 * 1024;
+    int max_inflight = 4096;
+    OnCrash on_crash = OnCrash::resend;
+    std::string default_channel = "sms";
+};
+
+struct ReceiptsConfig {
+    std::string path;  // required
+    int batch_max = 4096;
+    std::string synchronous = "normal";  // SQLite PRAGMA synchronous: normal or full
+};
+
+struct HttpConfig {
+    bool enabled = true;
+    std::string listen = "127.0.0.1";
+    int port = 8080;
+};
+
+struct OutboxConfig {
+    std::string dir;  // required: one <channel>.jsonl file per channel
+};
+
+struct DaemonConfig {
+    int drain_timeout_ms = 10'000;
+};
+
+struct LogConfig {
+    std::string level = "info";  // trace, debug, info, warn, error
+};
+
+struct Config {
+    std::string file;  // where it was read from
+    DaemonConfig daemon;
+    RedisConfig redis;
+    IntakeConfig intake;
+    ReceiptsConfig receipts;
+    HttpConfig http;
+    OutboxConfig outbox;
+    LogConfig log;
+};
+
+// Every problem found in a config file, one "file:line: key: message" per line.
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> problems);
+    const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+// Reads and validates a config file. Relative paths in it are taken from the file's folder.
+Config load_config(const std::string& path);
+// The same from text (tests); `name` stands in for the file name in errors, `base_dir` for its folder.
+Config parse_config(std::string_view text, const std::string& name, const std::string& base_dir);
+
+}  // namespace crieur

@@ -1,0 +1,219 @@
+#include "daemon/daemon.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+
+#include "daemon/log.hpp"
+
+namespace crieur {
+
+namespace {
+redis::Endpoint endpoint_of(const RedisConfig& r) {
+    return {r.host, r.port, r.password, std::chrono::milliseconds(r.reconnect_max_ms)};
+}
+constexpr auto kTickPeriod = std::chrono::milliseconds(50);
+constexpr auto kPromotePeriod = std::chrono::milliseconds(500);
+constexpr auto kLagPeriod = std::chrono::milliseconds(2000);
+}  // namespace
+
+std::string default_consumer_name() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "crieurd");
+    return std::string(host) + "-" + std::to_string(getpid());
+}
+
+Daemon::Daemon(Config config, std::string config_path)
+    : config_(std::move(config)), config_path_(std::move(config_path)),
+      store_(io_, config_.receipts, config_.intake.on_crash, clock_), channels_(io_, config_),
+      reads_(io_, endpoint_of(config_.redis), "reads"), commands_(io_, endpoint_of(config_.redis), "commands"),
+      schedule_(commands_, config_.redis.schedule, config_.redis.stream),
+      pipeline_(config_, store_, channels_, schedule_, metrics_, clock_),
+      intake_(config_, config_.redis.consumer.empty() ? default_consumer_name() : config_.redis.consumer, reads_,
+              commands_, store_, metrics_, clock_,
+              [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
+                  pipeline_.process(std::move(job), entry, std::move(done));
+              }),
+      http_(io_, routes_), watchdog_(io_, [this] { return !stopped_; }), signals_(io_, SIGTERM, SIGINT, SIGHUP),
+      tick_(io_) {
+    add_routes();
+    if (config_.http.enabled) http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port));
+}
+
+Daemon::~Daemon() {
+    if (!stopped_) finish_stop();
+}
+
+int Daemon::run() {
+    // The read connection: (re)start intake whenever it comes up.
+    reads_.on_up([this] {
+        metrics_.redis_up = commands_.connected();
+        intake_.resume();
+    });
+    reads_.on_down([this] {
+        metrics_.redis_up = false;
+        metrics_.redis_reconnects++;
+    });
+    // The command connection: acknowledgements that failed while Redis was away leave now.
+    commands_.on_up([this] {
+        metrics_.redis_up = reads_.connected();
+        intake_.flush_acks();
+    });
+    commands_.on_down([this] { metrics_.redis_up = false; });
+    commands_.start();
+    reads_.start();
+
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+        if (!ec) on_signal(signo);
+    });
+    start_tick();
+    watchdog_.start();
+    spdlog::info("crieurd {}: consumer {} in group {} on {} at {}:{}; receipts in {}; http on {}:{}",
+                 CRIEUR_VERSION, intake_.consumer(), config_.redis.group, config_.redis.stream, config_.redis.host,
+                 config_.redis.port, config_.receipts.path, config_.http.listen, http_.port());
+    systemd::notify_ready();
+    io_.run();
+    return 0;
+}
+
+// The periodic duties, each with its own period, all from one timer on the io_context:
+//   - every redis.claim_interval_ms: take over entries idle for longer than redis.claim_after_ms
+//     (XAUTOCLAIM), dead-lettering those delivered more than redis.max_deliveries times;
+//   - every 500 ms: move the scheduled jobs that are due back onto the stream;
+//   - every 2 s: refresh the queue lag and pending gauges (XINFO GROUPS);
+//   - while draining, every tick: stop once nothing is in flight, or at the drain deadline.
+void Daemon::start_tick() {
+    tick_.expires_after(kTickPeriod);
+    tick_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopped_) return;
+        on_tick();
+        if (!stopped_) start_tick();
+    });
+}
+
+void Daemon::on_tick() {
+    const auto now = std::chrono::steady_clock::now();
+    if (draining_) {
+        if (intake_.idle() || now >= drain_deadline_) finish_stop();
+        return;
+    }
+    if (now - last_claim_ >= std::chrono::milliseconds(config_.redis.claim_interval_ms)) {
+        last_claim_ = now;
+        intake_.claim_stale();
+    }
+    if (now - last_promote_ >= kPromotePeriod) {
+        last_promote_ = now;
+        schedule_.promote_due(clock_.now());
+    }
+    if (now - last_lag_ >= kLagPeriod) {
+        last_lag_ = now;
+        intake_.refresh_lag();
+    }
+}
+
+void Daemon::on_signal(int signo) {
+    if (signo == SIGHUP) {
+        reload();
+    } else if (draining_) {
+        spdlog::warn("second stop signal: stopping now; {} jobs in flight stay pending in Redis", intake_.in_flight());
+        finish_stop();
+        return;
+    } else {
+        begin_drain();
+    }
+    signals_.async_wait([this](const boost::system::error_code& ec, int s) {
+        if (!ec) on_signal(s);
+    });
+}
+
+void Daemon::reload() {
+    systemd::notify_reloading();
+    try {
+        Config next = load_config(config_path_);
+        set_log_level(next.log.level);
+        intake_.update_limits(next);
+        const bool needs_restart = next.redis.host != config_.redis.host || next.redis.port != config_.redis.port ||
+                                   next.redis.stream != config_.redis.stream || next.redis.group != config_.redis.group ||
+                                   next.receipts.path != config_.receipts.path || next.outbox.dir != config_.outbox.dir ||
+                                   next.http.listen != config_.http.listen || next.http.port != config_.http.port;
+        config_.log = next.log;
+        config_.intake.max_inflight = next.intake.max_inflight;
+        config_.intake.max_job_bytes = next.intake.max_job_bytes;
+        config_.redis.claim_interval_ms = next.redis.claim_interval_ms;
+        spdlog::info("reloaded {}: log level, intake limits, batch and claim settings applied{}", config_path_,
+                     needs_restart ? "; changes to redis, receipts, outbox or http addresses need a restart" : "");
+    } catch (const ConfigError& e) {
+        spdlog::error("reload refused, the running config stays:\n{}", e.what());
+    } catch (const std::exception& e) {
+        spdlog::error("reload refused, the running config stays: {}", e.what());
+    }
+    systemd::notify_ready();
+}
+
+void Daemon::begin_drain() {
+    draining_ = true;
+    systemd::notify_stopping();
+    drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.daemon.drain_timeout_ms);
+    spdlog::info("stopping: no new jobs; draining {} in flight (at most {} ms)", intake_.in_flight(),
+                 config_.daemon.drain_timeout_ms);
+    intake_.stop_reading();
+    // Closing the read connection ends a blocked XREADGROUP; whatever it had delivered stays pending.
+    reads_.stop();
+}
+
+void Daemon::finish_stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    const auto left = intake_.in_flight();
+    tick_.cancel();
+    watchdog_.stop();
+    boost::system::error_code ignored;
+    signals_.cancel(ignored);
+    http_.stop();
+    reads_.stop();
+    commands_.stop();
+    channels_.stop_all();
+    store_.stop();  // commits what is queued
+    if (left > 0) spdlog::warn("stopped with {} jobs in flight; they stay pending in Redis and come back", left);
+    else spdlog::info("stopped: every job read was committed and acknowledged");
+    io_.stop();
+}
+
+bool Daemon::ready() const {
+    return !draining_ && reads_.connected() && commands_.connected() && store_.writable();
+}
+
+void Daemon::add_routes() {
+    using http::Reply;
+    using http::Request;
+    using http::Response;
+    routes_.add("GET", "/healthz", [](const Request&, std::string_view, Reply reply) {
+        reply({200, "application/json", R"({"status":"ok"})", {}});
+    });
+    routes_.add("GET", "/readyz", [this](const Request&, std::string_view, Reply reply) {
+        auto b = [](bool v) { return v ? "true" : "false"; };
+        std::string body = std::string("{\"ready\":") + b(ready()) + ",\"redis\":" +
+                           b(reads_.connected() && commands_.connected()) + ",\"receipts_writable\":" +
+                           b(store_.writable()) + ",\"draining\":" + b(draining_) + "}";
+        reply({ready() ? 200 : 503, "application/json", std::move(body), {}});
+    });
+    routes_.add("GET", "/metrics", [this](const Request&, std::string_view, Reply reply) {
+        store_.status_counts([this, reply = std::move(reply)](auto counts) {
+            reply({200, "text/plain; version=0.0.4",
+                   metrics_.prometheus(store_.rows_committed(), store_.batches_committed(), store_.queue_depth(),
+                                       counts),
+                   {}});
+        });
+    });
+    routes_.add("GET", "/v1/messages/", [this](const Request&, std::string_view tail, Reply reply) {
+        std::string id;
+        if (!http::percent_decode(tail, id) || id.empty() || id.find('/') != std::string::npos)
+            return reply(http::json_error(400, "bad message id"));
+        store_.message_json(id, [reply = std::move(reply), id](std::optional<std::string> json) {
+            if (!json) return reply(http::json_error(404, "no message with id " + id));
+            reply({200, "application/json", std::move(*json), {}});
+        });
+    });
+}
+
+}  // namespace crieur

@@ -1,0 +1,72 @@
+// Daemon: crieurd's parts, built in dependency order and wired together in one place
+// (daemon.cpp reads top to bottom), with the periodic duties and the process life: signals,
+// reload, drain and stop. Owns the io_context; run() returns the process's exit code.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+#include <string>
+
+#include "channels/registry.hpp"
+#include "daemon/clock.hpp"
+#include "daemon/config.hpp"
+#include "daemon/http/routes.hpp"
+#include "daemon/http/server.hpp"
+#include "daemon/intake.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/pipeline.hpp"
+#include "daemon/receipts/receipt_store.hpp"
+#include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/schedule.hpp"
+#include "daemon/systemd.hpp"
+
+namespace crieur {
+
+class Daemon {
+public:
+    // Opens the receipts database and binds the HTTP port: throws when either fails.
+    Daemon(Config config, std::string config_path);
+    ~Daemon();
+
+    int run();
+
+private:
+    void add_routes();
+    void start_tick();
+    void on_tick();
+    void on_signal(int signo);
+    void reload();
+    void begin_drain();
+    void finish_stop();
+    bool ready() const;
+
+    Config config_;
+    std::string config_path_;
+    boost::asio::io_context io_{1};
+    SystemClock clock_;
+    Metrics metrics_;
+    ReceiptStore store_;
+    ChannelRegistry channels_;
+    redis::RedisConnection reads_;     // dedicated to blocking XREADGROUP
+    redis::RedisConnection commands_;  // everything else: XACK, XADD, XAUTOCLAIM, the schedule
+    Schedule schedule_;
+    Pipeline pipeline_;
+    Intake intake_;
+    http::Routes routes_;
+    http::HttpServer http_;
+    systemd::Watchdog watchdog_;
+    boost::asio::signal_set signals_;
+    boost::asio::steady_timer tick_;
+    std::chrono::steady_clock::time_point last_claim_{}, last_promote_{}, last_lag_{}, drain_deadline_{};
+    bool draining_ = false;
+    bool stopped_ = false;
+};
+
+// "<hostname>-<pid>": unique per process, so a restarted daemon never mistakes a dead run's pending
+// entries for its own in-flight work; they come back to it through XAUTOCLAIM.
+std::string default_consumer_name();
+
+}  // namespace crieur

@@ -1,0 +1,58 @@
+#include "daemon/http/routes.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace crieur::http {
+
+void Routes::add(std::string method, std::string path, Handler handler) {
+    routes_.push_back({std::move(method), std::move(path), std::move(handler)});
+}
+
+void Routes::dispatch(const Request& req, Reply reply) const {
+    bool path_known = false;
+    for (const auto& r : routes_) {
+        const bool prefix = r.path.ends_with('/');
+        const bool match = prefix ? req.path.starts_with(r.path) && req.path.size() > r.path.size() : req.path == r.path;
+        if (!match) continue;
+        path_known = true;
+        if (r.method != req.method) continue;
+        r.handler(req, std::string_view(req.path).substr(prefix ? r.path.size() : req.path.size()), std::move(reply));
+        return;
+    }
+    reply(path_known ? json_error(405, "method not allowed") : json_error(404, "no such resource"));
+}
+
+Response json_error(int status, std::string_view message) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("error");
+    w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+    w.EndObject();
+    return {status, "application/json", std::string(buf.GetString(), buf.GetSize()), {}};
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+    out.clear();
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] != '%') {
+            out += in[i];
+            continue;
+        }
+        if (i + 2 >= in.size()) return false;
+        int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+        if (hi < 0 || lo < 0) return false;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return true;
+}
+
+}  // namespace crieur::http

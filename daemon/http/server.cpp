@@ -1,0 +1,144 @@
+#include "daemon/http/server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <optional>
+
+#include "daemon/log.hpp"
+
+namespace crieur::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kReadTimeout = std::chrono::seconds(30);
+constexpr std::uint64_t kBodyLimit = 1024 * 1024;
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket&& socket, const Routes& routes) : stream_(std::move(socket)), routes_(routes) {}
+
+    void start() {
+        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+    }
+
+private:
+    void do_read() {
+        parser_.emplace();
+        parser_->body_limit(kBodyLimit);
+        stream_.expires_after(kReadTimeout);
+        bhttp::async_read(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec == bhttp::error::end_of_stream) return do_close();
+        if (ec) {
+            if (ec == bhttp::error::body_limit) {
+                Response r = json_error(413, "request body too large");
+                keep_alive_ = false;
+                return send(std::move(r));
+            }
+            return;  // timeout or reset: the session ends
+        }
+        auto req = parser_->release();
+        keep_alive_ = req.keep_alive();
+        Request request;
+        request.method = std::string(req.method_string());
+        std::string_view target(req.target().data(), req.target().size());
+        auto q = target.find('?');
+        request.path = std::string(target.substr(0, q));
+        if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+        request.body = std::move(req.body());
+        version_ = req.version();
+        // Handlers may answer later (after a database query): the session waits for its reply.
+        routes_.dispatch(request, [self = shared_from_this()](Response r) {
+            asio::dispatch(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->send(std::move(r)); });
+        });
+    }
+
+    void send(Response r) {
+        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version_);
+        res->set(bhttp::field::server, "crieurd");
+        res->set(bhttp::field::content_type, r.content_type);
+        res->set(bhttp::field::cache_control, "no-store");
+        for (auto& [k, v] : r.headers) res->set(k, v);
+        res->keep_alive(keep_alive_);
+        res->body() = std::move(r.body);
+        res->prepare_payload();
+        stream_.expires_after(kReadTimeout);
+        bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+            if (ec) return;
+            if (!self->keep_alive_) return self->do_close();
+            self->do_read();
+        });
+    }
+
+    void do_close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    const Routes& routes_;
+    unsigned version_ = 11;
+    bool keep_alive_ = true;
+};
+
+}  // namespace
+
+class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
+public:
+    Listener(asio::io_context& io, const Routes& routes, const tcp::endpoint& endpoint)
+        : io_(io), acceptor_(asio::make_strand(io)), routes_(routes) {
+        acceptor_.open(endpoint.protocol());
+        acceptor_.set_option(asio::socket_base::reuse_address(true));
+        acceptor_.bind(endpoint);
+        acceptor_.listen(asio::socket_base::max_listen_connections);
+    }
+    void accept() {
+        acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+            if (ec == asio::error::operation_aborted) return;
+            if (!ec) std::make_shared<Session>(std::move(s), self->routes_)->start();
+            else spdlog::warn("http: accept failed: {}", ec.message());
+            self->accept();
+        });
+    }
+    void stop() {
+        beast::error_code ec;
+        acceptor_.close(ec);
+    }
+    unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+private:
+    asio::io_context& io_;
+    tcp::acceptor acceptor_;
+    const Routes& routes_;
+};
+
+HttpServer::HttpServer(asio::io_context& io, const Routes& routes) : io_(io), routes_(routes) {}
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start(const std::string& address, unsigned short port) {
+    tcp::endpoint endpoint(asio::ip::make_address(address), port);
+    listener_ = std::make_shared<Listener>(io_, routes_, endpoint);
+    listener_->accept();
+}
+
+void HttpServer::stop() {
+    if (listener_) listener_->stop();
+}
+
+unsigned short HttpServer::port() const { return listener_ ? listener_->port() : 0; }
+
+}  // namespace crieur::http

@@ -1,0 +1,33 @@
+// HttpServer: the operators' HTTP endpoint (Boost.Beast), in the shape of Beast's async server
+// example: a listener, and a session per connection with a timeout and a body limit before every
+// read. Beast stays inside server.cpp; handlers see http::Request/Response from routes.hpp.
+// Use from the io_context's thread only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <string>
+
+#include "daemon/http/routes.hpp"
+
+namespace crieur::http {
+
+class HttpServer {
+public:
+    HttpServer(boost::asio::io_context& io, const Routes& routes);
+    ~HttpServer();
+
+    // Binds and starts accepting; throws std::system_error when the address cannot be bound.
+    void start(const std::string& address, unsigned short port);
+    void stop();
+    unsigned short port() const;
+
+private:
+    class Listener;
+    boost::asio::io_context& io_;
+    const Routes& routes_;
+    std::shared_ptr<Listener> listener_;
+};
+
+}  // namespace crieur::http

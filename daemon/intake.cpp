@@ -1,0 +1,245 @@
+#include "daemon/intake.hpp"
+
+#include <memory>
+
+#include "daemon/log.hpp"
+#include "daemon/receipts/receipt_store.hpp"
+
+namespace crieur {
+
+Intake::Intake(const Config& config, std::string consumer, redis::RedisConnection& reads,
+               redis::RedisConnection& commands, ReceiptStore& store, Metrics& metrics, const Clock& clock,
+               Process process)
+    : redis_(config.redis), limits_(config.intake), consumer_(std::move(consumer)),
+      reads_(reads, config.redis.stream, config.redis.group), commands_(commands, config.redis.stream, config.redis.group),
+      commands_conn_(commands), store_(store), metrics_(metrics), clock_(clock), process_(std::move(process)) {}
+
+void Intake::update_limits(const Config& config) {
+    limits_.max_inflight = config.intake.max_inflight;
+    limits_.max_job_bytes = config.intake.max_job_bytes;
+    redis_.batch = config.redis.batch;
+    redis_.block_ms = config.redis.block_ms;
+    redis_.claim_after_ms = config.redis.claim_after_ms;
+    redis_.max_deliveries = config.redis.max_deliveries;
+}
+
+void Intake::resume() {
+    if (stopped_) return;
+    group_ready_ = false;
+    reads_.ensure_group([this](redis::Status s) {
+        if (!s.ok) {
+            spdlog::error("intake: cannot create consumer group {} on {}: {}", redis_.group, redis_.stream, s.error);
+            return;  // the claim tick calls resume() again
+        }
+        group_ready_ = true;
+        pending_cursor_ = "0";  // first our own pending entries, left by an earlier run of this consumer
+        read_more();
+    });
+}
+
+void Intake::stop_reading() { stopped_ = true; }
+
+void Intake::read_more() {
+    if (stopped_ || reading_ || !group_ready_) return;
+    const int room = limits_.max_inflight - static_cast<int>(in_flight_.size());
+    if (room <= 0) return;  // finished() calls us again
+    const int count = std::min(redis_.batch, room);
+    reading_ = true;
+    const bool own_pending = !pending_cursor_.empty();
+    reads_.read(consumer_, count, own_pending ? 0 : redis_.block_ms, own_pending ? pending_cursor_.c_str() : ">",
+                [this, own_pending](redis::Status s, std::vector<StreamEntry> entries) {
+                    reading_ = false;
+                    if (!s.ok) {
+                        group_ready_ = false;
+                        if (s.error != "disconnected")
+                            spdlog::error("intake: XREADGROUP failed: {}; recreating the group", s.error);
+                        return;  // resume() runs when the connection is back, or from the claim tick
+                    }
+                    if (own_pending) {
+                        if (entries.empty()) pending_cursor_.clear();
+                        else pending_cursor_ = entries.back().entry_id;
+                        recover(std::move(entries));
+                    } else {
+                        for (auto& e : entries) handle(std::move(e));
+                    }
+                    read_more();
+                });
+}
+
+void Intake::claim_stale() {
+    if (stopped_) return;
+    if (!group_ready_ && !reading_ && commands_conn_.connected()) resume();
+    if (claiming_ || !commands_conn_.connected()) return;
+    const int room = limits_.max_inflight - static_cast<int>(in_flight_.size());
+    if (room <= 0) return;
+    claiming_ = true;
+    commands_.autoclaim(consumer_, redis_.claim_after_ms, claim_cursor_, std::min(redis_.batch, room),
+                        [this](redis::ClaimResult r) {
+                            claiming_ = false;
+                            if (!r.status.ok) {
+                                if (r.status.error != "disconnected")
+                                    spdlog::warn("intake: XAUTOCLAIM failed: {}", r.status.error);
+                                return;
+                            }
+                            claim_cursor_ = r.next_cursor.empty() ? "0-0" : r.next_cursor;
+                            if (!r.deleted.empty())
+                                spdlog::warn("intake: {} pending entries had been deleted from {}", r.deleted.size(),
+                                             redis_.stream);
+                            if (r.entries.empty()) return;
+                            metrics_.jobs_claimed += r.entries.size();
+                            spdlog::info("intake: took over {} entries idle for more than {} ms", r.entries.size(),
+                                         redis_.claim_after_ms);
+                            recover(std::move(r.entries));
+                            // More may be waiting: go on at once rather than at the next tick.
+                            if (claim_cursor_ != "0-0") claim_stale();
+                        });
+}
+
+void Intake::recover(std::vector<StreamEntry> entries) {
+    for (auto& entry : entries) {
+        if (in_flight_.count(entry.entry_id)) continue;  // ours, still being worked on
+        if (entry.deleted) {
+            ack(entry.entry_id);
+            continue;
+        }
+        // Reserve the id now, so a second read of it while XPENDING is out does not hand it out twice.
+        in_flight_.insert(entry.entry_id);
+        metrics_.inflight = static_cast<std::int64_t>(in_flight_.size());
+        auto shared = std::make_shared<StreamEntry>(std::move(entry));
+        commands_.pending(consumer_, shared->entry_id, shared->entry_id, 1,
+                          [this, shared](redis::Status s, std::vector<redis::PendingInfo> info) {
+                              in_flight_.erase(shared->entry_id);
+                              if (!s.ok || info.empty()) {
+                                  // Lost the connection, or another consumer took it meanwhile: not ours now.
+                                  metrics_.inflight = static_cast<std::int64_t>(in_flight_.size());
+                                  read_more();
+                                  return;
+                              }
+                              if (info.front().deliveries > redis_.max_deliveries) {
+                                  in_flight_.insert(shared->entry_id);
+                                  metrics_.jobs_read++;
+                                  JobError e{errc::poison_job, "",
+                                             "poison job: delivered " + std::to_string(info.front().deliveries) +
+                                                 " times without an outcome (redis.max_deliveries = " +
+                                                 std::to_string(redis_.max_deliveries) + ")",
+                                             {}};
+                                  if (shared->has_job) {
+                                      // Keep the id for the receipt when the job can be read at all.
+                                      auto parsed = parse_job(shared->job_json, SIZE_MAX);
+                                      if (auto* job = std::get_if<Job>(&parsed)) e.id = job->id;
+                                      else e.id = std::get<JobError>(parsed).id;
+                                  }
+                                  dead_letter(*shared, e);
+                                  return;
+                              }
+                              handle(std::move(*shared));
+                          });
+    }
+}
+
+void Intake::handle(StreamEntry entry) {
+    if (in_flight_.count(entry.entry_id)) return;
+    if (entry.deleted) {
+        ack(entry.entry_id);
+        return;
+    }
+    in_flight_.insert(entry.entry_id);
+    metrics_.jobs_read++;
+    metrics_.inflight = static_cast<std::int64_t>(in_flight_.size());
+    if (!entry.has_job) {
+        dead_letter(entry, {errc::job_no_job_field, "job", "the stream entry has no 'job' field", {}});
+        return;
+    }
+    auto parsed = parse_job(entry.job_json, limits_.max_job_bytes);
+    if (auto* error = std::get_if<JobError>(&parsed)) {
+        dead_letter(entry, *error);
+        return;
+    }
+    process_(std::move(std::get<Job>(parsed)), entry,
+             [this, id = entry.entry_id](Disposition d) { finished(id, d); });
+}
+
+void Intake::dead_letter(const StreamEntry& entry, const JobError& error) {
+    spdlog::warn("intake: entry {} ({}) goes to {}: {}", entry.entry_id, error.id.empty() ? "no id" : error.id,
+                 redis_.dead_stream, error.reason);
+    std::vector<std::pair<std::string, std::string>> fields{
+        {"entry", entry.entry_id},
+        {"job", entry.job_json},
+        {"reason", error.reason},
+        {"code", code_name(error.code)},
+        {"field", error.field},
+        {"daemon", consumer_},
+        {"at", format_rfc3339(clock_.now())},
+    };
+    commands_.add(redis_.dead_stream, fields,
+                  [this, id = entry.entry_id, job_id = error.id, reason = error.reason](redis::Status s) {
+                      if (!s.ok) {
+                          spdlog::warn("intake: could not dead-letter {}: {}; it stays pending", id, s.error);
+                          finished(id, Disposition::keep);
+                          return;
+                      }
+                      metrics_.jobs_dead_lettered++;
+                      store_.record_unsent({id, job_id, {}, {}, Status::rejected, reason}, [this, id](bool ok) {
+                          finished(id, ok ? Disposition::ack : Disposition::keep);
+                      });
+                  });
+}
+
+void Intake::finished(const std::string& entry_id, Disposition d) {
+    in_flight_.erase(entry_id);
+    metrics_.inflight = static_cast<std::int64_t>(in_flight_.size());
+    if (d == Disposition::ack) ack(entry_id);
+    read_more();
+}
+
+void Intake::ack(const std::string& entry_id) {
+    acks_.push_back(entry_id);
+    // While an XACK is out, acknowledgements gather and leave together when it returns.
+    if (acks_outstanding_ == 0) flush_acks();
+}
+
+void Intake::flush_acks() {
+    if (acks_.empty() || acks_outstanding_ > 0 || !commands_conn_.connected()) return;
+    auto ids = std::make_shared<std::vector<std::string>>(std::move(acks_));
+    acks_.clear();
+    ++acks_outstanding_;
+    commands_.ack(*ids, [this, ids](redis::Status s) {
+        --acks_outstanding_;
+        if (s.ok) {
+            metrics_.jobs_acked += ids->size();
+        } else {
+            // Try again once the connection is back; until then the entries stay pending, which is safe.
+            acks_.insert(acks_.end(), ids->begin(), ids->end());
+            if (s.error != "disconnected") spdlog::error("intake: XACK failed: {}", s.error);
+            return;
+        }
+        flush_acks();
+    });
+}
+
+void Intake::refresh_lag() {
+    if (!commands_conn_.connected()) return;
+    const std::string group = redis_.group;
+    commands_conn_.command({"XINFO", "GROUPS", redis_.stream}, [this, group](const redisReply* r) {
+        if (!r || r->type != REDIS_REPLY_ARRAY) return;
+        for (std::size_t g = 0; g < r->elements; ++g) {
+            const redisReply* m = r->element[g];
+            if (m->type != REDIS_REPLY_ARRAY) continue;
+            bool ours = false;
+            long long pending = -1, lag = -1;
+            for (std::size_t i = 0; i + 1 < m->elements; i += 2) {
+                std::string_view key(m->element[i]->str, m->element[i]->len);
+                const redisReply* v = m->element[i + 1];
+                if (key == "name" && v->type == REDIS_REPLY_STRING) ours = std::string_view(v->str, v->len) == group;
+                else if (key == "pending" && v->type == REDIS_REPLY_INTEGER) pending = v->integer;
+                else if (key == "lag" && v->type == REDIS_REPLY_INTEGER) lag = v->integer;
+            }
+            if (ours) {
+                metrics_.pending_entries = pending;
+                metrics_.queue_lag = lag;
+            }
+        }
+    });
+}
+
+}  // namespace crieur

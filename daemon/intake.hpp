@@ -1,0 +1,88 @@
+// Intake: the consumer of the jobs stream. Reads entries in batches for this daemon's consumer
+// in the group, hands valid jobs to the pipeline, moves invalid and poison jobs to the dead-letter
+// stream (with a `rejected` receipt), takes over entries a dead consumer left pending
+// (XAUTOCLAIM), and acknowledges an entry only once the pipeline says its outcome is committed.
+// Use from the io_context's thread only.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "daemon/config.hpp"
+#include "daemon/job_codec.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/redis/redis_client.hpp"
+#include "daemon/types.hpp"
+
+namespace crieur {
+
+class ReceiptStore;
+
+// What the pipeline says of a job once it is done with it.
+enum class Disposition {
+    ack,   // its outcome is committed: acknowledge the entry
+    keep,  // leave it pending: it will be delivered again (after claim_after, or at restart)
+};
+
+class Intake {
+public:
+    using Process = std::function<void(Job job, const StreamEntry& entry, std::function<void(Disposition)> done)>;
+
+    Intake(const Config& config, std::string consumer, redis::RedisConnection& reads, redis::RedisConnection& commands,
+           ReceiptStore& store, Metrics& metrics, const Clock& clock, Process process);
+
+    // The read connection is up (first time or again): create the group if needed, go through
+    // this consumer's own pending entries, then read new ones.
+    void resume();
+    // Periodic duty: take over entries idle for longer than claim_after.
+    void claim_stale();
+    // Periodic duty: refresh the lag and pending gauges (XINFO GROUPS).
+    void refresh_lag();
+    // The commands connection is up again: send the acknowledgements that failed meanwhile.
+    void flush_acks();
+
+    // Stop reading; what is in flight finishes (see idle()).
+    void stop_reading();
+    // Nothing in flight and every acknowledgement sent.
+    bool idle() const { return in_flight_.empty() && acks_.empty() && acks_outstanding_ == 0; }
+    std::size_t in_flight() const { return in_flight_.size(); }
+    const std::string& consumer() const { return consumer_; }
+
+    void update_limits(const Config& config);
+
+private:
+    void read_more();
+    void on_read(redis::Status status, std::vector<StreamEntry> entries);
+    // Entries that were delivered before (own pending, claimed): dead-letter those delivered too often.
+    void recover(std::vector<StreamEntry> entries);
+    void handle(StreamEntry entry);
+    void dead_letter(const StreamEntry& entry, const JobError& error);
+    void finished(const std::string& entry_id, Disposition d);
+    void ack(const std::string& entry_id);
+
+    RedisConfig redis_;
+    IntakeConfig limits_;
+    std::string consumer_;
+    redis::StreamClient reads_;
+    redis::StreamClient commands_;
+    redis::RedisConnection& commands_conn_;
+    ReceiptStore& store_;
+    Metrics& metrics_;
+    const Clock& clock_;
+    Process process_;
+
+    bool stopped_ = false;
+    bool reading_ = false;        // an XREADGROUP is outstanding
+    bool group_ready_ = false;
+    std::string pending_cursor_;  // while going through our own pending entries; empty once done
+    bool claiming_ = false;
+    std::string claim_cursor_ = "0-0";
+    std::unordered_set<std::string> in_flight_;  // entry ids handed out and not yet finished
+    std::vector<std::string> acks_;              // entry ids to acknowledge
+    int acks_outstanding_ = 0;
+    bool ack_flush_posted_ = false;
+};
+
+}  // namespace crieur

@@ -1,0 +1,64 @@
+// crieurd: the notification gateway daemon.
+//   crieurd [--config FILE]        run (default /etc/crieur/crieur.toml)
+//   crieurd --check-config FILE    validate a config file and exit
+// Exit codes: 0 stopped cleanly, 1 start-up failed, 78 (EX_CONFIG) the config is invalid.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "daemon/config.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/log.hpp"
+
+namespace {
+constexpr int kExitConfig = 78;  // sysexits' EX_CONFIG; the unit does not restart on it
+
+int usage(FILE* out) {
+    std::fputs("usage: crieurd [--config FILE]\n"
+               "       crieurd --check-config FILE\n"
+               "       crieurd --version\n",
+               out);
+    return out == stderr ? 2 : 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string path = "/etc/crieur/crieur.toml";
+    bool check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if ((a == "--config" || a == "-c" || a == "--check-config") && i + 1 < argc) {
+            check_only = check_only || a == "--check-config";
+            path = argv[++i];
+        } else if (a == "--version") {
+            std::printf("crieurd %s\n", CRIEUR_VERSION);
+            return 0;
+        } else if (a == "--help" || a == "-h") {
+            return usage(stdout);
+        } else {
+            std::fprintf(stderr, "crieurd: unknown argument '%s'\n", argv[i]);
+            return usage(stderr);
+        }
+    }
+
+    crieur::Config config;
+    try {
+        config = crieur::load_config(path);
+    } catch (const crieur::ConfigError& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return kExitConfig;
+    }
+    if (check_only) {
+        std::printf("%s: ok\n", path.c_str());
+        return 0;
+    }
+
+    crieur::init_logging(config.log.level);
+    try {
+        crieur::Daemon daemon(std::move(config), path);
+        return daemon.run();
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot start: {}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,62 @@
+#include "daemon/metrics.hpp"
+
+namespace crieur {
+
+namespace {
+void line(std::string& out, const char* name, const char* type, const char* help, std::int64_t value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+}  // namespace
+
+std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t receipt_batches, std::size_t receipt_queue,
+                                const std::vector<std::pair<std::string, std::int64_t>>& status_counts) const {
+    std::string out;
+    auto c = [&](const char* n, const char* help, const Counter& v) {
+        line(out, n, "counter", help, static_cast<std::int64_t>(v.load()));
+    };
+    c("crieur_jobs_read_total", "Stream entries read (new, own pending and claimed).", jobs_read);
+    c("crieur_jobs_claimed_total", "Stream entries taken over from another consumer.", jobs_claimed);
+    c("crieur_jobs_acked_total", "Stream entries acknowledged after their outcome was committed.", jobs_acked);
+    c("crieur_jobs_dead_lettered_total", "Stream entries moved to the dead-letter stream.", jobs_dead_lettered);
+    c("crieur_jobs_duplicate_total", "Stream entries whose job id was already sent or in flight.", jobs_duplicate);
+    c("crieur_jobs_scheduled_total", "Stream entries put aside until their not_before.", jobs_scheduled);
+    c("crieur_sends_started_total", "Send attempts started.", sends_started);
+    c("crieur_sends_accepted_total", "Send attempts accepted by a provider.", sends_accepted);
+    c("crieur_sends_retry_total", "Send attempts to be retried later.", sends_retry);
+    c("crieur_sends_failed_total", "Send attempts that failed (bad address, failure, unknown).", sends_failed);
+    c("crieur_resent_after_crash_total", "Messages sent again after a crash interrupted their send.",
+      resent_after_crash);
+    c("crieur_marked_unknown_total", "Messages marked unknown after a crash interrupted their send.", marked_unknown);
+    c("crieur_redis_reconnects_total", "Times the Redis connection was lost and reconnected.", redis_reconnects);
+    line(out, "crieur_receipt_rows_total", "counter", "Rows written to the receipts database.",
+         static_cast<std::int64_t>(receipts_rows));
+    line(out, "crieur_receipt_batches_total", "counter", "Transactions committed to the receipts database.",
+         static_cast<std::int64_t>(receipt_batches));
+    line(out, "crieur_receipt_queue", "gauge", "Receipt writes waiting for the writer thread.",
+         static_cast<std::int64_t>(receipt_queue));
+    line(out, "crieur_inflight", "gauge", "Jobs read and not yet acknowledged by this daemon.", inflight.load());
+    line(out, "crieur_queue_lag", "gauge", "Stream entries not yet delivered to the consumer group (-1: unknown).",
+         queue_lag.load());
+    line(out, "crieur_pending_entries", "gauge",
+         "Entries delivered to the group and not yet acknowledged, all consumers (-1: unknown).",
+         pending_entries.load());
+    line(out, "crieur_redis_up", "gauge", "1 when the Redis connections are up.", redis_up.load() ? 1 : 0);
+    out += "# HELP crieur_messages Messages in the receipts database by status.\n# TYPE crieur_messages gauge\n";
+    for (auto& [status, n] : status_counts)
+        out += "crieur_messages{status=\"" + status + "\"} " + std::to_string(n) + "\n";
+    return out;
+}
+
+}  // namespace crieur

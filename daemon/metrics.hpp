@@ -1,0 +1,38 @@
+// Metrics: the daemon's counters and gauges, rendered as Prometheus text for /metrics.
+// Counters are atomics so that the receipt and channel threads may bump them too.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace crieur {
+
+struct Metrics {
+    using Counter = std::atomic<std::uint64_t>;
+    Counter jobs_read{0};          // stream entries read (new, own pending and claimed)
+    Counter jobs_claimed{0};       // entries taken over from another consumer by XAUTOCLAIM
+    Counter jobs_acked{0};         // entries acknowledged after their outcome was committed
+    Counter jobs_dead_lettered{0}; // entries moved to the dead-letter stream
+    Counter jobs_duplicate{0};     // entries whose job id was already sent or in flight
+    Counter jobs_scheduled{0};     // entries put aside until their not_before
+    Counter sends_started{0};
+    Counter sends_accepted{0};
+    Counter sends_retry{0};
+    Counter sends_failed{0};       // bad address, failed and unknown outcomes
+    Counter resent_after_crash{0};
+    Counter marked_unknown{0};
+    Counter redis_reconnects{0};
+    std::atomic<std::int64_t> inflight{0};
+    std::atomic<std::int64_t> queue_lag{-1};        // entries not yet delivered to the group (XINFO GROUPS lag)
+    std::atomic<std::int64_t> pending_entries{-1};  // entries delivered and not acknowledged (group-wide)
+    std::atomic<bool> redis_up{false};
+
+    // Rendered with the receipt store's figures and the per-status counts of the messages table.
+    std::string prometheus(std::uint64_t receipts_rows, std::uint64_t receipt_batches, std::size_t receipt_queue,
+                           const std::vector<std::pair<std::string, std::int64_t>>& status_counts) const;
+};
+
+}  // namespace crieur

@@ -1,0 +1,356 @@
+#include "daemon/receipts/receipt_store.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <filesystem>
+#include <unordered_set>
+
+#include "daemon/log.hpp"
+#include "daemon/receipts/queries.hpp"
+#include "daemon/receipts/schema.hpp"
+#include "daemon/receipts/sqlite.hpp"
+
+namespace crieur {
+
+namespace {
+
+void migrate(sqlite3* db) {
+    sqlite::Stmt version(db, "PRAGMA user_version");
+    version.step();
+    const auto current = version.int64(0);
+    if (current > static_cast<std::int64_t>(schema::kMigrations.size()))
+        throw sqlite::Error("the receipts database has schema version " + std::to_string(current) +
+                            ", newer than this crieurd (" + std::to_string(schema::kMigrations.size()) + ")");
+    for (auto v = current; v < static_cast<std::int64_t>(schema::kMigrations.size()); ++v) {
+        sqlite::exec(db, "BEGIN IMMEDIATE");
+        try {
+            sqlite::exec(db, schema::kMigrations[static_cast<std::size_t>(v)]);
+            sqlite::exec(db, ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+            sqlite::exec(db, "COMMIT");
+        } catch (...) {
+            sqlite::exec(db, "ROLLBACK");
+            throw;
+        }
+        spdlog::info("receipts: migrated the database to schema version {}", v + 1);
+    }
+}
+
+}  // namespace
+
+// Owns the write connection and its prepared statements; used by the writer thread only.
+class ReceiptStore::Writer {
+public:
+    Writer(const ReceiptsConfig& config, OnCrash on_crash, const Clock& clock) : on_crash_(on_crash), clock_(clock) {
+        const auto dir = std::filesystem::path(config.path).parent_path();
+        if (!dir.empty()) std::filesystem::create_directories(dir);
+        db_ = sqlite::open(config.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        sqlite3_busy_timeout(db_.get(), 5000);
+        sqlite::exec(db_.get(), "PRAGMA journal_mode = WAL");
+        sqlite::exec(db_.get(), config.synchronous == "full" ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+        sqlite::exec(db_.get(), "PRAGMA foreign_keys = ON");
+        migrate(db_.get());
+        sqlite3* db = db_.get();
+        insert_message_ = sqlite::Stmt(db, R"(
+            INSERT INTO messages (job_id, stream_id, service, template, citizen, campaign, reference, priority,
+                                  channel, status, created_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', ?10, ?10)
+            ON CONFLICT(job_id) DO NOTHING)");
+        find_message_ = sqlite::Stmt(db, "SELECT id, status FROM messages WHERE job_id = ?1");
+        restart_message_ = sqlite::Stmt(db, R"(
+            UPDATE messages SET status = 'sending', status_reason = NULL, stream_id = ?2, channel = ?3,
+                                updated_at = ?4 WHERE id = ?1)");
+        insert_attempt_ = sqlite::Stmt(db, R"(
+            INSERT INTO attempts (message_id, n, channel, provider, recipient, started_at)
+            VALUES (?1, (SELECT count(*) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5)
+            RETURNING id, n)");
+        interrupt_attempts_ = sqlite::Stmt(db, R"(
+            UPDATE attempts SET outcome = 'unknown', finished_at = ?2,
+                                error_text = 'interrupted: the daemon stopped during this send'
+            WHERE message_id = ?1 AND outcome IS NULL)");
+        finish_attempt_ = sqlite::Stmt(db, R"(
+            UPDATE attempts SET finished_at = ?2, outcome = ?3, provider_message_id = ?4, error_code = ?5,
+                                error_text = ?6, latency_us = ?7 WHERE id = ?1)");
+        set_status_ = sqlite::Stmt(db, "UPDATE messages SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1");
+        // A message that already went out keeps its status: a later invalid copy of it changes nothing.
+        unsent_ = sqlite::Stmt(db, R"(
+            INSERT INTO messages (job_id, stream_id, service, template, status, status_reason, created_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+            ON CONFLICT(job_id) DO UPDATE SET status = excluded.status, status_reason = excluded.status_reason,
+                stream_id = excluded.stream_id, updated_at = excluded.updated_at
+            WHERE status IN ('queued', 'scheduled', 'sending', 'rejected', 'unknown'))");
+        find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
+        insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
+    }
+
+    void begin_batch() { sqlite::exec(db_.get(), "BEGIN IMMEDIATE"); }
+    void commit() { sqlite::exec(db_.get(), "COMMIT"); }
+    void rollback() {
+        try {
+            sqlite::exec(db_.get(), "ROLLBACK");
+        } catch (const sqlite::Error&) {
+        }
+    }
+
+    BeginResult begin(const BeginRequest& r, int& rows) {
+        const auto now = to_unix_ms(clock_.now());
+        const Job& j = r.job;
+        insert_message_.bind(1, j.id).bind(2, r.stream_id).bind(3, j.service).bind(4, j.template_name)
+            .bind_opt(5, j.citizen).bind_opt(6, j.campaign).bind_opt(7, j.reference).bind(8, to_string(j.priority))
+            .bind(9, r.channel).bind(10, now).run();
+        BeginResult out;
+        if (sqlite3_changes(db_.get()) == 1) {
+            out.message_id = sqlite3_last_insert_rowid(db_.get());
+            ++rows;
+        } else {
+            find_message_.bind(1, j.id);
+            find_message_.step();
+            out.message_id = find_message_.int64(0);
+            out.existing = parse_status(find_message_.text(1)).value_or(Status::unknown);
+            find_message_.reset();
+            if (in_flight_.count(j.id)) {
+                // The same id queued twice, the first copy still being sent by us.
+                out.verdict = BeginVerdict::duplicate;
+                return out;
+            }
+            if (out.existing == Status::sending) {
+                // Recorded as sending, but not by this process: the daemon stopped mid-send.
+                interrupt_attempts_.bind(1, out.message_id).bind(2, now).run();
+                if (on_crash_ == OnCrash::unknown) {
+                    set_status_.bind(1, out.message_id).bind(2, "unknown")
+                        .bind(3, "interrupted mid-send; it may have gone out (intake.on_crash = unknown)")
+                        .bind(4, now).run();
+                    rows += 2;
+                    out.verdict = BeginVerdict::marked_unknown;
+                    return out;
+                }
+                out.resent_after_crash = true;
+            } else if (out.existing != Status::rejected && out.existing != Status::queued &&
+                       out.existing != Status::scheduled) {
+                out.verdict = BeginVerdict::duplicate;
+                return out;
+            }
+            restart_message_.bind(1, out.message_id).bind(2, r.stream_id).bind(3, r.channel).bind(4, now).run();
+            ++rows;
+        }
+        insert_attempt_.bind(1, out.message_id).bind(2, r.channel).bind(3, r.provider).bind_opt(4, r.recipient)
+            .bind(5, now);
+        insert_attempt_.step();
+        out.attempt_id = insert_attempt_.int64(0);
+        out.attempt_no = static_cast<int>(insert_attempt_.int64(1));
+        insert_attempt_.reset();
+        ++rows;
+        in_flight_.insert(j.id);
+        out.verdict = BeginVerdict::send;
+        return out;
+    }
+
+    void finish(const FinishRequest& r, int& rows) {
+        const auto now = to_unix_ms(clock_.now());
+        const Outcome& o = r.outcome;
+        finish_attempt_.bind(1, r.attempt_id).bind(2, now).bind(3, to_string(o.kind)).bind_opt(4, o.provider_id)
+            .bind_opt(5, o.code).bind_opt(6, o.reason).bind(7, r.latency_us).run();
+        set_status_.bind(1, r.message_id).bind(2, to_string(r.status));
+        if (r.status == Status::sent) set_status_.bind_null(3);
+        else set_status_.bind_opt(3, o.reason);
+        set_status_.bind(4, now).run();
+        rows += 2;
+        in_flight_.erase(r.job_id);
+    }
+
+    void record_unsent(const UnsentRequest& r, int& rows) {
+        const auto now = to_unix_ms(clock_.now());
+        if (r.job_id.empty()) unsent_.bind_null(1);
+        else unsent_.bind(1, r.job_id);
+        unsent_.bind(2, r.stream_id).bind_opt(3, r.service).bind_opt(4, r.template_name).bind(5, to_string(r.status))
+            .bind_opt(6, r.reason).bind(7, now).run();
+        if (sqlite3_changes(db_.get()) != 1) return;  // the message had gone out already
+        ++rows;
+        // The message's row id: last_insert_rowid is not set by the upsert's update branch.
+        if (r.job_id.empty()) find_by_stream_.bind(1, r.stream_id).bind_null(2);
+        else find_by_stream_.bind(1, r.stream_id).bind(2, r.job_id);
+        if (find_by_stream_.step()) {
+            insert_event_.bind(1, find_by_stream_.int64(0)).bind(2, now).bind(3, to_string(r.status))
+                .bind_opt(4, r.reason).run();
+            ++rows;
+        }
+        find_by_stream_.reset();
+    }
+
+    // A batch that failed is rolled back: the jobs in it were not begun after all.
+    void forget(const BeginRequest& r) { in_flight_.erase(r.job.id); }
+
+private:
+    OnCrash on_crash_;
+    const Clock& clock_;
+    sqlite::DbPtr db_;
+    sqlite::Stmt insert_message_, find_message_, restart_message_, insert_attempt_, interrupt_attempts_,
+        finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
+    std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process
+};
+
+// Owns a read-only connection and its thread; answers queries in the order they come.
+class ReceiptStore::Reader {
+public:
+    Reader(const std::string& path) : db_(sqlite::open(path, SQLITE_OPEN_READONLY)) {
+        sqlite3_busy_timeout(db_.get(), 2000);
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~Reader() { stop(); }
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+    void post(std::function<void(sqlite3*)> job) {
+        {
+            std::lock_guard lock(mutex_);
+            jobs_.push_back(std::move(job));
+        }
+        wake_.notify_one();
+    }
+
+private:
+    void loop() {
+        for (;;) {
+            std::function<void(sqlite3*)> job;
+            {
+                std::unique_lock lock(mutex_);
+                wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+                if (jobs_.empty()) return;
+                job = std::move(jobs_.front());
+                jobs_.pop_front();
+            }
+            try {
+                job(db_.get());
+            } catch (const std::exception& e) {
+                spdlog::error("receipts: query failed: {}", e.what());
+            }
+        }
+    }
+    sqlite::DbPtr db_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::function<void(sqlite3*)>> jobs_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+ReceiptStore::ReceiptStore(boost::asio::io_context& io, const ReceiptsConfig& config, OnCrash on_crash,
+                           const Clock& clock)
+    : io_(io), writer_(std::make_unique<Writer>(config, on_crash, clock)),
+      reader_(std::make_unique<Reader>(config.path)), batch_max_(static_cast<std::size_t>(config.batch_max)) {
+    writer_thread_ = std::thread([this] { writer_loop(); });
+}
+
+ReceiptStore::~ReceiptStore() { stop(); }
+
+int ReceiptStore::schema_version() { return static_cast<int>(schema::kMigrations.size()); }
+
+void ReceiptStore::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ && !writer_thread_.joinable()) return;
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (writer_thread_.joinable()) writer_thread_.join();
+    if (reader_) reader_->stop();
+}
+
+std::size_t ReceiptStore::queue_depth() const {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+}
+
+void ReceiptStore::push(Pending p) {
+    bool was_empty;
+    {
+        std::lock_guard lock(mutex_);
+        was_empty = queue_.empty();
+        queue_.push_back(std::move(p));
+    }
+    if (was_empty) wake_.notify_one();
+}
+
+void ReceiptStore::begin(BeginRequest req, std::function<void(BeginResult)> done) {
+    push({std::move(req), std::move(done), {}});
+}
+void ReceiptStore::finish(FinishRequest req, std::function<void(bool)> done) {
+    push({std::move(req), {}, std::move(done)});
+}
+void ReceiptStore::record_unsent(UnsentRequest req, std::function<void(bool)> done) {
+    push({std::move(req), {}, std::move(done)});
+}
+
+void ReceiptStore::writer_loop() {
+    std::vector<Pending> batch;
+    std::vector<BeginResult> begins;
+    for (;;) {
+        batch.clear();
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping, and everything is committed
+            while (!queue_.empty() && batch.size() < batch_max_) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        // One transaction for the whole batch: one fsync (at most) for many receipts.
+        begins.assign(batch.size(), BeginResult{});
+        int rows = 0;
+        bool ok = true;
+        try {
+            writer_->begin_batch();
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                auto& r = batch[i].request;
+                if (auto* b = std::get_if<BeginRequest>(&r)) begins[i] = writer_->begin(*b, rows);
+                else if (auto* f = std::get_if<FinishRequest>(&r)) writer_->finish(*f, rows);
+                else writer_->record_unsent(std::get<UnsentRequest>(r), rows);
+            }
+            writer_->commit();
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: a batch of {} could not be committed: {}", batch.size(), e.what());
+            writer_->rollback();
+            ok = false;
+            for (std::size_t i = 0; i < batch.size(); ++i)
+                if (auto* b = std::get_if<BeginRequest>(&batch[i].request)) {
+                    writer_->forget(*b);
+                    begins[i] = BeginResult{};  // store_failed
+                }
+        }
+        writable_.store(ok, std::memory_order_relaxed);
+        if (ok) {
+            rows_committed_.fetch_add(static_cast<std::uint64_t>(rows), std::memory_order_relaxed);
+            batches_committed_.fetch_add(1, std::memory_order_relaxed);
+        }
+        // Completions go back to the io_context in one handler, in the order they were asked.
+        boost::asio::post(io_, [batch = std::move(batch), begins = std::move(begins), ok]() mutable {
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                if (batch[i].on_begin) batch[i].on_begin(std::move(begins[i]));
+                else if (batch[i].on_done) batch[i].on_done(ok);
+            }
+        });
+        batch = {};
+        begins = {};
+    }
+}
+
+void ReceiptStore::message_json(std::string id, std::function<void(std::optional<std::string>)> done) {
+    reader_->post([this, id = std::move(id), done = std::move(done)](sqlite3* db) {
+        auto result = receipts::message_json(db, id);
+        boost::asio::post(io_, [done, result = std::move(result)]() mutable { done(std::move(result)); });
+    });
+}
+
+void ReceiptStore::status_counts(std::function<void(std::vector<std::pair<std::string, std::int64_t>>)> done) {
+    reader_->post([this, done = std::move(done)](sqlite3* db) {
+        auto counts = receipts::status_counts(db);
+        boost::asio::post(io_, [done, counts = std::move(counts)]() mutable { done(std::move(counts)); });
+    });
+}
+
+}  // namespace crieur

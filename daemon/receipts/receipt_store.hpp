@@ -1,0 +1,127 @@
+// ReceiptStore: every message, attempt and event in one SQLite file (WAL). One writer thread
+// takes requests from a queue and commits them in batches (group commit); a reader thread answers
+// queries. Callers use it from the io_context's thread: requests never block, and their
+// completions are posted back to the io_context after the batch that holds them is committed.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "daemon/config.hpp"
+#include "daemon/status.hpp"
+#include "daemon/types.hpp"
+
+namespace crieur {
+
+// Start a send: record the message (once per job id) and a new attempt, before anything goes out.
+struct BeginRequest {
+    Job job;
+    std::string stream_id;
+    std::string channel;
+    std::string provider;
+    std::string recipient;
+};
+
+enum class BeginVerdict {
+    send,           // recorded: go ahead with the send
+    duplicate,      // this job id already has a final status, or is being sent right now: do not send
+    marked_unknown, // a send of it was interrupted by a crash; marked `unknown` (intake.on_crash = "unknown")
+    store_failed,   // the database refused the write: leave the job pending and try later
+};
+
+struct BeginResult {
+    BeginVerdict verdict = BeginVerdict::store_failed;
+    std::int64_t message_id = 0;
+    std::int64_t attempt_id = 0;
+    int attempt_no = 0;
+    Status existing = Status::queued;  // for duplicates: the status found
+    bool resent_after_crash = false;   // an earlier attempt was interrupted and this one resends it
+};
+
+struct FinishRequest {
+    std::string job_id;
+    std::int64_t message_id = 0;
+    std::int64_t attempt_id = 0;
+    Outcome outcome;
+    Status status = Status::sent;  // the message's status after this attempt
+    std::int64_t latency_us = 0;
+};
+
+// A message that ends, or waits, without a send: rejected, expired, scheduled, failed (no channel).
+struct UnsentRequest {
+    std::string stream_id;
+    std::string job_id;  // empty when the job's id could not be read
+    std::string service;
+    std::string template_name;
+    Status status = Status::rejected;
+    std::string reason;
+};
+
+class ReceiptStore {
+public:
+    // Opens (creating if needed) and migrates the database; throws sqlite::Error at start-up.
+    ReceiptStore(boost::asio::io_context& io, const ReceiptsConfig& config, OnCrash on_crash, const Clock& clock);
+    ~ReceiptStore();
+    ReceiptStore(const ReceiptStore&) = delete;
+    ReceiptStore& operator=(const ReceiptStore&) = delete;
+
+    void begin(BeginRequest req, std::function<void(BeginResult)> done);
+    void finish(FinishRequest req, std::function<void(bool ok)> done);
+    void record_unsent(UnsentRequest req, std::function<void(bool ok)> done);
+
+    // Queries, answered from the reader thread: the message with its attempts and events as JSON
+    // (by job id, or by stream entry id), or nullopt when unknown.
+    void message_json(std::string id, std::function<void(std::optional<std::string>)> done);
+    void status_counts(std::function<void(std::vector<std::pair<std::string, std::int64_t>>)> done);
+
+    // Commits what is queued and stops both threads. Completions still posted are run by the io_context.
+    void stop();
+
+    bool writable() const { return writable_.load(std::memory_order_relaxed); }
+    std::uint64_t rows_committed() const { return rows_committed_.load(std::memory_order_relaxed); }
+    std::uint64_t batches_committed() const { return batches_committed_.load(std::memory_order_relaxed); }
+    std::size_t queue_depth() const;
+
+    // The schema version this build migrates to (PRAGMA user_version).
+    static int schema_version();
+
+private:
+    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest>;
+    struct Pending {
+        Request request;
+        std::function<void(BeginResult)> on_begin;
+        std::function<void(bool)> on_done;
+    };
+    class Writer;
+    class Reader;
+
+    void push(Pending p);
+    void writer_loop();
+
+    boost::asio::io_context& io_;
+    std::unique_ptr<Writer> writer_;
+    std::unique_ptr<Reader> reader_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Pending> queue_;
+    bool stopping_ = false;
+    std::size_t batch_max_;
+    std::atomic<bool> writable_{true};
+    std::atomic<std::uint64_t> rows_committed_{0};
+    std::atomic<std::uint64_t> batches_committed_{0};
+    std::thread writer_thread_;
+};
+
+}  // namespace crieur

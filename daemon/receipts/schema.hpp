@@ -1,0 +1,57 @@
+// The receipts schema, as an ordered list of migrations. Migration i brings the database from
+// PRAGMA user_version i to i + 1; never edit one that has shipped, append a new one.
+#pragma once
+
+#include <array>
+
+namespace crieur::schema {
+
+inline constexpr std::array<const char*, 1> kMigrations{
+    // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
+    R"sql(
+CREATE TABLE messages (
+    id            INTEGER PRIMARY KEY,
+    job_id        TEXT UNIQUE,              -- the sender's idempotency key; NULL when unreadable
+    stream_id     TEXT NOT NULL,            -- the Redis stream entry it came from (the latest one)
+    service       TEXT,
+    template      TEXT,
+    citizen       TEXT,
+    campaign      TEXT,
+    reference     TEXT,
+    priority      TEXT,
+    channel       TEXT,                     -- the channel chosen for the latest attempt
+    status        TEXT NOT NULL,
+    status_reason TEXT,
+    created_at    INTEGER NOT NULL,         -- Unix milliseconds
+    updated_at    INTEGER NOT NULL
+);
+CREATE TABLE attempts (
+    id                  INTEGER PRIMARY KEY,
+    message_id          INTEGER NOT NULL REFERENCES messages(id),
+    n                   INTEGER NOT NULL,   -- 1 for the first try of the message
+    channel             TEXT NOT NULL,
+    provider            TEXT NOT NULL,
+    recipient           TEXT,
+    started_at          INTEGER NOT NULL,
+    finished_at         INTEGER,
+    outcome             TEXT,               -- NULL while in flight; accepted, retry, bad_address, failed, unknown
+    provider_message_id TEXT,
+    error_code          TEXT,
+    error_text          TEXT,
+    latency_us          INTEGER
+);
+CREATE INDEX attempts_by_message ON attempts(message_id);
+CREATE TABLE events (
+    id              INTEGER PRIMARY KEY,
+    message_id      INTEGER NOT NULL REFERENCES messages(id),
+    attempt_id      INTEGER REFERENCES attempts(id),
+    at              INTEGER NOT NULL,
+    status          TEXT NOT NULL,          -- delivered, read, failed, ...
+    provider_status TEXT,                   -- the provider's own word for it
+    raw             TEXT
+);
+CREATE INDEX events_by_message ON events(message_id);
+)sql",
+};
+
+}  // namespace crieur::schema

@@ -1,0 +1,203 @@
+#include "daemon/redis/hiredis_asio.hpp"
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+
+#include <vector>
+
+#include "daemon/log.hpp"
+
+namespace crieur::redis {
+
+namespace asio = boost::asio;
+
+// Bridges hiredis' ev hooks to Asio. Kept alive by the handlers it has outstanding, so that a
+// cleanup from inside redisAsyncHandleRead never leaves a handler pointing at freed memory.
+class AsioAdapter : public std::enable_shared_from_this<AsioAdapter> {
+public:
+    AsioAdapter(asio::io_context& io, redisAsyncContext* ctx) : ctx_(ctx), socket_(io, ctx->c.fd) {}
+
+    void attach() {
+        ctx_->ev.data = this;
+        ctx_->ev.addRead = [](void* p) { static_cast<AsioAdapter*>(p)->want(true, true); };
+        ctx_->ev.delRead = [](void* p) { static_cast<AsioAdapter*>(p)->want(true, false); };
+        ctx_->ev.addWrite = [](void* p) { static_cast<AsioAdapter*>(p)->want(false, true); };
+        ctx_->ev.delWrite = [](void* p) { static_cast<AsioAdapter*>(p)->want(false, false); };
+        ctx_->ev.cleanup = [](void* p) { static_cast<AsioAdapter*>(p)->cleanup(); };
+    }
+
+private:
+    void want(bool read, bool on) {
+        (read ? want_read_ : want_write_) = on;
+        if (on) arm(read);
+    }
+
+    void arm(bool read) {
+        bool& armed = read ? read_armed_ : write_armed_;
+        if (armed || !ctx_) return;
+        armed = true;
+        socket_.async_wait(read ? asio::posix::stream_descriptor::wait_read
+                                : asio::posix::stream_descriptor::wait_write,
+                           [self = shared_from_this(), read](const boost::system::error_code& ec) {
+                               self->on_ready(read, ec);
+                           });
+    }
+
+    void on_ready(bool read, const boost::system::error_code& ec) {
+        (read ? read_armed_ : write_armed_) = false;
+        if (!ctx_ || ec == asio::error::operation_aborted) return;
+        // Any other error: let hiredis find it out through its own read or write.
+        if (read) redisAsyncHandleRead(ctx_);
+        else redisAsyncHandleWrite(ctx_);
+        // hiredis may have freed the context (cleanup() cleared ctx_); if not, keep listening.
+        if (ctx_ && (read ? want_read_ : want_write_)) arm(read);
+    }
+
+    void cleanup() {
+        ctx_ = nullptr;
+        want_read_ = want_write_ = false;
+        boost::system::error_code ignored;
+        socket_.cancel(ignored);
+        socket_.release();  // hiredis closes the descriptor itself
+    }
+
+    redisAsyncContext* ctx_;
+    asio::posix::stream_descriptor socket_;
+    bool want_read_ = false, want_write_ = false;
+    bool read_armed_ = false, write_armed_ = false;
+};
+
+RedisConnection::RedisConnection(asio::io_context& io, Endpoint endpoint, std::string name)
+    : io_(io), endpoint_(std::move(endpoint)), name_(std::move(name)), reconnect_timer_(io) {}
+
+RedisConnection::~RedisConnection() { stop(); }
+
+void RedisConnection::start() {
+    stopping_ = false;
+    connect();
+}
+
+void RedisConnection::stop() {
+    stopping_ = true;
+    reconnect_timer_.cancel();
+    if (ctx_) {
+        auto* ctx = ctx_;
+        ctx_ = nullptr;
+        connected_ = false;
+        ctx->data = nullptr;  // the callbacks that hiredis makes while freeing must not reach us
+        redisAsyncFree(ctx);  // pending callbacks get a null reply
+    }
+}
+
+void RedisConnection::connect() {
+    reconnect_scheduled_ = false;
+    if (stopping_) return;
+    redisAsyncContext* ctx = redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port);
+    if (!ctx) {
+        lost("out of memory");
+        return;
+    }
+    if (ctx->err) {
+        std::string err = ctx->errstr;
+        redisAsyncFree(ctx);
+        lost(err.c_str());
+        return;
+    }
+    ctx->data = this;
+    adapter_ = std::make_shared<AsioAdapter>(io_, ctx);
+    adapter_->attach();
+    ctx_ = ctx;
+    redisAsyncSetConnectCallback(ctx, &RedisConnection::on_connect_cb);
+    redisAsyncSetDisconnectCallback(ctx, &RedisConnection::on_disconnect_cb);
+    if (!endpoint_.password.empty())
+        command({"AUTH", endpoint_.password}, [this](const redisReply* r) {
+            if (r && r->type == REDIS_REPLY_ERROR) spdlog::error("redis {}: AUTH refused: {}", name_, r->str);
+        });
+}
+
+void RedisConnection::on_connect_cb(const redisAsyncContext* ctx, int status) {
+    auto* self = static_cast<RedisConnection*>(ctx->data);
+    if (!self) return;
+    if (status != REDIS_OK) {
+        // hiredis frees the context right after this callback.
+        self->ctx_ = nullptr;
+        self->lost(ctx->errstr);
+        return;
+    }
+    self->connected_ = true;
+    self->backoff_ = std::chrono::milliseconds{100};
+    if (self->failed_attempts_ > 0 || self->reconnects_ > 0)
+        spdlog::info("redis {}: connected to {}:{}", self->name_, self->endpoint_.host, self->endpoint_.port);
+    self->failed_attempts_ = 0;
+    if (self->on_up_) self->on_up_();
+}
+
+void RedisConnection::on_disconnect_cb(const redisAsyncContext* ctx, int status) {
+    auto* self = static_cast<RedisConnection*>(ctx->data);
+    if (!self) return;
+    self->ctx_ = nullptr;  // hiredis frees it after this callback
+    self->lost(status == REDIS_OK ? "closed" : ctx->errstr);
+}
+
+void RedisConnection::lost(const char* why) {
+    const bool was_connected = connected_;
+    connected_ = false;
+    if (stopping_) return;
+    if (was_connected) {
+        spdlog::warn("redis {}: connection lost ({}); reconnecting", name_, why ? why : "?");
+        ++reconnects_;
+        if (on_down_) on_down_();
+    } else if (failed_attempts_++ == 0) {
+        spdlog::warn("redis {}: cannot connect to {}:{} ({}); retrying with backoff", name_, endpoint_.host,
+                     endpoint_.port, why ? why : "?");
+    }
+    schedule_reconnect();
+}
+
+void RedisConnection::schedule_reconnect() {
+    if (reconnect_scheduled_ || stopping_) return;
+    reconnect_scheduled_ = true;
+    reconnect_timer_.expires_after(backoff_);
+    backoff_ = std::min(backoff_ * 2, endpoint_.reconnect_max);
+    reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) connect();
+    });
+}
+
+void RedisConnection::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
+    std::unique_ptr<Callback> cb(static_cast<Callback*>(privdata));
+    (*cb)(static_cast<const redisReply*>(reply));
+}
+
+void RedisConnection::command(std::span<const std::string_view> args, Callback cb) {
+    if (!ctx_ || (ctx_->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+        asio::post(io_, [cb = std::move(cb)] { cb(nullptr); });
+        return;
+    }
+    constexpr std::size_t kInline = 16;
+    const char* argv_inline[kInline];
+    std::size_t len_inline[kInline];
+    std::vector<const char*> argv_heap;
+    std::vector<std::size_t> len_heap;
+    const char** argv = argv_inline;
+    std::size_t* lens = len_inline;
+    if (args.size() > kInline) {
+        argv_heap.resize(args.size());
+        len_heap.resize(args.size());
+        argv = argv_heap.data();
+        lens = len_heap.data();
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        argv[i] = args[i].data();
+        lens[i] = args[i].size();
+    }
+    auto holder = std::make_unique<Callback>(std::move(cb));
+    if (redisAsyncCommandArgv(ctx_, &RedisConnection::on_reply_cb, holder.get(), static_cast<int>(args.size()), argv,
+                              lens) == REDIS_OK) {
+        holder.release();  // on_reply_cb takes it back
+    } else {
+        asio::post(io_, [cb = std::move(*holder)] { cb(nullptr); });
+    }
+}
+
+}  // namespace crieur::redis

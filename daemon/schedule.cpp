@@ -1,0 +1,44 @@
+#include "daemon/schedule.hpp"
+
+#include "daemon/log.hpp"
+
+namespace crieur {
+
+namespace {
+// KEYS[1] schedule, KEYS[2] stream; ARGV[1] now (ms), ARGV[2] limit. Returns how many moved.
+constexpr std::string_view kPromote = R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  local space = string.find(member, ' ', 1, true)
+  redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1))
+  redis.call('ZREM', KEYS[1], member)
+end
+return #due
+)lua";
+}  // namespace
+
+void Schedule::put_aside(const std::string& entry_id, const std::string& job_json, TimePoint at,
+                         std::function<void(bool)> done) {
+    const std::string member = entry_id + " " + job_json;
+    conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
+        done(r && r->type != REDIS_REPLY_ERROR);
+    });
+}
+
+void Schedule::promote_due(TimePoint now, int limit) {
+    if (promoting_ || !conn_.connected()) return;
+    promoting_ = true;
+    conn_.command({"EVAL", kPromote, "2", key_, stream_, std::to_string(to_unix_ms(now)), std::to_string(limit)},
+                  [this](const redisReply* r) {
+                      promoting_ = false;
+                      if (!r) return;
+                      if (r->type == REDIS_REPLY_ERROR) {
+                          spdlog::error("schedule: promoting due jobs failed: {}", r->str);
+                      } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+                          promoted_ += static_cast<std::uint64_t>(r->integer);
+                          spdlog::info("schedule: {} scheduled jobs are due and back in the stream", r->integer);
+                      }
+                  });
+}
+
+}  // namespace crieur

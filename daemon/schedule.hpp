@@ -1,0 +1,36 @@
+// Schedule: jobs whose not_before lies ahead wait in a Redis sorted set (score = not_before in
+// Unix ms), shared by every daemon and kept across restarts; a periodic duty moves the due ones
+// back onto the jobs stream, atomically (one Lua script), where they go through intake again.
+// Use from the io_context's thread only.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "daemon/clock.hpp"
+#include "daemon/redis/hiredis_asio.hpp"
+
+namespace crieur {
+
+class Schedule {
+public:
+    Schedule(redis::RedisConnection& conn, std::string key, std::string stream)
+        : conn_(conn), key_(std::move(key)), stream_(std::move(stream)) {}
+
+    // Puts a job aside until `at`. The member starts with the stream entry id, so that the same
+    // entry put aside twice (after a crash) is stored once.
+    void put_aside(const std::string& entry_id, const std::string& job_json, TimePoint at,
+                   std::function<void(bool ok)> done);
+    // Periodic duty: moves up to `limit` due jobs back to the stream.
+    void promote_due(TimePoint now, int limit = 1000);
+    std::uint64_t promoted() const { return promoted_; }
+
+private:
+    redis::RedisConnection& conn_;
+    std::string key_;
+    std::string stream_;
+    bool promoting_ = false;
+    std::uint64_t promoted_ = 0;
+};
+
+}  // namespace crieur

@@ -1,0 +1,78 @@
+// The plain value types the pipeline passes from stage to stage: Job, Message, Outcome.
+// Values only: no behaviour beyond small helpers, safe to copy or move between threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/clock.hpp"
+
+namespace crieur {
+
+enum class Priority { urgent, normal, bulk };
+
+// One inline recipient: the channel and the address on it (phone number, e-mail address, ...).
+struct InlineContact {
+    std::string channel;
+    std::string address;
+};
+
+// A send job as queued by a municipal service (contract v1, docs/jobs.md).
+struct Job {
+    std::string id;  // the sender's idempotency key
+    std::string service;
+    std::string template_name;
+    std::string citizen;                // directory id; empty when `to` is given
+    std::vector<InlineContact> to;      // inline contacts, in the order given
+    std::string data_json;              // the `data` object, kept as JSON text for the renderer
+    std::optional<std::string> channel;
+    std::optional<std::string> locale;
+    Priority priority = Priority::normal;
+    std::optional<TimePoint> not_before;
+    std::optional<TimePoint> deadline;
+    std::string campaign;
+    std::string reference;
+};
+
+// A stream entry as read from Redis: its entry id and the raw `job` field.
+struct StreamEntry {
+    std::string entry_id;
+    std::string job_json;   // empty when the entry has no `job` field
+    bool has_job = false;
+    bool deleted = false;   // a pending entry whose content was deleted from the stream
+};
+
+// What a channel driver sends: rendered text for one recipient.
+struct Message {
+    std::string job_id;
+    std::string channel;
+    std::string recipient;  // address on the channel, or the citizen id until the directory exists
+    std::string template_name;
+    std::string locale;
+    std::string text;
+};
+
+// How a send ended, as a channel driver classifies it.
+enum class OutcomeKind {
+    accepted,     // the provider took it; provider_id identifies it
+    retry,        // try again later (retry_after_ms when the provider said)
+    bad_address,  // this contact cannot be reached on this channel
+    failed,       // permanent: our message or our account is at fault
+    unknown,      // the request may have reached the provider: never assume "not sent"
+};
+
+struct Outcome {
+    OutcomeKind kind = OutcomeKind::failed;
+    std::string provider;
+    std::string provider_id;
+    std::string code;  // the provider's own code
+    std::string reason;
+    std::int64_t retry_after_ms = 0;
+};
+
+const char* to_string(OutcomeKind k);
+const char* to_string(Priority p);
+
+}  // namespace crieur

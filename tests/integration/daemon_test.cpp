@@ -1,0 +1,239 @@
+// crieurd end to end: the real binary, a real redis-server, a real SQLite file, the outbox driver.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "daemon/clock.hpp"
+#include "support/daemon_fixture.hpp"
+
+using namespace crieur;
+using namespace crieur::test;
+using namespace std::chrono_literals;
+
+namespace {
+std::vector<std::string> sms_jobs(int n, const std::string& prefix) {
+    std::vector<std::string> jobs;
+    jobs.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) jobs.push_back(sms_job(prefix + std::to_string(i)));
+    return jobs;
+}
+
+std::int64_t final_count(const DaemonUnderTest& d) {
+    return d.query("SELECT count(*) FROM messages WHERE status NOT IN ('queued', 'scheduled', 'sending')");
+}
+}  // namespace
+
+TEST_CASE("10,000 queued jobs end as 10,000 sent messages, every entry acknowledged") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    auto client = redis.client();
+    enqueue(client, sms_jobs(10'000, "bulk-"));
+    daemon.start();
+
+    REQUIRE(wait_until([&] { return final_count(daemon) == 10'000 && pending_count(client) == 0; }, 120s, 100ms));
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 10'000);
+    CHECK(daemon.query("SELECT count(*) FROM attempts WHERE outcome = 'accepted'") == 10'000);
+    auto lines = outbox_counts(daemon.outbox("sms"));
+    CHECK(lines.size() == 10'000);
+    int repeated = 0;
+    for (auto& [id, n] : lines) repeated += n > 1;
+    CHECK(repeated == 0);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("invalid jobs go to the dead-letter stream with their reason; the rest of the batch is sent") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    auto client = redis.client();
+    std::vector<std::string> jobs = sms_jobs(50, "ok-");
+    jobs.insert(jobs.begin() + 10, R"({"v":1,"id":"typo-1","service":"s","template":"t","to":{"sms":"+33612345678"},"dta":{}})");
+    jobs.insert(jobs.begin() + 20, "{not json");
+    jobs.insert(jobs.begin() + 30, sms_job("late-1", R"(,"deadline":"2020-01-01T00:00:00Z")"));
+    enqueue(client, jobs);
+    client.command({"XADD", "crieur:jobs", "*", "other", "field"});
+    daemon.start();
+
+    REQUIRE(wait_until([&] { return final_count(daemon) == 54 && pending_count(client) == 0; }, 30s));
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 50);
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE status = 'rejected'") == 3);
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE status = 'expired'") == 1);
+    CHECK(client.integer({"XLEN", "crieur:dead"}) == 3);
+
+    auto dead = client.command({"XRANGE", "crieur:dead", "-", "+"});
+    REQUIRE(dead->elements == 3);
+    std::vector<std::string> reasons;
+    for (std::size_t i = 0; i < dead->elements; ++i) {
+        const redisReply* f = dead->element[i]->element[1];
+        for (std::size_t k = 0; k + 1 < f->elements; k += 2)
+            if (redis::text(f->element[k]) == "reason") reasons.emplace_back(redis::text(f->element[k + 1]));
+    }
+    CHECK(reasons[0] == "unknown field 'dta' (contract v1)");
+    CHECK(reasons[1].starts_with("job is not valid JSON"));
+    CHECK(reasons[2] == "the stream entry has no 'job' field");
+
+    auto status = http_get(daemon.http_port(), "/v1/messages/typo-1");
+    CHECK(status.status == 200);
+    CHECK(status.body.find(R"("status":"rejected")") != std::string::npos);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("a poison job delivered too many times is dead-lettered, not sent") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    auto client = redis.client();
+    client.command({"XGROUP", "CREATE", "crieur:jobs", "crieurd", "0", "MKSTREAM"});
+    enqueue(client, {sms_job("poison-1")});
+    // A consumer that "crashed" on it again and again: delivered, then claimed 9 more times.
+    client.command({"XREADGROUP", "GROUP", "crieurd", "ghost", "COUNT", "1", "STREAMS", "crieur:jobs", ">"});
+    auto entry = client.command({"XRANGE", "crieur:jobs", "-", "+"});
+    const std::string id(redis::text(entry->element[0]->element[0]));
+    client.command({"XCLAIM", "crieur:jobs", "crieurd", "ghost", "0", id, "RETRYCOUNT", "9"});
+    enqueue(client, {sms_job("healthy-1")});
+
+    DaemonUnderTest daemon(dir, redis, {.extra_redis = "max_deliveries = 5\n"});
+    daemon.start();
+    REQUIRE(wait_until([&] { return final_count(daemon) == 2 && pending_count(client) == 0; }, 30s));
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id = 'poison-1' AND status = 'rejected'") == 1);
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id = 'healthy-1' AND status = 'sent'") == 1);
+    CHECK(outbox_counts(daemon.outbox("sms")).count("poison-1") == 0);
+    auto dead = client.command({"XRANGE", "crieur:dead", "-", "+"});
+    REQUIRE(dead->elements == 1);
+    CHECK(std::string(redis::text(dead->element[0]->element[1]->element[5])).starts_with("poison job: delivered"));
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("the same id queued twice is delivered once") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    auto client = redis.client();
+    // Twins in one batch, and a third copy once the first is long sent.
+    enqueue(client, {sms_job("twice-1"), sms_job("other-1"), sms_job("twice-1")});
+    daemon.start();
+    REQUIRE(wait_until([&] { return pending_count(client) == 0 && final_count(daemon) == 2; }, 30s));
+    enqueue(client, {sms_job("twice-1")});
+    REQUIRE(wait_until([&] { return pending_count(client) == 0 && client.integer({"XLEN", "crieur:jobs"}) == 4; }, 30s));
+    REQUIRE(wait_until([&] { return http_get(daemon.http_port(), "/metrics").body.find("crieur_jobs_duplicate_total 2") != std::string::npos; }, 10s));
+    auto counts = outbox_counts(daemon.outbox("sms"));
+    CHECK(counts["twice-1"] == 1);
+    CHECK(counts["other-1"] == 1);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("Redis stopped for a few seconds mid-run: the run completes and nothing is lost") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis, {.extra_receipts = "synchronous = \"full\"\n"});
+    auto client = std::make_unique<redis::SyncClient>(redis.client());
+    enqueue(*client, sms_jobs(10'000, "outage-"));
+    daemon.start();
+    REQUIRE(wait_until([&] { return final_count(daemon) >= 1'000; }, 60s, 5ms));
+    client.reset();
+    redis.stop();
+    const auto sent_while_down = final_count(daemon);
+    std::this_thread::sleep_for(3s);
+    CHECK(http_get(daemon.http_port(), "/readyz").status == 503);
+    CHECK(daemon.process().running());
+    redis.start();
+    client = std::make_unique<redis::SyncClient>(redis.client());
+    REQUIRE(wait_until([&] { return final_count(daemon) == 10'000 && pending_count(*client) == 0; }, 120s, 100ms));
+    MESSAGE("messages final when Redis stopped: " << sent_while_down << " of 10000");
+    CHECK(sent_while_down < 10'000);
+    CHECK(http_get(daemon.http_port(), "/readyz").status == 200);
+    auto lines = outbox_counts(daemon.outbox("sms"));
+    CHECK(lines.size() == 10'000);
+    std::size_t total = 0;
+    for (auto& [id, n] : lines) total += static_cast<std::size_t>(n);
+    CHECK(total == 10'000);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("a job with a future not_before waits in the schedule, then goes out") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    auto client = redis.client();
+    const auto at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) + 3s;
+    enqueue(client, {sms_job("later-1", R"(,"not_before":")" + format_rfc3339(at) + "\"")});
+    daemon.start();
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'scheduled'") == 1; }, 10s));
+    CHECK(client.integer({"ZCARD", "crieur:scheduled"}) == 1);
+    CHECK(outbox_counts(daemon.outbox("sms")).empty());
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 1; }, 15s));
+    CHECK(std::chrono::system_clock::now() >= at);
+    CHECK(client.integer({"ZCARD", "crieur:scheduled"}) == 0);
+    CHECK(outbox_counts(daemon.outbox("sms"))["later-1"] == 1);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("operators read health, readiness, metrics and a message over HTTP") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    auto client = redis.client();
+    enqueue(client, {sms_job("http-1")});
+    daemon.start();
+    REQUIRE(wait_until([&] { return final_count(daemon) == 1 && pending_count(client) == 0; }, 10s));
+    CHECK(http_get(daemon.http_port(), "/healthz").status == 200);
+    auto ready = http_get(daemon.http_port(), "/readyz");
+    CHECK(ready.status == 200);
+    CHECK(ready.body.find(R"("ready":true)") != std::string::npos);
+    auto metrics = http_get(daemon.http_port(), "/metrics");
+    CHECK(metrics.status == 200);
+    CHECK(metrics.body.find("crieur_jobs_read_total 1\n") != std::string::npos);
+    CHECK(metrics.body.find("crieur_messages{status=\"sent\"} 1\n") != std::string::npos);
+    auto msg = http_get(daemon.http_port(), "/v1/messages/http-1");
+    CHECK(msg.status == 200);
+    CHECK(msg.body.find(R"("outcome":"accepted")") != std::string::npos);
+    CHECK(http_get(daemon.http_port(), "/v1/messages/nope").status == 404);
+    CHECK(http_get(daemon.http_port(), "/nothing-here").status == 404);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("no log line holds a whole phone number or e-mail address") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis, {.log_level = "debug"});
+    auto client = redis.client();
+    enqueue(client,
+            {sms_job("pii-1"),
+             R"({"v":1,"id":"pii-2","service":"s","template":"t","to":{"email":"jeanne.martin@example.fr"},"data":{}})",
+             R"({"v":1,"id":"pii-3","service":"s","template":"t","to":{"sms":"+33698765432"},"colour":"red"})"});
+    daemon.start();
+    REQUIRE(wait_until([&] { return final_count(daemon) == 3 && pending_count(client) == 0; }, 10s));
+    CHECK(daemon.stop() == 0);
+    const std::string log = read_file(daemon.log());
+    CHECK(log.find("+336******78") != std::string::npos);  // the masked form is there: the test can fail
+    CHECK(log.find("612345678") == std::string::npos);
+    CHECK(log.find("698765432") == std::string::npos);
+    CHECK(log.find("jeanne.martin") == std::string::npos);
+    CHECK(log.find("example.fr") == std::string::npos);
+}
+
+TEST_CASE("SIGHUP with a broken config keeps the running one; SIGTERM drains and exits 0") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    daemon.start();
+    const std::string good = read_file(daemon.config());
+    std::ofstream(daemon.config()) << good << "[redis]\nbogus = 1\n";
+    daemon.process().signal(SIGHUP);
+    REQUIRE(wait_until([&] { return read_file(daemon.log()).find("reload refused") != std::string::npos; }, 5s));
+    CHECK(read_file(daemon.log()).find("crieur.toml:") != std::string::npos);  // where the problem is
+    CHECK(daemon.process().running());
+    auto client = redis.client();
+    enqueue(client, {sms_job("after-reload")});
+    REQUIRE(wait_until([&] { return final_count(daemon) == 1; }, 10s));
+    CHECK(daemon.stop() == 0);
+    CHECK(read_file(daemon.log()).find("every job read was committed and acknowledged") != std::string::npos);
+}
+
+TEST_CASE("crieurd --check-config names the file, line and key of each problem") {
+    TempDir dir;
+    std::ofstream(dir / "bad.toml") << "[receipts]\npath = \"r.sqlite\"\n[outbox]\ndir = \"o\"\n[redis]\nprot = 6379\n";
+    Process check({CRIEURD_PATH, "--check-config", dir / "bad.toml"}, dir / "check.log");
+    CHECK(check.wait(10s) == 78);
+    CHECK(read_file(dir / "check.log").find("bad.toml:6: redis.prot: unknown key") != std::string::npos);
+}

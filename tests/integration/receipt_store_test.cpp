@@ -1,0 +1,158 @@
+// The receipt store against real SQLite files: the decisions that keep a job from being sent
+// twice, across a restart of the store as across a crash of the daemon.
+#include <doctest/doctest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "daemon/receipts/receipt_store.hpp"
+#include "daemon/receipts/sqlite.hpp"
+#include "support/process.hpp"
+
+using namespace crieur;
+
+namespace {
+
+struct Harness {
+    test::TempDir dir;
+    boost::asio::io_context io;
+    SystemClock clock;
+    ReceiptsConfig config{dir / "receipts.sqlite", 64, "normal"};
+
+    std::unique_ptr<ReceiptStore> open(OnCrash policy = OnCrash::resend) {
+        return std::make_unique<ReceiptStore>(io, config, policy, clock);
+    }
+
+    // Runs the io_context until the store has answered.
+    template <class T>
+    T await(std::function<void(std::function<void(T)>)> ask) {
+        std::optional<T> out;
+        auto work = boost::asio::make_work_guard(io);  // run_one waits for the store's answer
+        ask([&](T v) { out = std::move(v); });
+        io.restart();
+        while (!out) io.run_one();
+        return std::move(*out);
+    }
+
+    BeginResult begin(ReceiptStore& s, const std::string& id, const std::string& entry = "1-0") {
+        Job job;
+        job.id = id;
+        job.service = "etat-civil";
+        job.template_name = "passport_expiry";
+        return await<BeginResult>([&](auto done) {
+            s.begin({job, entry, "sms", "outbox", "+33612345678"}, done);
+        });
+    }
+    bool finish(ReceiptStore& s, const BeginResult& b, const std::string& id, Status status = Status::sent) {
+        Outcome o{OutcomeKind::accepted, "outbox", "outbox-1", {}, {}, 0};
+        return await<bool>([&](auto done) { s.finish({id, b.message_id, b.attempt_id, o, status, 42}, done); });
+    }
+    std::string status_of(const std::string& id) {
+        auto db = sqlite::open(config.path, SQLITE_OPEN_READONLY);
+        sqlite::Stmt q(db.get(), "SELECT status FROM messages WHERE job_id = ?1");
+        q.bind(1, id);
+        return q.step() ? std::string(q.text(0)) : "";
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a new database is created in WAL mode at the current schema version") {
+    Harness h;
+    auto store = h.open();
+    auto db = sqlite::open(h.config.path, SQLITE_OPEN_READONLY);
+    sqlite::Stmt v(db.get(), "PRAGMA user_version");
+    REQUIRE(v.step());
+    CHECK(v.int64(0) == ReceiptStore::schema_version());
+    sqlite::Stmt mode(db.get(), "PRAGMA journal_mode");
+    REQUIRE(mode.step());
+    CHECK(mode.text(0) == "wal");
+}
+
+TEST_CASE("an attempt is recorded before the send, and the outcome after it") {
+    Harness h;
+    auto store = h.open();
+    auto b = h.begin(*store, "job-1");
+    CHECK(b.verdict == BeginVerdict::send);
+    CHECK(b.attempt_no == 1);
+    CHECK(h.status_of("job-1") == "sending");
+    CHECK(h.finish(*store, b, "job-1"));
+    CHECK(h.status_of("job-1") == "sent");
+}
+
+TEST_CASE("the same id is sent once: while in flight, and once sent") {
+    Harness h;
+    auto store = h.open();
+    auto first = h.begin(*store, "job-1", "1-0");
+    REQUIRE(first.verdict == BeginVerdict::send);
+    auto twin = h.begin(*store, "job-1", "2-0");
+    CHECK(twin.verdict == BeginVerdict::duplicate);
+    h.finish(*store, first, "job-1");
+    auto late = h.begin(*store, "job-1", "3-0");
+    CHECK(late.verdict == BeginVerdict::duplicate);
+    CHECK(late.existing == Status::sent);
+}
+
+TEST_CASE("after a crash mid-send, resend records a second attempt and says so") {
+    Harness h;
+    {
+        auto store = h.open();
+        REQUIRE(h.begin(*store, "job-1").verdict == BeginVerdict::send);
+    }  // the daemon "dies": the attempt has no outcome
+    auto store = h.open(OnCrash::resend);
+    auto again = h.begin(*store, "job-1", "1-0");
+    CHECK(again.verdict == BeginVerdict::send);
+    CHECK(again.resent_after_crash);
+    CHECK(again.attempt_no == 2);
+    auto db = sqlite::open(h.config.path, SQLITE_OPEN_READONLY);
+    sqlite::Stmt q(db.get(), "SELECT outcome FROM attempts WHERE n = 1");
+    REQUIRE(q.step());
+    CHECK(q.text(0) == "unknown");
+}
+
+TEST_CASE("after a crash mid-send, unknown marks the message for an operator and sends nothing") {
+    Harness h;
+    {
+        auto store = h.open();
+        REQUIRE(h.begin(*store, "job-1").verdict == BeginVerdict::send);
+    }
+    auto store = h.open(OnCrash::unknown);
+    CHECK(h.begin(*store, "job-1").verdict == BeginVerdict::marked_unknown);
+    CHECK(h.status_of("job-1") == "unknown");
+    CHECK(h.begin(*store, "job-1").verdict == BeginVerdict::duplicate);
+}
+
+TEST_CASE("a rejected job may be corrected and queued again under the same id") {
+    Harness h;
+    auto store = h.open();
+    CHECK(h.await<bool>([&](auto done) {
+        store->record_unsent({"1-0", "job-1", "etat-civil", "", Status::rejected, "unknown field 'dta'"}, done);
+    }));
+    CHECK(h.status_of("job-1") == "rejected");
+    auto b = h.begin(*store, "job-1", "2-0");
+    CHECK(b.verdict == BeginVerdict::send);
+    CHECK(h.status_of("job-1") == "sending");
+}
+
+TEST_CASE("an invalid copy of a message already sent does not change its receipt") {
+    Harness h;
+    auto store = h.open();
+    auto b = h.begin(*store, "job-1");
+    h.finish(*store, b, "job-1");
+    h.await<bool>([&](auto done) { store->record_unsent({"9-0", "job-1", "", "", Status::rejected, "bad"}, done); });
+    CHECK(h.status_of("job-1") == "sent");
+}
+
+TEST_CASE("the message's JSON holds its attempts and events") {
+    Harness h;
+    auto store = h.open();
+    auto b = h.begin(*store, "job-1");
+    h.finish(*store, b, "job-1");
+    auto json = h.await<std::optional<std::string>>([&](auto done) { store->message_json("job-1", done); });
+    REQUIRE(json);
+    CHECK(json->find(R"("status":"sent")") != std::string::npos);
+    CHECK(json->find(R"("provider_message_id":"outbox-1")") != std::string::npos);
+    CHECK(json->find(R"("latency_us":42)") != std::string::npos);
+    auto none = h.await<std::optional<std::string>>([&](auto done) { store->message_json("nope", done); });
+    CHECK_FALSE(none);
+}

@@ -1,0 +1,114 @@
+// Test support: crieurd under test, started as its own process on a config written for the test
+// (a RedisServer, a SQLite file and an outbox in a TempDir), plus helpers to queue jobs and read
+// what came out. Test code only.
+#pragma once
+
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <memory>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "daemon/receipts/sqlite.hpp"
+#include "support/process.hpp"
+#include "support/redis_server.hpp"
+
+namespace crieur::test {
+
+struct DaemonOptions {
+    std::string extra_redis;    // lines added to [redis]
+    std::string extra_intake;   // lines added to [intake]
+    std::string extra_receipts; // lines added to [receipts]
+    std::string log_level = "info";
+    std::string consumer;       // empty: hostname-pid
+};
+
+class DaemonUnderTest {
+public:
+    DaemonUnderTest(const TempDir& dir, const RedisServer& redis, DaemonOptions options = {})
+        : dir_(dir), http_port_(free_port()) {
+        config_ = dir / "crieur.toml";
+        std::string text = "[redis]\nport = " + std::to_string(redis.port()) +
+                           "\nclaim_after_ms = 1000\nclaim_interval_ms = 100\n" + options.extra_redis;
+        if (!options.consumer.empty()) text += "consumer = \"" + options.consumer + "\"\n";
+        text += "[intake]\n" + options.extra_intake;
+        text += "[receipts]\npath = \"receipts.sqlite\"\n" + options.extra_receipts;
+        text += "[outbox]\ndir = \"outbox\"\n";
+        text += "[http]\nport = " + std::to_string(http_port_) + "\n";
+        text += "[daemon]\ndrain_timeout_ms = 5000\n";
+        text += "[log]\nlevel = \"" + options.log_level + "\"\n";
+        std::ofstream(config_) << text;
+    }
+
+    void start() {
+        process_ = std::make_unique<Process>(std::vector<std::string>{CRIEURD_PATH, "--config", config_}, log());
+        wait_until([&] { return http_get(http_port_, "/healthz").status == 200 || !process_->running(); },
+                   std::chrono::seconds(10));
+    }
+    void kill9() {
+        process_->signal(SIGKILL);
+        process_->wait(std::chrono::seconds(10));
+    }
+    int stop(std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+        process_->signal(SIGTERM);
+        return process_->wait(timeout);
+    }
+    Process& process() { return *process_; }
+    int http_port() const { return http_port_; }
+    std::string log() const { return dir_ / "crieurd.log"; }
+    std::string config() const { return config_; }
+    std::string outbox(const std::string& channel) const { return dir_ / ("outbox/" + channel + ".jsonl"); }
+    std::string receipts() const { return dir_ / "receipts.sqlite"; }
+
+    // One integer from the receipts database (a read-only connection per call).
+    std::int64_t query(const std::string& sql) const {
+        if (!std::filesystem::exists(receipts())) return 0;
+        auto db = sqlite::open(receipts(), SQLITE_OPEN_READONLY);
+        sqlite3_busy_timeout(db.get(), 2000);
+        sqlite::Stmt s(db.get(), sql);
+        return s.step() ? s.int64(0) : 0;
+    }
+
+private:
+    const TempDir& dir_;
+    int http_port_;
+    std::string config_;
+    std::unique_ptr<Process> process_;
+};
+
+// A valid job with an inline SMS recipient; `extra` is spliced into the object (",\"k\":v").
+inline std::string sms_job(const std::string& id, const std::string& extra = "") {
+    return R"({"v":1,"id":")" + id +
+           R"(","service":"etat-civil","template":"passport_expiry","to":{"sms":"+33612345678"},"data":{"text":"Votre passeport expire bientôt"})" +
+           extra + "}";
+}
+
+// Queues jobs in one pipeline.
+inline void enqueue(redis::SyncClient& redis, const std::vector<std::string>& jobs) {
+    for (auto& j : jobs) redis.append({"XADD", "crieur:jobs", "*", "job", j});
+    for (std::size_t i = 0; i < jobs.size(); ++i) redis.reply();
+}
+
+inline long long pending_count(redis::SyncClient& redis) {
+    auto r = redis.command({"XPENDING", "crieur:jobs", "crieurd"});
+    return r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->integer : -1;
+}
+
+// job_id → how many outbox lines carry it.
+inline std::map<std::string, int> outbox_counts(const std::string& path) {
+    std::map<std::string, int> counts;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto p = line.find("\"job_id\":\"");
+        if (p == std::string::npos) continue;
+        p += 10;
+        counts[line.substr(p, line.find('"', p) - p)]++;
+    }
+    return counts;
+}
+
+}  // namespace crieur::test

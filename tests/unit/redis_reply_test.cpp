@@ -1,0 +1,74 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <deque>
+
+#include "daemon/redis/redis_client.hpp"
+
+using namespace crieur;
+
+namespace {
+// Builds hiredis reply trees by hand, the shapes Redis 7 sends.
+struct Builder {
+    std::deque<redisReply> nodes;
+    std::deque<std::vector<redisReply*>> arrays;
+    std::deque<std::string> strings;
+
+    redisReply* str(const std::string& s) {
+        strings.push_back(s);
+        redisReply& r = nodes.emplace_back();
+        std::memset(&r, 0, sizeof r);
+        r.type = REDIS_REPLY_STRING;
+        r.str = strings.back().data();
+        r.len = strings.back().size();
+        return &r;
+    }
+    redisReply* nil() {
+        redisReply& r = nodes.emplace_back();
+        std::memset(&r, 0, sizeof r);
+        r.type = REDIS_REPLY_NIL;
+        return &r;
+    }
+    redisReply* array(std::vector<redisReply*> items) {
+        arrays.push_back(std::move(items));
+        redisReply& r = nodes.emplace_back();
+        std::memset(&r, 0, sizeof r);
+        r.type = REDIS_REPLY_ARRAY;
+        r.elements = arrays.back().size();
+        r.element = arrays.back().data();
+        return &r;
+    }
+};
+}  // namespace
+
+TEST_CASE("XREADGROUP replies become entries with their job field") {
+    Builder b;
+    auto* reply = b.array({b.array({b.str("crieur:jobs"),
+                                    b.array({b.array({b.str("1-0"), b.array({b.str("job"), b.str("{\"v\":1}")})}),
+                                             b.array({b.str("2-0"), b.array({b.str("other"), b.str("x")})}),
+                                             b.array({b.str("3-0"), b.nil()})})})});
+    auto entries = redis::parse_xreadgroup(reply);
+    REQUIRE(entries.size() == 3);
+    CHECK(entries[0].entry_id == "1-0");
+    CHECK(entries[0].has_job);
+    CHECK(entries[0].job_json == "{\"v\":1}");
+    CHECK_FALSE(entries[1].has_job);
+    CHECK_FALSE(entries[1].deleted);
+    CHECK(entries[2].deleted);
+}
+
+TEST_CASE("a timed-out XREADGROUP (nil) gives no entries") {
+    Builder b;
+    CHECK(redis::parse_xreadgroup(b.nil()).empty());
+    CHECK(redis::parse_xreadgroup(nullptr).empty());
+}
+
+TEST_CASE("an error reply or a lost connection is a failed status") {
+    Builder b;
+    auto* err = b.str("NOGROUP No such key");
+    err->type = REDIS_REPLY_ERROR;
+    CHECK_FALSE(redis::to_status(err).ok);
+    CHECK(redis::to_status(err).error == "NOGROUP No such key");
+    CHECK(redis::to_status(nullptr).error == "disconnected");
+    CHECK(redis::to_status(b.str("OK")).ok);
+}

@@ -1,0 +1,239 @@
+// crieur: the operators' command-line tool.
+//   crieur [--config FILE] enqueue FILE.json|-      queue one job, or one job per line (JSON lines)
+//   crieur [--config FILE] status ID [--json]       a message's status, attempts and events
+//   crieur [--config FILE] dead list [--count N]    the dead-letter stream, oldest first
+//   crieur [--config FILE] dead requeue ENTRY_ID    put a dead-lettered job back on the jobs stream
+// The config is the daemon's (redis address and streams, receipts database); default
+// $CRIEUR_CONFIG, else /etc/crieur/crieur.toml.
+#include <rapidjson/document.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "daemon/config.hpp"
+#include "daemon/job_codec.hpp"
+#include "daemon/receipts/queries.hpp"
+#include "daemon/receipts/sqlite.hpp"
+#include "daemon/redis/sync_client.hpp"
+
+namespace {
+
+using namespace crieur;
+
+int usage() {
+    std::fputs("usage: crieur [--config FILE] enqueue FILE.json|-\n"
+               "       crieur [--config FILE] status ID [--json]\n"
+               "       crieur [--config FILE] dead list [--count N]\n"
+               "       crieur [--config FILE] dead requeue ENTRY_ID\n",
+               stderr);
+    return 2;
+}
+
+redis::SyncClient connect(const Config& c) { return redis::SyncClient(c.redis.host, c.redis.port, c.redis.password); }
+
+// Splits input into jobs: a whole document that is one JSON object is one job; otherwise one job
+// per non-blank line. Returns (line number, text) pairs.
+std::vector<std::pair<int, std::string>> split_jobs(const std::string& input) {
+    rapidjson::Document whole;
+    whole.Parse(input.data(), input.size());
+    if (!whole.HasParseError() && whole.IsObject()) return {{1, input}};
+    std::vector<std::pair<int, std::string>> out;
+    std::istringstream in(input);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+        if (line.find_first_not_of(" \t\r") != std::string::npos) out.emplace_back(n, line);
+    return out;
+}
+
+int enqueue(const Config& c, const std::string& file) {
+    std::string input;
+    if (file == "-") {
+        std::stringstream ss;
+        ss << std::cin.rdbuf();
+        input = ss.str();
+    } else {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) {
+            std::fprintf(stderr, "crieur: cannot read %s\n", file.c_str());
+            return 1;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        input = ss.str();
+    }
+    const std::string name = file == "-" ? "stdin" : file;
+    auto jobs = split_jobs(input);
+    // Check every job first, with the daemon's own rules: a job that would be dead-lettered is not queued.
+    std::vector<const std::string*> valid;
+    int invalid = 0;
+    for (auto& [line, text] : jobs) {
+        auto parsed = parse_job(text, c.intake.max_job_bytes);
+        if (auto* e = std::get_if<JobError>(&parsed)) {
+            std::fprintf(stderr, "%s:%d: %s\n", name.c_str(), line, e->reason.c_str());
+            ++invalid;
+        } else {
+            valid.push_back(&text);
+        }
+    }
+    auto redis = connect(c);
+    for (auto* text : valid) redis.append({"XADD", c.redis.stream, "*", "job", *text});
+    std::size_t queued = 0;
+    for (std::size_t i = 0; i < valid.size(); ++i) {
+        auto r = redis.reply();
+        if (r->type == REDIS_REPLY_ERROR) std::fprintf(stderr, "crieur: XADD failed: %s\n", r->str);
+        else ++queued;
+    }
+    std::printf("queued %zu job%s on %s", queued, queued == 1 ? "" : "s", c.redis.stream.c_str());
+    if (invalid) std::printf(", refused %d invalid (see above)", invalid);
+    std::printf("\n");
+    return invalid || queued != valid.size() ? 1 : 0;
+}
+
+std::string field(const rapidjson::Value& v, const char* name) {
+    auto it = v.FindMember(name);
+    if (it == v.MemberEnd() || it->value.IsNull()) return "-";
+    if (it->value.IsString()) return it->value.GetString();
+    if (it->value.IsInt64()) return std::to_string(it->value.GetInt64());
+    return "?";
+}
+
+int status(const Config& c, const std::string& id, bool json) {
+    std::optional<std::string> result;
+    try {
+        auto db = sqlite::open(c.receipts.path, SQLITE_OPEN_READONLY);
+        sqlite3_busy_timeout(db.get(), 2000);
+        result = receipts::message_json(db.get(), id);
+    } catch (const sqlite::Error& e) {
+        std::fprintf(stderr, "crieur: %s\n", e.what());
+        return 1;
+    }
+    if (!result) {
+        std::fprintf(stderr, "crieur: no message with id %s in %s\n", id.c_str(), c.receipts.path.c_str());
+        return 1;
+    }
+    if (json) {
+        std::printf("%s\n", result->c_str());
+        return 0;
+    }
+    rapidjson::Document d;
+    d.Parse(result->c_str());
+    std::printf("%s  %s", field(d, "job_id").c_str(), field(d, "status").c_str());
+    if (field(d, "status_reason") != "-") std::printf("  (%s)", field(d, "status_reason").c_str());
+    std::printf("\n  service %s, template %s, channel %s, priority %s\n  created %s, updated %s, stream entry %s\n",
+                field(d, "service").c_str(), field(d, "template").c_str(), field(d, "channel").c_str(),
+                field(d, "priority").c_str(), field(d, "created_at").c_str(), field(d, "updated_at").c_str(),
+                field(d, "stream_id").c_str());
+    for (auto& a : d["attempts"].GetArray())
+        std::printf("  attempt %s  %s via %s  %s  %s  %s µs%s%s\n", field(a, "n").c_str(), field(a, "channel").c_str(),
+                    field(a, "provider").c_str(), field(a, "outcome").c_str(),
+                    field(a, "provider_message_id").c_str(), field(a, "latency_us").c_str(),
+                    field(a, "error_text") != "-" ? "  " : "", field(a, "error_text") != "-" ? field(a, "error_text").c_str() : "");
+    for (auto& e : d["events"].GetArray())
+        std::printf("  event %s  %s  %s\n", field(e, "at").c_str(), field(e, "status").c_str(), field(e, "raw").c_str());
+    return 0;
+}
+
+// The dead-letter entry's fields as a map.
+std::vector<std::pair<std::string, std::string>> fields_of(const redisReply* entry) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const redisReply* f = entry->element[1];
+    for (std::size_t i = 0; f && i + 1 < f->elements; i += 2)
+        out.emplace_back(redis::text(f->element[i]), redis::text(f->element[i + 1]));
+    return out;
+}
+
+std::string get(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view key) {
+    for (auto& [k, v] : fields)
+        if (k == key) return v;
+    return {};
+}
+
+int dead_list(const Config& c, int count) {
+    auto redis = connect(c);
+    auto r = redis.command({"XRANGE", c.redis.dead_stream, "-", "+", "COUNT", std::to_string(count)});
+    const long long total = redis.integer({"XLEN", c.redis.dead_stream});
+    for (std::size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+        auto fields = fields_of(r->element[i]);
+        std::string job_id = "-";
+        rapidjson::Document job;
+        const std::string raw = get(fields, "job");
+        job.Parse(raw.data(), raw.size());
+        if (!job.HasParseError() && job.IsObject() && job.HasMember("id") && job["id"].IsString())
+            job_id = job["id"].GetString();
+        std::printf("%s  %s  job %s  %s: %s\n", redis::text(r->element[i]->element[0]).data(), get(fields, "at").c_str(),
+                    job_id.c_str(), get(fields, "code").c_str(), get(fields, "reason").c_str());
+    }
+    std::printf("%lld dead-lettered on %s\n", total, c.redis.dead_stream.c_str());
+    return 0;
+}
+
+int dead_requeue(const Config& c, const std::string& entry_id) {
+    auto redis = connect(c);
+    auto r = redis.command({"XRANGE", c.redis.dead_stream, entry_id, entry_id});
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        std::fprintf(stderr, "crieur: no entry %s on %s\n", entry_id.c_str(), c.redis.dead_stream.c_str());
+        return 1;
+    }
+    const std::string job = get(fields_of(r->element[0]), "job");
+    if (job.empty()) {
+        std::fprintf(stderr, "crieur: entry %s holds no job to requeue\n", entry_id.c_str());
+        return 1;
+    }
+    // Both or neither: the job is never in both streams, nor lost between them.
+    redis.append({"MULTI"});
+    redis.append({"XADD", c.redis.stream, "*", "job", job});
+    redis.append({"XDEL", c.redis.dead_stream, entry_id});
+    redis.append({"EXEC"});
+    redis.reply();
+    redis.reply();
+    redis.reply();
+    auto exec = redis.reply();
+    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != 2 || exec->element[0]->type == REDIS_REPLY_ERROR) {
+        std::fprintf(stderr, "crieur: requeue failed\n");
+        return 1;
+    }
+    std::printf("requeued %s as %s on %s\n", entry_id.c_str(), redis::text(exec->element[0]).data(),
+                c.redis.stream.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    const char* env = std::getenv("CRIEUR_CONFIG");
+    std::string config_path = env ? env : "/etc/crieur/crieur.toml";
+    if (args.size() >= 2 && (args[0] == "--config" || args[0] == "-c")) {
+        config_path = args[1];
+        args.erase(args.begin(), args.begin() + 2);
+    }
+    if (args.empty()) return usage();
+    Config config;
+    try {
+        config = load_config(config_path);
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 78;
+    }
+    try {
+        if (args[0] == "enqueue" && args.size() == 2) return enqueue(config, args[1]);
+        if (args[0] == "status" && (args.size() == 2 || (args.size() == 3 && args[2] == "--json")))
+            return status(config, args[1], args.size() == 3);
+        if (args[0] == "dead" && args.size() >= 2 && args[1] == "list") {
+            int count = 100;
+            if (args.size() == 4 && args[2] == "--count") count = std::atoi(args[3].c_str());
+            return dead_list(config, count > 0 ? count : 100);
+        }
+        if (args[0] == "dead" && args.size() == 3 && args[1] == "requeue") return dead_requeue(config, args[2]);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "crieur: %s\n", e.what());
+        return 1;
+    }
+    return usage();
+}
