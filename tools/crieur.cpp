@@ -1,17 +1,22 @@
 // crieur: the operators' command-line tool.
 //   crieur [--config FILE] enqueue FILE.json|-      queue one job, or one job per line (JSON lines)
 //   crieur [--config FILE] status ID [--json]       a message's status, attempts and events
+//   crieur [--config FILE] status ID ID...          one line per message
+//   crieur [--config FILE] wait [--timeout S] ID... wait until each message has a final status
 //   crieur [--config FILE] dead list [--count N]    the dead-letter stream, oldest first
 //   crieur [--config FILE] dead requeue ENTRY_ID    put a dead-lettered job back on the jobs stream
 // The config is the daemon's (redis address and streams, receipts database); default
 // $CRIEUR_CONFIG, else /etc/crieur/crieur.toml.
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <variant>
 #include <vector>
@@ -21,6 +26,7 @@
 #include "daemon/receipts/queries.hpp"
 #include "daemon/receipts/sqlite.hpp"
 #include "daemon/redis/sync_client.hpp"
+#include "daemon/status.hpp"
 
 namespace {
 
@@ -29,6 +35,8 @@ using namespace crieur;
 int usage() {
     std::fputs("usage: crieur [--config FILE] enqueue FILE.json|-\n"
                "       crieur [--config FILE] status ID [--json]\n"
+               "       crieur [--config FILE] status ID ID...\n"
+               "       crieur [--config FILE] wait [--timeout SECONDS] ID...\n"
                "       crieur [--config FILE] dead list [--count N]\n"
                "       crieur [--config FILE] dead requeue ENTRY_ID\n",
                stderr);
@@ -95,6 +103,12 @@ int enqueue(const Config& c, const std::string& file) {
     return invalid || queued != valid.size() ? 1 : 0;
 }
 
+sqlite::DbPtr open_receipts(const Config& c) {
+    auto db = sqlite::open(c.receipts.path, SQLITE_OPEN_READONLY);
+    sqlite3_busy_timeout(db.get(), 2000);
+    return db;
+}
+
 std::string field(const rapidjson::Value& v, const char* name) {
     auto it = v.FindMember(name);
     if (it == v.MemberEnd() || it->value.IsNull()) return "-";
@@ -106,9 +120,7 @@ std::string field(const rapidjson::Value& v, const char* name) {
 int status(const Config& c, const std::string& id, bool json) {
     std::optional<std::string> result;
     try {
-        auto db = sqlite::open(c.receipts.path, SQLITE_OPEN_READONLY);
-        sqlite3_busy_timeout(db.get(), 2000);
-        result = receipts::message_json(db.get(), id);
+        result = receipts::message_json(open_receipts(c).get(), id);
     } catch (const sqlite::Error& e) {
         std::fprintf(stderr, "crieur: %s\n", e.what());
         return 1;
@@ -137,6 +149,62 @@ int status(const Config& c, const std::string& id, bool json) {
     for (auto& e : d["events"].GetArray())
         std::printf("  event %s  %s  %s\n", field(e, "at").c_str(), field(e, "status").c_str(), field(e, "raw").c_str());
     return 0;
+}
+
+// One line per message: id, status, channel, provider, last outcome, reason.
+int status_table(const Config& c, const std::vector<std::string>& ids) {
+    auto db = open_receipts(c);
+    sqlite::Stmt q(db.get(), R"(
+        SELECT m.status, coalesce(m.channel, '-'), coalesce(a.provider, '-'), coalesce(a.outcome, '-'),
+               coalesce(m.status_reason, a.error_text, '')
+        FROM messages m LEFT JOIN attempts a ON a.message_id = m.id
+             AND a.n = (SELECT max(n) FROM attempts WHERE message_id = m.id)
+        WHERE m.job_id = ?1)");
+    int missing = 0;
+    int w = 2;
+    for (auto& id : ids) w = std::max(w, static_cast<int>(id.size()));
+    std::printf("%-*s  %-10s %-9s %-9s %-9s %s\n", w, "ID", "STATUS", "CHANNEL", "PROVIDER", "OUTCOME", "REASON");
+    for (auto& id : ids) {
+        q.bind(1, id);
+        if (q.step())
+            std::printf("%-*s  %-10s %-9s %-9s %-9s %s\n", w, id.c_str(), std::string(q.text(0)).c_str(),
+                        std::string(q.text(1)).c_str(), std::string(q.text(2)).c_str(), std::string(q.text(3)).c_str(),
+                        std::string(q.text(4)).c_str());
+        else {
+            std::printf("%-*s  %-10s\n", w, id.c_str(), "(none)");
+            ++missing;
+        }
+        q.reset();
+    }
+    return missing ? 1 : 0;
+}
+
+int wait_final(const Config& c, const std::vector<std::string>& ids, int timeout_s) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    for (;;) {
+        std::size_t final_count = 0;
+        try {
+            auto db = open_receipts(c);
+            sqlite::Stmt q(db.get(), "SELECT status FROM messages WHERE job_id = ?1");
+            for (auto& id : ids) {
+                q.bind(1, id);
+                if (q.step()) {
+                    auto s = parse_status(q.text(0));
+                    if (s && is_final(*s)) ++final_count;
+                }
+                q.reset();
+            }
+        } catch (const sqlite::Error&) {
+            // The daemon has not created the database yet.
+        }
+        if (final_count == ids.size()) return 0;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            std::fprintf(stderr, "crieur: %zu of %zu messages still without a final status after %d s\n",
+                         ids.size() - final_count, ids.size(), timeout_s);
+            return 1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
 }
 
 // The dead-letter entry's fields as a map.
@@ -225,6 +293,18 @@ int main(int argc, char** argv) {
         if (args[0] == "enqueue" && args.size() == 2) return enqueue(config, args[1]);
         if (args[0] == "status" && (args.size() == 2 || (args.size() == 3 && args[2] == "--json")))
             return status(config, args[1], args.size() == 3);
+        if (args[0] == "status" && args.size() > 2)
+            return status_table(config, std::vector<std::string>(args.begin() + 1, args.end()));
+        if (args[0] == "wait" && args.size() >= 2) {
+            int timeout = 60;
+            std::size_t first = 1;
+            if (args[1] == "--timeout" && args.size() >= 4) {
+                timeout = std::atoi(args[2].c_str());
+                first = 3;
+            }
+            return wait_final(config, std::vector<std::string>(args.begin() + static_cast<long>(first), args.end()),
+                              timeout);
+        }
         if (args[0] == "dead" && args.size() >= 2 && args[1] == "list") {
             int count = 100;
             if (args.size() == 4 && args[2] == "--count") count = std::atoi(args[3].c_str());
