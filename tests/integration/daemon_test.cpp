@@ -125,28 +125,32 @@ TEST_CASE("the same id queued twice is delivered once") {
 TEST_CASE("Redis stopped for a few seconds mid-run: the run completes and nothing is lost") {
     TempDir dir;
     RedisServer redis(dir / "redis");
-    DaemonUnderTest daemon(dir, redis, {.extra_receipts = "synchronous = \"full\"\n"});
+    // A small in-flight window: without Redis the daemon can finish at most 100 more jobs.
+    DaemonUnderTest daemon(dir, redis,
+                           {.extra_redis = "batch = 50\nreconnect_max_ms = 500\n",
+                            .extra_intake = "max_inflight = 100\n",
+                            .extra_receipts = "synchronous = \"full\"\n"});
     auto client = std::make_unique<redis::SyncClient>(redis.client());
     enqueue(*client, sms_jobs(10'000, "outage-"));
     daemon.start();
-    REQUIRE(wait_until([&] { return final_count(daemon) >= 1'000; }, 60s, 5ms));
+    REQUIRE(wait_until([&] { return final_count(daemon) >= 1'000; }, 60s, 1ms));
     client.reset();
     redis.stop();
-    const auto sent_while_down = final_count(daemon);
     std::this_thread::sleep_for(3s);
+    const auto done_while_down = final_count(daemon);
+    MESSAGE("messages final after 3 s without Redis: " << done_while_down << " of 10000");
+    CHECK(done_while_down < 10'000);
     CHECK(http_get(daemon.http_port(), "/readyz").status == 503);
     CHECK(daemon.process().running());
     redis.start();
     client = std::make_unique<redis::SyncClient>(redis.client());
     REQUIRE(wait_until([&] { return final_count(daemon) == 10'000 && pending_count(*client) == 0; }, 120s, 100ms));
-    MESSAGE("messages final when Redis stopped: " << sent_while_down << " of 10000");
-    CHECK(sent_while_down < 10'000);
-    CHECK(http_get(daemon.http_port(), "/readyz").status == 200);
+    CHECK(wait_until([&] { return http_get(daemon.http_port(), "/readyz").status == 200; }, 5s));
     auto lines = outbox_counts(daemon.outbox("sms"));
     CHECK(lines.size() == 10'000);
     std::size_t total = 0;
     for (auto& [id, n] : lines) total += static_cast<std::size_t>(n);
-    CHECK(total == 10'000);
+    CHECK(total == 10'000);  // nothing sent twice: the daemon never stopped, so nothing was in doubt
     CHECK(daemon.stop() == 0);
 }
 
@@ -212,7 +216,7 @@ TEST_CASE("no log line holds a whole phone number or e-mail address") {
     CHECK(log.find("example.fr") == std::string::npos);
 }
 
-TEST_CASE("SIGHUP with a broken config keeps the running one; SIGTERM drains and exits 0") {
+TEST_CASE("SIGHUP with a broken config keeps the running one and SIGTERM drains and exits 0") {
     TempDir dir;
     RedisServer redis(dir / "redis");
     DaemonUnderTest daemon(dir, redis);
