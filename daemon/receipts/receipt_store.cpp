@@ -58,7 +58,8 @@ public:
         find_message_ = sqlite::Stmt(db, "SELECT id, status FROM messages WHERE job_id = ?1");
         restart_message_ = sqlite::Stmt(db, R"(
             UPDATE messages SET status = 'sending', status_reason = NULL, stream_id = ?2, channel = ?3,
-                                updated_at = ?4 WHERE id = ?1)");
+                                updated_at = ?4, service = ?5, template = ?6, citizen = ?7, campaign = ?8,
+                                reference = ?9, priority = ?10 WHERE id = ?1)");
         insert_attempt_ = sqlite::Stmt(db, R"(
             INSERT INTO attempts (message_id, n, channel, provider, recipient, started_at)
             VALUES (?1, (SELECT count(*) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5)
@@ -129,7 +130,10 @@ public:
                 out.verdict = BeginVerdict::duplicate;
                 return out;
             }
-            restart_message_.bind(1, out.message_id).bind(2, r.stream_id).bind(3, r.channel).bind(4, now).run();
+            // A corrected resubmission or a resend: the receipt takes the job's current fields.
+            restart_message_.bind(1, out.message_id).bind(2, r.stream_id).bind(3, r.channel).bind(4, now)
+                .bind(5, j.service).bind(6, j.template_name).bind_opt(7, j.citizen).bind_opt(8, j.campaign)
+                .bind_opt(9, j.reference).bind(10, to_string(j.priority)).run();
             ++rows;
         }
         insert_attempt_.bind(1, out.message_id).bind(2, r.channel).bind(3, r.provider).bind_opt(4, r.recipient)

@@ -68,7 +68,7 @@ private:
 };
 
 RedisConnection::RedisConnection(asio::io_context& io, Endpoint endpoint, std::string name)
-    : io_(io), endpoint_(std::move(endpoint)), name_(std::move(name)), reconnect_timer_(io) {}
+    : io_(io), endpoint_(std::move(endpoint)), name_(std::move(name)), reconnect_timer_(io), resolver_(io) {}
 
 RedisConnection::~RedisConnection() { stop(); }
 
@@ -80,6 +80,7 @@ void RedisConnection::start() {
 void RedisConnection::stop() {
     stopping_ = true;
     reconnect_timer_.cancel();
+    resolver_.cancel();
     if (ctx_) {
         auto* ctx = ctx_;
         ctx_ = nullptr;
@@ -92,7 +93,20 @@ void RedisConnection::stop() {
 void RedisConnection::connect() {
     reconnect_scheduled_ = false;
     if (stopping_) return;
-    redisAsyncContext* ctx = redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port);
+    boost::system::error_code ec;
+    asio::ip::make_address(endpoint_.host, ec);
+    if (!ec) return connect_to(endpoint_.host);
+    // A host name: resolve it on the io_context first, then hand hiredis the address.
+    resolver_.async_resolve(endpoint_.host, std::to_string(endpoint_.port),
+                            [this](const boost::system::error_code& err, asio::ip::tcp::resolver::results_type r) {
+                                if (err == asio::error::operation_aborted || stopping_) return;
+                                if (err || r.empty()) return lost(("cannot resolve " + endpoint_.host).c_str());
+                                connect_to(r.begin()->endpoint().address().to_string());
+                            });
+}
+
+void RedisConnection::connect_to(const std::string& address) {
+    redisAsyncContext* ctx = redisAsyncConnect(address.c_str(), endpoint_.port);
     if (!ctx) {
         lost("out of memory");
         return;

@@ -9,6 +9,7 @@
 #include <hiredis/async.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -63,6 +64,7 @@ private:
     static void on_reply_cb(redisAsyncContext* ctx, void* reply, void* privdata);
 
     void connect();
+    void connect_to(const std::string& address);
     void lost(const char* why);
     void schedule_reconnect();
 
@@ -70,6 +72,7 @@ private:
     Endpoint endpoint_;
     std::string name_;
     boost::asio::steady_timer reconnect_timer_;
+    boost::asio::ip::tcp::resolver resolver_;  // hiredis would resolve a host name with a blocking call
     redisAsyncContext* ctx_ = nullptr;  // owned by hiredis once connected; freed by it on disconnect
     std::shared_ptr<AsioAdapter> adapter_;
     std::function<void()> on_up_, on_down_;
