@@ -132,7 +132,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "log"};
+                                                              "http",   "outbox", "templates", "log"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
             problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
@@ -200,6 +200,12 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("dir", c.outbox.dir, true);
         s.reject_unknown();
         c.outbox.dir = resolve(base_dir, c.outbox.dir);
+    }
+    {
+        auto s = section("templates");
+        s.string("dir", c.templates.dir);
+        s.reject_unknown();
+        c.templates.dir = resolve(base_dir, c.templates.dir);
     }
     {
         auto s = section("log");

@@ -52,6 +52,10 @@ struct OutboxConfig {
     std::string dir;  // required: one <channel>.jsonl file per channel
 };
 
+struct TemplatesConfig {
+    std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
+};
+
 struct DaemonConfig {
     int drain_timeout_ms = 10'000;
 };
@@ -68,6 +72,7 @@ struct Config {
     ReceiptsConfig receipts;
     HttpConfig http;
     OutboxConfig outbox;
+    TemplatesConfig templates;
     LogConfig log;
 };
 

@@ -5,14 +5,20 @@
 //   crieur [--config FILE] wait [--timeout S] ID... wait until each message has a final status
 //   crieur [--config FILE] dead list [--count N]    the dead-letter stream, oldest first
 //   crieur [--config FILE] dead requeue ENTRY_ID    put a dead-lettered job back on the jobs stream
-// The config is the daemon's (redis address and streams, receipts database); default
-// $CRIEUR_CONFIG, else /etc/crieur/crieur.toml.
+//   crieur [--config FILE] template check [DIR]
+//   crieur [--config FILE] template preview NAME --channel C [--locale L] (--data JSON | --example) [--json]
+//   crieur template render FILE --data DATA.json [--partials DIR]
+// The config is the daemon's (redis address and streams, receipts database, templates); default
+// $CRIEUR_CONFIG, else /etc/crieur/crieur.toml. The template commands work without one.
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -24,6 +30,7 @@
 #include "daemon/config.hpp"
 #include "daemon/job_codec.hpp"
 #include "daemon/receipts/queries.hpp"
+#include "daemon/render/template_store.hpp"
 #include "daemon/receipts/sqlite.hpp"
 #include "daemon/redis/sync_client.hpp"
 #include "daemon/status.hpp"
@@ -38,7 +45,10 @@ int usage() {
                "       crieur [--config FILE] status ID ID...\n"
                "       crieur [--config FILE] wait [--timeout SECONDS] ID...\n"
                "       crieur [--config FILE] dead list [--count N]\n"
-               "       crieur [--config FILE] dead requeue ENTRY_ID\n",
+               "       crieur [--config FILE] dead requeue ENTRY_ID\n"
+               "       crieur [--config FILE] template check [DIR]\n"
+               "       crieur [--config FILE] template preview NAME --channel C [--locale L] (--data JSON | --example) [--json]\n"
+               "       crieur template render FILE --data DATA.json [--partials DIR]\n",
                stderr);
     return 2;
 }
@@ -271,6 +281,175 @@ int dead_requeue(const Config& c, const std::string& entry_id) {
     return 0;
 }
 
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+int template_check(const std::string& dir) {
+    auto loaded = render::TemplateStore::load(dir);
+    for (auto& p : loaded.problems) std::fprintf(stderr, "%s\n", p.c_str());
+    if (!loaded.store) {
+        std::fprintf(stderr, "%zu problem%s in %s\n", loaded.problems.size(), loaded.problems.size() == 1 ? "" : "s",
+                     dir.c_str());
+        return 1;
+    }
+    for (auto& name : loaded.store->names()) {
+        auto* m = loaded.store->manifest(name);
+        std::string channels, locales;
+        for (auto& c : m->channels) channels += (channels.empty() ? "" : " ") + c;
+        for (auto& l : m->locales) locales += (locales.empty() ? "" : " ") + l;
+        std::printf("%-24s %-12s %-28s %s\n", name.c_str(), m->category.c_str(), channels.c_str(), locales.c_str());
+    }
+    std::printf("%zu templates in %s: ok\n", loaded.store->names().size(), dir.c_str());
+    return 0;
+}
+
+void json_field(std::string& out, const char* key, const std::string& value) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    out += std::string(out.size() > 1 ? "," : "") + "\"" + key + "\":" + buf.GetString();
+}
+
+int template_preview(const std::string& dir, const std::vector<std::string>& args) {
+    std::string name, channel, locale, data;
+    bool example = false, json = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--channel" && i + 1 < args.size()) channel = args[++i];
+        else if (args[i] == "--locale" && i + 1 < args.size()) locale = args[++i];
+        else if (args[i] == "--data" && i + 1 < args.size()) data = args[++i];
+        else if (args[i] == "--example") example = true;
+        else if (args[i] == "--json") json = true;
+        else if (name.empty()) name = args[i];
+        else return usage();
+    }
+    if (name.empty() || channel.empty() || (data.empty() && !example)) return usage();
+    auto loaded = render::TemplateStore::load(dir);
+    if (!loaded.store) {
+        for (auto& p : loaded.problems) std::fprintf(stderr, "%s\n", p.c_str());
+        return 1;
+    }
+    const auto& store = *loaded.store;
+    if (!store.has(name)) {
+        std::fprintf(stderr, "crieur: no template '%s' in %s\n", name.c_str(), dir.c_str());
+        return 1;
+    }
+    if (example) data = store.example_data(name);
+    rapidjson::Document doc;
+    doc.Parse(data.data(), data.size());
+    if (doc.HasParseError()) {
+        std::fprintf(stderr, "crieur: --data is not valid JSON\n");
+        return 1;
+    }
+    auto result = store.render(name, channel, locale, doc);
+    if (auto* e = std::get_if<render::RenderError>(&result)) {
+        std::fprintf(stderr, "crieur: %s\n", e->reason.c_str());
+        return 1;
+    }
+    const auto& r = std::get<render::Rendered>(result);
+    std::string html_path;
+    if (!r.html.empty()) {
+        html_path = (std::filesystem::temp_directory_path() / ("crieur-preview-" + name + "-" + r.locale + ".html")).string();
+        std::ofstream(html_path) << r.html;
+    }
+    if (json) {
+        std::string out = "{";
+        json_field(out, "template", name);
+        json_field(out, "channel", channel);
+        json_field(out, "locale", r.locale);
+        if (channel == "email") {
+            json_field(out, "subject", r.subject);
+            json_field(out, "text", r.text);
+            json_field(out, "html", r.html);
+        } else if (channel == "push") {
+            json_field(out, "title", r.subject);
+            json_field(out, "text", r.text);
+            json_field(out, "url", r.url);
+            json_field(out, "icon", r.icon);
+            out += ",\"payload_bytes\":" + std::to_string(r.push_payload_bytes);
+        } else {
+            json_field(out, "text", r.text);
+        }
+        if (r.sms) {
+            json_field(out, "encoding", sms::to_string(r.sms->encoding));
+            out += ",\"segments\":" + std::to_string(r.sms->segments) +
+                   ",\"characters\":" + std::to_string(r.sms->characters);
+            if (r.sms_as_written) {
+                out += ",\"as_written\":{\"encoding\":\"" + std::string(sms::to_string(r.sms_as_written->encoding)) +
+                       "\",\"segments\":" + std::to_string(r.sms_as_written->segments) +
+                       ",\"characters\":" + std::to_string(r.sms_as_written->characters) + "}";
+            }
+        }
+        if (channel == "whatsapp") {
+            json_field(out, "whatsapp_template", r.whatsapp_name);
+            json_field(out, "whatsapp_language", r.whatsapp_language);
+            out += ",\"parameters\":[";
+            for (std::size_t i = 0; i < r.whatsapp_parameters.size(); ++i) {
+                std::string p;
+                json_field(p, "x", r.whatsapp_parameters[i]);
+                out += (i ? "," : "") + p.substr(p.find(':') + 1);
+            }
+            out += "]";
+        }
+        std::printf("%s}\n", out.c_str());
+        return 0;
+    }
+    std::printf("%s · %s · %s\n\n", name.c_str(), channel.c_str(), r.locale.c_str());
+    if (channel == "email") std::printf("Subject: %s\n\n", r.subject.c_str());
+    if (channel == "push") std::printf("Title: %s\n", r.subject.c_str());
+    if (channel == "whatsapp") {
+        std::printf("Meta template %s (%s), parameters:", r.whatsapp_name.c_str(), r.whatsapp_language.c_str());
+        for (std::size_t i = 0; i < r.whatsapp_parameters.size(); ++i)
+            std::printf(" {{%zu}}=\"%s\"", i + 1, r.whatsapp_parameters[i].c_str());
+        std::printf("\n\n");
+    }
+    std::printf("%s%s", r.text.c_str(), r.text.ends_with('\n') ? "" : "\n");
+    if (channel == "push") std::printf("URL: %s\npayload: %zu bytes of %zu\n", r.url.c_str(), r.push_payload_bytes, render::kPushPayloadLimit);
+    if (r.sms) {
+        std::printf("\n%s, %d characters, %d segment%s\n", sms::to_string(r.sms->encoding), r.sms->characters,
+                    r.sms->segments, r.sms->segments == 1 ? "" : "s");
+        if (r.sms_as_written)
+            std::printf("as written (policy fidelity): %s, %d characters, %d segment%s\n",
+                        sms::to_string(r.sms_as_written->encoding), r.sms_as_written->characters,
+                        r.sms_as_written->segments, r.sms_as_written->segments == 1 ? "" : "s");
+    }
+    if (!html_path.empty()) std::printf("\nHTML: %s\n", html_path.c_str());
+    return 0;
+}
+
+int template_render(const std::vector<std::string>& args) {
+    std::string file, data_file, partials_dir;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--data" && i + 1 < args.size()) data_file = args[++i];
+        else if (args[i] == "--partials" && i + 1 < args.size()) partials_dir = args[++i];
+        else if (file.empty()) file = args[i];
+        else return usage();
+    }
+    if (file.empty() || data_file.empty()) return usage();
+    auto compiled = render::compile(slurp(file));
+    if (auto* e = std::get_if<render::SyntaxError>(&compiled)) {
+        std::fprintf(stderr, "%s:%d:%d: %s\n", file.c_str(), e->line, e->column, e->message.c_str());
+        return 1;
+    }
+    rapidjson::Document data;
+    const std::string text = slurp(data_file);
+    data.Parse(text.data(), text.size());
+    if (data.HasParseError()) {
+        std::fprintf(stderr, "crieur: %s is not valid JSON\n", data_file.c_str());
+        return 1;
+    }
+    render::PartialSet partials;
+    if (!partials_dir.empty())
+        for (auto& e : std::filesystem::directory_iterator(partials_dir))
+            if (e.path().extension() == ".mustache") partials.add(e.path().stem().string(), slurp(e.path().string()));
+    std::fputs(render::render(std::get<render::Template>(compiled), data, render::Escape::html, &partials).c_str(), stdout);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,6 +461,26 @@ int main(int argc, char** argv) {
         args.erase(args.begin(), args.begin() + 2);
     }
     if (args.empty()) return usage();
+    try {
+        // The template commands need no config: a template author may have none.
+        if (args[0] == "template" && args.size() >= 2) {
+            const std::vector<std::string> rest(args.begin() + 2, args.end());
+            auto templates_dir = [&]() -> std::string {
+                try {
+                    return load_config(config_path).templates.dir;
+                } catch (const ConfigError&) {
+                    return "templates";
+                }
+            };
+            if (args[1] == "check") return template_check(rest.empty() ? templates_dir() : rest[0]);
+            if (args[1] == "preview") return template_preview(templates_dir(), rest);
+            if (args[1] == "render") return template_render(rest);
+            return usage();
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "crieur: %s\n", e.what());
+        return 1;
+    }
     Config config;
     try {
         config = load_config(config_path);

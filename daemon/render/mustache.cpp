@@ -3,6 +3,7 @@
 #include <rapidjson/internal/dtoa.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace crieur::render {
 
@@ -266,9 +267,12 @@ private:
     }
 
     void write(std::string_view s, bool escape) {
-        if (escape_ == Escape::none) {
-            for (unsigned char c : s)
-                if (c >= 0x20 ? c != 0x7f : (c == '\n' || c == '\t')) out_ += static_cast<char>(c);
+        if (escape_ != Escape::html) {
+            for (unsigned char c : s) {
+                if (c < 0x20 ? (c != '\n' && c != '\t') : c == 0x7f) continue;
+                if (escape_ == Escape::markdown && c < 0x80 && std::ispunct(c)) out_ += '\\';
+                out_ += static_cast<char>(c);
+            }
             return;
         }
         if (!escape) {
@@ -374,6 +378,7 @@ std::set<std::string> Template::partial_names() const {
 
 const Template* PartialSet::find(const std::string& name, const std::string& indent) const {
     const std::string key = name + '\0' + indent;
+    std::lock_guard lock(mutex_);
     if (auto it = compiled_.find(key); it != compiled_.end()) return it->second.get();
     auto src = sources_.find(name);
     if (src == sources_.end()) return nullptr;

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -52,13 +53,17 @@ std::variant<Template, SyntaxError> compile(std::string_view source);
 
 // How {{x}} is escaped: `html` as the specification says (& < > " become entities), for HTML;
 // `none` for plain-text channels, where {{x}} and {{{x}}} render alike and control characters in
-// values (but newlines and tabs) are dropped.
-enum class Escape { html, none };
+// values (but newlines and tabs) are dropped; `markdown` for a Markdown source that becomes
+// HTML: every value is taken literally (ASCII punctuation backslash-escaped, control characters
+// dropped), {{{x}}} included, so a value cannot add markup.
+enum class Escape { html, none, markdown };
 
 // Partials by name, compiled on first use for each indentation (the specification indents a
-// standalone partial's every line before it is rendered) and kept.
+// standalone partial's every line before it is rendered) and kept. Thread-safe.
 class PartialSet {
 public:
+    PartialSet() = default;
+    PartialSet(const PartialSet& other) : sources_(other.sources_) {}
     void add(std::string name, std::string source) { sources_[std::move(name)] = std::move(source); }
     bool empty() const { return sources_.empty(); }
     // nullptr when unknown or when it does not compile (compile it yourself to see why).
@@ -66,6 +71,7 @@ public:
 
 private:
     std::map<std::string, std::string> sources_;
+    mutable std::mutex mutex_;
     mutable std::map<std::string, std::unique_ptr<Template>> compiled_;  // name + '\0' + indent
 };
 
