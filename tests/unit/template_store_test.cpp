@@ -96,6 +96,7 @@ TEST_CASE("a variable used but not declared, or declared and never used, is repo
     Fixture f;
     f.write("notice/fr/sms.mustache", "Bonjour {{nom}}, {{count}} nouvelles.\n");
     f.write("notice/fr/email.mustache", "Bonjour, vous avez {{count}} nouvelles.\n");
+    f.write("notice/fr/email.subject.mustache", "Des nouvelles\n");
     auto p = f.problems();
     CHECK(has(p, "notice/fr/sms.mustache:1:9: variable 'nom' is used but not declared in manifest.toml"));
     CHECK(has(p, "notice/manifest.toml:8: variables.name: declared but never used"));
