@@ -23,16 +23,16 @@ std::string default_consumer_name() {
     return std::string(host) + "-" + std::to_string(getpid());
 }
 
-Daemon::Daemon(Config config, std::string config_path)
+Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates)
     : config_(std::move(config)), config_path_(std::move(config_path)),
       store_(io_, config_.receipts, config_.intake.on_crash, clock_), channels_(io_, config_),
       reads_(io_, endpoint_of(config_.redis), "reads"), commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream),
-      pipeline_(config_, store_, channels_, schedule_, metrics_, clock_),
+      pipeline_(config_, std::move(templates), store_, channels_, schedule_, metrics_, clock_),
       intake_(config_, config_.redis.consumer.empty() ? default_consumer_name() : config_.redis.consumer, reads_,
               commands_, store_, metrics_, clock_,
               [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
-                  pipeline_.process(std::move(job), entry, std::move(done));
+                  return pipeline_.process(std::move(job), entry, std::move(done));
               }),
       http_(io_, routes_), watchdog_(io_, [this] { return !stopped_; }), signals_(io_, SIGTERM, SIGINT, SIGHUP),
       tick_(io_) {
@@ -130,6 +130,16 @@ void Daemon::reload() {
     systemd::notify_reloading();
     try {
         Config next = load_config(config_path_);
+        // Templates are compiled on the io_context: a reload is rare and a set compiles in milliseconds.
+        auto templates = render::TemplateStore::load(next.templates.dir);
+        if (!templates.store) {
+            std::string all;
+            for (auto& p : templates.problems) all += "\n" + p;
+            spdlog::error("reload refused, the running config and templates stay:{}", all);
+            systemd::notify_ready();
+            return;
+        }
+        pipeline_.set_templates(templates.store);
         set_log_level(next.log.level);
         intake_.update_limits(next);
         const bool needs_restart = next.redis.host != config_.redis.host || next.redis.port != config_.redis.port ||
@@ -140,7 +150,8 @@ void Daemon::reload() {
         config_.intake.max_inflight = next.intake.max_inflight;
         config_.intake.max_job_bytes = next.intake.max_job_bytes;
         config_.redis.claim_interval_ms = next.redis.claim_interval_ms;
-        spdlog::info("reloaded {}: log level, intake limits, batch and claim settings applied{}", config_path_,
+        spdlog::info("reloaded {}: templates ({}), log level, intake limits, batch and claim settings applied{}",
+                     config_path_, templates.store->names().size(),
                      needs_restart ? "; changes to redis, receipts, outbox or http addresses need a restart" : "");
     } catch (const ConfigError& e) {
         spdlog::error("reload refused, the running config stays:\n{}", e.what());

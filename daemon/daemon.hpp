@@ -28,7 +28,8 @@ namespace crieur {
 class Daemon {
 public:
     // Opens the receipts database and binds the HTTP port: throws when either fails.
-    Daemon(Config config, std::string config_path);
+    // `templates` is the checked template set (TemplateStore::load).
+    Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates);
     ~Daemon();
 
     int run();

@@ -17,6 +17,9 @@ public:
         case errc::job_bad_version: return "job contract version not supported";
         case errc::job_no_job_field: return "stream entry has no job field";
         case errc::poison_job: return "poison job: delivered too many times";
+        case errc::unknown_template: return "unknown template";
+        case errc::no_template_channel: return "no channel of the template fits the job";
+        case errc::bad_template_data: return "the job's data does not fit its template";
         case errc::redis_disconnected: return "redis disconnected";
         case errc::redis_error: return "redis error reply";
         }
@@ -37,6 +40,9 @@ const char* code_name(errc e) {
     case errc::job_bad_version: return "job_bad_version";
     case errc::job_no_job_field: return "job_no_job_field";
     case errc::poison_job: return "poison_job";
+    case errc::unknown_template: return "unknown_template";
+    case errc::no_template_channel: return "no_template_channel";
+    case errc::bad_template_data: return "bad_template_data";
     case errc::redis_disconnected: return "redis_disconnected";
     case errc::redis_error: return "redis_error";
     }

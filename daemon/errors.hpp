@@ -18,6 +18,9 @@ enum class errc {
     job_bad_version,          // `v` is not a contract version this daemon speaks
     job_no_job_field,         // the stream entry has no `job` field at all
     poison_job,               // delivered more than redis.max_deliveries times without an outcome
+    unknown_template,         // the job names a template the daemon does not have
+    no_template_channel,      // none of the job's channels is a channel of its template
+    bad_template_data,        // the job's data lacks a variable the template needs, or has a wrong type
     redis_disconnected,       // the Redis connection is down; the command was not sent
     redis_error,              // Redis answered with an error reply
 };

@@ -155,8 +155,9 @@ void Intake::handle(StreamEntry entry) {
         dead_letter(entry, *error);
         return;
     }
-    process_(std::move(std::get<Job>(parsed)), entry,
-             [this, id = entry.entry_id](Disposition d) { finished(id, d); });
+    if (auto rejection = process_(std::move(std::get<Job>(parsed)), entry,
+                                  [this, id = entry.entry_id](Disposition d) { finished(id, d); }))
+        dead_letter(entry, *rejection);
 }
 
 void Intake::dead_letter(const StreamEntry& entry, const JobError& error) {

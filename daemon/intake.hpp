@@ -28,7 +28,10 @@ enum class Disposition {
 
 class Intake {
 public:
-    using Process = std::function<void(Job job, const StreamEntry& entry, std::function<void(Disposition)> done)>;
+    // Takes a valid job. Either returns why it must be rejected (then `done` is never called and
+    // intake dead-letters it), or returns nothing and calls `done` once, later.
+    using Process = std::function<std::optional<JobError>(Job job, const StreamEntry& entry,
+                                                          std::function<void(Disposition)> done)>;
 
     Intake(const Config& config, std::string consumer, redis::RedisConnection& reads, redis::RedisConnection& commands,
            ReceiptStore& store, Metrics& metrics, const Clock& clock, Process process);

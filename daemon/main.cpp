@@ -9,6 +9,7 @@
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/log.hpp"
+#include "daemon/render/template_store.hpp"
 
 namespace {
 constexpr int kExitConfig = 78;  // sysexits' EX_CONFIG; the unit does not restart on it
@@ -48,14 +49,23 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", e.what());
         return kExitConfig;
     }
+    // Templates are part of the configuration: an invalid set stops start-up, saying why.
+    auto templates = crieur::render::TemplateStore::load(config.templates.dir);
+    if (!templates.store) {
+        for (auto& p : templates.problems) std::fprintf(stderr, "%s\n", p.c_str());
+        std::fprintf(stderr, "crieurd: %zu problem%s in the templates (%s)\n", templates.problems.size(),
+                     templates.problems.size() == 1 ? "" : "s", config.templates.dir.c_str());
+        return kExitConfig;
+    }
     if (check_only) {
-        std::printf("%s: ok\n", path.c_str());
+        std::printf("%s: ok (%zu templates in %s)\n", path.c_str(), templates.store->names().size(),
+                    config.templates.dir.c_str());
         return 0;
     }
 
     crieur::init_logging(config.log.level);
     try {
-        crieur::Daemon daemon(std::move(config), path);
+        crieur::Daemon daemon(std::move(config), path, std::move(templates.store));
         return daemon.run();
     } catch (const std::exception& e) {
         spdlog::critical("cannot start: {}", e.what());

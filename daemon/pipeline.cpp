@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "channels/registry.hpp"
@@ -25,35 +26,60 @@ Status status_after(OutcomeKind k) {
     }
     return Status::failed;
 }
+
+template <class Items, class Name>
+std::string join(const Items& items, Name name) {
+    std::string s;
+    for (auto& i : items) s += (s.empty() ? "" : ", ") + name(i);
+    return s;
+}
 }  // namespace
 
-Route route_for(const Job& job, const std::string& default_channel) {
-    if (!job.to.empty()) {
-        if (job.channel)
-            for (auto& c : job.to)
-                if (c.channel == *job.channel) return {c.channel, c.address};
-        return {job.to.front().channel, job.to.front().address};
+std::variant<Route, std::string> route_for(const Job& job, const std::string& default_channel,
+                                           const std::vector<std::string>& template_channels) {
+    auto offered = [&](const std::string& c) {
+        return std::find(template_channels.begin(), template_channels.end(), c) != template_channels.end();
+    };
+    const std::string template_list = join(template_channels, [](const std::string& c) { return c; });
+    if (job.channel) {
+        if (!offered(*job.channel))
+            return "template '" + job.template_name + "' has no channel '" + *job.channel + "' (it has " +
+                   template_list + ")";
+        if (job.to.empty()) return Route{*job.channel, "citizen:" + job.citizen};
+        for (auto& c : job.to)
+            if (c.channel == *job.channel) return Route{c.channel, c.address};
+        return "'to' has no address for the forced channel '" + *job.channel + "'";
     }
-    return {job.channel.value_or(default_channel), "citizen:" + job.citizen};
+    if (!job.to.empty()) {
+        for (auto& c : job.to)
+            if (offered(c.channel)) return Route{c.channel, c.address};
+        return "none of the channels in 'to' (" + join(job.to, [](const InlineContact& c) { return c.channel; }) +
+               ") is a channel of template '" + job.template_name + "' (" + template_list + ")";
+    }
+    if (template_channels.empty()) return "template '" + job.template_name + "' has no channel";
+    return Route{offered(default_channel) ? default_channel : template_channels.front(), "citizen:" + job.citizen};
 }
 
-std::string stand_in_text(const Job& job) {
+Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
+                   ChannelRegistry& channels, Schedule& schedule, Metrics& metrics, const Clock& clock)
+    : intake_(config.intake), templates_(std::move(templates)), store_(store), channels_(channels),
+      schedule_(schedule), metrics_(metrics), clock_(clock) {}
+
+std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
+    // What the job asks must fit its template before it waits or goes anywhere.
+    const render::TemplateStore& templates = *templates_;
+    if (!templates.has(job.template_name))
+        return JobError{errc::unknown_template, "template", "unknown template '" + job.template_name + "'", job.id};
+    auto route = route_for(job, intake_.default_channel, templates.channels(job.template_name));
+    if (auto* why = std::get_if<std::string>(&route))
+        return JobError{errc::no_template_channel, job.channel ? "channel" : "to", *why, job.id};
     rapidjson::Document data;
     data.Parse(job.data_json.data(), job.data_json.size());
-    if (!data.HasParseError() && data.IsObject()) {
-        auto text = data.FindMember("text");
-        if (text != data.MemberEnd() && text->value.IsString())
-            return {text->value.GetString(), text->value.GetStringLength()};
-    }
-    return job.template_name + " " + job.data_json;
-}
+    auto rendered = templates.render(job.template_name, std::get<Route>(route).channel, job.locale.value_or(""), data);
+    if (auto* e = std::get_if<render::RenderError>(&rendered))
+        return JobError{errc::bad_template_data, e->variables.empty() ? "data" : "data." + e->variables.front(),
+                        e->reason, job.id};
 
-Pipeline::Pipeline(const Config& config, ReceiptStore& store, ChannelRegistry& channels, Schedule& schedule,
-                   Metrics& metrics, const Clock& clock)
-    : intake_(config.intake), store_(store), channels_(channels), schedule_(schedule), metrics_(metrics),
-      clock_(clock) {}
-
-void Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
     const auto now = clock_.now();
     auto settle = [this, &job, &entry, &done](Status status, std::string reason) {
         store_.record_unsent({entry.entry_id, job.id, job.service, job.template_name, status, std::move(reason)},
@@ -61,41 +87,45 @@ void Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Dis
     };
     if (job.deadline && *job.deadline <= now) {
         settle(Status::expired, "deadline " + format_rfc3339(*job.deadline) + " passed before the send");
-        return;
+        return std::nullopt;
     }
     if (job.not_before && *job.not_before > now + kScheduleTolerance && job.priority != Priority::urgent) {
         const auto at = *job.not_before;
-        schedule_.put_aside(entry.entry_id, entry.job_json, at,
-                            [this, job = std::move(job), entry_id = entry.entry_id, at, done = std::move(done)](bool ok) mutable {
-                                if (!ok) {
-                                    done(Disposition::keep);
-                                    return;
-                                }
-                                metrics_.jobs_scheduled++;
-                                store_.record_unsent({entry_id, job.id, job.service, job.template_name,
-                                                      Status::scheduled, "until " + format_rfc3339(at)},
-                                                     [done = std::move(done)](bool committed) {
-                                                         done(committed ? Disposition::ack : Disposition::keep);
-                                                     });
-                            });
-        return;
+        schedule_.put_aside(
+            entry.entry_id, entry.job_json, at,
+            [this, job = std::move(job), entry_id = entry.entry_id, at, done = std::move(done)](bool ok) mutable {
+                if (!ok) {
+                    done(Disposition::keep);
+                    return;
+                }
+                metrics_.jobs_scheduled++;
+                store_.record_unsent({entry_id, job.id, job.service, job.template_name, Status::scheduled,
+                                      "until " + format_rfc3339(at)},
+                                     [done = std::move(done)](bool committed) {
+                                         done(committed ? Disposition::ack : Disposition::keep);
+                                     });
+            });
+        return std::nullopt;
     }
-    send(std::move(job), entry.entry_id, std::move(done));
+    Message message{job.id, std::move(std::get<Route>(route).recipient),
+                    std::move(std::get<render::Rendered>(rendered))};
+    send(std::move(job), entry.entry_id, std::move(message), std::move(done));
+    return std::nullopt;
 }
 
-void Pipeline::send(Job job, std::string entry_id, std::function<void(Disposition)> done) {
-    Route route = route_for(job, intake_.default_channel);
-    Channel* driver = channels_.find(route.channel);
+void Pipeline::send(Job job, std::string entry_id, Message message, std::function<void(Disposition)> done) {
+    const std::string channel = message.content.channel;
+    Channel* driver = channels_.find(channel);
     if (!driver) {
         store_.record_unsent({entry_id, job.id, job.service, job.template_name, Status::failed,
-                              "no driver carries the channel '" + route.channel + "'"},
+                              "no driver carries the channel '" + channel + "'"},
                              [done = std::move(done)](bool ok) { done(ok ? Disposition::ack : Disposition::keep); });
         return;
     }
-    Message message{job.id, route.channel, route.recipient, job.template_name, job.locale.value_or(""),
-                    stand_in_text(job)};
-    BeginRequest begin{std::move(job), std::move(entry_id), route.channel, std::string(driver->provider()),
-                       std::move(route.recipient)};
+    const auto& c = message.content;
+    BeginRequest begin{std::move(job), std::move(entry_id), channel, std::string(driver->provider()),
+                       message.recipient, c.locale, c.sms ? sms::to_string(c.sms->encoding) : "",
+                       c.sms ? c.sms->segments : 0};
     // The attempt is committed before the send starts: after a crash we know what may have gone out.
     store_.begin(std::move(begin), [this, driver, message = std::move(message),
                                     done = std::move(done)](BeginResult r) mutable {

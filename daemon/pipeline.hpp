@@ -1,14 +1,21 @@
-// Pipeline: moves one valid job from intake to its outcome: deadline and schedule checks, the
-// channel, the attempt recorded before the send, the send, the outcome committed. It is the only
-// caller of the channel drivers. Use from the io_context's thread only.
+// Pipeline: moves one valid job from intake to its outcome: template and channel, rendering (a
+// job whose data does not fit its template is rejected before anything else), deadline and
+// schedule, the attempt recorded before the send, the send, the outcome committed. It is the
+// only caller of the channel drivers. Use from the io_context's thread only.
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "daemon/config.hpp"
 #include "daemon/intake.hpp"
+#include "daemon/job_codec.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/render/template_store.hpp"
 #include "daemon/types.hpp"
 
 namespace crieur {
@@ -19,15 +26,20 @@ class Schedule;
 
 class Pipeline {
 public:
-    Pipeline(const Config& config, ReceiptStore& store, ChannelRegistry& channels, Schedule& schedule,
-             Metrics& metrics, const Clock& clock);
+    Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
+             ChannelRegistry& channels, Schedule& schedule, Metrics& metrics, const Clock& clock);
 
-    void process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done);
+    // See Intake::Process.
+    std::optional<JobError> process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done);
+
+    // A reloaded template set: used for the jobs read from now on.
+    void set_templates(std::shared_ptr<const render::TemplateStore> templates) { templates_ = std::move(templates); }
 
 private:
-    void send(Job job, std::string entry_id, std::function<void(Disposition)> done);
+    void send(Job job, std::string entry_id, Message message, std::function<void(Disposition)> done);
 
     IntakeConfig intake_;
+    std::shared_ptr<const render::TemplateStore> templates_;
     ReceiptStore& store_;
     ChannelRegistry& channels_;
     Schedule& schedule_;
@@ -35,17 +47,17 @@ private:
     const Clock& clock_;
 };
 
-// The channel a job goes out on, and the address there: the forced channel, else the first inline
-// contact, else the default channel. Until the citizen directory exists, a citizen job is
-// addressed to "citizen:<id>". Pure.
+// The channel a job goes out on, and the address there. Until the citizen directory exists, a
+// citizen job is addressed to "citizen:<id>". Pure.
 struct Route {
     std::string channel;
     std::string recipient;
 };
-Route route_for(const Job& job, const std::string& default_channel);
-
-// The message text until the template engine lands: data.text when given, else the template's
-// name and its data. Pure.
-std::string stand_in_text(const Job& job);
+// The forced channel (it must be one of the template's, and have an address in `to` when `to`
+// is given); else the first inline contact on one of the template's channels; else, for a
+// citizen, the default channel when the template has it, or the template's first. A string
+// says why there is no route.
+std::variant<Route, std::string> route_for(const Job& job, const std::string& default_channel,
+                                           const std::vector<std::string>& template_channels);
 
 }  // namespace crieur

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "daemon/clock.hpp"
+#include "daemon/render/rendered.hpp"
 
 namespace crieur {
 
@@ -44,14 +45,12 @@ struct StreamEntry {
     bool deleted = false;   // a pending entry whose content was deleted from the stream
 };
 
-// What a channel driver sends: rendered text for one recipient.
+// What a channel driver sends: the rendered content (channel, locale, text and the channel's
+// parts) for one recipient.
 struct Message {
     std::string job_id;
-    std::string channel;
-    std::string recipient;  // address on the channel, or the citizen id until the directory exists
-    std::string template_name;
-    std::string locale;
-    std::string text;
+    std::string recipient;  // address on the channel, or "citizen:<id>" until the directory exists
+    render::Rendered content;
 };
 
 // How a send ended, as a channel driver classifies it.

@@ -74,19 +74,41 @@ void OutboxChannel::loop() {
         ids.reserve(batch.size());
         for (auto& item : batch) {
             const Message& m = item.message;
+            const render::Rendered& c = m.content;
             ids.push_back("outbox-" + std::to_string(++sequence_));
             rapidjson::StringBuffer buf;
             rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+            auto field = [&w](const char* key, const std::string& value) {
+                w.Key(key);
+                w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+            };
             w.StartObject();
-            w.Key("id"); w.String(ids.back().c_str());
-            w.Key("job_id"); w.String(m.job_id.c_str(), static_cast<rapidjson::SizeType>(m.job_id.size()));
-            w.Key("channel"); w.String(m.channel.c_str());
-            w.Key("to"); w.String(m.recipient.c_str(), static_cast<rapidjson::SizeType>(m.recipient.size()));
-            w.Key("template"); w.String(m.template_name.c_str());
-            w.Key("locale"); w.String(m.locale.c_str());
-            w.Key("text"); w.String(m.text.c_str(), static_cast<rapidjson::SizeType>(m.text.size()));
+            field("id", ids.back());
+            field("job_id", m.job_id);
+            field("channel", c.channel);
+            field("to", m.recipient);
+            field("template", c.template_name);
+            field("locale", c.locale);
+            if (!c.subject.empty()) field(c.channel == "push" ? "title" : "subject", c.subject);
+            field("text", c.text);
+            if (!c.html.empty()) field("html", c.html);
+            if (!c.url.empty()) field("url", c.url);
+            if (!c.icon.empty()) field("icon", c.icon);
+            if (c.sms) {
+                field("encoding", sms::to_string(c.sms->encoding));
+                w.Key("segments");
+                w.Int(c.sms->segments);
+            }
+            if (!c.whatsapp_name.empty()) {
+                field("whatsapp_template", c.whatsapp_name);
+                field("whatsapp_language", c.whatsapp_language);
+                w.Key("parameters");
+                w.StartArray();
+                for (auto& p : c.whatsapp_parameters) w.String(p.data(), static_cast<rapidjson::SizeType>(p.size()));
+                w.EndArray();
+            }
             w.EndObject();
-            auto& out = buffers[m.channel];
+            auto& out = buffers[c.channel];
             out.append(buf.GetString(), buf.GetSize());
             out.push_back('\n');
         }
@@ -112,7 +134,7 @@ void OutboxChannel::loop() {
         for (std::size_t i = 0; i < batch.size(); ++i) {
             Outcome o;
             o.provider = "outbox";
-            auto err = errors.find(batch[i].message.channel);
+            auto err = errors.find(batch[i].message.content.channel);
             if (err == errors.end()) {
                 o.kind = OutcomeKind::accepted;
                 o.provider_id = std::move(ids[i]);

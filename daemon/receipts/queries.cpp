@@ -50,11 +50,11 @@ void write_rows(JsonWriter& w, sqlite::Stmt& s) {
 
 std::optional<std::string> message_json(sqlite3* db, const std::string& id) {
     sqlite::Stmt msg(db, R"(
-        SELECT id, job_id, stream_id, service, template, citizen, campaign, reference, priority, channel,
+        SELECT id, job_id, stream_id, service, template, locale, citizen, campaign, reference, priority, channel,
                status, status_reason, created_at, updated_at
         FROM messages WHERE job_id = ?1
         UNION ALL
-        SELECT id, job_id, stream_id, service, template, citizen, campaign, reference, priority, channel,
+        SELECT id, job_id, stream_id, service, template, locale, citizen, campaign, reference, priority, channel,
                status, status_reason, created_at, updated_at
         FROM messages WHERE job_id IS NULL AND stream_id = ?1
         LIMIT 1)");
@@ -68,7 +68,7 @@ std::optional<std::string> message_json(sqlite3* db, const std::string& id) {
     w.Key("attempts");
     sqlite::Stmt attempts(db, R"(
         SELECT n, channel, provider, started_at, finished_at, outcome, provider_message_id, error_code,
-               error_text, latency_us FROM attempts WHERE message_id = ?1 ORDER BY n)");
+               error_text, latency_us, sms_encoding, sms_segments FROM attempts WHERE message_id = ?1 ORDER BY n)");
     attempts.bind(1, rowid);
     write_rows(w, attempts);
     w.Key("events");

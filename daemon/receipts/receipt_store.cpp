@@ -52,17 +52,17 @@ public:
         sqlite3* db = db_.get();
         insert_message_ = sqlite::Stmt(db, R"(
             INSERT INTO messages (job_id, stream_id, service, template, citizen, campaign, reference, priority,
-                                  channel, status, created_at, updated_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', ?10, ?10)
+                                  channel, status, created_at, updated_at, locale)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', ?10, ?10, ?11)
             ON CONFLICT(job_id) DO NOTHING)");
         find_message_ = sqlite::Stmt(db, "SELECT id, status FROM messages WHERE job_id = ?1");
         restart_message_ = sqlite::Stmt(db, R"(
             UPDATE messages SET status = 'sending', status_reason = NULL, stream_id = ?2, channel = ?3,
                                 updated_at = ?4, service = ?5, template = ?6, citizen = ?7, campaign = ?8,
-                                reference = ?9, priority = ?10 WHERE id = ?1)");
+                                reference = ?9, priority = ?10, locale = ?11 WHERE id = ?1)");
         insert_attempt_ = sqlite::Stmt(db, R"(
-            INSERT INTO attempts (message_id, n, channel, provider, recipient, started_at)
-            VALUES (?1, (SELECT count(*) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5)
+            INSERT INTO attempts (message_id, n, channel, provider, recipient, started_at, sms_encoding, sms_segments)
+            VALUES (?1, (SELECT count(*) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)
             RETURNING id, n)");
         interrupt_attempts_ = sqlite::Stmt(db, R"(
             UPDATE attempts SET outcome = 'unknown', finished_at = ?2,
@@ -97,7 +97,7 @@ public:
         const Job& j = r.job;
         insert_message_.bind(1, j.id).bind(2, r.stream_id).bind(3, j.service).bind(4, j.template_name)
             .bind_opt(5, j.citizen).bind_opt(6, j.campaign).bind_opt(7, j.reference).bind(8, to_string(j.priority))
-            .bind(9, r.channel).bind(10, now).run();
+            .bind(9, r.channel).bind(10, now).bind_opt(11, r.locale).run();
         BeginResult out;
         if (sqlite3_changes(db_.get()) == 1) {
             out.message_id = sqlite3_last_insert_rowid(db_.get());
@@ -133,11 +133,12 @@ public:
             // A corrected resubmission or a resend: the receipt takes the job's current fields.
             restart_message_.bind(1, out.message_id).bind(2, r.stream_id).bind(3, r.channel).bind(4, now)
                 .bind(5, j.service).bind(6, j.template_name).bind_opt(7, j.citizen).bind_opt(8, j.campaign)
-                .bind_opt(9, j.reference).bind(10, to_string(j.priority)).run();
+                .bind_opt(9, j.reference).bind(10, to_string(j.priority)).bind_opt(11, r.locale).run();
             ++rows;
         }
         insert_attempt_.bind(1, out.message_id).bind(2, r.channel).bind(3, r.provider).bind_opt(4, r.recipient)
-            .bind(5, now);
+            .bind(5, now).bind_opt(6, r.sms_encoding);
+        if (r.sms_segments > 0) insert_attempt_.bind(7, r.sms_segments);
         insert_attempt_.step();
         out.attempt_id = insert_attempt_.int64(0);
         out.attempt_no = static_cast<int>(insert_attempt_.int64(1));

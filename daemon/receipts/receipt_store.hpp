@@ -32,6 +32,9 @@ struct BeginRequest {
     std::string channel;
     std::string provider;
     std::string recipient;
+    std::string locale;        // the locale the message was rendered in
+    std::string sms_encoding;  // sms: gsm7 or ucs2
+    int sms_segments = 0;
 };
 
 enum class BeginVerdict {

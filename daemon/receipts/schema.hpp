@@ -6,7 +6,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 1> kMigrations{
+inline constexpr std::array<const char*, 2> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -51,6 +51,12 @@ CREATE TABLE events (
     raw             TEXT
 );
 CREATE INDEX events_by_message ON events(message_id);
+)sql",
+    // 2: the rendered message's locale, and what an SMS costs (encoding, segments) per attempt.
+    R"sql(
+ALTER TABLE messages ADD COLUMN locale TEXT;
+ALTER TABLE attempts ADD COLUMN sms_encoding TEXT;      -- gsm7 or ucs2
+ALTER TABLE attempts ADD COLUMN sms_segments INTEGER;
 )sql",
 };
 

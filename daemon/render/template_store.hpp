@@ -16,8 +16,8 @@
 #include <variant>
 #include <vector>
 
-#include "channels/sms/gsm7.hpp"
 #include "daemon/render/mustache.hpp"
+#include "daemon/render/rendered.hpp"
 
 namespace crieur::render {
 
@@ -48,22 +48,6 @@ struct Manifest {
     std::string whatsapp_name;
     std::map<std::string, std::string> whatsapp_language;  // our locale → Meta's language code
     std::vector<std::string> whatsapp_parameters;          // our variables, in the template's order
-};
-
-// What a channel driver sends, rendered for one citizen.
-struct Rendered {
-    std::string template_name;
-    std::string channel;
-    std::string locale;
-    std::string text;     // sms text, push body, e-mail text part, WhatsApp preview
-    std::string subject;  // e-mail subject, push title
-    std::string html;     // e-mail HTML part
-    std::string url, icon;                 // push
-    std::string whatsapp_name, whatsapp_language;
-    std::vector<std::string> whatsapp_parameters;
-    std::optional<sms::Cost> sms;          // sms: encoding and segments of `text`
-    std::optional<sms::Cost> sms_as_written;  // sms with the economy policy: the cost before replacement
-    std::size_t push_payload_bytes = 0;
 };
 
 struct RenderError {

@@ -38,7 +38,7 @@ TEST_CASE("crieur status shows a message's attempts; dead list and requeue bring
     RedisServer redis(dir / "redis");
     DaemonUnderTest daemon(dir, redis);
     auto client = redis.client();
-    enqueue(client, {sms_job("st-1"), R"({"v":1,"id":"st-2","service":"s","template":"t","to":{"sms":"+33612345678"},"prority":"bulk"})"});
+    enqueue(client, {sms_job("st-1"), R"({"v":1,"id":"st-2","service":"s","template":"passport_expiry","to":{"sms":"+33612345678"},"prority":"bulk"})"});
     daemon.start();
     REQUIRE(wait_until([&] { return pending_count(client) == 0 && client.integer({"XLEN", "crieur:dead"}) == 1; }, 10s));
     std::string out;

@@ -48,21 +48,23 @@ TEST_CASE("invalid jobs go to the dead-letter stream with their reason; the rest
     DaemonUnderTest daemon(dir, redis);
     auto client = redis.client();
     std::vector<std::string> jobs = sms_jobs(50, "ok-");
-    jobs.insert(jobs.begin() + 10, R"({"v":1,"id":"typo-1","service":"s","template":"t","to":{"sms":"+33612345678"},"dta":{}})");
+    jobs.insert(jobs.begin() + 10, R"({"v":1,"id":"typo-1","service":"s","template":"passport_expiry","to":{"sms":"+33612345678"},"dta":{}})");
+    jobs.insert(jobs.begin() + 15, R"({"v":1,"id":"hole-1","service":"s","template":"passport_expiry","to":{"sms":"+33612345678"},"data":{"name":"Martin","document":7}})");
+    jobs.insert(jobs.begin() + 16, R"({"v":1,"id":"nochan-1","service":"s","template":"heatwave_check","to":{"email":"a@b.fr"},"data":{}})");
     jobs.insert(jobs.begin() + 20, "{not json");
     jobs.insert(jobs.begin() + 30, sms_job("late-1", R"(,"deadline":"2020-01-01T00:00:00Z")"));
     enqueue(client, jobs);
     client.command({"XADD", "crieur:jobs", "*", "other", "field"});
     daemon.start();
 
-    REQUIRE(wait_until([&] { return final_count(daemon) == 54 && pending_count(client) == 0; }, 30s));
+    REQUIRE(wait_until([&] { return final_count(daemon) == 56 && pending_count(client) == 0; }, 30s));
     CHECK(daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 50);
-    CHECK(daemon.query("SELECT count(*) FROM messages WHERE status = 'rejected'") == 3);
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE status = 'rejected'") == 5);
     CHECK(daemon.query("SELECT count(*) FROM messages WHERE status = 'expired'") == 1);
-    CHECK(client.integer({"XLEN", "crieur:dead"}) == 3);
+    CHECK(client.integer({"XLEN", "crieur:dead"}) == 5);
 
     auto dead = client.command({"XRANGE", "crieur:dead", "-", "+"});
-    REQUIRE(dead->elements == 3);
+    REQUIRE(dead->elements == 5);
     std::vector<std::string> reasons;
     for (std::size_t i = 0; i < dead->elements; ++i) {
         const redisReply* f = dead->element[i]->element[1];
@@ -70,8 +72,11 @@ TEST_CASE("invalid jobs go to the dead-letter stream with their reason; the rest
             if (redis::text(f->element[k]) == "reason") reasons.emplace_back(redis::text(f->element[k + 1]));
     }
     CHECK(reasons[0] == "unknown field 'dta' (contract v1)");
-    CHECK(reasons[1].starts_with("job is not valid JSON"));
-    CHECK(reasons[2] == "the stream entry has no 'job' field");
+    CHECK(reasons[1] == "missing data for template 'passport_expiry': booking_url, expires_on; "
+                        "wrong type in data for template 'passport_expiry': document (expected a string)");
+    CHECK(reasons[2] == "none of the channels in 'to' (email) is a channel of template 'heatwave_check' (sms, push, whatsapp)");
+    CHECK(reasons[3].starts_with("job is not valid JSON"));
+    CHECK(reasons[4] == "the stream entry has no 'job' field");
 
     auto status = http_get(daemon.http_port(), "/v1/messages/typo-1");
     CHECK(status.status == 200);
@@ -203,8 +208,8 @@ TEST_CASE("no log line holds a whole phone number or e-mail address") {
     auto client = redis.client();
     enqueue(client,
             {sms_job("pii-1"),
-             R"({"v":1,"id":"pii-2","service":"s","template":"t","to":{"email":"jeanne.martin@example.fr"},"data":{}})",
-             R"({"v":1,"id":"pii-3","service":"s","template":"t","to":{"sms":"+33698765432"},"colour":"red"})"});
+             std::string(R"({"v":1,"id":"pii-2","service":"s","template":"passport_expiry","to":{"email":"jeanne.martin@example.fr"},"data":)") + kPassportData + "}",
+             R"({"v":1,"id":"pii-3","service":"s","template":"passport_expiry","to":{"sms":"+33698765432"},"colour":"red"})"});
     daemon.start();
     REQUIRE(wait_until([&] { return final_count(daemon) == 3 && pending_count(client) == 0; }, 10s));
     CHECK(daemon.stop() == 0);

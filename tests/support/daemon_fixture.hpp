@@ -37,6 +37,7 @@ public:
         text += "[intake]\n" + options.extra_intake;
         text += "[receipts]\npath = \"receipts.sqlite\"\n" + options.extra_receipts;
         text += "[outbox]\ndir = \"outbox\"\n";
+        text += "[templates]\ndir = \"" CRIEUR_SOURCE_DIR "/templates\"\n";
         text += "[http]\nport = " + std::to_string(http_port_) + "\n";
         text += "[daemon]\ndrain_timeout_ms = 5000\n";
         text += "[log]\nlevel = \"" + options.log_level + "\"\n";
@@ -79,11 +80,15 @@ private:
     std::unique_ptr<Process> process_;
 };
 
+// The data the shipped passport_expiry template needs.
+inline const char* kPassportData =
+    R"({"name":"Madame Martin","document":"passeport","expires_on":"14 mars 2027","booking_url":"https://mairie.example.fr/rdv"})";
+
 // A valid job with an inline SMS recipient; `extra` is spliced into the object (",\"k\":v").
 inline std::string sms_job(const std::string& id, const std::string& extra = "") {
     return R"({"v":1,"id":")" + id +
-           R"(","service":"etat-civil","template":"passport_expiry","to":{"sms":"+33612345678"},"data":{"text":"Votre passeport expire bientôt"})" +
-           extra + "}";
+           R"(","service":"etat-civil","template":"passport_expiry","to":{"sms":"+33612345678"},"data":)" +
+           kPassportData + extra + "}";
 }
 
 // Queues jobs in one pipeline.

@@ -4,29 +4,51 @@
 
 using namespace crieur;
 
-TEST_CASE("the route is the forced channel's inline contact, else the first inline contact") {
+namespace {
+const std::vector<std::string> kAll{"sms", "email", "push", "whatsapp"};
+
+std::string channel_of(const std::variant<Route, std::string>& r) {
+    REQUIRE(std::holds_alternative<Route>(r));
+    return std::get<Route>(r).channel;
+}
+}  // namespace
+
+TEST_CASE("the route is the forced channel's inline contact, else the first inline contact the template has") {
     Job job;
+    job.template_name = "notice";
     job.to = {{"sms", "+33612345678"}, {"email", "a@b.fr"}};
-    CHECK(route_for(job, "sms").channel == "sms");
+    CHECK(channel_of(route_for(job, "sms", kAll)) == "sms");
+    CHECK(channel_of(route_for(job, "sms", {"email", "push"})) == "email");
     job.channel = "email";
-    CHECK(route_for(job, "sms").channel == "email");
-    CHECK(route_for(job, "sms").recipient == "a@b.fr");
+    auto r = route_for(job, "sms", kAll);
+    CHECK(channel_of(r) == "email");
+    CHECK(std::get<Route>(r).recipient == "a@b.fr");
 }
 
 TEST_CASE("a citizen job goes on the forced channel or the default one, addressed to the citizen") {
     Job job;
+    job.template_name = "notice";
     job.citizen = "C-1234";
-    CHECK(route_for(job, "email").channel == "email");
-    CHECK(route_for(job, "email").recipient == "citizen:C-1234");
+    CHECK(channel_of(route_for(job, "email", kAll)) == "email");
+    CHECK(std::get<Route>(route_for(job, "email", kAll)).recipient == "citizen:C-1234");
+    CHECK(channel_of(route_for(job, "email", {"push", "sms"})) == "push");  // the template's first
     job.channel = "push";
-    CHECK(route_for(job, "email").channel == "push");
+    CHECK(channel_of(route_for(job, "email", kAll)) == "push");
 }
 
-TEST_CASE("the stand-in text is data.text, else the template and its data") {
+TEST_CASE("no route says why: a channel the template lacks, or no address on it") {
     Job job;
-    job.template_name = "welcome";
-    job.data_json = R"({"text":"Bienvenue à Lyon"})";
-    CHECK(stand_in_text(job) == "Bienvenue à Lyon");
-    job.data_json = R"({"name":"Martin"})";
-    CHECK(stand_in_text(job) == R"(welcome {"name":"Martin"})");
+    job.template_name = "notice";
+    job.channel = "whatsapp";
+    job.citizen = "C-1";
+    CHECK(std::get<std::string>(route_for(job, "sms", {"sms", "email"})) ==
+          "template 'notice' has no channel 'whatsapp' (it has sms, email)");
+    job.citizen.clear();
+    job.channel = "email";
+    job.to = {{"sms", "+33612345678"}};
+    CHECK(std::get<std::string>(route_for(job, "sms", kAll)) == "'to' has no address for the forced channel 'email'");
+    job.channel.reset();
+    job.to = {{"whatsapp", "+33612345678"}, {"push", "sub-1"}};
+    CHECK(std::get<std::string>(route_for(job, "sms", {"sms", "email"})) ==
+          "none of the channels in 'to' (whatsapp, push) is a channel of template 'notice' (sms, email)");
 }
