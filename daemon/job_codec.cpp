@@ -158,7 +158,10 @@ std::variant<Job, JobError> parse_job(std::string_view json, std::size_t max_byt
     if (json.size() > max_bytes)
         return error(errc::job_too_large, "",
                      "job is " + std::to_string(json.size()) + " bytes, the limit is " + std::to_string(max_bytes));
-    rapidjson::Document doc;
+    // The parse works in a buffer of this thread's rather than in fresh heap chunks per job.
+    thread_local char pool[16 * 1024];
+    rapidjson::MemoryPoolAllocator<> allocator(pool, sizeof pool);
+    rapidjson::Document doc(&allocator);
     doc.Parse(json.data(), json.size());
     if (doc.HasParseError())
         return error(errc::job_not_json, "",

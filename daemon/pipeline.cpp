@@ -73,7 +73,9 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     auto route = route_for(job, intake_.default_channel, templates.channels(job.template_name));
     if (auto* why = std::get_if<std::string>(&route))
         return JobError{errc::no_template_channel, job.channel ? "channel" : "to", *why, job.id};
-    rapidjson::Document data;
+    thread_local char pool[16 * 1024];  // the data's parse lives in this thread's buffer, not the heap
+    rapidjson::MemoryPoolAllocator<> allocator(pool, sizeof pool);
+    rapidjson::Document data(&allocator);
     data.Parse(job.data_json.data(), job.data_json.size());
     auto rendered = templates.render(job.template_name, std::get<Route>(route).channel, job.locale.value_or(""), data);
     if (auto* e = std::get_if<render::RenderError>(&rendered))

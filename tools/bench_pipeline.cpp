@@ -1,5 +1,6 @@
 // bench-pipeline: the spine's throughput. Starts a private redis-server and crieurd (outbox
-// driver), queues N jobs as fast as one pipelined client can, and waits for the last receipt.
+// driver, the shipped passport_expiry SMS template with the economy policy), queues N jobs as
+// fast as one pipelined client can, and waits for the last receipt.
 // Prints jobs/s from first enqueue to last receipt, enqueue→receipt latency percentiles, the
 // daemon's peak RSS, and ratios to the issue's target and to a BullMQ worker pipeline.
 //   bench-pipeline [--jobs N] [--batch N] [--inflight N]
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
     std::ofstream(dir / "bench.toml") << "[redis]\nport = " << redis.port() << "\nbatch = " << batch
                                       << "\n[intake]\nmax_inflight = " << inflight
                                       << "\n[receipts]\npath = \"receipts.sqlite\"\n[outbox]\ndir = \"outbox\"\n"
-                                      << "[http]\nport = " << http_port << "\n[log]\nlevel = \"warn\"\n";
+                                      << "[http]\nport = " << http_port << "\n[log]\nlevel = \"warn\"\n"
+                                      << "[templates]\ndir = \"" CRIEUR_SOURCE_DIR "/templates\"\n";
     test::Process daemon({CRIEURD_PATH, "--config", dir / "bench.toml"}, dir / "crieurd.log");
     if (!test::wait_until([&] { return test::http_get(http_port, "/healthz").status == 200; }, 10s)) {
         std::fprintf(stderr, "crieurd did not start: %s\n", test::read_file(dir / "crieurd.log").c_str());
@@ -65,7 +67,8 @@ int main(int argc, char** argv) {
     auto client = redis.client();
     const auto t0 = std::chrono::system_clock::now();
     const std::string data = R"(,"service":"etat-civil","template":"passport_expiry","to":{"sms":"+33612345678"},)"
-                             R"("data":{"text":"Madame Martin, votre passeport expire le 14 mars 2027."}})";
+                             R"("data":{"name":"Madame Martin","document":"passeport","expires_on":"14 mars 2027",)"
+                             R"("booking_url":"https://mairie.example.fr/rdv"}})";
     for (int sent = 0; sent < jobs;) {
         const int chunk = std::min(1000, jobs - sent);
         for (int i = 0; i < chunk; ++i) {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <array>
-#include <vector>
+#include <cstdint>
 
 namespace crieur::sms {
 
@@ -15,68 +15,57 @@ constexpr std::u32string_view kBasic =
 // The extension table: each costs an escape septet and itself.
 constexpr std::u32string_view kExtension = U"\f^{}\\[~]|€";
 
-// Decodes UTF-8; an invalid byte becomes U+FFFD.
-std::u32string decode(std::string_view s) {
-    std::u32string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size();) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        if (len == 0 || i + static_cast<std::size_t>(len) > s.size()) {
-            out += U'\uFFFD';
+// Reads the code point at `i` and moves `i` past it; an invalid byte reads as U+FFFD.
+inline char32_t next_code_point(std::string_view s, std::size_t& i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {  // the common case, kept short
+        ++i;
+        return c;
+    }
+    const int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + static_cast<std::size_t>(len) > s.size()) {
+        ++i;
+        return U'\uFFFD';
+    }
+    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (int k = 1; k < len; ++k) {
+        const unsigned char cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
+        if ((cc >> 6) != 0x2) {
             ++i;
-            continue;
+            return U'\uFFFD';
         }
-        char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-        bool ok = true;
-        for (int k = 1; k < len; ++k) {
-            unsigned char cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-            ok = ok && (cc >> 6) == 0x2;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        out += ok ? cp : U'\uFFFD';
-        i += ok ? static_cast<std::size_t>(len) : 1;
+        cp = (cp << 6) | (cc & 0x3f);
     }
-    return out;
+    i += static_cast<std::size_t>(len);
+    return cp;
 }
 
-void encode(char32_t cp, std::string& out) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xc0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xe0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-        out += static_cast<char>(0xf0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
-}
+// Septets per code point of the Basic Multilingual Plane: 1, 2 (extension table) or 0 (not GSM).
+const std::array<std::uint8_t, 0x10000> kSeptets = [] {
+    std::array<std::uint8_t, 0x10000> t{};
+    for (char32_t cp : kBasic) t[cp] = 1;
+    for (char32_t cp : kExtension) t[cp] = 2;
+    return t;
+}();
 
-int septets(char32_t cp) {
-    if (kBasic.find(cp) != std::u32string_view::npos) return 1;
-    if (kExtension.find(cp) != std::u32string_view::npos) return 2;
-    return 0;
-}
+inline int septets(char32_t cp) { return cp < 0x10000 ? kSeptets[cp] : 0; }
 
-// Fills segments of `per_segment` units with items of 1 or 2 units that may not be split.
-int segments_for(const std::vector<int>& sizes, int single, int per_segment) {
-    int total = 0;
-    for (int s : sizes) total += s;
+// Units of each character of `s` under an encoding: septets for GSM (0 when not GSM), UTF-16
+// code units for UCS-2.
+int units_of(char32_t cp, Encoding e) { return e == Encoding::gsm7 ? septets(cp) : (cp > 0xFFFF ? 2 : 1); }
+
+// Fills segments of `per_segment` units with characters that may not be split.
+int segments_for(std::string_view s, Encoding e, int total, int single, int per_segment) {
     if (total == 0) return 0;
     if (total <= single) return 1;
     int segments = 1, used = 0;
-    for (int s : sizes) {
-        if (used + s > per_segment) {
+    for (std::size_t i = 0; i < s.size();) {
+        const int u = units_of(next_code_point(s, i), e);
+        if (used + u > per_segment) {
             ++segments;
             used = 0;
         }
-        used += s;
+        used += u;
     }
     return segments;
 }
@@ -86,58 +75,63 @@ struct Replacement {
     std::string_view to;
 };
 // Closest GSM 03.38 equivalents of what French (and its typography) uses outside the alphabet.
+// Sorted by code point (looked up by binary search; a static_assert keeps it sorted).
 constexpr std::array<Replacement, 52> kReplacements{{
-    {U'ç', "c"},  {U'â', "a"},  {U'ê', "e"},  {U'î', "i"},  {U'ô', "o"},  {U'û', "u"},  {U'ë', "e"},
-    {U'ï', "i"},  {U'ÿ', "y"},  {U'á', "a"},  {U'í', "i"},  {U'ó', "o"},  {U'ú', "u"},  {U'ã', "a"},
-    {U'õ', "o"},  {U'À', "A"},  {U'Â', "A"},  {U'È', "E"},  {U'Ê', "E"},  {U'Ë', "E"},  {U'Î', "I"},
-    {U'Ï', "I"},  {U'Ô', "O"},  {U'Ù', "U"},  {U'Û', "U"},  {U'Ÿ', "Y"},  {U'Á', "A"},  {U'Í', "I"},
-    {U'Ó', "O"},  {U'Ú', "U"},  {U'œ', "oe"}, {U'Œ', "OE"}, {U'’', "'"},  {U'‘', "'"},  {U'‚', "'"},
-    {U'“', "\""}, {U'”', "\""}, {U'„', "\""}, {U'«', "\""}, {U'»', "\""}, {U'–', "-"},  {U'—', "-"},
-    {U'‐', "-"},  {U'…', "..."}, {U'\u00A0', " "}, {U'\u202F', " "}, {U'\u2009', " "}, {U'\t', " "},
-    {U'`', "'"},  {U'´', "'"},  {U'•', "-"},  {U'°', "o"},
+    {U'\t', " "},     {U'`', "'"},      {U'\u00A0', " "}, {U'«', "\""},     {U'°', "o"},      {U'´', "'"},
+    {U'»', "\""},     {U'À', "A"},      {U'Á', "A"},      {U'Â', "A"},      {U'È', "E"},      {U'Ê', "E"},
+    {U'Ë', "E"},      {U'Í', "I"},      {U'Î', "I"},      {U'Ï', "I"},      {U'Ó', "O"},      {U'Ô', "O"},
+    {U'Ù', "U"},      {U'Ú', "U"},      {U'Û', "U"},      {U'á', "a"},      {U'â', "a"},      {U'ã', "a"},
+    {U'ç', "c"},      {U'ê', "e"},      {U'ë', "e"},      {U'í', "i"},      {U'î', "i"},      {U'ï', "i"},
+    {U'ó', "o"},      {U'ô', "o"},      {U'õ', "o"},      {U'ú', "u"},      {U'û', "u"},      {U'ÿ', "y"},
+    {U'Œ', "OE"},     {U'œ', "oe"},     {U'Ÿ', "Y"},      {U'\u2009', " "}, {U'‐', "-"},      {U'–', "-"},
+    {U'—', "-"},      {U'‘', "'"},      {U'’', "'"},      {U'‚', "'"},      {U'“', "\""},     {U'”', "\""},
+    {U'„', "\""},     {U'•', "-"},      {U'…', "..."},    {U'\u202F', " "},
 }};
+
+constexpr bool sorted(const auto& table) {
+    for (std::size_t i = 1; i < table.size(); ++i)
+        if (!(table[i - 1].from < table[i].from)) return false;
+    return true;
+}
+static_assert(sorted(kReplacements), "kReplacements must be sorted by code point");
 
 }  // namespace
 
 Cost cost(std::string_view utf8) {
-    const std::u32string text = decode(utf8);
     Cost c;
-    c.characters = static_cast<int>(text.size());
-    std::vector<int> sizes;
-    sizes.reserve(text.size());
     bool gsm = true;
-    for (char32_t cp : text) {
-        int n = septets(cp);
-        if (n == 0) {
-            gsm = false;
-            break;
-        }
-        sizes.push_back(n);
+    for (std::size_t i = 0; i < utf8.size();) {
+        const char32_t cp = next_code_point(utf8, i);
+        ++c.characters;
+        const int n = septets(cp);
+        gsm = gsm && n > 0;
+        c.units += n;
     }
     if (gsm) {
         c.encoding = Encoding::gsm7;
-        for (int s : sizes) c.units += s;
-        c.segments = segments_for(sizes, 160, 153);
+        c.segments = segments_for(utf8, Encoding::gsm7, c.units, 160, 153);
         return c;
     }
-    sizes.clear();
-    for (char32_t cp : text) sizes.push_back(cp > 0xFFFF ? 2 : 1);  // surrogate pairs
     c.encoding = Encoding::ucs2;
-    for (int s : sizes) c.units += s;
-    c.segments = segments_for(sizes, 70, 67);
+    c.units = 0;
+    for (std::size_t i = 0; i < utf8.size();) c.units += units_of(next_code_point(utf8, i), Encoding::ucs2);
+    c.segments = segments_for(utf8, Encoding::ucs2, c.units, 70, 67);
     return c;
 }
 
 std::string to_gsm7(std::string_view utf8) {
     std::string out;
     out.reserve(utf8.size());
-    for (char32_t cp : decode(utf8)) {
+    for (std::size_t i = 0; i < utf8.size();) {
+        const std::size_t start = i;
+        const char32_t cp = next_code_point(utf8, i);
         if (septets(cp) > 0) {
-            encode(cp, out);
+            out.append(utf8.substr(start, i - start));
             continue;
         }
-        auto r = std::find_if(kReplacements.begin(), kReplacements.end(), [&](const Replacement& x) { return x.from == cp; });
-        out += r != kReplacements.end() ? r->to : "?";
+        auto r = std::lower_bound(kReplacements.begin(), kReplacements.end(), cp,
+                                  [](const Replacement& x, char32_t v) { return x.from < v; });
+        out += r != kReplacements.end() && r->from == cp ? r->to : "?";
     }
     return out;
 }

@@ -55,3 +55,59 @@ TEST_CASE("crieur status shows a message's attempts; dead list and requeue bring
     REQUIRE(wait_until([&] { return pending_count(client) == 0 && client.integer({"XLEN", "crieur:jobs"}) == 3; }, 10s));
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("crieur template preview shows the SMS cost as sent and as written, and --json says the same") {
+    TempDir dir;
+    std::string out;
+    Process q({CRIEUR_CLI_PATH, "template", "check", CRIEUR_SOURCE_DIR "/templates"}, dir / "check.log");
+    CHECK(q.wait(30s) == 0);
+    CHECK(read_file(dir / "check.log").find("passport_expiry") != std::string::npos);
+
+    std::ofstream(dir / "crieur.toml") << "[receipts]\npath = \"r.sqlite\"\n[outbox]\ndir = \"o\"\n[templates]\ndir = \"" CRIEUR_SOURCE_DIR "/templates\"\n";
+    Process text({CRIEUR_CLI_PATH, "--config", dir / "crieur.toml", "template", "preview", "passport_expiry",
+                  "--channel", "sms", "--locale", "fr-FR", "--example"},
+                 dir / "text.log");
+    CHECK(text.wait(30s) == 0);
+    out = read_file(dir / "text.log");
+    CHECK(out.find("Madame Martin, votre passeport expire le 14 mars 2027.") != std::string::npos);
+    CHECK(out.find("gsm7, 159 characters, 1 segment") != std::string::npos);
+    CHECK(out.find("as written (policy fidelity): ucs2, 159 characters, 3 segments") != std::string::npos);
+    Process json({CRIEUR_CLI_PATH, "--config", dir / "crieur.toml", "template", "preview", "passport_expiry",
+                  "--channel", "sms", "--example", "--json"},
+                 dir / "json.log");
+    CHECK(json.wait(30s) == 0);
+    out = read_file(dir / "json.log");
+    CHECK(out.find(R"("encoding":"gsm7","segments":1,"characters":159)") != std::string::npos);
+}
+
+TEST_CASE("crieur template render follows the spec's escaping and partials for any file") {
+    TempDir dir;
+    std::filesystem::create_directories(dir / "partials");
+    std::ofstream(dir / "t.mustache") << "Hi {{name}} {{{name}}}\n{{#items}}\n  {{> item}}\n{{/items}}\n";
+    std::ofstream(dir / "partials/item.mustache") << "- {{.}}\n";
+    std::ofstream(dir / "d.json") << R"({"name":"<Tom>","items":["a","b"]})";
+    Process p({CRIEUR_CLI_PATH, "template", "render", dir / "t.mustache", "--data", dir / "d.json", "--partials",
+               dir / "partials"},
+              dir / "out.log");
+    CHECK(p.wait(30s) == 0);
+    CHECK(read_file(dir / "out.log") == "Hi &lt;Tom&gt; <Tom>\n  - a\n  - b\n");
+    std::ofstream(dir / "bad.mustache") << "{{#open}}\nnever closed\n";
+    Process bad({CRIEUR_CLI_PATH, "template", "render", dir / "bad.mustache", "--data", dir / "d.json"}, dir / "bad.log");
+    CHECK(bad.wait(30s) == 1);
+    CHECK(read_file(dir / "bad.log").find("bad.mustache:1:1: section 'open' is never closed") != std::string::npos);
+}
+
+TEST_CASE("crieurd refuses to start on an invalid template set and says where") {
+    TempDir dir;
+    std::filesystem::create_directories(dir / "templates/notice/fr");
+    std::ofstream(dir / "templates/notice/manifest.toml")
+        << "default_locale = \"fr\"\nlocales = [\"fr\"]\nchannels = [\"sms\"]\n[variables]\n"
+           "name = { type = \"string\", example = \"Martin\" }\n";
+    std::ofstream(dir / "templates/notice/fr/sms.mustache") << "Bonjour {{nom}}\n";
+    std::ofstream(dir / "crieur.toml") << "[receipts]\npath = \"r.sqlite\"\n[outbox]\ndir = \"o\"\n[templates]\ndir = \"templates\"\n";
+    Process check({CRIEURD_PATH, "--check-config", dir / "crieur.toml"}, dir / "check.log");
+    CHECK(check.wait(30s) == 78);
+    const std::string log = read_file(dir / "check.log");
+    CHECK(log.find("notice/fr/sms.mustache:1:9: variable 'nom' is used but not declared in manifest.toml") != std::string::npos);
+    CHECK(log.find("variables.name: declared but never used") != std::string::npos);
+}
