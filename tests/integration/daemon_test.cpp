@@ -246,3 +246,30 @@ TEST_CASE("crieurd --check-config names the file, line and key of each problem")
     CHECK(check.wait(10s) == 78);
     CHECK(read_file(dir / "check.log").find("bad.toml:6: redis.prot: unknown key") != std::string::npos);
 }
+
+TEST_CASE("SIGHUP recompiles the templates and refuses a broken set") {
+    TempDir dir;
+    std::filesystem::copy(CRIEUR_SOURCE_DIR "/templates", dir / "templates", std::filesystem::copy_options::recursive);
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis, {.templates_dir = dir / "templates"});
+    daemon.start();
+    auto client = redis.client();
+    const std::string sms = dir / "templates/passport_expiry/fr/sms.mustache";
+
+    std::ofstream(sms) << "{{name}}, votre {{document}} expire le {{expires_on}} {{#broken}}\n";
+    daemon.process().signal(SIGHUP);
+    REQUIRE(wait_until([&] { return read_file(daemon.log()).find("reload refused") != std::string::npos; }, 5s));
+    CHECK(read_file(daemon.log()).find("passport_expiry/fr/sms.mustache:1:") != std::string::npos);
+    enqueue(client, {sms_job("before-fix")});
+    REQUIRE(wait_until([&] { return final_count(daemon) == 1; }, 10s));
+
+    std::ofstream(sms) << "NOUVEAU {{name}} {{document}} {{expires_on}} {{booking_url}}\n";
+    daemon.process().signal(SIGHUP);
+    REQUIRE(wait_until([&] { return read_file(daemon.log()).find("reloaded") != std::string::npos; }, 5s));
+    enqueue(client, {sms_job("after-fix")});
+    REQUIRE(wait_until([&] { return final_count(daemon) == 2; }, 10s));
+    const std::string out = read_file(daemon.outbox("sms"));
+    CHECK(out.find(R"("job_id":"before-fix","channel":"sms","to":"+33612345678","template":"passport_expiry","locale":"fr","text":"Madame Martin, votre passeport)") != std::string::npos);
+    CHECK(out.find(R"("text":"NOUVEAU Madame Martin passeport 14 mars 2027 https://mairie.example.fr/rdv")") != std::string::npos);
+    CHECK(daemon.stop() == 0);
+}

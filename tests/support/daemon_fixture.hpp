@@ -24,6 +24,7 @@ struct DaemonOptions {
     std::string extra_receipts; // lines added to [receipts]
     std::string log_level = "info";
     std::string consumer;       // empty: hostname-pid
+    std::string templates_dir = CRIEUR_SOURCE_DIR "/templates";
 };
 
 class DaemonUnderTest {
@@ -37,7 +38,7 @@ public:
         text += "[intake]\n" + options.extra_intake;
         text += "[receipts]\npath = \"receipts.sqlite\"\n" + options.extra_receipts;
         text += "[outbox]\ndir = \"outbox\"\n";
-        text += "[templates]\ndir = \"" CRIEUR_SOURCE_DIR "/templates\"\n";
+        text += "[templates]\ndir = \"" + options.templates_dir + "\"\n";
         text += "[http]\nport = " + std::to_string(http_port_) + "\n";
         text += "[daemon]\ndrain_timeout_ms = 5000\n";
         text += "[log]\nlevel = \"" + options.log_level + "\"\n";
