@@ -28,7 +28,9 @@ void Intake::resume() {
     group_ready_ = false;
     reads_.ensure_group([this](redis::Status s) {
         if (!s.ok) {
-            spdlog::error("intake: cannot create consumer group {} on {}: {}", redis_.group, redis_.stream, s.error);
+            // Disconnected: the connection's own log says so, and resume() runs again when it is back.
+            if (s.error != "disconnected")
+                spdlog::error("intake: cannot create consumer group {} on {}: {}", redis_.group, redis_.stream, s.error);
             return;  // the claim tick calls resume() again
         }
         group_ready_ = true;

@@ -100,8 +100,17 @@ static_assert(sorted(kReplacements), "kReplacements must be sorted by code point
 Cost cost(std::string_view utf8) {
     Cost c;
     bool gsm = true;
+    int non_bmp = 0;  // code points that take a surrogate pair in UTF-16
     for (std::size_t i = 0; i < utf8.size();) {
-        const char32_t cp = next_code_point(utf8, i);
+        const unsigned char b = static_cast<unsigned char>(utf8[i]);
+        char32_t cp;
+        if (b < 0x80) {
+            cp = b;
+            ++i;
+        } else {
+            cp = next_code_point(utf8, i);
+            non_bmp += cp > 0xFFFF;
+        }
         ++c.characters;
         const int n = septets(cp);
         gsm = gsm && n > 0;
@@ -113,8 +122,7 @@ Cost cost(std::string_view utf8) {
         return c;
     }
     c.encoding = Encoding::ucs2;
-    c.units = 0;
-    for (std::size_t i = 0; i < utf8.size();) c.units += units_of(next_code_point(utf8, i), Encoding::ucs2);
+    c.units = c.characters + non_bmp;
     c.segments = segments_for(utf8, Encoding::ucs2, c.units, 70, 67);
     return c;
 }
@@ -122,17 +130,18 @@ Cost cost(std::string_view utf8) {
 std::string to_gsm7(std::string_view utf8) {
     std::string out;
     out.reserve(utf8.size());
+    std::size_t run = 0;  // start of the run of GSM characters not yet copied
     for (std::size_t i = 0; i < utf8.size();) {
         const std::size_t start = i;
         const char32_t cp = next_code_point(utf8, i);
-        if (septets(cp) > 0) {
-            out.append(utf8.substr(start, i - start));
-            continue;
-        }
+        if (septets(cp) > 0) continue;
+        out.append(utf8.substr(run, start - run));
+        run = i;
         auto r = std::lower_bound(kReplacements.begin(), kReplacements.end(), cp,
                                   [](const Replacement& x, char32_t v) { return x.from < v; });
         out += r != kReplacements.end() && r->from == cp ? r->to : "?";
     }
+    out.append(utf8.substr(run));
     return out;
 }
 

@@ -562,11 +562,15 @@ std::variant<Rendered, RenderError> TemplateStore::render(const std::string& nam
     r.text = render::render(parts.body, data, Escape::none, &partials_);
     if (channel != "email") r.text = trim_end(std::move(r.text));
     if (channel == "sms") {
-        if (m.sms_economy) {
-            r.sms_as_written = sms::cost(r.text);
-            r.text = sms::to_gsm7(r.text);
-        }
         r.sms = sms::cost(r.text);
+        if (m.sms_economy) {
+            r.sms_as_written = r.sms;
+            // Only a text that needs UCS-2 has anything to replace.
+            if (r.sms->encoding == sms::Encoding::ucs2) {
+                r.text = sms::to_gsm7(r.text);
+                r.sms = sms::cost(r.text);
+            }
+        }
     } else if (channel == "email") {
         r.subject = trim_end(one_line(render::render(*parts.subject, data, Escape::none, &partials_)));
         r.html = parts.html ? render::render(*parts.html, data, Escape::html, &partials_)
