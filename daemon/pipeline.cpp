@@ -65,12 +65,11 @@ Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateS
     : intake_(config.intake), templates_(std::move(templates)), store_(store), channels_(channels),
       schedule_(schedule), metrics_(metrics), clock_(clock) {}
 
-std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
-    // What the job asks must fit its template before it waits or goes anywhere.
-    const render::TemplateStore& templates = *templates_;
+std::variant<Message, JobError> prepare(const Job& job, const render::TemplateStore& templates,
+                                        const std::string& default_channel) {
     if (!templates.has(job.template_name))
         return JobError{errc::unknown_template, "template", "unknown template '" + job.template_name + "'", job.id};
-    auto route = route_for(job, intake_.default_channel, templates.channels(job.template_name));
+    auto route = route_for(job, default_channel, templates.channels(job.template_name));
     if (auto* why = std::get_if<std::string>(&route))
         return JobError{errc::no_template_channel, job.channel ? "channel" : "to", *why, job.id};
     thread_local char pool[16 * 1024];  // the data's parse lives in this thread's buffer, not the heap
@@ -81,6 +80,13 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     if (auto* e = std::get_if<render::RenderError>(&rendered))
         return JobError{errc::bad_template_data, e->variables.empty() ? "data" : "data." + e->variables.front(),
                         e->reason, job.id};
+    return Message{job.id, std::move(std::get<Route>(route).recipient), std::move(std::get<render::Rendered>(rendered))};
+}
+
+std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
+    // What the job asks must fit its template before it waits or goes anywhere.
+    auto prepared = prepare(job, *templates_, intake_.default_channel);
+    if (auto* rejection = std::get_if<JobError>(&prepared)) return std::move(*rejection);
 
     const auto now = clock_.now();
     auto settle = [this, &job, &entry, &done](Status status, std::string reason) {
@@ -109,9 +115,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
             });
         return std::nullopt;
     }
-    Message message{job.id, std::move(std::get<Route>(route).recipient),
-                    std::move(std::get<render::Rendered>(rendered))};
-    send(std::move(job), entry.entry_id, std::move(message), std::move(done));
+    send(std::move(job), entry.entry_id, std::move(std::get<Message>(prepared)), std::move(done));
     return std::nullopt;
 }
 
@@ -152,7 +156,8 @@ void Pipeline::send(Job job, std::string entry_id, Message message, std::functio
         metrics_.sends_started++;
         const auto started = std::chrono::steady_clock::now();
         std::string job_id = message.job_id;
-        std::string masked = mask_address(message.recipient);
+        // Masking costs an allocation: only for a log line that will be written.
+        std::string masked = spdlog::should_log(spdlog::level::debug) ? mask_address(message.recipient) : "";
         driver->send(std::move(message), [this, r, started, job_id = std::move(job_id), masked = std::move(masked),
                                           done = std::move(done)](Outcome outcome) mutable {
             const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(

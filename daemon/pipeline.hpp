@@ -60,4 +60,10 @@ struct Route {
 std::variant<Route, std::string> route_for(const Job& job, const std::string& default_channel,
                                            const std::vector<std::string>& template_channels);
 
+// A job checked against its template and rendered: the message, ready for a channel; or why the
+// job must be rejected (unknown template, no channel of the template, data that does not fit).
+// Used by the pipeline and by `crieur enqueue`, so that both judge a job alike. Pure.
+std::variant<Message, JobError> prepare(const Job& job, const render::TemplateStore& templates,
+                                        const std::string& default_channel);
+
 }  // namespace crieur

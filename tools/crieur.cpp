@@ -29,6 +29,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/job_codec.hpp"
+#include "daemon/pipeline.hpp"
 #include "daemon/receipts/queries.hpp"
 #include "daemon/render/template_store.hpp"
 #include "daemon/receipts/sqlite.hpp"
@@ -87,13 +88,24 @@ int enqueue(const Config& c, const std::string& file) {
     }
     const std::string name = file == "-" ? "stdin" : file;
     auto jobs = split_jobs(input);
-    // Check every job first, with the daemon's own rules: a job that would be dead-lettered is not queued.
+    // Check every job first, with the daemon's own rules (the contract, and the templates when
+    // their folder is here): a job that would be dead-lettered is not queued.
+    auto templates = render::TemplateStore::load(c.templates.dir);
+    if (!templates.store)
+        std::fprintf(stderr, "crieur: templates not checked (%s)\n",
+                     templates.problems.empty() ? "none" : templates.problems.front().c_str());
     std::vector<const std::string*> valid;
     int invalid = 0;
     for (auto& [line, text] : jobs) {
         auto parsed = parse_job(text, c.intake.max_job_bytes);
-        if (auto* e = std::get_if<JobError>(&parsed)) {
-            std::fprintf(stderr, "%s:%d: %s\n", name.c_str(), line, e->reason.c_str());
+        std::optional<JobError> error;
+        if (auto* e = std::get_if<JobError>(&parsed)) error = *e;
+        else if (templates.store)
+            if (auto prepared = prepare(std::get<Job>(parsed), *templates.store, c.intake.default_channel);
+                std::holds_alternative<JobError>(prepared))
+                error = std::get<JobError>(prepared);
+        if (error) {
+            std::fprintf(stderr, "%s:%d: %s\n", name.c_str(), line, error->reason.c_str());
             ++invalid;
         } else {
             valid.push_back(&text);
