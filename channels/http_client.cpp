@@ -1,0 +1,276 @@
+#include "channels/http_client.hpp"
+
+#include <curl/curl.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <cctype>
+
+#include "daemon/log.hpp"
+
+namespace crieur {
+
+namespace asio = boost::asio;
+
+namespace {
+// curl_global_init once per process, before any handle (it is not thread-safe itself).
+struct CurlGlobal {
+    CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+    ~CurlGlobal() { curl_global_cleanup(); }
+};
+void ensure_global() { static CurlGlobal global; }
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* out) {
+    static_cast<std::string*>(out)->append(data, size * n);
+    return size * n;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* out) {
+    std::string_view line(data, size * n);
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos) {
+        std::string name(line.substr(0, colon));
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        auto value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+        (*static_cast<std::map<std::string, std::string>*>(out))[name] = std::string(value);
+    }
+    return size * n;
+}
+}  // namespace
+
+struct HttpClient::Transfer {
+    CURL* easy = nullptr;
+    curl_slist* headers = nullptr;
+    HttpRequest request;
+    HttpResponse response;
+    Done done;
+    std::chrono::steady_clock::time_point started;
+    ~Transfer() {
+        if (headers) curl_slist_free_all(headers);
+        if (easy) curl_easy_cleanup(easy);
+    }
+};
+
+// Watches one of libcurl's sockets for the readiness it asks for. The descriptor is libcurl's:
+// released, never closed, when libcurl lets go of it.
+class HttpClient::Watch : public std::enable_shared_from_this<Watch> {
+public:
+    Watch(asio::io_context& io, int fd, HttpClient& client) : fd_(fd), descriptor_(io, fd), client_(client) {}
+
+    void want(int what) {
+        want_read_ = what == CURL_POLL_IN || what == CURL_POLL_INOUT;
+        want_write_ = what == CURL_POLL_OUT || what == CURL_POLL_INOUT;
+        if (want_read_) arm(true);
+        if (want_write_) arm(false);
+    }
+    void remove() {
+        removed_ = true;
+        boost::system::error_code ignored;
+        descriptor_.cancel(ignored);
+        descriptor_.release();
+    }
+
+private:
+    void arm(bool read) {
+        bool& armed = read ? read_armed_ : write_armed_;
+        if (armed || removed_) return;
+        armed = true;
+        descriptor_.async_wait(read ? asio::posix::stream_descriptor::wait_read : asio::posix::stream_descriptor::wait_write,
+                               [self = shared_from_this(), read, alive = std::weak_ptr<bool>(client_.alive_)](
+                                   const boost::system::error_code& ec) {
+                                   (read ? self->read_armed_ : self->write_armed_) = false;
+                                   if (ec == asio::error::operation_aborted || self->removed_ || alive.expired()) return;
+                                   self->client_.act(self->fd_, read ? CURL_CSELECT_IN : CURL_CSELECT_OUT);
+                                   if (!self->removed_ && (read ? self->want_read_ : self->want_write_)) self->arm(read);
+                               });
+    }
+
+    int fd_;
+    asio::posix::stream_descriptor descriptor_;
+    HttpClient& client_;
+    bool want_read_ = false, want_write_ = false, read_armed_ = false, write_armed_ = false, removed_ = false;
+};
+
+HttpClient::HttpClient(asio::io_context& io, HttpClientOptions options)
+    : io_(io), options_(std::move(options)), timer_(io) {
+    ensure_global();
+    multi_ = curl_multi_init();
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &HttpClient::on_socket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &HttpClient::on_timer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, options_.max_connections);
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_connections);
+    curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+}
+
+HttpClient::~HttpClient() {
+    *alive_ = false;
+    alive_.reset();
+    timer_.cancel();
+    for (auto& [easy, t] : transfers_) curl_multi_remove_handle(multi_, easy);
+    transfers_.clear();
+    for (auto& [fd, w] : watches_) w->remove();
+    watches_.clear();
+    curl_multi_cleanup(multi_);
+}
+
+void HttpClient::perform(HttpRequest request, Done done) {
+    auto t = std::make_unique<Transfer>();
+    t->request = std::move(request);
+    t->done = std::move(done);
+    t->started = std::chrono::steady_clock::now();
+    CURL* e = curl_easy_init();
+    t->easy = e;
+    const HttpRequest& r = t->request;
+    curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min(5000L, static_cast<long>(r.timeout.count())));
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    if (!options_.ca_path.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_path.c_str());
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->response.body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t->response.headers);
+    if (!r.basic_auth.empty()) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERPWD, r.basic_auth.c_str());
+    }
+    if (r.method == "POST") {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+    } else if (r.method != "GET") {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+        if (!r.body.empty()) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+        }
+    }
+    for (auto& [name, value] : r.headers) t->headers = curl_slist_append(t->headers, (name + ": " + value).c_str());
+    t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    transfers_.emplace(e, std::move(t));
+    curl_multi_add_handle(multi_, e);  // libcurl asks for a timer; the transfer starts from it
+}
+
+int HttpClient::on_socket(void*, int fd, int what, void* self_ptr, void*) {
+    auto* self = static_cast<HttpClient*>(self_ptr);
+    if (what == CURL_POLL_REMOVE) {
+        if (auto it = self->watches_.find(fd); it != self->watches_.end()) {
+            it->second->remove();
+            self->watches_.erase(it);
+        }
+        return 0;
+    }
+    auto& w = self->watches_[fd];
+    if (!w) w = std::make_shared<Watch>(self->io_, fd, *self);
+    w->want(what);
+    return 0;
+}
+
+int HttpClient::on_timer(void*, long timeout_ms, void* self_ptr) {
+    auto* self = static_cast<HttpClient*>(self_ptr);
+    self->timer_.cancel();
+    if (timeout_ms < 0) return 0;
+    self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+    self->timer_.async_wait([self, alive = std::weak_ptr<bool>(self->alive_)](const boost::system::error_code& ec) {
+        if (!ec && !alive.expired()) self->act(CURL_SOCKET_TIMEOUT, 0);
+    });
+    return 0;
+}
+
+void HttpClient::act(int fd, int events) {
+    int running = 0;
+    curl_multi_socket_action(multi_, fd, events, &running);
+    finish_done_transfers();
+}
+
+void HttpClient::finish_done_transfers() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        CURL* e = msg->easy_handle;
+        const CURLcode code = msg->data.result;
+        auto it = transfers_.find(e);
+        if (it == transfers_.end()) continue;
+        std::unique_ptr<Transfer> t = std::move(it->second);
+        transfers_.erase(it);
+        curl_multi_remove_handle(multi_, e);
+        HttpResponse& r = t->response;
+        long status = 0;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        r.status = static_cast<int>(status);
+        curl_off_t pretransfer = 0;
+        curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+        // Past pre-transfer, the request was (at least partly) on the wire.
+        r.request_sent = pretransfer > 0 || status > 0;
+        if (code != CURLE_OK) {
+            r.error = curl_easy_strerror(code);
+            r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+        }
+        r.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t->started);
+        // Completions run from a fresh handler: a driver may start a new transfer from its callback.
+        asio::post(io_, [t = std::shared_ptr<Transfer>(std::move(t))]() mutable { t->done(std::move(t->response)); });
+    }
+}
+
+std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    auto encode = [&](const std::string& s) {
+        for (unsigned char c : s) {
+            if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+            else if (c == ' ') out += '+';
+            else {
+                out += '%';
+                out += hex[c >> 4];
+                out += hex[c & 15];
+            }
+        }
+    };
+    for (auto& [k, v] : fields) {
+        if (!out.empty()) out += '&';
+        encode(k);
+        out += '=';
+        encode(v);
+    }
+    return out;
+}
+
+std::string url_decode(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') out += ' ';
+        else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else out += s[i];
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> form_decode(std::string_view body) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!body.empty()) {
+        auto amp = body.find('&');
+        auto part = body.substr(0, amp);
+        auto eq = part.find('=');
+        if (!part.empty())
+            out.emplace_back(url_decode(part.substr(0, eq)), eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1)));
+        if (amp == std::string_view::npos) break;
+        body.remove_prefix(amp + 1);
+    }
+    return out;
+}
+
+}  // namespace crieur

@@ -1,0 +1,82 @@
+// HttpClient: HTTP requests for the channel drivers through libcurl's multi interface, driven by
+// the daemon's io_context (CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION on Asio descriptors
+// and a steady_timer): no thread per request, nothing blocks the io_context, connections are
+// kept alive and reused, HTTP/2 where the server offers it over TLS, TLS verification on.
+// Use from the io_context's thread only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace crieur {
+
+struct HttpRequest {
+    std::string method = "POST";
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;  // name, value
+    std::string body;
+    std::string basic_auth;  // "user:password", or empty
+    std::chrono::milliseconds timeout{10'000};
+};
+
+struct HttpResponse {
+    int status = 0;  // 0: no HTTP answer (see error)
+    std::string body;
+    std::map<std::string, std::string> headers;  // names lower-cased
+    std::string error;        // libcurl's reason when the transfer failed
+    bool timed_out = false;
+    bool request_sent = false;  // the request may have reached the server: a failure is "unknown"
+    std::chrono::microseconds elapsed{0};
+};
+
+struct HttpClientOptions {
+    long max_connections = 64;  // all hosts together; transfers beyond wait in libcurl's queue
+    std::string ca_path;        // a CA bundle file; empty: the system's
+    bool verify_tls = true;
+};
+
+class HttpClient {
+public:
+    using Done = std::function<void(HttpResponse)>;
+
+    HttpClient(boost::asio::io_context& io, HttpClientOptions options = {});
+    ~HttpClient();
+    HttpClient(const HttpClient&) = delete;
+    HttpClient& operator=(const HttpClient&) = delete;
+
+    // Starts a transfer; `done` is called once, on the io_context, never from inside perform().
+    void perform(HttpRequest request, Done done);
+    std::size_t in_flight() const { return transfers_.size(); }
+
+private:
+    struct Transfer;
+    class Watch;
+    static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
+    static int on_timer(void* multi, long timeout_ms, void* self);
+    void act(int fd, int events);
+    void finish_done_transfers();
+
+    boost::asio::io_context& io_;
+    HttpClientOptions options_;
+    void* multi_;  // CURLM*
+    boost::asio::steady_timer timer_;
+    std::map<int, std::shared_ptr<Watch>> watches_;
+    std::map<void*, std::unique_ptr<Transfer>> transfers_;  // by CURL* easy handle
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// application/x-www-form-urlencoded, as providers expect it.
+std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
+std::string url_decode(std::string_view s);
+// Parses a form body into its fields, in order.
+std::vector<std::pair<std::string, std::string>> form_decode(std::string_view body);
+
+}  // namespace crieur

@@ -1,0 +1,56 @@
+// TwilioChannel: SMS through Twilio's Messages API (POST /2010-04-01/Accounts/{sid}/Messages.json,
+// form-encoded, HTTP Basic auth), with the status callback URL so that Twilio reports delivery to
+// /hooks/twilio. The classification of Twilio's answers is a table in twilio.cpp, tested row by
+// row; the status callback's signature check (X-Twilio-Signature) is here too.
+// Use from the io_context's thread only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "channels/channel.hpp"
+#include "channels/http_client.hpp"
+
+namespace crieur {
+
+struct TwilioConfig {
+    bool enabled = false;
+    std::string base_url = "https://api.twilio.com";
+    std::string account_sid;
+    std::string auth_token;              // from auth_token_env or auth_token_file
+    std::string from;                    // a sender number or alphanumeric sender id…
+    std::string messaging_service_sid;   // …or a Messaging Service
+    std::string status_callback;         // the public URL of this daemon's /hooks/twilio
+    int timeout_ms = 10'000;
+    int validity_period_s = 0;           // 0: Twilio's default (10 h)
+};
+
+// What Twilio's answer to a create call means for us. Pure.
+Outcome classify_twilio(const HttpResponse& response);
+
+// The X-Twilio-Signature of a callback: Base64(HMAC-SHA1(auth token, URL + each sorted name+value)).
+std::string twilio_signature(const std::string& auth_token, const std::string& url,
+                             std::vector<std::pair<std::string, std::string>> params);
+// Constant-time comparison of a received signature with the expected one.
+bool twilio_signature_valid(const std::string& auth_token, const std::string& url,
+                            const std::vector<std::pair<std::string, std::string>>& params,
+                            const std::string& received);
+
+// A Twilio MessageStatus as our status word (delivered, read, failed, sent), or empty for the
+// statuses that change nothing (queued, sending, accepted, …).
+std::string twilio_status(const std::string& message_status);
+
+class TwilioChannel final : public Channel {
+public:
+    TwilioChannel(HttpClient& http, TwilioConfig config);
+    std::string_view provider() const override { return "twilio"; }
+    bool carries(std::string_view channel) const override { return channel == "sms"; }
+    void send(Message message, Done done) override;
+
+private:
+    HttpClient& http_;
+    TwilioConfig config_;
+    std::string url_;
+};
+
+}  // namespace crieur
