@@ -1,11 +1,20 @@
 #include "channels/registry.hpp"
 
+#include <concepts>
+
 #include "channels/outbox/outbox.hpp"
+#include "channels/sms/twilio.hpp"
+
+static_assert(std::derived_from<crieur::TwilioChannel, crieur::Channel>);
+static_assert(std::derived_from<crieur::OutboxChannel, crieur::Channel>);
 
 namespace crieur {
 
-ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& config) {
-    // One line per provider. The outbox carries every channel and comes last: the fallback driver.
+ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& config)
+    : http_(io, {config.providers.max_connections, config.providers.ca_path, config.providers.verify_tls}) {
+    // One line per provider, in order of preference. The outbox carries every channel and comes
+    // last: the driver of the channels no provider is configured for.
+    if (config.twilio.enabled) drivers_.push_back(std::make_unique<TwilioChannel>(http_, config.twilio));
     drivers_.push_back(std::make_unique<OutboxChannel>(io, config.outbox));
 }
 

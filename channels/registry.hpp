@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "channels/channel.hpp"
+#include "channels/http_client.hpp"
 #include "daemon/config.hpp"
 
 namespace crieur {
@@ -22,6 +23,7 @@ public:
     void stop_all();
 
 private:
+    HttpClient http_;                                // shared by the HTTP provider drivers
     std::vector<std::unique_ptr<Channel>> drivers_;  // in order of preference
 };
 

@@ -132,7 +132,8 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "templates", "log"};
+                                                              "http",   "outbox", "templates", "log",
+                                                              "providers", "twilio"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
             problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
@@ -206,6 +207,31 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("dir", c.templates.dir);
         s.reject_unknown();
         c.templates.dir = resolve(base_dir, c.templates.dir);
+    }
+    {
+        auto s = section("providers");
+        s.string("ca_path", c.providers.ca_path);
+        s.boolean("verify_tls", c.providers.verify_tls);
+        s.integer("max_connections", c.providers.max_connections, 1, 10'000);
+        s.reject_unknown();
+    }
+    {
+        auto s = section("twilio");
+        auto& t = c.twilio;
+        s.boolean("enabled", t.enabled);
+        s.string("base_url", t.base_url);
+        s.string("account_sid", t.account_sid, t.enabled);
+        s.secret("auth_token", t.auth_token);
+        s.string("from", t.from);
+        s.string("messaging_service_sid", t.messaging_service_sid);
+        s.string("status_callback", t.status_callback);
+        s.integer("timeout_ms", t.timeout_ms, 100, 120'000);
+        s.integer("validity_period_s", t.validity_period_s, 0, 36'000);
+        s.reject_unknown();
+        if (t.enabled && t.auth_token.empty())
+            problems.push_back(name + ": twilio.auth_token_env or twilio.auth_token_file: required when twilio is enabled");
+        if (t.enabled && t.from.empty() && t.messaging_service_sid.empty())
+            problems.push_back(name + ": twilio.from or twilio.messaging_service_sid: required when twilio is enabled");
     }
     {
         auto s = section("log");

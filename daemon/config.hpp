@@ -52,6 +52,26 @@ struct OutboxConfig {
     std::string dir;  // required: one <channel>.jsonl file per channel
 };
 
+// The HTTP engine the provider drivers share.
+struct ProvidersConfig {
+    std::string ca_path;      // CA bundle for TLS; empty: the system's
+    bool verify_tls = true;   // false only for a local emulator over https with a self-signed certificate
+    int max_connections = 64;
+};
+
+// The Twilio SMS driver (channels/sms/twilio.cpp); off unless enabled.
+struct TwilioConfig {
+    bool enabled = false;
+    std::string base_url = "https://api.twilio.com";
+    std::string account_sid;
+    std::string auth_token;              // from auth_token_env or auth_token_file
+    std::string from;                    // a sender number or alphanumeric sender id…
+    std::string messaging_service_sid;   // …or a Messaging Service
+    std::string status_callback;         // the public URL of this daemon's /hooks/twilio
+    int timeout_ms = 10'000;
+    int validity_period_s = 0;           // 0: Twilio's default (10 h)
+};
+
 struct TemplatesConfig {
     std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
 };
@@ -73,6 +93,8 @@ struct Config {
     HttpConfig http;
     OutboxConfig outbox;
     TemplatesConfig templates;
+    ProvidersConfig providers;
+    TwilioConfig twilio;
     LogConfig log;
 };
 

@@ -4,6 +4,7 @@
 
 #include <csignal>
 
+#include "channels/sms/twilio.hpp"
 #include "daemon/log.hpp"
 
 namespace crieur {
@@ -214,6 +215,34 @@ void Daemon::add_routes() {
                    metrics_.prometheus(store_.rows_committed(), store_.batches_committed(), store_.queue_depth(),
                                        counts),
                    {}});
+        });
+    });
+    // Twilio's status callbacks: signed with the auth token over the URL Twilio called, which is
+    // the status_callback URL this daemon gave it.
+    routes_.add("POST", "/hooks/twilio", [this](const Request& req, std::string_view, Reply reply) {
+        if (!config_.twilio.enabled) return reply(http::json_error(404, "twilio is not enabled"));
+        const auto form = form_decode(req.body);
+        if (!twilio_signature_valid(config_.twilio.auth_token, config_.twilio.status_callback, form,
+                                    req.header("x-twilio-signature"))) {
+            metrics_.callbacks_rejected++;
+            spdlog::warn("hooks: a Twilio callback with a bad signature was refused");
+            return reply(http::json_error(403, "bad signature"));
+        }
+        metrics_.callbacks_received++;
+        std::string sid, status, error_code;
+        for (auto& [k, v] : form) {
+            if (k == "MessageSid") sid = v;
+            else if (k == "MessageStatus") status = v;
+            else if (k == "ErrorCode") error_code = v;
+        }
+        const std::string ours = twilio_status(status);
+        if (sid.empty() || ours.empty()) return reply({204, "text/plain", "", {}});  // nothing to record
+        ProviderEvent event{"twilio", sid, *parse_status(ours), error_code.empty() ? status : status + " " + error_code,
+                            req.body};
+        store_.record_event(std::move(event), [reply = std::move(reply)](EventVerdict v) {
+            // A failed write answers 500: Twilio tries the callback again.
+            reply(v == EventVerdict::failed ? http::json_error(500, "could not record the event")
+                                            : http::Response{204, "text/plain", "", {}});
         });
     });
     routes_.add("GET", "/v1/messages/", [this](const Request&, std::string_view tail, Reply reply) {

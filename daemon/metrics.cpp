@@ -40,6 +40,9 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
       resent_after_crash);
     c("crieur_marked_unknown_total", "Messages marked unknown after a crash interrupted their send.", marked_unknown);
     c("crieur_redis_reconnects_total", "Times the Redis connection was lost and reconnected.", redis_reconnects);
+    c("crieur_callbacks_received_total", "Provider status callbacks accepted (signature checked).", callbacks_received);
+    c("crieur_callbacks_rejected_total", "Provider status callbacks refused for a bad or missing signature.",
+      callbacks_rejected);
     line(out, "crieur_receipt_rows_total", "counter", "Rows written to the receipts database.",
          static_cast<std::int64_t>(receipts_rows));
     line(out, "crieur_receipt_batches_total", "counter", "Transactions committed to the receipts database.",

@@ -25,6 +25,8 @@ struct Metrics {
     Counter resent_after_crash{0};
     Counter marked_unknown{0};
     Counter redis_reconnects{0};
+    Counter callbacks_received{0};  // provider status callbacks with a good signature
+    Counter callbacks_rejected{0};  // provider status callbacks refused (bad or missing signature)
     std::atomic<std::int64_t> inflight{0};
     std::atomic<std::int64_t> queue_lag{-1};        // entries not yet delivered to the group (XINFO GROUPS lag)
     std::atomic<std::int64_t> pending_entries{-1};  // entries delivered and not acknowledged (group-wide)

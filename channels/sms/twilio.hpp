@@ -10,20 +10,9 @@
 
 #include "channels/channel.hpp"
 #include "channels/http_client.hpp"
+#include "daemon/config.hpp"
 
 namespace crieur {
-
-struct TwilioConfig {
-    bool enabled = false;
-    std::string base_url = "https://api.twilio.com";
-    std::string account_sid;
-    std::string auth_token;              // from auth_token_env or auth_token_file
-    std::string from;                    // a sender number or alphanumeric sender id…
-    std::string messaging_service_sid;   // …or a Messaging Service
-    std::string status_callback;         // the public URL of this daemon's /hooks/twilio
-    int timeout_ms = 10'000;
-    int validity_period_s = 0;           // 0: Twilio's default (10 h)
-};
 
 // What Twilio's answer to a create call means for us. Pure.
 Outcome classify_twilio(const HttpResponse& response);

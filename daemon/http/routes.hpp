@@ -15,6 +15,14 @@ struct Request {
     std::string path;    // without the query string
     std::string query;
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+
+    // The first header of that (lower-case) name, or empty.
+    std::string header(std::string_view name) const {
+        for (auto& [k, v] : headers)
+            if (k == name) return v;
+        return {};
+    }
 };
 
 struct Response {

@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cctype>
 #include <chrono>
 #include <optional>
 
@@ -58,6 +59,11 @@ private:
         request.path = std::string(target.substr(0, q));
         if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
         request.body = std::move(req.body());
+        for (auto& field : req) {
+            std::string name(field.name_string().data(), field.name_string().size());
+            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            request.headers.emplace_back(std::move(name), std::string(field.value().data(), field.value().size()));
+        }
         version_ = req.version();
         // Handlers may answer later (after a database query): the session waits for its reply.
         routes_.dispatch(request, [self = shared_from_this()](Response r) {

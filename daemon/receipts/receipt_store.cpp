@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include <filesystem>
+#include <map>
 #include <unordered_set>
 
 #include "daemon/log.hpp"
@@ -81,6 +82,11 @@ public:
             WHERE status IN ('queued', 'scheduled', 'sending', 'rejected', 'unknown'))");
         find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
         insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
+        find_attempt_ = sqlite::Stmt(db, R"(
+            SELECT a.id, a.message_id, m.status FROM attempts a JOIN messages m ON m.id = a.message_id
+            WHERE a.provider = ?1 AND a.provider_message_id = ?2)");
+        insert_provider_event_ = sqlite::Stmt(db, R"(
+            INSERT INTO events (message_id, attempt_id, at, status, provider_status, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6))");
     }
 
     void begin_batch() { sqlite::exec(db_.get(), "BEGIN IMMEDIATE"); }
@@ -149,6 +155,22 @@ public:
         return out;
     }
 
+    void apply_event(const ProviderEvent& e, std::int64_t attempt_id, std::int64_t message_id, Status current,
+                     int& rows) {
+        const auto now = to_unix_ms(clock_.now());
+        insert_provider_event_.bind(1, message_id).bind(2, attempt_id).bind(3, now).bind(4, to_string(e.status))
+            .bind_opt(5, e.provider_status).bind_opt(6, e.raw).run();
+        ++rows;
+        // Reports arrive out of order; the status only moves forward (can_transition).
+        if (can_transition(current, e.status)) {
+            set_status_.bind(1, message_id).bind(2, to_string(e.status));
+            if (e.status == Status::failed) set_status_.bind_opt(3, e.provider_status);
+            else set_status_.bind_null(3);
+            set_status_.bind(4, now).run();
+            ++rows;
+        }
+    }
+
     void finish(const FinishRequest& r, int& rows) {
         const auto now = to_unix_ms(clock_.now());
         const Outcome& o = r.outcome;
@@ -160,6 +182,13 @@ public:
         set_status_.bind(4, now).run();
         rows += 2;
         in_flight_.erase(r.job_id);
+        // Callbacks that came before this answer: record them now, in the order they came.
+        if (!o.provider_id.empty() && !early_.empty()) {
+            auto range = early_.equal_range(o.provider + '\n' + o.provider_id);
+            for (auto it = range.first; it != range.second; ++it)
+                apply_event(it->second, r.attempt_id, r.message_id, r.status, rows);
+            early_.erase(range.first, range.second);
+        }
     }
 
     void record_unsent(const UnsentRequest& r, int& rows) {
@@ -181,6 +210,22 @@ public:
         find_by_stream_.reset();
     }
 
+    EventVerdict record_event(const ProviderEvent& e, int& rows) {
+        find_attempt_.bind(1, e.provider).bind(2, e.provider_id);
+        if (!find_attempt_.step()) {
+            find_attempt_.reset();
+            // The callback overtook the send's answer: keep it until the attempt has its id.
+            if (early_.size() >= kMaxEarlyEvents) early_.erase(early_.begin());
+            early_.emplace(e.provider + '\n' + e.provider_id, e);
+            return EventVerdict::buffered;
+        }
+        const auto attempt_id = find_attempt_.int64(0), message_id = find_attempt_.int64(1);
+        const auto current = parse_status(find_attempt_.text(2)).value_or(Status::unknown);
+        find_attempt_.reset();
+        apply_event(e, attempt_id, message_id, current, rows);
+        return EventVerdict::recorded;
+    }
+
     // A batch that failed is rolled back: the jobs in it were not begun after all.
     void forget(const BeginRequest& r) { in_flight_.erase(r.job.id); }
 
@@ -191,6 +236,11 @@ private:
     sqlite::Stmt insert_message_, find_message_, restart_message_, insert_attempt_, interrupt_attempts_,
         finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process
+    sqlite::Stmt find_attempt_, insert_provider_event_;
+    // Provider events that arrived before their attempt had the provider's id, by provider + id.
+    // Bounded: past kMaxEarlyEvents the oldest goes (a lost receipt, never a lost message).
+    static constexpr std::size_t kMaxEarlyEvents = 100'000;
+    std::multimap<std::string, ProviderEvent> early_;
 };
 
 // Owns a read-only connection and its thread; answers queries in the order they come.
@@ -281,18 +331,22 @@ void ReceiptStore::push(Pending p) {
 }
 
 void ReceiptStore::begin(BeginRequest req, std::function<void(BeginResult)> done) {
-    push({std::move(req), std::move(done), {}});
+    push({std::move(req), std::move(done), {}, {}});
 }
 void ReceiptStore::finish(FinishRequest req, std::function<void(bool)> done) {
-    push({std::move(req), {}, std::move(done)});
+    push({std::move(req), {}, std::move(done), {}});
 }
 void ReceiptStore::record_unsent(UnsentRequest req, std::function<void(bool)> done) {
-    push({std::move(req), {}, std::move(done)});
+    push({std::move(req), {}, std::move(done), {}});
+}
+void ReceiptStore::record_event(ProviderEvent event, std::function<void(EventVerdict)> done) {
+    push({std::move(event), {}, {}, std::move(done)});
 }
 
 void ReceiptStore::writer_loop() {
     std::vector<Pending> batch;
     std::vector<BeginResult> begins;
+    std::vector<EventVerdict> events;
     for (;;) {
         batch.clear();
         {
@@ -306,6 +360,7 @@ void ReceiptStore::writer_loop() {
         }
         // One transaction for the whole batch: one fsync (at most) for many receipts.
         begins.assign(batch.size(), BeginResult{});
+        events.assign(batch.size(), EventVerdict::failed);
         int rows = 0;
         bool ok = true;
         try {
@@ -314,6 +369,7 @@ void ReceiptStore::writer_loop() {
                 auto& r = batch[i].request;
                 if (auto* b = std::get_if<BeginRequest>(&r)) begins[i] = writer_->begin(*b, rows);
                 else if (auto* f = std::get_if<FinishRequest>(&r)) writer_->finish(*f, rows);
+                else if (auto* e = std::get_if<ProviderEvent>(&r)) events[i] = writer_->record_event(*e, rows);
                 else writer_->record_unsent(std::get<UnsentRequest>(r), rows);
             }
             writer_->commit();
@@ -321,11 +377,13 @@ void ReceiptStore::writer_loop() {
             spdlog::error("receipts: a batch of {} could not be committed: {}", batch.size(), e.what());
             writer_->rollback();
             ok = false;
-            for (std::size_t i = 0; i < batch.size(); ++i)
+            for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (auto* b = std::get_if<BeginRequest>(&batch[i].request)) {
                     writer_->forget(*b);
                     begins[i] = BeginResult{};  // store_failed
                 }
+                events[i] = EventVerdict::failed;
+            }
         }
         writable_.store(ok, std::memory_order_relaxed);
         if (ok) {
@@ -333,14 +391,17 @@ void ReceiptStore::writer_loop() {
             batches_committed_.fetch_add(1, std::memory_order_relaxed);
         }
         // Completions go back to the io_context in one handler, in the order they were asked.
-        boost::asio::post(io_, [batch = std::move(batch), begins = std::move(begins), ok]() mutable {
+        boost::asio::post(io_, [batch = std::move(batch), begins = std::move(begins), events = std::move(events),
+                                 ok]() mutable {
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (batch[i].on_begin) batch[i].on_begin(std::move(begins[i]));
                 else if (batch[i].on_done) batch[i].on_done(ok);
+                else if (batch[i].on_event) batch[i].on_event(events[i]);
             }
         });
         batch = {};
         begins = {};
+        events = {};
     }
 }
 

@@ -72,6 +72,21 @@ struct UnsentRequest {
     std::string reason;
 };
 
+// A provider's report on a message it took: delivered, read, failed, … (its status callback).
+struct ProviderEvent {
+    std::string provider;     // as recorded with the attempt ("twilio")
+    std::string provider_id;  // the provider's message id
+    Status status = Status::sent;
+    std::string provider_status;  // the provider's own word ("undelivered")
+    std::string raw;              // what it sent, for the record
+};
+
+enum class EventVerdict {
+    recorded,  // matched to its attempt and recorded
+    buffered,  // no attempt has that id yet (the callback overtook the send's answer): kept until one has
+    failed,    // the database refused the write
+};
+
 class ReceiptStore {
 public:
     // Opens (creating if needed) and migrates the database; throws sqlite::Error at start-up.
@@ -83,6 +98,7 @@ public:
     void begin(BeginRequest req, std::function<void(BeginResult)> done);
     void finish(FinishRequest req, std::function<void(bool ok)> done);
     void record_unsent(UnsentRequest req, std::function<void(bool ok)> done);
+    void record_event(ProviderEvent event, std::function<void(EventVerdict)> done);
 
     // Queries, answered from the reader thread: the message with its attempts and events as JSON
     // (by job id, or by stream entry id), or nullopt when unknown.
@@ -101,11 +117,12 @@ public:
     static int schema_version();
 
 private:
-    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest>;
+    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;
         std::function<void(bool)> on_done;
+        std::function<void(EventVerdict)> on_event;
     };
     class Writer;
     class Reader;

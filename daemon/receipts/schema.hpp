@@ -6,7 +6,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 2> kMigrations{
+inline constexpr std::array<const char*, 3> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -57,6 +57,10 @@ CREATE INDEX events_by_message ON events(message_id);
 ALTER TABLE messages ADD COLUMN locale TEXT;
 ALTER TABLE attempts ADD COLUMN sms_encoding TEXT;      -- gsm7 or ucs2
 ALTER TABLE attempts ADD COLUMN sms_segments INTEGER;
+)sql",
+    // 3: providers' status callbacks find their attempt by the provider's message id.
+    R"sql(
+CREATE INDEX attempts_by_provider_id ON attempts(provider, provider_message_id);
 )sql",
 };
 

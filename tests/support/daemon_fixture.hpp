@@ -25,12 +25,14 @@ struct DaemonOptions {
     std::string log_level = "info";
     std::string consumer;       // empty: hostname-pid
     std::string templates_dir = CRIEUR_SOURCE_DIR "/templates";
+    std::string extra_sections;        // whole sections appended to the config
+    std::vector<std::string> env;      // NAME=value for the daemon's environment
 };
 
 class DaemonUnderTest {
 public:
-    DaemonUnderTest(const TempDir& dir, const RedisServer& redis, DaemonOptions options = {})
-        : dir_(dir), http_port_(free_port()) {
+    DaemonUnderTest(const TempDir& dir, const RedisServer& redis, DaemonOptions options = {}, int http_port = 0)
+        : dir_(dir), http_port_(http_port ? http_port : free_port()) {
         config_ = dir / "crieur.toml";
         std::string text = "[redis]\nport = " + std::to_string(redis.port()) +
                            "\nclaim_after_ms = 1000\nclaim_interval_ms = 100\n" + options.extra_redis;
@@ -42,11 +44,13 @@ public:
         text += "[http]\nport = " + std::to_string(http_port_) + "\n";
         text += "[daemon]\ndrain_timeout_ms = 5000\n";
         text += "[log]\nlevel = \"" + options.log_level + "\"\n";
+        text += options.extra_sections;
         std::ofstream(config_) << text;
+        env_ = options.env;
     }
 
     void start() {
-        process_ = std::make_unique<Process>(std::vector<std::string>{CRIEURD_PATH, "--config", config_}, log());
+        process_ = std::make_unique<Process>(std::vector<std::string>{CRIEURD_PATH, "--config", config_}, log(), env_);
         wait_until([&] { return http_get(http_port_, "/healthz").status == 200 || !process_->running(); },
                    std::chrono::seconds(10));
     }
@@ -78,6 +82,7 @@ private:
     const TempDir& dir_;
     int http_port_;
     std::string config_;
+    std::vector<std::string> env_;
     std::unique_ptr<Process> process_;
 };
 

@@ -105,7 +105,10 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
     }
 }
 
-HttpResult http_get(int port, const std::string& path) {
+HttpResult http_get(int port, const std::string& path) { return http_post(port, path, {}, {"GET"}); }
+
+HttpResult http_post(int port, const std::string& path, const std::string& body, const std::vector<std::string>& headers) {
+    const bool get = headers.size() == 1 && headers[0] == "GET";
     HttpResult result;
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -118,7 +121,12 @@ HttpResult http_get(int port, const std::string& path) {
         ::close(fd);
         return result;
     }
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    std::string req = std::string(get ? "GET " : "POST ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    if (!get) {
+        for (auto& h : headers) req += h + "\r\n";
+        req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    req += "\r\n" + body;
     if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) < 0) {
         ::close(fd);
         return result;
@@ -128,8 +136,8 @@ HttpResult http_get(int port, const std::string& path) {
     for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) raw.append(buf, static_cast<std::size_t>(n));
     ::close(fd);
     if (raw.size() > 12 && raw.starts_with("HTTP/1.1 ")) result.status = std::atoi(raw.c_str() + 9);
-    auto body = raw.find("\r\n\r\n");
-    if (body != std::string::npos) result.body = raw.substr(body + 4);
+    auto body_at = raw.find("\r\n\r\n");
+    if (body_at != std::string::npos) result.body = raw.substr(body_at + 4);
     return result;
 }
 

@@ -58,6 +58,9 @@ struct HttpResult {
 };
 // GET http://127.0.0.1:port/path with Connection: close; status 0 when nothing answered.
 HttpResult http_get(int port, const std::string& path);
+// POST, with extra header lines ("Name: value").
+HttpResult http_post(int port, const std::string& path, const std::string& body,
+                     const std::vector<std::string>& headers = {});
 
 std::string read_file(const std::string& path);
 std::size_t count_lines(const std::string& path);

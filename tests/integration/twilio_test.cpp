@@ -1,0 +1,128 @@
+// The Twilio SMS driver end to end: crieurd → twilio-emulator (Twilio's documented protocol) →
+// signed status callbacks → receipts.
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+
+#include "channels/http_client.hpp"
+#include "channels/sms/twilio.hpp"
+#include "support/daemon_fixture.hpp"
+
+using namespace crieur;
+using namespace crieur::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kSid = "AC00000000000000000000000000000001";
+constexpr const char* kToken = "emulator-auth-token";
+
+struct TwilioRig {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    int emulator_port = free_port();
+    Process emulator{{TWILIO_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--account-sid", kSid,
+                      "--auth-token", kToken, "--callback-delay-ms", "100"},
+                     dir / "emulator.log"};
+    std::unique_ptr<DaemonUnderTest> daemon;
+
+    TwilioRig() {
+        REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
+        // The daemon's HTTP port is chosen by the fixture; the callback URL needs it first.
+        daemon = std::make_unique<DaemonUnderTest>(dir, redis, DaemonOptions{});
+        const std::string callback = "http://127.0.0.1:" + std::to_string(daemon->http_port()) + "/hooks/twilio";
+        daemon = std::make_unique<DaemonUnderTest>(
+            dir, redis,
+            DaemonOptions{
+                          .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
+                                            std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
+                                            "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
+                                            "status_callback = \"" + callback + "\"\ntimeout_ms = 1500\n",
+                          .env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken}},
+            daemon->http_port());
+        daemon->start();
+    }
+    std::string status_of(const std::string& id) {
+        auto r = http_get(daemon->http_port(), "/v1/messages/" + id);
+        rapidjson::Document d;
+        d.Parse(r.body.c_str());
+        return r.status == 200 && d.IsObject() && d["status"].IsString() ? d["status"].GetString() : "";
+    }
+};
+
+std::string sms_to(const std::string& id, const std::string& to) {
+    return R"({"v":1,"id":")" + id + R"(","service":"etat-civil","template":"passport_expiry","to":{"sms":")" + to +
+           R"("},"data":)" + kPassportData + "}";
+}
+
+}  // namespace
+
+TEST_CASE("an SMS goes to Twilio with every field, and Twilio's delivery callback marks it delivered") {
+    TwilioRig rig;
+    auto client = rig.redis.client();
+    enqueue(client, {sms_to("tw-ok", "+33612345678")});
+    REQUIRE(wait_until([&] { return rig.status_of("tw-ok") == "delivered"; }, 15s));
+    auto listed = http_get(rig.emulator_port, "/emulator/messages");
+    rapidjson::Document d;
+    d.Parse(listed.body.c_str());
+    REQUIRE(d.IsArray());
+    REQUIRE(d.Size() == 1);
+    CHECK(std::string(d[0]["To"].GetString()) == "+33612345678");
+    CHECK(std::string(d[0]["From"].GetString()) == "+33700000001");
+    CHECK(std::string(d[0]["Body"].GetString()).starts_with("Madame Martin, votre passeport expire le 14 mars 2027."));
+    CHECK(std::string(d[0]["StatusCallback"].GetString()) ==
+          "http://127.0.0.1:" + std::to_string(rig.daemon->http_port()) + "/hooks/twilio");
+    const std::string sid = d[0]["Sid"].GetString();
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE provider = 'twilio' AND outcome = 'accepted' AND "
+                            "provider_message_id = '" + sid + "' AND sms_encoding = 'gsm7' AND sms_segments = 1") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status IN ('sent', 'delivered')") == 2);
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("Twilio's refusals are classified: unsubscribed is a bad address, 429 is a retry") {
+    TwilioRig rig;
+    auto client = rig.redis.client();
+    enqueue(client, {sms_to("tw-stop", "+33600021610"), sms_to("tw-busy", "+33600000429")});
+    REQUIRE(wait_until([&] { return rig.status_of("tw-stop") == "failed"; }, 15s));
+    REQUIRE(wait_until([&] { return rig.status_of("tw-busy") == "queued"; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'bad_address' AND error_code = '21610'") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'retry' AND error_code = '20429'") == 1);
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("an undelivered callback fails the message; a timeout after the request is unknown, not unsent") {
+    TwilioRig rig;
+    auto client = rig.redis.client();
+    enqueue(client, {sms_to("tw-landline", "+33600030006"), sms_to("tw-slow", "+33600000408")});
+    REQUIRE(wait_until([&] { return rig.status_of("tw-landline") == "failed"; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status = 'failed' AND provider_status = 'undelivered 30006'") == 1);
+    REQUIRE(wait_until([&] { return rig.status_of("tw-slow") == "unknown"; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'unknown' AND error_code = 'timeout'") == 1);
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("a callback that overtakes the send's answer is kept and recorded") {
+    TwilioRig rig;
+    auto client = rig.redis.client();
+    enqueue(client, {sms_to("tw-early", "+33600000111")});
+    REQUIRE(wait_until([&] { return rig.status_of("tw-early") == "delivered"; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status = 'sent' AND attempt_id IS NOT NULL") == 1);
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("a callback with a bad signature is refused with 403 and counted") {
+    TwilioRig rig;
+    const std::string body = form_encode({{"MessageSid", "SMdeadbeef"}, {"MessageStatus", "delivered"}});
+    CHECK(http_post(rig.daemon->http_port(), "/hooks/twilio", body,
+                    {"Content-Type: application/x-www-form-urlencoded", "X-Twilio-Signature: AAAA"})
+              .status == 403);
+    CHECK(http_post(rig.daemon->http_port(), "/hooks/twilio", body, {"Content-Type: application/x-www-form-urlencoded"})
+              .status == 403);
+    const std::string url = "http://127.0.0.1:" + std::to_string(rig.daemon->http_port()) + "/hooks/twilio";
+    const std::string good = twilio_signature(kToken, url, form_decode(body));
+    CHECK(http_post(rig.daemon->http_port(), "/hooks/twilio", body,
+                    {"Content-Type: application/x-www-form-urlencoded", "X-Twilio-Signature: " + good})
+              .status == 204);
+    CHECK(http_get(rig.daemon->http_port(), "/metrics").body.find("crieur_callbacks_rejected_total 2\n") != std::string::npos);
+    CHECK(rig.daemon->stop() == 0);
+}
