@@ -47,6 +47,7 @@ struct HttpClient::Transfer {
     HttpRequest request;
     HttpResponse response;
     Done done;
+    std::shared_ptr<void> keep_alive;  // what a custom transfer's options point into
     std::chrono::steady_clock::time_point started;
     ~Transfer() {
         if (headers) curl_slist_free_all(headers);
@@ -162,6 +163,24 @@ void HttpClient::perform(HttpRequest request, Done done) {
     curl_multi_add_handle(multi_, e);  // libcurl asks for a timer; the transfer starts from it
 }
 
+void HttpClient::perform_custom(Setup setup, std::chrono::milliseconds timeout, Done done) {
+    auto t = std::make_unique<Transfer>();
+    t->done = std::move(done);
+    t->started = std::chrono::steady_clock::now();
+    CURL* e = curl_easy_init();
+    t->easy = e;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min(5000L, static_cast<long>(timeout.count())));
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    if (!options_.ca_path.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_path.c_str());
+    t->keep_alive = setup(e);
+    transfers_.emplace(e, std::move(t));
+    curl_multi_add_handle(multi_, e);
+}
+
 int HttpClient::on_socket(void*, int fd, int what, void* self_ptr, void*) {
     auto* self = static_cast<HttpClient*>(self_ptr);
     if (what == CURL_POLL_REMOVE) {
@@ -213,6 +232,7 @@ void HttpClient::finish_done_transfers() {
         curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
         // Past pre-transfer, the request was (at least partly) on the wire.
         r.request_sent = pretransfer > 0 || status > 0;
+        r.curl_code = static_cast<int>(code);
         if (code != CURLE_OK) {
             r.error = curl_easy_strerror(code);
             r.timed_out = code == CURLE_OPERATION_TIMEDOUT;

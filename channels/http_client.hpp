@@ -32,6 +32,7 @@ struct HttpResponse {
     std::string body;
     std::map<std::string, std::string> headers;  // names lower-cased
     std::string error;        // libcurl's reason when the transfer failed
+    int curl_code = 0;        // libcurl's CURLcode (0: the transfer completed)
     bool timed_out = false;
     bool request_sent = false;  // the request may have reached the server: a failure is "unknown"
     std::chrono::microseconds elapsed{0};
@@ -54,6 +55,11 @@ public:
 
     // Starts a transfer; `done` is called once, on the io_context, never from inside perform().
     void perform(HttpRequest request, Done done);
+    // A transfer of another protocol libcurl speaks (SMTP): `setup` sets the easy handle's options
+    // and returns what must live until the transfer ends (MIME parts, lists). The response's
+    // status is CURLINFO_RESPONSE_CODE (for SMTP, the last reply code).
+    using Setup = std::function<std::shared_ptr<void>(void* easy)>;
+    void perform_custom(Setup setup, std::chrono::milliseconds timeout, Done done);
     std::size_t in_flight() const { return transfers_.size(); }
 
 private:

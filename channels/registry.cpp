@@ -2,11 +2,13 @@
 
 #include <concepts>
 
+#include "channels/email/smtp.hpp"
 #include "channels/outbox/outbox.hpp"
 #include "channels/sms/twilio.hpp"
 
 static_assert(std::derived_from<crieur::TwilioChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::OutboxChannel, crieur::Channel>);
+static_assert(std::derived_from<crieur::SmtpChannel, crieur::Channel>);
 
 namespace crieur {
 
@@ -15,6 +17,7 @@ ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& conf
     // One line per provider, in order of preference. The outbox carries every channel and comes
     // last: the driver of the channels no provider is configured for.
     if (config.twilio.enabled) drivers_.push_back(std::make_unique<TwilioChannel>(http_, config.twilio));
+    if (config.smtp.enabled) drivers_.push_back(std::make_unique<SmtpChannel>(http_, config.smtp));
     drivers_.push_back(std::make_unique<OutboxChannel>(io, config.outbox));
 }
 

@@ -133,7 +133,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
                                                               "http",   "outbox", "templates", "log",
-                                                              "providers", "twilio"};
+                                                              "providers", "twilio", "smtp"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
             problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
@@ -232,6 +232,23 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
             problems.push_back(name + ": twilio.auth_token_env or twilio.auth_token_file: required when twilio is enabled");
         if (t.enabled && t.from.empty() && t.messaging_service_sid.empty())
             problems.push_back(name + ": twilio.from or twilio.messaging_service_sid: required when twilio is enabled");
+    }
+    {
+        auto s = section("smtp");
+        auto& m = c.smtp;
+        s.boolean("enabled", m.enabled);
+        s.string("url", m.url, m.enabled);
+        s.string("starttls", m.starttls, false, {"required", "none"});
+        s.string("username", m.username);
+        s.secret("password", m.password);
+        s.string("from", m.from, m.enabled);
+        s.string("bounce_address", m.bounce_address);
+        s.string("unsubscribe_url", m.unsubscribe_url);
+        s.secret("unsubscribe_secret", m.unsubscribe_secret);
+        s.integer("timeout_ms", m.timeout_ms, 100, 600'000);
+        s.reject_unknown();
+        if (m.enabled && !m.unsubscribe_url.empty() && m.unsubscribe_secret.empty())
+            problems.push_back(name + ": smtp.unsubscribe_secret_env or smtp.unsubscribe_secret_file: required with smtp.unsubscribe_url");
     }
     {
         auto s = section("log");

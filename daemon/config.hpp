@@ -72,6 +72,20 @@ struct TwilioConfig {
     int validity_period_s = 0;           // 0: Twilio's default (10 h)
 };
 
+// The e-mail driver: SMTP submission through libcurl (channels/email/smtp.cpp); off unless enabled.
+struct SmtpConfig {
+    bool enabled = false;
+    std::string url;                  // smtp://relay:587 (STARTTLS) or smtps://relay:465
+    std::string starttls = "required";  // "required", or "none" for a relay on loopback
+    std::string username;
+    std::string password;             // from password_env or password_file
+    std::string from;                 // the From header: "Ville de Lyon <noreply@mairie.example.fr>"
+    std::string bounce_address;       // the envelope sender; empty: From's address
+    std::string unsubscribe_url;      // RFC 8058 one-click base URL, for templates of category information
+    std::string unsubscribe_secret;   // signs the unsubscribe tokens (from unsubscribe_secret_env/_file)
+    int timeout_ms = 30'000;
+};
+
 struct TemplatesConfig {
     std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
 };
@@ -95,6 +109,7 @@ struct Config {
     TemplatesConfig templates;
     ProvidersConfig providers;
     TwilioConfig twilio;
+    SmtpConfig smtp;
     LogConfig log;
 };
 

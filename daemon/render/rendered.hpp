@@ -13,6 +13,7 @@ namespace crieur::render {
 
 struct Rendered {
     std::string template_name;
+    std::string category;  // service, information, alert (the template's)
     std::string channel;
     std::string locale;
     std::string text;     // sms text, push body, e-mail text part, WhatsApp preview

@@ -557,6 +557,7 @@ std::variant<Rendered, RenderError> TemplateStore::render(const std::string& nam
 
     Rendered r;
     r.template_name = name;
+    r.category = m.category;
     r.channel = channel;
     r.locale = resolved;
     r.text = render::render(parts.body, data, Escape::none, &partials_);

@@ -1,0 +1,200 @@
+#include "channels/email/smtp.hpp"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <ctime>
+#include <vector>
+
+namespace crieur {
+
+namespace {
+
+std::string base64(std::string_view in) {
+    std::string out(4 * ((in.size() + 2) / 3), '\0');
+    out.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                                        reinterpret_cast<const unsigned char*>(in.data()),
+                                                        static_cast<int>(in.size()))));
+    return out;
+}
+
+std::string address_of(const std::string& from) {
+    auto lt = from.find('<'), gt = from.find('>');
+    if (lt != std::string::npos && gt != std::string::npos && gt > lt) return from.substr(lt + 1, gt - lt - 1);
+    return from;
+}
+
+std::string rfc5322_date() {
+    char buf[64];
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    return buf;
+}
+
+// The message id's characters that may stand in a Message-ID's left part.
+std::string id_safe(const std::string& s) {
+    std::string out;
+    for (unsigned char c : s) out += std::isalnum(c) || c == '.' || c == '-' || c == '_' ? static_cast<char>(c) : '-';
+    return out;
+}
+
+// Owns what libcurl's options point into during one SMTP transaction.
+struct SmtpTransfer {
+    curl_mime* mime = nullptr;
+    curl_slist* recipients = nullptr;
+    curl_slist* headers = nullptr;
+    std::string url, from, username, password;
+    std::string last_reply;  // the server's last refusal (4xx or 5xx reply line), for its text
+    ~SmtpTransfer() {
+        if (mime) curl_mime_free(mime);
+        if (recipients) curl_slist_free_all(recipients);
+        if (headers) curl_slist_free_all(headers);
+    }
+};
+
+std::size_t on_reply_line(char* data, std::size_t size, std::size_t n, void* self) {
+    std::string line(data, size * n);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+    // Keep the refusal, not the 221 of the QUIT that follows it.
+    if (line.size() >= 3 && (line[0] == '4' || line[0] == '5')) static_cast<SmtpTransfer*>(self)->last_reply = line;
+    return size * n;
+}
+
+}  // namespace
+
+Outcome classify_smtp(int curl_code, int reply_code, const std::string& reply_text, bool request_sent) {
+    Outcome o;
+    o.provider = "smtp";
+    o.code = reply_code ? std::to_string(reply_code) : std::to_string(curl_code);
+    if (curl_code == CURLE_OK) {
+        o.kind = OutcomeKind::accepted;
+        return o;
+    }
+    o.reason = reply_text.empty() ? curl_easy_strerror(static_cast<CURLcode>(curl_code)) : reply_text;
+    if (reply_code >= 400 && reply_code < 500) {
+        o.kind = OutcomeKind::retry;  // transient: mailbox busy, greylisting, storage
+        return o;
+    }
+    if (reply_code >= 500) {
+        // A refused mailbox is a bad address; a policy refusal (5.7.x) is about us, not the citizen;
+        // authentication failures are our configuration.
+        const bool policy = reply_text.find(" 5.7.") != std::string::npos;
+        if ((reply_code == 550 || reply_code == 551 || reply_code == 553) && !policy) o.kind = OutcomeKind::bad_address;
+        else o.kind = OutcomeKind::failed;
+        return o;
+    }
+    // No reply code: the connection or TLS failed. After DATA began, the relay may have it.
+    o.kind = (curl_code == CURLE_OPERATION_TIMEDOUT && request_sent) ? OutcomeKind::unknown : OutcomeKind::retry;
+    return o;
+}
+
+std::string encode_header(const std::string& value) {
+    bool ascii = true;
+    for (unsigned char c : value) ascii = ascii && c >= 0x20 && c < 0x7f;
+    if (ascii) return value;
+    // Encoded words of at most 75 characters: 45 bytes of UTF-8 each, cut between characters.
+    std::string out;
+    std::size_t i = 0;
+    while (i < value.size()) {
+        std::size_t end = std::min(value.size(), i + 45);
+        while (end < value.size() && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end;
+        out += (out.empty() ? "" : "\r\n ") + std::string("=?UTF-8?B?") + base64(value.substr(i, end - i)) + "?=";
+        i = end;
+    }
+    return out;
+}
+
+std::string unsubscribe_token(const std::string& secret, const std::string& message_id) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(message_id.data()), message_id.size(), mac, &len);
+    static const char* hex = "0123456789abcdef";
+    std::string token = id_safe(message_id) + ".";
+    for (unsigned i = 0; i < 16 && i < len; ++i) {
+        token += hex[mac[i] >> 4];
+        token += hex[mac[i] & 15];
+    }
+    return token;
+}
+
+SmtpChannel::SmtpChannel(HttpClient& http, SmtpConfig config) : http_(http), config_(std::move(config)) {
+    envelope_from_ = config_.bounce_address.empty() ? address_of(config_.from) : config_.bounce_address;
+    auto at = envelope_from_.find('@');
+    domain_ = at == std::string::npos ? "crieur.invalid" : envelope_from_.substr(at + 1);
+}
+
+void SmtpChannel::send(Message message, Done done) {
+    unsigned char nonce[6];
+    RAND_bytes(nonce, sizeof nonce);
+    std::string message_id = "<" + id_safe(message.job_id) + ".";
+    for (unsigned char b : nonce) message_id += "0123456789abcdef"[b >> 4], message_id += "0123456789abcdef"[b & 15];
+    message_id += "@" + domain_ + ">";
+
+    auto transfer = std::make_shared<SmtpTransfer>();
+    auto setup = [this, &message, &message_id, transfer](void* easy) -> std::shared_ptr<void> {
+        CURL* e = static_cast<CURL*>(easy);
+        SmtpTransfer& t = *transfer;
+        t.url = config_.url;
+        t.from = "<" + envelope_from_ + ">";
+        curl_easy_setopt(e, CURLOPT_URL, t.url.c_str());
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+        curl_easy_setopt(e, CURLOPT_USE_SSL, config_.starttls == "none" ? CURLUSESSL_NONE : CURLUSESSL_ALL);
+        if (!config_.username.empty()) {
+            t.username = config_.username;
+            t.password = config_.password;
+            curl_easy_setopt(e, CURLOPT_USERNAME, t.username.c_str());
+            curl_easy_setopt(e, CURLOPT_PASSWORD, t.password.c_str());
+        }
+        curl_easy_setopt(e, CURLOPT_MAIL_FROM, t.from.c_str());
+        t.recipients = curl_slist_append(nullptr, ("<" + message.recipient + ">").c_str());
+        curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t.recipients);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_reply_line);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+
+        const render::Rendered& c = message.content;
+        std::vector<std::string> headers{
+            "Date: " + rfc5322_date(),
+            "From: " + config_.from,
+            "To: <" + message.recipient + ">",
+            "Subject: " + encode_header(c.subject),
+            "Message-ID: " + message_id,
+            "Auto-Submitted: auto-generated",
+            "Content-Language: " + c.locale,
+            "Content-Type: multipart/alternative",
+        };
+        if (c.category == "information" && !config_.unsubscribe_url.empty()) {
+            headers.push_back("List-Unsubscribe: <" + config_.unsubscribe_url + "/" +
+                              unsubscribe_token(config_.unsubscribe_secret, message.job_id) + ">");
+            headers.push_back("List-Unsubscribe-Post: List-Unsubscribe=One-Click");
+        }
+        for (auto& h : headers) t.headers = curl_slist_append(t.headers, h.c_str());
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
+
+        t.mime = curl_mime_init(e);
+        curl_mimepart* text = curl_mime_addpart(t.mime);
+        curl_mime_data(text, c.text.data(), c.text.size());
+        curl_mime_type(text, "text/plain; charset=utf-8");
+        curl_mime_encoder(text, "quoted-printable");
+        curl_mimepart* html = curl_mime_addpart(t.mime);
+        curl_mime_data(html, c.html.data(), c.html.size());
+        curl_mime_type(html, "text/html; charset=utf-8");
+        curl_mime_encoder(html, "quoted-printable");
+        curl_easy_setopt(e, CURLOPT_MIMEPOST, t.mime);
+        return transfer;
+    };
+    http_.perform_custom(setup, std::chrono::milliseconds(config_.timeout_ms),
+                         [transfer, message_id, done = std::move(done)](HttpResponse r) {
+                             Outcome o = classify_smtp(r.curl_code, r.status,
+                                                       r.curl_code == CURLE_OK ? "" : transfer->last_reply, r.request_sent);
+                             if (o.kind == OutcomeKind::accepted) o.provider_id = message_id;
+                             done(std::move(o));
+                         });
+}
+
+}  // namespace crieur
