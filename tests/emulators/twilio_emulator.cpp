@@ -8,20 +8,15 @@
 //   +33600030006  accepted, then "undelivered" 30006   +33600000111  "sent" callback before the 201
 // GET /emulator/messages lists what it received (JSON), for the tests to check every field.
 //   twilio-emulator --port P --account-sid AC… --auth-token T [--callback-delay-ms N]
-#include <utility>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <curl/curl.h>
+#include "emulators/emulator.hpp"
+
 #include <openssl/evp.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 #include <mutex>
 #include <random>
 #include <regex>
@@ -32,10 +27,8 @@
 #include "channels/http_client.hpp"
 #include "channels/sms/twilio.hpp"
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+namespace http = emulator::http;
+using emulator::json;
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
@@ -75,14 +68,6 @@ std::string rfc2822_now() {
     return buf;
 }
 
-http::response<http::string_body> json(unsigned status, const std::string& body, unsigned version) {
-    http::response<http::string_body> res{static_cast<http::status>(status), version};
-    res.set(http::field::content_type, "application/json; charset=utf-8");
-    res.body() = body;
-    res.prepare_payload();
-    return res;
-}
-
 http::response<http::string_body> error(unsigned status, int code, const std::string& message, unsigned version) {
     rapidjson::StringBuffer b;
     rapidjson::Writer<rapidjson::StringBuffer> w(b);
@@ -103,24 +88,11 @@ void callback(const Fields& msg, const std::string& sid, const std::string& stat
                 {"To", get(msg, "To")},   {"ApiVersion", "2010-04-01"}};
     if (!error_code.empty()) form.emplace_back("ErrorCode", error_code);
     const std::string body = crieur::form_encode(form);
-    const std::string signature = "X-Twilio-Signature: " + crieur::twilio_signature(auth_token, url, form);
-    CURL* c = curl_easy_init();
-    curl_slist* headers = curl_slist_append(nullptr, signature.c_str());
-    headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
-    headers = curl_slist_append(headers, "User-Agent: TwilioProxy/1.1");
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char*, std::size_t s, std::size_t n, void*) { return s * n; });
-    CURLcode rc = curl_easy_perform(c);
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    if (rc != CURLE_OK || code / 100 != 2)
-        std::fprintf(stderr, "twilio-emulator: callback %s for %s: %s %ld\n", status.c_str(), sid.c_str(),
-                     curl_easy_strerror(rc), code);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
+    const long code = emulator::post(url, body,
+                                     {"X-Twilio-Signature: " + crieur::twilio_signature(auth_token, url, form),
+                                      "Content-Type: application/x-www-form-urlencoded", "User-Agent: TwilioProxy/1.1"});
+    if (code / 100 != 2)
+        std::fprintf(stderr, "twilio-emulator: callback %s for %s answered %ld\n", status.c_str(), sid.c_str(), code);
 }
 
 http::response<http::string_body> create_message(const http::request<http::string_body>& req, const std::string& sid_in_path) {
@@ -213,25 +185,13 @@ http::response<http::string_body> list_received(unsigned version) {
     return json(200, b.GetString(), version);
 }
 
-void session(tcp::socket socket) {
-    beast::flat_buffer buffer;
-    beast::error_code ec;
+http::response<http::string_body> handle(const emulator::Request& req) {
     static const std::regex create(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)");
-    for (;;) {
-        http::request<http::string_body> req;
-        http::read(socket, buffer, req, ec);
-        if (ec) break;
-        http::response<http::string_body> res;
-        std::smatch m;
-        const std::string target(req.target());
-        if (req.method() == http::verb::post && std::regex_match(target, m, create)) res = create_message(req, m[1]);
-        else if (req.method() == http::verb::get && target == "/emulator/messages") res = list_received(req.version());
-        else res = error(404, 20404, "The requested resource was not found", req.version());
-        res.keep_alive(req.keep_alive());
-        http::write(socket, res, ec);
-        if (ec || !req.keep_alive()) break;
-    }
-    socket.shutdown(tcp::socket::shutdown_send, ec);
+    std::smatch m;
+    const std::string target(req.target());
+    if (req.method() == http::verb::post && std::regex_match(target, m, create)) return create_message(req, m[1]);
+    if (req.method() == http::verb::get && target == "/emulator/messages") return list_received(req.version());
+    return error(404, 20404, "The requested resource was not found", req.version());
 }
 
 }  // namespace
@@ -249,14 +209,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: twilio-emulator --port P --account-sid AC... --auth-token T [--callback-delay-ms N]\n");
         return 2;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    asio::io_context io;
-    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-    std::printf("twilio-emulator listening on 127.0.0.1:%u\n", acceptor.local_endpoint().port());
-    std::fflush(stdout);
-    for (;;) {
-        tcp::socket socket(io);
-        acceptor.accept(socket);
-        std::thread(session, std::move(socket)).detach();
-    }
+    emulator::serve(static_cast<unsigned short>(port), "twilio-emulator", handle);
 }
