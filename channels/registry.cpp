@@ -5,10 +5,12 @@
 #include "channels/email/smtp.hpp"
 #include "channels/outbox/outbox.hpp"
 #include "channels/sms/twilio.hpp"
+#include "channels/whatsapp/cloud_api.hpp"
 
 static_assert(std::derived_from<crieur::TwilioChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::OutboxChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::SmtpChannel, crieur::Channel>);
+static_assert(std::derived_from<crieur::WhatsappChannel, crieur::Channel>);
 
 namespace crieur {
 
@@ -18,6 +20,7 @@ ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& conf
     // last: the driver of the channels no provider is configured for.
     if (config.twilio.enabled) drivers_.push_back(std::make_unique<TwilioChannel>(http_, config.twilio));
     if (config.smtp.enabled) drivers_.push_back(std::make_unique<SmtpChannel>(http_, config.smtp));
+    if (config.whatsapp.enabled) drivers_.push_back(std::make_unique<WhatsappChannel>(http_, config.whatsapp));
     drivers_.push_back(std::make_unique<OutboxChannel>(io, config.outbox));
 }
 

@@ -133,7 +133,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
                                                               "http",   "outbox", "templates", "log",
-                                                              "providers", "twilio", "smtp"};
+                                                              "providers", "twilio", "smtp", "whatsapp"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
             problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
@@ -249,6 +249,20 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.reject_unknown();
         if (m.enabled && !m.unsubscribe_url.empty() && m.unsubscribe_secret.empty())
             problems.push_back(name + ": smtp.unsubscribe_secret_env or smtp.unsubscribe_secret_file: required with smtp.unsubscribe_url");
+    }
+    {
+        auto s = section("whatsapp");
+        auto& w = c.whatsapp;
+        s.boolean("enabled", w.enabled);
+        s.string("base_url", w.base_url);
+        s.string("phone_number_id", w.phone_number_id, w.enabled);
+        s.secret("access_token", w.access_token);
+        s.secret("app_secret", w.app_secret);
+        s.secret("verify_token", w.verify_token);
+        s.integer("timeout_ms", w.timeout_ms, 100, 120'000);
+        s.reject_unknown();
+        if (w.enabled && (w.access_token.empty() || w.app_secret.empty()))
+            problems.push_back(name + ": whatsapp.access_token_env/_file and whatsapp.app_secret_env/_file: required when whatsapp is enabled");
     }
     {
         auto s = section("log");

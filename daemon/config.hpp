@@ -86,6 +86,17 @@ struct SmtpConfig {
     int timeout_ms = 30'000;
 };
 
+// The WhatsApp driver: Meta's Cloud API template messages (channels/whatsapp/cloud_api.cpp).
+struct WhatsappConfig {
+    bool enabled = false;
+    std::string base_url = "https://graph.facebook.com/v21.0";
+    std::string phone_number_id;
+    std::string access_token;  // from access_token_env or access_token_file
+    std::string app_secret;    // signs the webhooks (X-Hub-Signature-256); from app_secret_env/_file
+    std::string verify_token;  // the webhook subscription handshake; from verify_token_env/_file
+    int timeout_ms = 10'000;
+};
+
 struct TemplatesConfig {
     std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
 };
@@ -110,6 +121,7 @@ struct Config {
     ProvidersConfig providers;
     TwilioConfig twilio;
     SmtpConfig smtp;
+    WhatsappConfig whatsapp;
     LogConfig log;
 };
 

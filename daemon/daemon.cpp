@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "channels/sms/twilio.hpp"
+#include "channels/whatsapp/cloud_api.hpp"
 #include "daemon/log.hpp"
 
 namespace crieur {
@@ -244,6 +245,47 @@ void Daemon::add_routes() {
             reply(v == EventVerdict::failed ? http::json_error(500, "could not record the event")
                                             : http::Response{204, "text/plain", "", {}});
         });
+    });
+    // WhatsApp: the subscription handshake (GET), then signed status notifications (POST).
+    routes_.add("GET", "/hooks/whatsapp", [this](const Request& req, std::string_view, Reply reply) {
+        std::string mode, token, challenge;
+        for (auto& [k, v] : form_decode(req.query)) {
+            if (k == "hub.mode") mode = v;
+            else if (k == "hub.verify_token") token = v;
+            else if (k == "hub.challenge") challenge = v;
+        }
+        const bool ok = config_.whatsapp.enabled && mode == "subscribe" && !config_.whatsapp.verify_token.empty() &&
+                        token == config_.whatsapp.verify_token;
+        reply(ok ? http::Response{200, "text/plain", challenge, {}} : http::json_error(403, "verification refused"));
+    });
+    routes_.add("POST", "/hooks/whatsapp", [this](const Request& req, std::string_view, Reply reply) {
+        if (!config_.whatsapp.enabled) return reply(http::json_error(404, "whatsapp is not enabled"));
+        if (!whatsapp_signature_valid(config_.whatsapp.app_secret, req.body, req.header("x-hub-signature-256"))) {
+            metrics_.callbacks_rejected++;
+            spdlog::warn("hooks: a WhatsApp notification with a bad signature was refused");
+            return reply(http::json_error(403, "bad signature"));
+        }
+        metrics_.callbacks_received++;
+        auto statuses = parse_whatsapp_statuses(req.body);
+        if (statuses.empty()) return reply({200, "text/plain", "", {}});
+        // One answer once every status is recorded; a failed write answers 500 and Meta retries.
+        auto left = std::make_shared<std::size_t>(statuses.size());
+        auto failed = std::make_shared<bool>(false);
+        auto shared_reply = std::make_shared<Reply>(std::move(reply));
+        for (auto& s : statuses) {
+            auto status = parse_status(s.status);
+            if (!status) {
+                if (--*left == 0) (*shared_reply)({200, "text/plain", "", {}});
+                continue;
+            }
+            store_.record_event({"whatsapp", s.id, *status, s.provider_status, req.body},
+                                [left, failed, shared_reply](EventVerdict v) {
+                                    *failed = *failed || v == EventVerdict::failed;
+                                    if (--*left == 0)
+                                        (*shared_reply)(*failed ? http::json_error(500, "could not record the events")
+                                                                : http::Response{200, "text/plain", "", {}});
+                                });
+        }
     });
     routes_.add("GET", "/v1/messages/", [this](const Request&, std::string_view tail, Reply reply) {
         std::string id;

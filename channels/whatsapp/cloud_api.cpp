@@ -1,0 +1,188 @@
+#include "channels/whatsapp/cloud_api.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <array>
+
+namespace crieur {
+
+namespace {
+
+struct CodeRule {
+    int code;
+    OutcomeKind kind;
+};
+
+// Meta's codes, as the research notes classify them (docs/channels.md). Build on `code`, not on
+// titles or HTTP statuses, as Meta recommends.
+constexpr std::array<CodeRule, 27> kCodes{{
+    {131026, OutcomeKind::bad_address},  // not on WhatsApp, terms not accepted, old app
+    {131047, OutcomeKind::failed},       // outside the 24 h window: must be a template
+    {132000, OutcomeKind::failed},       // template parameter count mismatch
+    {132001, OutcomeKind::failed},       // template missing in that language
+    {131008, OutcomeKind::failed},       // required parameter missing
+    {131009, OutcomeKind::failed},       // parameter value invalid
+    {100, OutcomeKind::failed},          // invalid parameter
+    {130429, OutcomeKind::retry},        // throughput limit of the number
+    {131056, OutcomeKind::retry},        // pair rate limit for this recipient
+    {131057, OutcomeKind::retry},        // number in maintenance
+    {80007, OutcomeKind::retry},         // WABA rate limit
+    {1, OutcomeKind::retry},             // unknown
+    {2, OutcomeKind::retry},             // service temporarily down
+    {131000, OutcomeKind::retry},        // something went wrong
+    {131049, OutcomeKind::retry},        // held for ecosystem engagement: much later
+    {131048, OutcomeKind::failed},       // spam rate limit: our sender's quality
+    {131042, OutcomeKind::failed},       // eligibility or payment
+    {131031, OutcomeKind::failed},       // account locked
+    {368, OutcomeKind::failed},          // temporarily blocked for policy
+    {0, OutcomeKind::failed},            // auth exception
+    {190, OutcomeKind::failed},          // token expired
+    {10, OutcomeKind::failed},           // permission denied
+    {200, OutcomeKind::failed},          // permission (200–299)
+    {131051, OutcomeKind::failed},       // unsupported message type
+    {131052, OutcomeKind::retry},        // media download error
+    {131053, OutcomeKind::retry},        // media upload error
+    {133010, OutcomeKind::failed},       // phone number not registered
+}};
+
+std::string hex(const unsigned char* p, unsigned n) {
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < n; ++i) {
+        out += digits[p[i] >> 4];
+        out += digits[p[i] & 15];
+    }
+    return out;
+}
+
+}  // namespace
+
+Outcome classify_whatsapp(const HttpResponse& r) {
+    Outcome o;
+    o.provider = "whatsapp";
+    if (r.status == 0) {
+        o.kind = r.request_sent ? OutcomeKind::unknown : OutcomeKind::retry;
+        o.code = r.timed_out ? "timeout" : "network";
+        o.reason = r.error;
+        return o;
+    }
+    rapidjson::Document d;
+    d.Parse(r.body.data(), r.body.size());
+    const bool json = !d.HasParseError() && d.IsObject();
+    if (r.status == 200 && json && d.HasMember("messages") && d["messages"].IsArray() && !d["messages"].Empty() &&
+        d["messages"][0].HasMember("id") && d["messages"][0]["id"].IsString()) {
+        o.kind = OutcomeKind::accepted;
+        o.provider_id = d["messages"][0]["id"].GetString();
+        auto& m = d["messages"][0];
+        o.code = m.HasMember("message_status") && m["message_status"].IsString() ? m["message_status"].GetString() : "accepted";
+        return o;
+    }
+    int code = -1;
+    if (json && d.HasMember("error") && d["error"].IsObject()) {
+        auto& e = d["error"];
+        if (e.HasMember("code") && e["code"].IsInt()) code = e["code"].GetInt();
+        if (e.HasMember("message") && e["message"].IsString()) o.reason = e["message"].GetString();
+    }
+    o.code = code >= 0 ? std::to_string(code) : std::to_string(r.status);
+    auto rule = std::find_if(kCodes.begin(), kCodes.end(), [&](const CodeRule& c) { return c.code == code; });
+    if (rule != kCodes.end()) o.kind = rule->kind;
+    else if (code > 200 && code < 300) o.kind = OutcomeKind::failed;  // the permission family
+    else if (r.status == 429 || r.status >= 500) o.kind = OutcomeKind::retry;
+    else o.kind = OutcomeKind::failed;
+    return o;
+}
+
+std::string whatsapp_template_body(const std::string& to, const render::Rendered& c, const std::string& job_id) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    auto str = [&w](const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
+    w.StartObject();
+    w.Key("messaging_product"); w.String("whatsapp");
+    w.Key("recipient_type"); w.String("individual");
+    w.Key("to"); str(to.starts_with("+") ? to.substr(1) : to);  // the Cloud API takes digits
+    w.Key("type"); w.String("template");
+    w.Key("biz_opaque_callback_data"); str(job_id);  // comes back with every status
+    w.Key("template");
+    w.StartObject();
+    w.Key("name"); str(c.whatsapp_name);
+    w.Key("language"); w.StartObject(); w.Key("code"); str(c.whatsapp_language); w.EndObject();
+    w.Key("components");
+    w.StartArray();
+    if (!c.whatsapp_parameters.empty()) {
+        w.StartObject();
+        w.Key("type"); w.String("body");
+        w.Key("parameters");
+        w.StartArray();
+        for (auto& p : c.whatsapp_parameters) {
+            w.StartObject();
+            w.Key("type"); w.String("text");
+            w.Key("text"); str(p);
+            w.EndObject();
+        }
+        w.EndArray();
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    w.EndObject();
+    return {b.GetString(), b.GetSize()};
+}
+
+std::string whatsapp_signature(const std::string& app_secret, const std::string& body) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    HMAC(EVP_sha256(), app_secret.data(), static_cast<int>(app_secret.size()),
+         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+    return "sha256=" + hex(mac, len);
+}
+
+bool whatsapp_signature_valid(const std::string& app_secret, const std::string& body, const std::string& header) {
+    const std::string expected = whatsapp_signature(app_secret, body);
+    return expected.size() == header.size() && CRYPTO_memcmp(expected.data(), header.data(), expected.size()) == 0;
+}
+
+std::vector<WhatsappStatus> parse_whatsapp_statuses(const std::string& body) {
+    std::vector<WhatsappStatus> out;
+    rapidjson::Document d;
+    d.Parse(body.data(), body.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("entry") || !d["entry"].IsArray()) return out;
+    for (auto& entry : d["entry"].GetArray()) {
+        if (!entry.IsObject() || !entry.HasMember("changes") || !entry["changes"].IsArray()) continue;
+        for (auto& change : entry["changes"].GetArray()) {
+            if (!change.IsObject() || !change.HasMember("value") || !change["value"].IsObject()) continue;
+            auto& value = change["value"];
+            if (!value.HasMember("statuses") || !value["statuses"].IsArray()) continue;
+            for (auto& s : value["statuses"].GetArray()) {
+                if (!s.IsObject() || !s.HasMember("id") || !s["id"].IsString() || !s.HasMember("status") ||
+                    !s["status"].IsString())
+                    continue;
+                WhatsappStatus st{s["id"].GetString(), s["status"].GetString(), s["status"].GetString()};
+                if (s.HasMember("errors") && s["errors"].IsArray() && !s["errors"].Empty() &&
+                    s["errors"][0].IsObject() && s["errors"][0].HasMember("code") && s["errors"][0]["code"].IsInt())
+                    st.provider_status += " " + std::to_string(s["errors"][0]["code"].GetInt());
+                out.push_back(std::move(st));
+            }
+        }
+    }
+    return out;
+}
+
+WhatsappChannel::WhatsappChannel(HttpClient& http, WhatsappConfig config)
+    : http_(http), config_(std::move(config)), url_(config_.base_url + "/" + config_.phone_number_id + "/messages") {}
+
+void WhatsappChannel::send(Message message, Done done) {
+    HttpRequest req;
+    req.url = url_;
+    req.body = whatsapp_template_body(message.recipient, message.content, message.job_id);
+    req.headers = {{"Authorization", "Bearer " + config_.access_token}, {"Content-Type", "application/json"}};
+    req.timeout = std::chrono::milliseconds(config_.timeout_ms);
+    http_.perform(std::move(req), [done = std::move(done)](HttpResponse r) { done(classify_whatsapp(r)); });
+}
+
+}  // namespace crieur

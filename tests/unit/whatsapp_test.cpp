@@ -1,0 +1,91 @@
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+
+#include "channels/whatsapp/cloud_api.hpp"
+
+using namespace crieur;
+
+namespace {
+HttpResponse answer(int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    r.request_sent = true;
+    return r;
+}
+std::string error_body(int code) {
+    return R"({"error":{"message":"(#)" + std::to_string(code) + R"() x","type":"OAuthException","code":)" +
+           std::to_string(code) + R"(,"fbtrace_id":"A"}})";
+}
+}  // namespace
+
+TEST_CASE("WhatsApp's webhook signature: the documented test vector") {
+    CHECK(whatsapp_signature("secret", "test") == "sha256=0329a06b62cd16b33eb6792be8c60b158d89a2ee3a876fce9a881ebb488c0914");
+    CHECK(whatsapp_signature_valid("secret", "test", "sha256=0329a06b62cd16b33eb6792be8c60b158d89a2ee3a876fce9a881ebb488c0914"));
+    CHECK_FALSE(whatsapp_signature_valid("secret", "test ", "sha256=0329a06b62cd16b33eb6792be8c60b158d89a2ee3a876fce9a881ebb488c0914"));
+    CHECK_FALSE(whatsapp_signature_valid("secret", "test", ""));
+}
+
+TEST_CASE("a 200 with a wamid is accepted") {
+    auto o = classify_whatsapp(answer(200, R"({"messaging_product":"whatsapp","contacts":[{"input":"33612345678","wa_id":"33612345678"}],"messages":[{"id":"wamid.HBgLABC","message_status":"accepted"}]})"));
+    CHECK(o.kind == OutcomeKind::accepted);
+    CHECK(o.provider_id == "wamid.HBgLABC");
+}
+
+TEST_CASE("Meta's error codes are classified row by row") {
+    struct Row {
+        int http, code;
+        OutcomeKind kind;
+    };
+    const Row rows[] = {
+        {400, 131026, OutcomeKind::bad_address}, {400, 131047, OutcomeKind::failed}, {400, 132000, OutcomeKind::failed},
+        {400, 132001, OutcomeKind::failed},      {400, 131008, OutcomeKind::failed}, {400, 131009, OutcomeKind::failed},
+        {400, 100, OutcomeKind::failed},         {429, 130429, OutcomeKind::retry},  {400, 131056, OutcomeKind::retry},
+        {400, 131057, OutcomeKind::retry},       {400, 80007, OutcomeKind::retry},   {500, 1, OutcomeKind::retry},
+        {503, 2, OutcomeKind::retry},            {500, 131000, OutcomeKind::retry},  {400, 131049, OutcomeKind::retry},
+        {400, 131048, OutcomeKind::failed},      {400, 131042, OutcomeKind::failed}, {400, 131031, OutcomeKind::failed},
+        {400, 368, OutcomeKind::failed},         {401, 190, OutcomeKind::failed},    {403, 10, OutcomeKind::failed},
+        {403, 250, OutcomeKind::failed},         {502, 99999, OutcomeKind::retry},   {400, 99999, OutcomeKind::failed},
+    };
+    for (auto& row : rows) {
+        CAPTURE(row.code);
+        auto o = classify_whatsapp(answer(row.http, error_body(row.code)));
+        CHECK(o.kind == row.kind);
+        CHECK(o.code == std::to_string(row.code));
+    }
+}
+
+TEST_CASE("the send is the approved template with its ordered parameters, to digits only") {
+    render::Rendered c;
+    c.whatsapp_name = "appointment_recap_v1";
+    c.whatsapp_language = "en_GB";
+    c.whatsapp_parameters = {"Mr Bernard", "registry", "12 January"};
+    rapidjson::Document d;
+    d.Parse(whatsapp_template_body("+33612345678", c, "job-7").c_str());
+    REQUIRE(d.IsObject());
+    CHECK(std::string(d["messaging_product"].GetString()) == "whatsapp");
+    CHECK(std::string(d["to"].GetString()) == "33612345678");
+    CHECK(std::string(d["type"].GetString()) == "template");
+    CHECK(std::string(d["biz_opaque_callback_data"].GetString()) == "job-7");
+    CHECK(std::string(d["template"]["name"].GetString()) == "appointment_recap_v1");
+    CHECK(std::string(d["template"]["language"]["code"].GetString()) == "en_GB");
+    auto& params = d["template"]["components"][0]["parameters"];
+    REQUIRE(params.Size() == 3);
+    CHECK(std::string(params[2]["text"].GetString()) == "12 January");
+}
+
+TEST_CASE("webhook statuses are read, with the error code of a failure") {
+    const std::string body = R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{
+        "messaging_product":"whatsapp","statuses":[{"id":"wamid.A","status":"delivered","timestamp":"1"},
+        {"id":"wamid.B","status":"failed","timestamp":"2","errors":[{"code":131026,"title":"Message undeliverable"}]}]},
+        "field":"messages"}]}]})";
+    auto s = parse_whatsapp_statuses(body);
+    REQUIRE(s.size() == 2);
+    CHECK(s[0].id == "wamid.A");
+    CHECK(s[0].status == "delivered");
+    CHECK(s[1].status == "failed");
+    CHECK(s[1].provider_status == "failed 131026");
+    CHECK(parse_whatsapp_statuses("not json").empty());
+    CHECK(parse_whatsapp_statuses(R"({"entry":[{"changes":[{"value":{"messages":[]}}]}]})").empty());
+}
