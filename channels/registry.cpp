@@ -4,6 +4,7 @@
 
 #include "channels/email/smtp.hpp"
 #include "channels/outbox/outbox.hpp"
+#include "channels/push/webpush.hpp"
 #include "channels/sms/twilio.hpp"
 #include "channels/whatsapp/cloud_api.hpp"
 
@@ -11,6 +12,7 @@ static_assert(std::derived_from<crieur::TwilioChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::OutboxChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::SmtpChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::WhatsappChannel, crieur::Channel>);
+static_assert(std::derived_from<crieur::WebPushChannel, crieur::Channel>);
 
 namespace crieur {
 
@@ -21,6 +23,7 @@ ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& conf
     if (config.twilio.enabled) drivers_.push_back(std::make_unique<TwilioChannel>(http_, config.twilio));
     if (config.smtp.enabled) drivers_.push_back(std::make_unique<SmtpChannel>(http_, config.smtp));
     if (config.whatsapp.enabled) drivers_.push_back(std::make_unique<WhatsappChannel>(http_, config.whatsapp));
+    if (config.webpush.enabled) drivers_.push_back(std::make_unique<WebPushChannel>(http_, config.webpush));
     drivers_.push_back(std::make_unique<OutboxChannel>(io, config.outbox));
 }
 

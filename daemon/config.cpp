@@ -133,7 +133,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
                                                               "http",   "outbox", "templates", "log",
-                                                              "providers", "twilio", "smtp", "whatsapp"};
+                                                              "providers", "twilio", "smtp", "whatsapp", "webpush"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
             problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
@@ -263,6 +263,17 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.reject_unknown();
         if (w.enabled && (w.access_token.empty() || w.app_secret.empty()))
             problems.push_back(name + ": whatsapp.access_token_env/_file and whatsapp.app_secret_env/_file: required when whatsapp is enabled");
+    }
+    {
+        auto s = section("webpush");
+        auto& w = c.webpush;
+        s.boolean("enabled", w.enabled);
+        s.string("vapid_key_file", w.vapid_key_file, w.enabled);
+        s.string("vapid_subject", w.vapid_subject, w.enabled);
+        s.integer("ttl_s", w.ttl_s, 0, 2'419'200);
+        s.integer("timeout_ms", w.timeout_ms, 100, 120'000);
+        s.reject_unknown();
+        w.vapid_key_file = resolve(base_dir, w.vapid_key_file);
     }
     {
         auto s = section("log");

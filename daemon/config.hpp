@@ -97,6 +97,15 @@ struct WhatsappConfig {
     int timeout_ms = 10'000;
 };
 
+// The Web Push driver (channels/push/webpush.cpp): VAPID-signed, aes128gcm-encrypted.
+struct WebPushConfig {
+    bool enabled = false;
+    std::string vapid_key_file;   // the application server's P-256 private key, PEM
+    std::string vapid_subject;    // mailto: or https: contact for the push services
+    int ttl_s = 86'400;           // how long a push service keeps an undelivered message
+    int timeout_ms = 10'000;
+};
+
 struct TemplatesConfig {
     std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
 };
@@ -122,6 +131,7 @@ struct Config {
     TwilioConfig twilio;
     SmtpConfig smtp;
     WhatsappConfig whatsapp;
+    WebPushConfig webpush;
     LogConfig log;
 };
 

@@ -80,7 +80,8 @@ std::variant<Message, JobError> prepare(const Job& job, const render::TemplateSt
     if (auto* e = std::get_if<render::RenderError>(&rendered))
         return JobError{errc::bad_template_data, e->variables.empty() ? "data" : "data." + e->variables.front(),
                         e->reason, job.id};
-    return Message{job.id, std::move(std::get<Route>(route).recipient), std::move(std::get<render::Rendered>(rendered))};
+    return Message{job.id, std::move(std::get<Route>(route).recipient), std::move(std::get<render::Rendered>(rendered)),
+                   job.priority};
 }
 
 std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {

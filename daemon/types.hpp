@@ -51,6 +51,7 @@ struct Message {
     std::string job_id;
     std::string recipient;  // address on the channel, or "citizen:<id>" until the directory exists
     render::Rendered content;
+    Priority priority = Priority::normal;
 };
 
 // How a send ended, as a channel driver classifies it.

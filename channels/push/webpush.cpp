@@ -1,0 +1,356 @@
+#include "channels/push/webpush.hpp"
+
+#include <curl/curl.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <charconv>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+
+namespace crieur {
+
+namespace {
+
+// RAII for OpenSSL's objects.
+struct PkeyFree { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
+struct PkeyCtxFree { void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); } };
+struct CipherCtxFree { void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); } };
+struct MdCtxFree { void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); } };
+struct BnFree { void operator()(BIGNUM* p) const { BN_free(p); } };
+struct GroupFree { void operator()(EC_GROUP* p) const { EC_GROUP_free(p); } };
+struct PointFree { void operator()(EC_POINT* p) const { EC_POINT_free(p); } };
+struct ParamBldFree { void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); } };
+struct ParamFree { void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); } };
+struct SigFree { void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); } };
+struct BioFree { void operator()(BIO* p) const { BIO_free(p); } };
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+[[noreturn]] void fail(const char* what) { throw std::runtime_error(std::string("webpush: ") + what); }
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+    unsigned char out[32];
+    unsigned len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+         data.size(), out, &len);
+    return std::string(reinterpret_cast<char*>(out), len);
+}
+
+// An EC P-256 key from its parts: a public point (65 bytes), and optionally the private scalar.
+Pkey make_key(const std::string& public_point, const std::string& private_scalar = {}) {
+    std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
+    std::unique_ptr<BIGNUM, BnFree> priv;
+    OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, public_point.data(), public_point.size());
+    if (!private_scalar.empty()) {
+        priv.reset(BN_bin2bn(reinterpret_cast<const unsigned char*>(private_scalar.data()),
+                             static_cast<int>(private_scalar.size()), nullptr));
+        OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, priv.get());
+    }
+    std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld.get()));
+    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+        EVP_PKEY_fromdata(ctx.get(), &raw, private_scalar.empty() ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR,
+                          params.get()) <= 0)
+        fail("not a P-256 key");
+    Pkey key(raw);
+    // A point off the curve is refused (RFC 8291 §7).
+    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+    if (EVP_PKEY_public_check(check.get()) <= 0) fail("the public key is not on P-256");
+    return key;
+}
+
+// The public point of a private scalar (for a fixed ephemeral key in tests).
+std::string public_of(const std::string& private_scalar) {
+    std::unique_ptr<EC_GROUP, GroupFree> group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+    std::unique_ptr<BIGNUM, BnFree> k(BN_bin2bn(reinterpret_cast<const unsigned char*>(private_scalar.data()),
+                                                static_cast<int>(private_scalar.size()), nullptr));
+    std::unique_ptr<EC_POINT, PointFree> point(EC_POINT_new(group.get()));
+    if (!EC_POINT_mul(group.get(), point.get(), k.get(), nullptr, nullptr, nullptr)) fail("bad private key");
+    unsigned char out[65];
+    if (EC_POINT_point2oct(group.get(), point.get(), POINT_CONVERSION_UNCOMPRESSED, out, sizeof out, nullptr) != 65)
+        fail("bad public point");
+    return std::string(reinterpret_cast<char*>(out), 65);
+}
+
+std::string encoded_public(EVP_PKEY* key) {
+    unsigned char out[65];
+    std::size_t len = 0;
+    if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out, sizeof out, &len) <= 0 || len != 65)
+        fail("cannot read a public key");
+    return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string origin_of(const std::string& url) {
+    CURLU* u = curl_url();
+    std::string origin;
+    if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+        char *scheme = nullptr, *host = nullptr, *port = nullptr;
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+        curl_url_get(u, CURLUPART_HOST, &host, 0);
+        curl_url_get(u, CURLUPART_PORT, &port, 0);  // only when the URL names one
+        if (scheme && host) origin = std::string(scheme) + "://" + host + (port ? std::string(":") + port : "");
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+    }
+    curl_url_cleanup(u);
+    return origin;
+}
+
+}  // namespace
+
+std::string base64url_encode(std::string_view in) {
+    static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                           static_cast<unsigned char>(in[i + 2]);
+        out += abc[v >> 18], out += abc[(v >> 12) & 63], out += abc[(v >> 6) & 63], out += abc[v & 63];
+    }
+    if (i + 1 == in.size()) {
+        const unsigned v = static_cast<unsigned char>(in[i]) << 16;
+        out += abc[v >> 18], out += abc[(v >> 12) & 63];
+    } else if (i + 2 == in.size()) {
+        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+        out += abc[v >> 18], out += abc[(v >> 12) & 63], out += abc[(v >> 6) & 63];
+    }
+    return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view in) {
+    while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+    std::string out;
+    unsigned buffer = 0;
+    int bits = 0;
+    for (char c : in) {
+        int v;
+        if (c >= 'A' && c <= 'Z') v = c - 'A';
+        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') v = c - '0' + 52;
+        else if (c == '-' || c == '+') v = 62;
+        else if (c == '_' || c == '/') v = 63;
+        else return std::nullopt;
+        buffer = (buffer << 6) | static_cast<unsigned>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((buffer >> bits) & 0xff);
+        }
+    }
+    return out;
+}
+
+std::optional<PushSubscription> parse_subscription(const std::string& json, std::string* why) {
+    auto no = [&](const char* reason) -> std::optional<PushSubscription> {
+        if (why) *why = reason;
+        return std::nullopt;
+    };
+    rapidjson::Document d;
+    d.Parse(json.data(), json.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("endpoint") || !d["endpoint"].IsString() ||
+        !d.HasMember("keys") || !d["keys"].IsObject())
+        return no("a push subscription is {\"endpoint\", \"keys\": {\"p256dh\", \"auth\"}}");
+    PushSubscription s;
+    s.endpoint = d["endpoint"].GetString();
+    const std::string origin = origin_of(s.endpoint);
+    if (!origin.starts_with("https://") && !origin.starts_with("http://127.0.0.1") && !origin.starts_with("http://localhost"))
+        return no("the endpoint must be an https URL");
+    auto& k = d["keys"];
+    if (!k.HasMember("p256dh") || !k["p256dh"].IsString() || !k.HasMember("auth") || !k["auth"].IsString())
+        return no("the subscription's keys need p256dh and auth");
+    auto p256dh = base64url_decode(k["p256dh"].GetString());
+    auto auth = base64url_decode(k["auth"].GetString());
+    if (!p256dh || p256dh->size() != 65 || (*p256dh)[0] != 0x04) return no("keys.p256dh must be a 65-byte P-256 point");
+    if (!auth || auth->size() < 16) return no("keys.auth must be 16 bytes");
+    s.p256dh = std::move(*p256dh);
+    s.auth = auth->substr(0, 16);
+    return s;
+}
+
+std::string webpush_encrypt(std::string_view plaintext, const std::string& ua_public, const std::string& auth_secret,
+                            std::string as_private, std::string salt) {
+    // 1. The application server's ephemeral key pair, and the salt.
+    Pkey as_key;
+    std::string as_public;
+    if (as_private.empty()) {
+        as_key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+        if (!as_key) fail("cannot generate a key");
+        as_public = encoded_public(as_key.get());
+    } else {
+        as_public = public_of(as_private);
+        as_key = make_key(as_public, as_private);
+    }
+    if (salt.empty()) {
+        salt.resize(16);
+        RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), 16);
+    }
+    // 2. ECDH with the user agent's public key.
+    Pkey ua_key = make_key(ua_public);
+    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> dctx(EVP_PKEY_CTX_new_from_pkey(nullptr, as_key.get(), nullptr));
+    std::size_t secret_len = 32;
+    std::string ecdh(32, '\0');
+    if (EVP_PKEY_derive_init(dctx.get()) <= 0 || EVP_PKEY_derive_set_peer(dctx.get(), ua_key.get()) <= 0 ||
+        EVP_PKEY_derive(dctx.get(), reinterpret_cast<unsigned char*>(ecdh.data()), &secret_len) <= 0 || secret_len != 32)
+        fail("ECDH failed");
+    // 3–8. The key schedule of RFC 8291 §3.4 and RFC 8188 §2.2–2.3.
+    const std::string prk_key = hmac_sha256(auth_secret, ecdh);
+    std::string key_info = std::string("WebPush: info") + '\0' + ua_public + as_public + '\x01';
+    const std::string ikm = hmac_sha256(prk_key, key_info);
+    const std::string prk = hmac_sha256(salt, ikm);
+    const std::string cek = hmac_sha256(prk, std::string("Content-Encoding: aes128gcm") + '\0' + '\x01').substr(0, 16);
+    const std::string nonce = hmac_sha256(prk, std::string("Content-Encoding: nonce") + '\0' + '\x01').substr(0, 12);
+    // 9–10. One record: the payload, the last-record delimiter 0x02, sealed with AES-128-GCM.
+    std::string record(plaintext);
+    record += '\x02';
+    std::string out;
+    out.reserve(86 + record.size() + 16);
+    out += salt;
+    out += std::string("\x00\x00\x10\x00", 4);  // rs = 4096
+    out += static_cast<char>(65);
+    out += as_public;
+    std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> c(EVP_CIPHER_CTX_new());
+    std::string sealed(record.size() + 16, '\0');
+    int len = 0, fin = 0;
+    if (EVP_EncryptInit_ex(c.get(), EVP_aes_128_gcm(), nullptr, nullptr, nullptr) <= 0 ||
+        EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_IVLEN, 12, nullptr) <= 0 ||
+        EVP_EncryptInit_ex(c.get(), nullptr, nullptr, reinterpret_cast<const unsigned char*>(cek.data()),
+                           reinterpret_cast<const unsigned char*>(nonce.data())) <= 0 ||
+        EVP_EncryptUpdate(c.get(), reinterpret_cast<unsigned char*>(sealed.data()), &len,
+                          reinterpret_cast<const unsigned char*>(record.data()), static_cast<int>(record.size())) <= 0 ||
+        EVP_EncryptFinal_ex(c.get(), reinterpret_cast<unsigned char*>(sealed.data()) + len, &fin) <= 0 ||
+        EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_GET_TAG, 16,
+                            reinterpret_cast<unsigned char*>(sealed.data()) + len + fin) <= 0)
+        fail("AES-128-GCM failed");
+    out += sealed;
+    return out;
+}
+
+Vapid::Vapid(const std::string& pem_file, std::string subject) : key_(nullptr), subject_(std::move(subject)) {
+    std::unique_ptr<BIO, BioFree> bio(BIO_new_file(pem_file.c_str(), "r"));
+    if (!bio) throw std::runtime_error("webpush: cannot read the VAPID key " + pem_file);
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+    if (!key) throw std::runtime_error("webpush: " + pem_file + " holds no private key (PEM)");
+    key_ = key;
+    public_key_ = base64url_encode(encoded_public(key));
+}
+
+Vapid::~Vapid() { EVP_PKEY_free(static_cast<EVP_PKEY*>(key_)); }
+
+std::string Vapid::authorization(const std::string& endpoint, std::int64_t expires_unix) const {
+    const std::string header = base64url_encode(R"({"typ":"JWT","alg":"ES256"})");
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartObject();
+    w.Key("aud"); w.String(origin_of(endpoint).c_str());
+    w.Key("exp"); w.Int64(expires_unix);
+    w.Key("sub"); w.String(subject_.c_str());
+    w.EndObject();
+    const std::string signing_input = header + "." + base64url_encode({b.GetString(), b.GetSize()});
+    std::unique_ptr<EVP_MD_CTX, MdCtxFree> md(EVP_MD_CTX_new());
+    std::size_t der_len = 0;
+    auto* key = static_cast<EVP_PKEY*>(key_);
+    if (EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key) <= 0 ||
+        EVP_DigestSign(md.get(), nullptr, &der_len, reinterpret_cast<const unsigned char*>(signing_input.data()),
+                       signing_input.size()) <= 0)
+        fail("VAPID signature failed");
+    std::string der(der_len, '\0');
+    if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(der.data()), &der_len,
+                       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) <= 0)
+        fail("VAPID signature failed");
+    // JWS ES256 is R || S, 32 bytes each, not OpenSSL's DER (RFC 7518 §3.4).
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+    std::unique_ptr<ECDSA_SIG, SigFree> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
+    if (!sig) fail("VAPID signature is not DER");
+    const BIGNUM *r = nullptr, *s = nullptr;
+    ECDSA_SIG_get0(sig.get(), &r, &s);
+    unsigned char raw[64];
+    BN_bn2binpad(r, raw, 32);
+    BN_bn2binpad(s, raw + 32, 32);
+    return "vapid t=" + signing_input + "." + base64url_encode({reinterpret_cast<char*>(raw), 64}) + ", k=" + public_key_;
+}
+
+Outcome classify_webpush(const HttpResponse& r) {
+    Outcome o;
+    o.provider = "webpush";
+    o.code = std::to_string(r.status);
+    if (r.status == 0) {
+        o.kind = r.request_sent ? OutcomeKind::unknown : OutcomeKind::retry;
+        o.code = r.timed_out ? "timeout" : "network";
+        o.reason = r.error;
+        return o;
+    }
+    if (r.status == 201 || r.status == 202) {
+        o.kind = OutcomeKind::accepted;
+        auto loc = r.headers.find("location");
+        o.provider_id = loc != r.headers.end() ? loc->second : "";
+        return o;
+    }
+    o.reason = r.body.substr(0, 200);
+    if (r.status == 404 || r.status == 410) {
+        o.kind = OutcomeKind::bad_address;  // the subscription expired or was withdrawn
+    } else if (r.status == 429 || r.status >= 500) {
+        o.kind = OutcomeKind::retry;
+        if (auto it = r.headers.find("retry-after"); it != r.headers.end()) {
+            long s = 0;
+            std::from_chars(it->second.data(), it->second.data() + it->second.size(), s);
+            o.retry_after_ms = s * 1000;
+        }
+    } else {
+        o.kind = OutcomeKind::failed;  // 400 bad headers, 401/403 VAPID, 413 too large: ours to mend
+    }
+    return o;
+}
+
+WebPushChannel::WebPushChannel(HttpClient& http, WebPushConfig config)
+    : http_(http), config_(std::move(config)), vapid_(config_.vapid_key_file, config_.vapid_subject) {}
+
+void WebPushChannel::send(Message message, Done done) {
+    std::string why;
+    auto sub = parse_subscription(message.recipient, &why);
+    if (!sub) {
+        done(Outcome{OutcomeKind::bad_address, "webpush", {}, "bad_subscription", why, 0});
+        return;
+    }
+    const render::Rendered& c = message.content;
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartObject();
+    w.Key("title"); w.String(c.subject.c_str());
+    w.Key("body"); w.String(c.text.c_str());
+    if (!c.url.empty()) { w.Key("url"); w.String(c.url.c_str()); }
+    if (!c.icon.empty()) { w.Key("icon"); w.String(c.icon.c_str()); }
+    w.Key("id"); w.String(message.job_id.c_str());
+    w.EndObject();
+    HttpRequest req;
+    req.url = sub->endpoint;
+    req.body = webpush_encrypt({b.GetString(), b.GetSize()}, sub->p256dh, sub->auth);
+    const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch() + std::chrono::hours(12))
+                         .count();
+    // A Topic lets the push service replace an undelivered copy of the same message.
+    std::string topic = base64url_encode(message.job_id).substr(0, 32);
+    req.headers = {{"TTL", std::to_string(config_.ttl_s)},
+                   {"Urgency", message.priority == Priority::urgent ? "high" : "normal"},
+                   {"Topic", topic},
+                   {"Content-Encoding", "aes128gcm"},
+                   {"Content-Type", "application/octet-stream"},
+                   {"Authorization", vapid_.authorization(sub->endpoint, exp)}};
+    req.timeout = std::chrono::milliseconds(config_.timeout_ms);
+    http_.perform(std::move(req), [done = std::move(done)](HttpResponse r) { done(classify_webpush(r)); });
+}
+
+}  // namespace crieur

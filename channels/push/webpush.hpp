@@ -1,0 +1,67 @@
+// WebPushChannel: Web Push (RFC 8030) to a browser subscription, the payload encrypted with
+// aes128gcm (RFC 8291, on OpenSSL) and the request signed with VAPID (RFC 8292, ES256).
+// Headers TTL, Urgency (urgent messages → high) and Topic. A 404 or 410 means the subscription is
+// gone: a bad address. Use from the io_context's thread only; the crypto helpers are pure.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "channels/channel.hpp"
+#include "channels/http_client.hpp"
+#include "daemon/config.hpp"
+
+namespace crieur {
+
+// A browser's push subscription, as PushSubscription.toJSON() gives it.
+struct PushSubscription {
+    std::string endpoint;
+    std::string p256dh;  // the user agent's public key: 65 bytes, uncompressed P-256
+    std::string auth;    // the 16-byte auth secret
+};
+// Parses {"endpoint": "...", "keys": {"p256dh": "<base64url>", "auth": "<base64url>"}}; checks
+// the endpoint is https (or http on loopback, for tests) and the key lengths.
+std::optional<PushSubscription> parse_subscription(const std::string& json, std::string* why = nullptr);
+
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
+
+// RFC 8291 encryption of one record: salt(16) || rs(4) || idlen(1) || as_public(65) || ciphertext.
+// `as_private` (32 bytes) and `salt` (16 bytes) are drawn at random when empty; tests fix them.
+std::string webpush_encrypt(std::string_view plaintext, const std::string& ua_public, const std::string& auth_secret,
+                            std::string as_private = {}, std::string salt = {});
+
+// A VAPID signer: the application server's P-256 key, from a PEM file.
+class Vapid {
+public:
+    // Throws std::runtime_error when the key cannot be read.
+    Vapid(const std::string& pem_file, std::string subject);
+    ~Vapid();
+    Vapid(const Vapid&) = delete;
+    Vapid& operator=(const Vapid&) = delete;
+    // "vapid t=<JWT ES256 {aud, exp, sub}>, k=<base64url public key>"
+    std::string authorization(const std::string& endpoint, std::int64_t expires_unix) const;
+    const std::string& public_key() const { return public_key_; }
+
+private:
+    void* key_;  // EVP_PKEY*
+    std::string subject_;
+    std::string public_key_;  // 65 bytes, base64url
+};
+
+Outcome classify_webpush(const HttpResponse& response);
+
+class WebPushChannel final : public Channel {
+public:
+    WebPushChannel(HttpClient& http, WebPushConfig config);
+    std::string_view provider() const override { return "webpush"; }
+    bool carries(std::string_view channel) const override { return channel == "push"; }
+    void send(Message message, Done done) override;
+
+private:
+    HttpClient& http_;
+    WebPushConfig config_;
+    Vapid vapid_;
+};
+
+}  // namespace crieur
