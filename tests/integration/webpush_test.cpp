@@ -1,0 +1,87 @@
+// The Web Push driver end to end: crieurd → push-emulator, which checks VAPID with `jose` and
+// decrypts with `http_ece` (implementations independent of crieur's). Skipped, and says so,
+// when Node or the emulator's npm packages are not installed (tools/setup installs them).
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <filesystem>
+
+#include "support/daemon_fixture.hpp"
+
+using namespace crieur;
+using namespace crieur::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kEmulatorDir = CRIEUR_SOURCE_DIR "/tests/emulators/push";
+
+bool node_ready() {
+    return std::system("command -v node >/dev/null 2>&1") == 0 &&
+           std::filesystem::exists(kEmulatorDir + "/node_modules/http_ece") &&
+           std::filesystem::exists(kEmulatorDir + "/node_modules/jose");
+}
+
+std::string push_job(const std::string& id, const std::string& subscription, const char* priority) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartObject();
+    w.Key("v"); w.Int(1);
+    w.Key("id"); w.String(id.c_str());
+    w.Key("service"); w.String("action-sociale");
+    w.Key("template"); w.String("heatwave_check");
+    w.Key("priority"); w.String(priority);
+    w.Key("to"); w.StartObject(); w.Key("push"); w.String(subscription.c_str()); w.EndObject();
+    w.Key("data"); w.StartObject();
+    w.Key("name"); w.String("Monsieur Leroy");
+    w.Key("callback_number"); w.String("04 72 00 00 00");
+    w.EndObject();
+    w.EndObject();
+    return b.GetString();
+}
+
+}  // namespace
+
+TEST_CASE("a push message is encrypted and signed so that an independent implementation reads it") {
+    if (!node_ready()) {
+        MESSAGE("skipped: node or tests/emulators/push/node_modules missing (tools/setup installs them)");
+        return;
+    }
+    TempDir dir;
+    REQUIRE(std::system(("openssl ecparam -name prime256v1 -genkey -noout -out " + (dir / "vapid.pem") + " 2>/dev/null").c_str()) == 0);
+    RedisServer redis(dir / "redis");
+    const int port = free_port();
+    Process emulator({"node", kEmulatorDir + "/push_emulator.js", std::to_string(port)}, dir / "push.log");
+    REQUIRE(wait_until([&] { return http_get(port, "/emulator/received").status == 200; }, 15s));
+    DaemonUnderTest daemon(dir, redis,
+                           {.extra_sections = "[webpush]\nenabled = true\nvapid_key_file = \"vapid.pem\"\n"
+                                              "vapid_subject = \"mailto:ops@mairie.example.fr\"\nttl_s = 3600\n"});
+    daemon.start();
+
+    const std::string good = http_get(port, "/emulator/subscribe?id=leroy").body;
+    const std::string gone = R"({"endpoint":"http://127.0.0.1:)" + std::to_string(port) +
+                             R"(/push/gone","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}})";
+    auto client = redis.client();
+    enqueue(client, {push_job("push-ok", good, "urgent"), push_job("push-gone", gone, "normal")});
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status IN ('sent', 'failed')") == 2; }, 15s));
+
+    rapidjson::Document got;
+    got.Parse(http_get(port, "/emulator/received").body.c_str());
+    REQUIRE(got.IsArray());
+    REQUIRE(got.Size() == 1);
+    rapidjson::Document payload;
+    payload.Parse(got[0]["payload"].GetString());
+    REQUIRE(payload.IsObject());
+    CHECK(std::string(payload["title"].GetString()) == "Canicule : tout va bien ?");
+    CHECK(std::string(payload["body"].GetString()) == "Monsieur Leroy, besoin d'aide ou d'une visite ? Appelez le 04 72 00 00 00.");
+    CHECK(std::string(payload["id"].GetString()) == "push-ok");
+    CHECK(std::string(got[0]["urgency"].GetString()) == "high");
+    CHECK(std::string(got[0]["ttl"].GetString()) == "3600");
+    CHECK(std::string(got[0]["sub"].GetString()) == "mailto:ops@mairie.example.fr");
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id = 'push-ok' AND status = 'sent'") == 1);
+    CHECK(daemon.query("SELECT count(*) FROM attempts WHERE outcome = 'bad_address' AND error_code = '410'") == 1);
+    CHECK(daemon.stop() == 0);
+}
