@@ -51,7 +51,7 @@ struct HttpClient::Transfer {
     std::chrono::steady_clock::time_point started;
     ~Transfer() {
         if (headers) curl_slist_free_all(headers);
-        if (easy) curl_easy_cleanup(easy);
+        if (easy) curl_easy_cleanup(easy);  // unless handed back to the pool first
     }
 };
 
@@ -116,7 +116,24 @@ HttpClient::~HttpClient() {
     transfers_.clear();
     for (auto& [fd, w] : watches_) w->remove();
     watches_.clear();
+    for (void* e : idle_easies_) curl_easy_cleanup(static_cast<CURL*>(e));
     curl_multi_cleanup(multi_);
+}
+
+void* HttpClient::take_easy() {
+    if (idle_easies_.empty()) return curl_easy_init();
+    void* e = idle_easies_.back();
+    idle_easies_.pop_back();
+    return e;
+}
+
+void HttpClient::give_back(void* easy) {
+    if (idle_easies_.size() >= static_cast<std::size_t>(options_.max_connections)) {
+        curl_easy_cleanup(static_cast<CURL*>(easy));
+        return;
+    }
+    curl_easy_reset(static_cast<CURL*>(easy));
+    idle_easies_.push_back(easy);
 }
 
 void HttpClient::perform(HttpRequest request, Done done) {
@@ -124,7 +141,7 @@ void HttpClient::perform(HttpRequest request, Done done) {
     t->request = std::move(request);
     t->done = std::move(done);
     t->started = std::chrono::steady_clock::now();
-    CURL* e = curl_easy_init();
+    CURL* e = static_cast<CURL*>(take_easy());
     t->easy = e;
     const HttpRequest& r = t->request;
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -167,7 +184,7 @@ void HttpClient::perform_custom(Setup setup, std::chrono::milliseconds timeout, 
     auto t = std::make_unique<Transfer>();
     t->done = std::move(done);
     t->started = std::chrono::steady_clock::now();
-    CURL* e = curl_easy_init();
+    CURL* e = static_cast<CURL*>(take_easy());
     t->easy = e;
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -198,13 +215,27 @@ int HttpClient::on_socket(void*, int fd, int what, void* self_ptr, void*) {
 
 int HttpClient::on_timer(void*, long timeout_ms, void* self_ptr) {
     auto* self = static_cast<HttpClient*>(self_ptr);
-    self->timer_.cancel();
-    if (timeout_ms < 0) return 0;
-    self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-    self->timer_.async_wait([self, alive = std::weak_ptr<bool>(self->alive_)](const boost::system::error_code& ec) {
-        if (!ec && !alive.expired()) self->act(CURL_SOCKET_TIMEOUT, 0);
-    });
+    self->deadline_ = timeout_ms < 0 ? std::chrono::steady_clock::time_point::max()
+                                     : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    if (self->deadline_ < self->armed_for_) self->arm_timer();
     return 0;
+}
+
+void HttpClient::arm_timer() {
+    armed_for_ = deadline_;
+    timer_.expires_at(deadline_);  // cancels a later wait, whose handler then sees operation_aborted
+    timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+        if (ec || alive.expired()) return;
+        armed_for_ = std::chrono::steady_clock::time_point::max();
+        if (deadline_ == std::chrono::steady_clock::time_point::max()) return;  // libcurl withdrew it
+        if (std::chrono::steady_clock::now() < deadline_) {
+            arm_timer();  // libcurl moved it later meanwhile
+            return;
+        }
+        deadline_ = std::chrono::steady_clock::time_point::max();
+        act(CURL_SOCKET_TIMEOUT, 0);
+        if (deadline_ != std::chrono::steady_clock::time_point::max() && deadline_ < armed_for_) arm_timer();
+    });
 }
 
 void HttpClient::act(int fd, int events) {
@@ -238,6 +269,8 @@ void HttpClient::finish_done_transfers() {
             r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
         }
         r.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t->started);
+        give_back(e);  // the handle goes back to the pool; the transfer keeps none
+        t->easy = nullptr;
         // Completions run from a fresh handler: a driver may start a new transfer from its callback.
         asio::post(io_, [t = std::shared_ptr<Transfer>(std::move(t))]() mutable { t->done(std::move(t->response)); });
     }

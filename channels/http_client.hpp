@@ -69,11 +69,19 @@ private:
     static int on_timer(void* multi, long timeout_ms, void* self);
     void act(int fd, int events);
     void finish_done_transfers();
+    void arm_timer();
+    void* take_easy();            // a reset handle from the pool, or a new one
+    void give_back(void* easy);   // to the pool (bounded)
 
     boost::asio::io_context& io_;
     HttpClientOptions options_;
     void* multi_;  // CURLM*
     boost::asio::steady_timer timer_;
+    // libcurl moves its deadline at nearly every call; re-arming an Asio timer each time costs a
+    // cancelled handler. The deadline is kept here and the timer re-armed only when it must fire sooner.
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    std::chrono::steady_clock::time_point armed_for_ = std::chrono::steady_clock::time_point::max();
+    std::vector<void*> idle_easies_;  // reset easy handles, reused: cheaper than init + cleanup
     std::map<int, std::shared_ptr<Watch>> watches_;
     std::map<void*, std::unique_ptr<Transfer>> transfers_;  // by CURL* easy handle
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,0 +1,131 @@
+// bench-channels: how fast an HTTP channel driver sends from one io_context thread. The Twilio
+// and WhatsApp drivers send N messages (default 100,000) with up to 64 in flight over keep-alive
+// connections to a stub provider that answers at once with the provider's fixed success body
+// (crieur's own async Beast server, on its own thread and core, so the provider side is not the
+// bottleneck). Prints requests/s, p50/p99 latency and CPU per message of the sending thread.
+//   bench-channels [--messages N] [--inflight K]
+#include <sys/resource.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "channels/sms/twilio.hpp"
+#include "channels/whatsapp/cloud_api.hpp"
+#include "daemon/http/server.hpp"
+
+using namespace crieur;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+double thread_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_THREAD, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+struct Result {
+    double seconds = 0, cpu = 0;
+    std::vector<double> latency_ms;
+    int accepted = 0;
+};
+
+Result run(Channel& channel, boost::asio::io_context& io, int messages, int inflight, const Message& prototype) {
+    Result r;
+    r.latency_ms.reserve(static_cast<std::size_t>(messages));
+    int started = 0, finished = 0;
+    std::function<void()> start_one = [&] {
+        if (started >= messages) return;
+        ++started;
+        const auto t0 = Steady::now();
+        channel.send(prototype, [&, t0](Outcome o) {
+            r.latency_ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - t0).count());
+            r.accepted += o.kind == OutcomeKind::accepted;
+            ++finished;
+            start_one();
+        });
+    };
+    const double cpu0 = thread_cpu_seconds();
+    const auto t0 = Steady::now();
+    for (int i = 0; i < inflight; ++i) start_one();
+    while (finished < messages) io.run_one();
+    r.seconds = std::chrono::duration<double>(Steady::now() - t0).count();
+    r.cpu = thread_cpu_seconds() - cpu0;
+    std::sort(r.latency_ms.begin(), r.latency_ms.end());
+    return r;
+}
+
+void report(const char* name, const Result& r, int messages) {
+    auto pct = [&](double p) { return r.latency_ms[static_cast<std::size_t>(p * (r.latency_ms.size() - 1))]; };
+    std::printf("  %-9s %8.0f sends/s  p50 %.2f ms  p99 %.2f ms  CPU %.1f µs/message  accepted %d/%d  (%.2fx the 40,000/s goal)\n",
+                name, messages / r.seconds, pct(0.5), pct(0.99), r.cpu / messages * 1e6, r.accepted, messages,
+                messages / r.seconds / 40'000.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int messages = 100'000, inflight = 64;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--messages")) messages = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--inflight")) inflight = std::atoi(argv[i + 1]);
+    }
+    // The stub provider: crieur's own Beast server answering the providers' success bodies.
+    boost::asio::io_context stub_io{1};
+    http::Routes routes;
+    routes.add("POST", "/2010-04-01/Accounts/", [](const http::Request&, std::string_view, http::Reply reply) {
+        reply({201, "application/json",
+               R"({"sid":"SM0123456789abcdef0123456789abcdef","status":"queued","num_segments":"1","to":"+33612345678"})", {}});
+    });
+    routes.add("POST", "/v21.0/", [](const http::Request&, std::string_view, http::Reply reply) {
+        reply({200, "application/json",
+               R"({"messaging_product":"whatsapp","contacts":[{"input":"33612345678","wa_id":"33612345678"}],"messages":[{"id":"wamid.HBgLMzM2MTIzNDU2Nzg","message_status":"accepted"}]})", {}});
+    });
+    http::HttpServer stub(stub_io, routes);
+    stub.start("127.0.0.1", 0);
+    const auto base = "http://127.0.0.1:" + std::to_string(stub.port());
+    std::thread stub_thread([&] { stub_io.run(); });
+
+    boost::asio::io_context io{1};
+    auto guard = boost::asio::make_work_guard(io);
+    HttpClient http(io, {inflight, "", true});
+    TwilioConfig tw;
+    tw.enabled = true;
+    tw.base_url = base;
+    tw.account_sid = "AC00000000000000000000000000000001";
+    tw.auth_token = "token";
+    tw.from = "+33700000001";
+    tw.status_callback = "https://mairie.example.fr/hooks/twilio";
+    TwilioChannel twilio(http, tw);
+    WhatsappConfig wa;
+    wa.enabled = true;
+    wa.base_url = base + "/v21.0";
+    wa.phone_number_id = "1234567890";
+    wa.access_token = "token";
+    WhatsappChannel whatsapp(http, wa);
+
+    Message m;
+    m.job_id = "bench-1";
+    m.recipient = "+33612345678";
+    m.content.channel = "sms";
+    m.content.text = "Madame Martin, votre passeport expire le 14 mars 2027. Prenez rendez-vous sur https://mairie.example.fr/rdv";
+    m.content.whatsapp_name = "document_expiry_v1";
+    m.content.whatsapp_language = "fr";
+    m.content.whatsapp_parameters = {"Madame Martin", "passeport", "14 mars 2027"};
+
+    std::printf("bench-channels: %d messages per driver, %d in flight, keep-alive, one sending thread; %u cores\n",
+                messages, inflight, std::thread::hardware_concurrency());
+    run(twilio, io, std::min(messages, 2000), inflight, m);  // warm up: connections, allocator
+    report("twilio", run(twilio, io, messages, inflight, m), messages);
+    report("whatsapp", run(whatsapp, io, messages, inflight, m), messages);
+    stub_io.stop();
+    stub_thread.join();
+    return 0;
+}
