@@ -1,25 +1,17 @@
 #include "channels/email/smtp.hpp"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <chrono>
 #include <ctime>
 #include <vector>
 
+#include "channels/encoding.hpp"
+
 namespace crieur {
 
 namespace {
-
-std::string base64(std::string_view in) {
-    std::string out(4 * ((in.size() + 2) / 3), '\0');
-    out.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                                        reinterpret_cast<const unsigned char*>(in.data()),
-                                                        static_cast<int>(in.size()))));
-    return out;
-}
 
 std::string address_of(const std::string& from) {
     auto lt = from.find('<'), gt = from.find('>');
@@ -103,24 +95,14 @@ std::string encode_header(const std::string& value) {
     while (i < value.size()) {
         std::size_t end = std::min(value.size(), i + 45);
         while (end < value.size() && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end;
-        out += (out.empty() ? "" : "\r\n ") + std::string("=?UTF-8?B?") + base64(value.substr(i, end - i)) + "?=";
+        out += (out.empty() ? "" : "\r\n ") + std::string("=?UTF-8?B?") + base64_encode(value.substr(i, end - i)) + "?=";
         i = end;
     }
     return out;
 }
 
 std::string unsubscribe_token(const std::string& secret, const std::string& message_id) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<const unsigned char*>(message_id.data()), message_id.size(), mac, &len);
-    static const char* hex = "0123456789abcdef";
-    std::string token = id_safe(message_id) + ".";
-    for (unsigned i = 0; i < 16 && i < len; ++i) {
-        token += hex[mac[i] >> 4];
-        token += hex[mac[i] & 15];
-    }
-    return token;
+    return id_safe(message_id) + "." + hex_encode(hmac_sha256(secret, message_id).substr(0, 16));
 }
 
 SmtpChannel::SmtpChannel(HttpClient& http, SmtpConfig config) : http_(http), config_(std::move(config)) {
@@ -130,11 +112,9 @@ SmtpChannel::SmtpChannel(HttpClient& http, SmtpConfig config) : http_(http), con
 }
 
 void SmtpChannel::send(Message message, Done done) {
-    unsigned char nonce[6];
-    RAND_bytes(nonce, sizeof nonce);
-    std::string message_id = "<" + id_safe(message.job_id) + ".";
-    for (unsigned char b : nonce) message_id += "0123456789abcdef"[b >> 4], message_id += "0123456789abcdef"[b & 15];
-    message_id += "@" + domain_ + ">";
+    std::string nonce(6, '\0');
+    RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size()));
+    const std::string message_id = "<" + id_safe(message.job_id) + "." + hex_encode(nonce) + "@" + domain_ + ">";
 
     auto transfer = std::make_shared<SmtpTransfer>();
     auto setup = [this, &message, &message_id, transfer](void* easy) -> std::shared_ptr<void> {

@@ -6,7 +6,6 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -14,10 +13,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <charconv>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
+
+#include "channels/encoding.hpp"
 
 namespace crieur {
 
@@ -38,14 +38,6 @@ struct BioFree { void operator()(BIO* p) const { BIO_free(p); } };
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 [[noreturn]] void fail(const char* what) { throw std::runtime_error(std::string("webpush: ") + what); }
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-    unsigned char out[32];
-    unsigned len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out, &len);
-    return std::string(reinterpret_cast<char*>(out), len);
-}
 
 // An EC P-256 key from its parts: a public point (65 bytes), and optionally the private scalar.
 Pkey make_key(const std::string& public_point, const std::string& private_scalar = {}) {
@@ -111,48 +103,6 @@ std::string origin_of(const std::string& url) {
 }
 
 }  // namespace
-
-std::string base64url_encode(std::string_view in) {
-    static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                           static_cast<unsigned char>(in[i + 2]);
-        out += abc[v >> 18], out += abc[(v >> 12) & 63], out += abc[(v >> 6) & 63], out += abc[v & 63];
-    }
-    if (i + 1 == in.size()) {
-        const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-        out += abc[v >> 18], out += abc[(v >> 12) & 63];
-    } else if (i + 2 == in.size()) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-        out += abc[v >> 18], out += abc[(v >> 12) & 63], out += abc[(v >> 6) & 63];
-    }
-    return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view in) {
-    while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (char c : in) {
-        int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '-' || c == '+') v = 62;
-        else if (c == '_' || c == '/') v = 63;
-        else return std::nullopt;
-        buffer = (buffer << 6) | static_cast<unsigned>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((buffer >> bits) & 0xff);
-        }
-    }
-    return out;
-}
 
 std::optional<PushSubscription> parse_subscription(const std::string& json, std::string* why) {
     auto no = [&](const char* reason) -> std::optional<PushSubscription> {
@@ -284,15 +234,10 @@ std::string Vapid::authorization(const std::string& endpoint, std::int64_t expir
 }
 
 Outcome classify_webpush(const HttpResponse& r) {
+    if (auto none = classify_no_answer(r, "webpush")) return *none;
     Outcome o;
     o.provider = "webpush";
     o.code = std::to_string(r.status);
-    if (r.status == 0) {
-        o.kind = r.request_sent ? OutcomeKind::unknown : OutcomeKind::retry;
-        o.code = r.timed_out ? "timeout" : "network";
-        o.reason = r.error;
-        return o;
-    }
     if (r.status == 201 || r.status == 202) {
         o.kind = OutcomeKind::accepted;
         auto loc = r.headers.find("location");
@@ -304,11 +249,7 @@ Outcome classify_webpush(const HttpResponse& r) {
         o.kind = OutcomeKind::bad_address;  // the subscription expired or was withdrawn
     } else if (r.status == 429 || r.status >= 500) {
         o.kind = OutcomeKind::retry;
-        if (auto it = r.headers.find("retry-after"); it != r.headers.end()) {
-            long s = 0;
-            std::from_chars(it->second.data(), it->second.data() + it->second.size(), s);
-            o.retry_after_ms = s * 1000;
-        }
+        o.retry_after_ms = retry_after_ms(r);
     } else {
         o.kind = OutcomeKind::failed;  // 400 bad headers, 401/403 VAPID, 413 too large: ours to mend
     }

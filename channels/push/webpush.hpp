@@ -8,6 +8,7 @@
 #include <string>
 
 #include "channels/channel.hpp"
+#include "channels/encoding.hpp"
 #include "channels/http_client.hpp"
 #include "daemon/config.hpp"
 
@@ -22,9 +23,6 @@ struct PushSubscription {
 // Parses {"endpoint": "...", "keys": {"p256dh": "<base64url>", "auth": "<base64url>"}}; checks
 // the endpoint is https (or http on loopback, for tests) and the key lengths.
 std::optional<PushSubscription> parse_subscription(const std::string& json, std::string* why = nullptr);
-
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);
 
 // RFC 8291 encryption of one record: salt(16) || rs(4) || idlen(1) || as_public(65) || ciphertext.
 // `as_private` (32 bytes) and `salt` (16 bytes) are drawn at random when empty; tests fix them.

@@ -1,13 +1,11 @@
 #include "channels/sms/twilio.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
 #include <array>
-#include <charconv>
+
+#include "channels/encoding.hpp"
 
 namespace crieur {
 
@@ -38,33 +36,12 @@ constexpr std::array<CodeRule, 14> kCodes{{
     {21608, OutcomeKind::failed, "trial account: the 'To' number is not verified"},
 }};
 
-std::int64_t retry_after_ms(const HttpResponse& r) {
-    auto it = r.headers.find("retry-after");
-    if (it == r.headers.end()) return 0;
-    long seconds = 0;
-    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), seconds);
-    return ec == std::errc{} ? seconds * 1000 : 0;  // an HTTP-date is not worth the parse: back off instead
-}
-
-std::string base64(const unsigned char* data, unsigned len) {
-    std::string out(4 * ((len + 2) / 3), '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
 }  // namespace
 
 Outcome classify_twilio(const HttpResponse& r) {
+    if (auto none = classify_no_answer(r, "twilio")) return *none;
     Outcome o;
     o.provider = "twilio";
-    if (r.status == 0) {
-        // No answer: if the request went out, Twilio may have taken it.
-        o.kind = r.request_sent ? OutcomeKind::unknown : OutcomeKind::retry;
-        o.code = r.timed_out ? "timeout" : "network";
-        o.reason = r.error;
-        return o;
-    }
     rapidjson::Document body;
     body.Parse(r.body.data(), r.body.size());
     const bool json = !body.HasParseError() && body.IsObject();
@@ -104,18 +81,13 @@ std::string twilio_signature(const std::string& auth_token, const std::string& u
     std::stable_sort(params.begin(), params.end(), [](auto& a, auto& b) { return a.first < b.first; });
     std::string data = url;
     for (auto& [k, v] : params) data += k + v;
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
-         reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-    return base64(mac, len);
+    return base64_encode(hmac_sha1(auth_token, data));
 }
 
 bool twilio_signature_valid(const std::string& auth_token, const std::string& url,
                             const std::vector<std::pair<std::string, std::string>>& params,
                             const std::string& received) {
-    const std::string expected = twilio_signature(auth_token, url, params);
-    return expected.size() == received.size() && CRYPTO_memcmp(expected.data(), received.data(), expected.size()) == 0;
+    return same_bytes(twilio_signature(auth_token, url, params), received);
 }
 
 std::string twilio_status(const std::string& s) {

@@ -1,14 +1,13 @@
 #include "channels/whatsapp/cloud_api.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <array>
+
+#include "channels/encoding.hpp"
 
 namespace crieur {
 
@@ -51,27 +50,12 @@ constexpr std::array<CodeRule, 27> kCodes{{
     {133010, OutcomeKind::failed},       // phone number not registered
 }};
 
-std::string hex(const unsigned char* p, unsigned n) {
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < n; ++i) {
-        out += digits[p[i] >> 4];
-        out += digits[p[i] & 15];
-    }
-    return out;
-}
-
 }  // namespace
 
 Outcome classify_whatsapp(const HttpResponse& r) {
+    if (auto none = classify_no_answer(r, "whatsapp")) return *none;
     Outcome o;
     o.provider = "whatsapp";
-    if (r.status == 0) {
-        o.kind = r.request_sent ? OutcomeKind::unknown : OutcomeKind::retry;
-        o.code = r.timed_out ? "timeout" : "network";
-        o.reason = r.error;
-        return o;
-    }
     rapidjson::Document d;
     d.Parse(r.body.data(), r.body.size());
     const bool json = !d.HasParseError() && d.IsObject();
@@ -135,16 +119,11 @@ std::string whatsapp_template_body(const std::string& to, const render::Rendered
 }
 
 std::string whatsapp_signature(const std::string& app_secret, const std::string& body) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    HMAC(EVP_sha256(), app_secret.data(), static_cast<int>(app_secret.size()),
-         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-    return "sha256=" + hex(mac, len);
+    return "sha256=" + hex_encode(hmac_sha256(app_secret, body));
 }
 
 bool whatsapp_signature_valid(const std::string& app_secret, const std::string& body, const std::string& header) {
-    const std::string expected = whatsapp_signature(app_secret, body);
-    return expected.size() == header.size() && CRYPTO_memcmp(expected.data(), header.data(), expected.size()) == 0;
+    return same_bytes(whatsapp_signature(app_secret, body), header);
 }
 
 std::vector<WhatsappStatus> parse_whatsapp_statuses(const std::string& body) {

@@ -10,7 +10,6 @@
 //   twilio-emulator --port P --account-sid AC… --auth-token T [--callback-delay-ms N]
 #include "emulators/emulator.hpp"
 
-#include <openssl/evp.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -24,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "channels/encoding.hpp"
 #include "channels/http_client.hpp"
 #include "channels/sms/twilio.hpp"
 
@@ -98,12 +98,7 @@ void callback(const Fields& msg, const std::string& sid, const std::string& stat
 http::response<http::string_body> create_message(const http::request<http::string_body>& req, const std::string& sid_in_path) {
     const unsigned v = req.version();
     // Basic auth: AccountSid:AuthToken
-    std::string expected = account_sid + ":" + auth_token;
-    std::string encoded(4 * ((expected.size() + 2) / 3), '\0');
-    encoded.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
-                                                            reinterpret_cast<const unsigned char*>(expected.data()),
-                                                            static_cast<int>(expected.size()))));
-    if (req[http::field::authorization] != "Basic " + encoded) return error(401, 20003, "Authenticate", v);
+    if (req[http::field::authorization] != "Basic " + crieur::base64_encode(account_sid + ":" + auth_token)) return error(401, 20003, "Authenticate", v);
     if (sid_in_path != account_sid) return error(404, 20404, "The requested resource was not found", v);
     if (req[http::field::content_type].find("application/x-www-form-urlencoded") == std::string::npos)
         return error(400, 20001, "Content-Type must be application/x-www-form-urlencoded", v);
