@@ -487,9 +487,10 @@ std::vector<std::string> TemplateStore::names() const {
     return out;
 }
 
-std::vector<std::string> TemplateStore::channels(const std::string& name) const {
+const std::vector<std::string>& TemplateStore::channels(const std::string& name) const {
+    static const std::vector<std::string> none;
     auto* m = manifest(name);
-    return m ? m->channels : std::vector<std::string>{};
+    return m ? m->channels : none;
 }
 
 std::string TemplateStore::resolve_locale(const std::string& name, const std::string& wished) const {

@@ -71,7 +71,7 @@ public:
     const Manifest* manifest(const std::string& name) const;
     std::vector<std::string> names() const;
     // The channels the template has, in the manifest's order.
-    std::vector<std::string> channels(const std::string& name) const;
+    const std::vector<std::string>& channels(const std::string& name) const;
     // The locale used for a wished one: exact, then its language (fr-FR → fr), then the default.
     std::string resolve_locale(const std::string& name, const std::string& wished) const;
 
