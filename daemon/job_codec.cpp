@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include <array>
+#include <algorithm>
 #include <charconv>
 
 namespace crieur {
@@ -30,6 +31,20 @@ bool is_token(std::string_view s) {
 }
 
 using Value = rapidjson::Value;
+
+// Template data is a few levels deep (a list of objects at most); deeper is refused before any
+// recursive walk (serialising, rendering) could go that deep.
+constexpr int kMaxDataDepth = 8;
+
+int depth(const rapidjson::GenericValue<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>>& v, int level = 1) {
+    if (level > kMaxDataDepth) return level;
+    int deepest = level;
+    if (v.IsObject())
+        for (auto& m : v.GetObject()) deepest = std::max(deepest, depth(m.value, level + 1));
+    else if (v.IsArray())
+        for (auto& e : v.GetArray()) deepest = std::max(deepest, depth(e, level + 1));
+    return deepest;
+}
 
 std::optional<JobError> read_string(const Value& obj, const char* name, std::string& out, bool required,
                                     std::size_t max_len = 256) {
@@ -110,6 +125,9 @@ std::optional<JobError> validate(const Value& doc, Job& job) {
     auto data = doc.FindMember("data");
     if (data != doc.MemberEnd()) {
         if (!data->value.IsObject()) return error(errc::job_wrong_type, "data", "field 'data' must be an object");
+        if (depth(data->value) > kMaxDataDepth)
+            return error(errc::job_bad_value, "data",
+                         "field 'data' nests deeper than " + std::to_string(kMaxDataDepth) + " levels");
         rapidjson::StringBuffer buf;
         rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
         data->value.Accept(writer);
@@ -162,7 +180,8 @@ std::variant<Job, JobError> parse_job(std::string_view json, std::size_t max_byt
     thread_local char pool[16 * 1024];
     rapidjson::MemoryPoolAllocator<> allocator(pool, sizeof pool);
     rapidjson::Document doc(&allocator);
-    doc.Parse(json.data(), json.size());
+    // Iterative: a hostile nesting of brackets cannot exhaust the stack.
+    doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
     if (doc.HasParseError())
         return error(errc::job_not_json, "",
                      std::string("job is not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +

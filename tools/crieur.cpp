@@ -60,7 +60,7 @@ redis::SyncClient connect(const Config& c) { return redis::SyncClient(c.redis.ho
 // per non-blank line. Returns (line number, text) pairs.
 std::vector<std::pair<int, std::string>> split_jobs(const std::string& input) {
     rapidjson::Document whole;
-    whole.Parse(input.data(), input.size());
+    whole.Parse<rapidjson::kParseIterativeFlag>(input.data(), input.size());
     if (!whole.HasParseError() && whole.IsObject()) return {{1, input}};
     std::vector<std::pair<int, std::string>> out;
     std::istringstream in(input);

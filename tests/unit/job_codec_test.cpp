@@ -122,3 +122,17 @@ TEST_CASE("RFC 3339 timestamps: offsets, fractions and impossible dates") {
     CHECK_FALSE(parse_rfc3339("2026-11-23T10:20:31+0100"));
     CHECK_FALSE(parse_rfc3339("2026-11-23T10:20:31Z trailing"));
 }
+
+TEST_CASE("a hostile nesting is refused without exhausting the stack") {
+    const std::string deep = std::string(30000, '[') + std::string(30000, ']');
+    auto r = parse_job(deep, 1 << 20);
+    REQUIRE(std::holds_alternative<JobError>(r));
+    CHECK(std::get<JobError>(r).code == errc::job_not_json);  // an array, not an object
+    std::string nested = "{}";
+    for (int i = 0; i < 20; ++i) nested = R"({"a":)" + nested + "}";
+    auto d = parse_job(with(R"(,"citizen":"c","data":)" + nested), 1 << 20);
+    REQUIRE(std::holds_alternative<JobError>(d));
+    CHECK(std::get<JobError>(d).field == "data");
+    CHECK(std::get<JobError>(d).reason == "field 'data' nests deeper than 8 levels");
+    CHECK(std::holds_alternative<Job>(parse_job(with(R"(,"citizen":"c","data":{"items":[{"x":{"y":1}}]})"), 1 << 20)));
+}
