@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
+
 #include <csignal>
 
 #include "channels/sms/twilio.hpp"
@@ -129,38 +131,48 @@ void Daemon::on_signal(int signo) {
 }
 
 void Daemon::reload() {
+    if (reloading_) return;  // one at a time; a SIGHUP during a reload is folded into it
+    reloading_ = true;
     systemd::notify_reloading();
-    try {
-        Config next = load_config(config_path_);
-        // Templates are compiled on the io_context: a reload is rare and a set compiles in milliseconds.
-        auto templates = render::TemplateStore::load(next.templates.dir);
-        if (!templates.store) {
-            std::string all;
-            for (auto& p : templates.problems) all += "\n" + p;
-            spdlog::error("reload refused, the running config and templates stay:{}", all);
-            systemd::notify_ready();
-            return;
+    if (reload_thread_.joinable()) reload_thread_.join();
+    // The files are read and compiled off the io_context (a disk may be slow); the result comes
+    // back to it to be applied.
+    reload_thread_ = std::thread([this, path = config_path_] {
+        auto result = std::make_shared<ReloadResult>();
+        try {
+            result->config = load_config(path);
+            auto templates = render::TemplateStore::load(result->config->templates.dir);
+            result->templates = templates.store;
+            for (auto& p : templates.problems) result->problems += "\n" + p;
+        } catch (const std::exception& e) {
+            result->problems = std::string("\n") + e.what();
         }
-        pipeline_.set_templates(templates.store);
-        set_log_level(next.log.level);
-        intake_.update_limits(next);
-        const bool needs_restart = next.redis.host != config_.redis.host || next.redis.port != config_.redis.port ||
-                                   next.redis.stream != config_.redis.stream || next.redis.group != config_.redis.group ||
-                                   next.receipts.path != config_.receipts.path || next.outbox.dir != config_.outbox.dir ||
-                                   next.http.listen != config_.http.listen || next.http.port != config_.http.port;
-        config_.log = next.log;
-        config_.intake.max_inflight = next.intake.max_inflight;
-        config_.intake.max_job_bytes = next.intake.max_job_bytes;
-        config_.redis.claim_interval_ms = next.redis.claim_interval_ms;
-        spdlog::info("reloaded {}: templates ({}), log level, intake limits, batch and claim settings applied{}",
-                     config_path_, templates.store->names().size(),
-                     needs_restart ? "; changes to redis, receipts, outbox or http addresses need a restart" : "");
-    } catch (const ConfigError& e) {
-        spdlog::error("reload refused, the running config stays:\n{}", e.what());
-    } catch (const std::exception& e) {
-        spdlog::error("reload refused, the running config stays: {}", e.what());
-    }
+        boost::asio::post(io_, [this, result] { apply_reload(*result); });
+    });
+}
+
+void Daemon::apply_reload(const ReloadResult& r) {
+    reloading_ = false;
     systemd::notify_ready();
+    if (!r.config || !r.templates) {
+        spdlog::error("reload refused, the running config and templates stay:{}", r.problems);
+        return;
+    }
+    const Config& next = *r.config;
+    pipeline_.set_templates(r.templates);
+    set_log_level(next.log.level);
+    intake_.update_limits(next);
+    const bool needs_restart = next.redis.host != config_.redis.host || next.redis.port != config_.redis.port ||
+                               next.redis.stream != config_.redis.stream || next.redis.group != config_.redis.group ||
+                               next.receipts.path != config_.receipts.path || next.outbox.dir != config_.outbox.dir ||
+                               next.http.listen != config_.http.listen || next.http.port != config_.http.port;
+    config_.log = next.log;
+    config_.intake.max_inflight = next.intake.max_inflight;
+    config_.intake.max_job_bytes = next.intake.max_job_bytes;
+    config_.redis.claim_interval_ms = next.redis.claim_interval_ms;
+    spdlog::info("reloaded {}: templates ({}), log level, intake limits, batch and claim settings applied{}",
+                 config_path_, r.templates->names().size(),
+                 needs_restart ? "; changes to redis, receipts, outbox, http or providers need a restart" : "");
 }
 
 void Daemon::begin_drain() {
@@ -180,6 +192,7 @@ void Daemon::finish_stop() {
     const auto left = intake_.in_flight();
     tick_.cancel();
     watchdog_.stop();
+    if (reload_thread_.joinable()) reload_thread_.join();
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     http_.stop();

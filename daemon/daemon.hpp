@@ -8,7 +8,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "channels/registry.hpp"
 #include "daemon/clock.hpp"
@@ -39,7 +41,13 @@ private:
     void start_tick();
     void on_tick();
     void on_signal(int signo);
+    struct ReloadResult {
+        std::optional<Config> config;
+        std::shared_ptr<const render::TemplateStore> templates;
+        std::string problems;  // one "\n"-led line each
+    };
     void reload();
+    void apply_reload(const ReloadResult& result);
     void begin_drain();
     void finish_stop();
     bool ready() const;
@@ -64,6 +72,8 @@ private:
     std::chrono::steady_clock::time_point last_claim_{}, last_promote_{}, last_lag_{}, drain_deadline_{};
     bool draining_ = false;
     bool stopped_ = false;
+    bool reloading_ = false;
+    std::thread reload_thread_;  // reads and compiles a reload's files; joined before the next or at stop
 };
 
 // "<hostname>-<pid>": unique per process, so a restarted daemon never mistakes a dead run's pending
