@@ -5,10 +5,12 @@
 #include "channels/email/smtp.hpp"
 #include "channels/outbox/outbox.hpp"
 #include "channels/push/webpush.hpp"
+#include "channels/sms/ovh.hpp"
 #include "channels/sms/twilio.hpp"
 #include "channels/whatsapp/cloud_api.hpp"
 
 static_assert(std::derived_from<crieur::TwilioChannel, crieur::Channel>);
+static_assert(std::derived_from<crieur::OvhChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::OutboxChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::SmtpChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::WhatsappChannel, crieur::Channel>);
@@ -18,23 +20,35 @@ namespace crieur {
 
 ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& config)
     : http_(io, {config.providers.max_connections, config.providers.ca_path, config.providers.verify_tls}) {
-    // One line per provider, in order of preference. The outbox carries every channel and comes
-    // last: the driver of the channels no provider is configured for.
-    if (config.twilio.enabled) drivers_.push_back(std::make_unique<TwilioChannel>(http_, config.twilio));
-    if (config.smtp.enabled) drivers_.push_back(std::make_unique<SmtpChannel>(http_, config.smtp));
-    if (config.whatsapp.enabled) drivers_.push_back(std::make_unique<WhatsappChannel>(http_, config.whatsapp));
-    if (config.webpush.enabled) drivers_.push_back(std::make_unique<WebPushChannel>(http_, config.webpush));
-    drivers_.push_back(std::make_unique<OutboxChannel>(io, config.outbox));
+    // One line per provider. The outbox carries every channel, with weight 0: it takes what no
+    // configured provider carries.
+    if (config.twilio.enabled) drivers_.push_back({std::make_unique<TwilioChannel>(http_, config.twilio), config.twilio.weight});
+    if (config.ovh.enabled) drivers_.push_back({std::make_unique<OvhChannel>(http_, config.ovh), config.ovh.weight});
+    if (config.smtp.enabled) drivers_.push_back({std::make_unique<SmtpChannel>(http_, config.smtp), 1});
+    if (config.whatsapp.enabled) drivers_.push_back({std::make_unique<WhatsappChannel>(http_, config.whatsapp), 1});
+    if (config.webpush.enabled) drivers_.push_back({std::make_unique<WebPushChannel>(http_, config.webpush), 1});
+    drivers_.push_back({std::make_unique<OutboxChannel>(io, config.outbox), 0});
 }
 
 Channel* ChannelRegistry::find(std::string_view channel) const {
-    for (auto& d : drivers_)
-        if (d->carries(channel)) return d.get();
+    int total = 0;
+    for (auto& e : drivers_)
+        if (e.weight > 0 && e.driver->carries(channel)) total += e.weight;
+    if (total > 0) {
+        int pick = std::uniform_int_distribution<int>(0, total - 1)(rng_);
+        for (auto& e : drivers_) {
+            if (e.weight <= 0 || !e.driver->carries(channel)) continue;
+            if (pick < e.weight) return e.driver.get();
+            pick -= e.weight;
+        }
+    }
+    for (auto& e : drivers_)
+        if (e.weight == 0 && e.driver->carries(channel)) return e.driver.get();
     return nullptr;
 }
 
 void ChannelRegistry::stop_all() {
-    for (auto& d : drivers_) d->stop();
+    for (auto& e : drivers_) e.driver->stop();
 }
 
 }  // namespace crieur

@@ -133,7 +133,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
                                                               "http",   "outbox", "templates", "log",
-                                                              "providers", "twilio", "smtp", "whatsapp", "webpush"};
+                                                              "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
             problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
@@ -227,6 +227,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("status_callback", t.status_callback);
         s.integer("timeout_ms", t.timeout_ms, 100, 120'000);
         s.integer("validity_period_s", t.validity_period_s, 0, 36'000);
+        s.integer("weight", t.weight, 0, 1000);
         s.reject_unknown();
         if (t.enabled && t.auth_token.empty())
             problems.push_back(name + ": twilio.auth_token_env or twilio.auth_token_file: required when twilio is enabled");
@@ -274,6 +275,23 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("timeout_ms", w.timeout_ms, 100, 120'000);
         s.reject_unknown();
         w.vapid_key_file = resolve(base_dir, w.vapid_key_file);
+    }
+    {
+        auto s = section("ovh");
+        auto& o = c.ovh;
+        s.boolean("enabled", o.enabled);
+        s.string("base_url", o.base_url);
+        s.string("service_name", o.service_name, o.enabled);
+        s.string("application_key", o.application_key, o.enabled);
+        s.secret("application_secret", o.application_secret);
+        s.secret("consumer_key", o.consumer_key);
+        s.string("sender", o.sender, o.enabled);
+        s.secret("callback_token", o.callback_token);
+        s.integer("weight", o.weight, 0, 1000);
+        s.integer("timeout_ms", o.timeout_ms, 100, 120'000);
+        s.reject_unknown();
+        if (o.enabled && (o.application_secret.empty() || o.consumer_key.empty()))
+            problems.push_back(name + ": ovh.application_secret_env/_file and ovh.consumer_key_env/_file: required when ovh is enabled");
     }
     {
         auto s = section("log");

@@ -70,6 +70,7 @@ struct TwilioConfig {
     std::string status_callback;         // the public URL of this daemon's /hooks/twilio
     int timeout_ms = 10'000;
     int validity_period_s = 0;           // 0: Twilio's default (10 h)
+    int weight = 1;                      // share of SMS among the SMS providers
 };
 
 // The e-mail driver: SMTP submission through libcurl (channels/email/smtp.cpp); off unless enabled.
@@ -106,6 +107,20 @@ struct WebPushConfig {
     int timeout_ms = 10'000;
 };
 
+// The OVHcloud SMS driver (channels/sms/ovh.cpp): signed API v1 requests; off unless enabled.
+struct OvhConfig {
+    bool enabled = false;
+    std::string base_url = "https://eu.api.ovh.com/1.0";
+    std::string service_name;        // sms-xx12345-1
+    std::string application_key;
+    std::string application_secret;  // from application_secret_env/_file
+    std::string consumer_key;        // from consumer_key_env/_file
+    std::string sender;              // a sender validated by OVH (≤ 11 characters)
+    std::string callback_token;      // the secret path part of /hooks/ovh/<token>; from callback_token_env/_file
+    int weight = 1;                  // share of SMS among the SMS providers
+    int timeout_ms = 10'000;
+};
+
 struct TemplatesConfig {
     std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
 };
@@ -132,6 +147,7 @@ struct Config {
     SmtpConfig smtp;
     WhatsappConfig whatsapp;
     WebPushConfig webpush;
+    OvhConfig ovh;
     LogConfig log;
 };
 

@@ -6,6 +6,8 @@
 
 #include <csignal>
 
+#include "channels/encoding.hpp"
+#include "channels/sms/ovh.hpp"
 #include "channels/sms/twilio.hpp"
 #include "channels/whatsapp/cloud_api.hpp"
 #include "daemon/log.hpp"
@@ -259,6 +261,32 @@ void Daemon::add_routes() {
                                             : http::Response{204, "text/plain", "", {}});
         });
     });
+    // OVHcloud's delivery reports: GET (or POST) /hooks/ovh/<token>?id=<outgoing id>&dlr=<code>. OVH
+    // signs nothing; the unguessable token in the path is what keeps strangers out.
+    auto ovh_hook = [this](const Request& req, std::string_view token, Reply reply) {
+        if (!config_.ovh.enabled || config_.ovh.callback_token.empty() || !same_bytes(token, config_.ovh.callback_token)) {
+            metrics_.callbacks_rejected++;
+            return reply(http::json_error(403, "unknown hook"));
+        }
+        metrics_.callbacks_received++;
+        // The parameters come in the query string, or in a form body.
+        std::string id, dlr;
+        auto params = form_decode(req.query);
+        for (auto& p : form_decode(req.body)) params.push_back(std::move(p));
+        for (auto& [k, v] : params) {
+            if (k == "id") id = v;
+            else if (k == "dlr") dlr = v;
+        }
+        const std::string ours = ovh_status(dlr);
+        if (id.empty() || ours.empty()) return reply({200, "text/plain", "", {}});
+        store_.record_event({"ovh", id, *parse_status(ours), "dlr " + dlr, req.query + (req.body.empty() ? "" : "&" + req.body)},
+                            [reply = std::move(reply)](EventVerdict v) {
+                                reply(v == EventVerdict::failed ? http::json_error(500, "could not record the event")
+                                                                : http::Response{200, "text/plain", "", {}});
+                            });
+    };
+    routes_.add("GET", "/hooks/ovh/", ovh_hook);
+    routes_.add("POST", "/hooks/ovh/", ovh_hook);
     // WhatsApp: the subscription handshake (GET), then signed status notifications (POST).
     routes_.add("GET", "/hooks/whatsapp", [this](const Request& req, std::string_view, Reply reply) {
         std::string mode, token, challenge;

@@ -1,0 +1,103 @@
+#include "channels/sms/ovh.hpp"
+
+#include <openssl/evp.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+
+#include "channels/encoding.hpp"
+
+namespace crieur {
+
+std::string ovh_signature(const std::string& application_secret, const std::string& consumer_key,
+                          const std::string& method, const std::string& url, const std::string& body,
+                          const std::string& timestamp) {
+    const std::string data = application_secret + "+" + consumer_key + "+" + method + "+" + url + "+" + body + "+" + timestamp;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr);
+    return "$1$" + hex_encode({reinterpret_cast<char*>(digest), len});
+}
+
+Outcome classify_ovh(const HttpResponse& r, const std::string& receiver) {
+    if (auto none = classify_no_answer(r, "ovh")) return *none;
+    Outcome o;
+    o.provider = "ovh";
+    o.code = std::to_string(r.status);
+    rapidjson::Document d;
+    d.Parse(r.body.data(), r.body.size());
+    const bool json = !d.HasParseError() && d.IsObject();
+    if (json && d.HasMember("message") && d["message"].IsString()) o.reason = d["message"].GetString();
+    if (r.status == 200 && json) {
+        auto in = [&](const char* list) {
+            if (!d.HasMember(list) || !d[list].IsArray()) return false;
+            for (auto& v : d[list].GetArray())
+                if (v.IsString() && receiver == v.GetString()) return true;
+            return false;
+        };
+        if (in("invalidReceivers")) {
+            o.kind = OutcomeKind::bad_address;
+            o.code = "invalidReceivers";
+            o.reason = "OVH refused the number";
+            return o;
+        }
+        if (d.HasMember("ids") && d["ids"].IsArray() && !d["ids"].Empty() && d["ids"][0].IsUint64()) {
+            o.kind = OutcomeKind::accepted;
+            o.provider_id = std::to_string(d["ids"][0].GetUint64());
+            return o;
+        }
+        o.kind = OutcomeKind::unknown;
+        o.reason = "an answer with neither ids nor invalid receivers";
+        return o;
+    }
+    if (r.status == 429 || r.status >= 500) {
+        o.kind = OutcomeKind::retry;
+        o.retry_after_ms = retry_after_ms(r);
+    } else {
+        o.kind = OutcomeKind::failed;  // 400 a bad parameter or sender, 401/403 credentials or rights: ours to mend
+    }
+    return o;
+}
+
+std::string ovh_status(const std::string& dlr) {
+    if (dlr == "1") return "delivered";
+    if (dlr == "2" || dlr == "16") return "failed";
+    return {};
+}
+
+OvhChannel::OvhChannel(HttpClient& http, OvhConfig config)
+    : http_(http), config_(std::move(config)), url_(config_.base_url + "/sms/" + config_.service_name + "/jobs") {}
+
+void OvhChannel::send(Message message, Done done) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartObject();
+    w.Key("message"); w.String(message.content.text.c_str());
+    w.Key("receivers"); w.StartArray(); w.String(message.recipient.c_str()); w.EndArray();
+    w.Key("sender"); w.String(config_.sender.c_str());
+    w.Key("charset"); w.String("UTF-8");
+    w.Key("coding"); w.String(message.content.sms && message.content.sms->encoding == sms::Encoding::ucs2 ? "8bit" : "7bit");
+    w.Key("noStopClause"); w.Bool(true);  // a public-service message, not marketing
+    w.Key("priority"); w.String(message.priority == Priority::urgent ? "high" : "medium");
+    w.Key("tag"); w.String(message.job_id.substr(0, 128).c_str());
+    w.EndObject();
+    HttpRequest req;
+    req.url = url_;
+    req.body.assign(b.GetString(), b.GetSize());
+    const std::string ts = std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    req.headers = {{"Content-Type", "application/json"},
+                   {"X-Ovh-Application", config_.application_key},
+                   {"X-Ovh-Consumer", config_.consumer_key},
+                   {"X-Ovh-Timestamp", ts},
+                   {"X-Ovh-Signature", ovh_signature(config_.application_secret, config_.consumer_key, "POST", url_,
+                                                     req.body, ts)}};
+    req.timeout = std::chrono::milliseconds(config_.timeout_ms);
+    http_.perform(std::move(req), [receiver = message.recipient, done = std::move(done)](HttpResponse r) {
+        done(classify_ovh(r, receiver));
+    });
+}
+
+}  // namespace crieur

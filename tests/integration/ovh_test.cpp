@@ -1,0 +1,67 @@
+// The OVHcloud SMS driver end to end: crieurd → ovh-emulator (signed API v1 requests) →
+// delivery reports on /hooks/ovh/<token> → receipts.
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+
+#include "support/daemon_fixture.hpp"
+
+using namespace crieur::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct OvhRig {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    int emulator_port = free_port();
+    int http_port = free_port();
+    Process emulator{{OVH_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--service", "sms-ab12345-1",
+                      "--application-key", "AK123", "--application-secret", "AS456", "--consumer-key", "CK789",
+                      "--callback", "http://127.0.0.1:" + std::to_string(http_port) + "/hooks/ovh/t0ken-9f8e7d"},
+                     dir / "emulator.log"};
+    DaemonUnderTest daemon{
+        dir, redis,
+        DaemonOptions{.extra_sections = "[ovh]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
+                                        std::to_string(emulator_port) +
+                                        "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"
+                                        "application_secret_env = \"OVH_AS\"\nconsumer_key_env = \"OVH_CK\"\n"
+                                        "sender = \"MairieLyon\"\ncallback_token_env = \"OVH_TOKEN\"\n",
+                      .env = {"OVH_AS=AS456", "OVH_CK=CK789", "OVH_TOKEN=t0ken-9f8e7d"}},
+        http_port};
+    OvhRig() {
+        REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/jobs").status == 200; }, 10s));
+        daemon.start();
+    }
+    std::int64_t count(const std::string& where) { return daemon.query("SELECT count(*) FROM " + where); }
+};
+
+}  // namespace
+
+TEST_CASE("an SMS goes to OVHcloud signed, without the STOP clause, and its report marks it delivered") {
+    OvhRig rig;
+    auto client = rig.redis.client();
+    enqueue(client, {sms_job("ovh-ok"), R"({"v":1,"id":"ovh-bad","service":"s","template":"passport_expiry","to":{"sms":"+33600000000"},"data":)" + std::string(kPassportData) + "}",
+                     R"({"v":1,"id":"ovh-lost","service":"s","template":"passport_expiry","to":{"sms":"+33600000002"},"data":)" + std::string(kPassportData) + "}"});
+    REQUIRE(wait_until([&] { return rig.count("messages WHERE job_id = 'ovh-ok' AND status = 'delivered'") == 1; }, 15s));
+    REQUIRE(wait_until([&] { return rig.count("messages WHERE job_id = 'ovh-lost' AND status = 'failed'") == 1; }, 15s));
+    CHECK(rig.count("messages WHERE job_id = 'ovh-bad' AND status = 'failed'") == 1);
+    CHECK(rig.count("attempts WHERE outcome = 'bad_address' AND error_code = 'invalidReceivers'") == 1);
+    CHECK(rig.count("events WHERE provider_status = 'dlr 1' AND status = 'delivered'") == 1);
+    rapidjson::Document d;
+    d.Parse(http_get(rig.emulator_port, "/emulator/jobs").body.c_str());
+    REQUIRE(d.IsArray());
+    REQUIRE(d.Size() == 3);
+    CHECK(d[0]["noStopClause"].GetBool());
+    CHECK(std::string(d[0]["sender"].GetString()) == "MairieLyon");
+    CHECK(std::string(d[0]["coding"].GetString()) == "7bit");  // the economy policy made it GSM
+    CHECK(std::string(d[0]["message"].GetString()).starts_with("Madame Martin, votre passeport expire le 14 mars 2027."));
+    CHECK(rig.daemon.stop() == 0);
+}
+
+TEST_CASE("an OVH report to a wrong token is refused") {
+    OvhRig rig;
+    CHECK(http_get(rig.http_port, "/hooks/ovh/guess?id=1&dlr=1").status == 403);
+    CHECK(http_get(rig.http_port, "/hooks/ovh/t0ken-9f8e7d?id=1&dlr=1").status == 200);
+    CHECK(rig.daemon.stop() == 0);
+}
