@@ -20,6 +20,8 @@ public:
     virtual std::string_view provider() const = 0;
     // Whether this driver can carry messages of the given channel ("sms", "email", ...).
     virtual bool carries(std::string_view channel) const = 0;
+    // Whether it can reach this address (a browser subscription and an app token are both "push").
+    virtual bool accepts(std::string_view /*recipient*/) const { return true; }
     virtual void send(Message message, Done done) = 0;
     // Finishes what is in flight (calling every `done`) and refuses new sends.
     virtual void stop() {}

@@ -4,6 +4,7 @@
 
 #include "channels/email/smtp.hpp"
 #include "channels/outbox/outbox.hpp"
+#include "channels/push/fcm.hpp"
 #include "channels/push/webpush.hpp"
 #include "channels/sms/ovh.hpp"
 #include "channels/sms/twilio.hpp"
@@ -15,6 +16,7 @@ static_assert(std::derived_from<crieur::OutboxChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::SmtpChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::WhatsappChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::WebPushChannel, crieur::Channel>);
+static_assert(std::derived_from<crieur::FcmChannel, crieur::Channel>);
 
 namespace crieur {
 
@@ -27,23 +29,25 @@ ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& conf
     if (config.smtp.enabled) drivers_.push_back({std::make_unique<SmtpChannel>(http_, config.smtp), 1});
     if (config.whatsapp.enabled) drivers_.push_back({std::make_unique<WhatsappChannel>(http_, config.whatsapp), 1});
     if (config.webpush.enabled) drivers_.push_back({std::make_unique<WebPushChannel>(http_, config.webpush), 1});
+    if (config.fcm.enabled) drivers_.push_back({std::make_unique<FcmChannel>(http_, config.fcm), 1});
     drivers_.push_back({std::make_unique<OutboxChannel>(io, config.outbox), 0});
 }
 
-Channel* ChannelRegistry::find(std::string_view channel) const {
+Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipient) const {
+    auto fits = [&](const Entry& e) { return e.driver->carries(channel) && e.driver->accepts(recipient); };
     int total = 0;
     for (auto& e : drivers_)
-        if (e.weight > 0 && e.driver->carries(channel)) total += e.weight;
+        if (e.weight > 0 && fits(e)) total += e.weight;
     if (total > 0) {
         int pick = std::uniform_int_distribution<int>(0, total - 1)(rng_);
         for (auto& e : drivers_) {
-            if (e.weight <= 0 || !e.driver->carries(channel)) continue;
+            if (e.weight <= 0 || !fits(e)) continue;
             if (pick < e.weight) return e.driver.get();
             pick -= e.weight;
         }
     }
     for (auto& e : drivers_)
-        if (e.weight == 0 && e.driver->carries(channel)) return e.driver.get();
+        if (e.weight == 0 && fits(e)) return e.driver.get();
     return nullptr;
 }
 

@@ -21,8 +21,8 @@ class ChannelRegistry {
 public:
     ChannelRegistry(boost::asio::io_context& io, const Config& config);
 
-    // The driver for a channel (weighted among the providers carrying it), or nullptr.
-    Channel* find(std::string_view channel) const;
+    // The driver for a channel and address (weighted among the providers that carry both), or nullptr.
+    Channel* find(std::string_view channel, std::string_view recipient = {}) const;
     void stop_all();
 
 private:

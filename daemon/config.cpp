@@ -133,7 +133,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
                                                               "http",   "outbox", "templates", "log",
-                                                              "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh"};
+                                                              "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh", "fcm"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
             problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
@@ -292,6 +292,17 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.reject_unknown();
         if (o.enabled && (o.application_secret.empty() || o.consumer_key.empty()))
             problems.push_back(name + ": ovh.application_secret_env/_file and ovh.consumer_key_env/_file: required when ovh is enabled");
+    }
+    {
+        auto s = section("fcm");
+        auto& f = c.fcm;
+        s.boolean("enabled", f.enabled);
+        s.string("base_url", f.base_url);
+        s.string("project_id", f.project_id, f.enabled);
+        s.string("service_account_file", f.service_account_file, f.enabled);
+        s.integer("timeout_ms", f.timeout_ms, 100, 120'000);
+        s.reject_unknown();
+        f.service_account_file = resolve(base_dir, f.service_account_file);
     }
     {
         auto s = section("log");

@@ -121,6 +121,15 @@ struct OvhConfig {
     int timeout_ms = 10'000;
 };
 
+// The FCM HTTP v1 driver (channels/push/fcm.cpp) for the municipal app's push notifications.
+struct FcmConfig {
+    bool enabled = false;
+    std::string base_url = "https://fcm.googleapis.com";
+    std::string project_id;
+    std::string service_account_file;  // the service account's JSON key (client_email, private_key, token_uri)
+    int timeout_ms = 10'000;
+};
+
 struct TemplatesConfig {
     std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
 };
@@ -148,6 +157,7 @@ struct Config {
     WhatsappConfig whatsapp;
     WebPushConfig webpush;
     OvhConfig ovh;
+    FcmConfig fcm;
     LogConfig log;
 };
 

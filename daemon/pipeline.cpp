@@ -122,7 +122,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
 
 void Pipeline::send(Job job, std::string entry_id, Message message, std::function<void(Disposition)> done) {
     const std::string channel = message.content.channel;
-    Channel* driver = channels_.find(channel);
+    Channel* driver = channels_.find(channel, message.recipient);
     if (!driver) {
         store_.record_unsent({entry_id, job.id, job.service, job.template_name, Status::failed,
                               "no driver carries the channel '" + channel + "'"},

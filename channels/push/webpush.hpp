@@ -54,6 +54,8 @@ public:
     WebPushChannel(HttpClient& http, WebPushConfig config);
     std::string_view provider() const override { return "webpush"; }
     bool carries(std::string_view channel) const override { return channel == "push"; }
+    // A browser subscription is JSON; an app's registration token is not.
+    bool accepts(std::string_view recipient) const override { return recipient.starts_with("{"); }
     void send(Message message, Done done) override;
 
 private:
