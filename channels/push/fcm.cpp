@@ -97,8 +97,8 @@ Outcome classify_fcm(const HttpResponse& r) {
     else if (code == "QUOTA_EXCEEDED" || code == "UNAVAILABLE" || code == "INTERNAL" || r.status == 429 || r.status >= 500) {
         o.kind = OutcomeKind::retry;
         o.retry_after_ms = retry_after_ms(r);
-    } else if (r.status == 401) {
-        o.kind = OutcomeKind::retry;  // the access token lapsed: a fresh one is fetched
+    } else if (r.status == 401 && code != "THIRD_PARTY_AUTH_ERROR") {
+        o.kind = OutcomeKind::retry;  // our access token lapsed: a fresh one is fetched
     } else {
         o.kind = OutcomeKind::failed;  // INVALID_ARGUMENT, THIRD_PARTY_AUTH_ERROR, PERMISSION_DENIED
     }
