@@ -111,7 +111,22 @@ SmtpChannel::SmtpChannel(HttpClient& http, SmtpConfig config) : http_(http), con
     domain_ = at == std::string::npos ? "crieur.invalid" : envelope_from_.substr(at + 1);
 }
 
+// An address that may stand in RCPT TO and the To header: local@domain, nothing that could end
+// the command or the header (control characters, <, >, spaces).
+bool plausible_address(std::string_view a) {
+    const auto at = a.find('@');
+    if (at == std::string_view::npos || at == 0 || at + 1 >= a.size() || a.find('@', at + 1) != std::string_view::npos)
+        return false;
+    for (unsigned char c : a)
+        if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',' || c == ';') return false;
+    return true;
+}
+
 void SmtpChannel::send(Message message, Done done) {
+    if (!plausible_address(message.recipient)) {
+        done(Outcome{OutcomeKind::bad_address, "smtp", {}, "bad_address", "not an e-mail address", 0});
+        return;
+    }
     std::string nonce(6, '\0');
     RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size()));
     const std::string message_id = "<" + id_safe(message.job_id) + "." + hex_encode(nonce) + "@" + domain_ + ">";

@@ -94,11 +94,13 @@ TEST_CASE("SMTP refusals: 550 5.1.1 is a bad address, 452 a retry, 550 5.7.1 a f
     SmtpRig rig;
     auto client = rig.redis.client();
     enqueue(client, {email_job("mail-bounce", "bounce@example.org"), email_job("mail-busy", "busy@example.org"),
-                     email_job("mail-policy", "policy@example.org")});
+                     email_job("mail-policy", "policy@example.org"),
+                     email_job("mail-inject", "x@example.org>\\r\\nBcc: <victim@example.org")});
     REQUIRE(wait_until([&] { return rig.count("attempts WHERE error_code IN ('550', '452')") >= 3; }, 15s));
     CHECK(rig.count("attempts WHERE outcome = 'bad_address' AND error_code = '550' AND error_text LIKE '%5.1.1%'") == 1);
     CHECK(rig.count("attempts WHERE outcome = 'retry' AND error_code = '452'") >= 1);
     CHECK(rig.count("attempts WHERE outcome = 'failed' AND error_code = '550' AND error_text LIKE '%5.7.1%'") == 1);
+    REQUIRE(wait_until([&] { return rig.count("attempts WHERE outcome = 'bad_address' AND error_text = 'not an e-mail address'") == 1; }, 10s));
     CHECK(rig.mails().empty());
     CHECK(rig.daemon.stop() == 0);
 }
