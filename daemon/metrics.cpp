@@ -35,6 +35,8 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     c("crieur_sends_started_total", "Send attempts started.", sends_started);
     c("crieur_sends_accepted_total", "Send attempts accepted by a provider.", sends_accepted);
     c("crieur_sends_retry_total", "Send attempts to be retried later.", sends_retry);
+    c("crieur_sends_provider_down_total", "Send attempts refused for the provider's or our account's state.",
+      sends_provider_down);
     c("crieur_sends_failed_total", "Send attempts that failed (bad address, failure, unknown).", sends_failed);
     c("crieur_resent_after_crash_total", "Messages sent again after a crash interrupted their send.",
       resent_after_crash);

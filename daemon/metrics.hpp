@@ -21,6 +21,7 @@ struct Metrics {
     Counter sends_started{0};
     Counter sends_accepted{0};
     Counter sends_retry{0};
+    Counter sends_provider_down{0};  // the provider or our account with it could not send
     Counter sends_failed{0};       // bad address, failed and unknown outcomes
     Counter resent_after_crash{0};
     Counter marked_unknown{0};

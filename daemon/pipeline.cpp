@@ -19,7 +19,8 @@ constexpr auto kScheduleTolerance = std::chrono::seconds{1};
 Status status_after(OutcomeKind k) {
     switch (k) {
     case OutcomeKind::accepted: return Status::sent;
-    case OutcomeKind::retry: return Status::queued;
+    case OutcomeKind::retry:
+    case OutcomeKind::provider_down: return Status::queued;  // another try, later (or elsewhere, with failover)
     case OutcomeKind::unknown: return Status::unknown;
     case OutcomeKind::bad_address:
     case OutcomeKind::failed: return Status::failed;
@@ -166,6 +167,7 @@ void Pipeline::send(Job job, std::string entry_id, Message message, std::functio
             switch (outcome.kind) {
             case OutcomeKind::accepted: metrics_.sends_accepted++; break;
             case OutcomeKind::retry: metrics_.sends_retry++; break;
+            case OutcomeKind::provider_down: metrics_.sends_provider_down++; break;
             default: metrics_.sends_failed++; break;
             }
             spdlog::debug("pipeline: job {} to {} via {}: {} {}", job_id, masked, outcome.provider,

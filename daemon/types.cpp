@@ -8,6 +8,7 @@ const char* to_string(OutcomeKind k) {
     case OutcomeKind::retry: return "retry";
     case OutcomeKind::bad_address: return "bad_address";
     case OutcomeKind::failed: return "failed";
+    case OutcomeKind::provider_down: return "provider_down";
     case OutcomeKind::unknown: return "unknown";
     }
     return "?";

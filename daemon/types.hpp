@@ -59,7 +59,9 @@ enum class OutcomeKind {
     accepted,     // the provider took it; provider_id identifies it
     retry,        // try again later (retry_after_ms when the provider said)
     bad_address,  // this contact cannot be reached on this channel
-    failed,       // permanent: our message or our account is at fault
+    failed,       // permanent for this message: our message or template is at fault; no retry
+    provider_down,  // the provider or our account with it cannot send now (credentials, suspension,
+                    // rights): not the message's fault; counts against the provider
     unknown,      // the request may have reached the provider: never assume "not sent"
 };
 

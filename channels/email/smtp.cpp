@@ -77,6 +77,7 @@ Outcome classify_smtp(int curl_code, int reply_code, const std::string& reply_te
         // authentication failures are our configuration.
         const bool policy = reply_text.find(" 5.7.") != std::string::npos;
         if ((reply_code == 550 || reply_code == 551 || reply_code == 553) && !policy) o.kind = OutcomeKind::bad_address;
+        else if (reply_code == 535 || reply_code == 530) o.kind = OutcomeKind::provider_down;  // our credentials
         else o.kind = OutcomeKind::failed;
         return o;
     }

@@ -99,8 +99,10 @@ Outcome classify_fcm(const HttpResponse& r) {
         o.retry_after_ms = retry_after_ms(r);
     } else if (r.status == 401 && code != "THIRD_PARTY_AUTH_ERROR") {
         o.kind = OutcomeKind::retry;  // our access token lapsed: a fresh one is fetched
+    } else if (code == "THIRD_PARTY_AUTH_ERROR" || code == "PERMISSION_DENIED" || r.status == 403) {
+        o.kind = OutcomeKind::provider_down;  // our APNs credentials, or the service account's rights
     } else {
-        o.kind = OutcomeKind::failed;  // INVALID_ARGUMENT, THIRD_PARTY_AUTH_ERROR, PERMISSION_DENIED
+        o.kind = OutcomeKind::failed;  // INVALID_ARGUMENT: ours to mend
     }
     return o;
 }

@@ -250,8 +250,10 @@ Outcome classify_webpush(const HttpResponse& r) {
     } else if (r.status == 429 || r.status >= 500) {
         o.kind = OutcomeKind::retry;
         o.retry_after_ms = retry_after_ms(r);
+    } else if (r.status == 401 || r.status == 403) {
+        o.kind = OutcomeKind::provider_down;  // our VAPID key is refused
     } else {
-        o.kind = OutcomeKind::failed;  // 400 bad headers, 401/403 VAPID, 413 too large: ours to mend
+        o.kind = OutcomeKind::failed;  // 400 bad headers, 413 too large: ours to mend
     }
     return o;
 }

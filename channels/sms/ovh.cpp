@@ -55,8 +55,10 @@ Outcome classify_ovh(const HttpResponse& r, const std::string& receiver) {
     if (r.status == 429 || r.status >= 500) {
         o.kind = OutcomeKind::retry;
         o.retry_after_ms = retry_after_ms(r);
+    } else if (r.status == 401 || r.status == 403) {
+        o.kind = OutcomeKind::provider_down;  // credentials or rights
     } else {
-        o.kind = OutcomeKind::failed;  // 400 a bad parameter or sender, 401/403 credentials or rights: ours to mend
+        o.kind = OutcomeKind::failed;  // 400: a bad parameter or sender, ours to mend
     }
     return o;
 }

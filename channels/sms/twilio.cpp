@@ -31,9 +31,9 @@ constexpr std::array<CodeRule, 14> kCodes{{
     {21408, OutcomeKind::failed, "region not enabled on the account"},
     {21602, OutcomeKind::failed, "the message body is missing"},
     {21603, OutcomeKind::failed, "a 'From' number is required"},
-    {20003, OutcomeKind::failed, "authentication failed: check the account SID and token"},
-    {21606, OutcomeKind::failed, "the 'From' number cannot send SMS"},
-    {21608, OutcomeKind::failed, "trial account: the 'To' number is not verified"},
+    {20003, OutcomeKind::provider_down, "authentication failed: check the account SID and token"},
+    {21606, OutcomeKind::provider_down, "the 'From' number cannot send SMS"},
+    {21608, OutcomeKind::provider_down, "trial account: the 'To' number is not verified"},
 }};
 
 }  // namespace
@@ -67,7 +67,7 @@ Outcome classify_twilio(const HttpResponse& r) {
     } else if (r.status == 429 || r.status >= 500) {
         o.kind = OutcomeKind::retry;
     } else if (r.status == 401 || r.status == 403) {
-        o.kind = OutcomeKind::failed;
+        o.kind = OutcomeKind::provider_down;
         if (o.reason.empty()) o.reason = "authentication failed";
     } else {
         o.kind = OutcomeKind::failed;  // another 4xx: our request is wrong; retrying will not mend it

@@ -36,14 +36,14 @@ constexpr std::array<CodeRule, 27> kCodes{{
     {2, OutcomeKind::retry},             // service temporarily down
     {131000, OutcomeKind::retry},        // something went wrong
     {131049, OutcomeKind::retry},        // held for ecosystem engagement: much later
-    {131048, OutcomeKind::failed},       // spam rate limit: our sender's quality
-    {131042, OutcomeKind::failed},       // eligibility or payment
-    {131031, OutcomeKind::failed},       // account locked
-    {368, OutcomeKind::failed},          // temporarily blocked for policy
-    {0, OutcomeKind::failed},            // auth exception
-    {190, OutcomeKind::failed},          // token expired
-    {10, OutcomeKind::failed},           // permission denied
-    {200, OutcomeKind::failed},          // permission (200–299)
+    {131048, OutcomeKind::provider_down},  // spam rate limit: our sender's quality
+    {131042, OutcomeKind::provider_down},  // eligibility or payment
+    {131031, OutcomeKind::provider_down},  // account locked
+    {368, OutcomeKind::provider_down},     // temporarily blocked for policy
+    {0, OutcomeKind::provider_down},       // auth exception
+    {190, OutcomeKind::provider_down},     // token expired
+    {10, OutcomeKind::provider_down},      // permission denied
+    {200, OutcomeKind::provider_down},     // permission (200–299)
     {131051, OutcomeKind::failed},       // unsupported message type
     {131052, OutcomeKind::retry},        // media download error
     {131053, OutcomeKind::retry},        // media upload error
@@ -76,7 +76,7 @@ Outcome classify_whatsapp(const HttpResponse& r) {
     o.code = code >= 0 ? std::to_string(code) : std::to_string(r.status);
     auto rule = std::find_if(kCodes.begin(), kCodes.end(), [&](const CodeRule& c) { return c.code == code; });
     if (rule != kCodes.end()) o.kind = rule->kind;
-    else if (code > 200 && code < 300) o.kind = OutcomeKind::failed;  // the permission family
+    else if (code > 200 && code < 300) o.kind = OutcomeKind::provider_down;  // the permission family
     else if (r.status == 429 || r.status >= 500) o.kind = OutcomeKind::retry;
     else o.kind = OutcomeKind::failed;
     return o;

@@ -110,7 +110,7 @@ TEST_CASE("SMTP classification and header encoding") {
     CHECK(classify_smtp(55, 550, "550 5.1.1 No such user", true).kind == OutcomeKind::bad_address);
     CHECK(classify_smtp(55, 553, "553 5.1.3 Bad address syntax", true).kind == OutcomeKind::bad_address);
     CHECK(classify_smtp(55, 550, "550 5.7.1 Refused", true).kind == OutcomeKind::failed);
-    CHECK(classify_smtp(67, 535, "535 5.7.8 Authentication failed", true).kind == OutcomeKind::failed);
+    CHECK(classify_smtp(67, 535, "535 5.7.8 Authentication failed", true).kind == OutcomeKind::provider_down);
     CHECK(classify_smtp(55, 452, "452 4.2.2 Mailbox full", true).kind == OutcomeKind::retry);
     CHECK(classify_smtp(8, 451, "451 4.3.0 Local error", true).kind == OutcomeKind::retry);
     CHECK(classify_smtp(7, 0, "", false).kind == OutcomeKind::retry);       // could not connect

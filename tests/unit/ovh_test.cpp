@@ -29,7 +29,7 @@ TEST_CASE("OVHcloud's answers are classified") {
                             "+33600000000");
     CHECK(bad.kind == OutcomeKind::bad_address);
     CHECK(classify_ovh(answer(400, R"({"errorCode":"INVALID_SENDER","message":"Invalid sender"})"), "x").kind == OutcomeKind::failed);
-    CHECK(classify_ovh(answer(403, R"({"message":"This credential is not valid"})"), "x").kind == OutcomeKind::failed);
+    CHECK(classify_ovh(answer(403, R"({"message":"This credential is not valid"})"), "x").kind == OutcomeKind::provider_down);
     CHECK(classify_ovh(answer(503, ""), "x").kind == OutcomeKind::retry);
     CHECK(classify_ovh(answer(429, ""), "x").kind == OutcomeKind::retry);
     CHECK(ovh_status("1") == "delivered");

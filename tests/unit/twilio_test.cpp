@@ -50,8 +50,8 @@ TEST_CASE("Twilio's error codes are classified row by row") {
         {400, 21614, OutcomeKind::bad_address}, {400, 21635, OutcomeKind::bad_address},
         {400, 21610, OutcomeKind::bad_address}, {400, 21612, OutcomeKind::failed},
         {400, 21408, OutcomeKind::failed},      {400, 21602, OutcomeKind::failed},
-        {400, 21603, OutcomeKind::failed},      {401, 20003, OutcomeKind::failed},
-        {400, 21606, OutcomeKind::failed},      {400, 21608, OutcomeKind::failed},
+        {400, 21603, OutcomeKind::failed},      {401, 20003, OutcomeKind::provider_down},
+        {400, 21606, OutcomeKind::provider_down}, {400, 21608, OutcomeKind::provider_down},
         {400, 12345, OutcomeKind::failed},      {500, 20500, OutcomeKind::retry},
         {503, 0, OutcomeKind::retry},
     };

@@ -73,7 +73,7 @@ TEST_CASE("push services' answers are classified") {
     CHECK(classify_webpush(answer(404)).kind == OutcomeKind::bad_address);
     CHECK(classify_webpush(answer(410)).kind == OutcomeKind::bad_address);
     CHECK(classify_webpush(answer(400)).kind == OutcomeKind::failed);
-    CHECK(classify_webpush(answer(403)).kind == OutcomeKind::failed);
+    CHECK(classify_webpush(answer(403)).kind == OutcomeKind::provider_down);
     CHECK(classify_webpush(answer(413)).kind == OutcomeKind::failed);
     CHECK(classify_webpush(answer(429)).kind == OutcomeKind::retry);
     CHECK(classify_webpush(answer(503)).kind == OutcomeKind::retry);

@@ -44,9 +44,10 @@ TEST_CASE("Meta's error codes are classified row by row") {
         {400, 100, OutcomeKind::failed},         {429, 130429, OutcomeKind::retry},  {400, 131056, OutcomeKind::retry},
         {400, 131057, OutcomeKind::retry},       {400, 80007, OutcomeKind::retry},   {500, 1, OutcomeKind::retry},
         {503, 2, OutcomeKind::retry},            {500, 131000, OutcomeKind::retry},  {400, 131049, OutcomeKind::retry},
-        {400, 131048, OutcomeKind::failed},      {400, 131042, OutcomeKind::failed}, {400, 131031, OutcomeKind::failed},
-        {400, 368, OutcomeKind::failed},         {401, 190, OutcomeKind::failed},    {403, 10, OutcomeKind::failed},
-        {403, 250, OutcomeKind::failed},         {502, 99999, OutcomeKind::retry},   {400, 99999, OutcomeKind::failed},
+        {400, 131048, OutcomeKind::provider_down}, {400, 131042, OutcomeKind::provider_down},
+        {400, 131031, OutcomeKind::provider_down}, {400, 368, OutcomeKind::provider_down},
+        {401, 190, OutcomeKind::provider_down},    {403, 10, OutcomeKind::provider_down},
+        {403, 250, OutcomeKind::provider_down},         {502, 99999, OutcomeKind::retry},   {400, 99999, OutcomeKind::failed},
     };
     for (auto& row : rows) {
         CAPTURE(row.code);
