@@ -24,6 +24,9 @@ using tcp = asio::ip::tcp;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
+// A handler's answer that means: drop the connection without a word (a fault mode).
+inline Response drop_connection() { return Response{static_cast<http::status>(599), 11}; }
+
 inline Response json(unsigned status, const std::string& body, unsigned version) {
     Response res{static_cast<http::status>(status), version};
     res.set(http::field::content_type, "application/json; charset=utf-8");
@@ -50,6 +53,7 @@ inline Response json(unsigned status, const std::string& body, unsigned version)
                 http::read(socket, buffer, req, ec);
                 if (ec) break;
                 Response res = handle(req);
+                if (res.result_int() == 599) break;  // drop_connection()
                 res.keep_alive(req.keep_alive());
                 http::write(socket, res, ec);
                 if (ec || !req.keep_alive()) break;

@@ -6,6 +6,7 @@
 //   +33600000429  429 (20429) with Retry-After: 2      +33600000500  500 (20500)
 //   +33600021610  400 21610 (unsubscribed)             +33600000408  answers after 3 s
 //   +33600030006  accepted, then "undelivered" 30006   +33600000111  "sent" callback before the 201
+//   +33600000499  the connection is dropped, no answer
 // GET /emulator/messages lists what it received (JSON), for the tests to check every field.
 //   twilio-emulator --port P --account-sid AC… --auth-token T [--callback-delay-ms N]
 #include "emulators/emulator.hpp"
@@ -118,6 +119,7 @@ http::response<http::string_body> create_message(const http::request<http::strin
     if (to == "+33600000500") return error(500, 20500, "Internal Server Error", v);
     if (to == "+33600021610") return error(400, 21610, "Attempt to send to unsubscribed recipient", v);
     if (to == "+33600000408") std::this_thread::sleep_for(std::chrono::seconds(3));
+    if (to == "+33600000499") return emulator::drop_connection();
 
     const std::string sid = new_sid();
     f.emplace_back("Sid", sid);

@@ -93,11 +93,15 @@ TEST_CASE("Twilio's refusals are classified: unsubscribed is a bad address, 429 
 TEST_CASE("an undelivered callback fails the message; a timeout after the request is unknown, not unsent") {
     TwilioRig rig;
     auto client = rig.redis.client();
-    enqueue(client, {sms_to("tw-landline", "+33600030006"), sms_to("tw-slow", "+33600000408")});
+    enqueue(client, {sms_to("tw-landline", "+33600030006"), sms_to("tw-slow", "+33600000408"),
+                     sms_to("tw-dropped", "+33600000499")});
     REQUIRE(wait_until([&] { return rig.status_of("tw-landline") == "failed"; }, 15s));
     CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status = 'failed' AND provider_status = 'undelivered 30006'") == 1);
     REQUIRE(wait_until([&] { return rig.status_of("tw-slow") == "unknown"; }, 15s));
     CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'unknown' AND error_code = 'timeout'") == 1);
+    // A connection dropped after the request went out: Twilio may have the message.
+    REQUIRE(wait_until([&] { return rig.status_of("tw-dropped") == "unknown"; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'unknown' AND error_code = 'network'") == 1);
     CHECK(rig.daemon->stop() == 0);
 }
 
