@@ -279,15 +279,7 @@ private:
             out_ += s;
             return;
         }
-        for (char c : s) {
-            switch (c) {
-            case '&': out_ += "&amp;"; break;
-            case '<': out_ += "&lt;"; break;
-            case '>': out_ += "&gt;"; break;
-            case '"': out_ += "&quot;"; break;
-            default: out_ += c;
-            }
-        }
+        append_html_escaped(out_, s);
     }
 
     Escape escape_;
@@ -296,6 +288,18 @@ private:
 };
 
 }  // namespace
+
+void append_html_escaped(std::string& out, std::string_view s) {
+    for (char c : s) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        default: out += c;
+        }
+    }
+}
 
 std::variant<Template, SyntaxError> compile(std::string_view source) {
     auto tokenized = tokenize(source);

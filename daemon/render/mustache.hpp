@@ -77,6 +77,8 @@ private:
 
 void render(const Template& t, const rapidjson::Value& data, Escape escape, const PartialSet* partials,
             std::string& out);
+// The specification's HTML escaping (& < > "), appended to `out`.
+void append_html_escaped(std::string& out, std::string_view s);
 std::string render(const Template& t, const rapidjson::Value& data, Escape escape = Escape::html,
                    const PartialSet* partials = nullptr);
 

@@ -239,15 +239,7 @@ std::string json_string(std::string_view s) {
 
 std::string html_escape(std::string_view s) {
     std::string out;
-    for (char c : s) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        default: out += c;
-        }
-    }
+    append_html_escaped(out, s);
     return out;
 }
 
