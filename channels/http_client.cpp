@@ -5,6 +5,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cctype>
 
 #include "daemon/log.hpp"
@@ -39,7 +42,22 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* out) {
     }
     return size * n;
 }
+
+curl_socket_t open_socket(void* own_sockets, curlsocktype, curl_sockaddr* address) {
+    const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd < 0) return CURL_SOCKET_BAD;
+    static_cast<std::set<int>*>(own_sockets)->insert(fd);
+    return fd;
+}
 }  // namespace
+
+HttpHeaders::HttpHeaders(const std::vector<std::pair<std::string, std::string>>& headers) : entries_(headers) {
+    curl_slist* list = nullptr;
+    for (auto& [name, value] : entries_) list = curl_slist_append(list, (name + ": " + value).c_str());
+    list_ = curl_slist_append(list, "Expect:");  // no 100-continue round trip
+}
+
+HttpHeaders::~HttpHeaders() { curl_slist_free_all(static_cast<curl_slist*>(list_)); }
 
 struct HttpClient::Transfer {
     CURL* easy = nullptr;
@@ -67,6 +85,10 @@ public:
         if (want_read_) arm(true);
         if (want_write_) arm(false);
     }
+    // libcurl no longer watches the socket but keeps it open (an idle connection in its cache):
+    // the descriptor stays registered with the reactor, so reusing the connection costs no
+    // epoll_ctl. A wait still pending may fire; libcurl ignores an action on a socket it does not watch.
+    void forget() { want_read_ = want_write_ = false; }
     void remove() {
         removed_ = true;
         boost::system::error_code ignored;
@@ -136,6 +158,32 @@ void HttpClient::give_back(void* easy) {
     idle_easies_.push_back(easy);
 }
 
+void HttpClient::set_common_options(void* easy, void* transfer, std::chrono::milliseconds timeout) {
+    CURL* e = static_cast<CURL*>(easy);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, transfer);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min(5000L, static_cast<long>(timeout.count())));
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    if (!options_.ca_path.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_path.c_str());
+    // Connection sockets are opened and closed through us, so that we know how long each lives.
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &own_sockets_);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &HttpClient::on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+}
+
+int HttpClient::on_close_socket(void* self_ptr, int fd) {
+    auto* self = static_cast<HttpClient*>(self_ptr);
+    self->own_sockets_.erase(fd);
+    if (auto it = self->watches_.find(fd); it != self->watches_.end()) {
+        it->second->remove();  // deregistered before the number can be reused
+        self->watches_.erase(it);
+    }
+    return ::close(fd);
+}
+
 void HttpClient::perform(HttpRequest request, Done done) {
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
@@ -145,14 +193,8 @@ void HttpClient::perform(HttpRequest request, Done done) {
     t->easy = e;
     const HttpRequest& r = t->request;
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min(5000L, static_cast<long>(r.timeout.count())));
+    set_common_options(e, t.get(), r.timeout);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-    if (!options_.ca_path.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_path.c_str());
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->response.body);
@@ -173,9 +215,18 @@ void HttpClient::perform(HttpRequest request, Done done) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
         }
     }
-    for (auto& [name, value] : r.headers) t->headers = curl_slist_append(t->headers, (name + ": " + value).c_str());
-    t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    if (r.fixed_headers && r.headers.empty()) {
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r.fixed_headers->list());
+    } else {
+        auto append = [&](const std::string& name, const std::string& value) {
+            t->headers = curl_slist_append(t->headers, (name + ": " + value).c_str());
+        };
+        if (r.fixed_headers)
+            for (auto& [name, value] : r.fixed_headers->entries()) append(name, value);
+        for (auto& [name, value] : r.headers) append(name, value);
+        t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    }
     transfers_.emplace(e, std::move(t));
     curl_multi_add_handle(multi_, e);  // libcurl asks for a timer; the transfer starts from it
 }
@@ -186,13 +237,7 @@ void HttpClient::perform_custom(Setup setup, std::chrono::milliseconds timeout, 
     t->started = std::chrono::steady_clock::now();
     CURL* e = static_cast<CURL*>(take_easy());
     t->easy = e;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min(5000L, static_cast<long>(timeout.count())));
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-    if (!options_.ca_path.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_path.c_str());
+    set_common_options(e, t.get(), timeout);
     t->keep_alive = setup(e);
     transfers_.emplace(e, std::move(t));
     curl_multi_add_handle(multi_, e);
@@ -202,8 +247,12 @@ int HttpClient::on_socket(void*, int fd, int what, void* self_ptr, void*) {
     auto* self = static_cast<HttpClient*>(self_ptr);
     if (what == CURL_POLL_REMOVE) {
         if (auto it = self->watches_.find(fd); it != self->watches_.end()) {
-            it->second->remove();
-            self->watches_.erase(it);
+            if (self->own_sockets_.count(fd)) {
+                it->second->forget();  // still open: deregistered when libcurl closes it
+            } else {
+                it->second->remove();  // a socket libcurl opened itself (its resolver's): its life is not ours to see
+                self->watches_.erase(it);
+            }
         }
         return 0;
     }
@@ -215,6 +264,19 @@ int HttpClient::on_socket(void*, int fd, int what, void* self_ptr, void*) {
 
 int HttpClient::on_timer(void*, long timeout_ms, void* self_ptr) {
     auto* self = static_cast<HttpClient*>(self_ptr);
+    if (timeout_ms == 0) {
+        // "Act at once" (every new transfer asks for it): a posted handler, not a timer re-armed
+        // through the kernel. libcurl calls back with its next deadline after acting.
+        if (!self->kick_posted_) {
+            self->kick_posted_ = true;
+            asio::post(self->io_, [self, alive = std::weak_ptr<bool>(self->alive_)] {
+                if (alive.expired()) return;
+                self->kick_posted_ = false;
+                self->act(CURL_SOCKET_TIMEOUT, 0);
+            });
+        }
+        return 0;
+    }
     self->deadline_ = timeout_ms < 0 ? std::chrono::steady_clock::time_point::max()
                                      : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     if (self->deadline_ < self->armed_for_) self->arm_timer();

@@ -12,16 +12,34 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace crieur {
 
+// A header list built once and shared by all of a driver's requests (an immutable curl_slist,
+// "Expect:" included): a request with it and no other headers costs no list building.
+class HttpHeaders {
+public:
+    explicit HttpHeaders(const std::vector<std::pair<std::string, std::string>>& headers);
+    ~HttpHeaders();
+    HttpHeaders(const HttpHeaders&) = delete;
+    HttpHeaders& operator=(const HttpHeaders&) = delete;
+    const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
+    void* list() const { return list_; }  // curl_slist*
+
+private:
+    std::vector<std::pair<std::string, std::string>> entries_;
+    void* list_ = nullptr;
+};
+
 struct HttpRequest {
     std::string method = "POST";
     std::string url;
-    std::vector<std::pair<std::string, std::string>> headers;  // name, value
+    std::shared_ptr<const HttpHeaders> fixed_headers;  // the driver's own, sent first
+    std::vector<std::pair<std::string, std::string>> headers;  // name, value: this request's
     std::string body;
     std::string basic_auth;  // "user:password", or empty
     std::chrono::milliseconds timeout{10'000};
@@ -67,6 +85,8 @@ private:
     class Watch;
     static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
     static int on_timer(void* multi, long timeout_ms, void* self);
+    static int on_close_socket(void* self, int fd);
+    void set_common_options(void* easy, void* transfer, std::chrono::milliseconds timeout);
     void act(int fd, int events);
     void finish_done_transfers();
     void arm_timer();
@@ -82,7 +102,9 @@ private:
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     std::chrono::steady_clock::time_point armed_for_ = std::chrono::steady_clock::time_point::max();
     std::vector<void*> idle_easies_;  // reset easy handles, reused: cheaper than init + cleanup
+    bool kick_posted_ = false;
     std::map<int, std::shared_ptr<Watch>> watches_;
+    std::set<int> own_sockets_;  // opened through on_open_socket, open until on_close_socket
     std::map<void*, std::unique_ptr<Transfer>> transfers_;  // by CURL* easy handle
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -100,7 +100,11 @@ std::string twilio_status(const std::string& s) {
 
 TwilioChannel::TwilioChannel(HttpClient& http, TwilioConfig config)
     : http_(http), config_(std::move(config)),
-      url_(config_.base_url + "/2010-04-01/Accounts/" + config_.account_sid + "/Messages.json") {}
+      url_(config_.base_url + "/2010-04-01/Accounts/" + config_.account_sid + "/Messages.json"),
+      headers_(std::make_shared<HttpHeaders>(std::vector<std::pair<std::string, std::string>>{
+          {"Authorization", "Basic " + base64_encode(config_.account_sid + ":" + config_.auth_token)},
+          {"Content-Type", "application/x-www-form-urlencoded"},
+          {"Accept", "application/json"}})) {}
 
 void TwilioChannel::send(Message message, Done done) {
     std::vector<std::pair<std::string, std::string>> form{{"To", message.recipient}, {"Body", message.content.text}};
@@ -111,8 +115,7 @@ void TwilioChannel::send(Message message, Done done) {
     HttpRequest req;
     req.url = url_;
     req.body = form_encode(form);
-    req.basic_auth = config_.account_sid + ":" + config_.auth_token;
-    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
+    req.fixed_headers = headers_;  // basic auth included
     req.timeout = std::chrono::milliseconds(config_.timeout_ms);
     http_.perform(std::move(req), [done = std::move(done)](HttpResponse r) { done(classify_twilio(r)); });
 }

@@ -40,6 +40,7 @@ private:
     HttpClient& http_;
     TwilioConfig config_;
     std::string url_;
+    std::shared_ptr<const HttpHeaders> headers_;  // built once: auth and content type
 };
 
 }  // namespace crieur

@@ -153,13 +153,15 @@ std::vector<WhatsappStatus> parse_whatsapp_statuses(const std::string& body) {
 }
 
 WhatsappChannel::WhatsappChannel(HttpClient& http, WhatsappConfig config)
-    : http_(http), config_(std::move(config)), url_(config_.base_url + "/" + config_.phone_number_id + "/messages") {}
+    : http_(http), config_(std::move(config)), url_(config_.base_url + "/" + config_.phone_number_id + "/messages"),
+      headers_(std::make_shared<HttpHeaders>(std::vector<std::pair<std::string, std::string>>{
+          {"Authorization", "Bearer " + config_.access_token}, {"Content-Type", "application/json"}})) {}
 
 void WhatsappChannel::send(Message message, Done done) {
     HttpRequest req;
     req.url = url_;
     req.body = whatsapp_template_body(message.recipient, message.content, message.job_id);
-    req.headers = {{"Authorization", "Bearer " + config_.access_token}, {"Content-Type", "application/json"}};
+    req.fixed_headers = headers_;
     req.timeout = std::chrono::milliseconds(config_.timeout_ms);
     http_.perform(std::move(req), [done = std::move(done)](HttpResponse r) { done(classify_whatsapp(r)); });
 }
