@@ -20,6 +20,7 @@ std::string hex_encode(std::string_view bytes);
 
 std::string hmac_sha1(std::string_view key, std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);
+std::string sha256(std::string_view data);  // the 32-byte digest
 // Constant-time equality (for signatures).
 bool same_bytes(std::string_view a, std::string_view b);
 

@@ -2,7 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -80,6 +83,24 @@ public:
             std::getline(in, out);
         }
     }
+    // An array of strings, each one of `one_of` (when given), none twice.
+    void strings(const char* key, std::vector<std::string>& out, std::initializer_list<const char*> one_of = {}) {
+        const toml::node* n = find(key);
+        if (!n) return;
+        auto parsed = list_of(*n, key, one_of);
+        if (parsed) out = std::move(*parsed);
+    }
+    // A table of string arrays: { roads = ["push", "sms"], water = ["sms"] }.
+    void string_lists(const char* key, std::map<std::string, std::vector<std::string>>& out,
+                      std::initializer_list<const char*> one_of = {}) {
+        const toml::node* n = find(key);
+        if (!n) return;
+        if (!n->is_table()) return fail(*n, key, "expected a table of arrays: { service = [\"sms\", \"email\"] }");
+        for (auto&& [k, v] : *n->as_table()) {
+            const std::string sub = std::string(key) + "." + std::string(k.str());
+            if (auto parsed = list_of(v, sub.c_str(), one_of)) out[std::string(k.str())] = std::move(*parsed);
+        }
+    }
     void reject_unknown() {
         if (!table_) return;
         for (auto&& [k, v] : *table_)
@@ -88,6 +109,37 @@ public:
     }
 
 private:
+    std::optional<std::vector<std::string>> list_of(const toml::node& n, const char* key,
+                                                    std::initializer_list<const char*> one_of) {
+        if (!n.is_array()) {
+            fail(n, key, "expected an array of strings");
+            return std::nullopt;
+        }
+        std::vector<std::string> values;
+        for (auto&& item : *n.as_array()) {
+            auto v = item.value<std::string>();
+            if (!item.is_string() || !v) {
+                fail(item, key, "expected an array of strings");
+                return std::nullopt;
+            }
+            bool ok = one_of.size() == 0;
+            std::string list;
+            for (const char* o : one_of) {
+                ok = ok || *v == o;
+                list += (list.empty() ? "" : ", ") + std::string(o);
+            }
+            if (!ok) {
+                fail(item, key, "'" + *v + "' is not one of: " + list);
+                return std::nullopt;
+            }
+            if (std::find(values.begin(), values.end(), *v) != values.end()) {
+                fail(item, key, "'" + *v + "' is listed twice");
+                return std::nullopt;
+            }
+            values.push_back(*v);
+        }
+        return values;
+    }
     const toml::node* find(const char* key) {
         seen_.insert(key);
         return table_ ? table_->get(key) : nullptr;
@@ -132,7 +184,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "templates", "log",
+                                                              "http",   "outbox", "templates", "log", "directory", "router",
                                                               "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh", "fcm"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
@@ -140,7 +192,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                                ": unknown " + (v.is_table() ? "section" : "key"));
         else
             for (auto&& [sub, sv] : *v.as_table())
-                if (sv.is_table())
+                if (sv.is_table() && !(k.str() == "router" && sub.str() == "service_order"))
                     problems.push_back(name + ":" + std::to_string(sv.source().begin.line) + ": " +
                                        std::string(k.str()) + "." + std::string(sub.str()) + ": unknown section");
     }
@@ -207,6 +259,27 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("dir", c.templates.dir);
         s.reject_unknown();
         c.templates.dir = resolve(base_dir, c.templates.dir);
+    }
+    {
+        auto s = section("directory");
+        s.string("path", c.directory.path);
+        s.string("default_region", c.directory.default_region);
+        s.reject_unknown();
+        if (c.directory.default_region.size() != 2 ||
+            !std::isupper(static_cast<unsigned char>(c.directory.default_region[0])) ||
+            !std::isupper(static_cast<unsigned char>(c.directory.default_region[1])))
+            problems.push_back(name + ": directory.default_region: expected a two-letter country code such as FR");
+        c.directory.path = c.directory.path.empty()
+                               ? (std::filesystem::path(c.receipts.path).parent_path() / "directory.db").string()
+                               : resolve(base_dir, c.directory.path);
+    }
+    {
+        auto s = section("router");
+        auto& r = c.router;
+        s.strings("default_order", r.default_order, {"sms", "email", "whatsapp", "push"});
+        s.string_lists("service_order", r.service_order, {"sms", "email", "whatsapp", "push"});
+        s.strings("consent_required", r.consent_required, {"service", "information", "alert"});
+        s.reject_unknown();
     }
     {
         auto s = section("providers");

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <stdexcept>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,18 @@ struct TemplatesConfig {
     std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
 };
 
+struct DirectoryConfig {
+    std::string path;                  // empty: directory.db beside the receipts database
+    std::string default_region = "FR"; // how national phone numbers are read (ISO 3166 alpha-2)
+};
+
+// The router's policy (daemon/router.hpp).
+struct RouterConfig {
+    std::vector<std::string> default_order{"sms", "email", "whatsapp", "push"};
+    std::map<std::string, std::vector<std::string>> service_order;  // by service name
+    std::vector<std::string> consent_required{"information"};      // categories that need a granted consent
+};
+
 struct DaemonConfig {
     int drain_timeout_ms = 10'000;
 };
@@ -151,6 +164,8 @@ struct Config {
     HttpConfig http;
     OutboxConfig outbox;
     TemplatesConfig templates;
+    DirectoryConfig directory;
+    RouterConfig router;
     ProvidersConfig providers;
     TwilioConfig twilio;
     SmtpConfig smtp;

@@ -31,10 +31,11 @@ std::string default_consumer_name() {
 
 Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates)
     : config_(std::move(config)), config_path_(std::move(config_path)),
-      store_(io_, config_.receipts, config_.intake.on_crash, clock_), channels_(io_, config_),
+      store_(io_, config_.receipts, config_.intake.on_crash, clock_),
+      directory_(io_, config_.directory.path, clock_), channels_(io_, config_),
       reads_(io_, endpoint_of(config_.redis), "reads"), commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream),
-      pipeline_(config_, std::move(templates), store_, channels_, schedule_, metrics_, clock_),
+      pipeline_(config_, std::move(templates), store_, directory_, channels_, schedule_, metrics_, clock_),
       intake_(config_, config_.redis.consumer.empty() ? default_consumer_name() : config_.redis.consumer, reads_,
               commands_, store_, metrics_, clock_,
               [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
@@ -202,6 +203,7 @@ void Daemon::finish_stop() {
     commands_.stop();
     channels_.stop_all();
     store_.stop();  // commits what is queued
+    directory_.stop();
     if (left > 0) spdlog::warn("stopped with {} jobs in flight; they stay pending in Redis and come back", left);
     else spdlog::info("stopped: every job read was committed and acknowledged");
     io_.stop();

@@ -15,6 +15,7 @@
 #include "channels/registry.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
+#include "daemon/directory/directory_service.hpp"
 #include "daemon/http/routes.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/intake.hpp"
@@ -58,6 +59,7 @@ private:
     SystemClock clock_;
     Metrics metrics_;
     ReceiptStore store_;
+    directory::DirectoryService directory_;
     ChannelRegistry channels_;
     redis::RedisConnection reads_;     // dedicated to blocking XREADGROUP
     redis::RedisConnection commands_;  // everything else: XACK, XADD, XAUTOCLAIM, the schedule

@@ -30,6 +30,8 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     c("crieur_jobs_claimed_total", "Stream entries taken over from another consumer.", jobs_claimed);
     c("crieur_jobs_acked_total", "Stream entries acknowledged after their outcome was committed.", jobs_acked);
     c("crieur_jobs_dead_lettered_total", "Stream entries moved to the dead-letter stream.", jobs_dead_lettered);
+    c("crieur_fallbacks_total", "Sends that moved on to the next candidate channel or address.", fallbacks);
+    c("crieur_no_reachable_channel_total", "Messages for which routing left no candidate.", no_reachable_channel);
     c("crieur_jobs_duplicate_total", "Stream entries whose job id was already sent or in flight.", jobs_duplicate);
     c("crieur_jobs_scheduled_total", "Stream entries put aside until their not_before.", jobs_scheduled);
     c("crieur_sends_started_total", "Send attempts started.", sends_started);

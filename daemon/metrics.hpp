@@ -25,6 +25,8 @@ struct Metrics {
     Counter sends_failed{0};       // bad address, failed and unknown outcomes
     Counter resent_after_crash{0};
     Counter marked_unknown{0};
+    Counter fallbacks{0};             // a candidate was a bad address or failed for good: the next one was tried
+    Counter no_reachable_channel{0};  // messages with no candidate left after routing
     Counter redis_reconnects{0};
     Counter callbacks_received{0};  // provider status callbacks with a good signature
     Counter callbacks_rejected{0};  // provider status callbacks refused (bad or missing signature)

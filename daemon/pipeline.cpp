@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "channels/registry.hpp"
+#include "daemon/directory/directory_service.hpp"
 #include "daemon/log.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/schedule.hpp"
@@ -61,10 +62,27 @@ std::variant<Route, std::string> route_for(const Job& job, const std::string& de
     return Route{offered(default_channel) ? default_channel : template_channels.front(), "citizen:" + job.citizen};
 }
 
-Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
-                   ChannelRegistry& channels, Schedule& schedule, Metrics& metrics, const Clock& clock)
-    : intake_(config.intake), templates_(std::move(templates)), store_(store), channels_(channels),
-      schedule_(schedule), metrics_(metrics), clock_(clock) {}
+std::variant<Message, JobError> render_for(const Job& job, const render::TemplateStore& templates,
+                                           const std::string& channel, const std::string& address,
+                                           const directory::Citizen* citizen) {
+    thread_local char pool[16 * 1024];  // the data's parse lives in this thread's buffer, not the heap
+    rapidjson::MemoryPoolAllocator<> allocator(pool, sizeof pool);
+    rapidjson::Document data(&allocator);
+    data.Parse(job.data_json.data(), job.data_json.size());
+    if (!data.IsObject()) data.SetObject();
+    if (citizen && !data.HasMember("citizen")) {
+        rapidjson::Value who(rapidjson::kObjectType);
+        who.AddMember("given_name", rapidjson::Value(citizen->given_name.c_str(), allocator), allocator);
+        who.AddMember("family_name", rapidjson::Value(citizen->family_name.c_str(), allocator), allocator);
+        data.AddMember("citizen", who, allocator);
+    }
+    const std::string locale = job.locale ? *job.locale : citizen ? citizen->locale : std::string();
+    auto rendered = templates.render(job.template_name, channel, locale, data);
+    if (auto* e = std::get_if<render::RenderError>(&rendered))
+        return JobError{errc::bad_template_data, e->variables.empty() ? "data" : "data." + e->variables.front(),
+                        e->reason, job.id};
+    return Message{job.id, address, std::move(std::get<render::Rendered>(rendered)), job.priority};
+}
 
 std::variant<Message, JobError> prepare(const Job& job, const render::TemplateStore& templates,
                                         const std::string& default_channel) {
@@ -73,16 +91,30 @@ std::variant<Message, JobError> prepare(const Job& job, const render::TemplateSt
     auto route = route_for(job, default_channel, templates.channels(job.template_name));
     if (auto* why = std::get_if<std::string>(&route))
         return JobError{errc::no_template_channel, job.channel ? "channel" : "to", *why, job.id};
-    thread_local char pool[16 * 1024];  // the data's parse lives in this thread's buffer, not the heap
-    rapidjson::MemoryPoolAllocator<> allocator(pool, sizeof pool);
-    rapidjson::Document data(&allocator);
-    data.Parse(job.data_json.data(), job.data_json.size());
-    auto rendered = templates.render(job.template_name, std::get<Route>(route).channel, job.locale.value_or(""), data);
-    if (auto* e = std::get_if<render::RenderError>(&rendered))
-        return JobError{errc::bad_template_data, e->variables.empty() ? "data" : "data." + e->variables.front(),
-                        e->reason, job.id};
-    return Message{job.id, std::move(std::get<Route>(route).recipient), std::move(std::get<render::Rendered>(rendered)),
-                   job.priority};
+    auto& r = std::get<Route>(route);
+    return render_for(job, templates, r.channel, r.recipient, nullptr);
+}
+
+struct Pipeline::Delivery {
+    Job job;
+    std::string entry_id;
+    std::function<void(Disposition)> done;
+    std::optional<Message> prepared;  // rendered by the check, reused when the first candidate matches
+    std::optional<directory::Citizen> citizen;
+    std::vector<RouteCandidate> candidates;
+    std::size_t next = 0;
+    std::string excluded;  // why channels were left out
+    std::string tried;     // the candidates that failed, and how
+};
+
+Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
+                   directory::DirectoryService& directory, ChannelRegistry& channels, Schedule& schedule,
+                   Metrics& metrics, const Clock& clock)
+    : intake_(config.intake), directory_(directory), templates_(std::move(templates)), store_(store),
+      channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock) {
+    policy_.default_order = config.router.default_order;
+    policy_.service_order = config.router.service_order;
+    policy_.consent_required = {config.router.consent_required.begin(), config.router.consent_required.end()};
 }
 
 std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
@@ -91,63 +123,135 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     if (auto* rejection = std::get_if<JobError>(&prepared)) return std::move(*rejection);
 
     const auto now = clock_.now();
-    auto settle = [this, &job, &entry, &done](Status status, std::string reason) {
-        store_.record_unsent({entry.entry_id, job.id, job.service, job.template_name, status, std::move(reason)},
-                             [done = std::move(done)](bool ok) { done(ok ? Disposition::ack : Disposition::keep); });
-    };
+    auto d = std::make_shared<Delivery>();
+    d->entry_id = entry.entry_id;
+    d->done = std::move(done);
     if (job.deadline && *job.deadline <= now) {
-        settle(Status::expired, "deadline " + format_rfc3339(*job.deadline) + " passed before the send");
+        const auto deadline = *job.deadline;
+        d->job = std::move(job);
+        settle(std::move(d), Status::expired, "deadline " + format_rfc3339(deadline) + " passed before the send");
         return std::nullopt;
     }
     if (job.not_before && *job.not_before > now + kScheduleTolerance && job.priority != Priority::urgent) {
         const auto at = *job.not_before;
-        schedule_.put_aside(
-            entry.entry_id, entry.job_json, at,
-            [this, job = std::move(job), entry_id = entry.entry_id, at, done = std::move(done)](bool ok) mutable {
-                if (!ok) {
-                    done(Disposition::keep);
-                    return;
-                }
-                metrics_.jobs_scheduled++;
-                store_.record_unsent({entry_id, job.id, job.service, job.template_name, Status::scheduled,
-                                      "until " + format_rfc3339(at)},
-                                     [done = std::move(done)](bool committed) {
-                                         done(committed ? Disposition::ack : Disposition::keep);
-                                     });
-            });
+        schedule_.put_aside(entry.entry_id, entry.job_json, at, [this, d, job = std::move(job), at](bool ok) mutable {
+            if (!ok) {
+                d->done(Disposition::keep);
+                return;
+            }
+            metrics_.jobs_scheduled++;
+            d->job = std::move(job);
+            settle(std::move(d), Status::scheduled, "until " + format_rfc3339(at));
+        });
         return std::nullopt;
     }
-    send(std::move(job), entry.entry_id, std::move(std::get<Message>(prepared)), std::move(done));
+    d->prepared = std::move(std::get<Message>(prepared));
+    d->job = std::move(job);
+    if (d->job.citizen.empty()) {
+        route_and_send(std::move(d), nullptr);
+        return std::nullopt;
+    }
+    const std::string citizen = d->job.citizen;
+    directory_.lookup(citizen, [this, d = std::move(d)](directory::Lookup found) mutable {
+        if (!found.error.empty()) {
+            spdlog::warn("pipeline: job {}: {}; it stays pending", d->job.id, found.error);
+            d->done(Disposition::keep);
+            return;
+        }
+        if (found.erased) {
+            settle(std::move(d), Status::rejected,
+                   "the citizen's data was erased at their request (GDPR): jobs for this id are refused");
+            return;
+        }
+        if (!found.citizen) {
+            settle(std::move(d), Status::failed, "citizen '" + d->job.citizen + "' is not in the directory");
+            return;
+        }
+        d->citizen = std::move(found.citizen);
+        const directory::Citizen* who = &*d->citizen;
+        route_and_send(std::move(d), who);
+    });
     return std::nullopt;
 }
 
-void Pipeline::send(Job job, std::string entry_id, Message message, std::function<void(Disposition)> done) {
-    const std::string channel = message.content.channel;
-    Channel* driver = channels_.find(channel, message.recipient);
-    if (!driver) {
-        store_.record_unsent({entry_id, job.id, job.service, job.template_name, Status::failed,
-                              "no driver carries the channel '" + channel + "'"},
-                             [done = std::move(done)](bool ok) { done(ok ? Disposition::ack : Disposition::keep); });
+void Pipeline::settle(std::shared_ptr<Delivery> d, Status status, std::string reason) {
+    const Job& job = d->job;
+    store_.record_unsent({d->entry_id, job.id, job.service, job.template_name, status, std::move(reason)},
+                         [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
+}
+
+void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen) {
+    const auto* manifest = templates_->manifest(d->job.template_name);
+    static const std::string kService = "service";
+    RouteQuery q{d->job,
+                 templates_->channels(d->job.template_name),
+                 manifest ? manifest->category : kService,
+                 citizen,
+                 [this](const std::string& channel, const std::string& address) {
+                     return directory_.suppressed(channel, address);
+                 },
+                 [this](const std::string& channel, const std::string& address) {
+                     return channels_.find(channel, address) != nullptr;
+                 }};
+    RouteDecision decision = route(q, policy_);
+    d->candidates = std::move(decision.candidates);
+    d->excluded = decision.exclusions_text();
+    if (d->candidates.empty()) {
+        metrics_.no_reachable_channel++;
+        settle(std::move(d), Status::failed, "no_reachable_channel: " + decision.exclusions_text());
         return;
     }
-    const auto& c = message.content;
-    BeginRequest begin{std::move(job), std::move(entry_id), channel, std::string(driver->provider()),
-                       message.recipient, c.locale, c.sms ? sms::to_string(c.sms->encoding) : "",
+    try_candidate(std::move(d));
+}
+
+void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
+    if (d->next >= d->candidates.size()) {
+        settle(d, Status::failed,
+               "no_reachable_channel: " + d->tried + (d->excluded.empty() ? "" : "; " + d->excluded));
+        return;
+    }
+    const RouteCandidate candidate = d->candidates[d->next++];
+    const bool last = d->next == d->candidates.size();
+    std::optional<Message> message;
+    if (d->prepared && d->prepared->content.channel == candidate.channel && d->prepared->recipient == candidate.address) {
+        message = std::move(d->prepared);
+        d->prepared.reset();
+    } else {
+        auto rendered = render_for(d->job, *templates_, candidate.channel, candidate.address,
+                                   d->citizen ? &*d->citizen : nullptr);
+        if (auto* e = std::get_if<JobError>(&rendered)) {
+            d->tried += (d->tried.empty() ? "" : "; ") + candidate.channel + ": cannot render (" + e->reason + ")";
+            try_candidate(std::move(d));
+            return;
+        }
+        message = std::move(std::get<Message>(rendered));
+    }
+    const std::string& channel = candidate.channel;
+    Channel* driver = channels_.find(channel, candidate.address);
+    if (!driver) {  // the router checked; the registry does not change under a job
+        d->tried += (d->tried.empty() ? "" : "; ") + channel + ": no driver";
+        try_candidate(std::move(d));
+        return;
+    }
+    const auto& c = message->content;
+    // The job goes into the receipt; it is copied while another candidate may still need it.
+    BeginRequest begin{last ? std::move(d->job) : d->job, d->entry_id, channel, std::string(driver->provider()),
+                       message->recipient, c.locale, c.sms ? sms::to_string(c.sms->encoding) : "",
                        c.sms ? c.sms->segments : 0};
     // The attempt is committed before the send starts: after a crash we know what may have gone out.
-    store_.begin(std::move(begin), [this, driver, message = std::move(message),
-                                    done = std::move(done)](BeginResult r) mutable {
+    store_.begin(std::move(begin), [this, d, last, driver, candidate,
+                                    message = std::move(*message)](BeginResult r) mutable {
         switch (r.verdict) {
-        case BeginVerdict::store_failed: done(Disposition::keep); return;
+        case BeginVerdict::store_failed: d->done(Disposition::keep); return;
         case BeginVerdict::duplicate:
             metrics_.jobs_duplicate++;
             spdlog::debug("pipeline: job {} is already {}; not sent again", message.job_id, to_string(r.existing));
-            done(Disposition::ack);
+            d->done(Disposition::ack);
             return;
         case BeginVerdict::marked_unknown:
             metrics_.marked_unknown++;
             spdlog::warn("pipeline: job {} was interrupted mid-send by a stop; marked unknown", message.job_id);
-            done(Disposition::ack);
+            d->done(Disposition::ack);
             return;
         case BeginVerdict::send: break;
         }
@@ -160,8 +264,8 @@ void Pipeline::send(Job job, std::string entry_id, Message message, std::functio
         std::string job_id = message.job_id;
         // Masking costs an allocation: only for a log line that will be written.
         std::string masked = spdlog::should_log(spdlog::level::debug) ? mask_address(message.recipient) : "";
-        driver->send(std::move(message), [this, r, started, job_id = std::move(job_id), masked = std::move(masked),
-                                          done = std::move(done)](Outcome outcome) mutable {
+        driver->send(std::move(message), [this, d = std::move(d), r, last, started, candidate, job_id = std::move(job_id),
+                                          masked = std::move(masked)](Outcome outcome) mutable {
             const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - started);
             switch (outcome.kind) {
@@ -172,13 +276,36 @@ void Pipeline::send(Job job, std::string entry_id, Message message, std::functio
             }
             spdlog::debug("pipeline: job {} to {} via {}: {} {}", job_id, masked, outcome.provider,
                           to_string(outcome.kind), outcome.reason);
-            const Status status = status_after(outcome.kind);
+            // A provider said this address cannot be reached: no later message tries it again.
+            if (outcome.kind == OutcomeKind::bad_address)
+                directory_.invalidate(candidate.channel, candidate.address,
+                                      outcome.provider + " " + outcome.code + ": " + outcome.reason);
+            // A bad address or a failure for good moves on to the next candidate at once.
+            const bool moves_on =
+                !last && (outcome.kind == OutcomeKind::bad_address || outcome.kind == OutcomeKind::failed);
+            const Status status = moves_on ? Status::queued : status_after(outcome.kind);
+            if (moves_on) {
+                metrics_.fallbacks++;
+                d->tried += (d->tried.empty() ? "" : "; ") + candidate.channel + ": " + to_string(outcome.kind) +
+                            (outcome.code.empty() ? "" : " " + outcome.code);
+            } else if (!d->tried.empty() && status == Status::failed) {
+                outcome.reason = "no_reachable_channel: " + d->tried + "; " + candidate.channel + ": " +
+                                 to_string(outcome.kind) + " (" + outcome.reason + ")";
+            }
             FinishRequest finish{std::move(job_id), r.message_id, r.attempt_id, std::move(outcome), status,
                                  latency.count()};
-            store_.finish(std::move(finish), [status, done = std::move(done)](bool ok) {
+            store_.finish(std::move(finish), [this, d = std::move(d), status, moves_on](bool ok) mutable {
+                if (!ok) {
+                    d->done(Disposition::keep);
+                    return;
+                }
+                if (moves_on) {
+                    try_candidate(std::move(d));
+                    return;
+                }
                 // A retry leaves the entry pending: it comes back after redis.claim_after_ms.
                 // (Backoff through the schedule comes with the retry policy.)
-                done(ok && status != Status::queued ? Disposition::ack : Disposition::keep);
+                d->done(status != Status::queued ? Disposition::ack : Disposition::keep);
             });
         });
     });

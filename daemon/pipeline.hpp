@@ -16,6 +16,8 @@
 #include "daemon/job_codec.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/render/template_store.hpp"
+#include "daemon/router.hpp"
+#include "daemon/status.hpp"
 #include "daemon/types.hpp"
 
 namespace crieur {
@@ -23,11 +25,16 @@ namespace crieur {
 class ChannelRegistry;
 class ReceiptStore;
 class Schedule;
+namespace directory {
+class DirectoryService;
+struct Citizen;
+}  // namespace directory
 
 class Pipeline {
 public:
     Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
-             ChannelRegistry& channels, Schedule& schedule, Metrics& metrics, const Clock& clock);
+             directory::DirectoryService& directory, ChannelRegistry& channels, Schedule& schedule, Metrics& metrics,
+             const Clock& clock);
 
     // See Intake::Process.
     std::optional<JobError> process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done);
@@ -36,9 +43,16 @@ public:
     void set_templates(std::shared_ptr<const render::TemplateStore> templates) { templates_ = std::move(templates); }
 
 private:
-    void send(Job job, std::string entry_id, Message message, std::function<void(Disposition)> done);
+    // One message on its way down its candidates: the next is tried when one is a bad address or
+    // fails for good.
+    struct Delivery;
+    void route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen);
+    void try_candidate(std::shared_ptr<Delivery> d);
+    void settle(std::shared_ptr<Delivery> d, Status status, std::string reason);
 
     IntakeConfig intake_;
+    RouterPolicy policy_;
+    directory::DirectoryService& directory_;
     std::shared_ptr<const render::TemplateStore> templates_;
     ReceiptStore& store_;
     ChannelRegistry& channels_;
@@ -65,5 +79,12 @@ std::variant<Route, std::string> route_for(const Job& job, const std::string& de
 // Used by the pipeline and by `crieur enqueue`, so that both judge a job alike. Pure.
 std::variant<Message, JobError> prepare(const Job& job, const render::TemplateStore& templates,
                                         const std::string& default_channel);
+
+// The job rendered for one channel and address. `citizen`, when the job is addressed to one, gives
+// the locale (unless the job sets one) and the `citizen` object templates may use
+// ({{citizen.given_name}}, {{citizen.family_name}}). Pure.
+std::variant<Message, JobError> render_for(const Job& job, const render::TemplateStore& templates,
+                                           const std::string& channel, const std::string& address,
+                                           const directory::Citizen* citizen);
 
 }  // namespace crieur

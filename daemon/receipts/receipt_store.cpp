@@ -13,31 +13,6 @@
 
 namespace crieur {
 
-namespace {
-
-void migrate(sqlite3* db) {
-    sqlite::Stmt version(db, "PRAGMA user_version");
-    version.step();
-    const auto current = version.int64(0);
-    if (current > static_cast<std::int64_t>(schema::kMigrations.size()))
-        throw sqlite::Error("the receipts database has schema version " + std::to_string(current) +
-                            ", newer than this crieurd (" + std::to_string(schema::kMigrations.size()) + ")");
-    for (auto v = current; v < static_cast<std::int64_t>(schema::kMigrations.size()); ++v) {
-        sqlite::exec(db, "BEGIN IMMEDIATE");
-        try {
-            sqlite::exec(db, schema::kMigrations[static_cast<std::size_t>(v)]);
-            sqlite::exec(db, ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
-            sqlite::exec(db, "COMMIT");
-        } catch (...) {
-            sqlite::exec(db, "ROLLBACK");
-            throw;
-        }
-        spdlog::info("receipts: migrated the database to schema version {}", v + 1);
-    }
-}
-
-}  // namespace
-
 // Owns the write connection and its prepared statements; used by the writer thread only.
 class ReceiptStore::Writer {
 public:
@@ -49,7 +24,9 @@ public:
         sqlite::exec(db_.get(), "PRAGMA journal_mode = WAL");
         sqlite::exec(db_.get(), config.synchronous == "full" ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
         sqlite::exec(db_.get(), "PRAGMA foreign_keys = ON");
-        migrate(db_.get());
+        const auto from = sqlite::migrate(db_.get(), schema::kMigrations, "receipts");
+        if (from < static_cast<std::int64_t>(schema::kMigrations.size()))
+            spdlog::info("receipts: migrated the database from schema version {} to {}", from, schema::kMigrations.size());
         sqlite3* db = db_.get();
         insert_message_ = sqlite::Stmt(db, R"(
             INSERT INTO messages (job_id, stream_id, service, template, citizen, campaign, reference, priority,

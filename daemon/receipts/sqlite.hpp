@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -72,7 +73,9 @@ public:
         int rc = sqlite3_step(get());
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) return false;
-        throw Error(std::string("step: ") + sqlite3_errmsg(sqlite3_db_handle(get())));
+        std::string why = sqlite3_errmsg(sqlite3_db_handle(get()));
+        reset();  // usable again after the caller rolls back
+        throw Error("step: " + why);
     }
     void run() {
         step();
@@ -96,5 +99,29 @@ private:
     }
     std::unique_ptr<sqlite3_stmt, StmtFinalize> stmt_;
 };
+
+// Brings a database to the last of `migrations` (migration i takes PRAGMA user_version i to i + 1),
+// each in its own transaction. Returns the version found. Refuses a database newer than this build.
+inline std::int64_t migrate(sqlite3* db, std::span<const char* const> migrations, std::string_view what) {
+    Stmt version(db, "PRAGMA user_version");
+    version.step();
+    const auto current = version.int64(0);
+    const auto last = static_cast<std::int64_t>(migrations.size());
+    if (current > last)
+        throw Error("the " + std::string(what) + " database has schema version " + std::to_string(current) +
+                    ", newer than this build's (" + std::to_string(last) + ")");
+    for (auto v = current; v < last; ++v) {
+        exec(db, "BEGIN IMMEDIATE");
+        try {
+            exec(db, migrations[static_cast<std::size_t>(v)]);
+            exec(db, ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+            exec(db, "COMMIT");
+        } catch (...) {
+            exec(db, "ROLLBACK");
+            throw;
+        }
+    }
+    return current;
+}
 
 }  // namespace crieur::sqlite

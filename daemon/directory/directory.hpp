@@ -1,0 +1,64 @@
+// Directory: the citizens' contacts, consents and preferences in one SQLite file (WAL, foreign
+// keys, secure_delete so that erased data does not linger in free pages). Synchronous: it belongs
+// to one thread, the DirectoryService's worker in the daemon, or the CLI's import.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/directory/citizen.hpp"
+#include "daemon/receipts/sqlite.hpp"
+
+namespace crieur::directory {
+
+class Directory {
+public:
+    // Opens (creating if needed) and migrates; throws sqlite::Error.
+    explicit Directory(const std::string& path);
+
+    void begin() { sqlite::exec(db_.get(), "BEGIN IMMEDIATE"); }
+    void commit() { sqlite::exec(db_.get(), "COMMIT"); }
+    void rollback() { sqlite::exec(db_.get(), "ROLLBACK"); }
+
+    // Inserts or replaces the citizen's profile and contact list by external id. A contact already
+    // known keeps its state (a number found invalid stays invalid when re-imported); contacts not
+    // in `c` are removed; consents in `c` are set (and logged), others kept. Returns true when created.
+    bool upsert(const Citizen& c, std::int64_t now_ms);
+    std::optional<Citizen> get(const std::string& id);
+    bool erased(const std::string& id);
+    // GDPR erasure: the citizen's rows go (contacts, consents and their log, location); their id
+    // is remembered as a hash so that later jobs are refused. False when unknown.
+    bool erase(const std::string& id, std::int64_t now_ms);
+    // Empties the WAL into the database file and truncates it: what was erased is then nowhere on disk.
+    void checkpoint();
+
+    // Records a consent decision (and its audit line). False when the citizen is unknown.
+    bool set_consent(const std::string& id, const Consent& consent);
+    // Sets the state of every contact with this address on this channel (all citizens sharing it).
+    int mark_contact(const std::string& channel, const std::string& address, ContactState state,
+                     const std::string& reason, std::int64_t now_ms);
+    // The citizen ids that have this address on this channel.
+    std::vector<std::string> citizens_with(const std::string& channel, const std::string& address);
+
+    // The suppression list: addresses that asked for no more messages, by hash of the canonical address.
+    void suppress(const std::string& channel, const std::string& address, const std::string& source, std::int64_t now_ms);
+    std::vector<std::pair<std::string, std::string>> suppressions();  // channel, hash
+
+    std::int64_t citizen_count();
+    sqlite3* db() { return db_.get(); }
+
+private:
+    sqlite::DbPtr db_;
+    sqlite::Stmt find_id_, insert_citizen_, update_citizen_, set_location_, drop_location_, contacts_of_,
+        insert_contact_, update_position_, delete_contact_, upsert_consent_, log_consent_, get_citizen_,
+        get_contacts_, get_consents_, is_erased_, delete_citizen_, add_erased_, mark_contact_, citizens_with_,
+        add_suppression_, list_suppressions_, count_;
+};
+
+// SHA-256 of a canonical address or id, as the suppression and erasure tables keep them.
+std::string hash_key(const std::string& channel, const std::string& value);
+
+}  // namespace crieur::directory

@@ -1,0 +1,93 @@
+#include "daemon/directory/directory_service.hpp"
+
+#include "daemon/log.hpp"
+
+namespace crieur::directory {
+
+DirectoryService::DirectoryService(boost::asio::io_context& io, const std::string& path, const Clock& clock)
+    : io_(io), clock_(clock), directory_(std::make_unique<Directory>(path)) {
+    for (auto& [channel, hash] : directory_->suppressions()) suppressed_.insert(channel + '\n' + hash);
+    worker_ = std::thread([this] { loop(); });
+}
+
+DirectoryService::~DirectoryService() { stop(); }
+
+void DirectoryService::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (worker_.joinable()) worker_.join();
+}
+
+void DirectoryService::push(std::function<void(Directory&)> task) {
+    {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+}
+
+std::size_t DirectoryService::queue_depth() const {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+}
+
+void DirectoryService::loop() {
+    for (;;) {
+        std::function<void(Directory&)> task;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping, and everything asked was done
+            task = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        task(*directory_);
+    }
+}
+
+void DirectoryService::log_failure(const char* what) { spdlog::error("directory: {}", what); }
+
+void DirectoryService::lookup(const std::string& id, std::function<void(Lookup)> done) {
+    run<Lookup>(
+        [id](Directory& d) {
+            Lookup l;
+            l.citizen = d.get(id);
+            if (!l.citizen) l.erased = d.erased(id);
+            return l;
+        },
+        [done = std::move(done)](std::optional<Lookup> l) {
+            if (!l) {
+                Lookup failed;
+                failed.error = "the directory could not be read";
+                done(std::move(failed));
+                return;
+            }
+            done(std::move(*l));
+        });
+}
+
+void DirectoryService::invalidate(const std::string& channel, const std::string& address, const std::string& reason) {
+    run<int>([=, &clock = clock_](Directory& d) { return d.mark_contact(channel, address, ContactState::invalid, reason, to_unix_ms(clock.now())); },
+             [channel, masked = mask_address(address)](std::optional<int> n) {
+                 if (n && *n > 0) spdlog::info("directory: {} contact {} marked invalid ({} citizen(s))", channel, masked, *n);
+             });
+}
+
+bool DirectoryService::suppressed(const std::string& channel, const std::string& address) const {
+    if (suppressed_.empty()) return false;
+    return suppressed_.count(channel + '\n' + hash_key(channel, address)) > 0;
+}
+
+void DirectoryService::suppress(const std::string& channel, const std::string& address, const std::string& source) {
+    suppressed_.insert(channel + '\n' + hash_key(channel, address));
+    run<bool>([=, &clock = clock_](Directory& d) {
+        d.suppress(channel, address, source, to_unix_ms(clock.now()));
+        return true;
+    }, [](std::optional<bool>) {});
+}
+
+}  // namespace crieur::directory

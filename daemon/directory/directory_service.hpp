@@ -1,0 +1,83 @@
+// DirectoryService: the directory for the daemon. One worker thread owns the Directory (SQLite)
+// and runs the requests in order; each completion is posted back to the io_context, so callers on
+// the io_context never wait on the disk. The suppression list is also kept in memory, on the
+// io_context's side, because every inline job is checked against it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include "daemon/clock.hpp"
+#include "daemon/directory/directory.hpp"
+
+namespace crieur::directory {
+
+struct Lookup {
+    std::optional<Citizen> citizen;
+    bool erased = false;
+    std::string error;  // the database failed
+};
+
+class DirectoryService {
+public:
+    // Opens the directory (throws sqlite::Error at start-up) and loads the suppression list.
+    DirectoryService(boost::asio::io_context& io, const std::string& path, const Clock& clock);
+    ~DirectoryService();
+    DirectoryService(const DirectoryService&) = delete;
+    DirectoryService& operator=(const DirectoryService&) = delete;
+
+    // Runs `work` on the worker; `done` gets its result on the io_context. An exception in
+    // `work` (sqlite::Error) comes back as nullopt.
+    template <class R>
+    void run(std::function<R(Directory&)> work, std::function<void(std::optional<R>)> done) {
+        push([work = std::move(work), done = std::move(done), &io = io_](Directory& d) mutable {
+            std::optional<R> result;
+            try {
+                result = work(d);
+            } catch (const std::exception& e) {
+                log_failure(e.what());
+            }
+            boost::asio::post(io, [done = std::move(done), result = std::move(result)]() mutable {
+                done(std::move(result));
+            });
+        });
+    }
+
+    void lookup(const std::string& id, std::function<void(Lookup)> done);
+    // A provider said the address cannot be reached: every contact with it becomes invalid.
+    void invalidate(const std::string& channel, const std::string& address, const std::string& reason);
+
+    // The suppression list (from the io_context's thread).
+    bool suppressed(const std::string& channel, const std::string& address) const;
+    void suppress(const std::string& channel, const std::string& address, const std::string& source);
+
+    void stop();
+    std::size_t queue_depth() const;
+
+private:
+    void push(std::function<void(Directory&)> task);
+    void loop();
+    static void log_failure(const char* what);
+
+    boost::asio::io_context& io_;
+    const Clock& clock_;
+    std::unique_ptr<Directory> directory_;
+    std::unordered_set<std::string> suppressed_;  // hash_key(channel, address)
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::function<void(Directory&)>> queue_;
+    bool stopping_ = false;
+    std::thread worker_;
+};
+
+}  // namespace crieur::directory
