@@ -47,6 +47,7 @@ struct HttpConfig {
     bool enabled = true;
     std::string listen = "127.0.0.1";
     int port = 8080;
+    std::string api_token;  // when set, /v1/citizens asks for "Authorization: Bearer <token>" (api_token_env/_file)
 };
 
 struct OutboxConfig {

@@ -10,6 +10,7 @@
 #include "channels/sms/ovh.hpp"
 #include "channels/sms/twilio.hpp"
 #include "channels/whatsapp/cloud_api.hpp"
+#include "daemon/directory/directory_routes.hpp"
 #include "daemon/log.hpp"
 
 namespace crieur {
@@ -339,6 +340,7 @@ void Daemon::add_routes() {
             reply({200, "application/json", std::move(*json), {}});
         });
     });
+    directory::add_directory_routes(routes_, config_, directory_, store_, clock_);
 }
 
 }  // namespace crieur

@@ -8,6 +8,8 @@
 //   crieur [--config FILE] template check [DIR]
 //   crieur [--config FILE] template preview NAME --channel C [--locale L] (--data JSON | --example) [--json]
 //   crieur template render FILE --data DATA.json [--partials DIR]
+//   crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]
+//   crieur [--config FILE] citizens show ID        a citizen as the directory holds them (JSON)
 // The config is the daemon's (redis address and streams, receipts database, templates); default
 // $CRIEUR_CONFIG, else /etc/crieur/crieur.toml. The template commands work without one.
 #include <rapidjson/document.h>
@@ -28,6 +30,8 @@
 #include <vector>
 
 #include "daemon/config.hpp"
+#include "daemon/directory/citizen_codec.hpp"
+#include "daemon/directory/importer.hpp"
 #include "daemon/job_codec.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/receipts/queries.hpp"
@@ -49,7 +53,9 @@ int usage() {
                "       crieur [--config FILE] dead requeue ENTRY_ID\n"
                "       crieur [--config FILE] template check [DIR]\n"
                "       crieur [--config FILE] template preview NAME --channel C [--locale L] (--data JSON | --example) [--json]\n"
-               "       crieur template render FILE --data DATA.json [--partials DIR]\n",
+               "       crieur template render FILE --data DATA.json [--partials DIR]\n"
+               "       crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]\n"
+               "       crieur [--config FILE] citizens show ID\n",
                stderr);
     return 2;
 }
@@ -464,6 +470,69 @@ int template_render(const std::vector<std::string>& args) {
 
 }  // namespace
 
+int citizens_import(const Config& c, const std::vector<std::string>& args) {
+    std::string file, format;
+    directory::ImportOptions options;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--dry-run") options.dry_run = true;
+        else if (args[i] == "--format" && i + 1 < args.size()) format = args[++i];
+        else if (args[i] == "--batch" && i + 1 < args.size()) options.batch_lines = std::max(1, std::atoi(args[++i].c_str()));
+        else if (file.empty() && (args[i] == "-" || !args[i].starts_with("--"))) file = args[i];
+        else return usage();
+    }
+    if (file.empty() || (!format.empty() && format != "csv" && format != "jsonl")) return usage();
+    std::ifstream opened;
+    if (file != "-") {
+        opened.open(file, std::ios::binary);
+        if (!opened) {
+            std::fprintf(stderr, "crieur: cannot open %s\n", file.c_str());
+            return 1;
+        }
+    }
+    std::istream& in = file == "-" ? std::cin : opened;
+    if (!format.empty()) {
+        options.format = format == "csv" ? directory::ImportFormat::csv : directory::ImportFormat::jsonl;
+    } else {
+        // Peek at the first line without consuming it.
+        std::string first;
+        const auto start = in.tellg();
+        std::getline(in, first);
+        in.clear();
+        if (start != std::istream::pos_type(-1)) in.seekg(start);
+        else if (file == "-") return std::fprintf(stderr, "crieur: give --format for standard input\n"), 2;
+        options.format = directory::guess_format(file, first);
+    }
+    options.now_ms = to_unix_ms(SystemClock().now());
+    directory::Directory dir(c.directory.path);
+    directory::ContactCheck check(c.directory.default_region);
+    const std::string name = file == "-" ? "stdin" : file;
+    auto report = directory::import_citizens(in, dir, check, options, [&](const directory::ImportProblem& p) {
+        std::fprintf(stderr, "%s:%lld: %s%s%s\n", name.c_str(), static_cast<long long>(p.line), p.field.c_str(),
+                     p.field.empty() ? "" : ": ", p.reason.c_str());
+    });
+    std::printf("%s%lld line%s: %lld created, %lld updated, %lld rejected%s\n", options.dry_run ? "dry run, " : "",
+                static_cast<long long>(report.lines), report.lines == 1 ? "" : "s",
+                static_cast<long long>(report.created), static_cast<long long>(report.updated),
+                static_cast<long long>(report.rejected), options.dry_run ? " (nothing written)" : "");
+    if (!report.stopped.empty()) {
+        std::fprintf(stderr, "crieur: import stopped at line %lld: %s; the lines before it are imported\n",
+                     static_cast<long long>(report.stopped_at), report.stopped.c_str());
+        return 1;
+    }
+    return report.rejected > 0 ? 1 : 0;
+}
+
+int citizens_show(const Config& c, const std::string& id) {
+    directory::Directory dir(c.directory.path);
+    auto citizen = dir.get(id);
+    if (!citizen) {
+        std::fprintf(stderr, "crieur: no citizen '%s'%s\n", id.c_str(), dir.erased(id) ? " (erased at their request)" : "");
+        return 1;
+    }
+    std::printf("%s\n", directory::citizen_to_json(*citizen).c_str());
+    return 0;
+}
+
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     const char* env = std::getenv("CRIEUR_CONFIG");
@@ -522,6 +591,9 @@ int main(int argc, char** argv) {
             return dead_list(config, count > 0 ? count : 100);
         }
         if (args[0] == "dead" && args.size() == 3 && args[1] == "requeue") return dead_requeue(config, args[2]);
+        if (args[0] == "citizens" && args.size() >= 3 && args[1] == "import")
+            return citizens_import(config, std::vector<std::string>(args.begin() + 2, args.end()));
+        if (args[0] == "citizens" && args.size() == 3 && args[1] == "show") return citizens_show(config, args[2]);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "crieur: %s\n", e.what());
         return 1;

@@ -103,7 +103,17 @@ std::string encode_header(const std::string& value) {
 }
 
 std::string unsubscribe_token(const std::string& secret, const std::string& message_id) {
-    return id_safe(message_id) + "." + hex_encode(hmac_sha256(secret, message_id).substr(0, 16));
+    return base64url_encode(message_id) + "." + hex_encode(hmac_sha256(secret, message_id).substr(0, 16));
+}
+
+std::optional<std::string> unsubscribe_message_id(const std::string& secret, std::string_view token) {
+    const auto dot = token.find('.');
+    if (secret.empty() || dot == std::string_view::npos || token.size() > 1024) return std::nullopt;
+    auto id = base64url_decode(token.substr(0, dot));
+    if (!id || id->empty()) return std::nullopt;
+    // Compared in constant time: a near miss tells nothing about the right MAC.
+    if (!same_bytes(hex_encode(hmac_sha256(secret, *id).substr(0, 16)), token.substr(dot + 1))) return std::nullopt;
+    return id;
 }
 
 SmtpChannel::SmtpChannel(HttpClient& http, SmtpConfig config) : http_(http), config_(std::move(config)) {

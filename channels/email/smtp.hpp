@@ -6,6 +6,7 @@
 // Use from the io_context's thread only.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "channels/channel.hpp"
@@ -22,6 +23,8 @@ std::string encode_header(const std::string& value);
 
 // An unsubscribe token for a message: its id and a MAC, so that it cannot be forged or guessed.
 std::string unsubscribe_token(const std::string& secret, const std::string& message_id);
+// The message id in a token, when its MAC is right; nullopt for a forged or damaged token.
+std::optional<std::string> unsubscribe_message_id(const std::string& secret, std::string_view token);
 
 class SmtpChannel final : public Channel {
 public:

@@ -24,6 +24,7 @@ public:
         sqlite::exec(db_.get(), "PRAGMA journal_mode = WAL");
         sqlite::exec(db_.get(), config.synchronous == "full" ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
         sqlite::exec(db_.get(), "PRAGMA foreign_keys = ON");
+        sqlite::exec(db_.get(), "PRAGMA secure_delete = ON");  // erased data is overwritten, not left in free space
         const auto from = sqlite::migrate(db_.get(), schema::kMigrations, "receipts");
         if (from < static_cast<std::int64_t>(schema::kMigrations.size()))
             spdlog::info("receipts: migrated the database from schema version {} to {}", from, schema::kMigrations.size());
@@ -34,6 +35,15 @@ public:
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', ?10, ?10, ?11)
             ON CONFLICT(job_id) DO NOTHING)");
         find_message_ = sqlite::Stmt(db, "SELECT id, status FROM messages WHERE job_id = ?1");
+        erase_attempts_ = sqlite::Stmt(db, R"(
+            UPDATE attempts SET recipient = NULL, error_text = NULL
+            WHERE message_id IN (SELECT id FROM messages WHERE citizen = ?1))");
+        erase_events_ = sqlite::Stmt(db, R"(
+            UPDATE events SET raw = NULL WHERE message_id IN (SELECT id FROM messages WHERE citizen = ?1))");
+        erase_messages_ = sqlite::Stmt(db, R"(
+            UPDATE messages SET citizen = NULL, reference = NULL,
+                                status_reason = CASE WHEN status_reason IS NULL THEN NULL ELSE 'erased' END
+            WHERE citizen = ?1)");
         restart_message_ = sqlite::Stmt(db, R"(
             UPDATE messages SET status = 'sending', status_reason = NULL, stream_id = ?2, channel = ?3,
                                 updated_at = ?4, service = ?5, template = ?6, citizen = ?7, campaign = ?8,
@@ -168,6 +178,16 @@ public:
         }
     }
 
+    void erase_citizen(const EraseRequest& r, int& rows) {
+        erase_attempts_.bind(1, r.citizen).run();
+        rows += sqlite3_changes(db_.get());
+        erase_events_.bind(1, r.citizen).run();
+        rows += sqlite3_changes(db_.get());
+        erase_messages_.bind(1, r.citizen).run();
+        rows += sqlite3_changes(db_.get());
+    }
+    void checkpoint() { sqlite::exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)"); }
+
     void record_unsent(const UnsentRequest& r, int& rows) {
         const auto now = to_unix_ms(clock_.now());
         if (r.job_id.empty()) unsent_.bind_null(1);
@@ -210,6 +230,7 @@ private:
     OnCrash on_crash_;
     const Clock& clock_;
     sqlite::DbPtr db_;
+    sqlite::Stmt erase_attempts_, erase_events_, erase_messages_;
     sqlite::Stmt insert_message_, find_message_, restart_message_, insert_attempt_, interrupt_attempts_,
         finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process
@@ -320,6 +341,10 @@ void ReceiptStore::record_event(ProviderEvent event, std::function<void(EventVer
     push({std::move(event), {}, {}, std::move(done)});
 }
 
+void ReceiptStore::erase_citizen(EraseRequest req, std::function<void(bool)> done) {
+    push({std::move(req), {}, std::move(done), {}});
+}
+
 void ReceiptStore::writer_loop() {
     std::vector<Pending> batch;
     std::vector<BeginResult> begins;
@@ -339,7 +364,7 @@ void ReceiptStore::writer_loop() {
         begins.assign(batch.size(), BeginResult{});
         events.assign(batch.size(), EventVerdict::failed);
         int rows = 0;
-        bool ok = true;
+        bool ok = true, erased = false;
         try {
             writer_->begin_batch();
             for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -347,9 +372,14 @@ void ReceiptStore::writer_loop() {
                 if (auto* b = std::get_if<BeginRequest>(&r)) begins[i] = writer_->begin(*b, rows);
                 else if (auto* f = std::get_if<FinishRequest>(&r)) writer_->finish(*f, rows);
                 else if (auto* e = std::get_if<ProviderEvent>(&r)) events[i] = writer_->record_event(*e, rows);
-                else writer_->record_unsent(std::get<UnsentRequest>(r), rows);
+                else if (auto* x = std::get_if<EraseRequest>(&r)) {
+                    writer_->erase_citizen(*x, rows);
+                    erased = true;
+                } else writer_->record_unsent(std::get<UnsentRequest>(r), rows);
             }
             writer_->commit();
+            // The WAL still holds the pages as they were before the erasure: copy it back and truncate it.
+            if (erased) writer_->checkpoint();
         } catch (const std::exception& e) {
             spdlog::error("receipts: a batch of {} could not be committed: {}", batch.size(), e.what());
             writer_->rollback();
@@ -386,6 +416,19 @@ void ReceiptStore::message_json(std::string id, std::function<void(std::optional
     reader_->post([this, id = std::move(id), done = std::move(done)](sqlite3* db) {
         auto result = receipts::message_json(db, id);
         boost::asio::post(io_, [done, result = std::move(result)]() mutable { done(std::move(result)); });
+    });
+}
+
+void ReceiptStore::message_contact(std::string job_id, std::string channel,
+                                   std::function<void(std::optional<MessageContact>)> done) {
+    reader_->post([this, job_id = std::move(job_id), channel = std::move(channel), done = std::move(done)](sqlite3* db) {
+        sqlite::Stmt q(db, R"(
+            SELECT m.citizen, a.recipient FROM messages m JOIN attempts a ON a.message_id = m.id
+            WHERE m.job_id = ?1 AND a.channel = ?2 AND a.recipient IS NOT NULL ORDER BY a.n DESC LIMIT 1)");
+        q.bind(1, job_id).bind(2, channel);
+        std::optional<MessageContact> found;
+        if (q.step()) found = MessageContact{std::string(q.text(0)), std::string(q.text(1))};
+        boost::asio::post(io_, [done, found = std::move(found)]() mutable { done(std::move(found)); });
     });
 }
 

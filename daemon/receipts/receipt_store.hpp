@@ -81,6 +81,18 @@ struct ProviderEvent {
     std::string raw;              // what it sent, for the record
 };
 
+// GDPR erasure of a citizen: their messages keep their status and counts (anonymous statistics),
+// and lose what identifies them (citizen id, recipients, provider texts, raw callbacks).
+struct EraseRequest {
+    std::string citizen;
+};
+
+// Who a message went to on a channel: for an unsubscribe link, which carries only the message id.
+struct MessageContact {
+    std::string citizen;    // empty for a job with inline recipients
+    std::string recipient;  // the address of the latest attempt on the channel
+};
+
 enum class EventVerdict {
     recorded,  // matched to its attempt and recorded
     buffered,  // no attempt has that id yet (the callback overtook the send's answer): kept until one has
@@ -99,11 +111,14 @@ public:
     void finish(FinishRequest req, std::function<void(bool ok)> done);
     void record_unsent(UnsentRequest req, std::function<void(bool ok)> done);
     void record_event(ProviderEvent event, std::function<void(EventVerdict)> done);
+    // Anonymises the citizen's receipts, then empties the WAL so that nothing erased stays on disk.
+    void erase_citizen(EraseRequest req, std::function<void(bool ok)> done);
 
     // Queries, answered from the reader thread: the message with its attempts and events as JSON
     // (by job id, or by stream entry id), or nullopt when unknown.
     void message_json(std::string id, std::function<void(std::optional<std::string>)> done);
     void status_counts(std::function<void(std::vector<std::pair<std::string, std::int64_t>>)> done);
+    void message_contact(std::string job_id, std::string channel, std::function<void(std::optional<MessageContact>)> done);
 
     // Commits what is queued and stops both threads. Completions still posted are run by the io_context.
     void stop();
@@ -117,7 +132,7 @@ public:
     static int schema_version();
 
 private:
-    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent>;
+    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;

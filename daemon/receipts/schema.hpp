@@ -6,7 +6,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 3> kMigrations{
+inline constexpr std::array<const char*, 4> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -61,6 +61,10 @@ ALTER TABLE attempts ADD COLUMN sms_segments INTEGER;
     // 3: providers' status callbacks find their attempt by the provider's message id.
     R"sql(
 CREATE INDEX attempts_by_provider_id ON attempts(provider, provider_message_id);
+)sql",
+    // 4: a citizen's messages, found at once for an erasure.
+    R"sql(
+CREATE INDEX messages_by_citizen ON messages(citizen) WHERE citizen IS NOT NULL;
 )sql",
 };
 

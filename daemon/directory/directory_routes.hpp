@@ -1,0 +1,23 @@
+// The directory's HTTP API on the daemon's server:
+//   GET    /v1/citizens/{id}            the citizen as the directory holds them
+//   PUT    /v1/citizens/{id}            create or replace (upsert by id; contact states are kept)
+//   DELETE /v1/citizens/{id}            GDPR erasure: directory rows, personal data in receipts; later jobs refused
+//   POST   /v1/citizens/{id}/consents   {"channel", "category", "granted", "source"} (or an array of them)
+//   GET    /u/{token}                   a page with a button that unsubscribes (link scanners only GET)
+//   POST   /u/{token}                   RFC 8058 one-click unsubscribe from information e-mails
+// /v1/citizens asks for the bearer token when http.api_token is set. /u/ is public: its token is a
+// MAC over the message id (smtp.unsubscribe_secret), which cannot be forged or enumerated.
+#pragma once
+
+#include "daemon/config.hpp"
+#include "daemon/directory/directory_service.hpp"
+#include "daemon/http/routes.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/receipts/receipt_store.hpp"
+
+namespace crieur::directory {
+
+void add_directory_routes(http::Routes& routes, const Config& config, DirectoryService& directory,
+                          ReceiptStore& store, const Clock& clock);
+
+}  // namespace crieur::directory
