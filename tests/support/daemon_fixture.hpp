@@ -22,6 +22,7 @@ struct DaemonOptions {
     std::string extra_redis;    // lines added to [redis]
     std::string extra_intake;   // lines added to [intake]
     std::string extra_receipts; // lines added to [receipts]
+    std::string extra_http;     // lines added to [http]
     std::string log_level = "info";
     std::string consumer;       // empty: hostname-pid
     std::string templates_dir = CRIEUR_SOURCE_DIR "/templates";
@@ -41,7 +42,7 @@ public:
         text += "[receipts]\npath = \"receipts.sqlite\"\n" + options.extra_receipts;
         text += "[outbox]\ndir = \"outbox\"\n";
         text += "[templates]\ndir = \"" + options.templates_dir + "\"\n";
-        text += "[http]\nport = " + std::to_string(http_port_) + "\n";
+        text += "[http]\nport = " + std::to_string(http_port_) + "\n" + options.extra_http;
         text += "[daemon]\ndrain_timeout_ms = 5000\n";
         text += "[log]\nlevel = \"" + options.log_level + "\"\n";
         text += options.extra_sections;

@@ -105,10 +105,15 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
     }
 }
 
-HttpResult http_get(int port, const std::string& path) { return http_post(port, path, {}, {"GET"}); }
+HttpResult http_get(int port, const std::string& path) { return http_request(port, "GET", path); }
 
 HttpResult http_post(int port, const std::string& path, const std::string& body, const std::vector<std::string>& headers) {
-    const bool get = headers.size() == 1 && headers[0] == "GET";
+    return http_request(port, "POST", path, body, headers);
+}
+
+HttpResult http_request(int port, const std::string& method, const std::string& path, const std::string& body,
+                        const std::vector<std::string>& headers) {
+    const bool get = method == "GET";
     HttpResult result;
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -121,11 +126,9 @@ HttpResult http_post(int port, const std::string& path, const std::string& body,
         ::close(fd);
         return result;
     }
-    std::string req = std::string(get ? "GET " : "POST ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-    if (!get) {
-        for (auto& h : headers) req += h + "\r\n";
-        req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-    }
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    for (auto& h : headers) req += h + "\r\n";
+    if (!get) req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     req += "\r\n" + body;
     if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) < 0) {
         ::close(fd);

@@ -62,6 +62,10 @@ HttpResult http_get(int port, const std::string& path);
 HttpResult http_post(int port, const std::string& path, const std::string& body,
                      const std::vector<std::string>& headers = {});
 
+// Any method, with extra header lines.
+HttpResult http_request(int port, const std::string& method, const std::string& path, const std::string& body = {},
+                        const std::vector<std::string>& headers = {});
+
 std::string read_file(const std::string& path);
 std::size_t count_lines(const std::string& path);
 

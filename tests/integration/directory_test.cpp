@@ -1,0 +1,179 @@
+// The directory and the router end to end: citizens through the HTTP API, jobs addressed by
+// citizen id, fallback on a bad address through the Twilio emulator, consent, one-click
+// unsubscribe, and the GDPR erasure proven by searching the database files.
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+
+#include "channels/email/smtp.hpp"
+#include "support/daemon_fixture.hpp"
+
+using namespace crieur;
+using namespace crieur::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kSid = "AC00000000000000000000000000000001";
+constexpr const char* kToken = "emulator-auth-token";
+constexpr const char* kApiToken = "operator-api-token";
+constexpr const char* kUnsubscribeSecret = "unsubscribe-secret";
+// The emulator refuses this number with Twilio's 21610 (the recipient replied STOP): a bad address.
+constexpr const char* kRefusedPhone = "+33600021610";
+
+struct DirectoryRig {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    int emulator_port = free_port();
+    Process emulator{{TWILIO_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--account-sid", kSid,
+                      "--auth-token", kToken, "--callback-delay-ms", "100"},
+                     dir / "emulator.log"};
+    std::unique_ptr<DaemonUnderTest> daemon;
+
+    DirectoryRig() {
+        REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
+        daemon = std::make_unique<DaemonUnderTest>(
+            dir, redis,
+            DaemonOptions{.extra_http = "api_token_env = \"CRIEUR_TEST_API_TOKEN\"\n",
+                          .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
+                                            std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
+                                            "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
+                                            "[smtp]\nunsubscribe_secret_env = \"CRIEUR_TEST_UNSUB\"\n",
+                          .env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken,
+                                  std::string("CRIEUR_TEST_UNSUB=") + kUnsubscribeSecret,
+                                  std::string("CRIEUR_TEST_API_TOKEN=") + kApiToken}});
+        daemon->start();
+    }
+    HttpResult api(const std::string& method, const std::string& path, const std::string& body = {}) {
+        return http_request(daemon->http_port(), method, path, body,
+                            {std::string("Authorization: Bearer ") + kApiToken, "Content-Type: application/json"});
+    }
+    rapidjson::Document message(const std::string& id) {
+        rapidjson::Document d;
+        d.Parse(http_get(daemon->http_port(), "/v1/messages/" + id).body.c_str());
+        return d;
+    }
+    std::string status_of(const std::string& id) {
+        auto d = message(id);
+        return d.IsObject() && d.HasMember("status") && d["status"].IsString() ? d["status"].GetString() : "";
+    }
+    std::string reason_of(const std::string& id) {
+        auto d = message(id);
+        return d.IsObject() && d.HasMember("status_reason") && d["status_reason"].IsString() ? d["status_reason"].GetString() : "";
+    }
+};
+
+std::string citizen_job(const std::string& id, const std::string& citizen, const std::string& tpl = "passport_expiry") {
+    const std::string data = tpl == "passport_expiry"
+                                 ? kPassportData
+                                 : R"({"name":"Madame Martin","aid_name":"l'aide à la cantine","amount":"60 €","apply_url":"https://mairie.example.fr/aides","apply_by":"30 septembre"})";
+    return R"({"v":1,"id":")" + id + R"(","service":"etat-civil","template":")" + tpl + R"(","citizen":")" + citizen +
+           R"(","data":)" + data + "}";
+}
+
+const std::string kMarie = std::string(R"({"given_name":"Marie","family_name":"Martin","locale":"fr","channels":["sms","email"],
+    "contacts":{"sms":")") + kRefusedPhone + R"(","email":"marie.martin@example.fr"}})";
+
+}  // namespace
+
+TEST_CASE("a citizen job falls back from a bad SMS number to e-mail; the number is marked invalid and skipped after") {
+    DirectoryRig rig;
+    CHECK(http_request(rig.daemon->http_port(), "PUT", "/v1/citizens/C-1", kMarie).status == 401);  // no token
+    REQUIRE(rig.api("PUT", "/v1/citizens/C-1", kMarie).status == 201);
+    CHECK(rig.api("PUT", "/v1/citizens/C-1", kMarie).status == 200);  // an upsert
+    CHECK(rig.api("PUT", "/v1/citizens/C-2", R"({"contacts":{"sms":"06 12"}})").status == 422);
+
+    auto client = rig.redis.client();
+    enqueue(client, {citizen_job("dir-1", "C-1")});
+    REQUIRE(wait_until([&] { return rig.status_of("dir-1") == "sent"; }, 15s));
+    // Two attempts: Twilio refused the number, the outbox took the e-mail.
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = "
+                            "'dir-1' AND a.n = 1 AND a.channel = 'sms' AND a.outcome = 'bad_address'") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = "
+                            "'dir-1' AND a.n = 2 AND a.channel = 'email' AND a.outcome = 'accepted'") == 1);
+    CHECK(outbox_counts(rig.daemon->outbox("email"))["dir-1"] == 1);
+    // The directory now knows the number is bad.
+    REQUIRE(wait_until([&] { return rig.api("GET", "/v1/citizens/C-1").body.find(R"("state":"invalid")") != std::string::npos; }, 5s));
+    // The next job goes straight to e-mail.
+    enqueue(client, {citizen_job("dir-2", "C-1")});
+    REQUIRE(wait_until([&] { return rig.status_of("dir-2") == "sent"; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = 'dir-2'") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'sms'") == 1);  // the bad number, once
+    // An unknown citizen ends failed, saying so.
+    enqueue(client, {citizen_job("dir-3", "C-404")});
+    REQUIRE(wait_until([&] { return rig.status_of("dir-3") == "failed"; }, 15s));
+    CHECK(rig.reason_of("dir-3") == "citizen 'C-404' is not in the directory");
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("information needs consent; the exclusions are recorded; a one-click unsubscribe takes it back") {
+    DirectoryRig rig;
+    REQUIRE(rig.api("PUT", "/v1/citizens/C-7", R"({"channels":["email","sms"],"contacts":{"email":"paul@example.fr","sms":"06 12 34 56 78"}})").status == 201);
+    auto client = rig.redis.client();
+    enqueue(client, {citizen_job("info-1", "C-7", "aid_eligibility")});
+    REQUIRE(wait_until([&] { return rig.status_of("info-1") == "failed"; }, 15s));
+    CHECK(rig.reason_of("info-1") ==
+          "no_reachable_channel: email: no_consent (information messages need the citizen's consent on email); "
+          "sms: no_consent (information messages need the citizen's consent on sms)");
+
+    REQUIRE(rig.api("POST", "/v1/citizens/C-7/consents", R"({"channel":"email","category":"information","granted":true,"source":"portal"})").status == 204);
+    CHECK(rig.api("POST", "/v1/citizens/C-7/consents", R"({"channel":"email","category":"spam","granted":true})").status == 422);
+    CHECK(rig.api("POST", "/v1/citizens/C-404/consents", R"({"channel":"email","category":"information","granted":true})").status == 404);
+    enqueue(client, {citizen_job("info-2", "C-7", "aid_eligibility")});
+    REQUIRE(wait_until([&] { return rig.status_of("info-2") == "sent"; }, 15s));
+    CHECK(outbox_counts(rig.daemon->outbox("email"))["info-2"] == 1);
+
+    // The unsubscribe link of that e-mail: a forged or altered token is refused, the real one works.
+    const std::string token = unsubscribe_token(kUnsubscribeSecret, "info-2");
+    CHECK(http_post(rig.daemon->http_port(), "/u/" + unsubscribe_token("guessed", "info-2"), "List-Unsubscribe=One-Click").status == 404);
+    CHECK(http_post(rig.daemon->http_port(), "/u/" + unsubscribe_token(kUnsubscribeSecret, "info-2").substr(0, token.size() - 1) + "0",
+                    "List-Unsubscribe=One-Click").status == 404);
+    CHECK(http_get(rig.daemon->http_port(), "/u/" + token).status == 200);  // a page; nothing changes
+    CHECK(rig.api("GET", "/v1/citizens/C-7").body.find(R"("granted":false)") == std::string::npos);
+    CHECK(http_post(rig.daemon->http_port(), "/u/" + token, "List-Unsubscribe=One-Click").status == 200);
+    const auto shown = rig.api("GET", "/v1/citizens/C-7").body;
+    CHECK(shown.find(R"("channel":"email","category":"information","granted":false,"source":"unsubscribe link")") != std::string::npos);
+    enqueue(client, {citizen_job("info-3", "C-7", "aid_eligibility")});
+    REQUIRE(wait_until([&] { return rig.status_of("info-3") == "failed"; }, 15s));
+    CHECK(rig.reason_of("info-3").find("email: refused") != std::string::npos);
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("erasure: no trace of the citizen's phone, e-mail or name in the database files; later jobs refused") {
+    DirectoryRig rig;
+    const std::string body = R"({"given_name":"Zoé","family_name":"Quenardel","channels":["email"],
+        "contacts":{"sms":"06 98 76 54 32","email":"zoe.quenardel@example.fr"},
+        "consents":[{"channel":"sms","category":"information","granted":true}],
+        "address":{"line":"12 rue des Lilas","postcode":"69003","city":"Lyon"},"location":{"lat":45.75,"lon":4.85}})";
+    REQUIRE(rig.api("PUT", "/v1/citizens/C-9", body).status == 201);
+    auto client = rig.redis.client();
+    enqueue(client, {citizen_job("gdpr-1", "C-9")});
+    REQUIRE(wait_until([&] { return rig.status_of("gdpr-1") == "sent"; }, 15s));
+    const std::string directory_db = (rig.dir / "directory.db");
+    auto everything = [&] {
+        std::string all;
+        for (auto* f : {"directory.db", "directory.db-wal", "receipts.sqlite", "receipts.sqlite-wal"})
+            all += read_file(rig.dir / f);
+        return all;
+    };
+    // Before: the data is there (so the search below can fail).
+    REQUIRE(everything().find("zoe.quenardel@example.fr") != std::string::npos);
+    REQUIRE(everything().find("+33698765432") != std::string::npos);
+
+    auto erased = rig.api("DELETE", "/v1/citizens/C-9");
+    REQUIRE(erased.status == 200);
+    CHECK(erased.body == R"({"erased":true,"was_in_directory":true})");
+    const auto all = everything();
+    CHECK(all.find("zoe.quenardel@example.fr") == std::string::npos);
+    CHECK(all.find("+33698765432") == std::string::npos);
+    CHECK(all.find("Quenardel") == std::string::npos);
+    CHECK(all.find("rue des Lilas") == std::string::npos);
+    // Anonymous counts stay.
+    CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'gdpr-1' AND status = 'sent' AND citizen IS NULL") == 1);
+    CHECK(rig.api("GET", "/v1/citizens/C-9").status == 410);
+    CHECK(rig.api("PUT", "/v1/citizens/C-9", body).status == 410);
+    enqueue(client, {citizen_job("gdpr-2", "C-9")});
+    REQUIRE(wait_until([&] { return rig.status_of("gdpr-2") == "rejected"; }, 15s));
+    CHECK(rig.reason_of("gdpr-2").find("erased at their request") != std::string::npos);
+    CHECK(rig.daemon->stop() == 0);
+}
