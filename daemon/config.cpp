@@ -299,6 +299,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("from", t.from);
         s.string("messaging_service_sid", t.messaging_service_sid);
         s.string("status_callback", t.status_callback);
+        s.string("inbound_url", t.inbound_url);
         s.integer("timeout_ms", t.timeout_ms, 100, 120'000);
         s.integer("validity_period_s", t.validity_period_s, 0, 36'000);
         s.integer("weight", t.weight, 0, 1000);

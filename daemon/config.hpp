@@ -70,6 +70,7 @@ struct TwilioConfig {
     std::string from;                    // a sender number or alphanumeric sender id…
     std::string messaging_service_sid;   // …or a Messaging Service
     std::string status_callback;         // the public URL of this daemon's /hooks/twilio
+    std::string inbound_url;             // the public URL of /hooks/twilio/inbound, as set on the number in Twilio
     int timeout_ms = 10'000;
     int validity_period_s = 0;           // 0: Twilio's default (10 h)
     int weight = 1;                      // share of SMS among the SMS providers

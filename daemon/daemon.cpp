@@ -44,6 +44,8 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
               }),
       http_(io_, routes_), watchdog_(io_, [this] { return !stopped_; }), signals_(io_, SIGTERM, SIGINT, SIGHUP),
       tick_(io_) {
+    // A provider's callback said an address cannot be reached: the directory stops using it.
+    store_.on_bad_address([this](const BadAddress& b) { directory_.invalidate(b.channel, b.recipient, b.reason); });
     add_routes();
     if (config_.http.enabled) http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port));
 }
@@ -257,12 +259,39 @@ void Daemon::add_routes() {
         const std::string ours = twilio_status(status);
         if (sid.empty() || ours.empty()) return reply({204, "text/plain", "", {}});  // nothing to record
         ProviderEvent event{"twilio", sid, *parse_status(ours), error_code.empty() ? status : status + " " + error_code,
-                            req.body};
+                            req.body, ours == "failed" && twilio_bad_address_code(error_code)};
         store_.record_event(std::move(event), [reply = std::move(reply)](EventVerdict v) {
             // A failed write answers 500: Twilio tries the callback again.
             reply(v == EventVerdict::failed ? http::json_error(500, "could not record the event")
                                             : http::Response{204, "text/plain", "", {}});
         });
+    });
+    // Citizens' replies to our number (Twilio's incoming-message webhook, signed like the status
+    // callbacks over the URL set on the number): STOP and its kin opt the number out of SMS, START
+    // back in. The answer is an empty TwiML document: no automatic reply from us.
+    routes_.add("POST", "/hooks/twilio/inbound", [this](const Request& req, std::string_view, Reply reply) {
+        if (!config_.twilio.enabled || config_.twilio.inbound_url.empty())
+            return reply(http::json_error(404, "twilio inbound messages are not enabled"));
+        const auto form = form_decode(req.body);
+        if (!twilio_signature_valid(config_.twilio.auth_token, config_.twilio.inbound_url, form,
+                                    req.header("x-twilio-signature"))) {
+            metrics_.callbacks_rejected++;
+            spdlog::warn("hooks: a Twilio incoming message with a bad signature was refused");
+            return reply(http::json_error(403, "bad signature"));
+        }
+        metrics_.callbacks_received++;
+        std::string from, body, opt_out_type;
+        for (auto& [k, v] : form) {
+            if (k == "From") from = v;
+            else if (k == "Body") body = v;
+            else if (k == "OptOutType") opt_out_type = v;  // Twilio's Advanced Opt-Out, when enabled
+        }
+        SmsKeyword word = sms_keyword(body);
+        if (opt_out_type == "STOP") word = SmsKeyword::opt_out;
+        else if (opt_out_type == "START") word = SmsKeyword::opt_in;
+        if (!from.empty() && word == SmsKeyword::opt_out) directory_.opt_out("sms", from, "sms STOP");
+        else if (!from.empty() && word == SmsKeyword::opt_in) directory_.opt_in("sms", from, "sms START", "sms STOP");
+        reply({200, "text/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>", {}});
     });
     // OVHcloud's delivery reports: GET (or POST) /hooks/ovh/<token>?id=<outgoing id>&dlr=<code>. OVH
     // signs nothing; the unguessable token in the path is what keeps strangers out.
@@ -322,7 +351,7 @@ void Daemon::add_routes() {
                 if (--*left == 0) (*shared_reply)({200, "text/plain", "", {}});
                 continue;
             }
-            store_.record_event({"whatsapp", s.id, *status, s.provider_status, req.body},
+            store_.record_event({"whatsapp", s.id, *status, s.provider_status, req.body, s.bad_address},
                                 [left, failed, shared_reply](EventVerdict v) {
                                     *failed = *failed || v == EventVerdict::failed;
                                     if (--*left == 0)

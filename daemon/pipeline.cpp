@@ -276,8 +276,11 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
             }
             spdlog::debug("pipeline: job {} to {} via {}: {} {}", job_id, masked, outcome.provider,
                           to_string(outcome.kind), outcome.reason);
-            // A provider said this address cannot be reached: no later message tries it again.
-            if (outcome.kind == OutcomeKind::bad_address)
+            // A provider said this address cannot be reached, or that its owner opted out: no
+            // later message tries it again.
+            if (outcome.kind == OutcomeKind::bad_address && outcome.opted_out)
+                directory_.opt_out(candidate.channel, candidate.address, candidate.channel + " STOP");
+            else if (outcome.kind == OutcomeKind::bad_address)
                 directory_.invalidate(candidate.channel, candidate.address,
                                       outcome.provider + " " + outcome.code + ": " + outcome.reason);
             // A bad address or a failure for good moves on to the next candidate at once.

@@ -72,6 +72,7 @@ struct Outcome {
     std::string code;  // the provider's own code
     std::string reason;
     std::int64_t retry_after_ms = 0;
+    bool opted_out = false;  // a bad address because the citizen asked for no more (Twilio 21610 after STOP)
 };
 
 const char* to_string(OutcomeKind k);

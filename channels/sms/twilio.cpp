@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "channels/encoding.hpp"
 
@@ -73,6 +74,7 @@ Outcome classify_twilio(const HttpResponse& r) {
         o.kind = OutcomeKind::failed;  // another 4xx: our request is wrong; retrying will not mend it
     }
     if (o.kind == OutcomeKind::retry) o.retry_after_ms = retry_after_ms(r);
+    o.opted_out = code == 21610;
     return o;
 }
 
@@ -88,6 +90,23 @@ bool twilio_signature_valid(const std::string& auth_token, const std::string& ur
                             const std::vector<std::pair<std::string, std::string>>& params,
                             const std::string& received) {
     return same_bytes(twilio_signature(auth_token, url, params), received);
+}
+
+bool twilio_bad_address_code(const std::string& error_code) { return error_code == "30005" || error_code == "30006"; }
+
+SmsKeyword sms_keyword(std::string_view body) {
+    while (!body.empty() && std::isspace(static_cast<unsigned char>(body.front()))) body.remove_prefix(1);
+    while (!body.empty() && (std::isspace(static_cast<unsigned char>(body.back())) || body.back() == '.' || body.back() == '!'))
+        body.remove_suffix(1);
+    if (body.size() > 16) return SmsKeyword::none;
+    std::string word;
+    for (unsigned char c : body) word += static_cast<char>(std::toupper(c));
+    if (word == "ARR\xC3\x8AT" || word == "ARR\xC3\xAAT") return SmsKeyword::opt_out;  // ARRÊT, arrêt: ê is not upper-cased bytewise
+    for (const char* k : {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL", "ARRET"})
+        if (word == k) return SmsKeyword::opt_out;
+    for (const char* k : {"START", "UNSTOP"})
+        if (word == k) return SmsKeyword::opt_in;
+    return SmsKeyword::none;
 }
 
 std::string twilio_status(const std::string& s) {

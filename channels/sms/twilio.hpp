@@ -16,6 +16,13 @@ namespace crieur {
 
 // What Twilio's answer to a create call means for us. Pure.
 Outcome classify_twilio(const HttpResponse& response);
+// An "undelivered"/"failed" callback's ErrorCode that means the number cannot be reached
+// (30005 unknown destination, 30006 landline or unreachable carrier).
+bool twilio_bad_address_code(const std::string& error_code);
+// An incoming SMS's words that opt out of (STOP, ARRET, …) or back into (START, UNSTOP) messages:
+// Twilio's default keywords for long codes, and the French ARRET.
+enum class SmsKeyword { none, opt_out, opt_in };
+SmsKeyword sms_keyword(std::string_view body);
 
 // The X-Twilio-Signature of a callback: Base64(HMAC-SHA1(auth token, URL + each sorted name+value)).
 std::string twilio_signature(const std::string& auth_token, const std::string& url,

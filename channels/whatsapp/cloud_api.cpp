@@ -144,7 +144,12 @@ std::vector<WhatsappStatus> parse_whatsapp_statuses(const std::string& body) {
                 WhatsappStatus st{s["id"].GetString(), s["status"].GetString(), s["status"].GetString()};
                 if (s.HasMember("errors") && s["errors"].IsArray() && !s["errors"].Empty() &&
                     s["errors"][0].IsObject() && s["errors"][0].HasMember("code") && s["errors"][0]["code"].IsInt())
-                    st.provider_status += " " + std::to_string(s["errors"][0]["code"].GetInt());
+                {
+                    const int code = s["errors"][0]["code"].GetInt();
+                    st.provider_status += " " + std::to_string(code);
+                    auto rule = std::find_if(kCodes.begin(), kCodes.end(), [&](const CodeRule& c) { return c.code == code; });
+                    st.bad_address = rule != kCodes.end() && rule->kind == OutcomeKind::bad_address;
+                }
                 out.push_back(std::move(st));
             }
         }

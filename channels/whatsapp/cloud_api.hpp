@@ -26,6 +26,7 @@ struct WhatsappStatus {
     std::string id;
     std::string status;           // sent, delivered, read, failed
     std::string provider_status;  // "failed 131026"
+    bool bad_address = false;     // the error code means the number cannot be reached (131026)
 };
 // The statuses a webhook body carries (an empty list for other notifications or bad JSON).
 std::vector<WhatsappStatus> parse_whatsapp_statuses(const std::string& body);

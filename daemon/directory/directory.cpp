@@ -104,6 +104,10 @@ Directory::Directory(const std::string& path) {
         ON CONFLICT (channel, address_hash) DO NOTHING)");
     list_suppressions_ = sqlite::Stmt(db, "SELECT channel, address_hash FROM suppressions");
     count_ = sqlite::Stmt(db, "SELECT count(*) FROM citizens");
+    drop_suppression_ = sqlite::Stmt(db, "DELETE FROM suppressions WHERE channel = ?1 AND address_hash = ?2");
+    refusals_by_source_ = sqlite::Stmt(db, R"(
+        SELECT category FROM consents k JOIN citizens c ON c.id = k.citizen_id
+        WHERE c.external_id = ?1 AND k.channel = ?2 AND k.granted = 0 AND k.source = ?3)");
 }
 
 bool Directory::upsert(const Citizen& c, std::int64_t now_ms) {
@@ -264,6 +268,31 @@ void Directory::suppress(const std::string& channel, const std::string& address,
     add_suppression_.bind(1, channel);
     bind_blob(add_suppression_, 2, hash_key(channel, address));
     add_suppression_.bind_opt(3, source).bind(4, now_ms).run();
+}
+
+int Directory::opt_out(const std::string& channel, const std::string& address, const std::string& source,
+                       std::int64_t now_ms) {
+    suppress(channel, address, source, now_ms);
+    const auto who = citizens_with(channel, address);
+    for (auto& id : who)
+        for (const char* category : kCategories) set_consent(id, {channel, category, false, source, now_ms});
+    return static_cast<int>(who.size());
+}
+
+int Directory::opt_in(const std::string& channel, const std::string& address, const std::string& source,
+                      const std::string& opt_out_source, std::int64_t now_ms) {
+    drop_suppression_.bind(1, channel);
+    bind_blob(drop_suppression_, 2, hash_key(channel, address));
+    drop_suppression_.run();
+    const auto who = citizens_with(channel, address);
+    for (auto& id : who) {
+        std::vector<std::string> categories;
+        refusals_by_source_.bind(1, id).bind(2, channel).bind(3, opt_out_source);
+        while (refusals_by_source_.step()) categories.emplace_back(refusals_by_source_.text(0));
+        refusals_by_source_.reset();
+        for (auto& category : categories) set_consent(id, {channel, category, true, source, now_ms});
+    }
+    return static_cast<int>(who.size());
 }
 
 std::vector<std::pair<std::string, std::string>> Directory::suppressions() {

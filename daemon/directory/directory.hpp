@@ -43,6 +43,14 @@ public:
     // The citizen ids that have this address on this channel.
     std::vector<std::string> citizens_with(const std::string& channel, const std::string& address);
 
+    // The citizen at this address asked for no more messages on the channel (an SMS STOP): the
+    // address goes on the suppression list, and every citizen with it refuses the channel for every
+    // category (logged with `source`). Returns the number of citizens concerned.
+    int opt_out(const std::string& channel, const std::string& address, const std::string& source, std::int64_t now_ms);
+    // The way back (an SMS START): off the suppression list; the refusals that opt_out recorded
+    // (same source family) become grants again. Refusals given another way stay.
+    int opt_in(const std::string& channel, const std::string& address, const std::string& source,
+               const std::string& opt_out_source, std::int64_t now_ms);
     // The suppression list: addresses that asked for no more messages, by hash of the canonical address.
     void suppress(const std::string& channel, const std::string& address, const std::string& source, std::int64_t now_ms);
     std::vector<std::pair<std::string, std::string>> suppressions();  // channel, hash
@@ -55,7 +63,7 @@ private:
     sqlite::Stmt find_id_, insert_citizen_, update_citizen_, set_location_, drop_location_, contacts_of_,
         insert_contact_, update_position_, delete_contact_, upsert_consent_, log_consent_, get_citizen_,
         get_contacts_, get_consents_, is_erased_, delete_citizen_, add_erased_, mark_contact_, citizens_with_,
-        add_suppression_, list_suppressions_, count_;
+        add_suppression_, list_suppressions_, count_, drop_suppression_, refusals_by_source_;
 };
 
 // SHA-256 of a canonical address or id, as the suppression and erasure tables keep them.

@@ -77,6 +77,45 @@ void DirectoryService::invalidate(const std::string& channel, const std::string&
              });
 }
 
+void DirectoryService::opt_out(const std::string& channel, const std::string& address, const std::string& source) {
+    suppressed_.insert(channel + '\n' + hash_key(channel, address));
+    run<int>(
+        [=, &clock = clock_](Directory& d) {
+            d.begin();
+            try {
+                const int n = d.opt_out(channel, address, source, to_unix_ms(clock.now()));
+                d.commit();
+                return n;
+            } catch (...) {
+                d.rollback();
+                throw;
+            }
+        },
+        [channel, source, masked = mask_address(address)](std::optional<int> n) {
+            if (n) spdlog::info("directory: {} {} opted out ({}): {} citizen(s)", channel, masked, source, *n);
+        });
+}
+
+void DirectoryService::opt_in(const std::string& channel, const std::string& address, const std::string& source,
+                              const std::string& opt_out_source) {
+    suppressed_.erase(channel + '\n' + hash_key(channel, address));
+    run<int>(
+        [=, &clock = clock_](Directory& d) {
+            d.begin();
+            try {
+                const int n = d.opt_in(channel, address, source, opt_out_source, to_unix_ms(clock.now()));
+                d.commit();
+                return n;
+            } catch (...) {
+                d.rollback();
+                throw;
+            }
+        },
+        [channel, source, masked = mask_address(address)](std::optional<int> n) {
+            if (n) spdlog::info("directory: {} {} opted back in ({}): {} citizen(s)", channel, masked, source, *n);
+        });
+}
+
 bool DirectoryService::suppressed(const std::string& channel, const std::string& address) const {
     if (suppressed_.empty()) return false;
     return suppressed_.count(channel + '\n' + hash_key(channel, address)) > 0;

@@ -57,6 +57,10 @@ public:
     // A provider said the address cannot be reached: every contact with it becomes invalid.
     void invalidate(const std::string& channel, const std::string& address, const std::string& reason);
 
+    // The citizen at this address said STOP (or START) on the channel: see Directory::opt_out / opt_in.
+    void opt_out(const std::string& channel, const std::string& address, const std::string& source);
+    void opt_in(const std::string& channel, const std::string& address, const std::string& source,
+                const std::string& opt_out_source);
     // The suppression list (from the io_context's thread).
     bool suppressed(const std::string& channel, const std::string& address) const;
     void suppress(const std::string& channel, const std::string& address, const std::string& source);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <unordered_set>
+#include <utility>
 
 #include "daemon/log.hpp"
 #include "daemon/receipts/queries.hpp"
@@ -70,8 +71,9 @@ public:
         find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
         insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
         find_attempt_ = sqlite::Stmt(db, R"(
-            SELECT a.id, a.message_id, m.status FROM attempts a JOIN messages m ON m.id = a.message_id
+            SELECT a.id, a.message_id, m.status, a.channel, a.recipient FROM attempts a JOIN messages m ON m.id = a.message_id
             WHERE a.provider = ?1 AND a.provider_message_id = ?2)");
+        attempt_contact_ = sqlite::Stmt(db, "SELECT channel, recipient FROM attempts WHERE id = ?1");
         insert_provider_event_ = sqlite::Stmt(db, R"(
             INSERT INTO events (message_id, attempt_id, at, status, provider_status, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6))");
     }
@@ -172,8 +174,16 @@ public:
         // Callbacks that came before this answer: record them now, in the order they came.
         if (!o.provider_id.empty() && !early_.empty()) {
             auto range = early_.equal_range(o.provider + '\n' + o.provider_id);
-            for (auto it = range.first; it != range.second; ++it)
+            for (auto it = range.first; it != range.second; ++it) {
                 apply_event(it->second, r.attempt_id, r.message_id, r.status, rows);
+                if (it->second.bad_address) {
+                    attempt_contact_.bind(1, r.attempt_id);
+                    if (attempt_contact_.step() && !attempt_contact_.is_null(1))
+                        bad_addresses_.push_back({std::string(attempt_contact_.text(0)),
+                                                  std::string(attempt_contact_.text(1)), it->second.provider_status});
+                    attempt_contact_.reset();
+                }
+            }
             early_.erase(range.first, range.second);
         }
     }
@@ -218,10 +228,15 @@ public:
         }
         const auto attempt_id = find_attempt_.int64(0), message_id = find_attempt_.int64(1);
         const auto current = parse_status(find_attempt_.text(2)).value_or(Status::unknown);
+        if (e.bad_address && !find_attempt_.is_null(4))
+            bad_addresses_.push_back({std::string(find_attempt_.text(3)), std::string(find_attempt_.text(4)), e.provider_status});
         find_attempt_.reset();
         apply_event(e, attempt_id, message_id, current, rows);
         return EventVerdict::recorded;
     }
+
+    // The bad addresses learnt by the batch, for after its commit (dropped with a rolled-back batch).
+    std::vector<BadAddress> take_bad_addresses() { return std::exchange(bad_addresses_, {}); }
 
     // A batch that failed is rolled back: the jobs in it were not begun after all.
     void forget(const BeginRequest& r) { in_flight_.erase(r.job.id); }
@@ -234,7 +249,8 @@ private:
     sqlite::Stmt insert_message_, find_message_, restart_message_, insert_attempt_, interrupt_attempts_,
         finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process
-    sqlite::Stmt find_attempt_, insert_provider_event_;
+    sqlite::Stmt find_attempt_, insert_provider_event_, attempt_contact_;
+    std::vector<BadAddress> bad_addresses_;
     // Provider events that arrived before their attempt had the provider's id, by provider + id.
     // Bounded: past kMaxEarlyEvents the oldest goes (a lost receipt, never a lost message).
     static constexpr std::size_t kMaxEarlyEvents = 100'000;
@@ -392,14 +408,18 @@ void ReceiptStore::writer_loop() {
                 events[i] = EventVerdict::failed;
             }
         }
+        auto bad = writer_->take_bad_addresses();
+        if (!ok) bad.clear();
         writable_.store(ok, std::memory_order_relaxed);
         if (ok) {
             rows_committed_.fetch_add(static_cast<std::uint64_t>(rows), std::memory_order_relaxed);
             batches_committed_.fetch_add(1, std::memory_order_relaxed);
         }
         // Completions go back to the io_context in one handler, in the order they were asked.
-        boost::asio::post(io_, [batch = std::move(batch), begins = std::move(begins), events = std::move(events),
-                                 ok]() mutable {
+        boost::asio::post(io_, [this, batch = std::move(batch), begins = std::move(begins), events = std::move(events),
+                                 bad = std::move(bad), ok]() mutable {
+            if (on_bad_address_)
+                for (auto& b : bad) on_bad_address_(b);
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (batch[i].on_begin) batch[i].on_begin(std::move(begins[i]));
                 else if (batch[i].on_done) batch[i].on_done(ok);

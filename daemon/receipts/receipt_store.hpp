@@ -79,6 +79,12 @@ struct ProviderEvent {
     Status status = Status::sent;
     std::string provider_status;  // the provider's own word ("undelivered")
     std::string raw;              // what it sent, for the record
+    bool bad_address = false;     // the provider says the address cannot be reached (WhatsApp 131026)
+};
+
+// A bad address learnt from a provider's callback: the attempt's channel and recipient.
+struct BadAddress {
+    std::string channel, recipient, reason;
 };
 
 // GDPR erasure of a citizen: their messages keep their status and counts (anonymous statistics),
@@ -111,6 +117,8 @@ public:
     void finish(FinishRequest req, std::function<void(bool ok)> done);
     void record_unsent(UnsentRequest req, std::function<void(bool ok)> done);
     void record_event(ProviderEvent event, std::function<void(EventVerdict)> done);
+    // Called on the io_context, after the commit, for each callback that said an address is bad.
+    void on_bad_address(std::function<void(const BadAddress&)> f) { on_bad_address_ = std::move(f); }
     // Anonymises the citizen's receipts, then empties the WAL so that nothing erased stays on disk.
     void erase_citizen(EraseRequest req, std::function<void(bool ok)> done);
 
@@ -156,6 +164,7 @@ private:
     std::atomic<bool> writable_{true};
     std::atomic<std::uint64_t> rows_committed_{0};
     std::atomic<std::uint64_t> batches_committed_{0};
+    std::function<void(const BadAddress&)> on_bad_address_;  // used on the io_context only
     std::thread writer_thread_;
 };
 

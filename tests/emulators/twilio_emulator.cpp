@@ -6,14 +6,17 @@
 //   +33600000429  429 (20429) with Retry-After: 2      +33600000500  500 (20500)
 //   +33600021610  400 21610 (unsubscribed)             +33600000408  answers after 3 s
 //   +33600030006  accepted, then "undelivered" 30006   +33600000111  "sent" callback before the 201
-//   +33600000499  the connection is dropped, no answer
+//   +33600000499  the connection is dropped, no answer  +33600021211  400 21211 (invalid 'To' number)
 // GET /emulator/messages lists what it received (JSON), for the tests to check every field.
-//   twilio-emulator --port P --account-sid AC… --auth-token T [--callback-delay-ms N]
+// POST /emulator/inbound (form: From, Body) plays a citizen's reply: the incoming-message webhook
+// goes to --inbound-url, signed, with OptOutType as Advanced Opt-Out adds it for its keywords.
+//   twilio-emulator --port P --account-sid AC… --auth-token T [--callback-delay-ms N] [--inbound-url URL]
 #include "emulators/emulator.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -36,6 +39,7 @@ namespace {
 
 std::string account_sid, auth_token;
 int callback_delay_ms = 50;
+std::string inbound_url;
 std::mutex received_mutex;
 std::vector<Fields> received;  // each message's form, plus its sid
 
@@ -118,6 +122,7 @@ http::response<http::string_body> create_message(const http::request<http::strin
     }
     if (to == "+33600000500") return error(500, 20500, "Internal Server Error", v);
     if (to == "+33600021610") return error(400, 21610, "Attempt to send to unsubscribed recipient", v);
+    if (to == "+33600021211") return error(400, 21211, "The 'To' number " + to + " is not a valid phone number.", v);
     if (to == "+33600000408") std::this_thread::sleep_for(std::chrono::seconds(3));
     if (to == "+33600000499") return emulator::drop_connection();
 
@@ -182,12 +187,38 @@ http::response<http::string_body> list_received(unsigned version) {
     return json(200, b.GetString(), version);
 }
 
+// A citizen's SMS to our number, as Twilio posts it to the number's webhook.
+http::response<http::string_body> inbound(const emulator::Request& req) {
+    std::string from, body;
+    for (auto& [k, v] : crieur::form_decode(req.body())) {
+        if (k == "From") from = v;
+        else if (k == "Body") body = v;
+    }
+    std::string word;
+    for (unsigned char c : body) word += static_cast<char>(std::toupper(c));
+    std::string opt_out_type;  // Advanced Opt-Out's default keywords
+    for (const char* k : {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"})
+        if (word == k) opt_out_type = "STOP";
+    if (word == "START" || word == "UNSTOP") opt_out_type = "START";
+    const std::string sid = new_sid();
+    Fields form{{"ToCountry", "FR"},   {"SmsMessageSid", sid}, {"NumMedia", "0"},        {"SmsSid", sid},
+                {"SmsStatus", "received"}, {"Body", body},     {"FromCountry", "FR"},    {"To", "+33700000001"},
+                {"NumSegments", "1"},  {"MessageSid", sid},    {"AccountSid", account_sid}, {"From", from},
+                {"ApiVersion", "2010-04-01"}};
+    if (!opt_out_type.empty()) form.emplace_back("OptOutType", opt_out_type);
+    const long code = emulator::post(inbound_url, crieur::form_encode(form),
+                                     {"X-Twilio-Signature: " + crieur::twilio_signature(auth_token, inbound_url, form),
+                                      "Content-Type: application/x-www-form-urlencoded", "User-Agent: TwilioProxy/1.1"});
+    return json(200, "{\"webhook_status\":" + std::to_string(code) + "}", req.version());
+}
+
 http::response<http::string_body> handle(const emulator::Request& req) {
     static const std::regex create(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)");
     std::smatch m;
     const std::string target(req.target());
     if (req.method() == http::verb::post && std::regex_match(target, m, create)) return create_message(req, m[1]);
     if (req.method() == http::verb::get && target == "/emulator/messages") return list_received(req.version());
+    if (req.method() == http::verb::post && target == "/emulator/inbound" && !inbound_url.empty()) return inbound(req);
     return error(404, 20404, "The requested resource was not found", req.version());
 }
 
@@ -201,6 +232,7 @@ int main(int argc, char** argv) {
         else if (a == "--account-sid") account_sid = argv[i + 1];
         else if (a == "--auth-token") auth_token = argv[i + 1];
         else if (a == "--callback-delay-ms") callback_delay_ms = std::atoi(argv[i + 1]);
+        else if (a == "--inbound-url") inbound_url = argv[i + 1];
     }
     if (account_sid.empty() || auth_token.empty()) {
         std::fprintf(stderr, "usage: twilio-emulator --port P --account-sid AC... --auth-token T [--callback-delay-ms N]\n");

@@ -18,15 +18,17 @@ constexpr const char* kSid = "AC00000000000000000000000000000001";
 constexpr const char* kToken = "emulator-auth-token";
 constexpr const char* kApiToken = "operator-api-token";
 constexpr const char* kUnsubscribeSecret = "unsubscribe-secret";
-// The emulator refuses this number with Twilio's 21610 (the recipient replied STOP): a bad address.
-constexpr const char* kRefusedPhone = "+33600021610";
+// The emulator refuses this number with Twilio's 21211 (not a valid phone number): a bad address.
+constexpr const char* kRefusedPhone = "+33600021211";
 
 struct DirectoryRig {
     TempDir dir;
     RedisServer redis{dir / "redis"};
     int emulator_port = free_port();
+    int daemon_port = free_port();
+    std::string inbound_url = "http://127.0.0.1:" + std::to_string(daemon_port) + "/hooks/twilio/inbound";
     Process emulator{{TWILIO_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--account-sid", kSid,
-                      "--auth-token", kToken, "--callback-delay-ms", "100"},
+                      "--auth-token", kToken, "--callback-delay-ms", "100", "--inbound-url", inbound_url},
                      dir / "emulator.log"};
     std::unique_ptr<DaemonUnderTest> daemon;
 
@@ -38,10 +40,12 @@ struct DirectoryRig {
                           .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
                                             std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
                                             "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
+                                            "inbound_url = \"" + inbound_url + "\"\n"
                                             "[smtp]\nunsubscribe_secret_env = \"CRIEUR_TEST_UNSUB\"\n",
                           .env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken,
                                   std::string("CRIEUR_TEST_UNSUB=") + kUnsubscribeSecret,
-                                  std::string("CRIEUR_TEST_API_TOKEN=") + kApiToken}});
+                                  std::string("CRIEUR_TEST_API_TOKEN=") + kApiToken}},
+            daemon_port);
         daemon->start();
     }
     HttpResult api(const std::string& method, const std::string& path, const std::string& body = {}) {
@@ -103,6 +107,19 @@ TEST_CASE("a citizen job falls back from a bad SMS number to e-mail; the number 
     enqueue(client, {citizen_job("dir-3", "C-404")});
     REQUIRE(wait_until([&] { return rig.status_of("dir-3") == "failed"; }, 15s));
     CHECK(rig.reason_of("dir-3") == "citizen 'C-404' is not in the directory");
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("Twilio's 21610 (the number replied STOP) is an opt-out, not an invalid number") {
+    DirectoryRig rig;
+    REQUIRE(rig.api("PUT", "/v1/citizens/C-6", R"({"channels":["sms","email"],"contacts":{"sms":"+33600021610","email":"s@example.fr"}})").status == 201);
+    auto client = rig.redis.client();
+    enqueue(client, {citizen_job("optout-1", "C-6")});
+    REQUIRE(wait_until([&] { return rig.status_of("optout-1") == "sent"; }, 15s));
+    REQUIRE(wait_until([&] { return rig.api("GET", "/v1/citizens/C-6").body.find(R"("source":"sms STOP")") != std::string::npos; }, 5s));
+    const auto shown = rig.api("GET", "/v1/citizens/C-6").body;
+    CHECK(shown.find(R"("state":"invalid")") == std::string::npos);
+    CHECK(shown.find(R"("channel":"sms","category":"alert","granted":false)") != std::string::npos);
     CHECK(rig.daemon->stop() == 0);
 }
 
@@ -175,5 +192,36 @@ TEST_CASE("erasure: no trace of the citizen's phone, e-mail or name in the datab
     enqueue(client, {citizen_job("gdpr-2", "C-9")});
     REQUIRE(wait_until([&] { return rig.status_of("gdpr-2") == "rejected"; }, 15s));
     CHECK(rig.reason_of("gdpr-2").find("erased at their request") != std::string::npos);
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("an SMS STOP opts the number out of every SMS, citizen or inline; START brings it back") {
+    DirectoryRig rig;
+    REQUIRE(rig.api("PUT", "/v1/citizens/C-5", R"({"channels":["sms","email"],"contacts":{"sms":"06 12 34 56 78","email":"lea@example.fr"}})").status == 201);
+    auto reply = [&](const std::string& body) {
+        return http_post(rig.emulator_port, "/emulator/inbound", "From=%2B33612345678&Body=" + body,
+                         {"Content-Type: application/x-www-form-urlencoded"});
+    };
+    // A reply that is not signed by Twilio changes nothing.
+    CHECK(http_post(rig.daemon->http_port(), "/hooks/twilio/inbound", "From=%2B33612345678&Body=STOP",
+                    {"X-Twilio-Signature: AAAA", "Content-Type: application/x-www-form-urlencoded"}).status == 403);
+    auto client = rig.redis.client();
+    enqueue(client, {citizen_job("stop-0", "C-5")});
+    REQUIRE(wait_until([&] { return rig.status_of("stop-0") == "sent"; }, 15s));  // by SMS
+
+    CHECK(reply("Stop").body == R"({"webhook_status":200})");
+    REQUIRE(wait_until([&] { return rig.api("GET", "/v1/citizens/C-5").body.find(R"("channel":"sms","category":"service","granted":false,"source":"sms STOP")") != std::string::npos; }, 5s));
+    enqueue(client, {citizen_job("stop-1", "C-5"), sms_job("stop-2")});  // sms_job: inline, to +33612345678
+    REQUIRE(wait_until([&] { return rig.status_of("stop-1") == "sent" && rig.status_of("stop-2") == "failed"; }, 15s));
+    CHECK(outbox_counts(rig.daemon->outbox("email"))["stop-1"] == 1);
+    CHECK(rig.reason_of("stop-1").empty());
+    CHECK(rig.reason_of("stop-2") == "no_reachable_channel: sms: suppressed (the address asked for no more messages)");
+
+    CHECK(reply("START").body == R"({"webhook_status":200})");
+    REQUIRE(wait_until([&] { return rig.api("GET", "/v1/citizens/C-5").body.find(R"("granted":false)") == std::string::npos; }, 5s));
+    enqueue(client, {citizen_job("stop-3", "C-5")});
+    REQUIRE(wait_until([&] { return rig.status_of("stop-3") == "sent"; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = "
+                            "'stop-3' AND a.channel = 'sms'") == 1);
     CHECK(rig.daemon->stop() == 0);
 }

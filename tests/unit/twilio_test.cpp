@@ -95,3 +95,20 @@ TEST_CASE("forms are encoded and decoded as providers do") {
     CHECK(encoded == "To=%2B33612345678&Body=%C3%87a+va+%3F+100%25+%26+plus");
     CHECK(form_decode(encoded) == form);
 }
+
+TEST_CASE("SMS keywords: STOP and its kin opt out, START opts back in, anything else is a reply") {
+    for (const char* w : {"STOP", "stop", " Stop. ", "STOPALL", "unsubscribe", "END", "quit", "Arret", "ARRÊT", "arrêt", "cancel"}) {
+        CAPTURE(w);
+        CHECK(sms_keyword(w) == SmsKeyword::opt_out);
+    }
+    for (const char* w : {"START", "unstop", "Start!"}) {
+        CAPTURE(w);
+        CHECK(sms_keyword(w) == SmsKeyword::opt_in);
+    }
+    for (const char* w : {"", "merci", "stop please call me", "STOPS", "je ne veux plus de stop"}) {
+        CAPTURE(w);
+        CHECK(sms_keyword(w) == SmsKeyword::none);
+    }
+    CHECK(twilio_bad_address_code("30006"));
+    CHECK_FALSE(twilio_bad_address_code("30003"));  // unreachable handset: it may come back
+}
