@@ -101,6 +101,25 @@ public:
             if (auto parsed = list_of(v, sub.c_str(), one_of)) out[std::string(k.str())] = std::move(*parsed);
         }
     }
+    // A table of integers by channel: { sms = 1800, whatsapp = 7200 }. Replaces the defaults.
+    void integers_by(const char* key, std::map<std::string, int>& out, std::initializer_list<const char*> names,
+                     long min, long max) {
+        const toml::node* n = find(key);
+        if (!n) return;
+        if (!n->is_table()) return fail(*n, key, "expected a table: { sms = 1800, whatsapp = 7200 }");
+        std::map<std::string, int> parsed;
+        for (auto&& [k, v] : *n->as_table()) {
+            const std::string name(k.str());
+            const std::string sub = std::string(key) + "." + name;
+            if (std::none_of(names.begin(), names.end(), [&](const char* x) { return name == x; }))
+                return fail(v, sub.c_str(), "unknown channel");
+            auto i = v.value<std::int64_t>();
+            if (!v.is_integer() || !i || *i < min || *i > max)
+                return fail(v, sub.c_str(), "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
+            parsed[name] = static_cast<int>(*i);
+        }
+        out = std::move(parsed);
+    }
     void reject_unknown() {
         if (!table_) return;
         for (auto&& [k, v] : *table_)
@@ -192,7 +211,8 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                                ": unknown " + (v.is_table() ? "section" : "key"));
         else
             for (auto&& [sub, sv] : *v.as_table())
-                if (sv.is_table() && !(k.str() == "router" && sub.str() == "service_order"))
+                if (sv.is_table() && !(k.str() == "router" && (sub.str() == "service_order" || sub.str() == "escalate_after_s" ||
+                                                                sub.str() == "urgent_escalate_after_s")))
                     problems.push_back(name + ":" + std::to_string(sv.source().begin.line) + ": " +
                                        std::string(k.str()) + "." + std::string(sub.str()) + ": unknown section");
     }
@@ -280,6 +300,9 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.strings("default_order", r.default_order, {"sms", "email", "whatsapp", "push"});
         s.string_lists("service_order", r.service_order, {"sms", "email", "whatsapp", "push"});
         s.strings("consent_required", r.consent_required, {"service", "information", "alert"});
+        s.integers_by("escalate_after_s", r.escalate_after_s, {"sms", "email", "whatsapp", "push"}, 1, 30 * 86'400);
+        s.integers_by("urgent_escalate_after_s", r.urgent_escalate_after_s, {"sms", "email", "whatsapp", "push"}, 1,
+                      30 * 86'400);
         s.reject_unknown();
     }
     {

@@ -147,6 +147,10 @@ struct RouterConfig {
     std::vector<std::string> default_order{"sms", "email", "whatsapp", "push"};
     std::map<std::string, std::vector<std::string>> service_order;  // by service name
     std::vector<std::string> consent_required{"information"};      // categories that need a granted consent
+    // Escalation on silence: after this long with no delivery receipt, the next candidate channel
+    // is tried. Only channels whose providers report delivery (SMS, WhatsApp) make sense here.
+    std::map<std::string, int> escalate_after_s{{"sms", 1800}, {"whatsapp", 7200}};
+    std::map<std::string, int> urgent_escalate_after_s{{"sms", 300}, {"whatsapp", 300}};
 };
 
 struct DaemonConfig {

@@ -25,6 +25,10 @@ struct Metrics {
     Counter sends_failed{0};       // bad address, failed and unknown outcomes
     Counter resent_after_crash{0};
     Counter marked_unknown{0};
+    Counter escalations_scheduled{0};  // sent with a channel left: a check for silence is scheduled
+    Counter escalations_due{0};        // checks that came due
+    Counter escalations_cancelled{0};  // …and found the message delivered: nothing more sent
+    Counter escalations_sent{0};       // …and sent it on the next channel
     Counter fallbacks{0};             // a candidate was a bad address or failed for good: the next one was tried
     Counter no_reachable_channel{0};  // messages with no candidate left after routing
     Counter redis_reconnects{0};

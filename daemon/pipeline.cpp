@@ -105,6 +105,9 @@ struct Pipeline::Delivery {
     std::size_t next = 0;
     std::string excluded;  // why channels were left out
     std::string tried;     // the candidates that failed, and how
+    std::string job_json;  // kept for an escalation on silence
+    std::vector<std::string> channels_used;  // tried before (an escalation) and now, in order
+    bool escalation = false;
 };
 
 Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
@@ -115,6 +118,8 @@ Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateS
     policy_.default_order = config.router.default_order;
     policy_.service_order = config.router.service_order;
     policy_.consent_required = {config.router.consent_required.begin(), config.router.consent_required.end()};
+    escalate_after_s_ = config.router.escalate_after_s;
+    urgent_escalate_after_s_ = config.router.urgent_escalate_after_s;
 }
 
 std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
@@ -126,13 +131,29 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     auto d = std::make_shared<Delivery>();
     d->entry_id = entry.entry_id;
     d->done = std::move(done);
-    if (job.deadline && *job.deadline <= now) {
+    if (!escalate_after_s_.empty() || !urgent_escalate_after_s_.empty()) d->job_json = entry.job_json;
+    if (!entry.escalate_after.empty()) {
+        // Back after a silence: the message was sent on these channels and nothing was delivered.
+        d->escalation = true;
+        for (std::string_view rest = entry.escalate_after; !rest.empty();) {
+            const auto comma = rest.find(',');
+            d->channels_used.emplace_back(rest.substr(0, comma));
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        }
+        if (job.deadline && *job.deadline <= now) {
+            spdlog::info("pipeline: job {}: its deadline passed; no escalation", job.id);
+            d->done(Disposition::ack);
+            return std::nullopt;
+        }
+        metrics_.escalations_due++;
+    } else if (job.deadline && *job.deadline <= now) {
         const auto deadline = *job.deadline;
         d->job = std::move(job);
         settle(std::move(d), Status::expired, "deadline " + format_rfc3339(deadline) + " passed before the send");
         return std::nullopt;
     }
-    if (job.not_before && *job.not_before > now + kScheduleTolerance && job.priority != Priority::urgent) {
+    if (!d->escalation && job.not_before && *job.not_before > now + kScheduleTolerance &&
+        job.priority != Priority::urgent) {
         const auto at = *job.not_before;
         schedule_.put_aside(entry.entry_id, entry.job_json, at, [this, d, job = std::move(job), at](bool ok) mutable {
             if (!ok) {
@@ -196,6 +217,18 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
     RouteDecision decision = route(q, policy_);
     d->candidates = std::move(decision.candidates);
     d->excluded = decision.exclusions_text();
+    if (d->escalation) {
+        // The channels already tried are behind us.
+        std::erase_if(d->candidates, [&](const RouteCandidate& c) {
+            return std::find(d->channels_used.begin(), d->channels_used.end(), c.channel) != d->channels_used.end();
+        });
+        if (d->candidates.empty()) {
+            spdlog::info("pipeline: job {}: silence after the send, and no other channel to try", d->job.id);
+            d->done(Disposition::ack);
+            return;
+        }
+    }
+    if (d->candidates.size() <= 1 && !d->escalation) d->job_json.clear();  // nothing to escalate to
     if (d->candidates.empty()) {
         metrics_.no_reachable_channel++;
         settle(std::move(d), Status::failed, "no_reachable_channel: " + decision.exclusions_text());
@@ -234,16 +267,26 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
         return;
     }
     const auto& c = message->content;
-    // The job goes into the receipt; it is copied while another candidate may still need it.
-    BeginRequest begin{last ? std::move(d->job) : d->job, d->entry_id, channel, std::string(driver->provider()),
+    if (std::find(d->channels_used.begin(), d->channels_used.end(), channel) == d->channels_used.end())
+        d->channels_used.push_back(channel);
+    // The job goes into the receipt; it is copied while another candidate (or an escalation) may need it.
+    const bool keep_job = !last || !d->job_json.empty();
+    BeginRequest begin{keep_job ? d->job : std::move(d->job), d->entry_id, channel, std::string(driver->provider()),
                        message->recipient, c.locale, c.sms ? sms::to_string(c.sms->encoding) : "",
-                       c.sms ? c.sms->segments : 0};
+                       c.sms ? c.sms->segments : 0, d->escalation};
     // The attempt is committed before the send starts: after a crash we know what may have gone out.
     store_.begin(std::move(begin), [this, d, last, driver, candidate,
                                     message = std::move(*message)](BeginResult r) mutable {
         switch (r.verdict) {
         case BeginVerdict::store_failed: d->done(Disposition::keep); return;
         case BeginVerdict::duplicate:
+            if (d->escalation) {
+                // Delivered (or read) meanwhile: the silence is over, nothing more goes out.
+                metrics_.escalations_cancelled++;
+                spdlog::debug("pipeline: job {} is {}; no escalation", message.job_id, to_string(r.existing));
+                d->done(Disposition::ack);
+                return;
+            }
             metrics_.jobs_duplicate++;
             spdlog::debug("pipeline: job {} is already {}; not sent again", message.job_id, to_string(r.existing));
             d->done(Disposition::ack);
@@ -286,7 +329,9 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
             // A bad address or a failure for good moves on to the next candidate at once.
             const bool moves_on =
                 !last && (outcome.kind == OutcomeKind::bad_address || outcome.kind == OutcomeKind::failed);
-            const Status status = moves_on ? Status::queued : status_after(outcome.kind);
+            Status status = moves_on ? Status::queued : status_after(outcome.kind);
+            // An escalation that fails leaves the message as the first channel left it: sent.
+            if (d->escalation && status == Status::failed) status = Status::sent;
             if (moves_on) {
                 metrics_.fallbacks++;
                 d->tried += (d->tried.empty() ? "" : "; ") + candidate.channel + ": " + to_string(outcome.kind) +
@@ -295,9 +340,12 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
                 outcome.reason = "no_reachable_channel: " + d->tried + "; " + candidate.channel + ": " +
                                  to_string(outcome.kind) + " (" + outcome.reason + ")";
             }
+            if (d->escalation && status == Status::sent && outcome.kind == OutcomeKind::accepted) metrics_.escalations_sent++;
+            const bool accepted = outcome.kind == OutcomeKind::accepted;
             FinishRequest finish{std::move(job_id), r.message_id, r.attempt_id, std::move(outcome), status,
-                                 latency.count()};
-            store_.finish(std::move(finish), [this, d = std::move(d), status, moves_on](bool ok) mutable {
+                                 latency.count(), d->escalation};
+            store_.finish(std::move(finish), [this, d = std::move(d), status, moves_on, accepted,
+                                              channel = candidate.channel](bool ok) mutable {
                 if (!ok) {
                     d->done(Disposition::keep);
                     return;
@@ -306,11 +354,34 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
                     try_candidate(std::move(d));
                     return;
                 }
+                if (accepted) {
+                    after_accepted(std::move(d), channel);
+                    return;
+                }
                 // A retry leaves the entry pending: it comes back after redis.claim_after_ms.
                 // (Backoff through the schedule comes with the retry policy.)
                 d->done(status != Status::queued ? Disposition::ack : Disposition::keep);
             });
         });
+    });
+}
+
+void Pipeline::after_accepted(std::shared_ptr<Delivery> d, const std::string& channel) {
+    const auto& table = d->job.priority == Priority::urgent ? urgent_escalate_after_s_ : escalate_after_s_;
+    const auto after = table.find(channel);
+    if (d->next >= d->candidates.size() || after == table.end() || d->job_json.empty()) {
+        d->done(Disposition::ack);
+        return;
+    }
+    std::string used;
+    for (auto& c : d->channels_used) used += (used.empty() ? "" : ",") + c;
+    const auto at = clock_.now() + std::chrono::seconds(after->second);
+    // Put aside before the ack: a crash between the two sends the job again, and the receipt says
+    // it is sent (a duplicate), rather than losing the escalation.
+    schedule_.escalate_at(d->job.id, used, d->job_json, at, [this, d](bool ok) {
+        if (ok) metrics_.escalations_scheduled++;
+        else spdlog::error("pipeline: job {}: the escalation on silence could not be scheduled", d->job.id);
+        d->done(Disposition::ack);
     });
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,8 +51,12 @@ private:
     void try_candidate(std::shared_ptr<Delivery> d);
     void settle(std::shared_ptr<Delivery> d, Status status, std::string reason);
 
+    // After an accepted send with a channel left: the escalation on silence, then the ack.
+    void after_accepted(std::shared_ptr<Delivery> d, const std::string& channel);
+
     IntakeConfig intake_;
     RouterPolicy policy_;
+    std::map<std::string, int> escalate_after_s_, urgent_escalate_after_s_;
     directory::DirectoryService& directory_;
     std::shared_ptr<const render::TemplateStore> templates_;
     ReceiptStore& store_;

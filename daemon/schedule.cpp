@@ -10,7 +10,14 @@ constexpr std::string_view kPromote = R"lua(
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   local space = string.find(member, ' ', 1, true)
-  redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1))
+  local tag = string.sub(member, 1, space - 1)
+  if string.sub(tag, 1, 4) == 'esc|' then
+    -- esc|<channels tried>|<job id>: an escalation on silence
+    local bar = string.find(tag, '|', 5, true)
+    redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1), 'escalate', string.sub(tag, 5, bar - 1))
+  else
+    redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1))
+  end
   redis.call('ZREM', KEYS[1], member)
 end
 return #due
@@ -20,6 +27,15 @@ return #due
 void Schedule::put_aside(const std::string& entry_id, const std::string& job_json, TimePoint at,
                          std::function<void(bool)> done) {
     const std::string member = entry_id + " " + job_json;
+    conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
+        done(r && r->type != REDIS_REPLY_ERROR);
+    });
+}
+
+void Schedule::escalate_at(const std::string& job_id, const std::string& tried_channels, const std::string& job_json,
+                           TimePoint at, std::function<void(bool)> done) {
+    // Job ids have no spaces (the contract); channel names no '|'.
+    const std::string member = "esc|" + tried_channels + "|" + job_id + " " + job_json;
     conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
         done(r && r->type != REDIS_REPLY_ERROR);
     });

@@ -21,6 +21,11 @@ public:
     // entry put aside twice (after a crash) is stored once.
     void put_aside(const std::string& entry_id, const std::string& job_json, TimePoint at,
                    std::function<void(bool ok)> done);
+    // Puts a sent message aside until `at`: then it comes back to the stream marked as an
+    // escalation (field `escalate` = the channels tried), and goes on to its next channel unless a
+    // delivery receipt came meanwhile. Stored once per job and step.
+    void escalate_at(const std::string& job_id, const std::string& tried_channels, const std::string& job_json,
+                     TimePoint at, std::function<void(bool ok)> done);
     // Periodic duty: moves up to `limit` due jobs back to the stream.
     void promote_due(TimePoint now, int limit = 1000);
     std::uint64_t promoted() const { return promoted_; }

@@ -43,6 +43,8 @@ struct StreamEntry {
     std::string job_json;   // empty when the entry has no `job` field
     bool has_job = false;
     bool deleted = false;   // a pending entry whose content was deleted from the stream
+    // An escalation on silence (put back by the schedule): the channels already tried, comma-separated.
+    std::string escalate_after;
 };
 
 // What a channel driver sends: the rendered content (channel, locale, text and the channel's

@@ -36,6 +36,7 @@ public:
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', ?10, ?10, ?11)
             ON CONFLICT(job_id) DO NOTHING)");
         find_message_ = sqlite::Stmt(db, "SELECT id, status FROM messages WHERE job_id = ?1");
+        find_status_ = sqlite::Stmt(db, "SELECT status FROM messages WHERE id = ?1");
         erase_attempts_ = sqlite::Stmt(db, R"(
             UPDATE attempts SET recipient = NULL, error_text = NULL
             WHERE message_id IN (SELECT id FROM messages WHERE citizen = ?1))");
@@ -120,6 +121,8 @@ public:
                     return out;
                 }
                 out.resent_after_crash = true;
+            } else if (r.escalation && out.existing == Status::sent) {
+                // silence after the send: the next channel goes ahead (the first stays on record)
             } else if (out.existing != Status::rejected && out.existing != Status::queued &&
                        out.existing != Status::scheduled) {
                 out.verdict = BeginVerdict::duplicate;
@@ -165,11 +168,22 @@ public:
         const Outcome& o = r.outcome;
         finish_attempt_.bind(1, r.attempt_id).bind(2, now).bind(3, to_string(o.kind)).bind_opt(4, o.provider_id)
             .bind_opt(5, o.code).bind_opt(6, o.reason).bind(7, r.latency_us).run();
-        set_status_.bind(1, r.message_id).bind(2, to_string(r.status));
-        if (r.status == Status::sent) set_status_.bind_null(3);
-        else set_status_.bind_opt(3, o.reason);
-        set_status_.bind(4, now).run();
-        rows += 2;
+        bool keep_status = false;
+        if (r.escalation) {
+            // The first channel's receipt may have come during this send: never move back from it.
+            find_status_.bind(1, r.message_id);
+            const auto current = find_status_.step() ? parse_status(find_status_.text(0)) : std::nullopt;
+            find_status_.reset();
+            keep_status = current && (*current == Status::delivered || *current == Status::read);
+        }
+        if (!keep_status) {
+            set_status_.bind(1, r.message_id).bind(2, to_string(r.status));
+            if (r.status == Status::sent) set_status_.bind_null(3);
+            else set_status_.bind_opt(3, o.reason);
+            set_status_.bind(4, now).run();
+            ++rows;
+        }
+        ++rows;
         in_flight_.erase(r.job_id);
         // Callbacks that came before this answer: record them now, in the order they came.
         if (!o.provider_id.empty() && !early_.empty()) {
@@ -245,7 +259,7 @@ private:
     OnCrash on_crash_;
     const Clock& clock_;
     sqlite::DbPtr db_;
-    sqlite::Stmt erase_attempts_, erase_events_, erase_messages_;
+    sqlite::Stmt erase_attempts_, erase_events_, erase_messages_, find_status_;
     sqlite::Stmt insert_message_, find_message_, restart_message_, insert_attempt_, interrupt_attempts_,
         finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process

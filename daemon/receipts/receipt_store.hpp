@@ -35,6 +35,9 @@ struct BeginRequest {
     std::string locale;        // the locale the message was rendered in
     std::string sms_encoding;  // sms: gsm7 or ucs2
     int sms_segments = 0;
+    // An escalation on silence: allowed only while the message is `sent` (no delivery receipt yet);
+    // delivered or read, it is a duplicate and nothing more goes out.
+    bool escalation = false;
 };
 
 enum class BeginVerdict {
@@ -60,6 +63,7 @@ struct FinishRequest {
     Outcome outcome;
     Status status = Status::sent;  // the message's status after this attempt
     std::int64_t latency_us = 0;
+    bool escalation = false;  // the status only moves forward: a receipt of the first channel may have come meanwhile
 };
 
 // A message that ends, or waits, without a send: rejected, expired, scheduled, failed (no channel).

@@ -31,10 +31,12 @@ std::vector<StreamEntry> parse_entries(const redisReply* array) {
         // A pending entry that was deleted from the stream comes back with nil fields.
         if (fields && fields->type == REDIS_REPLY_ARRAY) {
             for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
-                if (str(fields->element[f]) == "job") {
+                const auto name = str(fields->element[f]);
+                if (name == "job") {
                     entry.job_json = str(fields->element[f + 1]);
                     entry.has_job = true;
-                    break;
+                } else if (name == "escalate") {
+                    entry.escalate_after = str(fields->element[f + 1]);
                 }
             }
         } else {

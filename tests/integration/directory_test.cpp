@@ -5,6 +5,8 @@
 
 #include <rapidjson/document.h>
 
+#include <thread>
+
 #include "channels/email/smtp.hpp"
 #include "support/daemon_fixture.hpp"
 
@@ -32,7 +34,10 @@ struct DirectoryRig {
                      dir / "emulator.log"};
     std::unique_ptr<DaemonUnderTest> daemon;
 
-    DirectoryRig() {
+    // `status_callbacks`: Twilio reports delivery to the daemon; `sections`: whole sections appended.
+    explicit DirectoryRig(bool status_callbacks = false, const std::string& sections = "") {
+        const std::string twilio_extra =
+            status_callbacks ? "status_callback = \"http://127.0.0.1:" + std::to_string(daemon_port) + "/hooks/twilio\"\n" : "";
         REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
         daemon = std::make_unique<DaemonUnderTest>(
             dir, redis,
@@ -40,8 +45,8 @@ struct DirectoryRig {
                           .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
                                             std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
                                             "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
-                                            "inbound_url = \"" + inbound_url + "\"\n"
-                                            "[smtp]\nunsubscribe_secret_env = \"CRIEUR_TEST_UNSUB\"\n",
+                                            "inbound_url = \"" + inbound_url + "\"\n" + twilio_extra +
+                                            "[smtp]\nunsubscribe_secret_env = \"CRIEUR_TEST_UNSUB\"\n" + sections,
                           .env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken,
                                   std::string("CRIEUR_TEST_UNSUB=") + kUnsubscribeSecret,
                                   std::string("CRIEUR_TEST_API_TOKEN=") + kApiToken}},
@@ -224,4 +229,40 @@ TEST_CASE("an SMS STOP opts the number out of every SMS, citizen or inline; STAR
     CHECK(rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = "
                             "'stop-3' AND a.channel = 'sms'") == 1);
     CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("escalation on silence: no delivery receipt in time sends on the next channel; a receipt in time stops it") {
+    const std::string router = "[router]\nescalate_after_s = { sms = 1 }\n";
+    SUBCASE("silence: the SMS is never reported delivered") {
+        DirectoryRig rig(false, router);  // no status_callback: Twilio reports nothing
+        REQUIRE(rig.api("PUT", "/v1/citizens/C-3", R"({"channels":["sms","email"],"contacts":{"sms":"06 12 34 56 78","email":"c3@example.fr"}})").status == 201);
+        auto client = rig.redis.client();
+        enqueue(client, {citizen_job("esc-1", "C-3")});
+        REQUIRE(wait_until([&] { return rig.status_of("esc-1") == "sent"; }, 15s));
+        CHECK(outbox_counts(rig.daemon->outbox("email"))["esc-1"] == 0);  // not yet
+        REQUIRE(wait_until([&] { return outbox_counts(rig.daemon->outbox("email"))["esc-1"] == 1; }, 15s));
+        REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id "
+                                                          "WHERE m.job_id = 'esc-1' AND a.outcome = 'accepted'") == 2; }, 5s));
+        CHECK(rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = "
+                                "'esc-1' AND a.n = 2 AND a.channel = 'email'") == 1);
+        CHECK(rig.status_of("esc-1") == "sent");
+        // Nothing after e-mail: no third attempt, and nothing left in the schedule.
+        std::this_thread::sleep_for(1500ms);
+        CHECK(rig.daemon->query("SELECT count(*) FROM attempts") == 2);
+        CHECK(client.command({"ZCARD", "crieur:scheduled"})->integer == 0);
+        CHECK(http_get(rig.daemon->http_port(), "/metrics").body.find("crieur_escalations_sent_total 1") != std::string::npos);
+        CHECK(rig.daemon->stop() == 0);
+    }
+    SUBCASE("a delivery receipt in time: nothing more goes out") {
+        DirectoryRig rig(true, "[router]\nescalate_after_s = { sms = 2 }\n");  // delivered after ~0.1 s
+        REQUIRE(rig.api("PUT", "/v1/citizens/C-3", R"({"channels":["sms","email"],"contacts":{"sms":"06 12 34 56 78","email":"c3@example.fr"}})").status == 201);
+        auto client = rig.redis.client();
+        enqueue(client, {citizen_job("esc-2", "C-3")});
+        REQUIRE(wait_until([&] { return rig.status_of("esc-2") == "delivered"; }, 15s));
+        REQUIRE(wait_until([&] { return http_get(rig.daemon->http_port(), "/metrics").body.find("crieur_escalations_cancelled_total 1") != std::string::npos; }, 10s));
+        CHECK(outbox_counts(rig.daemon->outbox("email"))["esc-2"] == 0);
+        CHECK(rig.daemon->query("SELECT count(*) FROM attempts") == 1);
+        CHECK(rig.status_of("esc-2") == "delivered");
+        CHECK(rig.daemon->stop() == 0);
+    }
 }
