@@ -83,6 +83,15 @@ public:
             std::getline(in, out);
         }
     }
+    // A string that must pass `ok`; `what` says what was expected.
+    void string_checked(const char* key, std::string& out, const std::function<bool(const std::string&)>& ok,
+                        const std::string& what) {
+        const toml::node* n = find(key);
+        if (!n) return;
+        auto v = n->value<std::string>();
+        if (!n->is_string() || !v || !ok(*v)) return fail(*n, key, what);
+        out = *v;
+    }
     // An array of strings, each one of `one_of` (when given), none twice.
     void strings(const char* key, std::vector<std::string>& out, std::initializer_list<const char*> one_of = {}) {
         const toml::node* n = find(key);
@@ -284,12 +293,14 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     {
         auto s = section("directory");
         s.string("path", c.directory.path);
-        s.string("default_region", c.directory.default_region);
+        s.string_checked(
+            "default_region", c.directory.default_region,
+            [](const std::string& v) {
+                return v.size() == 2 && std::isupper(static_cast<unsigned char>(v[0])) &&
+                       std::isupper(static_cast<unsigned char>(v[1]));
+            },
+            "expected a two-letter country code such as FR");
         s.reject_unknown();
-        if (c.directory.default_region.size() != 2 ||
-            !std::isupper(static_cast<unsigned char>(c.directory.default_region[0])) ||
-            !std::isupper(static_cast<unsigned char>(c.directory.default_region[1])))
-            problems.push_back(name + ": directory.default_region: expected a two-letter country code such as FR");
         c.directory.path = c.directory.path.empty()
                                ? (std::filesystem::path(c.receipts.path).parent_path() / "directory.db").string()
                                : resolve(base_dir, c.directory.path);

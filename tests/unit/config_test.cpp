@@ -101,3 +101,31 @@ TEST_CASE("the shipped example configs are valid") {
         CHECK_NOTHROW(load_config(file));
     }
 }
+
+TEST_CASE("the directory and the router: defaults, values, and errors with their line") {
+    Config c = parse_config(kMinimal, "crieur.toml", "/etc/crieur");
+    CHECK(c.directory.path == "/etc/crieur/directory.db");  // beside the receipts
+    CHECK(c.directory.default_region == "FR");
+    CHECK(c.router.consent_required == std::vector<std::string>{"information"});
+    CHECK(c.router.escalate_after_s.at("sms") == 1800);
+    c = parse_config(std::string(kMinimal) +
+                         "[router]\ndefault_order = [\"email\", \"sms\"]\nservice_order = { roads = [\"push\"] }\n"
+                         "escalate_after_s = { whatsapp = 60 }\n[directory]\ndefault_region = \"BE\"\npath = \"d.db\"\n",
+                     "crieur.toml", "/etc/crieur");
+    CHECK(c.router.default_order == std::vector<std::string>{"email", "sms"});
+    CHECK(c.router.service_order.at("roads") == std::vector<std::string>{"push"});
+    CHECK(c.router.escalate_after_s.size() == 1);  // the table replaces the defaults
+    CHECK(c.directory.default_region == "BE");
+    CHECK(c.directory.path == "/etc/crieur/d.db");
+
+    CHECK(problems(std::string(kMinimal) + "[router]\ndefault_order = [\"sms\", \"fax\"]\n")[0] ==
+          "crieur.toml:6: router.default_order: 'fax' is not one of: sms, email, whatsapp, push");
+    CHECK(problems(std::string(kMinimal) + "[router]\nservice_order = { roads = \"sms\" }\n")[0] ==
+          "crieur.toml:6: router.service_order.roads: expected an array of strings");
+    CHECK(problems(std::string(kMinimal) + "[router]\nescalate_after_s = { sms = 0 }\n")[0] ==
+          "crieur.toml:6: router.escalate_after_s.sms: expected an integer from 1 to 2592000");
+    CHECK(problems(std::string(kMinimal) + "[router]\nconsent_required = [\"spam\"]\n")[0] ==
+          "crieur.toml:6: router.consent_required: 'spam' is not one of: service, information, alert");
+    CHECK(problems(std::string(kMinimal) + "[directory]\ndefault_region = \"france\"\n")[0] ==
+          "crieur.toml:6: directory.default_region: expected a two-letter country code such as FR");
+}
