@@ -113,3 +113,52 @@ TEST_CASE("crieurd refuses to start on an invalid template set and says where") 
     CHECK(log.find("notice/fr/sms.mustache:1:9: variable 'nom' is used but not declared in manifest.toml") != std::string::npos);
     CHECK(log.find("variables.name: declared but never used") != std::string::npos);
 }
+
+TEST_CASE("crieur citizens import: mixed good and bad lines, each bad one named; dry run writes nothing") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    std::ofstream(dir / "citizens.csv")
+        << "id,given_name,family_name,sms,email,channels,consent_information\n"
+        << "C-1,Marie,Martin,06 12 34 56 78,marie@example.fr,sms;email,email\n"   // 2
+        << "C-2,Paul,\"Durand, fils\",+33 7 81 23 45 67,,sms,\n"                    // 3 quoted comma
+        << "C-3,Léa,Petit,0033 6 11 22 33 44,lea@example.fr,,\n"                    // 4
+        << "C-4,Ana,Silva,+351 912 345 678,ana@example.pt,email;sms,\n"             // 5 foreign
+        << "C-5,Tom,Lenoir,06.55.44.33.22,tom@example,,\n"                          // 6 bad e-mail
+        << "C-6,Zoé,Roux,06 12,,,\n"                                                // 7 bad number
+        << "C-7,Eve,Blanc,,,fax,\n"                                                 // 8 bad channel
+        << "C 8,Léo,Noir,,,,\n"                                                     // 9 bad id
+        << "C-9,Ian,\"Gris\nde Lyon\",(0)6 10 20 30 40,,,\n"                        // 10-11 a quoted line break
+        << "C-10,Max,Vert,06 99 88 77 66,,,\n";                                     // 12
+    std::string out;
+    CHECK(cli(daemon, dir, {"citizens", "import", dir / "citizens.csv", "--dry-run"}, out) == 1);
+    CHECK(out.find("dry run, 10 lines: 6 created, 0 updated, 4 rejected (nothing written)") != std::string::npos);
+    CHECK(cli(daemon, dir, {"citizens", "show", "C-1"}, out) == 1);  // nothing written
+    CHECK(out.find("no citizen 'C-1'") != std::string::npos);
+
+    CHECK(cli(daemon, dir, {"citizens", "import", dir / "citizens.csv"}, out) == 1);
+    CHECK(out.find("citizens.csv:6: email: the domain is not a dotted host name") != std::string::npos);
+    CHECK(out.find("citizens.csv:7: sms: not a valid number for its country") != std::string::npos);
+    CHECK(out.find("citizens.csv:8: channels: unknown channel 'fax' (sms, email, whatsapp, push)") != std::string::npos);
+    CHECK(out.find("citizens.csv:9: id: only letters, digits and - _ . : may stand in an id") != std::string::npos);
+    CHECK(out.find("10 lines: 6 created, 0 updated, 4 rejected") != std::string::npos);
+    REQUIRE(cli(daemon, dir, {"citizens", "show", "C-3"}, out) == 0);
+    CHECK(out.find(R"("address":"+33611223344")") != std::string::npos);
+    REQUIRE(cli(daemon, dir, {"citizens", "show", "C-4"}, out) == 0);
+    CHECK(out.find(R"("address":"+351912345678")") != std::string::npos);
+    REQUIRE(cli(daemon, dir, {"citizens", "show", "C-9"}, out) == 0);
+    CHECK(out.find(R"("family_name":"Gris\nde Lyon")") != std::string::npos);
+    CHECK(out.find(R"("address":"+33610203040")") != std::string::npos);
+    REQUIRE(cli(daemon, dir, {"citizens", "show", "C-1"}, out) == 0);
+    CHECK(out.find(R"("channel":"email","category":"information","granted":true,"source":"import")") != std::string::npos);
+
+    // Again, as JSON lines: upserts, and an unknown field is named.
+    std::ofstream(dir / "citizens.jsonl") << R"({"id":"C-1","contacts":{"email":"marie.martin@example.fr"}})" << "\n"
+                                          << R"({"id":"C-11","colour":"red"})" << "\n";
+    CHECK(cli(daemon, dir, {"citizens", "import", dir / "citizens.jsonl"}, out) == 1);
+    CHECK(out.find("citizens.jsonl:2: colour: unknown field") != std::string::npos);
+    CHECK(out.find("2 lines: 0 created, 1 updated, 1 rejected") != std::string::npos);
+    REQUIRE(cli(daemon, dir, {"citizens", "show", "C-1"}, out) == 0);
+    CHECK(out.find("marie.martin@example.fr") != std::string::npos);
+    CHECK(out.find("+33612345678") == std::string::npos);  // the contact list is replaced
+}
