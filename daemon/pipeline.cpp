@@ -228,7 +228,7 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
             return;
         }
     }
-    if (d->candidates.size() <= 1 && !d->escalation) d->job_json.clear();  // nothing to escalate to
+    if (d->candidates.size() <= 1 && !d->escalation) d->job_json = std::string();  // nothing to escalate to: freed
     if (d->candidates.empty()) {
         metrics_.no_reachable_channel++;
         settle(std::move(d), Status::failed, "no_reachable_channel: " + decision.exclusions_text());

@@ -3,7 +3,9 @@
 // fast as one pipelined client can, and waits for the last receipt.
 // Prints jobs/s from first enqueue to last receipt, enqueue→receipt latency percentiles, the
 // daemon's peak RSS, and ratios to the issue's target and to a BullMQ worker pipeline.
-//   bench-pipeline [--jobs N] [--batch N] [--inflight N]
+// With --citizens C, the jobs are addressed to C citizens put in the directory beforehand (each
+// job a directory read and a routing decision) instead of carrying their number inline.
+//   bench-pipeline [--jobs N] [--batch N] [--inflight N] [--citizens C]
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/directory/directory.hpp"
 #include "daemon/receipts/sqlite.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
@@ -41,15 +44,30 @@ std::int64_t scalar(sqlite3* db, const char* sql) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int jobs = 200'000, batch = 512, inflight = 8192;
+    int jobs = 200'000, batch = 512, inflight = 8192, citizens = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--jobs")) jobs = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--inflight")) inflight = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--citizens")) citizens = std::atoi(argv[i + 1]);
     }
     test::TempDir dir;
     test::RedisServer redis(dir / "redis");
     const int http_port = test::free_port();
+    if (citizens > 0) {
+        directory::Directory d(dir / "directory.db");
+        d.begin();
+        char phone[16];
+        for (int i = 0; i < citizens; ++i) {
+            directory::Citizen c;
+            c.id = "C-" + std::to_string(i);
+            c.given_name = "Marie";
+            std::snprintf(phone, sizeof phone, "+336%08d", i);
+            c.contacts.push_back({"sms", phone, directory::ContactState::unverified, {}, 0});
+            d.upsert(c, 0);
+        }
+        d.commit();
+    }
     std::ofstream(dir / "bench.toml") << "[redis]\nport = " << redis.port() << "\nbatch = " << batch
                                       << "\n[intake]\nmax_inflight = " << inflight
                                       << "\n[receipts]\npath = \"receipts.sqlite\"\n[outbox]\ndir = \"outbox\"\n"
@@ -60,19 +78,22 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "crieurd did not start: %s\n", test::read_file(dir / "crieurd.log").c_str());
         return 1;
     }
-    std::printf("bench-pipeline: %d jobs, batch %d, max in flight %d, outbox driver, %u cores\n", jobs, batch, inflight,
-                std::thread::hardware_concurrency());
+    std::printf("bench-pipeline: %d jobs, batch %d, max in flight %d, outbox driver, %u cores%s\n", jobs, batch, inflight,
+                std::thread::hardware_concurrency(),
+                citizens > 0 ? (", addressed to " + std::to_string(citizens) + " citizens in the directory").c_str() : "");
 
     // Queue in pipelined chunks of 1,000 from one client, as a municipal service would.
     auto client = redis.client();
     const auto t0 = std::chrono::system_clock::now();
-    const std::string data = R"(,"service":"etat-civil","template":"passport_expiry","to":{"sms":"+33612345678"},)"
+    const std::string data = R"(,"service":"etat-civil","template":"passport_expiry",)"
                              R"("data":{"name":"Madame Martin","document":"passeport","expires_on":"14 mars 2027",)"
                              R"("booking_url":"https://mairie.example.fr/rdv"}})";
     for (int sent = 0; sent < jobs;) {
         const int chunk = std::min(1000, jobs - sent);
         for (int i = 0; i < chunk; ++i) {
-            const std::string job = R"({"v":1,"id":"bench-)" + std::to_string(sent + i) + "\"" + data;
+            const std::string to = citizens > 0 ? R"("citizen":"C-)" + std::to_string((sent + i) % citizens) + "\""
+                                                : std::string(R"("to":{"sms":"+33612345678"})");
+            const std::string job = R"({"v":1,"id":"bench-)" + std::to_string(sent + i) + "\"," + to + data;
             client.append({"XADD", "crieur:jobs", "*", "job", job});
         }
         for (int i = 0; i < chunk; ++i) client.reply();

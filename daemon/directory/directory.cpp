@@ -47,7 +47,7 @@ void bind_blob(sqlite::Stmt& st, int i, const std::string& bytes) {
 }
 }  // namespace
 
-Directory::Directory(const std::string& path) {
+Directory::Directory(const std::string& path, int cache_mb) {
     const auto dir = std::filesystem::path(path).parent_path();
     if (!dir.empty()) std::filesystem::create_directories(dir);
     db_ = sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -56,7 +56,7 @@ Directory::Directory(const std::string& path) {
     sqlite::exec(db, "PRAGMA journal_mode = WAL");
     sqlite::exec(db, "PRAGMA synchronous = NORMAL");
     sqlite::exec(db, "PRAGMA foreign_keys = ON");
-    sqlite::exec(db, "PRAGMA cache_size = -32768");  // 32 MB: the indexes of a million citizens stay warm
+    sqlite::exec(db, ("PRAGMA cache_size = -" + std::to_string(cache_mb * 1024)).c_str());
     sqlite::exec(db, "PRAGMA secure_delete = ON");  // erased rows are overwritten, not left in free pages
     sqlite::migrate(db, schema::kMigrations, "directory");
     find_id_ = sqlite::Stmt(db, "SELECT id FROM citizens WHERE external_id = ?1");

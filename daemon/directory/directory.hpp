@@ -16,12 +16,26 @@ namespace crieur::directory {
 
 class Directory {
 public:
-    // Opens (creating if needed) and migrates; throws sqlite::Error.
-    explicit Directory(const std::string& path);
+    // Opens (creating if needed) and migrates; throws sqlite::Error. `cache_mb`: SQLite's page
+    // cache (the daemon keeps it small; an import of a million citizens gains from a larger one).
+    explicit Directory(const std::string& path, int cache_mb = 8);
 
     void begin() { sqlite::exec(db_.get(), "BEGIN IMMEDIATE"); }
     void commit() { sqlite::exec(db_.get(), "COMMIT"); }
     void rollback() { sqlite::exec(db_.get(), "ROLLBACK"); }
+    // A read transaction around several reads (false if one could not be begun: each read then has its own).
+    bool begin_read() {
+        try {
+            begin_read_.run();
+            return true;
+        } catch (const sqlite::Error&) {
+            return false;
+        }
+    }
+    void end_read() {
+        sqlite3_step(end_read_.get());
+        sqlite3_reset(end_read_.get());
+    }
 
     // Inserts or replaces the citizen's profile and contact list by external id. A contact already
     // known keeps its state (a number found invalid stays invalid when re-imported); contacts not

@@ -22,12 +22,14 @@ void DirectoryService::stop() {
     if (worker_.joinable()) worker_.join();
 }
 
-void DirectoryService::push(std::function<void(Directory&)> task) {
+void DirectoryService::push(bool read_only, std::function<void(Directory&)> task) {
+    bool was_empty;
     {
         std::lock_guard lock(mutex_);
-        queue_.push_back(std::move(task));
+        was_empty = queue_.empty();
+        queue_.push_back({read_only, std::move(task)});
     }
-    wake_.notify_one();
+    if (was_empty) wake_.notify_one();  // otherwise the worker is awake and will drain it
 }
 
 std::size_t DirectoryService::queue_depth() const {
@@ -36,16 +38,26 @@ std::size_t DirectoryService::queue_depth() const {
 }
 
 void DirectoryService::loop() {
+    std::deque<Task> batch;
     for (;;) {
-        std::function<void(Directory&)> task;
         {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, and everything asked was done
-            task = std::move(queue_.front());
-            queue_.pop_front();
+            batch.swap(queue_);
         }
-        task(*directory_);
+        // Reads in a row share one read transaction: one lock round for the lot.
+        bool reading = false;
+        for (auto& task : batch) {
+            if (task.read_only && !reading) reading = directory_->begin_read();
+            if (!task.read_only && reading) {
+                directory_->end_read();
+                reading = false;
+            }
+            task.run(*directory_);
+        }
+        if (reading) directory_->end_read();
+        batch.clear();
     }
 }
 
@@ -59,6 +71,7 @@ void DirectoryService::lookup(const std::string& id, std::function<void(Lookup)>
             if (!l.citizen) l.erased = d.erased(id);
             return l;
         },
+        
         [done = std::move(done)](std::optional<Lookup> l) {
             if (!l) {
                 Lookup failed;
@@ -67,7 +80,8 @@ void DirectoryService::lookup(const std::string& id, std::function<void(Lookup)>
                 return;
             }
             done(std::move(*l));
-        });
+        },
+        true);
 }
 
 void DirectoryService::invalidate(const std::string& channel, const std::string& address, const std::string& reason) {

@@ -38,9 +38,10 @@ public:
 
     // Runs `work` on the worker; `done` gets its result on the io_context. An exception in
     // `work` (sqlite::Error) comes back as nullopt.
+    // `read_only` work runs with other reads in one read transaction (it must not begin its own).
     template <class R>
-    void run(std::function<R(Directory&)> work, std::function<void(std::optional<R>)> done) {
-        push([work = std::move(work), done = std::move(done), &io = io_](Directory& d) mutable {
+    void run(std::function<R(Directory&)> work, std::function<void(std::optional<R>)> done, bool read_only = false) {
+        push(read_only, [work = std::move(work), done = std::move(done), &io = io_](Directory& d) mutable {
             std::optional<R> result;
             try {
                 result = work(d);
@@ -69,7 +70,11 @@ public:
     std::size_t queue_depth() const;
 
 private:
-    void push(std::function<void(Directory&)> task);
+    struct Task {
+        bool read_only;
+        std::function<void(Directory&)> run;
+    };
+    void push(bool read_only, std::function<void(Directory&)> task);
     void loop();
     static void log_failure(const char* what);
 
@@ -79,7 +84,7 @@ private:
     std::unordered_set<std::string> suppressed_;  // hash_key(channel, address)
     mutable std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<std::function<void(Directory&)>> queue_;
+    std::deque<Task> queue_;
     bool stopping_ = false;
     std::thread worker_;
 };
