@@ -156,3 +156,52 @@ TEST_CASE("the message's JSON holds its attempts and events") {
     auto none = h.await<std::optional<std::string>>([&](auto done) { store->message_json("nope", done); });
     CHECK_FALSE(none);
 }
+
+TEST_CASE("an escalation goes ahead only while the message is sent and not delivered; a late receipt never moves it back") {
+    Harness h;
+    auto store = h.open();
+    auto escalate = [&](const std::string& id) {
+        Job job;
+        job.id = id;
+        job.service = "etat-civil";
+        job.template_name = "passport_expiry";
+        return h.await<BeginResult>([&](auto done) {
+            BeginRequest r{job, "2-0", "email", "outbox", "c@example.fr"};
+            r.escalation = true;
+            store->begin(std::move(r), done);
+        });
+    };
+    auto event = [&](const std::string& provider_id, Status status) {
+        return h.await<EventVerdict>([&](auto done) {
+            store->record_event({"outbox", provider_id, status, "delivered", "{}"}, done);
+        });
+    };
+    // Silence: sent, nothing since → the escalation sends, as attempt 2.
+    auto first = h.begin(*store, "esc-a");
+    REQUIRE(h.finish(*store, first, "esc-a"));
+    auto second = escalate("esc-a");
+    CHECK(second.verdict == BeginVerdict::send);
+    CHECK(second.attempt_no == 2);
+    // The first channel's receipt arrives while the second is in flight: recorded, and kept.
+    CHECK(event("outbox-1", Status::delivered) == EventVerdict::recorded);
+    Outcome o{OutcomeKind::accepted, "outbox", "outbox-2", {}, {}, 0};
+    FinishRequest f{"esc-a", second.message_id, second.attempt_id, o, Status::sent, 42};
+    f.escalation = true;
+    REQUIRE(h.await<bool>([&](auto done) { store->finish(std::move(f), done); }));
+    CHECK(h.status_of("esc-a") == "delivered");
+
+    // Delivered before the check: nothing more goes out.
+    auto b = h.begin(*store, "esc-b");
+    Outcome ob{OutcomeKind::accepted, "outbox", "outbox-b", {}, {}, 0};
+    REQUIRE(h.await<bool>([&](auto done) { store->finish({"esc-b", b.message_id, b.attempt_id, ob, Status::sent, 42}, done); }));
+    REQUIRE(event("outbox-b", Status::delivered) == EventVerdict::recorded);
+    CHECK(escalate("esc-b").verdict == BeginVerdict::duplicate);
+    // A plain resend of a sent message is still a duplicate: only an escalation may follow a send.
+    auto c = h.begin(*store, "esc-c");
+    REQUIRE(h.finish(*store, c, "esc-c"));
+    CHECK(h.begin(*store, "esc-c").verdict == BeginVerdict::duplicate);
+    // Failed for good: no escalation either.
+    auto d = h.begin(*store, "esc-d");
+    REQUIRE(h.finish(*store, d, "esc-d", Status::failed));
+    CHECK(escalate("esc-d").verdict == BeginVerdict::duplicate);
+}
