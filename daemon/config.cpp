@@ -212,7 +212,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "templates", "log", "directory", "router",
+                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry",
                                                               "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh", "fcm"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
@@ -314,6 +314,13 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integers_by("escalate_after_s", r.escalate_after_s, {"sms", "email", "whatsapp", "push"}, 1, 30 * 86'400);
         s.integers_by("urgent_escalate_after_s", r.urgent_escalate_after_s, {"sms", "email", "whatsapp", "push"}, 1,
                       30 * 86'400);
+        s.reject_unknown();
+    }
+    {
+        auto s = section("retry");
+        s.integer("max_attempts", c.retry.max_attempts, 1, 100);
+        s.integer("base_ms", c.retry.base_ms, 1, 86'400'000);
+        s.integer("max_ms", c.retry.max_ms, 1, 86'400'000);
         s.reject_unknown();
     }
     {

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <stdexcept>
 #include <map>
+
+#include "daemon/retry_policy.hpp"
 #include <string>
 #include <vector>
 
@@ -172,6 +174,7 @@ struct Config {
     TemplatesConfig templates;
     DirectoryConfig directory;
     RouterConfig router;
+    RetryConfig retry;
     ProvidersConfig providers;
     TwilioConfig twilio;
     SmtpConfig smtp;

@@ -105,7 +105,8 @@ struct Pipeline::Delivery {
     std::size_t next = 0;
     std::string excluded;  // why channels were left out
     std::string tried;     // the candidates that failed, and how
-    std::string job_json;  // kept for an escalation on silence
+    std::string job_json;  // kept for a retry or an escalation: they put the job back in the schedule
+    bool job_moved = false;  // `job` went to the receipt store: job_of() parses job_json again
     std::vector<std::string> channels_used;  // tried before (an escalation) and now, in order
     bool escalation = false;
 };
@@ -113,7 +114,7 @@ struct Pipeline::Delivery {
 Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
                    directory::DirectoryService& directory, ChannelRegistry& channels, Schedule& schedule,
                    Metrics& metrics, const Clock& clock)
-    : intake_(config.intake), directory_(directory), templates_(std::move(templates)), store_(store),
+    : intake_(config.intake), retry_(config.retry), directory_(directory), templates_(std::move(templates)), store_(store),
       channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock) {
     policy_.default_order = config.router.default_order;
     policy_.service_order = config.router.service_order;
@@ -131,7 +132,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     auto d = std::make_shared<Delivery>();
     d->entry_id = entry.entry_id;
     d->done = std::move(done);
-    if (!escalate_after_s_.empty() || !urgent_escalate_after_s_.empty()) d->job_json = entry.job_json;
+    d->job_json = entry.job_json;
     if (!entry.escalate_after.empty()) {
         // Back after a silence: the message was sent on these channels and nothing was delivered.
         d->escalation = true;
@@ -185,7 +186,8 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
             return;
         }
         if (!found.citizen) {
-            settle(std::move(d), Status::failed, "citizen '" + d->job.citizen + "' is not in the directory");
+            std::string reason = "citizen '" + d->job.citizen + "' is not in the directory";
+            settle(std::move(d), Status::failed, std::move(reason));
             return;
         }
         d->citizen = std::move(found.citizen);
@@ -196,7 +198,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
 }
 
 void Pipeline::settle(std::shared_ptr<Delivery> d, Status status, std::string reason) {
-    const Job& job = d->job;
+    const Job& job = job_of(*d);
     store_.record_unsent({d->entry_id, job.id, job.service, job.template_name, status, std::move(reason)},
                          [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
 }
@@ -228,7 +230,6 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
             return;
         }
     }
-    if (d->candidates.size() <= 1 && !d->escalation) d->job_json = std::string();  // nothing to escalate to: freed
     if (d->candidates.empty()) {
         metrics_.no_reachable_channel++;
         settle(std::move(d), Status::failed, "no_reachable_channel: " + decision.exclusions_text());
@@ -269,11 +270,12 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
     const auto& c = message->content;
     if (std::find(d->channels_used.begin(), d->channels_used.end(), channel) == d->channels_used.end())
         d->channels_used.push_back(channel);
-    // The job goes into the receipt; it is copied while another candidate (or an escalation) may need it.
-    const bool keep_job = !last || !d->job_json.empty();
-    BeginRequest begin{keep_job ? d->job : std::move(d->job), d->entry_id, channel, std::string(driver->provider()),
+    // The job goes into the receipt; it is copied while another candidate may need it (later needs
+    // parse it again from its JSON).
+    BeginRequest begin{last ? std::move(d->job) : d->job, d->entry_id, channel, std::string(driver->provider()),
                        message->recipient, c.locale, c.sms ? sms::to_string(c.sms->encoding) : "",
                        c.sms ? c.sms->segments : 0, d->escalation};
+    d->job_moved = last;
     // The attempt is committed before the send starts: after a crash we know what may have gone out.
     store_.begin(std::move(begin), [this, d, last, driver, candidate,
                                     message = std::move(*message)](BeginResult r) mutable {
@@ -330,8 +332,9 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
             const bool moves_on =
                 !last && (outcome.kind == OutcomeKind::bad_address || outcome.kind == OutcomeKind::failed);
             Status status = moves_on ? Status::queued : status_after(outcome.kind);
-            // An escalation that fails leaves the message as the first channel left it: sent.
-            if (d->escalation && status == Status::failed) status = Status::sent;
+            const bool retry = !moves_on && status == Status::queued;
+            // An escalation that fails, or must wait, leaves the message as the first channel left it: sent.
+            if (d->escalation && (status == Status::failed || retry)) status = Status::sent;
             if (moves_on) {
                 metrics_.fallbacks++;
                 d->tried += (d->tried.empty() ? "" : "; ") + candidate.channel + ": " + to_string(outcome.kind) +
@@ -342,9 +345,14 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
             }
             if (d->escalation && status == Status::sent && outcome.kind == OutcomeKind::accepted) metrics_.escalations_sent++;
             const bool accepted = outcome.kind == OutcomeKind::accepted;
+            const std::int64_t retry_after = outcome.retry_after_ms;
+            std::string why = outcome.provider + " " + to_string(outcome.kind) +
+                              (outcome.code.empty() ? "" : " " + outcome.code) +
+                              (outcome.reason.empty() ? "" : ": " + outcome.reason);
             FinishRequest finish{std::move(job_id), r.message_id, r.attempt_id, std::move(outcome), status,
                                  latency.count(), d->escalation};
-            store_.finish(std::move(finish), [this, d = std::move(d), status, moves_on, accepted,
+            store_.finish(std::move(finish), [this, d = std::move(d), status, moves_on, accepted, retry, retry_after,
+                                              attempt = r.attempt_no, why = std::move(why),
                                               channel = candidate.channel](bool ok) mutable {
                 if (!ok) {
                     d->done(Disposition::keep);
@@ -358,18 +366,63 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
                     after_accepted(std::move(d), channel);
                     return;
                 }
-                // A retry leaves the entry pending: it comes back after redis.claim_after_ms.
-                // (Backoff through the schedule comes with the retry policy.)
+                if (retry) {
+                    after_retry(std::move(d), channel, attempt, retry_after, why);
+                    return;
+                }
                 d->done(status != Status::queued ? Disposition::ack : Disposition::keep);
             });
         });
     });
 }
 
+const Job& Pipeline::job_of(Delivery& d) {
+    if (d.job_moved) {
+        auto parsed = parse_job(d.job_json, SIZE_MAX);  // it was valid when it came in
+        if (auto* job = std::get_if<Job>(&parsed)) d.job = std::move(*job);
+        d.job_moved = false;
+    }
+    return d.job;
+}
+
+void Pipeline::after_retry(std::shared_ptr<Delivery> d, const std::string& channel, int attempt,
+                           std::int64_t retry_after_ms, const std::string& reason) {
+    const Job& job = job_of(*d);
+    const auto decision = retry_.after(attempt, clock_.now(), retry_after_ms, job.deadline);
+    if (d->escalation) {
+        // The escalation itself waits: back in the schedule as an escalation, this channel not yet used.
+        if (decision.kind != RetryDecision::Kind::retry) {
+            spdlog::info("pipeline: job {}: escalation on {} abandoned: {}", job.id, channel, decision.reason);
+            d->done(Disposition::ack);
+            return;
+        }
+        std::erase(d->channels_used, channel);
+        std::string used;
+        for (auto& c : d->channels_used) used += (used.empty() ? "" : ",") + c;
+        schedule_.escalate_at(job.id, used, d->job_json, decision.at,
+                              [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
+        return;
+    }
+    switch (decision.kind) {
+    case RetryDecision::Kind::give_up: settle(d, Status::failed, decision.reason + "; the last: " + reason); return;
+    case RetryDecision::Kind::expire: settle(d, Status::expired, decision.reason + "; the last try: " + reason); return;
+    case RetryDecision::Kind::retry: break;
+    }
+    metrics_.retries_scheduled++;
+    const auto at = decision.at;
+    schedule_.put_aside(d->entry_id, d->job_json, at, [this, d, at, attempt, reason](bool ok) {
+        if (!ok) {
+            d->done(Disposition::keep);  // Redis refused: the entry stays pending and comes back by claim
+            return;
+        }
+        settle(d, Status::scheduled, "attempt " + std::to_string(attempt + 1) + " at " + format_rfc3339(at) + " after " + reason);
+    });
+}
+
 void Pipeline::after_accepted(std::shared_ptr<Delivery> d, const std::string& channel) {
-    const auto& table = d->job.priority == Priority::urgent ? urgent_escalate_after_s_ : escalate_after_s_;
+    const auto& table = job_of(*d).priority == Priority::urgent ? urgent_escalate_after_s_ : escalate_after_s_;
     const auto after = table.find(channel);
-    if (d->next >= d->candidates.size() || after == table.end() || d->job_json.empty()) {
+    if (d->next >= d->candidates.size() || after == table.end()) {
         d->done(Disposition::ack);
         return;
     }
@@ -378,9 +431,10 @@ void Pipeline::after_accepted(std::shared_ptr<Delivery> d, const std::string& ch
     const auto at = clock_.now() + std::chrono::seconds(after->second);
     // Put aside before the ack: a crash between the two sends the job again, and the receipt says
     // it is sent (a duplicate), rather than losing the escalation.
-    schedule_.escalate_at(d->job.id, used, d->job_json, at, [this, d](bool ok) {
+    const std::string id = job_of(*d).id;
+    schedule_.escalate_at(id, used, d->job_json, at, [this, d, id](bool ok) {
         if (ok) metrics_.escalations_scheduled++;
-        else spdlog::error("pipeline: job {}: the escalation on silence could not be scheduled", d->job.id);
+        else spdlog::error("pipeline: job {}: the escalation on silence could not be scheduled", id);
         d->done(Disposition::ack);
     });
 }

@@ -17,6 +17,7 @@
 #include "daemon/job_codec.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/render/template_store.hpp"
+#include "daemon/retry_policy.hpp"
 #include "daemon/router.hpp"
 #include "daemon/status.hpp"
 #include "daemon/types.hpp"
@@ -53,10 +54,16 @@ private:
 
     // After an accepted send with a channel left: the escalation on silence, then the ack.
     void after_accepted(std::shared_ptr<Delivery> d, const std::string& channel);
+    // After a retry outcome (or a provider down): the schedule, or the end (attempts, deadline).
+    void after_retry(std::shared_ptr<Delivery> d, const std::string& channel, int attempt, std::int64_t retry_after_ms,
+                     const std::string& reason);
+    // The job, parsed again from its JSON when it was handed to the receipt store.
+    const Job& job_of(Delivery& d);
 
     IntakeConfig intake_;
     RouterPolicy policy_;
     std::map<std::string, int> escalate_after_s_, urgent_escalate_after_s_;
+    RetryPolicy retry_;
     directory::DirectoryService& directory_;
     std::shared_ptr<const render::TemplateStore> templates_;
     ReceiptStore& store_;

@@ -26,7 +26,7 @@ struct TwilioRig {
                      dir / "emulator.log"};
     std::unique_ptr<DaemonUnderTest> daemon;
 
-    TwilioRig() {
+    explicit TwilioRig(const std::string& sections = "") {
         REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
         // The daemon's HTTP port is chosen by the fixture; the callback URL needs it first.
         daemon = std::make_unique<DaemonUnderTest>(dir, redis, DaemonOptions{});
@@ -37,7 +37,7 @@ struct TwilioRig {
                           .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
                                             std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
                                             "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
-                                            "status_callback = \"" + callback + "\"\ntimeout_ms = 1500\n",
+                                            "status_callback = \"" + callback + "\"\ntimeout_ms = 1500\n" + sections,
                           .env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken}},
             daemon->http_port());
         daemon->start();
@@ -79,14 +79,21 @@ TEST_CASE("an SMS goes to Twilio with every field, and Twilio's delivery callbac
     CHECK(rig.daemon->stop() == 0);
 }
 
-TEST_CASE("Twilio's refusals are classified: unsubscribed is a bad address, 429 is a retry") {
-    TwilioRig rig;
+TEST_CASE("Twilio's refusals are classified: unsubscribed is a bad address, 429 is a retry that honours Retry-After") {
+    // Backoff draws from [0, 50 ms]: only Retry-After (2 s) can space the attempts by seconds.
+    TwilioRig rig("[retry]\nmax_attempts = 3\nbase_ms = 50\nmax_ms = 50\n");
     auto client = rig.redis.client();
     enqueue(client, {sms_to("tw-stop", "+33600021610"), sms_to("tw-busy", "+33600000429")});
     REQUIRE(wait_until([&] { return rig.status_of("tw-stop") == "failed"; }, 15s));
-    REQUIRE(wait_until([&] { return rig.status_of("tw-busy") == "queued"; }, 15s));
     CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'bad_address' AND error_code = '21610'") == 1);
-    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'retry' AND error_code = '20429'") == 1);
+    REQUIRE(wait_until([&] { return rig.status_of("tw-busy") == "scheduled"; }, 15s));
+    REQUIRE(wait_until([&] { return rig.status_of("tw-busy") == "failed"; }, 20s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'retry' AND error_code = '20429'") == 3);
+    // Each try came at least Retry-After after the one before (the schedule's promotion adds up to 0.5 s).
+    CHECK(rig.daemon->query("SELECT min(b.started_at - a.finished_at) FROM attempts a JOIN attempts b ON b.message_id = "
+                            "a.message_id AND b.n = a.n + 1 WHERE a.error_code = '20429'") >= 2000);
+    auto status = http_get(rig.daemon->http_port(), "/v1/messages/tw-busy").body;
+    CHECK(status.find("gave up after 3 attempts") != std::string::npos);
     CHECK(rig.daemon->stop() == 0);
 }
 
