@@ -1,5 +1,6 @@
 #include "daemon/config.hpp"
 
+#include <date/tz.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -212,7 +213,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry",
+                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours",
                                                               "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh", "fcm"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
@@ -314,6 +315,35 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integers_by("escalate_after_s", r.escalate_after_s, {"sms", "email", "whatsapp", "push"}, 1, 30 * 86'400);
         s.integers_by("urgent_escalate_after_s", r.urgent_escalate_after_s, {"sms", "email", "whatsapp", "push"}, 1,
                       30 * 86'400);
+        s.reject_unknown();
+    }
+    {
+        auto s = section("quiet_hours");
+        auto& q = c.quiet_hours;
+        s.boolean("enabled", q.enabled);
+        auto hhmm = [](const std::string& v, int& out) {
+            if (v.size() != 5 || v[2] != ':' || !std::isdigit(static_cast<unsigned char>(v[0])) ||
+                !std::isdigit(static_cast<unsigned char>(v[1])) || !std::isdigit(static_cast<unsigned char>(v[3])) ||
+                !std::isdigit(static_cast<unsigned char>(v[4])))
+                return false;
+            const int h = (v[0] - '0') * 10 + (v[1] - '0'), m = (v[3] - '0') * 10 + (v[4] - '0');
+            if (h > 23 || m > 59) return false;
+            out = h * 60 + m;
+            return true;
+        };
+        std::string ignored;
+        s.string_checked("start", ignored, [&](const std::string& v) { return hhmm(v, q.start_minute); }, "expected HH:MM");
+        s.string_checked("end", ignored, [&](const std::string& v) { return hhmm(v, q.end_minute); }, "expected HH:MM");
+        s.string_checked(
+            "time_zone", q.time_zone,
+            [](const std::string& v) {
+                try {
+                    return date::locate_zone(v) != nullptr;
+                } catch (const std::exception&) {
+                    return false;
+                }
+            },
+            "expected an IANA time zone such as Europe/Paris");
         s.reject_unknown();
     }
     {

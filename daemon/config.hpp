@@ -155,6 +155,14 @@ struct RouterConfig {
     std::map<std::string, int> urgent_escalate_after_s{{"sms", 300}, {"whatsapp", 300}};
 };
 
+// Hours without normal messages, in the citizen's time zone (urgent messages ignore them).
+struct QuietHoursConfig {
+    bool enabled = true;
+    int start_minute = 21 * 60;
+    int end_minute = 8 * 60;
+    std::string time_zone = "Europe/Paris";  // for citizens without one, and inline recipients
+};
+
 struct DaemonConfig {
     int drain_timeout_ms = 10'000;
 };
@@ -175,6 +183,7 @@ struct Config {
     DirectoryConfig directory;
     RouterConfig router;
     RetryConfig retry;
+    QuietHoursConfig quiet_hours;
     ProvidersConfig providers;
     TwilioConfig twilio;
     SmtpConfig smtp;

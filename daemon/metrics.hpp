@@ -30,6 +30,7 @@ struct Metrics {
     Counter escalations_cancelled{0};  // …and found the message delivered: nothing more sent
     Counter escalations_sent{0};       // …and sent it on the next channel
     Counter retries_scheduled{0};     // retryable outcomes put in the schedule with a backoff
+    Counter quiet_hours_deferred{0};  // messages put aside until the end of the citizen's quiet hours
     Counter fallbacks{0};             // a candidate was a bad address or failed for good: the next one was tried
     Counter no_reachable_channel{0};  // messages with no candidate left after routing
     Counter redis_reconnects{0};

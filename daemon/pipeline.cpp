@@ -1,5 +1,6 @@
 #include "daemon/pipeline.hpp"
 
+#include <date/tz.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include "channels/registry.hpp"
 #include "daemon/directory/directory_service.hpp"
 #include "daemon/log.hpp"
+#include "daemon/quiet_hours.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/schedule.hpp"
 
@@ -119,6 +121,8 @@ Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateS
     policy_.default_order = config.router.default_order;
     policy_.service_order = config.router.service_order;
     policy_.consent_required = {config.router.consent_required.begin(), config.router.consent_required.end()};
+    quiet_ = config.quiet_hours;
+    default_zone_ = date::locate_zone(quiet_.time_zone);  // checked with the config
     escalate_after_s_ = config.router.escalate_after_s;
     urgent_escalate_after_s_ = config.router.urgent_escalate_after_s;
 }
@@ -235,7 +239,54 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
         settle(std::move(d), Status::failed, "no_reachable_channel: " + decision.exclusions_text());
         return;
     }
+    // Quiet hours, in the citizen's time zone (their own window if they set one); never for urgent messages.
+    if (quiet_.enabled && d->job.priority != Priority::urgent) {
+        const date::time_zone* zone = default_zone_;
+        QuietWindow window{quiet_.start_minute, quiet_.end_minute};
+        if (citizen) {
+            if (!citizen->time_zone.empty()) {
+                try {
+                    zone = date::locate_zone(citizen->time_zone);
+                } catch (const std::exception&) {
+                    // checked when stored; a zone the tz database lost since: the default
+                }
+            }
+            if (citizen->quiet_hours) window = {citizen->quiet_hours->start_minute, citizen->quiet_hours->end_minute};
+        }
+        const auto now = clock_.now();
+        if (is_quiet(now, zone, window)) {
+            defer(std::move(d), first_allowed(now, zone, window),
+                  "quiet hours " + to_string(window) + " " + std::string(zone->name()));
+            return;
+        }
+    }
     try_candidate(std::move(d));
+}
+
+void Pipeline::defer(std::shared_ptr<Delivery> d, TimePoint at, const std::string& why) {
+    metrics_.quiet_hours_deferred++;
+    const Job& job = d->job;
+    if (job.deadline && at > *job.deadline) {
+        if (d->escalation) {
+            d->done(Disposition::ack);  // the message is sent; the escalation would come too late
+            return;
+        }
+        settle(std::move(d), Status::expired, "only " + why + " remain before the deadline");
+        return;
+    }
+    if (d->escalation) {
+        std::string used;
+        for (auto& c : d->channels_used) used += (used.empty() ? "" : ",") + c;
+        schedule_.escalate_at(job.id, used, d->job_json, at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
+        return;
+    }
+    schedule_.put_aside(d->entry_id, d->job_json, at, [this, d, at, why](bool ok) {
+        if (!ok) {
+            d->done(Disposition::keep);
+            return;
+        }
+        settle(d, Status::scheduled, "until " + format_rfc3339(at) + " (" + why + ")");
+    });
 }
 
 void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {

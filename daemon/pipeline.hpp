@@ -22,6 +22,10 @@
 #include "daemon/status.hpp"
 #include "daemon/types.hpp"
 
+namespace date {
+class time_zone;
+}
+
 namespace crieur {
 
 class ChannelRegistry;
@@ -57,6 +61,8 @@ private:
     // After a retry outcome (or a provider down): the schedule, or the end (attempts, deadline).
     void after_retry(std::shared_ptr<Delivery> d, const std::string& channel, int attempt, std::int64_t retry_after_ms,
                      const std::string& reason);
+    // Not now (quiet hours): back in the schedule until `at`, unless the deadline comes first.
+    void defer(std::shared_ptr<Delivery> d, TimePoint at, const std::string& why);
     // The job, parsed again from its JSON when it was handed to the receipt store.
     const Job& job_of(Delivery& d);
 
@@ -64,6 +70,8 @@ private:
     RouterPolicy policy_;
     std::map<std::string, int> escalate_after_s_, urgent_escalate_after_s_;
     RetryPolicy retry_;
+    QuietHoursConfig quiet_;
+    const date::time_zone* default_zone_ = nullptr;
     directory::DirectoryService& directory_;
     std::shared_ptr<const render::TemplateStore> templates_;
     ReceiptStore& store_;

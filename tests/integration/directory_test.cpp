@@ -35,13 +35,15 @@ struct DirectoryRig {
     std::unique_ptr<DaemonUnderTest> daemon;
 
     // `status_callbacks`: Twilio reports delivery to the daemon; `sections`: whole sections appended.
-    explicit DirectoryRig(bool status_callbacks = false, const std::string& sections = "") {
+    explicit DirectoryRig(bool status_callbacks = false, const std::string& sections = "",
+                          const std::string& quiet_hours = "enabled = false\n") {
         const std::string twilio_extra =
             status_callbacks ? "status_callback = \"http://127.0.0.1:" + std::to_string(daemon_port) + "/hooks/twilio\"\n" : "";
         REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
         daemon = std::make_unique<DaemonUnderTest>(
             dir, redis,
             DaemonOptions{.extra_http = "api_token_env = \"CRIEUR_TEST_API_TOKEN\"\n",
+                          .quiet_hours = quiet_hours,
                           .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
                                             std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
                                             "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
@@ -265,4 +267,34 @@ TEST_CASE("escalation on silence: no delivery receipt in time sends on the next 
         CHECK(rig.status_of("esc-2") == "delivered");
         CHECK(rig.daemon->stop() == 0);
     }
+}
+
+TEST_CASE("quiet hours: a normal message waits for their end in the citizen's time zone; urgent ones do not") {
+    // A window around now, in UTC, for the daemon's default; a citizen far east is outside it.
+    const auto now_min = std::chrono::duration_cast<std::chrono::minutes>(std::chrono::system_clock::now().time_since_epoch()).count() % 1440;
+    auto hhmm = [](long long m) {
+        char s[8];
+        std::snprintf(s, sizeof s, "%02lld:%02lld", ((m % 1440) + 1440) % 1440 / 60, ((m % 1440) + 1440) % 1440 % 60);
+        return std::string(s);
+    };
+    DirectoryRig rig(false, "", "start = \"" + hhmm(now_min - 60) + "\"\nend = \"" + hhmm(now_min + 60) +
+                                    "\"\ntime_zone = \"UTC\"\n");
+    REQUIRE(rig.api("PUT", "/v1/citizens/Q-1", R"({"contacts":{"sms":"06 12 34 56 78"}})").status == 201);
+    REQUIRE(rig.api("PUT", "/v1/citizens/Q-2", R"({"time_zone":"Pacific/Kiritimati","contacts":{"sms":"06 12 34 56 79"}})").status == 201);
+    REQUIRE(rig.api("PUT", "/v1/citizens/Q-3", R"({"quiet_hours":{"start":"00:00","end":"00:00"},"contacts":{"sms":"06 12 34 56 70"}})").status == 201);
+    auto client = rig.redis.client();
+    auto urgent = citizen_job("quiet-urgent", "Q-1");
+    urgent.insert(urgent.size() - 1, R"(,"priority":"urgent")");
+    auto soon = citizen_job("quiet-deadline", "Q-1");
+    soon.insert(soon.size() - 1, R"(,"deadline":")" + format_rfc3339(SystemClock().now() + std::chrono::minutes(30)) + "\"");
+    enqueue(client, {citizen_job("quiet-1", "Q-1"), urgent, citizen_job("quiet-2", "Q-2"), citizen_job("quiet-3", "Q-3"), soon});
+    REQUIRE(wait_until([&] { return rig.status_of("quiet-1") == "scheduled"; }, 15s));
+    CHECK(rig.reason_of("quiet-1").find("(quiet hours " + hhmm(now_min - 60) + "–" + hhmm(now_min + 60) + " UTC)") != std::string::npos);
+    REQUIRE(wait_until([&] { return rig.status_of("quiet-urgent") == "sent"; }, 15s));
+    REQUIRE(wait_until([&] { return rig.status_of("quiet-2") == "sent"; }, 15s));   // their own time zone
+    REQUIRE(wait_until([&] { return rig.status_of("quiet-3") == "sent"; }, 15s));   // their own (empty) window
+    REQUIRE(wait_until([&] { return rig.status_of("quiet-deadline") == "expired"; }, 15s));
+    CHECK(rig.reason_of("quiet-deadline").find("only quiet hours") != std::string::npos);
+    CHECK(client.command({"ZCARD", "crieur:scheduled"})->integer == 1);
+    CHECK(rig.daemon->stop() == 0);
 }
