@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <csignal>
 
@@ -369,6 +371,38 @@ void Daemon::add_routes() {
             reply({200, "application/json", std::move(*json), {}});
         });
     });
+    // Cancellation of what has not gone out: POST /v1/messages/{id}/cancel, /v1/campaigns/{id}/cancel.
+    auto cancel = [this](bool campaign) {
+        return [this, campaign](const Request& req, std::string_view tail, Reply reply) {
+            if (!config_.http.api_token.empty() &&
+                !same_bytes(req.header("authorization"), "Bearer " + config_.http.api_token))
+                return reply(http::json_error(401, "a bearer token is required"));
+            std::string id;
+            if (!tail.ends_with("/cancel") || !http::percent_decode(tail.substr(0, tail.size() - 7), id) || id.empty() ||
+                id.find('/') != std::string::npos)
+                return reply(http::json_error(404, "no such route"));
+            CancelRequest r;
+            (campaign ? r.campaign : r.job_id) = id;
+            r.reason = "cancelled by an operator";
+            store_.cancel(std::move(r), [reply = std::move(reply), id, campaign](CancelResult c) {
+                if (!c.ok) return reply(http::json_error(503, "the receipts database refused it; try again"));
+                if (!campaign && c.status != Status::cancelled)
+                    return reply(http::json_error(409, "message " + id + " is " + std::string(to_string(c.status)) +
+                                                           ": too late to cancel"));
+                rapidjson::StringBuffer b;
+                rapidjson::Writer<rapidjson::StringBuffer> w(b);
+                w.StartObject();
+                w.Key(campaign ? "campaign" : "id");
+                w.String(id.c_str(), static_cast<rapidjson::SizeType>(id.size()));
+                w.Key("cancelled");
+                w.Int64(c.cancelled);  // messages known and not yet sent; later jobs are cancelled as they come
+                w.EndObject();
+                reply({200, "application/json", b.GetString(), {}});
+            });
+        };
+    };
+    routes_.add("POST", "/v1/messages/", cancel(false));
+    routes_.add("POST", "/v1/campaigns/", cancel(true));
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_);
 }
 

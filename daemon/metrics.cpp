@@ -38,6 +38,7 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     c("crieur_quiet_hours_deferred_total", "Messages put aside until the citizen's quiet hours end.", quiet_hours_deferred);
     c("crieur_fallbacks_total", "Sends that moved on to the next candidate channel or address.", fallbacks);
     c("crieur_no_reachable_channel_total", "Messages for which routing left no candidate.", no_reachable_channel);
+    c("crieur_jobs_cancelled_total", "Jobs read after they (or their campaign) were cancelled: not sent.", jobs_cancelled);
     c("crieur_jobs_duplicate_total", "Stream entries whose job id was already sent or in flight.", jobs_duplicate);
     c("crieur_jobs_scheduled_total", "Stream entries put aside until their not_before.", jobs_scheduled);
     c("crieur_sends_started_total", "Send attempts started.", sends_started);

@@ -17,7 +17,8 @@ struct Metrics {
     Counter jobs_acked{0};         // entries acknowledged after their outcome was committed
     Counter jobs_dead_lettered{0}; // entries moved to the dead-letter stream
     Counter jobs_duplicate{0};     // entries whose job id was already sent or in flight
-    Counter jobs_scheduled{0};     // entries put aside until their not_before
+    Counter jobs_scheduled{0};
+    Counter jobs_cancelled{0};     // jobs that came after their cancellation (or their campaign's): not sent     // entries put aside until their not_before
     Counter sends_started{0};
     Counter sends_accepted{0};
     Counter sends_retry{0};

@@ -203,7 +203,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
 
 void Pipeline::settle(std::shared_ptr<Delivery> d, Status status, std::string reason) {
     const Job& job = job_of(*d);
-    store_.record_unsent({d->entry_id, job.id, job.service, job.template_name, status, std::move(reason)},
+    store_.record_unsent({d->entry_id, job.id, job.service, job.template_name, status, std::move(reason), job.campaign},
                          [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
 }
 
@@ -340,7 +340,8 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
                 d->done(Disposition::ack);
                 return;
             }
-            metrics_.jobs_duplicate++;
+            if (r.existing == Status::cancelled) metrics_.jobs_cancelled++;
+            else metrics_.jobs_duplicate++;
             spdlog::debug("pipeline: job {} is already {}; not sent again", message.job_id, to_string(r.existing));
             d->done(Disposition::ack);
             return;

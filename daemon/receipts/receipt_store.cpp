@@ -37,6 +37,26 @@ public:
             ON CONFLICT(job_id) DO NOTHING)");
         find_message_ = sqlite::Stmt(db, "SELECT id, status FROM messages WHERE job_id = ?1");
         find_status_ = sqlite::Stmt(db, "SELECT status FROM messages WHERE id = ?1");
+        cancel_message_ = sqlite::Stmt(db, R"(
+            INSERT INTO messages (job_id, stream_id, status, status_reason, created_at, updated_at)
+            VALUES (?1, '', 'cancelled', ?2, ?3, ?3)
+            ON CONFLICT(job_id) DO UPDATE SET status = 'cancelled', status_reason = excluded.status_reason,
+                updated_at = excluded.updated_at
+            WHERE status IN ('queued', 'scheduled', 'rejected'))");
+        status_by_job_ = sqlite::Stmt(db, "SELECT status FROM messages WHERE job_id = ?1");
+        add_cancelled_campaign_ = sqlite::Stmt(db, "INSERT OR IGNORE INTO cancelled_campaigns (campaign, at) VALUES (?1, ?2)");
+        cancel_campaign_ = sqlite::Stmt(db, R"(
+            UPDATE messages SET status = 'cancelled', status_reason = ?2, updated_at = ?3
+            WHERE campaign = ?1 AND status IN ('queued', 'scheduled'))");
+        cancelled_mark_ = sqlite::Stmt(db, R"(
+            INSERT INTO messages (job_id, stream_id, service, template, citizen, campaign, reference, priority, status,
+                                  status_reason, created_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'cancelled', 'its campaign was cancelled', ?9, ?9)
+            ON CONFLICT(job_id) DO UPDATE SET status = 'cancelled', status_reason = 'its campaign was cancelled',
+                updated_at = excluded.updated_at
+            WHERE status IN ('queued', 'scheduled'))");
+        sqlite::Stmt campaigns(db, "SELECT campaign FROM cancelled_campaigns");
+        while (campaigns.step()) cancelled_campaigns_.emplace(campaigns.text(0));
         erase_attempts_ = sqlite::Stmt(db, R"(
             UPDATE attempts SET recipient = NULL, error_text = NULL
             WHERE message_id IN (SELECT id FROM messages WHERE citizen = ?1))");
@@ -64,10 +84,11 @@ public:
         set_status_ = sqlite::Stmt(db, "UPDATE messages SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1");
         // A message that already went out keeps its status: a later invalid copy of it changes nothing.
         unsent_ = sqlite::Stmt(db, R"(
-            INSERT INTO messages (job_id, stream_id, service, template, status, status_reason, created_at, updated_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+            INSERT INTO messages (job_id, stream_id, service, template, status, status_reason, created_at, updated_at, campaign)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
             ON CONFLICT(job_id) DO UPDATE SET status = excluded.status, status_reason = excluded.status_reason,
-                stream_id = excluded.stream_id, updated_at = excluded.updated_at
+                stream_id = excluded.stream_id, updated_at = excluded.updated_at,
+                campaign = ifnull(excluded.campaign, campaign)
             WHERE status IN ('queued', 'scheduled', 'sending', 'rejected', 'unknown'))");
         find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
         insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
@@ -88,9 +109,41 @@ public:
         }
     }
 
+    CancelResult cancel(const CancelRequest& r, int& rows) {
+        const auto now = to_unix_ms(clock_.now());
+        CancelResult out;
+        out.ok = true;
+        if (!r.campaign.empty()) {
+            add_cancelled_campaign_.bind(1, r.campaign).bind(2, now).run();
+            cancelled_campaigns_.insert(r.campaign);
+            cancel_campaign_.bind(1, r.campaign).bind_opt(2, r.reason).bind(3, now).run();
+            out.cancelled = sqlite3_changes(db_.get());
+            rows += 1 + static_cast<int>(out.cancelled);
+            return out;
+        }
+        cancel_message_.bind(1, r.job_id).bind_opt(2, r.reason).bind(3, now).run();
+        out.cancelled = sqlite3_changes(db_.get());
+        rows += static_cast<int>(out.cancelled);
+        status_by_job_.bind(1, r.job_id);
+        if (status_by_job_.step()) out.status = parse_status(status_by_job_.text(0)).value_or(Status::unknown);
+        status_by_job_.reset();
+        return out;
+    }
+
     BeginResult begin(const BeginRequest& r, int& rows) {
         const auto now = to_unix_ms(clock_.now());
         const Job& j = r.job;
+        if (!j.campaign.empty() && !cancelled_campaigns_.empty() && cancelled_campaigns_.count(j.campaign)) {
+            // Its campaign was cancelled: recorded as such, nothing goes out.
+            cancelled_mark_.bind(1, j.id).bind(2, r.stream_id).bind(3, j.service).bind(4, j.template_name)
+                .bind_opt(5, j.citizen).bind(6, j.campaign).bind_opt(7, j.reference).bind(8, to_string(j.priority))
+                .bind(9, now).run();
+            rows += sqlite3_changes(db_.get());
+            BeginResult out;
+            out.verdict = BeginVerdict::duplicate;
+            out.existing = Status::cancelled;
+            return out;
+        }
         insert_message_.bind(1, j.id).bind(2, r.stream_id).bind(3, j.service).bind(4, j.template_name)
             .bind_opt(5, j.citizen).bind_opt(6, j.campaign).bind_opt(7, j.reference).bind(8, to_string(j.priority))
             .bind(9, r.channel).bind(10, now).bind_opt(11, r.locale).run();
@@ -217,7 +270,7 @@ public:
         if (r.job_id.empty()) unsent_.bind_null(1);
         else unsent_.bind(1, r.job_id);
         unsent_.bind(2, r.stream_id).bind_opt(3, r.service).bind_opt(4, r.template_name).bind(5, to_string(r.status))
-            .bind_opt(6, r.reason).bind(7, now).run();
+            .bind_opt(6, r.reason).bind(7, now).bind_opt(8, r.campaign).run();
         if (sqlite3_changes(db_.get()) != 1) return;  // the message had gone out already
         ++rows;
         // The message's row id: last_insert_rowid is not set by the upsert's update branch.
@@ -259,7 +312,9 @@ private:
     OnCrash on_crash_;
     const Clock& clock_;
     sqlite::DbPtr db_;
-    sqlite::Stmt erase_attempts_, erase_events_, erase_messages_, find_status_;
+    sqlite::Stmt erase_attempts_, erase_events_, erase_messages_, find_status_, cancel_message_, status_by_job_,
+        add_cancelled_campaign_, cancel_campaign_, cancelled_mark_;
+    std::unordered_set<std::string> cancelled_campaigns_;
     sqlite::Stmt insert_message_, find_message_, restart_message_, insert_attempt_, interrupt_attempts_,
         finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process
@@ -375,10 +430,15 @@ void ReceiptStore::erase_citizen(EraseRequest req, std::function<void(bool)> don
     push({std::move(req), {}, std::move(done), {}});
 }
 
+void ReceiptStore::cancel(CancelRequest req, std::function<void(CancelResult)> done) {
+    push({std::move(req), {}, {}, {}, std::move(done)});
+}
+
 void ReceiptStore::writer_loop() {
     std::vector<Pending> batch;
     std::vector<BeginResult> begins;
     std::vector<EventVerdict> events;
+    std::vector<CancelResult> cancels;
     for (;;) {
         batch.clear();
         {
@@ -393,6 +453,7 @@ void ReceiptStore::writer_loop() {
         // One transaction for the whole batch: one fsync (at most) for many receipts.
         begins.assign(batch.size(), BeginResult{});
         events.assign(batch.size(), EventVerdict::failed);
+        cancels.assign(batch.size(), CancelResult{});
         int rows = 0;
         bool ok = true, erased = false;
         try {
@@ -402,6 +463,7 @@ void ReceiptStore::writer_loop() {
                 if (auto* b = std::get_if<BeginRequest>(&r)) begins[i] = writer_->begin(*b, rows);
                 else if (auto* f = std::get_if<FinishRequest>(&r)) writer_->finish(*f, rows);
                 else if (auto* e = std::get_if<ProviderEvent>(&r)) events[i] = writer_->record_event(*e, rows);
+                else if (auto* k = std::get_if<CancelRequest>(&r)) cancels[i] = writer_->cancel(*k, rows);
                 else if (auto* x = std::get_if<EraseRequest>(&r)) {
                     writer_->erase_citizen(*x, rows);
                     erased = true;
@@ -420,6 +482,7 @@ void ReceiptStore::writer_loop() {
                     begins[i] = BeginResult{};  // store_failed
                 }
                 events[i] = EventVerdict::failed;
+                cancels[i] = CancelResult{};
             }
         }
         auto bad = writer_->take_bad_addresses();
@@ -431,18 +494,20 @@ void ReceiptStore::writer_loop() {
         }
         // Completions go back to the io_context in one handler, in the order they were asked.
         boost::asio::post(io_, [this, batch = std::move(batch), begins = std::move(begins), events = std::move(events),
-                                 bad = std::move(bad), ok]() mutable {
+                                 cancels = std::move(cancels), bad = std::move(bad), ok]() mutable {
             if (on_bad_address_)
                 for (auto& b : bad) on_bad_address_(b);
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (batch[i].on_begin) batch[i].on_begin(std::move(begins[i]));
                 else if (batch[i].on_done) batch[i].on_done(ok);
                 else if (batch[i].on_event) batch[i].on_event(events[i]);
+                else if (batch[i].on_cancel) batch[i].on_cancel(cancels[i]);
             }
         });
         batch = {};
         begins = {};
         events = {};
+        cancels = {};
     }
 }
 

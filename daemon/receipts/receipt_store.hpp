@@ -74,6 +74,7 @@ struct UnsentRequest {
     std::string template_name;
     Status status = Status::rejected;
     std::string reason;
+    std::string campaign;  // so that a campaign's cancellation finds its scheduled messages
 };
 
 // A provider's report on a message it took: delivered, read, failed, … (its status callback).
@@ -95,6 +96,19 @@ struct BadAddress {
 // and lose what identifies them (citizen id, recipients, provider texts, raw callbacks).
 struct EraseRequest {
     std::string citizen;
+};
+
+// Cancel what has not gone out: one message by job id (also one still in the stream, not yet read:
+// it is cancelled when it comes), or every message of a campaign, now and to come.
+struct CancelRequest {
+    std::string job_id;    // one of the two
+    std::string campaign;
+    std::string reason;
+};
+struct CancelResult {
+    bool ok = false;          // the database took it
+    Status status = Status::cancelled;  // a message's status after the request (sent: too late)
+    std::int64_t cancelled = 0;         // how many messages it cancelled
 };
 
 // Who a message went to on a channel: for an unsubscribe link, which carries only the message id.
@@ -123,6 +137,7 @@ public:
     void record_event(ProviderEvent event, std::function<void(EventVerdict)> done);
     // Called on the io_context, after the commit, for each callback that said an address is bad.
     void on_bad_address(std::function<void(const BadAddress&)> f) { on_bad_address_ = std::move(f); }
+    void cancel(CancelRequest req, std::function<void(CancelResult)> done);
     // Anonymises the citizen's receipts, then empties the WAL so that nothing erased stays on disk.
     void erase_citizen(EraseRequest req, std::function<void(bool ok)> done);
 
@@ -144,12 +159,13 @@ public:
     static int schema_version();
 
 private:
-    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest>;
+    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;
         std::function<void(bool)> on_done;
         std::function<void(EventVerdict)> on_event;
+        std::function<void(CancelResult)> on_cancel;
     };
     class Writer;
     class Reader;

@@ -6,7 +6,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 4> kMigrations{
+inline constexpr std::array<const char*, 5> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -65,6 +65,14 @@ CREATE INDEX attempts_by_provider_id ON attempts(provider, provider_message_id);
     // 4: a citizen's messages, found at once for an erasure.
     R"sql(
 CREATE INDEX messages_by_citizen ON messages(citizen) WHERE citizen IS NOT NULL;
+)sql",
+    // 5: cancellations: a campaign's later jobs are cancelled as they come; its messages found at once.
+    R"sql(
+CREATE TABLE cancelled_campaigns (
+    campaign TEXT PRIMARY KEY,
+    at       INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX messages_by_campaign ON messages(campaign) WHERE campaign IS NOT NULL;
 )sql",
 };
 

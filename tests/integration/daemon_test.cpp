@@ -273,3 +273,40 @@ TEST_CASE("SIGHUP recompiles the templates and refuses a broken set") {
     CHECK(out.find(R"("text":"NOUVEAU Madame Martin passeport 14 mars 2027 https://mairie.example.fr/rdv")") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("cancellation: a scheduled message, a job not yet read, a whole campaign now and to come; too late once sent") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    daemon.start();
+    auto client = redis.client();
+    const std::string later = R"(,"not_before":")" + format_rfc3339(SystemClock().now() + std::chrono::hours(1)) + "\"";
+    enqueue(client, {sms_job("cx-sent"), sms_job("cx-later", later), sms_job("camp-1", later + R"(,"campaign":"heat-2026")"),
+                     sms_job("camp-2", later + R"(,"campaign":"heat-2026")")});
+    auto status = [&](const std::string& id) {
+        auto r = http_get(daemon.http_port(), "/v1/messages/" + id);
+        auto p = r.body.find("\"status\":\"");
+        return p == std::string::npos ? std::string() : r.body.substr(p + 10, r.body.find('"', p + 10) - p - 10);
+    };
+    REQUIRE(wait_until([&] { return status("cx-sent") == "sent" && status("cx-later") == "scheduled" &&
+                                    status("camp-1") == "scheduled" && status("camp-2") == "scheduled"; }, 15s));
+    CHECK(http_post(daemon.http_port(), "/v1/messages/cx-sent/cancel", "").status == 409);
+    auto one = http_post(daemon.http_port(), "/v1/messages/cx-later/cancel", "");
+    CHECK(one.status == 200);
+    CHECK(one.body == R"({"id":"cx-later","cancelled":1})");
+    CHECK(status("cx-later") == "cancelled");
+    // Not read yet: cancelled before it comes.
+    CHECK(http_post(daemon.http_port(), "/v1/messages/cx-unread/cancel", "").status == 200);
+    auto camp = http_post(daemon.http_port(), "/v1/campaigns/heat-2026/cancel", "");
+    CHECK(camp.body == R"({"campaign":"heat-2026","cancelled":2})");
+    enqueue(client, {sms_job("cx-unread"), sms_job("camp-3", R"(,"campaign":"heat-2026")"), sms_job("cx-other")});
+    REQUIRE(wait_until([&] { return status("cx-other") == "sent" && status("camp-3") == "cancelled"; }, 15s));
+    CHECK(status("cx-unread") == "cancelled");
+    CHECK(status("camp-1") == "cancelled");
+    auto sent = outbox_counts(daemon.outbox("sms"));
+    CHECK(sent["cx-unread"] == 0);
+    CHECK(sent["camp-3"] == 0);
+    CHECK(sent["cx-other"] == 1);
+    CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_jobs_cancelled_total 2") != std::string::npos);
+    CHECK(daemon.stop() == 0);
+}
