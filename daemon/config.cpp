@@ -213,7 +213,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours",
+                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits",
                                                               "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh", "fcm"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
@@ -221,7 +221,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                                ": unknown " + (v.is_table() ? "section" : "key"));
         else
             for (auto&& [sub, sv] : *v.as_table())
-                if (sv.is_table() && !(k.str() == "router" && (sub.str() == "service_order" || sub.str() == "escalate_after_s" ||
+                if (sv.is_table() && k.str() != "rate_limits" && !(k.str() == "router" && (sub.str() == "service_order" || sub.str() == "escalate_after_s" ||
                                                                 sub.str() == "urgent_escalate_after_s")))
                     problems.push_back(name + ":" + std::to_string(sv.source().begin.line) + ": " +
                                        std::string(k.str()) + "." + std::string(sub.str()) + ": unknown section");
@@ -345,6 +345,54 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
             },
             "expected an IANA time zone such as Europe/Paris");
         s.reject_unknown();
+    }
+    if (const toml::table* t = root["rate_limits"].as_table()) {
+        static const std::set<std::string, std::less<>> kProviders{"twilio", "ovh", "smtp", "whatsapp", "webpush", "fcm", "outbox"};
+        auto fail = [&](const toml::node& n, const std::string& key, const std::string& what) {
+            problems.push_back(name + ":" + std::to_string(n.source().begin.line) + ": rate_limits." + key + ": " + what);
+        };
+        for (auto&& [k, v] : *t) {
+            const std::string provider(k.str());
+            if (provider == "horizon_ms") {
+                auto i = v.value<std::int64_t>();
+                if (!v.is_integer() || !i || *i < 0 || *i > 600'000) fail(v, provider, "expected an integer from 0 to 600000");
+                else c.rate_limits.horizon_ms = static_cast<int>(*i);
+                continue;
+            }
+            if (!kProviders.count(provider)) {
+                fail(v, provider, "unknown provider (twilio, ovh, smtp, whatsapp, webpush, fcm, outbox)");
+                continue;
+            }
+            const toml::table* limit = v.as_table();
+            if (!limit) {
+                fail(v, provider, "expected { per_s = 50, burst = 10 }");
+                continue;
+            }
+            RateLimitsConfig::Limit l;
+            for (auto&& [lk, lv] : *limit) {
+                const std::string key = provider + "." + std::string(lk.str());
+                if (lk.str() == "per_s") {
+                    auto d = lv.value<double>();
+                    if (!d || *d <= 0 || *d > 1e6) fail(lv, key, "expected a number of messages per second above 0");
+                    else l.per_s = *d;
+                } else if (lk.str() == "burst") {
+                    auto i = lv.value<std::int64_t>();
+                    if (!lv.is_integer() || !i || *i < 1 || *i > 1'000'000) fail(lv, key, "expected an integer from 1 to 1000000");
+                    else l.burst = static_cast<int>(*i);
+                } else if (lk.str() == "segments") {
+                    if (!lv.is_boolean()) fail(lv, key, "expected true or false");
+                    else l.segments = *lv.value<bool>();
+                } else {
+                    fail(lv, key, "unknown key");
+                }
+            }
+            if (l.per_s <= 0) fail(v, provider + ".per_s", "required");
+            else c.rate_limits.providers[provider] = l;
+        }
+        if (!c.rate_limits.providers.empty() && c.rate_limits.horizon_ms >= c.redis.claim_after_ms)
+            problems.push_back(name + ": rate_limits.horizon_ms (" + std::to_string(c.rate_limits.horizon_ms) +
+                               ") must be below redis.claim_after_ms (" + std::to_string(c.redis.claim_after_ms) +
+                               "): a job waiting for its slot would be claimed by another daemon");
     }
     {
         auto s = section("retry");

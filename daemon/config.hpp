@@ -163,6 +163,17 @@ struct QuietHoursConfig {
     std::string time_zone = "Europe/Paris";  // for citizens without one, and inline recipients
 };
 
+// Provider rate limits shared by every daemon through Redis (daemon/rate_limiter.hpp).
+struct RateLimitsConfig {
+    struct Limit {
+        double per_s = 0;
+        int burst = 1;
+        bool segments = false;  // SMS: count segments, not messages
+    };
+    std::map<std::string, Limit> providers;  // by provider name: twilio, ovh, whatsapp, webpush, fcm, smtp
+    int horizon_ms = 5000;  // the furthest slot a job waits for in memory; later ones stay pending
+};
+
 struct DaemonConfig {
     int drain_timeout_ms = 10'000;
 };
@@ -184,6 +195,7 @@ struct Config {
     RouterConfig router;
     RetryConfig retry;
     QuietHoursConfig quiet_hours;
+    RateLimitsConfig rate_limits;
     ProvidersConfig providers;
     TwilioConfig twilio;
     SmtpConfig smtp;

@@ -26,6 +26,12 @@ constexpr auto kPromotePeriod = std::chrono::milliseconds(500);
 constexpr auto kLagPeriod = std::chrono::milliseconds(2000);
 }  // namespace
 
+std::map<std::string, RateLimit> rate_limits_of(const Config& c) {
+    std::map<std::string, RateLimit> out;
+    for (auto& [provider, l] : c.rate_limits.providers) out[provider] = {l.per_s, l.burst};
+    return out;
+}
+
 std::string default_consumer_name() {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "crieurd");
@@ -38,7 +44,9 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       directory_(io_, config_.directory.path, clock_), channels_(io_, config_),
       reads_(io_, endpoint_of(config_.redis), "reads"), commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream),
-      pipeline_(config_, std::move(templates), store_, directory_, channels_, schedule_, metrics_, clock_),
+      rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
+      pipeline_(io_, config_, std::move(templates), store_, directory_, channels_, schedule_, rate_limiter_, metrics_,
+                clock_),
       intake_(config_, config_.redis.consumer.empty() ? default_consumer_name() : config_.redis.consumer, reads_,
               commands_, store_, metrics_, clock_,
               [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {

@@ -23,6 +23,7 @@
 #include "daemon/pipeline.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/rate_limiter.hpp"
 #include "daemon/schedule.hpp"
 #include "daemon/systemd.hpp"
 
@@ -64,6 +65,7 @@ private:
     redis::RedisConnection reads_;     // dedicated to blocking XREADGROUP
     redis::RedisConnection commands_;  // everything else: XACK, XADD, XAUTOCLAIM, the schedule
     Schedule schedule_;
+    RateLimiter rate_limiter_;
     Pipeline pipeline_;
     Intake intake_;
     http::Routes routes_;

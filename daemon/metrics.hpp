@@ -32,6 +32,8 @@ struct Metrics {
     Counter escalations_sent{0};       // …and sent it on the next channel
     Counter retries_scheduled{0};     // retryable outcomes put in the schedule with a backoff
     Counter quiet_hours_deferred{0};  // messages put aside until the end of the citizen's quiet hours
+    Counter throttle_waits{0};     // sends that waited for their slot under a provider's rate limit
+    Counter throttle_deferred{0};  // jobs put in the schedule with a slot beyond the horizon
     Counter fallbacks{0};             // a candidate was a bad address or failed for good: the next one was tried
     Counter no_reachable_channel{0};  // messages with no candidate left after routing
     Counter redis_reconnects{0};

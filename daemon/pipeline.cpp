@@ -10,6 +10,9 @@
 #include "daemon/directory/directory_service.hpp"
 #include "daemon/log.hpp"
 #include "daemon/quiet_hours.hpp"
+#include "daemon/rate_limiter.hpp"
+
+#include <boost/asio/steady_timer.hpp>
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/schedule.hpp"
 
@@ -111,13 +114,18 @@ struct Pipeline::Delivery {
     bool job_moved = false;  // `job` went to the receipt store: job_of() parses job_json again
     std::vector<std::string> channels_used;  // tried before (an escalation) and now, in order
     bool escalation = false;
+    std::string slot_provider;  // a rate-limit slot reserved before it was put aside
 };
 
-Pipeline::Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
+Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
+                   std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
                    directory::DirectoryService& directory, ChannelRegistry& channels, Schedule& schedule,
-                   Metrics& metrics, const Clock& clock)
+                   RateLimiter& rate_limiter, Metrics& metrics, const Clock& clock)
     : intake_(config.intake), retry_(config.retry), directory_(directory), templates_(std::move(templates)), store_(store),
-      channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock) {
+      channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock), io_(io),
+      rate_(rate_limiter) {
+    rate_limits_ = config.rate_limits.providers;
+    throttle_horizon_ms_ = config.rate_limits.horizon_ms;
     policy_.default_order = config.router.default_order;
     policy_.service_order = config.router.service_order;
     policy_.consent_required = {config.router.consent_required.begin(), config.router.consent_required.end()};
@@ -137,6 +145,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     d->entry_id = entry.entry_id;
     d->done = std::move(done);
     d->job_json = entry.job_json;
+    d->slot_provider = entry.slot_provider;
     if (!entry.escalate_after.empty()) {
         // Back after a silence: the message was sent on these channels and nothing was delivered.
         d->escalation = true;
@@ -318,6 +327,62 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
         try_candidate(std::move(d));
         return;
     }
+    const std::string provider(driver->provider());
+    if (!rate_.limited(provider) || d->slot_provider == provider) {
+        d->slot_provider.clear();  // a slot reserved before it was put aside: used now
+        send_now(std::move(d), candidate, last, driver, std::move(*message));
+        return;
+    }
+    // The provider's pace, shared by every daemon: wait for the slot, or leave the job pending.
+    const auto limit = rate_limits_.find(provider);
+    const int cost = limit != rate_limits_.end() && limit->second.segments && message->content.sms
+                         ? std::max(1, message->content.sms->segments)
+                         : 1;
+    rate_.reserve(provider, cost, [this, d = std::move(d), candidate, last, driver,
+                                   message = std::move(*message)](std::int64_t wait_ms) mutable {
+        if (wait_ms < 0) {  // Redis failed: the job stays pending and comes back
+            d->done(Disposition::keep);
+            return;
+        }
+        if (wait_ms > throttle_horizon_ms_) {
+            // A far slot: in the schedule until then, with its reservation (no herd, no retry burnt).
+            metrics_.throttle_deferred++;
+            const auto at = clock_.now() + std::chrono::milliseconds(wait_ms);
+            const std::string name(driver->provider());
+            if (d->escalation) {  // stays an escalation; it reserves again when it comes back
+                std::string used;
+                for (auto& c : d->channels_used)
+                    if (c != candidate.channel) used += (used.empty() ? "" : ",") + c;
+                schedule_.escalate_at(job_of(*d).id, used, d->job_json, at,
+                                      [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
+                return;
+            }
+            schedule_.put_aside_for_slot(d->entry_id, name, d->job_json, at, [this, d, at, name](bool ok) {
+                if (!ok) {
+                    d->done(Disposition::keep);
+                    return;
+                }
+                settle(d, Status::scheduled, "rate limit of " + name + ": its slot is at " + format_rfc3339(at));
+            });
+            return;
+        }
+        if (wait_ms == 0) {
+            send_now(std::move(d), candidate, last, driver, std::move(message));
+            return;
+        }
+        metrics_.throttle_waits++;
+        auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(wait_ms));
+        timer->async_wait([this, timer, d = std::move(d), candidate, last, driver,
+                           message = std::move(message)](const boost::system::error_code&) mutable {
+            send_now(std::move(d), candidate, last, driver, std::move(message));
+        });
+    });
+}
+
+void Pipeline::send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver,
+                        Message message_value) {
+    std::optional<Message> message(std::move(message_value));
+    const std::string& channel = candidate.channel;
     const auto& c = message->content;
     if (std::find(d->channels_used.begin(), d->channels_used.end(), channel) == d->channels_used.end())
         d->channels_used.push_back(channel);

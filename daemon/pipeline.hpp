@@ -4,6 +4,8 @@
 // only caller of the channel drivers. Use from the io_context's thread only.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,7 +30,9 @@ class time_zone;
 
 namespace crieur {
 
+class Channel;
 class ChannelRegistry;
+class RateLimiter;
 class ReceiptStore;
 class Schedule;
 namespace directory {
@@ -38,9 +42,9 @@ struct Citizen;
 
 class Pipeline {
 public:
-    Pipeline(const Config& config, std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
-             directory::DirectoryService& directory, ChannelRegistry& channels, Schedule& schedule, Metrics& metrics,
-             const Clock& clock);
+    Pipeline(boost::asio::io_context& io, const Config& config, std::shared_ptr<const render::TemplateStore> templates,
+             ReceiptStore& store, directory::DirectoryService& directory, ChannelRegistry& channels,
+             Schedule& schedule, RateLimiter& rate_limiter, Metrics& metrics, const Clock& clock);
 
     // See Intake::Process.
     std::optional<JobError> process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done);
@@ -54,6 +58,8 @@ private:
     struct Delivery;
     void route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen);
     void try_candidate(std::shared_ptr<Delivery> d);
+    // The attempt recorded, then the send, then the outcome.
+    void send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver, Message message);
     void settle(std::shared_ptr<Delivery> d, Status status, std::string reason);
 
     // After an accepted send with a channel left: the escalation on silence, then the ack.
@@ -79,6 +85,10 @@ private:
     Schedule& schedule_;
     Metrics& metrics_;
     const Clock& clock_;
+    boost::asio::io_context& io_;
+    RateLimiter& rate_;
+    std::map<std::string, RateLimitsConfig::Limit> rate_limits_;
+    std::int64_t throttle_horizon_ms_ = 5000;
 };
 
 // The channel a job goes out on, and the address there. Until the citizen directory exists, a

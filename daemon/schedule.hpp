@@ -26,6 +26,10 @@ public:
     // delivery receipt came meanwhile. Stored once per job and step.
     void escalate_at(const std::string& job_id, const std::string& tried_channels, const std::string& job_json,
                      TimePoint at, std::function<void(bool ok)> done);
+    // Puts a job aside until the rate-limit slot reserved for it with `provider`: it comes back
+    // with field `slot` = provider, and goes out without reserving again.
+    void put_aside_for_slot(const std::string& entry_id, const std::string& provider, const std::string& job_json,
+                            TimePoint at, std::function<void(bool ok)> done);
     // Periodic duty: moves up to `limit` due jobs back to the stream.
     void promote_due(TimePoint now, int limit = 1000);
     std::uint64_t promoted() const { return promoted_; }

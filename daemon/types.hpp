@@ -45,6 +45,8 @@ struct StreamEntry {
     bool deleted = false;   // a pending entry whose content was deleted from the stream
     // An escalation on silence (put back by the schedule): the channels already tried, comma-separated.
     std::string escalate_after;
+    // Back from the schedule with a rate-limit slot already reserved for this provider.
+    std::string slot_provider;
 };
 
 // What a channel driver sends: the rendered content (channel, locale, text and the channel's

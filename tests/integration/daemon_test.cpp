@@ -310,3 +310,33 @@ TEST_CASE("cancellation: a scheduled message, a job not yet read, a whole campai
     CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_jobs_cancelled_total 2") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("a provider's rate limit is shared by two daemons on one Redis") {
+    TempDir dir_a, dir_b;
+    RedisServer redis(dir_a / "redis");
+    const std::string limits = "[rate_limits]\noutbox = { per_s = 50, burst = 1 }\nhorizon_ms = 500\n";
+    DaemonUnderTest a(dir_a, redis, {.consumer = "a", .extra_sections = limits});
+    DaemonUnderTest b(dir_b, redis, {.consumer = "b", .extra_sections = limits});
+    a.start();
+    b.start();
+    auto client = redis.client();
+    const int n = 250;
+    std::vector<std::string> jobs;
+    for (int i = 0; i < n; ++i) jobs.push_back(sms_job("rl-" + std::to_string(i)));
+    enqueue(client, jobs);
+    auto sent = [&] { return a.query("SELECT count(*) FROM messages WHERE status = 'sent'") +
+                             b.query("SELECT count(*) FROM messages WHERE status = 'sent'"); };
+    REQUIRE(wait_until([&] { return sent() == n; }, 60s, 100ms));
+    // Both took part, and together they kept the pace: n sends over (n - 1) intervals of 20 ms.
+    const auto in_a = a.query("SELECT count(*) FROM attempts"), in_b = b.query("SELECT count(*) FROM attempts");
+    CHECK(in_a > 0);
+    CHECK(in_b > 0);
+    CHECK(in_a + in_b == n);
+    const auto first = std::min(a.query("SELECT min(started_at) FROM attempts"), b.query("SELECT min(started_at) FROM attempts"));
+    const auto last = std::max(a.query("SELECT max(started_at) FROM attempts"), b.query("SELECT max(started_at) FROM attempts"));
+    const double rate = (n - 1) * 1000.0 / static_cast<double>(last - first);
+    MESSAGE("measured " << rate << " sends/s for a limit of 50/s, " << in_a << " + " << in_b << " sends");
+    CHECK(rate == doctest::Approx(50.0).epsilon(0.05));
+    CHECK(a.stop() == 0);
+    CHECK(b.stop() == 0);
+}

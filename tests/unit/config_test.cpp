@@ -129,3 +129,19 @@ TEST_CASE("the directory and the router: defaults, values, and errors with their
     CHECK(problems(std::string(kMinimal) + "[directory]\ndefault_region = \"france\"\n")[0] ==
           "crieur.toml:6: directory.default_region: expected a two-letter country code such as FR");
 }
+
+TEST_CASE("rate limits: per provider, with their errors on their line; the horizon stays below the claim time") {
+    Config c = parse_config(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 50, burst = 10 }\n"
+                                                     "ovh = { per_s = 5.5, segments = true }\n",
+                            "crieur.toml", "/etc/crieur");
+    CHECK(c.rate_limits.providers.at("twilio").per_s == 50);
+    CHECK(c.rate_limits.providers.at("twilio").burst == 10);
+    CHECK(c.rate_limits.providers.at("ovh").segments);
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\npigeon = { per_s = 1 }\n")[0] ==
+          "crieur.toml:6: rate_limits.pigeon: unknown provider (twilio, ovh, smtp, whatsapp, webpush, fcm, outbox)");
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 0 }\n")[0] ==
+          "crieur.toml:6: rate_limits.twilio.per_s: expected a number of messages per second above 0");
+    CHECK(problems(std::string(kMinimal) + "[redis]\nclaim_after_ms = 1000\n[rate_limits]\ntwilio = { per_s = 1 }\n")[0] ==
+          "crieur.toml: rate_limits.horizon_ms (5000) must be below redis.claim_after_ms (1000): a job waiting for its "
+          "slot would be claimed by another daemon");
+}
