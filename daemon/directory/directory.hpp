@@ -23,6 +23,19 @@ public:
     void begin() { sqlite::exec(db_.get(), "BEGIN IMMEDIATE"); }
     void commit() { sqlite::exec(db_.get(), "COMMIT"); }
     void rollback() { sqlite::exec(db_.get(), "ROLLBACK"); }
+    // Runs `f` in a write transaction: committed when it returns, rolled back when it throws.
+    template <class F>
+    auto in_transaction(F&& f) {
+        begin();
+        try {
+            auto result = f();
+            commit();
+            return result;
+        } catch (...) {
+            rollback();
+            throw;
+        }
+    }
     // A read transaction around several reads (false if one could not be begun: each read then has its own).
     bool begin_read() {
         try {

@@ -95,14 +95,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                     r.erased = true;
                     return r;
                 }
-                d.begin();
-                try {
-                    r.created = d.upsert(c, now);
-                    d.commit();
-                } catch (...) {
-                    d.rollback();
-                    throw;
-                }
+                r.created = d.in_transaction([&] { return d.upsert(c, now); });
                 return r;
             },
             [reply = std::move(reply), id = parts->first](std::optional<Result> r) {
@@ -124,21 +117,14 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
         directory.run<bool>(
             [id = parts->first, list = std::move(std::get<std::vector<Consent>>(consents)),
              now = to_unix_ms(clock.now())](Directory& d) mutable {
-                d.begin();
-                try {
+                // All or none: an unknown citizen (the first consent finds none) changes nothing.
+                return d.in_transaction([&] {
                     for (auto& k : list) {
                         k.at = now;
-                        if (!d.set_consent(id, k)) {
-                            d.rollback();
-                            return false;
-                        }
+                        if (!d.set_consent(id, k)) return false;
                     }
-                    d.commit();
-                } catch (...) {
-                    d.rollback();
-                    throw;
-                }
-                return true;
+                    return true;
+                });
             },
             [reply = std::move(reply), id = parts->first](std::optional<bool> ok) {
                 if (!ok) return reply(json_error(503, "the directory could not be written"));
@@ -155,15 +141,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
         const std::string id = parts->first;
         directory.run<bool>(
             [id, now = to_unix_ms(clock.now())](Directory& d) {
-                d.begin();
-                bool found = false;
-                try {
-                    found = d.erase(id, now);
-                    d.commit();
-                } catch (...) {
-                    d.rollback();
-                    throw;
-                }
+                const bool found = d.in_transaction([&] { return d.erase(id, now); });
                 d.checkpoint();  // the WAL's copies of the erased pages go too
                 return found;
             },

@@ -95,15 +95,7 @@ void DirectoryService::opt_out(const std::string& channel, const std::string& ad
     suppressed_.insert(channel + '\n' + hash_key(channel, address));
     run<int>(
         [=, &clock = clock_](Directory& d) {
-            d.begin();
-            try {
-                const int n = d.opt_out(channel, address, source, to_unix_ms(clock.now()));
-                d.commit();
-                return n;
-            } catch (...) {
-                d.rollback();
-                throw;
-            }
+            return d.in_transaction([&] { return d.opt_out(channel, address, source, to_unix_ms(clock.now())); });
         },
         [channel, source, masked = mask_address(address)](std::optional<int> n) {
             if (n) spdlog::info("directory: {} {} opted out ({}): {} citizen(s)", channel, masked, source, *n);
@@ -115,15 +107,8 @@ void DirectoryService::opt_in(const std::string& channel, const std::string& add
     suppressed_.erase(channel + '\n' + hash_key(channel, address));
     run<int>(
         [=, &clock = clock_](Directory& d) {
-            d.begin();
-            try {
-                const int n = d.opt_in(channel, address, source, opt_out_source, to_unix_ms(clock.now()));
-                d.commit();
-                return n;
-            } catch (...) {
-                d.rollback();
-                throw;
-            }
+            return d.in_transaction(
+                [&] { return d.opt_in(channel, address, source, opt_out_source, to_unix_ms(clock.now())); });
         },
         [channel, source, masked = mask_address(address)](std::optional<int> n) {
             if (n) spdlog::info("directory: {} {} opted back in ({}): {} citizen(s)", channel, masked, source, *n);
