@@ -9,6 +9,7 @@
 #include "channels/sms/ovh.hpp"
 #include "channels/sms/twilio.hpp"
 #include "channels/whatsapp/cloud_api.hpp"
+#include "daemon/log.hpp"
 
 static_assert(std::derived_from<crieur::TwilioChannel, crieur::Channel>);
 static_assert(std::derived_from<crieur::OvhChannel, crieur::Channel>);
@@ -21,34 +22,98 @@ static_assert(std::derived_from<crieur::FcmChannel, crieur::Channel>);
 namespace crieur {
 
 ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& config)
-    : http_(io, {config.providers.max_connections, config.providers.ca_path, config.providers.verify_tls}) {
+    : http_(io, {config.providers.max_connections, config.providers.ca_path, config.providers.verify_tls}),
+      breaker_{config.providers.breaker_failures, config.providers.breaker_open_ms, config.providers.breaker_max_open_ms} {
+    auto add = [&](std::unique_ptr<Channel> driver, int weight) {
+        drivers_.push_back({std::move(driver), weight, CircuitBreaker(breaker_)});
+    };
     // One line per provider. The outbox carries every channel, with weight 0: it takes what no
     // configured provider carries.
-    if (config.twilio.enabled) drivers_.push_back({std::make_unique<TwilioChannel>(http_, config.twilio), config.twilio.weight});
-    if (config.ovh.enabled) drivers_.push_back({std::make_unique<OvhChannel>(http_, config.ovh), config.ovh.weight});
-    if (config.smtp.enabled) drivers_.push_back({std::make_unique<SmtpChannel>(http_, config.smtp), 1});
-    if (config.whatsapp.enabled) drivers_.push_back({std::make_unique<WhatsappChannel>(http_, config.whatsapp), 1});
-    if (config.webpush.enabled) drivers_.push_back({std::make_unique<WebPushChannel>(http_, config.webpush), 1});
-    if (config.fcm.enabled) drivers_.push_back({std::make_unique<FcmChannel>(http_, config.fcm), 1});
-    drivers_.push_back({std::make_unique<OutboxChannel>(io, config.outbox), 0});
+    if (config.twilio.enabled) add(std::make_unique<TwilioChannel>(http_, config.twilio), config.twilio.weight);
+    if (config.ovh.enabled) add(std::make_unique<OvhChannel>(http_, config.ovh), config.ovh.weight);
+    if (config.smtp.enabled) add(std::make_unique<SmtpChannel>(http_, config.smtp), 1);
+    if (config.whatsapp.enabled) add(std::make_unique<WhatsappChannel>(http_, config.whatsapp), 1);
+    if (config.webpush.enabled) add(std::make_unique<WebPushChannel>(http_, config.webpush), 1);
+    if (config.fcm.enabled) add(std::make_unique<FcmChannel>(http_, config.fcm), 1);
+    add(std::make_unique<OutboxChannel>(io, config.outbox), 0);
 }
 
-Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipient) const {
+Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipient) {
+    const auto now = std::chrono::steady_clock::now();
     auto fits = [&](const Entry& e) { return e.driver->carries(channel) && e.driver->accepts(recipient); };
+    bool weighted = false;  // a provider is configured for it (up or not)
     int total = 0;
-    for (auto& e : drivers_)
-        if (e.weight > 0 && fits(e)) total += e.weight;
+    for (auto& e : drivers_) {
+        if (e.weight <= 0 || !fits(e)) continue;
+        weighted = true;
+        if (e.breaker.available(now)) total += e.weight;
+    }
     if (total > 0) {
         int pick = std::uniform_int_distribution<int>(0, total - 1)(rng_);
         for (auto& e : drivers_) {
-            if (e.weight <= 0 || !fits(e)) continue;
-            if (pick < e.weight) return e.driver.get();
+            if (e.weight <= 0 || !fits(e) || !e.breaker.available(now)) continue;
+            if (pick < e.weight) {
+                e.breaker.take(now);
+                return e.driver.get();
+            }
             pick -= e.weight;
         }
     }
+    // The providers of this channel are all down: no outbox stand-in (it would swallow the SMS).
+    if (weighted) return nullptr;
     for (auto& e : drivers_)
         if (e.weight == 0 && fits(e)) return e.driver.get();
     return nullptr;
+}
+
+bool ChannelRegistry::carried_now(std::string_view channel, std::string_view recipient) const {
+    const auto now = std::chrono::steady_clock::now();
+    bool weighted = false;
+    for (auto& e : drivers_) {
+        if (!e.driver->carries(channel) || !e.driver->accepts(recipient)) continue;
+        if (e.weight > 0 && e.breaker.available(now)) return true;
+        weighted = weighted || e.weight > 0;
+    }
+    if (weighted) return false;
+    for (auto& e : drivers_)
+        if (e.weight == 0 && e.driver->carries(channel) && e.driver->accepts(recipient)) return true;
+    return false;
+}
+
+bool ChannelRegistry::carried(std::string_view channel, std::string_view recipient) const {
+    for (auto& e : drivers_)
+        if (e.driver->carries(channel) && e.driver->accepts(recipient)) return true;
+    return false;
+}
+
+void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome) {
+    // A provider that answers, even "bad address" or "bad message", works; one that cannot take
+    // the message now (retry, provider down) or does not answer (unknown) does not.
+    const bool ok = outcome == OutcomeKind::accepted || outcome == OutcomeKind::bad_address || outcome == OutcomeKind::failed;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& e : drivers_) {
+        if (e.driver.get() != driver || e.weight == 0) continue;
+        const auto before = e.breaker.state(now);
+        e.breaker.record(ok, now);
+        const auto after = e.breaker.state(now);
+        if (before != after && after == CircuitBreaker::State::open)
+            spdlog::warn("providers: {} failed {}; its circuit breaker is open: no traffic until a probe succeeds",
+                         e.driver->provider(), ok ? "" : "again");
+        else if (before != after && after == CircuitBreaker::State::closed)
+            spdlog::info("providers: {} answers again; its circuit breaker is closed", e.driver->provider());
+    }
+}
+
+std::string ChannelRegistry::prometheus() const {
+    const auto now = std::chrono::steady_clock::now();
+    std::string out = "# HELP crieur_provider_up 1 while the provider's circuit breaker lets traffic through.\n"
+                      "# TYPE crieur_provider_up gauge\n";
+    for (auto& e : drivers_) {
+        if (e.weight == 0) continue;
+        out += "crieur_provider_up{provider=\"" + std::string(e.driver->provider()) + "\"} " +
+               (e.breaker.available(now) ? "1" : "0") + "\n";
+    }
+    return out;
 }
 
 void ChannelRegistry::stop_all() {

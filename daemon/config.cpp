@@ -406,6 +406,9 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("ca_path", c.providers.ca_path);
         s.boolean("verify_tls", c.providers.verify_tls);
         s.integer("max_connections", c.providers.max_connections, 1, 10'000);
+        s.integer("breaker_failures", c.providers.breaker_failures, 1, 10'000);
+        s.integer("breaker_open_ms", c.providers.breaker_open_ms, 10, 86'400'000);
+        s.integer("breaker_max_open_ms", c.providers.breaker_max_open_ms, 10, 86'400'000);
         s.reject_unknown();
     }
     {

@@ -244,7 +244,8 @@ void Daemon::add_routes() {
         store_.status_counts([this, reply = std::move(reply)](auto counts) {
             reply({200, "text/plain; version=0.0.4",
                    metrics_.prometheus(store_.rows_committed(), store_.batches_committed(), store_.queue_depth(),
-                                       counts),
+                                       counts) +
+                       channels_.prometheus(),
                    {}});
         });
     });

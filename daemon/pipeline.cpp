@@ -126,6 +126,7 @@ Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
       rate_(rate_limiter) {
     rate_limits_ = config.rate_limits.providers;
     throttle_horizon_ms_ = config.rate_limits.horizon_ms;
+    provider_wait_ms_ = config.providers.breaker_open_ms;
     policy_.default_order = config.router.default_order;
     policy_.service_order = config.router.service_order;
     policy_.consent_required = {config.router.consent_required.begin(), config.router.consent_required.end()};
@@ -227,7 +228,10 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
                      return directory_.suppressed(channel, address);
                  },
                  [this](const std::string& channel, const std::string& address) {
-                     return channels_.find(channel, address) != nullptr;
+                     return channels_.carried_now(channel, address);
+                 },
+                 [this](const std::string& channel, const std::string& address) {
+                     return channels_.carried(channel, address);
                  }};
     RouteDecision decision = route(q, policy_);
     d->candidates = std::move(decision.candidates);
@@ -244,6 +248,15 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
         }
     }
     if (d->candidates.empty()) {
+        // Only down providers stood in the way: the message waits for them rather than failing.
+        const bool waiting_for_providers =
+            std::any_of(decision.excluded.begin(), decision.excluded.end(),
+                        [](const Exclusion& e) { return e.code == "provider_down"; });
+        if (waiting_for_providers) {
+            defer(std::move(d), clock_.now() + std::chrono::milliseconds(provider_wait_ms_),
+                  "providers down: " + decision.exclusions_text());
+            return;
+        }
         metrics_.no_reachable_channel++;
         settle(std::move(d), Status::failed, "no_reachable_channel: " + decision.exclusions_text());
         return;
@@ -426,10 +439,11 @@ void Pipeline::send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, b
         std::string job_id = message.job_id;
         // Masking costs an allocation: only for a log line that will be written.
         std::string masked = spdlog::should_log(spdlog::level::debug) ? mask_address(message.recipient) : "";
-        driver->send(std::move(message), [this, d = std::move(d), r, last, started, candidate, job_id = std::move(job_id),
+        driver->send(std::move(message), [this, d = std::move(d), r, last, started, candidate, driver, job_id = std::move(job_id),
                                           masked = std::move(masked)](Outcome outcome) mutable {
             const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - started);
+            channels_.report(driver, outcome.kind);
             switch (outcome.kind) {
             case OutcomeKind::accepted: metrics_.sends_accepted++; break;
             case OutcomeKind::retry: metrics_.sends_retry++; break;

@@ -89,6 +89,7 @@ private:
     RateLimiter& rate_;
     std::map<std::string, RateLimitsConfig::Limit> rate_limits_;
     std::int64_t throttle_horizon_ms_ = 5000;
+    std::int64_t provider_wait_ms_ = 30'000;  // a message whose providers are all down waits this long
 };
 
 // The channel a job goes out on, and the address there. Until the citizen directory exists, a

@@ -77,21 +77,23 @@ RouteDecision route(const RouteQuery& q, const RouterPolicy& policy) {
             else exclude(channel, "no_contact", "no " + channel + " address");
             continue;
         }
-        bool any_suppressed = false, any_uncarried = false, kept = false;
+        bool any_suppressed = false, any_uncarried = false, any_down = false, kept = false;
         for (auto& a : addresses) {
             if (q.suppressed && q.suppressed(channel, a)) {
                 any_suppressed = true;
                 continue;
             }
             if (q.carried && !q.carried(channel, a)) {
-                any_uncarried = true;
+                if (q.configured && q.configured(channel, a)) any_down = true;
+                else any_uncarried = true;
                 continue;
             }
             d.candidates.push_back({channel, a});
             kept = true;
         }
         if (kept) continue;
-        if (any_suppressed && !any_uncarried) exclude(channel, "suppressed", "the address asked for no more messages");
+        if (any_down) exclude(channel, "provider_down", "the providers of " + channel + " are down (circuit breaker open)");
+        else if (any_suppressed && !any_uncarried) exclude(channel, "suppressed", "the address asked for no more messages");
         else exclude(channel, "no_provider", "no provider carries " + channel + " to this address");
     }
     return d;

@@ -32,7 +32,8 @@ struct RouteCandidate {
 // Why a channel was left out. `code` is stable (metrics, tests); `detail` is for people.
 struct Exclusion {
     std::string channel;
-    std::string code;  // not_in_template, refused, no_consent, no_contact, contact_invalid, suppressed, no_provider
+    std::string code;  // not_in_template, refused, no_consent, no_contact, contact_invalid, suppressed,
+                       // provider_down (its providers' circuit breakers are open), no_provider
     std::string detail;
 };
 
@@ -49,7 +50,9 @@ struct RouteQuery {
     const std::string& category;                 // the template's: service, information, alert
     const directory::Citizen* citizen = nullptr;  // null for a job with inline recipients
     std::function<bool(const std::string& channel, const std::string& address)> suppressed;
-    std::function<bool(const std::string& channel, const std::string& address)> carried;  // a provider takes it
+    std::function<bool(const std::string& channel, const std::string& address)> carried;  // a provider takes it now
+    // A provider is configured for it, though none takes it now (circuit breakers open).
+    std::function<bool(const std::string& channel, const std::string& address)> configured;
 };
 
 RouteDecision route(const RouteQuery& q, const RouterPolicy& policy);

@@ -98,6 +98,22 @@ TEST_CASE("routing decision table") {
     }
 }
 
+TEST_CASE("a channel whose providers are all down is excluded as provider_down, not as unconfigured") {
+    Citizen c;
+    c.contacts = kPhoneAndMail;
+    Job job;
+    job.template_name = "notice";
+    RouteQuery q{job, kAll, "service", &c, nullptr,
+                 [](const std::string& ch, const std::string&) { return ch != "sms"; },
+                 [](const std::string&, const std::string&) { return true; }};
+    auto d = route(q, RouterPolicy{});
+    REQUIRE(d.candidates.size() == 1);
+    CHECK(d.candidates[0].channel == "email");
+    REQUIRE(d.excluded.size() == 3);
+    CHECK(d.excluded[0].channel == "sms");
+    CHECK(d.excluded[0].code == "provider_down");
+}
+
 TEST_CASE("the service's default order from the config, and the exclusions in words") {
     Citizen c;
     c.contacts = kPhoneAndMail;

@@ -1,0 +1,72 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "channels/circuit_breaker.hpp"
+#include "channels/registry.hpp"
+
+using namespace crieur;
+using namespace std::chrono_literals;
+using State = CircuitBreaker::State;
+
+TEST_CASE("circuit breaker: a run of failures opens it, one probe after the open time, success closes it") {
+    CircuitBreaker b({3, 1000, 4000});
+    const CircuitBreaker::Time t0{};
+    b.record(false, t0);
+    b.record(false, t0);
+    b.record(true, t0);  // a success in between: the run starts again
+    b.record(false, t0);
+    b.record(false, t0);
+    CHECK(b.state(t0) == State::closed);
+    b.record(false, t0);
+    CHECK(b.state(t0) == State::open);
+    CHECK_FALSE(b.available(t0 + 999ms));
+    // Half-open: one probe, no second one while it is out.
+    CHECK(b.state(t0 + 1000ms) == State::half_open);
+    CHECK(b.available(t0 + 1000ms));
+    b.take(t0 + 1000ms);
+    CHECK_FALSE(b.available(t0 + 1001ms));
+    // The probe fails: open again, for twice as long.
+    b.record(false, t0 + 1100ms);
+    CHECK(b.state(t0 + 3000ms) == State::open);
+    CHECK(b.state(t0 + 3100ms) == State::half_open);
+    b.take(t0 + 3100ms);
+    b.record(false, t0 + 3200ms);
+    CHECK(b.state(t0 + 7100ms) == State::open);   // 4 s: the cap
+    CHECK(b.state(t0 + 7200ms) == State::half_open);
+    b.take(t0 + 7200ms);
+    b.record(true, t0 + 7300ms);
+    CHECK(b.state(t0 + 7300ms) == State::closed);
+    // Closed again with the base open time.
+    for (int i = 0; i < 3; ++i) b.record(false, t0 + 8000ms);
+    CHECK(b.state(t0 + 8999ms) == State::open);
+    CHECK(b.state(t0 + 9000ms) == State::half_open);
+}
+
+TEST_CASE("a provider whose breaker is open gets no traffic; the other one takes it all; none left: no stand-in") {
+    boost::asio::io_context io;
+    Config c;
+    c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-breaker-" + std::to_string(::getpid()))).string();
+    c.twilio.enabled = true;
+    c.ovh.enabled = true;
+    c.providers.breaker_failures = 2;
+    c.providers.breaker_open_ms = 60'000;
+    ChannelRegistry registry(io, c);
+    Channel* twilio = nullptr;
+    for (int i = 0; i < 100 && !twilio; ++i)
+        if (auto* d = registry.find("sms"); d->provider() == "twilio") twilio = d;
+    REQUIRE(twilio);
+    registry.report(twilio, OutcomeKind::provider_down);
+    registry.report(twilio, OutcomeKind::retry);
+    for (int i = 0; i < 200; ++i) CHECK(registry.find("sms")->provider() == "ovh");
+    CHECK(registry.prometheus().find("crieur_provider_up{provider=\"twilio\"} 0") != std::string::npos);
+    Channel* ovh = registry.find("sms");
+    registry.report(ovh, OutcomeKind::unknown);
+    registry.report(ovh, OutcomeKind::unknown);
+    CHECK_FALSE(registry.carried_now("sms", "+33612345678"));
+    CHECK(registry.carried("sms", "+33612345678"));
+    CHECK(registry.find("sms") == nullptr);  // not the outbox: it would swallow the SMS
+    CHECK(registry.find("email")->provider() == "outbox");
+    registry.stop_all();
+    std::filesystem::remove_all(c.outbox.dir);
+}
