@@ -1,0 +1,57 @@
+// Two SMS providers, one failing: its circuit breaker opens, the traffic goes to the other, and
+// retries (backoff through the schedule) end on the working one. Against the Twilio and OVHcloud
+// emulators: Twilio answers 500 for the number used here.
+#include <doctest/doctest.h>
+
+#include "support/daemon_fixture.hpp"
+
+using namespace crieur::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("a failing provider's breaker opens and the other provider takes the traffic") {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    const int twilio_port = free_port(), ovh_port = free_port();
+    Process twilio{{TWILIO_EMULATOR_PATH, "--port", std::to_string(twilio_port), "--account-sid",
+                    "AC00000000000000000000000000000001", "--auth-token", "tok"},
+                   dir / "twilio.log"};
+    Process ovh{{OVH_EMULATOR_PATH, "--port", std::to_string(ovh_port), "--service", "sms-ab12345-1", "--application-key",
+                 "AK123", "--application-secret", "AS456", "--consumer-key", "CK789"},
+                dir / "ovh.log"};
+    REQUIRE(wait_until([&] { return http_get(twilio_port, "/emulator/messages").status == 200; }, 10s));
+    REQUIRE(wait_until([&] { return http_get(ovh_port, "/emulator/jobs").status == 200; }, 10s));
+    DaemonUnderTest daemon{
+        dir, redis,
+        DaemonOptions{
+            .extra_sections =
+                "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
+                "\"\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token_env = \"TW\"\nfrom = \"+33700000001\"\n"
+                "[ovh]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(ovh_port) +
+                "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"
+                "application_secret_env = \"OVH_AS\"\nconsumer_key_env = \"OVH_CK\"\nsender = \"MairieLyon\"\n"
+                "[providers]\nbreaker_failures = 3\nbreaker_open_ms = 1500\n"
+                "[retry]\nmax_attempts = 10\nbase_ms = 50\nmax_ms = 200\n",
+            .env = {"TW=tok", "OVH_AS=AS456", "OVH_CK=CK789"}}};
+    daemon.start();
+    auto client = redis.client();
+    const int n = 40;
+    std::vector<std::string> jobs;
+    for (int i = 0; i < n; ++i)
+        jobs.push_back(R"({"v":1,"id":"fo-)" + std::to_string(i) +
+                       R"(","service":"s","template":"passport_expiry","to":{"sms":"+33600000500"},"data":)" +
+                       std::string(kPassportData) + "}");
+    enqueue(client, jobs);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == n; }, 60s, 100ms));
+    CHECK(daemon.query("SELECT count(*) FROM attempts WHERE provider = 'ovh' AND outcome = 'accepted'") == n);
+    const auto twilio_tries = daemon.query("SELECT count(*) FROM attempts WHERE provider = 'twilio'");
+    MESSAGE(twilio_tries << " tries went to the failing provider for " << n << " messages");
+    CHECK(twilio_tries >= 3);
+    // After the breaker opened, only probes (one per open period) went to Twilio: the tries it got
+    // are the ones already under way when it opened, plus those few probes, not half of every retry.
+    const auto last_failure_batch = daemon.query(
+        "SELECT count(*) FROM attempts WHERE provider = 'twilio' AND started_at > (SELECT min(finished_at) + 200 FROM "
+        "attempts WHERE provider = 'twilio')");
+    CHECK(last_failure_batch <= 4);
+    CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_provider_up{provider=\"twilio\"} 0") != std::string::npos);
+    CHECK(daemon.stop() == 0);
+}
