@@ -351,7 +351,8 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
     const int cost = limit != rate_limits_.end() && limit->second.segments && message->content.sms
                          ? std::max(1, message->content.sms->segments)
                          : 1;
-    rate_.reserve(provider, cost, [this, d = std::move(d), candidate, last, driver,
+    const bool urgent = d->job.priority == Priority::urgent;
+    rate_.reserve(provider, cost, urgent, [this, d = std::move(d), candidate, last, driver,
                                    message = std::move(*message)](std::int64_t wait_ms) mutable {
         if (wait_ms < 0) {  // Redis failed: the job stays pending and comes back
             d->done(Disposition::keep);

@@ -28,7 +28,8 @@ public:
     bool limited(const std::string& provider) const { return limits_.count(provider) > 0; }
     // Reserves `cost` units for `provider`. `done(wait_ms)`: 0 go now, > 0 go after that long
     // (the slot is yours), < 0 Redis failed (nothing reserved).
-    void reserve(const std::string& provider, int cost, std::function<void(std::int64_t wait_ms)> done);
+    // An urgent message goes at once and moves the later slots back.
+    void reserve(const std::string& provider, int cost, bool urgent, std::function<void(std::int64_t wait_ms)> done);
 
 private:
     redis::RedisConnection& conn_;
