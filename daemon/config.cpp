@@ -121,8 +121,11 @@ public:
         for (auto&& [k, v] : *n->as_table()) {
             const std::string name(k.str());
             const std::string sub = std::string(key) + "." + name;
-            if (std::none_of(names.begin(), names.end(), [&](const char* x) { return name == x; }))
-                return fail(v, sub.c_str(), "unknown channel");
+            if (names.size() > 0 && std::none_of(names.begin(), names.end(), [&](const char* x) { return name == x; })) {
+                std::string list;
+                for (const char* x : names) list += (list.empty() ? "" : ", ") + std::string(x);
+                return fail(v, sub.c_str(), "expected one of: " + list);
+            }
             auto i = v.value<std::int64_t>();
             if (!v.is_integer() || !i || *i < min || *i > max)
                 return fail(v, sub.c_str(), "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
@@ -213,7 +216,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits",
+                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps",
                                                               "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh", "fcm"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
@@ -221,7 +224,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                                ": unknown " + (v.is_table() ? "section" : "key"));
         else
             for (auto&& [sub, sv] : *v.as_table())
-                if (sv.is_table() && k.str() != "rate_limits" && !(k.str() == "router" && (sub.str() == "service_order" || sub.str() == "escalate_after_s" ||
+                if (sv.is_table() && k.str() != "rate_limits" && k.str() != "caps" && !(k.str() == "router" && (sub.str() == "service_order" || sub.str() == "escalate_after_s" ||
                                                                 sub.str() == "urgent_escalate_after_s")))
                     problems.push_back(name + ":" + std::to_string(sv.source().begin.line) + ": " +
                                        std::string(k.str()) + "." + std::string(sub.str()) + ": unknown section");
@@ -393,6 +396,13 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
             problems.push_back(name + ": rate_limits.horizon_ms (" + std::to_string(c.rate_limits.horizon_ms) +
                                ") must be below redis.claim_after_ms (" + std::to_string(c.redis.claim_after_ms) +
                                "): a job waiting for its slot would be claimed by another daemon");
+    }
+    {
+        auto s = section("caps");
+        s.integers_by("citizen_per_day", c.caps.citizen_per_day, {"service", "information", "alert"}, 1, 1'000'000);
+        s.integers_by("citizen_per_week", c.caps.citizen_per_week, {"service", "information", "alert"}, 1, 1'000'000);
+        s.integers_by("service_per_day", c.caps.service_per_day, {}, 1, 1'000'000'000);
+        s.reject_unknown();
     }
     {
         auto s = section("retry");

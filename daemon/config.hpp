@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <map>
 
+#include "daemon/caps.hpp"
 #include "daemon/retry_policy.hpp"
 #include <string>
 #include <vector>
@@ -199,6 +200,7 @@ struct Config {
     RetryConfig retry;
     QuietHoursConfig quiet_hours;
     RateLimitsConfig rate_limits;
+    CapsConfig caps;
     ProvidersConfig providers;
     TwilioConfig twilio;
     SmtpConfig smtp;

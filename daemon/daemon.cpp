@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <date/tz.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -45,8 +46,9 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       reads_(io_, endpoint_of(config_.redis), "reads"), commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream),
       rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
-      pipeline_(io_, config_, std::move(templates), store_, directory_, channels_, schedule_, rate_limiter_, metrics_,
-                clock_),
+      caps_(commands_, config_.redis.stream + ":caps:", config_.caps, date::locate_zone(config_.quiet_hours.time_zone)),
+      pipeline_(io_, config_, std::move(templates), store_, directory_, channels_, schedule_, rate_limiter_, caps_,
+                metrics_, clock_),
       intake_(config_, config_.redis.consumer.empty() ? default_consumer_name() : config_.redis.consumer, reads_,
               commands_, store_, metrics_, clock_,
               [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {

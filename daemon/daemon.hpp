@@ -23,6 +23,7 @@
 #include "daemon/pipeline.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/caps.hpp"
 #include "daemon/rate_limiter.hpp"
 #include "daemon/schedule.hpp"
 #include "daemon/systemd.hpp"
@@ -66,6 +67,7 @@ private:
     redis::RedisConnection commands_;  // everything else: XACK, XADD, XAUTOCLAIM, the schedule
     Schedule schedule_;
     RateLimiter rate_limiter_;
+    Caps caps_;
     Pipeline pipeline_;
     Intake intake_;
     http::Routes routes_;

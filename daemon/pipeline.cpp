@@ -120,10 +120,10 @@ struct Pipeline::Delivery {
 Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
                    std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
                    directory::DirectoryService& directory, ChannelRegistry& channels, Schedule& schedule,
-                   RateLimiter& rate_limiter, Metrics& metrics, const Clock& clock)
+                   RateLimiter& rate_limiter, Caps& caps, Metrics& metrics, const Clock& clock)
     : intake_(config.intake), retry_(config.retry), directory_(directory), templates_(std::move(templates)), store_(store),
       channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock), io_(io),
-      rate_(rate_limiter) {
+      rate_(rate_limiter), caps_(caps) {
     rate_limits_ = config.rate_limits.providers;
     throttle_horizon_ms_ = config.rate_limits.horizon_ms;
     provider_wait_ms_ = config.providers.breaker_open_ms;
@@ -281,6 +281,25 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
                   "quiet hours " + to_string(window) + " " + std::string(zone->name()));
             return;
         }
+    }
+    // The caps: per citizen (non-urgent), per service. Escalations were counted with their first send.
+    if (caps_.any() && d->job.priority != Priority::urgent && !d->escalation) {
+        const auto* m = templates_->manifest(d->job.template_name);
+        const std::string category = m ? m->category : "service";
+        const std::string job_id = d->job.id, citizen_id = d->job.citizen, service = d->job.service;
+        caps_.admit(job_id, citizen_id, category, service, clock_.now(), [this, d = std::move(d)](CapVerdict v) mutable {
+            if (v.failed) {
+                d->done(Disposition::keep);  // Redis away: the job stays pending
+                return;
+            }
+            if (!v.allowed) {
+                metrics_.capped++;
+                defer(std::move(d), v.retry_at, v.reason);
+                return;
+            }
+            try_candidate(std::move(d));
+        });
+        return;
     }
     try_candidate(std::move(d));
 }

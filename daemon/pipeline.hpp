@@ -33,6 +33,7 @@ namespace crieur {
 class Channel;
 class ChannelRegistry;
 class RateLimiter;
+class Caps;
 class ReceiptStore;
 class Schedule;
 namespace directory {
@@ -44,7 +45,7 @@ class Pipeline {
 public:
     Pipeline(boost::asio::io_context& io, const Config& config, std::shared_ptr<const render::TemplateStore> templates,
              ReceiptStore& store, directory::DirectoryService& directory, ChannelRegistry& channels,
-             Schedule& schedule, RateLimiter& rate_limiter, Metrics& metrics, const Clock& clock);
+             Schedule& schedule, RateLimiter& rate_limiter, Caps& caps, Metrics& metrics, const Clock& clock);
 
     // See Intake::Process.
     std::optional<JobError> process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done);
@@ -87,6 +88,7 @@ private:
     const Clock& clock_;
     boost::asio::io_context& io_;
     RateLimiter& rate_;
+    Caps& caps_;
     std::map<std::string, RateLimitsConfig::Limit> rate_limits_;
     std::int64_t throttle_horizon_ms_ = 5000;
     std::int64_t provider_wait_ms_ = 30'000;  // a message whose providers are all down waits this long

@@ -298,3 +298,32 @@ TEST_CASE("quiet hours: a normal message waits for their end in the citizen's ti
     CHECK(client.command({"ZCARD", "crieur:scheduled"})->integer == 1);
     CHECK(rig.daemon->stop() == 0);
 }
+
+TEST_CASE("caps: a citizen's information messages per day, a service's daily quota; urgent ones are never capped") {
+    DirectoryRig rig(false, "[caps]\ncitizen_per_day = { information = 2 }\nservice_per_day = { voirie = 3 }\n");
+    REQUIRE(rig.api("PUT", "/v1/citizens/K-1", R"({"channels":["email"],"contacts":{"email":"k1@example.fr"},
+        "consents":[{"channel":"email","category":"information","granted":true}]})").status == 201);
+    auto client = rig.redis.client();
+    enqueue(client, {citizen_job("cap-1", "K-1", "aid_eligibility"), citizen_job("cap-2", "K-1", "aid_eligibility"),
+                     citizen_job("cap-3", "K-1", "aid_eligibility")});
+    REQUIRE(wait_until([&] { return rig.status_of("cap-3") == "scheduled"; }, 15s));
+    CHECK(rig.status_of("cap-1") == "sent");
+    CHECK(rig.status_of("cap-2") == "sent");
+    CHECK(rig.reason_of("cap-3").find("(citizen cap: 2 information messages a day)") != std::string::npos);
+    // The service quota counts every job of the service; urgent ones pass.
+    std::vector<std::string> jobs;
+    for (int i = 0; i < 4; ++i) {
+        std::string j = sms_job("q-" + std::to_string(i));
+        j.replace(j.find("etat-civil"), 10, "voirie");
+        jobs.push_back(j);
+    }
+    std::string urgent = sms_job("q-urgent", R"(,"priority":"urgent")");
+    urgent.replace(urgent.find("etat-civil"), 10, "voirie");
+    jobs.push_back(urgent);
+    enqueue(client, jobs);
+    REQUIRE(wait_until([&] { return rig.status_of("q-urgent") == "sent"; }, 15s));
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE job_id LIKE 'q-%' AND status = 'scheduled'") == 1; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE job_id LIKE 'q-%' AND status = 'sent'") == 4);
+    CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE status_reason LIKE '%service quota: 3 messages a day for voirie%'") == 1);
+    CHECK(rig.daemon->stop() == 0);
+}
