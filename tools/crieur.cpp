@@ -10,6 +10,7 @@
 //   crieur template render FILE --data DATA.json [--partials DIR]
 //   crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]
 //   crieur [--config FILE] citizens show ID        a citizen as the directory holds them (JSON)
+//   crieur sendtime --citizens F --history F --queries F > answers.csv   (docs/sendtime.md)
 // The config is the daemon's (redis address and streams, receipts database, templates); default
 // $CRIEUR_CONFIG, else /etc/crieur/crieur.toml. The template commands work without one.
 #include <rapidjson/document.h>
@@ -32,6 +33,7 @@
 #include "daemon/config.hpp"
 #include "daemon/directory/citizen_codec.hpp"
 #include "daemon/directory/importer.hpp"
+#include "daemon/sendtime/files.hpp"
 #include "daemon/job_codec.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/receipts/queries.hpp"
@@ -55,7 +57,8 @@ int usage() {
                "       crieur [--config FILE] template preview NAME --channel C [--locale L] (--data JSON | --example) [--json]\n"
                "       crieur template render FILE --data DATA.json [--partials DIR]\n"
                "       crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]\n"
-               "       crieur [--config FILE] citizens show ID\n",
+               "       crieur [--config FILE] citizens show ID\n"
+               "       crieur sendtime --citizens citizens.csv --history history.csv --queries queries.csv\n",
                stderr);
     return 2;
 }
@@ -533,6 +536,40 @@ int citizens_show(const Config& c, const std::string& id) {
     return 0;
 }
 
+int sendtime_command(const std::vector<std::string>& args) {
+    std::string citizens, history, queries;
+    for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
+        if (args[i] == "--citizens") citizens = args[i + 1];
+        else if (args[i] == "--history") history = args[i + 1];
+        else if (args[i] == "--queries") queries = args[i + 1];
+        else return usage();
+    }
+    if (citizens.empty() || history.empty() || queries.empty()) return usage();
+    auto open = [](const std::string& f) {
+        std::ifstream in(f, std::ios::binary);
+        if (!in) throw sendtime::FileError("cannot open " + f);
+        return in;
+    };
+    try {
+        auto c_in = open(citizens), h_in = open(history), q_in = open(queries);
+        const auto people = sendtime::read_citizens(c_in, citizens);
+        const auto events = sendtime::read_history(h_in, history);
+        const auto asked = sendtime::read_queries(q_in, queries);
+        sendtime::Model model;
+        model.learn(events, people);
+        std::string out = "query_id,send_at\n";
+        for (const auto& q : asked) {
+            auto it = people.find(q.citizen);
+            out += q.id + "," + sendtime::format_time(model.choose(q, it == people.end() ? nullptr : &it->second)) + "\n";
+        }
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        return 0;
+    } catch (const sendtime::FileError& e) {
+        std::fprintf(stderr, "crieur: %s\n", e.what());
+        return 1;
+    }
+}
+
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     const char* env = std::getenv("CRIEUR_CONFIG");
@@ -558,6 +595,7 @@ int main(int argc, char** argv) {
             if (args[1] == "render") return template_render(rest);
             return usage();
         }
+        if (args[0] == "sendtime") return sendtime_command(std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "crieur: %s\n", e.what());
         return 1;

@@ -1,0 +1,185 @@
+#include "daemon/sendtime/send_time.hpp"
+
+#include <date/date.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+namespace crieur::sendtime {
+
+namespace {
+using std::chrono::minutes;
+constexpr double kMachineOpenSeconds = 30;
+constexpr double kMaxPendingHours = 72;  // a message not engaged with after this long exposes no more
+
+bool engagement(const std::string& e) { return e == "open" || e == "read" || e == "click"; }
+
+std::uint64_t fnv1a(const std::string& s) {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+    return h;
+}
+}  // namespace
+
+Group group_of(const std::string& channel) { return channel == "email" ? Group::email : Group::phone; }
+double decay_hours(Group g) { return g == Group::email ? 8.0 : 3.0; }
+
+int bin_of(TimePoint t, int utc_offset_minutes) {
+    const auto local = t + minutes(utc_offset_minutes);
+    const auto day = date::floor<date::days>(local);
+    const int hour = static_cast<int>(date::floor<std::chrono::hours>(local - day).count());
+    const unsigned wd = date::weekday(day).c_encoding();  // 0 = Sunday
+    return (wd == 0 || wd == 6 ? 24 : 0) + hour;
+}
+
+void Model::learn(const std::vector<HistoryEvent>& history, const std::map<std::string, CitizenInfo>& citizens) {
+    if (history.empty()) return;
+    const TimePoint end = history.back().ts;
+    auto weight = [&](TimePoint t) {
+        const double age_days = std::chrono::duration<double>(end - t).count() / 86400.0;
+        return std::pow(0.5, age_days / options_.half_life_days);
+    };
+    auto offset_of = [&](const std::string& c) {
+        auto it = citizens.find(c);
+        if (it == citizens.end()) return 0;
+        return it->second.utc_offset_minutes.value_or(it->second.policy_utc_offset_minutes);
+    };
+    struct Pending {
+        std::string citizen;
+        Group group;
+        TimePoint delivered;
+        bool have_delivery = false;
+        std::optional<TimePoint> engaged;
+    };
+    std::map<std::string, Pending> messages;
+    TimePoint first = history.front().ts;
+    for (const auto& e : history) {
+        if (e.event == "session") {
+            auto& s = sessions_[e.citizen];
+            s[static_cast<std::size_t>(bin_of(e.ts, offset_of(e.citizen)))] += weight(e.ts);
+            continue;
+        }
+        if (e.message.empty()) continue;
+        if (e.event == "sent") {
+            messages[e.message] = {e.citizen, group_of(e.channel), e.ts, false, std::nullopt};
+            continue;
+        }
+        auto it = messages.find(e.message);
+        if (it == messages.end()) continue;
+        Pending& m = it->second;
+        if (e.event == "delivered") {
+            m.delivered = e.ts;
+            m.have_delivery = true;
+        } else if (e.event == "failed") {
+            messages.erase(it);
+        } else if (engagement(e.event) && !m.engaged) {
+            const double since = std::chrono::duration<double>(e.ts - m.delivered).count();
+            // An e-mail "open" seconds after delivery is a mail server or a privacy proxy, not a reader.
+            if (e.event == "open" && m.group == Group::email && since >= 0 && since < kMachineOpenSeconds) continue;
+            m.engaged = e.ts;
+        }
+    }
+    // Exposure and events, per citizen and bin.
+    const int step = options_.step_minutes;
+    for (auto& [id, m] : messages) {
+        const double tau = decay_hours(m.group);
+        const int offset = offset_of(m.citizen);
+        const double w = weight(m.delivered);
+        auto& counts = per_citizen_[m.citizen][static_cast<int>(m.group)];
+        const TimePoint stop = std::min({m.engaged.value_or(end), end, m.delivered + std::chrono::hours(72)});
+        for (TimePoint t = m.delivered; t < stop; t += minutes(step)) {
+            const double age_h = std::chrono::duration<double>(t - m.delivered).count() / 3600.0;
+            counts.exposure[static_cast<std::size_t>(bin_of(t, offset))] += w * std::exp(-age_h / tau) * step / 60.0;
+        }
+        if (m.engaged && *m.engaged < m.delivered + std::chrono::hours(static_cast<int>(kMaxPendingHours)))
+            counts.events[static_cast<std::size_t>(bin_of(*m.engaged, offset))] += w;
+    }
+    for (int g = 0; g < 2; ++g) {
+        Rates events{}, exposure{};
+        for (auto& [c, both] : per_citizen_)
+            for (int b = 0; b < kBins; ++b) {
+                events[static_cast<std::size_t>(b)] += both[static_cast<std::size_t>(g)].events[static_cast<std::size_t>(b)];
+                exposure[static_cast<std::size_t>(b)] += both[static_cast<std::size_t>(g)].exposure[static_cast<std::size_t>(b)];
+            }
+        // A little smoothing: the population's rate per bin, with its mean as a weak prior.
+        double total_e = 0, total_x = 0;
+        for (int b = 0; b < kBins; ++b) {
+            total_e += events[static_cast<std::size_t>(b)];
+            total_x += exposure[static_cast<std::size_t>(b)];
+        }
+        const double mean = total_x > 0 ? total_e / total_x : 0.05;
+        for (int b = 0; b < kBins; ++b)
+            population_[static_cast<std::size_t>(g)][static_cast<std::size_t>(b)] =
+                (events[static_cast<std::size_t>(b)] + 5 * mean) / (exposure[static_cast<std::size_t>(b)] + 5);
+    }
+    session_span_weeks_ = std::max(1.0, std::chrono::duration<double>(end - first).count() / (7 * 86400.0));
+}
+
+Rates Model::rates(const std::string& citizen, Group g) const {
+    Rates prior = population_[static_cast<int>(g)];
+    // App users: their sessions say when they pick up their phone; the phone prior takes that shape.
+    if (g == Group::phone) {
+        if (auto s = sessions_.find(citizen); s != sessions_.end()) {
+            double total = 0;
+            for (double v : s->second) total += v;
+            if (total >= 5) {
+                for (int b = 0; b < kBins; ++b) {
+                    const double share = (s->second[static_cast<std::size_t>(b)] + 0.5) / (total + 0.5 * kBins);
+                    prior[static_cast<std::size_t>(b)] *= 0.5 + 0.5 * share * kBins;  // half the population's, half their own
+                }
+            }
+        }
+    }
+    auto it = per_citizen_.find(citizen);
+    if (it == per_citizen_.end()) return prior;
+    const auto& c = it->second[static_cast<int>(g)];
+    Rates out{};
+    const double k = options_.prior_hours / kBins * 2;  // pseudo-exposure per bin
+    for (int b = 0; b < kBins; ++b)
+        out[static_cast<std::size_t>(b)] =
+            (c.events[static_cast<std::size_t>(b)] + k * prior[static_cast<std::size_t>(b)]) / (c.exposure[static_cast<std::size_t>(b)] + k);
+    return out;
+}
+
+double Model::expected(const Query& q, const CitizenInfo* citizen, TimePoint s) const {
+    const Group g = group_of(q.channel);
+    const Rates r = rates(q.citizen, g);
+    const int offset = citizen ? citizen->utc_offset_minutes.value_or(q.policy_utc_offset_minutes) : q.policy_utc_offset_minutes;
+    const double tau = decay_hours(g);
+    double integral = 0;
+    const int step = options_.step_minutes;
+    for (TimePoint t = s; t < q.deadline; t += minutes(step)) {
+        const double age_h = std::chrono::duration<double>(t - s).count() / 3600.0;
+        if (age_h > kMaxPendingHours) break;
+        integral += r[static_cast<std::size_t>(bin_of(t, offset))] * std::exp(-age_h / tau) * step / 60.0;
+    }
+    return 1 - std::exp(-integral);
+}
+
+TimePoint Model::choose(const Query& q, const CitizenInfo* citizen) const {
+    if (q.urgent || q.deadline <= q.not_before) return q.not_before;
+    std::vector<TimePoint> allowed;
+    const int step = options_.step_minutes;
+    for (TimePoint t = q.not_before; t <= q.deadline && allowed.size() < 2000; t += minutes(step)) {
+        // Quiet hours by the policy's offset; the first instant after them is a candidate too.
+        const TimePoint free = first_allowed_at_offset(t, q.policy_utc_offset_minutes, q.quiet);
+        if (free > q.deadline) continue;
+        if (allowed.empty() || allowed.back() != free) allowed.push_back(free);
+    }
+    if (allowed.empty()) return q.not_before;  // only quiet hours in the window: nothing can honour both rules
+    const std::uint64_t h = fnv1a(q.id);
+    if (static_cast<double>(h % 10000) / 10000.0 < options_.explore) return allowed[(h / 10000) % allowed.size()];
+    TimePoint best = allowed.front();
+    double best_p = -1;
+    for (TimePoint t : allowed) {
+        const double p = expected(q, citizen, t);
+        if (p > best_p + 1e-9) {
+            best_p = p;
+            best = t;
+        }
+    }
+    return best;
+}
+
+}  // namespace crieur::sendtime
