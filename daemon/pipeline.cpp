@@ -104,8 +104,9 @@ struct Pipeline::Delivery {
     Job job;
     std::string entry_id;
     std::function<void(Disposition)> done;
-    std::optional<Message> prepared;  // rendered by the check, reused when the first candidate matches
-    std::optional<directory::Citizen> citizen;
+    // On the heap, and freed once used: thousands of these are in flight at once.
+    std::unique_ptr<Message> prepared;  // rendered by the check, reused when the first candidate matches
+    std::unique_ptr<directory::Citizen> citizen;
     std::vector<RouteCandidate> candidates;
     std::size_t next = 0;
     std::string excluded;  // why channels were left out
@@ -181,7 +182,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
         });
         return std::nullopt;
     }
-    d->prepared = std::move(std::get<Message>(prepared));
+    d->prepared = std::make_unique<Message>(std::move(std::get<Message>(prepared)));
     d->job = std::move(job);
     if (d->job.citizen.empty()) {
         route_and_send(std::move(d), nullptr);
@@ -204,7 +205,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
             settle(std::move(d), Status::failed, std::move(reason));
             return;
         }
-        d->citizen = std::move(found.citizen);
+        d->citizen = std::make_unique<directory::Citizen>(std::move(*found.citizen));
         const directory::Citizen* who = &*d->citizen;
         route_and_send(std::move(d), who);
     });
@@ -340,7 +341,7 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
     const bool last = d->next == d->candidates.size();
     std::optional<Message> message;
     if (d->prepared && d->prepared->content.channel == candidate.channel && d->prepared->recipient == candidate.address) {
-        message = std::move(d->prepared);
+        message = std::move(*d->prepared);
         d->prepared.reset();
     } else {
         auto rendered = render_for(d->job, *templates_, candidate.channel, candidate.address,
