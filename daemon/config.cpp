@@ -216,7 +216,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps",
+                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
                                                               "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh", "fcm"};
     for (auto&& [k, v] : root) {
         if (!v.is_table() || !kSections.count(k.str()))
@@ -396,6 +396,16 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
             problems.push_back(name + ": rate_limits.horizon_ms (" + std::to_string(c.rate_limits.horizon_ms) +
                                ") must be below redis.claim_after_ms (" + std::to_string(c.redis.claim_after_ms) +
                                "): a job waiting for its slot would be claimed by another daemon");
+    }
+    {
+        auto s = section("send_time");
+        s.boolean("enabled", c.send_time.enabled);
+        s.integer("window_h", c.send_time.window_h, 1, 24 * 30);
+        s.integer("relearn_s", c.send_time.relearn_s, 10, 7 * 86'400);
+        int explore_percent = static_cast<int>(c.send_time.explore * 100 + 0.5);
+        s.integer("explore_percent", explore_percent, 0, 50);
+        c.send_time.explore = explore_percent / 100.0;
+        s.reject_unknown();
     }
     {
         auto s = section("caps");

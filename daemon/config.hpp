@@ -178,6 +178,15 @@ struct RateLimitsConfig {
     int horizon_ms = 5000;  // the furthest slot a job waits for in memory; later ones stay pending
 };
 
+// The send time chosen for non-urgent messages (docs/sendtime.md): off, every message goes at the
+// earliest allowed instant.
+struct SendTimeConfig {
+    bool enabled = true;
+    int window_h = 24;        // the window of a message without a deadline
+    int relearn_s = 3600;     // how often the model is learnt again from the receipts
+    double explore = 0.05;    // the share of messages sent at a random allowed instant
+};
+
 struct DaemonConfig {
     int drain_timeout_ms = 10'000;
 };
@@ -201,6 +210,7 @@ struct Config {
     QuietHoursConfig quiet_hours;
     RateLimitsConfig rate_limits;
     CapsConfig caps;
+    SendTimeConfig send_time;
     ProvidersConfig providers;
     TwilioConfig twilio;
     SmtpConfig smtp;

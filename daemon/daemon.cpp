@@ -33,6 +33,16 @@ std::map<std::string, RateLimit> rate_limits_of(const Config& c) {
     return out;
 }
 
+std::unique_ptr<sendtime::Learner> make_learner(const Config& c) {
+    if (!c.send_time.enabled) return nullptr;
+    sendtime::Options options;
+    options.explore = c.send_time.explore;
+    const auto* zone = date::locate_zone(c.quiet_hours.time_zone);
+    const int offset = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::minutes>(zone->get_info(std::chrono::system_clock::now()).offset).count());
+    return std::make_unique<sendtime::Learner>(c.receipts.path, options, std::chrono::seconds(c.send_time.relearn_s), offset);
+}
+
 std::string default_consumer_name() {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "crieurd");
@@ -47,8 +57,9 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       schedule_(commands_, config_.redis.schedule, config_.redis.stream),
       rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
       caps_(commands_, config_.redis.stream + ":caps:", config_.caps, date::locate_zone(config_.quiet_hours.time_zone)),
+      send_time_(make_learner(config_)),
       pipeline_(io_, config_, std::move(templates), store_, directory_, channels_, schedule_, rate_limiter_, caps_,
-                metrics_, clock_),
+                send_time_.get(), metrics_, clock_),
       intake_(config_, config_.redis.consumer.empty() ? default_consumer_name() : config_.redis.consumer, reads_,
               commands_, store_, metrics_, clock_,
               [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
@@ -219,6 +230,7 @@ void Daemon::finish_stop() {
     channels_.stop_all();
     store_.stop();  // commits what is queued
     directory_.stop();
+    if (send_time_) send_time_->stop();
     if (left > 0) spdlog::warn("stopped with {} jobs in flight; they stay pending in Redis and come back", left);
     else spdlog::info("stopped: every job read was committed and acknowledged");
     io_.stop();

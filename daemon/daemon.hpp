@@ -26,6 +26,7 @@
 #include "daemon/caps.hpp"
 #include "daemon/rate_limiter.hpp"
 #include "daemon/schedule.hpp"
+#include "daemon/sendtime/learner.hpp"
 #include "daemon/systemd.hpp"
 
 namespace crieur {
@@ -68,6 +69,7 @@ private:
     Schedule schedule_;
     RateLimiter rate_limiter_;
     Caps caps_;
+    std::unique_ptr<sendtime::Learner> send_time_;  // null when [send_time] is off
     Pipeline pipeline_;
     Intake intake_;
     http::Routes routes_;

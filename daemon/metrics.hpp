@@ -35,6 +35,7 @@ struct Metrics {
     Counter throttle_waits{0};     // sends that waited for their slot under a provider's rate limit
     Counter throttle_deferred{0};  // jobs put in the schedule with a slot beyond the horizon
     Counter capped{0};             // messages held by a citizen cap or a service quota until the next day or week
+    Counter send_time_deferred{0};  // messages held until the send time chosen for them
     Counter fallbacks{0};             // a candidate was a bad address or failed for good: the next one was tried
     Counter no_reachable_channel{0};  // messages with no candidate left after routing
     Counter redis_reconnects{0};

@@ -11,6 +11,7 @@
 #include "daemon/log.hpp"
 #include "daemon/quiet_hours.hpp"
 #include "daemon/rate_limiter.hpp"
+#include "daemon/sendtime/learner.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include "daemon/receipts/receipt_store.hpp"
@@ -116,15 +117,18 @@ struct Pipeline::Delivery {
     std::vector<std::string> channels_used;  // tried before (an escalation) and now, in order
     bool escalation = false;
     std::string slot_provider;  // a rate-limit slot reserved before it was put aside
+    bool send_time_chosen = false;  // back at the send time chosen for it
 };
 
 Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
                    std::shared_ptr<const render::TemplateStore> templates, ReceiptStore& store,
                    directory::DirectoryService& directory, ChannelRegistry& channels, Schedule& schedule,
-                   RateLimiter& rate_limiter, Caps& caps, Metrics& metrics, const Clock& clock)
+                   RateLimiter& rate_limiter, Caps& caps, sendtime::Learner* send_time, Metrics& metrics,
+                   const Clock& clock)
     : intake_(config.intake), retry_(config.retry), directory_(directory), templates_(std::move(templates)), store_(store),
       channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock), io_(io),
-      rate_(rate_limiter), caps_(caps) {
+      rate_(rate_limiter), caps_(caps), send_time_(send_time) {
+    send_time_window_h_ = config.send_time.window_h;
     rate_limits_ = config.rate_limits.providers;
     throttle_horizon_ms_ = config.rate_limits.horizon_ms;
     provider_wait_ms_ = config.providers.breaker_open_ms;
@@ -148,6 +152,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     d->done = std::move(done);
     d->job_json = entry.job_json;
     d->slot_provider = entry.slot_provider;
+    d->send_time_chosen = entry.send_time_chosen;
     if (!entry.escalate_after.empty()) {
         // Back after a silence: the message was sent on these channels and nothing was delivered.
         d->escalation = true;
@@ -262,25 +267,54 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
         settle(std::move(d), Status::failed, "no_reachable_channel: " + decision.exclusions_text());
         return;
     }
-    // Quiet hours, in the citizen's time zone (their own window if they set one); never for urgent messages.
-    if (quiet_.enabled && d->job.priority != Priority::urgent) {
-        const date::time_zone* zone = default_zone_;
-        QuietWindow window{quiet_.start_minute, quiet_.end_minute};
-        if (citizen) {
-            if (!citizen->time_zone.empty()) {
-                try {
-                    zone = date::locate_zone(citizen->time_zone);
-                } catch (const std::exception&) {
-                    // checked when stored; a zone the tz database lost since: the default
-                }
+    // The citizen's time zone and quiet hours (their own, else the config's).
+    const date::time_zone* zone = default_zone_;
+    QuietWindow window{quiet_.start_minute, quiet_.end_minute};
+    if (!quiet_.enabled) window = {0, 0};
+    if (citizen) {
+        if (!citizen->time_zone.empty()) {
+            try {
+                zone = date::locate_zone(citizen->time_zone);
+            } catch (const std::exception&) {
+                // checked when stored; a zone the tz database lost since: the default
             }
-            if (citizen->quiet_hours) window = {citizen->quiet_hours->start_minute, citizen->quiet_hours->end_minute};
         }
-        const auto now = clock_.now();
-        if (is_quiet(now, zone, window)) {
-            defer(std::move(d), first_allowed(now, zone, window),
-                  "quiet hours " + to_string(window) + " " + std::string(zone->name()));
-            return;
+        if (citizen->quiet_hours && quiet_.enabled)
+            window = {citizen->quiet_hours->start_minute, citizen->quiet_hours->end_minute};
+    }
+    const auto now = clock_.now();
+    // Quiet hours: never for urgent messages.
+    if (quiet_.enabled && d->job.priority != Priority::urgent && is_quiet(now, zone, window)) {
+        defer(std::move(d), first_allowed(now, zone, window),
+              "quiet hours " + to_string(window) + " " + std::string(zone->name()));
+        return;
+    }
+    // The send time: the instant of the window with the best chance of being read (docs/sendtime.md).
+    if (send_time_ && d->job.priority != Priority::urgent && !d->escalation && !d->send_time_chosen) {
+        if (auto model = send_time_->model()) {
+            sendtime::Query ask;
+            ask.id = d->job.id;
+            ask.citizen = d->job.citizen;
+            ask.channel = d->candidates.front().channel;
+            ask.created_at = ask.not_before = now;
+            ask.deadline = d->job.deadline.value_or(now + std::chrono::hours(send_time_window_h_));
+            ask.quiet = window;
+            ask.policy_utc_offset_minutes = static_cast<int>(
+                std::chrono::duration_cast<std::chrono::minutes>(zone->get_info(now).offset).count());
+            const sendtime::CitizenInfo info{ask.policy_utc_offset_minutes, ask.policy_utc_offset_minutes, false};
+            const TimePoint chosen = model->choose(ask, &info);
+            if (chosen > now + std::chrono::minutes(5)) {
+                metrics_.send_time_deferred++;
+                schedule_.put_aside_until_send_time(d->entry_id, d->job_json, chosen, [this, d, chosen](bool ok) {
+                    if (!ok) {
+                        d->done(Disposition::keep);
+                        return;
+                    }
+                    settle(d, Status::scheduled,
+                           "until " + format_rfc3339(chosen) + " (send time: the citizen's best chance of reading it)");
+                });
+                return;
+            }
         }
     }
     // The caps: per citizen (non-urgent), per service. Escalations were counted with their first send.

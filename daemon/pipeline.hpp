@@ -36,6 +36,9 @@ class RateLimiter;
 class Caps;
 class ReceiptStore;
 class Schedule;
+namespace sendtime {
+class Learner;
+}
 namespace directory {
 class DirectoryService;
 struct Citizen;
@@ -45,7 +48,8 @@ class Pipeline {
 public:
     Pipeline(boost::asio::io_context& io, const Config& config, std::shared_ptr<const render::TemplateStore> templates,
              ReceiptStore& store, directory::DirectoryService& directory, ChannelRegistry& channels,
-             Schedule& schedule, RateLimiter& rate_limiter, Caps& caps, Metrics& metrics, const Clock& clock);
+             Schedule& schedule, RateLimiter& rate_limiter, Caps& caps, sendtime::Learner* send_time,
+             Metrics& metrics, const Clock& clock);
 
     // See Intake::Process.
     std::optional<JobError> process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done);
@@ -89,6 +93,8 @@ private:
     boost::asio::io_context& io_;
     RateLimiter& rate_;
     Caps& caps_;
+    sendtime::Learner* send_time_;  // null: the send time is off
+    int send_time_window_h_ = 24;
     std::map<std::string, RateLimitsConfig::Limit> rate_limits_;
     std::int64_t throttle_horizon_ms_ = 5000;
     std::int64_t provider_wait_ms_ = 30'000;  // a message whose providers are all down waits this long

@@ -15,6 +15,9 @@ for _, member in ipairs(due) do
     -- esc|<channels tried>|<job id>: an escalation on silence
     local bar = string.find(tag, '|', 5, true)
     redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1), 'escalate', string.sub(tag, 5, bar - 1))
+  elseif string.sub(tag, 1, 3) == 'st|' then
+    -- st|<entry id>: held until the send time chosen for it
+    redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1), 'sendtime', 'chosen')
   elseif string.sub(tag, 1, 5) == 'slot|' then
     -- slot|<provider>|<entry id>: a rate-limit slot is reserved for it
     local bar = string.find(tag, '|', 6, true)
@@ -48,6 +51,14 @@ void Schedule::escalate_at(const std::string& job_id, const std::string& tried_c
 void Schedule::put_aside_for_slot(const std::string& entry_id, const std::string& provider, const std::string& job_json,
                                   TimePoint at, std::function<void(bool)> done) {
     const std::string member = "slot|" + provider + "|" + entry_id + " " + job_json;
+    conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
+        done(r && r->type != REDIS_REPLY_ERROR);
+    });
+}
+
+void Schedule::put_aside_until_send_time(const std::string& entry_id, const std::string& job_json, TimePoint at,
+                                         std::function<void(bool)> done) {
+    const std::string member = "st|" + entry_id + " " + job_json;
     conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
         done(r && r->type != REDIS_REPLY_ERROR);
     });

@@ -30,6 +30,9 @@ public:
     // with field `slot` = provider, and goes out without reserving again.
     void put_aside_for_slot(const std::string& entry_id, const std::string& provider, const std::string& job_json,
                             TimePoint at, std::function<void(bool ok)> done);
+    // Puts a job aside until the send time chosen for it: it comes back with field `sendtime`.
+    void put_aside_until_send_time(const std::string& entry_id, const std::string& job_json, TimePoint at,
+                                   std::function<void(bool ok)> done);
     // Periodic duty: moves up to `limit` due jobs back to the stream.
     void promote_due(TimePoint now, int limit = 1000);
     std::uint64_t promoted() const { return promoted_; }

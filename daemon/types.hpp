@@ -47,6 +47,8 @@ struct StreamEntry {
     std::string escalate_after;
     // Back from the schedule with a rate-limit slot already reserved for this provider.
     std::string slot_provider;
+    // Back from the schedule at the send time chosen for it: not chosen again.
+    bool send_time_chosen = false;
 };
 
 // What a channel driver sends: the rendered content (channel, locale, text and the channel's

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     std::ofstream(dir / "bench.toml") << "[redis]\nport = " << redis.port() << "\nbatch = " << batch
                                       << "\n[intake]\nmax_inflight = " << inflight
                                       << "\n[receipts]\npath = \"receipts.sqlite\"\n[outbox]\ndir = \"outbox\"\n"
-                                      << "[http]\nport = " << http_port << "\n[log]\nlevel = \"warn\"\n[quiet_hours]\nenabled = false\n"
+                                      << "[http]\nport = " << http_port << "\n[log]\nlevel = \"warn\"\n[quiet_hours]\nenabled = false\n[send_time]\nenabled = false\n"
                                       << "[templates]\ndir = \"" CRIEUR_SOURCE_DIR "/templates\"\n";
     test::Process daemon({CRIEURD_PATH, "--config", dir / "bench.toml"}, dir / "crieurd.log");
     if (!test::wait_until([&] { return test::http_get(http_port, "/healthz").status == 200; }, 10s)) {

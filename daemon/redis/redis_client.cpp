@@ -39,6 +39,8 @@ std::vector<StreamEntry> parse_entries(const redisReply* array) {
                     entry.escalate_after = str(fields->element[f + 1]);
                 } else if (name == "slot") {
                     entry.slot_provider = str(fields->element[f + 1]);
+                } else if (name == "sendtime") {
+                    entry.send_time_chosen = true;
                 }
             }
         } else {

@@ -92,8 +92,10 @@ void Model::learn(const std::vector<HistoryEvent>& history, const std::map<std::
             const double age_h = std::chrono::duration<double>(t - m.delivered).count() / 3600.0;
             counts.exposure[static_cast<std::size_t>(bin_of(t, offset))] += w * std::exp(-age_h / tau) * step / 60.0;
         }
-        if (m.engaged && *m.engaged < m.delivered + std::chrono::hours(static_cast<int>(kMaxPendingHours)))
+        if (m.engaged && *m.engaged < m.delivered + std::chrono::hours(static_cast<int>(kMaxPendingHours))) {
             counts.events[static_cast<std::size_t>(bin_of(*m.engaged, offset))] += w;
+            engagements_ += w;
+        }
     }
     for (int g = 0; g < 2; ++g) {
         Rates events{}, exposure{};
@@ -168,6 +170,7 @@ TimePoint Model::choose(const Query& q, const CitizenInfo* citizen) const {
         if (allowed.empty() || allowed.back() != free) allowed.push_back(free);
     }
     if (allowed.empty()) return q.not_before;  // only quiet hours in the window: nothing can honour both rules
+    if (!has_data()) return allowed.front();   // nothing learnt: every instant is alike
     const std::uint64_t h = fnv1a(q.id);
     if (static_cast<double>(h % 10000) / 10000.0 < options_.explore) return allowed[(h / 10000) % allowed.size()];
     TimePoint best = allowed.front();

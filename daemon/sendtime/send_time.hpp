@@ -77,6 +77,8 @@ public:
     // The citizen's rates (shrunk), for a group.
     Rates rates(const std::string& citizen, Group g) const;
     const Rates& population(Group g) const { return population_[static_cast<int>(g)]; }
+    // Whether any engagement was learnt: without it every instant is alike, and nothing explores.
+    bool has_data() const { return engagements_ > 0; }
 
 private:
     struct Counts {
@@ -87,6 +89,7 @@ private:
     std::map<std::string, Rates> sessions_;  // session counts per bin (app users)
     std::array<Rates, 2> population_{};
     double session_span_weeks_ = 1;
+    double engagements_ = 0;
 };
 
 double decay_hours(Group g);

@@ -362,3 +362,54 @@ TEST_CASE("an urgent job overtakes a bulk backlog held by a rate limit") {
     CHECK(bulk_sent < 300);  // the backlog is still held by the limit: the urgent one did not wait for it
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("send time: a message waits for the hour its reader reads, learnt from the receipts; off, it goes at once") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    const std::string on = "enabled = true\nexplore_percent = 0\nrelearn_s = 3600\n";
+    DaemonUnderTest first(dir, redis, {.send_time = on});
+    first.start();  // creates the receipts database
+    REQUIRE(first.stop() == 0);
+    // Thirty days of history: messages sent 8 hours before the hour their reader reads them.
+    const auto now = SystemClock().now();
+    const auto hour = std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() % 24;
+    const auto read_hour = (hour + 6) % 24;
+    {
+        auto db = sqlite::open(first.receipts(), SQLITE_OPEN_READWRITE);
+        const auto today = std::chrono::duration_cast<std::chrono::days>(now.time_since_epoch()).count();
+        for (int d = 1; d <= 30; ++d) {
+            const std::int64_t day_ms = (today - d) * 86'400'000LL;
+            const std::int64_t read_at = day_ms + read_hour * 3'600'000LL + 600'000, sent_at = read_at - 8 * 3'600'000LL;
+            sqlite::exec(db.get(), ("INSERT INTO messages (job_id, stream_id, citizen, status, created_at, updated_at) VALUES ('old-" +
+                                    std::to_string(d) + "', '0-1', 'S-1', 'read', " + std::to_string(sent_at) + ", " + std::to_string(read_at) + ")").c_str());
+            sqlite::exec(db.get(), ("INSERT INTO attempts (message_id, n, channel, provider, started_at, outcome) VALUES (last_insert_rowid(), 1, 'sms', 'outbox', " +
+                                    std::to_string(sent_at) + ", 'accepted')").c_str());
+            sqlite::exec(db.get(), ("INSERT INTO events (message_id, attempt_id, at, status) SELECT message_id, id, " + std::to_string(read_at) +
+                                    ", 'read' FROM attempts WHERE id = last_insert_rowid()").c_str());
+        }
+    }
+    DaemonUnderTest daemon(dir, redis, {.send_time = on});
+    daemon.start();
+    REQUIRE(wait_until([&] { return read_file(daemon.log()).find("send time: learnt from 60") != std::string::npos; }, 10s));
+    auto client = redis.client();
+    const std::string deadline = R"(,"deadline":")" + format_rfc3339(now + std::chrono::hours(20)) + "\"";
+    enqueue(client, {sms_job("st-1", deadline), sms_job("st-urgent", deadline + R"(,"priority":"urgent")")});
+    auto reason = [&](const std::string& id) {
+        auto r = http_get(daemon.http_port(), "/v1/messages/" + id).body;
+        auto p = r.find("\"status_reason\":\"");
+        return p == std::string::npos ? std::string() : r.substr(p + 17, r.find('"', p + 17) - p - 17);
+    };
+    REQUIRE(wait_until([&] { return reason("st-1").find("send time") != std::string::npos; }, 10s));
+    CHECK(outbox_counts(daemon.outbox("sms"))["st-urgent"] == 1);  // urgent: at once
+    // The chosen instant: shortly before the reading hour, 5 to 6 hours from now, not at once.
+    const auto r = reason("st-1");
+    auto chosen = r.substr(r.find("until ") + 6, 24);
+    const auto at = client.command({"ZRANGE", "crieur:scheduled", "0", "-1", "WITHSCORES"});
+    REQUIRE(at->elements == 2);
+    const std::int64_t score = std::atoll(at->element[1]->str);
+    const double hours_ahead = static_cast<double>(score - to_unix_ms(now)) / 3'600'000.0;
+    MESSAGE("read at " << read_hour << ":10 UTC; chosen " << chosen << ", " << hours_ahead << " h ahead");
+    CHECK(hours_ahead > 3.0);
+    CHECK(hours_ahead < 7.0);
+    CHECK(daemon.stop() == 0);
+}

@@ -25,6 +25,8 @@ struct DaemonOptions {
     std::string extra_http;     // lines added to [http]
     // [quiet_hours]: off unless a test is about them, so that tests pass at any hour.
     std::string quiet_hours = "enabled = false\n";
+    // [send_time]: off unless a test is about it, so that every message goes at once.
+    std::string send_time = "enabled = false\n";
     std::string log_level = "info";
     std::string consumer;       // empty: hostname-pid
     std::string templates_dir = CRIEUR_SOURCE_DIR "/templates";
@@ -48,6 +50,7 @@ public:
         text += "[daemon]\ndrain_timeout_ms = 5000\n";
         text += "[log]\nlevel = \"" + options.log_level + "\"\n";
         text += "[quiet_hours]\n" + options.quiet_hours;
+        text += "[send_time]\n" + options.send_time;
         text += options.extra_sections;
         std::ofstream(config_) << text;
         env_ = options.env;
