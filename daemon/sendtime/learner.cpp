@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <unordered_set>
 
 #include "daemon/log.hpp"
 #include "daemon/receipts/sqlite.hpp"
 
 namespace crieur::sendtime {
+
+namespace {
+constexpr std::int64_t kMaxAttempts = 500'000;
+}  // namespace
 
 Learner::Learner(std::string receipts_path, Options options, std::chrono::seconds period, int utc_offset_minutes)
     : path_(std::move(receipts_path)), options_(options), period_(period), offset_(utc_offset_minutes) {
@@ -50,18 +55,21 @@ std::shared_ptr<const Model> Learner::learn_once() {
     auto db = sqlite::open(path_, SQLITE_OPEN_READONLY);
     sqlite3_busy_timeout(db.get(), 2000);
     const std::int64_t since = to_unix_ms(SystemClock().now()) - std::int64_t{180} * 86'400'000;
+    // The latest attempts only: the history is held in memory while the model learns (about 200
+    // bytes a row), so a large receipts database is sampled by recency, not loaded whole.
     sqlite::Stmt q(db.get(), R"(
         SELECT m.citizen, a.id, a.channel, a.started_at, e.status, e.at
-        FROM attempts a JOIN messages m ON m.id = a.message_id LEFT JOIN events e ON e.attempt_id = a.id
-        WHERE m.citizen IS NOT NULL AND a.outcome = 'accepted' AND a.started_at >= ?1)");
-    q.bind(1, since);
+        FROM (SELECT id, message_id, channel, started_at FROM attempts
+              WHERE outcome = 'accepted' AND started_at >= ?1 ORDER BY id DESC LIMIT ?2) a
+        JOIN messages m ON m.id = a.message_id LEFT JOIN events e ON e.attempt_id = a.id
+        WHERE m.citizen IS NOT NULL)");
+    q.bind(1, since).bind(2, kMaxAttempts);
     std::vector<HistoryEvent> history;
     std::map<std::string, CitizenInfo> citizens;
-    std::int64_t last_attempt = -1;
+    std::unordered_set<std::int64_t> seen;  // an attempt comes once per event: its "sent" once
     while (q.step()) {
         const std::string citizen(q.text(0)), message = "a" + std::to_string(q.int64(1)), channel(q.text(2));
-        if (q.int64(1) != last_attempt) {
-            last_attempt = q.int64(1);
+        if (seen.insert(q.int64(1)).second) {
             history.push_back({from_unix_ms(q.int64(3)), citizen, message, channel, "sent", ""});
             citizens.emplace(citizen, CitizenInfo{offset_, offset_, false});
         }
