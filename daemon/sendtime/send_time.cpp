@@ -161,24 +161,45 @@ double Model::expected(const Query& q, const CitizenInfo* citizen, TimePoint s) 
 
 TimePoint Model::choose(const Query& q, const CitizenInfo* citizen) const {
     if (q.urgent || q.deadline <= q.not_before) return q.not_before;
-    std::vector<TimePoint> allowed;
+    const TimePoint first = first_allowed_at_offset(q.not_before, q.policy_utc_offset_minutes, q.quiet);
+    if (first > q.deadline) return q.not_before;  // only quiet hours in the window: nothing can honour both rules
+    if (!has_data()) return first;                 // nothing learnt: every instant is alike
     const int step = options_.step_minutes;
+    std::vector<TimePoint> allowed;
     for (TimePoint t = q.not_before; t <= q.deadline && allowed.size() < 2000; t += minutes(step)) {
         // Quiet hours by the policy's offset; the first instant after them is a candidate too.
         const TimePoint free = first_allowed_at_offset(t, q.policy_utc_offset_minutes, q.quiet);
         if (free > q.deadline) continue;
         if (allowed.empty() || allowed.back() != free) allowed.push_back(free);
     }
-    if (allowed.empty()) return q.not_before;  // only quiet hours in the window: nothing can honour both rules
-    if (!has_data()) return allowed.front();   // nothing learnt: every instant is alike
     const std::uint64_t h = fnv1a(q.id);
     if (static_cast<double>(h % 10000) / 10000.0 < options_.explore) return allowed[(h / 10000) % allowed.size()];
+
+    // The expected engagement of every grid instant at once, backwards from the deadline:
+    // I(t) = r(t)·Δ + e^(-Δ/τ)·I(t + Δ), and P(t) = 1 - e^(-I(t)). Linear in the window's length
+    // (this runs on the daemon's event loop for every non-urgent message).
+    const Group g = group_of(q.channel);
+    const Rates r = rates(q.citizen, g);
+    const int offset = citizen ? citizen->utc_offset_minutes.value_or(q.policy_utc_offset_minutes) : q.policy_utc_offset_minutes;
+    const double dt_h = step / 60.0, fade = std::exp(-dt_h / decay_hours(g));
+    const auto n = static_cast<std::size_t>(std::min<std::int64_t>(
+        (q.deadline - q.not_before) / minutes(step) + 1, 2000));
+    std::vector<double> integral(n + 1, 0.0);
+    for (std::size_t i = n; i-- > 0;) {
+        const TimePoint t = q.not_before + minutes(step) * static_cast<std::int64_t>(i);
+        integral[i] = t < q.deadline ? r[static_cast<std::size_t>(bin_of(t, offset))] * dt_h + fade * integral[i + 1] : 0.0;
+    }
     TimePoint best = allowed.front();
-    double best_p = -1;
+    double best_i = -1;
     for (TimePoint t : allowed) {
-        const double p = expected(q, citizen, t);
-        if (p > best_p + 1e-9) {
-            best_p = p;
+        const auto since = t - q.not_before;
+        double value;
+        if (since % minutes(step) == minutes(0) && static_cast<std::size_t>(since / minutes(step)) < n)
+            value = integral[static_cast<std::size_t>(since / minutes(step))];
+        else
+            value = -std::log(1 - std::min(expected(q, citizen, t), 1 - 1e-12));  // an instant off the grid (quiet hours end)
+        if (value > best_i + 1e-9) {
+            best_i = value;
             best = t;
         }
     }
