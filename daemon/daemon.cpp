@@ -263,18 +263,23 @@ void Daemon::add_routes() {
                    {}});
         });
     });
-    // Twilio's status callbacks: signed with the auth token over the URL Twilio called, which is
-    // the status_callback URL this daemon gave it.
-    routes_.add("POST", "/hooks/twilio", [this](const Request& req, std::string_view, Reply reply) {
+    // Twilio signs what it posts with the auth token over the URL it called, which is the URL this
+    // daemon gave it (status_callback) or the one set on the number (inbound_url). Counted either way.
+    auto twilio_signed = [this](const Request& req, const std::string& url,
+                                const std::vector<std::pair<std::string, std::string>>& form, const char* what) {
+        if (twilio_signature_valid(config_.twilio.auth_token, url, form, req.header("x-twilio-signature"))) {
+            metrics_.callbacks_received++;
+            return true;
+        }
+        metrics_.callbacks_rejected++;
+        spdlog::warn("hooks: a Twilio {} with a bad signature was refused", what);
+        return false;
+    };
+    routes_.add("POST", "/hooks/twilio", [this, twilio_signed](const Request& req, std::string_view, Reply reply) {
         if (!config_.twilio.enabled) return reply(http::json_error(404, "twilio is not enabled"));
         const auto form = form_decode(req.body);
-        if (!twilio_signature_valid(config_.twilio.auth_token, config_.twilio.status_callback, form,
-                                    req.header("x-twilio-signature"))) {
-            metrics_.callbacks_rejected++;
-            spdlog::warn("hooks: a Twilio callback with a bad signature was refused");
+        if (!twilio_signed(req, config_.twilio.status_callback, form, "callback"))
             return reply(http::json_error(403, "bad signature"));
-        }
-        metrics_.callbacks_received++;
         std::string sid, status, error_code;
         for (auto& [k, v] : form) {
             if (k == "MessageSid") sid = v;
@@ -294,17 +299,12 @@ void Daemon::add_routes() {
     // Citizens' replies to our number (Twilio's incoming-message webhook, signed like the status
     // callbacks over the URL set on the number): STOP and its kin opt the number out of SMS, START
     // back in. The answer is an empty TwiML document: no automatic reply from us.
-    routes_.add("POST", "/hooks/twilio/inbound", [this](const Request& req, std::string_view, Reply reply) {
+    routes_.add("POST", "/hooks/twilio/inbound", [this, twilio_signed](const Request& req, std::string_view, Reply reply) {
         if (!config_.twilio.enabled || config_.twilio.inbound_url.empty())
             return reply(http::json_error(404, "twilio inbound messages are not enabled"));
         const auto form = form_decode(req.body);
-        if (!twilio_signature_valid(config_.twilio.auth_token, config_.twilio.inbound_url, form,
-                                    req.header("x-twilio-signature"))) {
-            metrics_.callbacks_rejected++;
-            spdlog::warn("hooks: a Twilio incoming message with a bad signature was refused");
+        if (!twilio_signed(req, config_.twilio.inbound_url, form, "incoming message"))
             return reply(http::json_error(403, "bad signature"));
-        }
-        metrics_.callbacks_received++;
         std::string from, body, opt_out_type;
         for (auto& [k, v] : form) {
             if (k == "From") from = v;
