@@ -63,6 +63,21 @@ std::optional<FieldError> add_contact(Citizen& c, const std::string& channel, st
     return std::nullopt;
 }
 
+// Whether a value nests no deeper than `levels` (a Web Push subscription has 2): checked before
+// writing it out, which recurses.
+bool shallow(const rapidjson::Value& v, int levels) {
+    if (v.IsObject()) {
+        if (levels == 0) return false;
+        for (auto& m : v.GetObject())
+            if (!shallow(m.value, levels - 1)) return false;
+    } else if (v.IsArray()) {
+        if (levels == 0) return false;
+        for (auto& e : v.GetArray())
+            if (!shallow(e, levels - 1)) return false;
+    }
+    return true;
+}
+
 std::string text_of(const rapidjson::Value& v) {
     if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
     rapidjson::StringBuffer b;
@@ -85,7 +100,7 @@ std::optional<int> minutes_of(std::string_view s) {
 std::variant<Citizen, FieldError> citizen_from_json(std::string_view json, const ContactCheck& check,
                                                     const std::string& id_from_path) {
     rapidjson::Document d;
-    d.Parse(json.data(), json.size());
+    d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());  // iterative: deep nesting cannot exhaust the stack
     if (d.HasParseError() || !d.IsObject()) return FieldError{"", "not a JSON object"};
     Citizen c;
     static const std::set<std::string> kKeys{"id",       "given_name", "family_name", "locale",   "time_zone",
@@ -148,9 +163,12 @@ std::variant<Citizen, FieldError> citizen_from_json(std::string_view json, const
             if (m.value.IsArray()) {
                 int i = 0;
                 for (auto& v : m.value.GetArray()) {
-                    if (auto e = add_contact(c, channel, text_of(v), check, field + "[" + std::to_string(i++) + "]")) return *e;
+                    const std::string at = field + "[" + std::to_string(i++) + "]";
+                    if (!v.IsString() && !(channel == "push" && v.IsObject() && shallow(v, 3)))
+                        return FieldError{at, channel == "push" ? "expected a subscription object or a token" : "expected an address"};
+                    if (auto e = add_contact(c, channel, text_of(v), check, at)) return *e;
                 }
-            } else if (m.value.IsString() || (channel == "push" && m.value.IsObject())) {
+            } else if (m.value.IsString() || (channel == "push" && m.value.IsObject() && shallow(m.value, 3))) {
                 if (auto e = add_contact(c, channel, text_of(m.value), check, field)) return *e;
             } else {
                 return FieldError{field, "expected an address or an array of addresses"};

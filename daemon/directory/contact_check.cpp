@@ -79,7 +79,7 @@ std::variant<std::string, BadContact> ContactCheck::push(std::string_view text) 
         return std::string(text);
     }
     rapidjson::Document doc;
-    doc.Parse(text.data(), text.size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     if (doc.HasParseError() || !doc.IsObject()) return BadContact{"a Web Push subscription is a JSON object"};
     if (!doc.HasMember("endpoint") || !doc["endpoint"].IsString())
         return BadContact{"a Web Push subscription has an 'endpoint' string"};

@@ -31,7 +31,7 @@ std::optional<std::pair<std::string, std::string>> split_tail(std::string_view t
 
 std::variant<std::vector<Consent>, FieldError> consents_from(std::string_view body) {
     rapidjson::Document d;
-    d.Parse(body.data(), body.size());
+    d.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
     if (d.HasParseError() || !(d.IsObject() || d.IsArray())) return FieldError{"", "expected a JSON object or array"};
     std::vector<Consent> out;
     auto one = [&](const rapidjson::Value& v, const std::string& at) -> std::optional<FieldError> {

@@ -84,3 +84,12 @@ TEST_CASE("CSV: header checked, quoted fields, lists with ';', errors name the c
     CHECK(std::get<FieldError>(reader.read({"C-9", "Léa", "", "", "", "", "22:00", ""}, kCheck)).field == "quiet_end");
     CHECK(std::get<FieldError>(reader.read({"C-9"}, kCheck)).reason == "1 fields where the header has 8");
 }
+
+TEST_CASE("a citizen nested a million levels deep is refused, not a crash") {
+    const std::string deep = R"({"id":"C-1","address":)" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+    CHECK(refused(deep).field == "address");
+    const std::string deep_push = R"({"id":"C-1","contacts":{"push":[)" + std::string(100'000, '[') + std::string(100'000, ']') + "]}}";
+    CHECK(refused(deep_push).field == "contacts.push[0]");
+    const std::string deep_sub = R"({"id":"C-1","contacts":{"push":{"endpoint":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}}}";
+    CHECK(refused(deep_sub).field == "contacts.push");
+}
