@@ -6,6 +6,10 @@
 
 namespace crieur::directory {
 
+namespace {
+constexpr std::size_t kMaxRecordBytes = 64 * 1024;
+}  // namespace
+
 ImportFormat guess_format(const std::string& path, std::string_view first_line) {
     auto ends = [&](std::string_view ext) { return path.size() >= ext.size() && path.ends_with(ext); };
     if (ends(".csv")) return ImportFormat::csv;
@@ -49,13 +53,25 @@ ImportReport import_citizens(std::istream& in, Directory& directory, const Conta
             std::variant<Citizen, FieldError> parsed = FieldError{};
             if (options.format == ImportFormat::csv) {
                 record = line;
-                // A quoted field may hold line breaks: the record goes on until its quotes close.
-                while (!split_csv(record, fields)) {
-                    if (!std::getline(in, line)) break;
+                // A quoted field may hold line breaks: the record goes on until its quotes close,
+                // within a bound, so that one stray quote does not swallow the rest of the file.
+                bool closed = split_csv(record, fields);
+                while (!closed && record.size() < kMaxRecordBytes && std::getline(in, line)) {
                     ++line_no;
                     if (!line.empty() && line.back() == '\r') line.pop_back();
                     record += '\n';
                     record += line;
+                    closed = split_csv(record, fields);
+                }
+                if (!closed) {
+                    if (csv) ++report.lines;
+                    reject(record_line, "", "a quoted field is not closed (or the record is longer than 64 KiB)");
+                    if (!csv) {
+                        report.stopped = "the header is not usable";
+                        report.stopped_at = record_line;
+                        return report;
+                    }
+                    continue;
                 }
                 if (!csv) {
                     auto header = CsvCitizenReader::from_header(fields);

@@ -162,3 +162,19 @@ TEST_CASE("crieur citizens import: mixed good and bad lines, each bad one named;
     CHECK(out.find("marie.martin@example.fr") != std::string::npos);
     CHECK(out.find("+33612345678") == std::string::npos);  // the contact list is replaced
 }
+
+TEST_CASE("crieur citizens import: a stray quote costs its own record, not the rest of the file") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    {
+        std::ofstream csv(dir / "quote.csv");
+        csv << "id,given_name,family_name\n" << "C-1,\"Marie,Martin\n";  // the quote is never closed
+        for (int i = 0; i < 3000; ++i) csv << "C-" << 100 + i << ",Someone,Withalongishfamilyname\n";  // ~100 KB
+    }
+    std::string out;
+    CHECK(cli(daemon, dir, {"citizens", "import", dir / "quote.csv"}, out) == 1);
+    CHECK(out.find("quote.csv:2: a quoted field is not closed (or the record is longer than 64 KiB)") != std::string::npos);
+    // What lay past the bound is read again as records and imported.
+    CHECK(cli(daemon, dir, {"citizens", "show", "C-3099"}, out) == 0);
+}
