@@ -1,7 +1,10 @@
-// Pipeline: moves one valid job from intake to its outcome: template and channel, rendering (a
-// job whose data does not fit its template is rejected before anything else), deadline and
-// schedule, the attempt recorded before the send, the send, the outcome committed. It is the
-// only caller of the channel drivers. Use from the io_context's thread only.
+// Pipeline: moves one valid job from intake to its outcome. In order: the template check (a job
+// whose data does not fit is rejected before anything else), deadline and not_before, the
+// citizen from the directory, the router's candidates, quiet hours, the send time, the caps, the
+// provider's rate limit, the attempt recorded before the send, the send, the outcome committed;
+// then the next candidate (bad address), a retry with backoff, or an escalation on silence. What
+// must wait goes to the Redis schedule. It is the only caller of the channel drivers. Use from
+// the io_context's thread only.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -100,8 +103,9 @@ private:
     std::int64_t provider_wait_ms_ = 30'000;  // a message whose providers are all down waits this long
 };
 
-// The channel a job goes out on, and the address there. Until the citizen directory exists, a
-// citizen job is addressed to "citizen:<id>". Pure.
+// The structural check of a job against its template's channels (used by prepare(), and so by
+// `crieur enqueue`): for a citizen job, the route is only a channel to render on ("citizen:<id>");
+// the router picks the real ones. Pure.
 struct Route {
     std::string channel;
     std::string recipient;

@@ -55,7 +55,7 @@ struct StreamEntry {
 // parts) for one recipient.
 struct Message {
     std::string job_id;
-    std::string recipient;  // address on the channel, or "citizen:<id>" until the directory exists
+    std::string recipient;  // the address on the channel (E.164, e-mail, subscription, token)
     render::Rendered content;
     Priority priority = Priority::normal;
 };
