@@ -1,6 +1,8 @@
 #include "channels/registry.hpp"
 
+#include <algorithm>
 #include <concepts>
+#include <cstdio>
 
 #include "channels/email/smtp.hpp"
 #include "channels/outbox/outbox.hpp"
@@ -42,21 +44,26 @@ Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipi
     const auto now = std::chrono::steady_clock::now();
     auto fits = [&](const Entry& e) { return e.driver->carries(channel) && e.driver->accepts(recipient); };
     bool weighted = false;  // a provider is configured for it (up or not)
-    int total = 0;
+    double total = 0;
+    Entry* last = nullptr;
     for (auto& e : drivers_) {
         if (e.weight <= 0 || !fits(e)) continue;
         weighted = true;
-        if (e.breaker.available(now)) total += e.weight;
+        if (e.breaker.available(now)) {
+            total += e.weight * e.health;
+            last = &e;
+        }
     }
     if (total > 0) {
-        int pick = std::uniform_int_distribution<int>(0, total - 1)(rng_);
+        double pick = std::uniform_real_distribution<double>(0, total)(rng_);
         for (auto& e : drivers_) {
             if (e.weight <= 0 || !fits(e) || !e.breaker.available(now)) continue;
-            if (pick < e.weight) {
+            const double share = e.weight * e.health;
+            if (pick < share || &e == last) {  // the last one also takes what rounding leaves
                 e.breaker.take(now);
                 return e.driver.get();
             }
-            pick -= e.weight;
+            pick -= share;
         }
     }
     // The providers of this channel are all down: no outbox stand-in (it would swallow the SMS).
@@ -95,6 +102,7 @@ void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome) {
         if (e.driver.get() != driver || e.weight == 0) continue;
         const auto before = e.breaker.state(now);
         e.breaker.record(ok, now);
+        e.health = ok ? std::min(1.0, e.health + 0.1) : std::max(0.1, e.health * 0.5);
         const auto after = e.breaker.state(now);
         if (before != after && after == CircuitBreaker::State::open)
             spdlog::warn("providers: {} failed {}; its circuit breaker is open: no traffic until a probe succeeds",
@@ -112,6 +120,14 @@ std::string ChannelRegistry::prometheus() const {
         if (e.weight == 0) continue;
         out += "crieur_provider_up{provider=\"" + std::string(e.driver->provider()) + "\"} " +
                (e.breaker.available(now) ? "1" : "0") + "\n";
+    }
+    out += "# HELP crieur_provider_weight The weight a provider gets now: its configured weight times its health.\n"
+           "# TYPE crieur_provider_weight gauge\n";
+    for (auto& e : drivers_) {
+        if (e.weight == 0) continue;
+        char value[32];
+        std::snprintf(value, sizeof value, "%.2f", e.weight * e.health);
+        out += "crieur_provider_weight{provider=\"" + std::string(e.driver->provider()) + "\"} " + value + "\n";
     }
     return out;
 }

@@ -1,7 +1,8 @@
 // ChannelRegistry: the channel drivers of this daemon, built from the config. Adding a provider
 // is its own file plus one line in registry.cpp. Where several providers carry a channel (two SMS
 // providers), each message goes to one of them by weight; the outbox carries what no provider
-// does. Use from the io_context's thread.
+// does; a provider that fails gets less of the traffic, and none while its circuit breaker is open.
+// Use from the io_context's thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -40,6 +41,10 @@ private:
         std::unique_ptr<Channel> driver;
         int weight;  // 0: only when no other provider carries the channel (the outbox)
         CircuitBreaker breaker;
+        // The share of its weight a provider gets now: halved at each failure (down to a tenth),
+        // given back a tenth at each success. Traffic shifts away from a failing provider before
+        // its breaker opens, and comes back as it recovers.
+        double health = 1.0;
     };
     HttpClient http_;             // shared by the HTTP provider drivers
     std::vector<Entry> drivers_;  // in registration order

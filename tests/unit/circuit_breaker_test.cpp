@@ -70,3 +70,32 @@ TEST_CASE("a provider whose breaker is open gets no traffic; the other one takes
     registry.stop_all();
     std::filesystem::remove_all(c.outbox.dir);
 }
+
+TEST_CASE("weights shift away from a failing provider before its breaker opens, and back as it recovers") {
+    boost::asio::io_context io;
+    Config c;
+    c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-health-" + std::to_string(::getpid()))).string();
+    c.twilio.enabled = true;
+    c.ovh.enabled = true;  // weights 1 and 1
+    ChannelRegistry registry(io, c);  // the breaker opens after 5 failures: not reached here
+    Channel* twilio = nullptr;
+    for (int i = 0; i < 100 && !twilio; ++i)
+        if (auto* d = registry.find("sms"); d->provider() == "twilio") twilio = d;
+    REQUIRE(twilio);
+    auto twilio_share = [&] {
+        int n = 0;
+        for (int i = 0; i < 4000; ++i) n += registry.find("sms") == twilio;
+        return n;
+    };
+    CHECK(twilio_share() > 1800);  // 2,000 expected
+    registry.report(twilio, OutcomeKind::retry);
+    registry.report(twilio, OutcomeKind::retry);  // health 0.25: a fifth of the traffic
+    const int after_failures = twilio_share();
+    CHECK(after_failures > 600);
+    CHECK(after_failures < 1000);
+    CHECK(registry.prometheus().find("crieur_provider_weight{provider=\"twilio\"} 0.25") != std::string::npos);
+    for (int i = 0; i < 8; ++i) registry.report(twilio, OutcomeKind::accepted);  // back to full health
+    CHECK(twilio_share() > 1800);
+    registry.stop_all();
+    std::filesystem::remove_all(c.outbox.dir);
+}
