@@ -35,7 +35,7 @@ TEST_CASE("crieur enqueue queues valid JSON lines and names the invalid ones by 
     CHECK(client.integer({"XLEN", "crieur:jobs"}) == 2);
 }
 
-TEST_CASE("crieur status shows a message's attempts; dead list and requeue bring a fixed job back") {
+TEST_CASE("crieur status shows a message's attempts, dead list and requeue bring a fixed job back") {
     TempDir dir;
     RedisServer redis(dir / "redis");
     DaemonUnderTest daemon(dir, redis);
@@ -114,7 +114,7 @@ TEST_CASE("crieurd refuses to start on an invalid template set and says where") 
     CHECK(log.find("variables.name: declared but never used") != std::string::npos);
 }
 
-TEST_CASE("crieur citizens import: mixed good and bad lines, each bad one named; dry run writes nothing") {
+TEST_CASE("crieur citizens import: mixed good and bad lines, each bad one named, dry run writes nothing") {
     TempDir dir;
     RedisServer redis(dir / "redis");
     DaemonUnderTest daemon(dir, redis);

@@ -42,7 +42,7 @@ TEST_CASE("10,000 queued jobs end as 10,000 sent messages, every entry acknowled
     CHECK(daemon.stop() == 0);
 }
 
-TEST_CASE("invalid jobs go to the dead-letter stream with their reason; the rest of the batch is sent") {
+TEST_CASE("invalid jobs go to the dead-letter stream with their reason, the rest of the batch is sent") {
     TempDir dir;
     RedisServer redis(dir / "redis");
     DaemonUnderTest daemon(dir, redis);
@@ -274,7 +274,7 @@ TEST_CASE("SIGHUP recompiles the templates and refuses a broken set") {
     CHECK(daemon.stop() == 0);
 }
 
-TEST_CASE("cancellation: a scheduled message, a job not yet read, a whole campaign now and to come; too late once sent") {
+TEST_CASE("cancellation: a scheduled message, a job not yet read, a whole campaign now and to come, too late once sent") {
     TempDir dir;
     RedisServer redis(dir / "redis");
     DaemonUnderTest daemon(dir, redis);
@@ -363,7 +363,7 @@ TEST_CASE("an urgent job overtakes a bulk backlog held by a rate limit") {
     CHECK(daemon.stop() == 0);
 }
 
-TEST_CASE("send time: a message waits for the hour its reader reads, learnt from the receipts; off, it goes at once") {
+TEST_CASE("send time: a message waits for the hour its reader reads, learnt from the receipts, off, it goes at once") {
     TempDir dir;
     RedisServer redis(dir / "redis");
     const std::string on = "enabled = true\nexplore_percent = 0\nrelearn_s = 3600\n";

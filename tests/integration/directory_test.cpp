@@ -87,7 +87,7 @@ const std::string kMarie = std::string(R"({"given_name":"Marie","family_name":"M
 
 }  // namespace
 
-TEST_CASE("a citizen job falls back from a bad SMS number to e-mail; the number is marked invalid and skipped after") {
+TEST_CASE("a citizen job falls back from a bad SMS number to e-mail, the number is marked invalid and skipped after") {
     DirectoryRig rig;
     CHECK(http_request(rig.daemon->http_port(), "PUT", "/v1/citizens/C-1", kMarie).status == 401);  // no token
     REQUIRE(rig.api("PUT", "/v1/citizens/C-1", kMarie).status == 201);
@@ -130,7 +130,7 @@ TEST_CASE("Twilio's 21610 (the number replied STOP) is an opt-out, not an invali
     CHECK(rig.daemon->stop() == 0);
 }
 
-TEST_CASE("information needs consent; the exclusions are recorded; a one-click unsubscribe takes it back") {
+TEST_CASE("information needs consent, the exclusions are recorded, a one-click unsubscribe takes it back") {
     DirectoryRig rig;
     REQUIRE(rig.api("PUT", "/v1/citizens/C-7", R"({"channels":["email","sms"],"contacts":{"email":"paul@example.fr","sms":"06 12 34 56 78"}})").status == 201);
     auto client = rig.redis.client();
@@ -163,7 +163,7 @@ TEST_CASE("information needs consent; the exclusions are recorded; a one-click u
     CHECK(rig.daemon->stop() == 0);
 }
 
-TEST_CASE("erasure: no trace of the citizen's phone, e-mail or name in the database files; later jobs refused") {
+TEST_CASE("erasure: no trace of the citizen's phone, e-mail or name in the database files, later jobs refused") {
     DirectoryRig rig;
     const std::string body = R"({"given_name":"Zoé","family_name":"Quenardel","channels":["email"],
         "contacts":{"sms":"06 98 76 54 32","email":"zoe.quenardel@example.fr"},
@@ -202,7 +202,7 @@ TEST_CASE("erasure: no trace of the citizen's phone, e-mail or name in the datab
     CHECK(rig.daemon->stop() == 0);
 }
 
-TEST_CASE("an SMS STOP opts the number out of every SMS, citizen or inline; START brings it back") {
+TEST_CASE("an SMS STOP opts the number out of every SMS, citizen or inline, START brings it back") {
     DirectoryRig rig;
     REQUIRE(rig.api("PUT", "/v1/citizens/C-5", R"({"channels":["sms","email"],"contacts":{"sms":"06 12 34 56 78","email":"lea@example.fr"}})").status == 201);
     auto reply = [&](const std::string& body) {
@@ -233,7 +233,7 @@ TEST_CASE("an SMS STOP opts the number out of every SMS, citizen or inline; STAR
     CHECK(rig.daemon->stop() == 0);
 }
 
-TEST_CASE("escalation on silence: no delivery receipt in time sends on the next channel; a receipt in time stops it") {
+TEST_CASE("escalation on silence: no delivery receipt in time sends on the next channel, a receipt in time stops it") {
     const std::string router = "[router]\nescalate_after_s = { sms = 1 }\n";
     SUBCASE("silence: the SMS is never reported delivered") {
         DirectoryRig rig(false, router);  // no status_callback: Twilio reports nothing
@@ -269,7 +269,7 @@ TEST_CASE("escalation on silence: no delivery receipt in time sends on the next 
     }
 }
 
-TEST_CASE("quiet hours: a normal message waits for their end in the citizen's time zone; urgent ones do not") {
+TEST_CASE("quiet hours: a normal message waits for their end in the citizen's time zone, urgent ones do not") {
     // A window around now, in UTC, for the daemon's default; a citizen far east is outside it.
     const auto now_min = std::chrono::duration_cast<std::chrono::minutes>(std::chrono::system_clock::now().time_since_epoch()).count() % 1440;
     auto hhmm = [](long long m) {
@@ -299,7 +299,7 @@ TEST_CASE("quiet hours: a normal message waits for their end in the citizen's ti
     CHECK(rig.daemon->stop() == 0);
 }
 
-TEST_CASE("caps: a citizen's information messages per day, a service's daily quota; urgent ones are never capped") {
+TEST_CASE("caps: a citizen's information messages per day, a service's daily quota, urgent ones are never capped") {
     DirectoryRig rig(false, "[caps]\ncitizen_per_day = { information = 2 }\nservice_per_day = { voirie = 3 }\n");
     REQUIRE(rig.api("PUT", "/v1/citizens/K-1", R"({"channels":["email"],"contacts":{"email":"k1@example.fr"},
         "consents":[{"channel":"email","category":"information","granted":true}]})").status == 201);

@@ -17,7 +17,7 @@ std::string app_job(const std::string& id, const std::string& token) {
 }
 }  // namespace
 
-TEST_CASE("app push goes through FCM with a cached OAuth token; an unregistered token is a bad address") {
+TEST_CASE("app push goes through FCM with a cached OAuth token, an unregistered token is a bad address") {
     TempDir dir;
     REQUIRE(std::system(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + (dir / "sa.pem") +
                          " 2>/dev/null").c_str()) == 0);

@@ -157,7 +157,7 @@ TEST_CASE("the message's JSON holds its attempts and events") {
     CHECK_FALSE(none);
 }
 
-TEST_CASE("an escalation goes ahead only while the message is sent and not delivered; a late receipt never moves it back") {
+TEST_CASE("an escalation goes ahead only while the message is sent and not delivered, a late receipt never moves it back") {
     Harness h;
     auto store = h.open();
     auto escalate = [&](const std::string& id) {

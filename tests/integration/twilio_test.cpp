@@ -97,7 +97,7 @@ TEST_CASE("Twilio's refusals are classified: unsubscribed is a bad address, 429 
     CHECK(rig.daemon->stop() == 0);
 }
 
-TEST_CASE("an undelivered callback fails the message; a timeout after the request is unknown, not unsent") {
+TEST_CASE("an undelivered callback fails the message, a timeout after the request is unknown, not unsent") {
     TwilioRig rig;
     auto client = rig.redis.client();
     enqueue(client, {sms_to("tw-landline", "+33600030006"), sms_to("tw-slow", "+33600000408"),

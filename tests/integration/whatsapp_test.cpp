@@ -80,7 +80,7 @@ TEST_CASE("a number not on WhatsApp (131026) fails the message with Meta's code"
     CHECK(rig.daemon.stop() == 0);
 }
 
-TEST_CASE("the webhook handshake answers the challenge only for our verify token; bad signatures get 403") {
+TEST_CASE("the webhook handshake answers the challenge only for our verify token, bad signatures get 403") {
     WhatsappRig rig;
     auto ok = http_get(rig.http_port, "/hooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444");
     CHECK(ok.status == 200);

@@ -43,7 +43,7 @@ TEST_CASE("circuit breaker: a run of failures opens it, one probe after the open
     CHECK(b.state(t0 + 9000ms) == State::half_open);
 }
 
-TEST_CASE("a provider whose breaker is open gets no traffic; the other one takes it all; none left: no stand-in") {
+TEST_CASE("a provider whose breaker is open gets no traffic, the other one takes it all, none left: no stand-in") {
     boost::asio::io_context io;
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-breaker-" + std::to_string(::getpid()))).string();

@@ -60,7 +60,7 @@ TEST_CASE("a bad citizen is refused naming the field") {
     CHECK(parsed(R"({"given_name":"x"})", "C-1").id == "C-1");
 }
 
-TEST_CASE("CSV: header checked, quoted fields, lists with ';', errors name the column") {
+TEST_CASE("CSV: header checked, quoted fields, lists separated by semicolons, errors name the column") {
     std::vector<std::string> fields;
     REQUIRE(split_csv(R"(C-1,"Martin, Marie","say ""hi""",,x)", fields));
     CHECK(fields == std::vector<std::string>{"C-1", "Martin, Marie", "say \"hi\"", "", "x"});

@@ -130,7 +130,7 @@ TEST_CASE("the directory and the router: defaults, values, and errors with their
           "crieur.toml:6: directory.default_region: expected a two-letter country code such as FR");
 }
 
-TEST_CASE("rate limits: per provider, with their errors on their line; the horizon stays below the claim time") {
+TEST_CASE("rate limits: per provider, with their errors on their line, the horizon stays below the claim time") {
     Config c = parse_config(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 50, burst = 10 }\n"
                                                      "ovh = { per_s = 5.5, segments = true }\n",
                             "crieur.toml", "/etc/crieur");

@@ -55,7 +55,7 @@ TEST_CASE("e-mail addresses: trimmed, domain lower-cased, bad syntax refused") {
     }
 }
 
-TEST_CASE("push contacts: a Web Push subscription's shape is checked; an FCM token is a token") {
+TEST_CASE("push contacts: a Web Push subscription's shape is checked, an FCM token is a token") {
     ContactCheck check;
     // RFC 8291 Appendix A's user agent key and secret.
     const std::string p256dh = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";

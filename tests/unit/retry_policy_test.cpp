@@ -7,7 +7,7 @@
 using namespace crieur;
 using namespace std::chrono_literals;
 
-TEST_CASE("backoff: full jitter under a doubling ceiling, capped; Retry-After is a floor") {
+TEST_CASE("backoff: full jitter under a doubling ceiling, capped, Retry-After is a floor") {
     RetryPolicy p({10, 1000, 20'000}, 42);
     CHECK(p.ceiling_ms(1) == 1000);
     CHECK(p.ceiling_ms(2) == 2000);

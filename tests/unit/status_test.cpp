@@ -42,7 +42,7 @@ TEST_CASE("only what has not gone out can be cancelled, expired or rejected") {
     CHECK_FALSE(can_transition(Status::sending, Status::rejected));
 }
 
-TEST_CASE("a rejected job can be corrected and queued again; unknown waits for an operator") {
+TEST_CASE("a rejected job can be corrected and queued again, unknown waits for an operator") {
     CHECK(can_transition(Status::rejected, Status::queued));
     CHECK(can_transition(Status::rejected, Status::sending));
     CHECK_FALSE(can_transition(Status::rejected, Status::sent));
