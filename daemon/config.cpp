@@ -385,11 +385,21 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                 } else if (lk.str() == "segments") {
                     if (!lv.is_boolean()) fail(lv, key, "expected true or false");
                     else l.segments = *lv.value<bool>();
+                } else if (lk.str() == "segments_per_s") {
+                    auto d = lv.value<double>();
+                    if (!d || *d <= 0 || *d > 1e6) fail(lv, key, "expected a number of SMS segments per second above 0");
+                    else l.segments_per_s = *d;
+                } else if (lk.str() == "segments_burst") {
+                    auto i = lv.value<std::int64_t>();
+                    if (!lv.is_integer() || !i || *i < 1 || *i > 1'000'000) fail(lv, key, "expected an integer from 1 to 1000000");
+                    else l.segments_burst = static_cast<int>(*i);
                 } else {
                     fail(lv, key, "unknown key");
                 }
             }
-            if (l.per_s <= 0) fail(v, provider + ".per_s", "required");
+            if (l.per_s <= 0 && l.segments_per_s <= 0) fail(v, provider + ".per_s", "required");
+            else if (l.segments && l.segments_per_s > 0)
+                fail(v, provider + ".segments", "per_s in segments and segments_per_s together: give per_s in messages, or drop segments_per_s");
             else c.rate_limits.providers[provider] = l;
         }
         if (!c.rate_limits.providers.empty() && c.rate_limits.horizon_ms >= c.redis.claim_after_ms)

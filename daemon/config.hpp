@@ -172,7 +172,9 @@ struct RateLimitsConfig {
     struct Limit {
         double per_s = 0;
         int burst = 1;
-        bool segments = false;  // SMS: count segments, not messages
+        bool segments = false;  // SMS: per_s counts segments, not messages
+        double segments_per_s = 0;  // SMS: a second limit in segments, beside per_s in messages
+        int segments_burst = 1;
     };
     std::map<std::string, Limit> providers;  // by provider name: twilio, ovh, whatsapp, webpush, fcm, smtp
     int horizon_ms = 5000;  // the furthest slot a job waits for in memory; later ones stay pending

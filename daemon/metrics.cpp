@@ -38,6 +38,7 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     c("crieur_quiet_hours_deferred_total", "Messages put aside until the citizen's quiet hours end.", quiet_hours_deferred);
     c("crieur_throttle_waits_total", "Sends that waited for their slot under a provider's rate limit.", throttle_waits);
     c("crieur_throttle_deferred_total", "Jobs put in the schedule until their rate-limit slot, beyond the horizon.", throttle_deferred);
+    c("crieur_throttle_yielded_total", "Bulk jobs back at their slot that gave it up to an urgent or normal message and queued again.", throttle_yielded);
     c("crieur_capped_total", "Messages held by a citizen cap or a service quota until the next period.", capped);
     c("crieur_send_time_deferred_total", "Messages held until the send time chosen for them.", send_time_deferred);
     c("crieur_fallbacks_total", "Sends that moved on to the next candidate channel or address.", fallbacks);

@@ -34,6 +34,7 @@ struct Metrics {
     Counter quiet_hours_deferred{0};  // messages put aside until the end of the citizen's quiet hours
     Counter throttle_waits{0};     // sends that waited for their slot under a provider's rate limit
     Counter throttle_deferred{0};  // jobs put in the schedule with a slot beyond the horizon
+    Counter throttle_yielded{0};   // bulk slots given up to urgent or normal messages
     Counter capped{0};             // messages held by a citizen cap or a service quota until the next day or week
     Counter send_time_deferred{0};  // messages held until the send time chosen for them
     Counter fallbacks{0};             // a candidate was a bad address or failed for good: the next one was tried

@@ -129,7 +129,6 @@ Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
       channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock), io_(io),
       rate_(rate_limiter), caps_(caps), send_time_(send_time) {
     send_time_window_h_ = config.send_time.window_h;
-    rate_limits_ = config.rate_limits.providers;
     throttle_horizon_ms_ = config.rate_limits.horizon_ms;
     provider_wait_ms_ = config.providers.breaker_open_ms;
     policy_.default_order = config.router.default_order;
@@ -395,23 +394,31 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
         return;
     }
     const std::string provider(driver->provider());
-    if (!rate_.limited(provider) || d->slot_provider == provider) {
-        d->slot_provider.clear();  // a slot reserved before it was put aside: used now
+    // A slot reserved before the job was put aside is its own; a bulk one asks first whether a
+    // higher priority borrowed a slot meanwhile, and gives its own back if so.
+    const bool returning = d->slot_provider == provider;
+    d->slot_provider.clear();
+    if (!rate_.limited(provider) || (returning && d->job.priority != Priority::bulk)) {
         send_now(std::move(d), candidate, last, driver, std::move(*message));
         return;
     }
-    // The provider's pace, shared by every daemon: wait for the slot, or leave the job pending.
-    const auto limit = rate_limits_.find(provider);
-    const int cost = limit != rate_limits_.end() && limit->second.segments && message->content.sms
-                         ? std::max(1, message->content.sms->segments)
-                         : 1;
-    const bool urgent = d->job.priority == Priority::urgent;
-    rate_.reserve(provider, cost, urgent, [this, d = std::move(d), candidate, last, driver,
-                                   message = std::move(*message)](std::int64_t wait_ms) mutable {
+    pace(std::move(d), std::move(candidate), last, driver, std::move(*message), returning);
+}
+
+// The provider's pace, shared by every daemon: go now, wait for a near slot with a timer (the job
+// still pending in the stream), or put the job in the schedule until a far one.
+void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver,
+                    Message message, bool returning) {
+    const std::string provider(driver->provider());
+    const int segments = message.content.sms ? std::max(1, message.content.sms->segments) : 1;
+    const Priority priority = d->job.priority;
+    rate_.reserve(provider, segments, priority, returning, [this, d = std::move(d), candidate, last, driver,
+                                   message = std::move(message), returning](std::int64_t wait_ms) mutable {
         if (wait_ms < 0) {  // Redis failed: the job stays pending and comes back
             d->done(Disposition::keep);
             return;
         }
+        if (returning && wait_ms > 0) metrics_.throttle_yielded++;
         if (wait_ms > throttle_horizon_ms_) {
             // A far slot: in the schedule until then, with its reservation (no herd, no retry burnt).
             metrics_.throttle_deferred++;
@@ -442,7 +449,9 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
         auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(wait_ms));
         timer->async_wait([this, timer, d = std::move(d), candidate, last, driver,
                            message = std::move(message)](const boost::system::error_code&) mutable {
-            send_now(std::move(d), candidate, last, driver, std::move(message));
+            // A bulk job asks again at its slot: an urgent or normal one may have borrowed it.
+            if (d->job.priority == Priority::bulk) pace(std::move(d), std::move(candidate), last, driver, std::move(message), true);
+            else send_now(std::move(d), candidate, last, driver, std::move(message));
         });
     });
 }

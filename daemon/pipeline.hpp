@@ -67,6 +67,8 @@ private:
     void route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen);
     void try_candidate(std::shared_ptr<Delivery> d);
     // The attempt recorded, then the send, then the outcome.
+    void pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver, Message message,
+              bool returning);
     void send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver, Message message);
     void settle(std::shared_ptr<Delivery> d, Status status, std::string reason);
 
@@ -98,7 +100,6 @@ private:
     Caps& caps_;
     sendtime::Learner* send_time_;  // null: the send time is off
     int send_time_window_h_ = 24;
-    std::map<std::string, RateLimitsConfig::Limit> rate_limits_;
     std::int64_t throttle_horizon_ms_ = 5000;
     std::int64_t provider_wait_ms_ = 30'000;  // a message whose providers are all down waits this long
 };

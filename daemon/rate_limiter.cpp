@@ -1,56 +1,104 @@
 #include "daemon/rate_limiter.hpp"
 
 #include <cmath>
+#include <vector>
 
 namespace crieur {
 
 namespace {
-// GCRA with reservations. KEYS[1] the meter; ARGV[1] emission interval (µs per unit), ARGV[2]
-// burst tolerance (µs), ARGV[3] cost (units), ARGV[4] 1 for an urgent message. Reserves the next
-// slot and returns the wait for it in µs (0: now). An urgent message does not queue behind the
-// reservations: it goes now and pushes the meter on by its cost, so the later slots move back
-// and the pace holds over time (a flood alert overtakes a campaign's backlog).
+// GCRA with reservations and priorities. For each meter k, three keys: KEYS[3k-2] the theoretical
+// arrival time of all reservations (T), KEYS[3k-1] that of urgent and normal ones (N), KEYS[3k]
+// the units borrowed from bulk slots and not yet given back (D). ARGV[1] the lane: u(rgent),
+// n(ormal), b(ulk), r (a bulk job at the slot it reserved); then per meter its emission interval
+// (µs per unit), burst tolerance (µs) and cost (units). Returns the wait in µs (0: now).
+// Urgent and normal slots that fall before the end of the reservations are borrowed from the
+// bulk ones: every bulk job asks again at its slot ('r') and gives it up while a debt is owed.
 constexpr std::string_view kReserve = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cost, urgent = tonumber(ARGV[3]), ARGV[4] == '1'
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local allowed_at = tat - tolerance
-local wait = allowed_at - now
-if wait < 0 or urgent then wait = 0 end
-local new_tat = tat + interval * cost
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return math.floor(wait)
+local lane = ARGV[1]
+local m = #KEYS / 3
+local T, N, D, I, tol, c = {}, {}, {}, {}, {}, {}
+for k = 1, m do
+  T[k] = math.max(now, tonumber(redis.call('GET', KEYS[3*k-2]) or '0'))
+  N[k] = math.max(now, tonumber(redis.call('GET', KEYS[3*k-1]) or '0'))
+  D[k] = tonumber(redis.call('GET', KEYS[3*k]) or '0')
+  I[k], tol[k], c[k] = tonumber(ARGV[3*k-1]), tonumber(ARGV[3*k]), tonumber(ARGV[3*k+1])
+end
+if lane == 'r' then
+  local owed = false
+  for k = 1, m do if D[k] > 0 then owed = true end end
+  if not owed then return 0 end
+  for k = 1, m do D[k] = math.max(0, D[k] - c[k]) end
+  lane = 'b'
+end
+local s = now
+local borrow = {}
+if lane == 'b' then
+  for k = 1, m do s = math.max(s, T[k] - tol[k]) end
+  -- no reservation ahead: no bulk job is left to give a borrowed slot back
+  if s <= now then for k = 1, m do D[k] = 0 end end
+else
+  if lane == 'n' then for k = 1, m do s = math.max(s, N[k] - tol[k]) end end
+  for k = 1, m do borrow[k] = T[k] - tol[k] > s end
+end
+for k = 1, m do
+  if borrow[k] then D[k] = D[k] + c[k] else T[k] = math.max(T[k], s) + I[k] * c[k] end
+  if lane ~= 'b' then N[k] = math.max(N[k], s) + I[k] * c[k] end
+  local ttl = math.ceil((T[k] - now) / 1000) + 1000
+  redis.call('SET', KEYS[3*k-2], string.format('%.0f', T[k]), 'PX', ttl)
+  if lane ~= 'b' then redis.call('SET', KEYS[3*k-1], string.format('%.0f', N[k]), 'PX', math.ceil((N[k] - now) / 1000) + 1000) end
+  if D[k] > 0 then redis.call('SET', KEYS[3*k], string.format('%.0f', D[k]), 'PX', ttl) else redis.call('DEL', KEYS[3*k]) end
+end
+return math.floor(s - now)
 )lua";
+
+std::string us(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.0f", v);
+    return b;
+}
 }  // namespace
 
 RateLimiter::RateLimiter(redis::RedisConnection& conn, std::string key_prefix, std::map<std::string, RateLimit> limits)
     : conn_(conn), prefix_(std::move(key_prefix)), limits_(std::move(limits)) {
-    std::erase_if(limits_, [](const auto& kv) { return kv.second.per_s <= 0; });
+    std::erase_if(limits_, [](const auto& kv) { return kv.second.per_s <= 0 && kv.second.segments_per_s <= 0; });
 }
 
-void RateLimiter::reserve(const std::string& provider, int cost, bool urgent, std::function<void(std::int64_t)> done) {
+void RateLimiter::reserve(const std::string& provider, int segments, Priority priority, bool returning,
+                          std::function<void(std::int64_t)> done) {
     auto it = limits_.find(provider);
     if (it == limits_.end()) {
         done(0);
         return;
     }
-    const double interval_us = 1e6 / it->second.per_s;
-    const double tolerance_us = interval_us * std::max(0, it->second.burst - 1);
-    char interval[32], tolerance[32];
-    std::snprintf(interval, sizeof interval, "%.0f", interval_us);
-    std::snprintf(tolerance, sizeof tolerance, "%.0f", tolerance_us);
-    const std::string key = prefix_ + provider, c = std::to_string(std::max(1, cost));
-    conn_.command({"EVAL", kReserve, "1", key, interval, tolerance, c, urgent ? "1" : "0"},
-                  [done = std::move(done)](const redisReply* r) {
-                      if (!r || r->type != REDIS_REPLY_INTEGER) {
-                          done(-1);  // Redis away or refused: the job waits, pending, as for any Redis trouble
-                          return;
-                      }
-                      done((r->integer + 999) / 1000);
-                  });
+    const RateLimit& l = it->second;
+    segments = std::max(1, segments);
+    const char* lane = returning ? "r" : priority == Priority::urgent ? "u" : priority == Priority::normal ? "n" : "b";
+    std::vector<std::string> args{"EVAL", std::string(kReserve), "0"};
+    std::vector<std::string> keys, meters;
+    auto meter = [&](const std::string& key, double per_s, int burst, int cost) {
+        const double interval = 1e6 / per_s;
+        for (const char* suffix : {"", ":normal", ":debt"}) keys.push_back(key + suffix);
+        meters.push_back(us(interval));
+        meters.push_back(us(interval * std::max(0, burst - 1)));
+        meters.push_back(std::to_string(cost));
+    };
+    // The messages meter keeps its key from before the segments one existed.
+    if (l.per_s > 0) meter(prefix_ + provider, l.per_s, l.burst, l.segments ? segments : 1);
+    if (l.segments_per_s > 0) meter(prefix_ + provider + ":segments", l.segments_per_s, l.segments_burst, segments);
+    args[2] = std::to_string(keys.size());
+    args.insert(args.end(), keys.begin(), keys.end());
+    args.push_back(lane);
+    args.insert(args.end(), meters.begin(), meters.end());
+    std::vector<std::string_view> views(args.begin(), args.end());
+    conn_.command(views, [done = std::move(done)](const redisReply* r) {
+        if (!r || r->type != REDIS_REPLY_INTEGER) {
+            done(-1);  // Redis away or refused: the job waits, pending, as for any Redis trouble
+            return;
+        }
+        done((r->integer + 999) / 1000);
+    });
 }
 
 }  // namespace crieur

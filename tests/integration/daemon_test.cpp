@@ -363,6 +363,46 @@ TEST_CASE("an urgent job overtakes a bulk backlog held by a rate limit") {
     CHECK(daemon.stop() == 0);
 }
 
+TEST_CASE("normal jobs overtake a bulk backlog held by a rate limit, and the pace holds") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis, {.extra_sections = "[rate_limits]\noutbox = { per_s = 50, burst = 1 }\nhorizon_ms = 500\n"});
+    daemon.start();
+    auto client = redis.client();
+    const int bulk = 500, normal = 50;  // 10 s of bulk at 50/s, then 1 s of normal
+    std::vector<std::string> jobs;
+    for (int i = 0; i < bulk; ++i) jobs.push_back(sms_job("bulk-" + std::to_string(i), R"(,"priority":"bulk")"));
+    enqueue(client, jobs);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM attempts") >= 50; }, 30s, 20ms));
+    jobs.clear();
+    for (int i = 0; i < normal; ++i) jobs.push_back(sms_job("normal-" + std::to_string(i)));
+    const auto queued = std::chrono::steady_clock::now();
+    enqueue(client, jobs);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent' AND job_id LIKE 'normal-%'") == normal; },
+                       30s, 20ms));
+    const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - queued).count();
+    const auto bulk_by_then = daemon.query("SELECT count(*) FROM messages WHERE status = 'sent' AND job_id LIKE 'bulk-%'");
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == bulk + normal; }, 60s, 100ms));
+    // The pace over the whole run, and over the second in which the normal ones went out.
+    const auto first = daemon.query("SELECT min(started_at) FROM attempts"), last = daemon.query("SELECT max(started_at) FROM attempts");
+    const double rate = (bulk + normal - 1) * 1000.0 / static_cast<double>(last - first);
+    const auto n_first = daemon.query("SELECT min(a.started_at) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id LIKE 'normal-%'");
+    const auto n_last = daemon.query("SELECT max(a.started_at) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id LIKE 'normal-%'");
+    const auto during = daemon.query("SELECT count(*) FROM attempts WHERE started_at BETWEEN " + std::to_string(n_first) + " AND " + std::to_string(n_last));
+    const double rate_during = (during - 1) * 1000.0 / static_cast<double>(std::max<std::int64_t>(1, n_last - n_first));
+    const auto yielded = daemon.metric("crieur_throttle_yielded_total");
+    MESSAGE("50 normal jobs all sent " << latency << " s after they were queued behind " << bulk - 50
+                                       << " bulk ones (" << bulk_by_then << " bulk sent by then); pace " << rate
+                                       << "/s over the run, " << rate_during << "/s while the normal ones went; "
+                                       << yielded << " bulk slots given up");
+    CHECK(latency < 4.0);          // 1 s at the pace, the horizon, and the schedule's promotion
+    CHECK(bulk_by_then < bulk - 200);  // the backlog still waited: the normal ones did not queue behind it
+    CHECK(rate == doctest::Approx(50.0).epsilon(0.05));
+    CHECK(rate_during < 50 * 1.3);
+    CHECK(yielded >= normal - 5);
+    CHECK(daemon.stop() == 0);
+}
+
 TEST_CASE("send time: a message waits for the hour its reader reads, learnt from the receipts, off, it goes at once") {
     TempDir dir;
     RedisServer redis(dir / "redis");

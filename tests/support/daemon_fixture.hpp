@@ -71,6 +71,16 @@ public:
     }
     Process& process() { return *process_; }
     int http_port() const { return http_port_; }
+    // A counter or gauge from /metrics (its first sample); -1 when absent.
+    double metric(const std::string& name) const {
+        const std::string body = http_get(http_port_, "/metrics").body;
+        for (std::size_t at = body.find(name); at != std::string::npos; at = body.find(name, at + 1)) {
+            const bool line_start = at == 0 || body[at - 1] == '\n';
+            const char next = at + name.size() < body.size() ? body[at + name.size()] : '\0';
+            if (line_start && (next == ' ' || next == '{')) return std::stod(body.substr(body.find(' ', at) + 1));
+        }
+        return -1;
+    }
     std::string log() const { return dir_ / "crieurd.log"; }
     std::string config() const { return config_; }
     std::string outbox(const std::string& channel) const { return dir_ / ("outbox/" + channel + ".jsonl"); }

@@ -132,9 +132,17 @@ TEST_CASE("the directory and the router: defaults, values, and errors with their
 
 TEST_CASE("rate limits: per provider, with their errors on their line, the horizon stays below the claim time") {
     Config c = parse_config(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 50, burst = 10 }\n"
-                                                     "ovh = { per_s = 5.5, segments = true }\n",
+                                                     "ovh = { per_s = 5.5, segments = true }\n"
+                                                     "whatsapp = { per_s = 80, segments_per_s = 100, segments_burst = 5 }\n",
                             "crieur.toml", "/etc/crieur");
     CHECK(c.rate_limits.providers.at("twilio").per_s == 50);
+    CHECK(c.rate_limits.providers.at("whatsapp").segments_per_s == 100);
+    CHECK(c.rate_limits.providers.at("whatsapp").segments_burst == 5);
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 5, segments = true, segments_per_s = 9 }\n")[0] ==
+          "crieur.toml:6: rate_limits.twilio.segments: per_s in segments and segments_per_s together: give per_s in "
+          "messages, or drop segments_per_s");
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { segments_per_s = -1 }\n")[0] ==
+          "crieur.toml:6: rate_limits.twilio.segments_per_s: expected a number of SMS segments per second above 0");
     CHECK(c.rate_limits.providers.at("twilio").burst == 10);
     CHECK(c.rate_limits.providers.at("ovh").segments);
     CHECK(problems(std::string(kMinimal) + "[rate_limits]\npigeon = { per_s = 1 }\n")[0] ==
