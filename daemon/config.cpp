@@ -472,11 +472,14 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("from", m.from, m.enabled);
         s.string("bounce_address", m.bounce_address);
         s.string("unsubscribe_url", m.unsubscribe_url);
+        s.string("tracking_url", m.tracking_url);
         s.secret("unsubscribe_secret", m.unsubscribe_secret);
         s.integer("timeout_ms", m.timeout_ms, 100, 600'000);
         s.reject_unknown();
         if (m.enabled && !m.unsubscribe_url.empty() && m.unsubscribe_secret.empty())
             problems.push_back(name + ": smtp.unsubscribe_secret_env or smtp.unsubscribe_secret_file: required with smtp.unsubscribe_url");
+        if (m.enabled && !m.tracking_url.empty() && m.unsubscribe_secret.empty())
+            problems.push_back(name + ": smtp.unsubscribe_secret_env or smtp.unsubscribe_secret_file: required with smtp.tracking_url (it signs the links)");
     }
     {
         auto s = section("whatsapp");

@@ -92,7 +92,8 @@ struct SmtpConfig {
     std::string from;                 // the From header: "Ville de Lyon <noreply@mairie.example.fr>"
     std::string bounce_address;       // the envelope sender; empty: From's address
     std::string unsubscribe_url;      // RFC 8058 one-click base URL, for templates of category information
-    std::string unsubscribe_secret;   // signs the unsubscribe tokens (from unsubscribe_secret_env/_file)
+    std::string unsubscribe_secret;   // signs the unsubscribe and tracking tokens (from unsubscribe_secret_env/_file)
+    std::string tracking_url;         // public base URL of /t/: e-mail opens and clicks for the send time; empty: off
     int timeout_ms = 30'000;
 };
 

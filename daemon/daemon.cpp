@@ -14,6 +14,7 @@
 #include "channels/sms/twilio.hpp"
 #include "channels/whatsapp/cloud_api.hpp"
 #include "daemon/directory/directory_routes.hpp"
+#include "daemon/engagement/engagement_routes.hpp"
 #include "daemon/log.hpp"
 
 namespace crieur {
@@ -37,10 +38,8 @@ std::unique_ptr<sendtime::Learner> make_learner(const Config& c) {
     if (!c.send_time.enabled) return nullptr;
     sendtime::Options options;
     options.explore = c.send_time.explore;
-    const auto* zone = date::locate_zone(c.quiet_hours.time_zone);
-    const int offset = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::minutes>(zone->get_info(std::chrono::system_clock::now()).offset).count());
-    return std::make_unique<sendtime::Learner>(c.receipts.path, options, std::chrono::seconds(c.send_time.relearn_s), offset);
+    return std::make_unique<sendtime::Learner>(c.receipts.path, c.directory.path, options,
+                                               std::chrono::seconds(c.send_time.relearn_s), c.quiet_hours.time_zone);
 }
 
 std::string default_consumer_name() {
@@ -397,8 +396,7 @@ void Daemon::add_routes() {
     // Cancellation of what has not gone out: POST /v1/messages/{id}/cancel, /v1/campaigns/{id}/cancel.
     auto cancel = [this](bool campaign) {
         return [this, campaign](const Request& req, std::string_view tail, Reply reply) {
-            if (!config_.http.api_token.empty() &&
-                !same_bytes(req.header("authorization"), "Bearer " + config_.http.api_token))
+            if (!http::authorised(req, config_.http.api_token))
                 return reply(http::json_error(401, "a bearer token is required"));
             std::string id;
             if (!tail.ends_with("/cancel") || !http::percent_decode(tail.substr(0, tail.size() - 7), id) || id.empty() ||
@@ -427,6 +425,7 @@ void Daemon::add_routes() {
     routes_.add("POST", "/v1/messages/", cancel(false));
     routes_.add("POST", "/v1/campaigns/", cancel(true));
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_);
+    engagement::add_engagement_routes(routes_, config_, store_, directory_, clock_);
 }
 
 }  // namespace crieur

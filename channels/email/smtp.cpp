@@ -7,6 +7,7 @@
 #include <ctime>
 #include <vector>
 
+#include "channels/email/tracking.hpp"
 #include "channels/encoding.hpp"
 
 namespace crieur {
@@ -188,7 +189,12 @@ void SmtpChannel::send(Message message, Done done) {
         curl_mime_type(text, "text/plain; charset=utf-8");
         curl_mime_encoder(text, "quoted-printable");
         curl_mimepart* html = curl_mime_addpart(t.mime);
-        curl_mime_data(html, c.html.data(), c.html.size());
+        // Opens and clicks, for the send time: the HTML part only (curl_mime_data copies it).
+        const std::string tracked = config_.tracking_url.empty()
+                                        ? std::string()
+                                        : tracking::track_html(c.html, config_.tracking_url, config_.unsubscribe_secret, message.job_id);
+        const std::string& body = config_.tracking_url.empty() ? c.html : tracked;
+        curl_mime_data(html, body.data(), body.size());
         curl_mime_type(html, "text/html; charset=utf-8");
         curl_mime_encoder(html, "quoted-printable");
         curl_easy_setopt(e, CURLOPT_MIMEPOST, t.mime);

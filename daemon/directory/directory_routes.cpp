@@ -16,11 +16,6 @@ using http::Reply;
 using http::Request;
 using http::Response;
 
-bool authorised(const Config& config, const Request& req) {
-    if (config.http.api_token.empty()) return true;
-    return same_bytes(req.header("authorization"), "Bearer " + config.http.api_token);
-}
-
 // "{id}" or "{id}/consents" → (id, rest)
 std::optional<std::pair<std::string, std::string>> split_tail(std::string_view tail) {
     const auto slash = tail.find('/');
@@ -65,7 +60,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
     auto check = std::make_shared<const ContactCheck>(config.directory.default_region);
 
     routes.add("GET", "/v1/citizens/", [&config, &directory](const Request& req, std::string_view tail, Reply reply) {
-        if (!authorised(config, req)) return reply(json_error(401, "a bearer token is required"));
+        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
         directory.lookup(parts->first, [reply = std::move(reply), id = parts->first](Lookup l) {
@@ -78,7 +73,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
 
     routes.add("PUT", "/v1/citizens/", [&config, &directory, &clock, check](const Request& req, std::string_view tail,
                                                                            Reply reply) {
-        if (!authorised(config, req)) return reply(json_error(401, "a bearer token is required"));
+        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
         auto parsed = citizen_from_json(req.body, *check, parts->first);
@@ -108,7 +103,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
 
     routes.add("POST", "/v1/citizens/", [&config, &directory, &clock](const Request& req, std::string_view tail,
                                                                      Reply reply) {
-        if (!authorised(config, req)) return reply(json_error(401, "a bearer token is required"));
+        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
         auto parts = split_tail(tail);
         if (!parts || parts->second != "consents") return reply(json_error(404, "no such route"));
         auto consents = consents_from(req.body);
@@ -135,7 +130,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
 
     routes.add("DELETE", "/v1/citizens/", [&config, &directory, &store, &clock](const Request& req,
                                                                                std::string_view tail, Reply reply) {
-        if (!authorised(config, req)) return reply(json_error(401, "a bearer token is required"));
+        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
         const std::string id = parts->first;

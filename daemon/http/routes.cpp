@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "channels/encoding.hpp"
+
 namespace crieur::http {
 
 void Routes::add(std::string method, std::string path, Handler handler) {
@@ -21,6 +23,10 @@ void Routes::dispatch(const Request& req, Reply reply) const {
         return;
     }
     reply(path_known ? json_error(405, "method not allowed") : json_error(404, "no such resource"));
+}
+
+bool authorised(const Request& req, const std::string& api_token) {
+    return api_token.empty() || same_bytes(req.header("authorization"), "Bearer " + api_token);
 }
 
 Response json_error(int status, std::string_view message) {

@@ -51,6 +51,9 @@ private:
 };
 
 Response json_error(int status, std::string_view message);
+// The operator API's bearer token (http.api_token): true when none is configured, or when the
+// request carries it (compared in constant time).
+bool authorised(const Request& req, const std::string& api_token);
 // Percent-decodes a path segment into `out`; false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
 

@@ -98,6 +98,16 @@ public:
         attempt_contact_ = sqlite::Stmt(db, "SELECT channel, recipient FROM attempts WHERE id = ?1");
         insert_provider_event_ = sqlite::Stmt(db, R"(
             INSERT INTO events (message_id, attempt_id, at, status, provider_status, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6))");
+        engaged_attempt_ = sqlite::Stmt(db, R"(
+            SELECT a.id, a.message_id FROM messages m JOIN attempts a ON a.message_id = m.id
+            WHERE m.job_id = ?1 AND (?2 = '' OR a.channel = ?2) AND a.outcome = 'accepted' ORDER BY a.n DESC LIMIT 1)");
+        insert_engagement_ = sqlite::Stmt(db, R"(
+            INSERT INTO events (message_id, attempt_id, at, status, provider_status)
+            SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM events WHERE attempt_id = ?2 AND status = ?4))");
+        insert_session_ = sqlite::Stmt(db, R"(
+            INSERT INTO app_sessions (citizen, at) SELECT ?1, ?2
+            WHERE NOT EXISTS (SELECT 1 FROM app_sessions WHERE citizen = ?1 AND at > ?2 - 900000 AND at < ?2 + 900000))");
+        erase_sessions_ = sqlite::Stmt(db, "DELETE FROM app_sessions WHERE citizen = ?1");
     }
 
     void begin_batch() { sqlite::exec(db_.get(), "BEGIN IMMEDIATE"); }
@@ -262,6 +272,27 @@ public:
         rows += sqlite3_changes(db_.get());
         erase_messages_.bind(1, r.citizen).run();
         rows += sqlite3_changes(db_.get());
+        erase_sessions_.bind(1, r.citizen).run();
+        rows += sqlite3_changes(db_.get());
+    }
+
+    EventVerdict record_engagement(const Engagement& e, int& rows) {
+        if (e.event == "session") {
+            insert_session_.bind(1, e.citizen).bind(2, e.at_ms).run();
+            rows += sqlite3_changes(db_.get());
+            return EventVerdict::recorded;
+        }
+        engaged_attempt_.bind(1, e.job_id).bind(2, e.channel);
+        if (!engaged_attempt_.step()) {
+            engaged_attempt_.reset();
+            return EventVerdict::unknown;
+        }
+        const auto attempt_id = engaged_attempt_.int64(0), message_id = engaged_attempt_.int64(1);
+        engaged_attempt_.reset();
+        insert_engagement_.bind(1, message_id).bind(2, attempt_id).bind(3, e.at_ms).bind(4, e.event)
+            .bind_opt(5, e.source).run();
+        rows += sqlite3_changes(db_.get());
+        return EventVerdict::recorded;
     }
     void checkpoint() { sqlite::exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)"); }
 
@@ -319,6 +350,7 @@ private:
         finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process
     sqlite::Stmt find_attempt_, insert_provider_event_, attempt_contact_;
+    sqlite::Stmt engaged_attempt_, insert_engagement_, insert_session_, erase_sessions_;
     std::vector<BadAddress> bad_addresses_;
     // Provider events that arrived before their attempt had the provider's id, by provider + id.
     // Bounded: past kMaxEarlyEvents the oldest goes (a lost receipt, never a lost message).
@@ -426,6 +458,10 @@ void ReceiptStore::record_event(ProviderEvent event, std::function<void(EventVer
     push({std::move(event), {}, {}, std::move(done)});
 }
 
+void ReceiptStore::record_engagement(Engagement e, std::function<void(EventVerdict)> done) {
+    push({std::move(e), {}, {}, std::move(done)});
+}
+
 void ReceiptStore::erase_citizen(EraseRequest req, std::function<void(bool)> done) {
     push({std::move(req), {}, std::move(done), {}});
 }
@@ -463,6 +499,7 @@ void ReceiptStore::writer_loop() {
                 if (auto* b = std::get_if<BeginRequest>(&r)) begins[i] = writer_->begin(*b, rows);
                 else if (auto* f = std::get_if<FinishRequest>(&r)) writer_->finish(*f, rows);
                 else if (auto* e = std::get_if<ProviderEvent>(&r)) events[i] = writer_->record_event(*e, rows);
+                else if (auto* g = std::get_if<Engagement>(&r)) events[i] = writer_->record_engagement(*g, rows);
                 else if (auto* k = std::get_if<CancelRequest>(&r)) cancels[i] = writer_->cancel(*k, rows);
                 else if (auto* x = std::get_if<EraseRequest>(&r)) {
                     writer_->erase_citizen(*x, rows);

@@ -117,10 +117,24 @@ struct MessageContact {
     std::string recipient;  // the address of the latest attempt on the channel
 };
 
+// What a reader did, for the send time (docs/sendtime.md): an e-mail opened (its tracking image)
+// or a link in it clicked, a push notification tapped (a click), a message read in the app; or an
+// app session, which belongs to a citizen and no message. It does not change the message's
+// status: link scanners and mail proxies open and click too.
+struct Engagement {
+    std::string job_id;   // the message; empty for a session
+    std::string channel;  // the channel it was read on; empty: the latest accepted attempt's
+    std::string event;    // open, click, read, session
+    std::string citizen;  // a session's citizen
+    std::int64_t at_ms = 0;
+    std::string source;   // how we know: "image", "link", "app"
+};
+
 enum class EventVerdict {
     recorded,  // matched to its attempt and recorded
     buffered,  // no attempt has that id yet (the callback overtook the send's answer): kept until one has
     failed,    // the database refused the write
+    unknown,   // an engagement with a message that has no accepted attempt (on that channel)
 };
 
 class ReceiptStore {
@@ -135,6 +149,9 @@ public:
     void finish(FinishRequest req, std::function<void(bool ok)> done);
     void record_unsent(UnsentRequest req, std::function<void(bool ok)> done);
     void record_event(ProviderEvent event, std::function<void(EventVerdict)> done);
+    // Only the first open, click or read of an attempt is kept, and one session per citizen per
+    // quarter of an hour: a reloaded image or a chatty app does not grow the database.
+    void record_engagement(Engagement e, std::function<void(EventVerdict)> done);
     // Called on the io_context, after the commit, for each callback that said an address is bad.
     void on_bad_address(std::function<void(const BadAddress&)> f) { on_bad_address_ = std::move(f); }
     void cancel(CancelRequest req, std::function<void(CancelResult)> done);
@@ -159,7 +176,7 @@ public:
     static int schema_version();
 
 private:
-    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest>;
+    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest, Engagement>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;

@@ -6,7 +6,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 5> kMigrations{
+inline constexpr std::array<const char*, 6> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -73,6 +73,17 @@ CREATE TABLE cancelled_campaigns (
     at       INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX messages_by_campaign ON messages(campaign) WHERE campaign IS NOT NULL;
+)sql",
+    // 6: engagement for the send time. Opens, clicks and taps are events of their attempt (found
+    // by attempt); app sessions, reported by the app, belong to a citizen and no message.
+    R"sql(
+CREATE INDEX events_by_attempt ON events(attempt_id) WHERE attempt_id IS NOT NULL;
+CREATE TABLE app_sessions (
+    citizen TEXT NOT NULL,
+    at      INTEGER NOT NULL
+);
+CREATE INDEX app_sessions_by_citizen ON app_sessions(citizen, at);
+CREATE INDEX app_sessions_by_at ON app_sessions(at);
 )sql",
 };
 

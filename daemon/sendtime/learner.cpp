@@ -5,6 +5,8 @@
 #include <map>
 #include <unordered_set>
 
+#include <date/tz.h>
+
 #include "daemon/log.hpp"
 #include "daemon/receipts/sqlite.hpp"
 
@@ -14,8 +16,10 @@ namespace {
 constexpr std::int64_t kMaxAttempts = 500'000;
 }  // namespace
 
-Learner::Learner(std::string receipts_path, Options options, std::chrono::seconds period, int utc_offset_minutes)
-    : path_(std::move(receipts_path)), options_(options), period_(period), offset_(utc_offset_minutes) {
+Learner::Learner(std::string receipts_path, std::string directory_path, Options options, std::chrono::seconds period,
+                 std::string default_zone)
+    : path_(std::move(receipts_path)), directory_path_(std::move(directory_path)), options_(options), period_(period),
+      default_zone_(std::move(default_zone)) {
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -54,7 +58,8 @@ std::shared_ptr<const Model> Learner::learn_once() {
     if (!std::filesystem::exists(path_)) return model;
     auto db = sqlite::open(path_, SQLITE_OPEN_READONLY);
     sqlite3_busy_timeout(db.get(), 2000);
-    const std::int64_t since = to_unix_ms(SystemClock().now()) - std::int64_t{180} * 86'400'000;
+    const auto now = SystemClock().now();
+    const std::int64_t since = to_unix_ms(now) - std::int64_t{180} * 86'400'000;
     // The latest attempts only: the history is held in memory while the model learns (about 200
     // bytes a row), so a large receipts database is sampled by recency, not loaded whole.
     sqlite::Stmt q(db.get(), R"(
@@ -71,16 +76,63 @@ std::shared_ptr<const Model> Learner::learn_once() {
         const std::string citizen(q.text(0)), message = "a" + std::to_string(q.int64(1)), channel(q.text(2));
         if (seen.insert(q.int64(1)).second) {
             history.push_back({from_unix_ms(q.int64(3)), citizen, message, channel, "sent", ""});
-            citizens.emplace(citizen, CitizenInfo{offset_, offset_, false});
+            citizens.emplace(citizen, CitizenInfo{});
         }
         if (q.is_null(4)) continue;
         const std::string status(q.text(4));
-        if (status == "delivered" || status == "read")
+        if (status == "delivered" || status == "read" || status == "open" || status == "click")
             history.push_back({from_unix_ms(q.int64(5)), citizen, message, channel, status, ""});
     }
+    // App sessions: when a citizen picks up their phone.
+    sqlite::Stmt sessions(db.get(), "SELECT citizen, at FROM app_sessions WHERE at >= ?1 ORDER BY at DESC LIMIT ?2");
+    sessions.bind(1, since).bind(2, kMaxAttempts);
+    std::size_t session_count = 0;
+    while (sessions.step()) {
+        const std::string citizen(sessions.text(0));
+        history.push_back({from_unix_ms(sessions.int64(1)), citizen, "", "app", "session", ""});
+        citizens[citizen].app_user = true;
+        ++session_count;
+    }
     std::stable_sort(history.begin(), history.end(), [](auto& a, auto& b) { return a.ts < b.ts; });
+    // Each citizen's hours in their own zone, at today's offset (a history across a DST change is
+    // an hour off on one side of it).
+    std::map<std::string, int> offsets;
+    auto offset_of = [&](const std::string& zone_name) -> std::optional<int> {
+        if (auto it = offsets.find(zone_name); it != offsets.end()) return it->second;
+        try {
+            const auto* zone = date::locate_zone(zone_name);
+            const int m = static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(zone->get_info(now).offset).count());
+            return offsets[zone_name] = m;
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    };
+    const int fallback = offset_of(default_zone_).value_or(0);
+    std::size_t zoned = 0;
+    sqlite::DbPtr dir;
+    std::optional<sqlite::Stmt> zone_q;
+    if (!directory_path_.empty() && std::filesystem::exists(directory_path_)) {
+        dir = sqlite::open(directory_path_, SQLITE_OPEN_READONLY);
+        sqlite3_busy_timeout(dir.get(), 2000);
+        zone_q.emplace(dir.get(), "SELECT time_zone FROM citizens WHERE external_id = ?1 AND time_zone IS NOT NULL");
+        sqlite::exec(dir.get(), "BEGIN");  // one read transaction for every lookup
+    }
+    for (auto& [id, info] : citizens) {
+        info.policy_utc_offset_minutes = fallback;
+        info.utc_offset_minutes = fallback;
+        if (!zone_q) continue;
+        zone_q->bind(1, id);
+        if (zone_q->step())
+            if (auto m = offset_of(std::string(zone_q->text(0)))) {
+                info.utc_offset_minutes = *m;
+                ++zoned;
+            }
+        zone_q->reset();
+    }
+    if (zone_q) sqlite::exec(dir.get(), "COMMIT");
     model->learn(history, citizens);
-    spdlog::info("send time: learnt from {} receipts rows of {} citizens", history.size(), citizens.size());
+    spdlog::info("send time: learnt from {} receipts rows and {} app sessions of {} citizens ({} with their own time zone)",
+                 history.size() - session_count, session_count, citizens.size(), zoned);
     return model;
 }
 

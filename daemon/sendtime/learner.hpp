@@ -1,9 +1,10 @@
 // SendTimeLearner: the daemon's send-time model, learnt again from the receipts every hour on its
-// own thread (a read-only SQLite connection): each accepted attempt of a citizen's message is a
-// "sent", its delivered and read events what they say. The io_context's thread takes the latest
-// model without waiting (a shared pointer under a short lock); none until the first is learnt.
-// Today only WhatsApp reports reads: until opens, clicks, taps and app sessions come in, most
-// citizens get the population's rhythm, and with no reads at all every message goes at once.
+// own thread (read-only SQLite connections): each accepted attempt of a citizen's message is a
+// "sent"; its delivered, read, open and click events (WhatsApp reads, e-mail tracking, taps and
+// reads reported to POST /v1/events) what they say; app sessions shape the phone profile. Hours
+// are read in each citizen's time zone from the directory (the default zone otherwise), at the
+// offset of the day it learns. The io_context's thread takes the latest model without waiting (a
+// shared pointer under a short lock); none until the first is learnt.
 #pragma once
 
 #include <chrono>
@@ -19,7 +20,9 @@ namespace crieur::sendtime {
 
 class Learner {
 public:
-    Learner(std::string receipts_path, Options options, std::chrono::seconds period, int utc_offset_minutes);
+    // `directory_path` may name no file yet; `default_zone` is an IANA name known to date/tz.
+    Learner(std::string receipts_path, std::string directory_path, Options options, std::chrono::seconds period,
+            std::string default_zone);
     ~Learner();
     Learner(const Learner&) = delete;
     Learner& operator=(const Learner&) = delete;
@@ -31,10 +34,10 @@ private:
     void loop();
     std::shared_ptr<const Model> learn_once();
 
-    std::string path_;
+    std::string path_, directory_path_;
     Options options_;
     std::chrono::seconds period_;
-    int offset_;
+    std::string default_zone_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -140,8 +142,24 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
     ::close(fd);
     if (raw.size() > 12 && raw.starts_with("HTTP/1.1 ")) result.status = std::atoi(raw.c_str() + 9);
     auto body_at = raw.find("\r\n\r\n");
-    if (body_at != std::string::npos) result.body = raw.substr(body_at + 4);
+    if (body_at != std::string::npos) {
+        result.body = raw.substr(body_at + 4);
+        result.head = raw.substr(0, body_at + 2);
+    }
     return result;
+}
+
+std::string HttpResult::header(const std::string& name) const {
+    for (std::size_t at = head.find("\r\n"); at != std::string::npos && at + 2 < head.size();) {
+        const auto end = head.find("\r\n", at + 2);
+        const std::string line = head.substr(at + 2, end - at - 2);
+        const auto colon = line.find(':');
+        if (colon == name.size() && std::equal(name.begin(), name.end(), line.begin(),
+                                               [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+            return line.substr(line.find_first_not_of(' ', colon + 1));
+        at = end;
+    }
+    return {};
 }
 
 std::string read_file(const std::string& path) {

@@ -55,6 +55,9 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
 struct HttpResult {
     int status = 0;
     std::string body;
+    std::string head;  // the status line and the header lines, as received
+    // A response header's value (name matched without regard to case), or empty.
+    std::string header(const std::string& name) const;
 };
 // GET http://127.0.0.1:port/path with Connection: close; status 0 when nothing answered.
 HttpResult http_get(int port, const std::string& path);
