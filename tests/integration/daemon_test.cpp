@@ -404,6 +404,10 @@ TEST_CASE("normal jobs overtake a bulk backlog held by a rate limit, and the pac
 }
 
 TEST_CASE("send time: a message waits for the hour its reader reads, learnt from the receipts, off, it goes at once") {
+    // The engagement learnt from: a WhatsApp-style read, or a click (a tap reported to /v1/events).
+    std::string engagement = "read";
+    SUBCASE("reads") { engagement = "read"; }
+    SUBCASE("clicks") { engagement = "click"; }
     TempDir dir;
     RedisServer redis(dir / "redis");
     const std::string on = "enabled = true\nexplore_percent = 0\nrelearn_s = 3600\n";
@@ -425,7 +429,7 @@ TEST_CASE("send time: a message waits for the hour its reader reads, learnt from
             sqlite::exec(db.get(), ("INSERT INTO attempts (message_id, n, channel, provider, started_at, outcome) VALUES (last_insert_rowid(), 1, 'sms', 'outbox', " +
                                     std::to_string(sent_at) + ", 'accepted')").c_str());
             sqlite::exec(db.get(), ("INSERT INTO events (message_id, attempt_id, at, status) SELECT message_id, id, " + std::to_string(read_at) +
-                                    ", 'read' FROM attempts WHERE id = last_insert_rowid()").c_str());
+                                    ", '" + engagement + "' FROM attempts WHERE id = last_insert_rowid()").c_str());
         }
     }
     DaemonUnderTest daemon(dir, redis, {.send_time = on});

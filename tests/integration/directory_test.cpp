@@ -202,6 +202,40 @@ TEST_CASE("erasure: no trace of the citizen's phone, e-mail or name in the datab
     CHECK(rig.daemon->stop() == 0);
 }
 
+TEST_CASE("POST /v1/events: sessions and reads are recorded once, unknown messages named, an erased citizen's sessions gone") {
+    DirectoryRig rig;
+    REQUIRE(rig.api("PUT", "/v1/citizens/C-7", R"({"given_name":"Léa","channels":["sms"],"contacts":{"sms":"06 12 34 56 78"}})").status == 201);
+    auto client = rig.redis.client();
+    enqueue(client, {citizen_job("ev-1", "C-7")});
+    REQUIRE(wait_until([&] { return rig.status_of("ev-1") == "sent"; }, 15s));
+    const std::string earlier = format_rfc3339(SystemClock().now() - std::chrono::minutes(10));
+    const std::string batch = R"({"events":[
+        {"type":"session","citizen":"C-7","at":")" + earlier + R"("},
+        {"type":"session","citizen":"C-7"},
+        {"type":"read","message":"ev-1"},
+        {"type":"read","message":"ev-1"},
+        {"type":"tap","message":"ev-1"},
+        {"type":"click","message":"nope"}]})";
+    CHECK(http_post(rig.daemon->http_port(), "/v1/events", batch).status == 401);
+    auto r = rig.api("POST", "/v1/events", batch);
+    CHECK(r.status == 200);
+    CHECK(r.body == R"({"recorded":4,"erased_citizens":0,"unknown_messages":["ev-1","nope"]})");  // ev-1 has no push attempt
+    // One session per quarter of an hour, one read per attempt: a chatty app does not grow the database.
+    CHECK(rig.daemon->query("SELECT count(*) FROM app_sessions WHERE citizen = 'C-7'") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id "
+                            "WHERE m.job_id = 'ev-1' AND e.status = 'read' AND e.provider_status = 'app'") == 1);
+    auto bad = rig.api("POST", "/v1/events", R"({"events":[{"type":"session","citizen":"C-7"},{"type":"swipe"}]})");
+    CHECK(bad.status == 422);
+    CHECK(bad.body.find("events[1].type: expected session, tap, open, click or read") != std::string::npos);
+
+    REQUIRE(rig.api("DELETE", "/v1/citizens/C-7").status == 200);
+    CHECK(rig.daemon->query("SELECT count(*) FROM app_sessions WHERE citizen = 'C-7'") == 0);
+    r = rig.api("POST", "/v1/events", R"({"type":"session","citizen":"C-7"})");
+    CHECK(r.body == R"({"recorded":0,"erased_citizens":1,"unknown_messages":[]})");
+    CHECK(rig.daemon->query("SELECT count(*) FROM app_sessions WHERE citizen = 'C-7'") == 0);
+    CHECK(rig.daemon->stop() == 0);
+}
+
 TEST_CASE("an SMS STOP opts the number out of every SMS, citizen or inline, START brings it back") {
     DirectoryRig rig;
     REQUIRE(rig.api("PUT", "/v1/citizens/C-5", R"({"channels":["sms","email"],"contacts":{"sms":"06 12 34 56 78","email":"lea@example.fr"}})").status == 201);
