@@ -25,7 +25,8 @@ namespace crieur {
 
 ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& config)
     : http_(io, {config.providers.max_connections, config.providers.ca_path, config.providers.verify_tls}),
-      breaker_{config.providers.breaker_failures, config.providers.breaker_open_ms, config.providers.breaker_max_open_ms} {
+      breaker_{config.providers.breaker_failures, config.providers.breaker_open_ms, config.providers.breaker_max_open_ms},
+      slow_ms_(config.providers.slow_ms) {
     auto add = [&](std::unique_ptr<Channel> driver, int weight) {
         drivers_.push_back({std::move(driver), weight, CircuitBreaker(breaker_)});
     };
@@ -50,7 +51,7 @@ Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipi
         if (e.weight <= 0 || !fits(e)) continue;
         weighted = true;
         if (e.breaker.available(now)) {
-            total += e.weight * e.health;
+            total += share(e);
             last = &e;
         }
     }
@@ -58,12 +59,12 @@ Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipi
         double pick = std::uniform_real_distribution<double>(0, total)(rng_);
         for (auto& e : drivers_) {
             if (e.weight <= 0 || !fits(e) || !e.breaker.available(now)) continue;
-            const double share = e.weight * e.health;
-            if (pick < share || &e == last) {  // the last one also takes what rounding leaves
+            const double s = share(e);
+            if (pick < s || &e == last) {  // the last one also takes what rounding leaves
                 e.breaker.take(now);
                 return e.driver.get();
             }
-            pick -= share;
+            pick -= s;
         }
     }
     // The providers of this channel are all down: no outbox stand-in (it would swallow the SMS).
@@ -93,7 +94,12 @@ bool ChannelRegistry::carried(std::string_view channel, std::string_view recipie
     return false;
 }
 
-void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome) {
+double ChannelRegistry::share(const Entry& e) const {
+    const double speed = slow_ms_ > 0 && e.latency_ms > slow_ms_ ? std::max(0.1, slow_ms_ / e.latency_ms) : 1.0;
+    return e.weight * e.health * speed;
+}
+
+void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome, std::chrono::microseconds latency) {
     // A provider that answers, even "bad address" or "bad message", works; one that cannot take
     // the message now (retry, provider down) or does not answer (unknown) does not.
     const bool ok = outcome == OutcomeKind::accepted || outcome == OutcomeKind::bad_address || outcome == OutcomeKind::failed;
@@ -103,6 +109,11 @@ void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome) {
         const auto before = e.breaker.state(now);
         e.breaker.record(ok, now);
         e.health = ok ? std::min(1.0, e.health + 0.1) : std::max(0.1, e.health * 0.5);
+        // Only answers time the provider: a send that got none is a failure above, not a slowness.
+        if (ok && latency.count() > 0) {
+            const double ms = static_cast<double>(latency.count()) / 1000.0;
+            e.latency_ms = e.latency_ms == 0 ? ms : 0.8 * e.latency_ms + 0.2 * ms;
+        }
         const auto after = e.breaker.state(now);
         if (before != after && after == CircuitBreaker::State::open)
             spdlog::warn("providers: {} failed {}; its circuit breaker is open: no traffic until a probe succeeds",
@@ -121,13 +132,21 @@ std::string ChannelRegistry::prometheus() const {
         out += "crieur_provider_up{provider=\"" + std::string(e.driver->provider()) + "\"} " +
                (e.breaker.available(now) ? "1" : "0") + "\n";
     }
-    out += "# HELP crieur_provider_weight The weight a provider gets now: its configured weight times its health.\n"
+    out += "# HELP crieur_provider_weight The weight a provider gets now: its configured weight times its health and speed.\n"
            "# TYPE crieur_provider_weight gauge\n";
     for (auto& e : drivers_) {
         if (e.weight == 0) continue;
         char value[32];
-        std::snprintf(value, sizeof value, "%.2f", e.weight * e.health);
+        std::snprintf(value, sizeof value, "%.2f", share(e));
         out += "crieur_provider_weight{provider=\"" + std::string(e.driver->provider()) + "\"} " + value + "\n";
+    }
+    out += "# HELP crieur_provider_answer_seconds A provider's answer time, a moving average over its answers.\n"
+           "# TYPE crieur_provider_answer_seconds gauge\n";
+    for (auto& e : drivers_) {
+        if (e.weight == 0) continue;
+        char value[32];
+        std::snprintf(value, sizeof value, "%.4f", e.latency_ms / 1000.0);
+        out += "crieur_provider_answer_seconds{provider=\"" + std::string(e.driver->provider()) + "\"} " + value + "\n";
     }
     return out;
 }

@@ -1,7 +1,8 @@
 // ChannelRegistry: the channel drivers of this daemon, built from the config. Adding a provider
 // is its own file plus one line in registry.cpp. Where several providers carry a channel (two SMS
 // providers), each message goes to one of them by weight; the outbox carries what no provider
-// does; a provider that fails gets less of the traffic, and none while its circuit breaker is open.
+// does; a provider that fails or answers slowly gets less of the traffic, and none while its
+// circuit breaker is open.
 // Use from the io_context's thread.
 #pragma once
 
@@ -30,9 +31,9 @@ public:
     bool carried_now(std::string_view channel, std::string_view recipient) const;
     // Whether a provider is configured for it at all, breaker or not.
     bool carried(std::string_view channel, std::string_view recipient) const;
-    // A send's outcome, for the provider's circuit breaker.
-    void report(const Channel* driver, OutcomeKind outcome);
-    // Prometheus lines: each provider's breaker state.
+    // A send's outcome and how long the provider took to answer, for its breaker, health and speed.
+    void report(const Channel* driver, OutcomeKind outcome, std::chrono::microseconds latency = {});
+    // Prometheus lines: each provider's breaker state, weight now and answer time.
     std::string prometheus() const;
     void stop_all();
 
@@ -45,10 +46,16 @@ private:
         // given back a tenth at each success. Traffic shifts away from a failing provider before
         // its breaker opens, and comes back as it recovers.
         double health = 1.0;
+        // Its answer time, a moving average (ms; 0 before the first). Above slow_ms its share is
+        // cut in proportion (twice as slow, half the share; down to a tenth), and comes back as
+        // its answers speed up: the average moves with each answer, and a tenth still goes to it.
+        double latency_ms = 0;
     };
+    double share(const Entry& e) const;
     HttpClient http_;             // shared by the HTTP provider drivers
     std::vector<Entry> drivers_;  // in registration order
     BreakerConfig breaker_;
+    double slow_ms_;
     mutable std::minstd_rand rng_{std::random_device{}()};
 };
 

@@ -439,6 +439,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("breaker_failures", c.providers.breaker_failures, 1, 10'000);
         s.integer("breaker_open_ms", c.providers.breaker_open_ms, 10, 86'400'000);
         s.integer("breaker_max_open_ms", c.providers.breaker_max_open_ms, 10, 86'400'000);
+        s.integer("slow_ms", c.providers.slow_ms, 0, 600'000);
         s.reject_unknown();
     }
     {

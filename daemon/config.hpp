@@ -62,6 +62,7 @@ struct ProvidersConfig {
     int breaker_failures = 5;        // failures in a row that open a provider's circuit breaker
     int breaker_open_ms = 30'000;    // how long it stays open before a probe (doubled at each failed probe)
     int breaker_max_open_ms = 600'000;
+    int slow_ms = 2'000;             // answers slower than this on average cut a provider's share; 0: off
     std::string ca_path;      // CA bundle for TLS; empty: the system's
     bool verify_tls = true;   // false only for a local emulator over https with a self-signed certificate
     int max_connections = 64;

@@ -507,7 +507,7 @@ void Pipeline::send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, b
                                           masked = std::move(masked)](Outcome outcome) mutable {
             const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - started);
-            channels_.report(driver, outcome.kind);
+            channels_.report(driver, outcome.kind, latency);
             switch (outcome.kind) {
             case OutcomeKind::accepted: metrics_.sends_accepted++; break;
             case OutcomeKind::retry: metrics_.sends_retry++; break;

@@ -10,7 +10,8 @@
 // GET /emulator/messages lists what it received (JSON), for the tests to check every field.
 // POST /emulator/inbound (form: From, Body) plays a citizen's reply: the incoming-message webhook
 // goes to --inbound-url, signed, with OptOutType as Advanced Opt-Out adds it for its keywords.
-//   twilio-emulator --port P --account-sid AC… --auth-token T [--callback-delay-ms N] [--inbound-url URL]
+// --latency-ms N makes every answer to a send take N ms more (a slow provider).
+//   twilio-emulator --port P --account-sid AC… --auth-token T [--callback-delay-ms N] [--inbound-url URL] [--latency-ms N]
 #include "emulators/emulator.hpp"
 
 #include <rapidjson/stringbuffer.h>
@@ -38,6 +39,7 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 namespace {
 
 std::string account_sid, auth_token;
+int latency_ms = 0;
 int callback_delay_ms = 50;
 std::string inbound_url;
 std::mutex received_mutex;
@@ -124,6 +126,7 @@ http::response<http::string_body> create_message(const http::request<http::strin
     if (to == "+33600021610") return error(400, 21610, "Attempt to send to unsubscribed recipient", v);
     if (to == "+33600021211") return error(400, 21211, "The 'To' number " + to + " is not a valid phone number.", v);
     if (to == "+33600000408") std::this_thread::sleep_for(std::chrono::seconds(3));
+    if (latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
     if (to == "+33600000499") return emulator::drop_connection();
 
     const std::string sid = new_sid();
@@ -233,6 +236,7 @@ int main(int argc, char** argv) {
         else if (a == "--auth-token") auth_token = argv[i + 1];
         else if (a == "--callback-delay-ms") callback_delay_ms = std::atoi(argv[i + 1]);
         else if (a == "--inbound-url") inbound_url = argv[i + 1];
+        else if (a == "--latency-ms") latency_ms = std::atoi(argv[i + 1]);
     }
     if (account_sid.empty() || auth_token.empty()) {
         std::fprintf(stderr, "usage: twilio-emulator --port P --account-sid AC... --auth-token T [--callback-delay-ms N]\n");

@@ -55,3 +55,51 @@ TEST_CASE("a failing provider's breaker opens and the other provider takes the t
     CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_provider_up{provider=\"twilio\"} 0") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("a slow provider gets less of the traffic, the fast one more") {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    const int twilio_port = free_port(), ovh_port = free_port();
+    Process twilio{{TWILIO_EMULATOR_PATH, "--port", std::to_string(twilio_port), "--account-sid",
+                    "AC00000000000000000000000000000001", "--auth-token", "tok", "--latency-ms", "1200"},
+                   dir / "twilio.log"};
+    Process ovh{{OVH_EMULATOR_PATH, "--port", std::to_string(ovh_port), "--service", "sms-ab12345-1", "--application-key",
+                 "AK123", "--application-secret", "AS456", "--consumer-key", "CK789"},
+                dir / "ovh.log"};
+    REQUIRE(wait_until([&] { return http_get(twilio_port, "/emulator/messages").status == 200; }, 10s));
+    REQUIRE(wait_until([&] { return http_get(ovh_port, "/emulator/jobs").status == 200; }, 10s));
+    DaemonUnderTest daemon{
+        dir, redis,
+        DaemonOptions{
+            .extra_sections =
+                "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
+                "\"\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token_env = \"TW\"\nfrom = \"+33700000001\"\n"
+                "[ovh]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(ovh_port) +
+                "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"
+                "application_secret_env = \"OVH_AS\"\nconsumer_key_env = \"OVH_CK\"\nsender = \"MairieLyon\"\n"
+                "[providers]\nslow_ms = 300\n",
+            .env = {"TW=tok", "OVH_AS=AS456", "OVH_CK=CK789"}}};
+    daemon.start();
+    auto client = redis.client();
+    // Waves of 10: the first is split evenly (nothing is known yet); Twilio then answers in 1.2 s
+    // against 300 ms allowed, so it keeps a quarter of its weight: 2 messages in 10 instead of 5.
+    auto wave = [&](int w) {
+        std::vector<std::string> jobs;
+        for (int i = 0; i < 10; ++i)
+            jobs.push_back(R"({"v":1,"id":"slow-)" + std::to_string(w) + "-" + std::to_string(i) +
+                           R"(","service":"s","template":"passport_expiry","to":{"sms":"+33612345678"},"data":)" +
+                           std::string(kPassportData) + "}");
+        enqueue(client, jobs);
+        REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 10 * (w + 1); },
+                           30s, 50ms));
+    };
+    wave(0);
+    const auto first = daemon.query("SELECT count(*) FROM attempts WHERE provider = 'twilio'");
+    for (int w = 1; w <= 9; ++w) wave(w);
+    const auto later = daemon.query("SELECT count(*) FROM attempts WHERE provider = 'twilio'") - first;
+    MESSAGE("the slow provider took " << first << " of the first 10 messages, then " << later << " of the next 90 (45 by weight alone)");
+    CHECK(later < 33);  // 18 expected (sd 3.8); 45 without the shift (sd 4.7)
+    CHECK(daemon.query("SELECT count(*) FROM attempts WHERE outcome = 'accepted'") == 100);
+    CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_provider_answer_seconds{provider=\"twilio\"} 1.2") != std::string::npos);
+    CHECK(daemon.stop() == 0);
+}

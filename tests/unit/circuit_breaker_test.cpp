@@ -99,3 +99,45 @@ TEST_CASE("weights shift away from a failing provider before its breaker opens, 
     registry.stop_all();
     std::filesystem::remove_all(c.outbox.dir);
 }
+
+TEST_CASE("weights shift away from a slow provider, in proportion, and back as its answers speed up") {
+    boost::asio::io_context io;
+    Config c;
+    c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-slow-" + std::to_string(::getpid()))).string();
+    c.twilio.enabled = true;
+    c.ovh.enabled = true;  // weights 1 and 1
+    c.providers.slow_ms = 2000;
+    ChannelRegistry registry(io, c);
+    Channel* twilio = nullptr;
+    Channel* ovh = nullptr;
+    for (int i = 0; i < 200 && !(twilio && ovh); ++i) {
+        auto* d = registry.find("sms");
+        (d->provider() == "twilio" ? twilio : ovh) = d;
+    }
+    REQUIRE(twilio);
+    REQUIRE(ovh);
+    auto twilio_share = [&] {
+        int n = 0;
+        for (int i = 0; i < 4000; ++i) n += registry.find("sms") == twilio;
+        return n;
+    };
+    using std::chrono::milliseconds;
+    registry.report(ovh, OutcomeKind::accepted, milliseconds(300));
+    registry.report(twilio, OutcomeKind::accepted, milliseconds(1500));  // under slow_ms: not slow
+    CHECK(twilio_share() > 1800);
+    registry.report(twilio, OutcomeKind::accepted, milliseconds(6000));
+    registry.report(twilio, OutcomeKind::accepted, milliseconds(6000));
+    registry.report(twilio, OutcomeKind::accepted, milliseconds(6000));  // average 3.7 s: 0.54 of its share
+    const int slow = twilio_share();
+    CHECK(slow > 1100);  // 4000 × 0.54 / 1.54 = 1,403 expected
+    CHECK(slow < 1550);
+    CHECK(registry.prometheus().find("crieur_provider_weight{provider=\"twilio\"} 0.54") != std::string::npos);
+    CHECK(registry.prometheus().find("crieur_provider_answer_seconds{provider=\"twilio\"} 3.69") != std::string::npos);
+    // A send that got no answer is a failure (health), not a time: the average does not move.
+    registry.report(twilio, OutcomeKind::unknown, milliseconds(30'000));
+    CHECK(registry.prometheus().find("crieur_provider_answer_seconds{provider=\"twilio\"} 3.69") != std::string::npos);
+    for (int i = 0; i < 20; ++i) registry.report(twilio, OutcomeKind::accepted, milliseconds(200));
+    CHECK(twilio_share() > 1800);  // fast again, and healthy again
+    registry.stop_all();
+    std::filesystem::remove_all(c.outbox.dir);
+}
