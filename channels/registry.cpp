@@ -29,6 +29,7 @@ ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& conf
       slow_ms_(config.providers.slow_ms) {
     auto add = [&](std::unique_ptr<Channel> driver, int weight) {
         drivers_.push_back({std::move(driver), weight, CircuitBreaker(breaker_)});
+        drivers_.back().max_in_flight = config.providers.max_connections;
     };
     // One line per provider. The outbox carries every channel, with weight 0: it takes what no
     // configured provider carries.
@@ -39,6 +40,7 @@ ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& conf
     if (config.webpush.enabled) add(std::make_unique<WebPushChannel>(http_, config.webpush), 1);
     if (config.fcm.enabled) add(std::make_unique<FcmChannel>(http_, config.fcm), 1);
     add(std::make_unique<OutboxChannel>(io, config.outbox), 0);
+    drivers_.back().max_in_flight = 0;
 }
 
 Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipient) {
@@ -92,6 +94,12 @@ bool ChannelRegistry::carried(std::string_view channel, std::string_view recipie
     for (auto& e : drivers_)
         if (e.driver->carries(channel) && e.driver->accepts(recipient)) return true;
     return false;
+}
+
+int ChannelRegistry::max_in_flight(const Channel* driver) const {
+    for (auto& e : drivers_)
+        if (e.driver.get() == driver) return e.max_in_flight;
+    return 0;
 }
 
 double ChannelRegistry::share(const Entry& e) const {

@@ -33,6 +33,9 @@ public:
     bool carried(std::string_view channel, std::string_view recipient) const;
     // A send's outcome and how long the provider took to answer, for its breaker, health and speed.
     void report(const Channel* driver, OutcomeKind outcome, std::chrono::microseconds latency = {});
+    // How many sends a provider may have in flight (providers.max_connections for a network
+    // provider; 0, no limit, for the outbox, which writes in batches).
+    int max_in_flight(const Channel* driver) const;
     // Prometheus lines: each provider's breaker state, weight now and answer time.
     std::string prometheus() const;
     void stop_all();
@@ -50,6 +53,7 @@ private:
         // cut in proportion (twice as slow, half the share; down to a tenth), and comes back as
         // its answers speed up: the average moves with each answer, and a tenth still goes to it.
         double latency_ms = 0;
+        int max_in_flight = 0;
     };
     double share(const Entry& e) const;
     HttpClient http_;             // shared by the HTTP provider drivers

@@ -243,6 +243,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("port", r.port, 1, 65535);
         s.secret("password", r.password);
         s.string("stream", r.stream);
+        s.string("urgent_stream", r.urgent_stream);
         s.string("dead_stream", r.dead_stream);
         s.string("schedule", r.schedule);
         s.string("group", r.group);
@@ -254,6 +255,9 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("max_deliveries", r.max_deliveries, 1, 1000);
         s.integer("reconnect_max_ms", r.reconnect_max_ms, 10, 600'000);
         s.reject_unknown();
+        if (r.urgent_stream.empty()) r.urgent_stream = r.stream + ":urgent";
+        if (r.urgent_stream == r.stream || r.urgent_stream == r.dead_stream)
+            problems.push_back(name + ": redis.urgent_stream: must differ from redis.stream and redis.dead_stream");
     }
     {
         auto s = section("intake");

@@ -19,6 +19,7 @@ struct RedisConfig {
     int port = 6379;
     std::string password;  // from password_env or password_file, never inline
     std::string stream = "crieur:jobs";
+    std::string urgent_stream;  // read before `stream`, by a reader of its own; empty: "<stream>:urgent"
     std::string dead_stream = "crieur:dead";
     std::string schedule = "crieur:scheduled";
     std::string group = "crieurd";

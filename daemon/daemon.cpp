@@ -48,22 +48,31 @@ std::string default_consumer_name() {
     return std::string(host) + "-" + std::to_string(getpid());
 }
 
+std::string consumer_name(const Config& c) { return c.redis.consumer.empty() ? default_consumer_name() : c.redis.consumer; }
+
+std::string urgent_stream_of(const RedisConfig& r) { return r.urgent_stream.empty() ? r.stream + ":urgent" : r.urgent_stream; }
+
 Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates)
     : config_(std::move(config)), config_path_(std::move(config_path)),
       store_(io_, config_.receipts, config_.intake.on_crash, clock_),
       directory_(io_, config_.directory.path, clock_), channels_(io_, config_),
-      reads_(io_, endpoint_of(config_.redis), "reads"), commands_(io_, endpoint_of(config_.redis), "commands"),
-      schedule_(commands_, config_.redis.schedule, config_.redis.stream),
+      reads_(io_, endpoint_of(config_.redis), "reads"), urgent_reads_(io_, endpoint_of(config_.redis), "urgent reads"),
+      commands_(io_, endpoint_of(config_.redis), "commands"),
+      schedule_(commands_, config_.redis.schedule, config_.redis.stream, urgent_stream_of(config_.redis)),
       rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
       caps_(commands_, config_.redis.stream + ":caps:", config_.caps, date::locate_zone(config_.quiet_hours.time_zone)),
       send_time_(make_learner(config_)),
       pipeline_(io_, config_, std::move(templates), store_, directory_, channels_, schedule_, rate_limiter_, caps_,
                 send_time_.get(), metrics_, clock_),
-      intake_(config_, config_.redis.consumer.empty() ? default_consumer_name() : config_.redis.consumer, reads_,
-              commands_, store_, metrics_, clock_,
+      intake_(config_, config_.redis.stream, consumer_name(config_), reads_, commands_, store_, metrics_, clock_,
               [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
                   return pipeline_.process(std::move(job), entry, std::move(done));
               }),
+      urgent_intake_(config_, urgent_stream_of(config_.redis), consumer_name(config_), urgent_reads_, commands_, store_,
+                     metrics_, clock_,
+                     [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
+                         return pipeline_.process(std::move(job), entry, std::move(done));
+                     }),
       http_(io_, routes_), watchdog_(io_, [this] { return !stopped_; }), signals_(io_, SIGTERM, SIGINT, SIGHUP),
       tick_(io_) {
     // A provider's callback said an address cannot be reached: the directory stops using it.
@@ -86,13 +95,16 @@ int Daemon::run() {
         metrics_.redis_up = false;
         metrics_.redis_reconnects++;
     });
+    urgent_reads_.on_up([this] { urgent_intake_.resume(); });
     // The command connection: acknowledgements that failed while Redis was away leave now.
     commands_.on_up([this] {
         metrics_.redis_up = reads_.connected();
         intake_.flush_acks();
+        urgent_intake_.flush_acks();
     });
     commands_.on_down([this] { metrics_.redis_up = false; });
     commands_.start();
+    urgent_reads_.start();
     reads_.start();
 
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
@@ -100,8 +112,9 @@ int Daemon::run() {
     });
     start_tick();
     watchdog_.start();
-    spdlog::info("crieurd {}: consumer {} in group {} on {} at {}:{}; receipts in {}; http on {}:{}",
-                 CRIEUR_VERSION, intake_.consumer(), config_.redis.group, config_.redis.stream, config_.redis.host,
+    spdlog::info("crieurd {}: consumer {} in group {} on {} and {} at {}:{}; receipts in {}; http on {}:{}",
+                 CRIEUR_VERSION, intake_.consumer(), config_.redis.group, config_.redis.stream,
+                 urgent_stream_of(config_.redis), config_.redis.host,
                  config_.redis.port, config_.receipts.path, config_.http.listen, http_.port());
     systemd::notify_ready();
     io_.run();
@@ -126,11 +139,12 @@ void Daemon::start_tick() {
 void Daemon::on_tick() {
     const auto now = std::chrono::steady_clock::now();
     if (draining_) {
-        if (intake_.idle() || now >= drain_deadline_) finish_stop();
+        if ((intake_.idle() && urgent_intake_.idle()) || now >= drain_deadline_) finish_stop();
         return;
     }
     if (now - last_claim_ >= std::chrono::milliseconds(config_.redis.claim_interval_ms)) {
         last_claim_ = now;
+        urgent_intake_.claim_stale();
         intake_.claim_stale();
     }
     if (now - last_promote_ >= kPromotePeriod) {
@@ -147,7 +161,8 @@ void Daemon::on_signal(int signo) {
     if (signo == SIGHUP) {
         reload();
     } else if (draining_) {
-        spdlog::warn("second stop signal: stopping now; {} jobs in flight stay pending in Redis", intake_.in_flight());
+        spdlog::warn("second stop signal: stopping now; {} jobs in flight stay pending in Redis",
+                     intake_.in_flight() + urgent_intake_.in_flight());
         finish_stop();
         return;
     } else {
@@ -190,8 +205,10 @@ void Daemon::apply_reload(const ReloadResult& r) {
     pipeline_.set_templates(r.templates);
     set_log_level(next.log.level);
     intake_.update_limits(next);
+    urgent_intake_.update_limits(next);
     const bool needs_restart = next.redis.host != config_.redis.host || next.redis.port != config_.redis.port ||
-                               next.redis.stream != config_.redis.stream || next.redis.group != config_.redis.group ||
+                               next.redis.stream != config_.redis.stream ||
+                               next.redis.urgent_stream != config_.redis.urgent_stream || next.redis.group != config_.redis.group ||
                                next.receipts.path != config_.receipts.path || next.outbox.dir != config_.outbox.dir ||
                                next.http.listen != config_.http.listen || next.http.port != config_.http.port;
     config_.log = next.log;
@@ -207,17 +224,19 @@ void Daemon::begin_drain() {
     draining_ = true;
     systemd::notify_stopping();
     drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.daemon.drain_timeout_ms);
-    spdlog::info("stopping: no new jobs; draining {} in flight (at most {} ms)", intake_.in_flight(),
-                 config_.daemon.drain_timeout_ms);
+    spdlog::info("stopping: no new jobs; draining {} in flight (at most {} ms)",
+                 intake_.in_flight() + urgent_intake_.in_flight(), config_.daemon.drain_timeout_ms);
     intake_.stop_reading();
-    // Closing the read connection ends a blocked XREADGROUP; whatever it had delivered stays pending.
+    urgent_intake_.stop_reading();
+    // Closing the read connections ends a blocked XREADGROUP; whatever it had delivered stays pending.
     reads_.stop();
+    urgent_reads_.stop();
 }
 
 void Daemon::finish_stop() {
     if (stopped_) return;
     stopped_ = true;
-    const auto left = intake_.in_flight();
+    const auto left = intake_.in_flight() + urgent_intake_.in_flight();
     tick_.cancel();
     watchdog_.stop();
     if (reload_thread_.joinable()) reload_thread_.join();
@@ -225,6 +244,7 @@ void Daemon::finish_stop() {
     signals_.cancel(ignored);
     http_.stop();
     reads_.stop();
+    urgent_reads_.stop();
     commands_.stop();
     channels_.stop_all();
     store_.stop();  // commits what is queued
@@ -236,7 +256,7 @@ void Daemon::finish_stop() {
 }
 
 bool Daemon::ready() const {
-    return !draining_ && reads_.connected() && commands_.connected() && store_.writable();
+    return !draining_ && reads_.connected() && urgent_reads_.connected() && commands_.connected() && store_.writable();
 }
 
 void Daemon::add_routes() {
@@ -249,7 +269,8 @@ void Daemon::add_routes() {
     routes_.add("GET", "/readyz", [this](const Request&, std::string_view, Reply reply) {
         auto b = [](bool v) { return v ? "true" : "false"; };
         std::string body = std::string("{\"ready\":") + b(ready()) + ",\"redis\":" +
-                           b(reads_.connected() && commands_.connected()) + ",\"receipts_writable\":" +
+                           b(reads_.connected() && urgent_reads_.connected() && commands_.connected()) +
+                           ",\"receipts_writable\":" +
                            b(store_.writable()) + ",\"draining\":" + b(draining_) + "}";
         reply({ready() ? 200 : 503, "application/json", std::move(body), {}});
     });

@@ -64,7 +64,8 @@ private:
     ReceiptStore store_;
     directory::DirectoryService directory_;
     ChannelRegistry channels_;
-    redis::RedisConnection reads_;     // dedicated to blocking XREADGROUP
+    redis::RedisConnection reads_;         // dedicated to blocking XREADGROUP on the jobs stream
+    redis::RedisConnection urgent_reads_;  // the same on the urgent stream: never behind the other's block
     redis::RedisConnection commands_;  // everything else: XACK, XADD, XAUTOCLAIM, the schedule
     Schedule schedule_;
     RateLimiter rate_limiter_;
@@ -72,6 +73,7 @@ private:
     std::unique_ptr<sendtime::Learner> send_time_;  // null when [send_time] is off
     Pipeline pipeline_;
     Intake intake_;
+    Intake urgent_intake_;
     http::Routes routes_;
     http::HttpServer http_;
     systemd::Watchdog watchdog_;

@@ -7,12 +7,20 @@
 
 namespace crieur {
 
-Intake::Intake(const Config& config, std::string consumer, redis::RedisConnection& reads,
+Intake::Intake(const Config& config, const std::string& stream, std::string consumer, redis::RedisConnection& reads,
                redis::RedisConnection& commands, ReceiptStore& store, Metrics& metrics, const Clock& clock,
                Process process)
     : redis_(config.redis), limits_(config.intake), consumer_(std::move(consumer)),
-      reads_(reads, config.redis.stream, config.redis.group), commands_(commands, config.redis.stream, config.redis.group),
-      commands_conn_(commands), store_(store), metrics_(metrics), clock_(clock), process_(std::move(process)) {}
+      reads_(reads, stream, config.redis.group), commands_(commands, stream, config.redis.group),
+      commands_conn_(commands), store_(store), metrics_(metrics), clock_(clock), process_(std::move(process)) {
+    redis_.stream = stream;
+}
+
+void Intake::sync_inflight() {
+    const auto now = static_cast<std::int64_t>(in_flight_.size());
+    metrics_.inflight += now - inflight_reported_;
+    inflight_reported_ = now;
+}
 
 void Intake::update_limits(const Config& config) {
     limits_.max_inflight = config.intake.max_inflight;
@@ -106,14 +114,14 @@ void Intake::recover(std::vector<StreamEntry> entries) {
         }
         // Reserve the id now, so a second read of it while XPENDING is out does not hand it out twice.
         in_flight_.insert(entry.entry_id);
-        metrics_.inflight = static_cast<std::int64_t>(in_flight_.size());
+        sync_inflight();
         auto shared = std::make_shared<StreamEntry>(std::move(entry));
         commands_.pending(consumer_, shared->entry_id, shared->entry_id, 1,
                           [this, shared](redis::Status s, std::vector<redis::PendingInfo> info) {
                               in_flight_.erase(shared->entry_id);
                               if (!s.ok || info.empty()) {
                                   // Lost the connection, or another consumer took it meanwhile: not ours now.
-                                  metrics_.inflight = static_cast<std::int64_t>(in_flight_.size());
+                                  sync_inflight();
                                   read_more();
                                   return;
                               }
@@ -147,7 +155,7 @@ void Intake::handle(StreamEntry entry) {
     }
     in_flight_.insert(entry.entry_id);
     metrics_.jobs_read++;
-    metrics_.inflight = static_cast<std::int64_t>(in_flight_.size());
+    sync_inflight();
     if (!entry.has_job) {
         dead_letter(entry, {errc::job_no_job_field, "job", "the stream entry has no 'job' field", {}});
         return;
@@ -190,7 +198,7 @@ void Intake::dead_letter(const StreamEntry& entry, const JobError& error) {
 
 void Intake::finished(const std::string& entry_id, Disposition d) {
     in_flight_.erase(entry_id);
-    metrics_.inflight = static_cast<std::int64_t>(in_flight_.size());
+    sync_inflight();
     if (d == Disposition::ack) ack(entry_id);
     read_more();
 }

@@ -2,6 +2,8 @@
 // in the group, hands valid jobs to the pipeline, moves invalid and poison jobs to the dead-letter
 // stream (with a `rejected` receipt), takes over entries a dead consumer left pending
 // (XAUTOCLAIM), and acknowledges an entry only once the pipeline says its outcome is committed.
+// A daemon has two: one for the jobs stream, one for the urgent stream, each with its own blocking
+// read connection, so that an urgent job is read at once however long the jobs stream is.
 // Use from the io_context's thread only.
 #pragma once
 
@@ -33,8 +35,9 @@ public:
     using Process = std::function<std::optional<JobError>(Job job, const StreamEntry& entry,
                                                           std::function<void(Disposition)> done)>;
 
-    Intake(const Config& config, std::string consumer, redis::RedisConnection& reads, redis::RedisConnection& commands,
-           ReceiptStore& store, Metrics& metrics, const Clock& clock, Process process);
+    // `stream`: the stream this intake consumes (config.redis.stream or urgent_stream).
+    Intake(const Config& config, const std::string& stream, std::string consumer, redis::RedisConnection& reads,
+           redis::RedisConnection& commands, ReceiptStore& store, Metrics& metrics, const Clock& clock, Process process);
 
     // The read connection is up (first time or again): create the group if needed, go through
     // this consumer's own pending entries, then read new ones.
@@ -64,6 +67,7 @@ private:
     void dead_letter(const StreamEntry& entry, const JobError& error);
     void finished(const std::string& entry_id, Disposition d);
     void ack(const std::string& entry_id);
+    void sync_inflight();  // the in-flight gauge is shared by both intakes: each adds its change
 
     RedisConfig redis_;
     IntakeConfig limits_;
@@ -86,6 +90,7 @@ private:
     std::vector<std::string> acks_;              // entry ids to acknowledge
     int acks_outstanding_ = 0;
     bool ack_flush_posted_ = false;
+    std::int64_t inflight_reported_ = 0;
 };
 
 }  // namespace crieur

@@ -118,6 +118,8 @@ struct Pipeline::Delivery {
     bool escalation = false;
     std::string slot_provider;  // a rate-limit slot reserved before it was put aside
     bool send_time_chosen = false;  // back at the send time chosen for it
+    Priority priority = Priority::normal;  // kept here: `job` may have gone to the receipt store
+    bool urgent = false;  // its retries and escalations come back on the urgent stream
 };
 
 Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
@@ -127,7 +129,7 @@ Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
                    const Clock& clock)
     : intake_(config.intake), retry_(config.retry), directory_(directory), templates_(std::move(templates)), store_(store),
       channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock), io_(io),
-      rate_(rate_limiter), caps_(caps), send_time_(send_time) {
+      rate_(rate_limiter), gate_(io), caps_(caps), send_time_(send_time) {
     send_time_window_h_ = config.send_time.window_h;
     throttle_horizon_ms_ = config.rate_limits.horizon_ms;
     provider_wait_ms_ = config.providers.breaker_open_ms;
@@ -152,6 +154,8 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     d->job_json = entry.job_json;
     d->slot_provider = entry.slot_provider;
     d->send_time_chosen = entry.send_time_chosen;
+    d->priority = job.priority;
+    d->urgent = job.priority == Priority::urgent;
     if (!entry.escalate_after.empty()) {
         // Back after a silence: the message was sent on these channels and nothing was delivered.
         d->escalation = true;
@@ -352,16 +356,20 @@ void Pipeline::defer(std::shared_ptr<Delivery> d, TimePoint at, const std::strin
     if (d->escalation) {
         std::string used;
         for (auto& c : d->channels_used) used += (used.empty() ? "" : ",") + c;
-        schedule_.escalate_at(job.id, used, d->job_json, at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
+        schedule_.escalate_at(
+            job.id, used, d->job_json, at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); }, d->urgent);
         return;
     }
-    schedule_.put_aside(d->entry_id, d->job_json, at, [this, d, at, why](bool ok) {
-        if (!ok) {
-            d->done(Disposition::keep);
-            return;
-        }
-        settle(d, Status::scheduled, "until " + format_rfc3339(at) + " (" + why + ")");
-    });
+    schedule_.put_aside(
+        d->entry_id, d->job_json, at,
+        [this, d, at, why](bool ok) {
+            if (!ok) {
+                d->done(Disposition::keep);
+                return;
+            }
+            settle(d, Status::scheduled, "until " + format_rfc3339(at) + " (" + why + ")");
+        },
+        d->urgent);
 }
 
 void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
@@ -498,76 +506,84 @@ void Pipeline::send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, b
             metrics_.resent_after_crash++;
             spdlog::info("pipeline: job {} was interrupted mid-send by a stop; sending it again", message.job_id);
         }
-        metrics_.sends_started++;
-        const auto started = std::chrono::steady_clock::now();
-        std::string job_id = message.job_id;
-        // Masking costs an allocation: only for a log line that will be written.
-        std::string masked = spdlog::should_log(spdlog::level::debug) ? mask_address(message.recipient) : "";
-        driver->send(std::move(message), [this, d = std::move(d), r, last, started, candidate, driver, job_id = std::move(job_id),
-                                          masked = std::move(masked)](Outcome outcome) mutable {
-            const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::steady_clock::now() - started);
-            channels_.report(driver, outcome.kind, latency);
-            switch (outcome.kind) {
-            case OutcomeKind::accepted: metrics_.sends_accepted++; break;
-            case OutcomeKind::retry: metrics_.sends_retry++; break;
-            case OutcomeKind::provider_down: metrics_.sends_provider_down++; break;
-            default: metrics_.sends_failed++; break;
-            }
-            spdlog::debug("pipeline: job {} to {} via {}: {} {}", job_id, masked, outcome.provider,
-                          to_string(outcome.kind), outcome.reason);
-            // A provider said this address cannot be reached, or that its owner opted out: no
-            // later message tries it again.
-            if (outcome.kind == OutcomeKind::bad_address && outcome.opted_out)
-                directory_.opt_out(candidate.channel, candidate.address, candidate.channel + " STOP");
-            else if (outcome.kind == OutcomeKind::bad_address)
-                directory_.invalidate(candidate.channel, candidate.address,
-                                      outcome.provider + " " + outcome.code + ": " + outcome.reason);
-            // A bad address or a failure for good moves on to the next candidate at once.
-            const bool moves_on =
-                !last && (outcome.kind == OutcomeKind::bad_address || outcome.kind == OutcomeKind::failed);
-            Status status = moves_on ? Status::queued : status_after(outcome.kind);
-            const bool retry = !moves_on && status == Status::queued;
-            // An escalation that fails, or must wait, leaves the message as the first channel left it: sent.
-            if (d->escalation && (status == Status::failed || retry)) status = Status::sent;
-            if (moves_on) {
-                metrics_.fallbacks++;
-                d->tried += (d->tried.empty() ? "" : "; ") + candidate.channel + ": " + to_string(outcome.kind) +
-                            (outcome.code.empty() ? "" : " " + outcome.code);
-            } else if (!d->tried.empty() && status == Status::failed) {
-                outcome.reason = "no_reachable_channel: " + d->tried + "; " + candidate.channel + ": " +
-                                 to_string(outcome.kind) + " (" + outcome.reason + ")";
-            }
-            if (d->escalation && status == Status::sent && outcome.kind == OutcomeKind::accepted) metrics_.escalations_sent++;
-            const bool accepted = outcome.kind == OutcomeKind::accepted;
-            const std::int64_t retry_after = outcome.retry_after_ms;
-            std::string why = outcome.provider + " " + to_string(outcome.kind) +
-                              (outcome.code.empty() ? "" : " " + outcome.code) +
-                              (outcome.reason.empty() ? "" : ": " + outcome.reason);
-            FinishRequest finish{std::move(job_id), r.message_id, r.attempt_id, std::move(outcome), status,
-                                 latency.count(), d->escalation};
-            store_.finish(std::move(finish), [this, d = std::move(d), status, moves_on, accepted, retry, retry_after,
-                                              attempt = r.attempt_no, why = std::move(why),
-                                              channel = candidate.channel](bool ok) mutable {
-                if (!ok) {
-                    d->done(Disposition::keep);
-                    return;
+        // At most providers.max_connections sends in flight per provider; the others wait by priority.
+        const int limit = channels_.max_in_flight(driver);
+        const Priority priority = d->priority;
+        auto start = [this, d = std::move(d), r, last, candidate, driver, limit, message = std::move(message)]() mutable {
+            metrics_.sends_started++;
+            const auto started = std::chrono::steady_clock::now();
+            std::string job_id = message.job_id;
+            // Masking costs an allocation: only for a log line that will be written.
+            std::string masked = spdlog::should_log(spdlog::level::debug) ? mask_address(message.recipient) : "";
+            driver->send(std::move(message), [this, d = std::move(d), r, last, started, candidate, driver, limit, job_id = std::move(job_id),
+                                              masked = std::move(masked)](Outcome outcome) mutable {
+                if (limit > 0) gate_.leave(driver);
+                const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - started);
+                channels_.report(driver, outcome.kind, latency);
+                switch (outcome.kind) {
+                case OutcomeKind::accepted: metrics_.sends_accepted++; break;
+                case OutcomeKind::retry: metrics_.sends_retry++; break;
+                case OutcomeKind::provider_down: metrics_.sends_provider_down++; break;
+                default: metrics_.sends_failed++; break;
                 }
+                spdlog::debug("pipeline: job {} to {} via {}: {} {}", job_id, masked, outcome.provider,
+                              to_string(outcome.kind), outcome.reason);
+                // A provider said this address cannot be reached, or that its owner opted out: no
+                // later message tries it again.
+                if (outcome.kind == OutcomeKind::bad_address && outcome.opted_out)
+                    directory_.opt_out(candidate.channel, candidate.address, candidate.channel + " STOP");
+                else if (outcome.kind == OutcomeKind::bad_address)
+                    directory_.invalidate(candidate.channel, candidate.address,
+                                          outcome.provider + " " + outcome.code + ": " + outcome.reason);
+                // A bad address or a failure for good moves on to the next candidate at once.
+                const bool moves_on =
+                    !last && (outcome.kind == OutcomeKind::bad_address || outcome.kind == OutcomeKind::failed);
+                Status status = moves_on ? Status::queued : status_after(outcome.kind);
+                const bool retry = !moves_on && status == Status::queued;
+                // An escalation that fails, or must wait, leaves the message as the first channel left it: sent.
+                if (d->escalation && (status == Status::failed || retry)) status = Status::sent;
                 if (moves_on) {
-                    try_candidate(std::move(d));
-                    return;
+                    metrics_.fallbacks++;
+                    d->tried += (d->tried.empty() ? "" : "; ") + candidate.channel + ": " + to_string(outcome.kind) +
+                                (outcome.code.empty() ? "" : " " + outcome.code);
+                } else if (!d->tried.empty() && status == Status::failed) {
+                    outcome.reason = "no_reachable_channel: " + d->tried + "; " + candidate.channel + ": " +
+                                     to_string(outcome.kind) + " (" + outcome.reason + ")";
                 }
-                if (accepted) {
-                    after_accepted(std::move(d), channel);
-                    return;
-                }
-                if (retry) {
-                    after_retry(std::move(d), channel, attempt, retry_after, why);
-                    return;
-                }
-                d->done(status != Status::queued ? Disposition::ack : Disposition::keep);
+                if (d->escalation && status == Status::sent && outcome.kind == OutcomeKind::accepted) metrics_.escalations_sent++;
+                const bool accepted = outcome.kind == OutcomeKind::accepted;
+                const std::int64_t retry_after = outcome.retry_after_ms;
+                std::string why = outcome.provider + " " + to_string(outcome.kind) +
+                                  (outcome.code.empty() ? "" : " " + outcome.code) +
+                                  (outcome.reason.empty() ? "" : ": " + outcome.reason);
+                FinishRequest finish{std::move(job_id), r.message_id, r.attempt_id, std::move(outcome), status,
+                                     latency.count(), d->escalation};
+                store_.finish(std::move(finish), [this, d = std::move(d), status, moves_on, accepted, retry, retry_after,
+                                                  attempt = r.attempt_no, why = std::move(why),
+                                                  channel = candidate.channel](bool ok) mutable {
+                    if (!ok) {
+                        d->done(Disposition::keep);
+                        return;
+                    }
+                    if (moves_on) {
+                        try_candidate(std::move(d));
+                        return;
+                    }
+                    if (accepted) {
+                        after_accepted(std::move(d), channel);
+                        return;
+                    }
+                    if (retry) {
+                        after_retry(std::move(d), channel, attempt, retry_after, why);
+                        return;
+                    }
+                    d->done(status != Status::queued ? Disposition::ack : Disposition::keep);
+                });
             });
-        });
+        };
+        if (limit > 0) gate_.enter(driver, limit, priority, std::move(start));
+        else start();
     });
 }
 
@@ -594,8 +610,9 @@ void Pipeline::after_retry(std::shared_ptr<Delivery> d, const std::string& chann
         std::erase(d->channels_used, channel);
         std::string used;
         for (auto& c : d->channels_used) used += (used.empty() ? "" : ",") + c;
-        schedule_.escalate_at(job.id, used, d->job_json, decision.at,
-                              [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
+        schedule_.escalate_at(
+            job.id, used, d->job_json, decision.at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
+            d->urgent);
         return;
     }
     switch (decision.kind) {
@@ -605,13 +622,17 @@ void Pipeline::after_retry(std::shared_ptr<Delivery> d, const std::string& chann
     }
     metrics_.retries_scheduled++;
     const auto at = decision.at;
-    schedule_.put_aside(d->entry_id, d->job_json, at, [this, d, at, attempt, reason](bool ok) {
-        if (!ok) {
-            d->done(Disposition::keep);  // Redis refused: the entry stays pending and comes back by claim
-            return;
-        }
-        settle(d, Status::scheduled, "attempt " + std::to_string(attempt + 1) + " at " + format_rfc3339(at) + " after " + reason);
-    });
+    schedule_.put_aside(
+        d->entry_id, d->job_json, at,
+        [this, d, at, attempt, reason](bool ok) {
+            if (!ok) {
+                d->done(Disposition::keep);  // Redis refused: the entry stays pending and comes back by claim
+                return;
+            }
+            settle(d, Status::scheduled,
+                   "attempt " + std::to_string(attempt + 1) + " at " + format_rfc3339(at) + " after " + reason);
+        },
+        d->urgent);
 }
 
 void Pipeline::after_accepted(std::shared_ptr<Delivery> d, const std::string& channel) {
@@ -627,11 +648,14 @@ void Pipeline::after_accepted(std::shared_ptr<Delivery> d, const std::string& ch
     // Put aside before the ack: a crash between the two sends the job again, and the receipt says
     // it is sent (a duplicate), rather than losing the escalation.
     const std::string id = job_of(*d).id;
-    schedule_.escalate_at(id, used, d->job_json, at, [this, d, id](bool ok) {
-        if (ok) metrics_.escalations_scheduled++;
-        else spdlog::error("pipeline: job {}: the escalation on silence could not be scheduled", id);
-        d->done(Disposition::ack);
-    });
+    schedule_.escalate_at(
+        id, used, d->job_json, at,
+        [this, d, id](bool ok) {
+            if (ok) metrics_.escalations_scheduled++;
+            else spdlog::error("pipeline: job {}: the escalation on silence could not be scheduled", id);
+            d->done(Disposition::ack);
+        },
+        d->urgent);
 }
 
 }  // namespace crieur

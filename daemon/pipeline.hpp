@@ -24,6 +24,7 @@
 #include "daemon/render/template_store.hpp"
 #include "daemon/retry_policy.hpp"
 #include "daemon/router.hpp"
+#include "daemon/send_gate.hpp"
 #include "daemon/status.hpp"
 #include "daemon/types.hpp"
 
@@ -97,6 +98,7 @@ private:
     const Clock& clock_;
     boost::asio::io_context& io_;
     RateLimiter& rate_;
+    SendGate gate_;
     Caps& caps_;
     sendtime::Learner* send_time_;  // null: the send time is off
     int send_time_window_h_ = 24;

@@ -5,44 +5,47 @@
 namespace crieur {
 
 namespace {
-// KEYS[1] schedule, KEYS[2] stream; ARGV[1] now (ms), ARGV[2] limit. Returns how many moved.
+// KEYS[1] schedule, KEYS[2] stream, KEYS[3] urgent stream; ARGV[1] now (ms), ARGV[2] limit.
+// Returns how many moved. A member "u|<member>" is an urgent job's: it goes to the urgent stream.
 constexpr std::string_view kPromote = R"lua(
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(due) do
+for _, whole in ipairs(due) do
+  local member, stream = whole, KEYS[2]
+  if string.sub(whole, 1, 2) == 'u|' then member, stream = string.sub(whole, 3), KEYS[3] end
   local space = string.find(member, ' ', 1, true)
   local tag = string.sub(member, 1, space - 1)
   if string.sub(tag, 1, 4) == 'esc|' then
     -- esc|<channels tried>|<job id>: an escalation on silence
     local bar = string.find(tag, '|', 5, true)
-    redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1), 'escalate', string.sub(tag, 5, bar - 1))
+    redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1), 'escalate', string.sub(tag, 5, bar - 1))
   elseif string.sub(tag, 1, 3) == 'st|' then
     -- st|<entry id>: held until the send time chosen for it
-    redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1), 'sendtime', 'chosen')
+    redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1), 'sendtime', 'chosen')
   elseif string.sub(tag, 1, 5) == 'slot|' then
     -- slot|<provider>|<entry id>: a rate-limit slot is reserved for it
     local bar = string.find(tag, '|', 6, true)
-    redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1), 'slot', string.sub(tag, 6, bar - 1))
+    redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1), 'slot', string.sub(tag, 6, bar - 1))
   else
-    redis.call('XADD', KEYS[2], '*', 'job', string.sub(member, space + 1))
+    redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1))
   end
-  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZREM', KEYS[1], whole)
 end
 return #due
 )lua";
 }  // namespace
 
 void Schedule::put_aside(const std::string& entry_id, const std::string& job_json, TimePoint at,
-                         std::function<void(bool)> done) {
-    const std::string member = entry_id + " " + job_json;
+                         std::function<void(bool)> done, bool urgent) {
+    const std::string member = (urgent ? "u|" : "") + entry_id + " " + job_json;
     conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
         done(r && r->type != REDIS_REPLY_ERROR);
     });
 }
 
 void Schedule::escalate_at(const std::string& job_id, const std::string& tried_channels, const std::string& job_json,
-                           TimePoint at, std::function<void(bool)> done) {
+                           TimePoint at, std::function<void(bool)> done, bool urgent) {
     // Job ids have no spaces (the contract); channel names no '|'.
-    const std::string member = "esc|" + tried_channels + "|" + job_id + " " + job_json;
+    const std::string member = (urgent ? "u|esc|" : "esc|") + tried_channels + "|" + job_id + " " + job_json;
     conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
         done(r && r->type != REDIS_REPLY_ERROR);
     });
@@ -67,7 +70,7 @@ void Schedule::put_aside_until_send_time(const std::string& entry_id, const std:
 void Schedule::promote_due(TimePoint now, int limit) {
     if (promoting_ || !conn_.connected()) return;
     promoting_ = true;
-    conn_.command({"EVAL", kPromote, "2", key_, stream_, std::to_string(to_unix_ms(now)), std::to_string(limit)},
+    conn_.command({"EVAL", kPromote, "3", key_, stream_, urgent_stream_, std::to_string(to_unix_ms(now)), std::to_string(limit)},
                   [this](const redisReply* r) {
                       promoting_ = false;
                       if (!r) return;

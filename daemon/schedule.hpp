@@ -1,6 +1,8 @@
 // Schedule: jobs whose not_before lies ahead wait in a Redis sorted set (score = not_before in
 // Unix ms), shared by every daemon and kept across restarts; a periodic duty moves the due ones
-// back onto the jobs stream, atomically (one Lua script), where they go through intake again.
+// back onto the jobs stream, atomically (one Lua script), where they go through intake again;
+// urgent ones (a retry, an escalation) onto the urgent stream, so that they do not queue behind a
+// backlog there.
 // Use from the io_context's thread only.
 #pragma once
 
@@ -14,18 +16,18 @@ namespace crieur {
 
 class Schedule {
 public:
-    Schedule(redis::RedisConnection& conn, std::string key, std::string stream)
-        : conn_(conn), key_(std::move(key)), stream_(std::move(stream)) {}
+    Schedule(redis::RedisConnection& conn, std::string key, std::string stream, std::string urgent_stream)
+        : conn_(conn), key_(std::move(key)), stream_(std::move(stream)), urgent_stream_(std::move(urgent_stream)) {}
 
     // Puts a job aside until `at`. The member starts with the stream entry id, so that the same
     // entry put aside twice (after a crash) is stored once.
     void put_aside(const std::string& entry_id, const std::string& job_json, TimePoint at,
-                   std::function<void(bool ok)> done);
+                   std::function<void(bool ok)> done, bool urgent = false);
     // Puts a sent message aside until `at`: then it comes back to the stream marked as an
     // escalation (field `escalate` = the channels tried), and goes on to its next channel unless a
     // delivery receipt came meanwhile. Stored once per job and step.
     void escalate_at(const std::string& job_id, const std::string& tried_channels, const std::string& job_json,
-                     TimePoint at, std::function<void(bool ok)> done);
+                     TimePoint at, std::function<void(bool ok)> done, bool urgent = false);
     // Puts a job aside until the rate-limit slot reserved for it with `provider`: it comes back
     // with field `slot` = provider, and goes out without reserving again.
     void put_aside_for_slot(const std::string& entry_id, const std::string& provider, const std::string& job_json,
@@ -40,7 +42,7 @@ public:
 private:
     redis::RedisConnection& conn_;
     std::string key_;
-    std::string stream_;
+    std::string stream_, urgent_stream_;
     bool promoting_ = false;
     std::uint64_t promoted_ = 0;
 };

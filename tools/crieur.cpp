@@ -103,7 +103,7 @@ int enqueue(const Config& c, const std::string& file) {
     if (!templates.store)
         std::fprintf(stderr, "crieur: templates not checked (%s)\n",
                      templates.problems.empty() ? "none" : templates.problems.front().c_str());
-    std::vector<const std::string*> valid;
+    std::vector<std::pair<const std::string*, bool>> valid;  // the job, and whether it is urgent
     int invalid = 0;
     for (auto& [line, text] : jobs) {
         auto parsed = parse_job(text, c.intake.max_job_bytes);
@@ -117,11 +117,17 @@ int enqueue(const Config& c, const std::string& file) {
             std::fprintf(stderr, "%s:%d: %s\n", name.c_str(), line, error->reason.c_str());
             ++invalid;
         } else {
-            valid.push_back(&text);
+            valid.emplace_back(&text, std::get<Job>(parsed).priority == Priority::urgent);
         }
     }
+    // Urgent jobs on the urgent stream: the daemon reads it first, whatever waits on the other.
+    const std::string urgent_stream = c.redis.urgent_stream.empty() ? c.redis.stream + ":urgent" : c.redis.urgent_stream;
     auto redis = connect(c);
-    for (auto* text : valid) redis.append({"XADD", c.redis.stream, "*", "job", *text});
+    std::size_t urgent = 0;
+    for (auto& [text, is_urgent] : valid) {
+        redis.append({"XADD", is_urgent ? urgent_stream : c.redis.stream, "*", "job", *text});
+        urgent += is_urgent;
+    }
     std::size_t queued = 0;
     for (std::size_t i = 0; i < valid.size(); ++i) {
         auto r = redis.reply();
@@ -129,6 +135,7 @@ int enqueue(const Config& c, const std::string& file) {
         else ++queued;
     }
     std::printf("queued %zu job%s on %s", queued, queued == 1 ? "" : "s", c.redis.stream.c_str());
+    if (urgent) std::printf(" (%zu urgent on %s)", urgent, urgent_stream.c_str());
     if (invalid) std::printf(", refused %d invalid (see above)", invalid);
     std::printf("\n");
     return invalid || queued != valid.size() ? 1 : 0;

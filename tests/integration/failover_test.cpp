@@ -103,3 +103,45 @@ TEST_CASE("a slow provider gets less of the traffic, the fast one more") {
     CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_provider_answer_seconds{provider=\"twilio\"} 1.2") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("with no rate limit and a slow provider, an urgent job on the urgent stream overtakes a bulk backlog") {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    const int twilio_port = free_port();
+    Process twilio{{TWILIO_EMULATOR_PATH, "--port", std::to_string(twilio_port), "--account-sid",
+                    "AC00000000000000000000000000000001", "--auth-token", "tok", "--latency-ms", "100"},
+                   dir / "twilio.log"};
+    REQUIRE(wait_until([&] { return http_get(twilio_port, "/emulator/messages").status == 200; }, 10s));
+    // 4 connections at 100 ms: 40 sends/s, so 2,000 bulk jobs are 50 s of work. The intake window
+    // (200) is full of them, and 4 sends at a time go to the provider; the rest wait.
+    DaemonUnderTest daemon{
+        dir, redis,
+        DaemonOptions{
+            .extra_intake = "max_inflight = 200\n",
+            .extra_sections =
+                "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
+                "\"\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token_env = \"TW\"\nfrom = \"+33700000001\"\n"
+                "[providers]\nmax_connections = 4\n",
+            .env = {"TW=tok"}}};
+    daemon.start();
+    auto client = redis.client();
+    auto job = [](const std::string& id, const std::string& priority) {
+        return R"({"v":1,"id":")" + id + R"(","service":"s","template":"passport_expiry","priority":")" + priority +
+               R"(","to":{"sms":"+33612345678"},"data":)" + std::string(kPassportData) + "}";
+    };
+    std::vector<std::string> jobs;
+    for (int i = 0; i < 2000; ++i) jobs.push_back(job("bulk-" + std::to_string(i), "bulk"));
+    enqueue(client, jobs);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") >= 20; }, 20s, 20ms));
+    const auto queued = std::chrono::steady_clock::now();
+    REQUIRE(client.command({"XADD", "crieur:jobs:urgent", "*", "job", job("flood-alert", "urgent")})->type == REDIS_REPLY_STRING);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE job_id = 'flood-alert' AND status = 'sent'") == 1; },
+                       20s, 20ms));
+    const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - queued).count();
+    const auto bulk_sent = daemon.query("SELECT count(*) FROM messages WHERE status = 'sent' AND job_id LIKE 'bulk-%'");
+    MESSAGE("urgent sent " << latency << " s after it was queued behind 2,000 bulk jobs at 40 sends/s (" << bulk_sent
+                           << " of them sent by then)");
+    CHECK(latency < 3.0);
+    CHECK(bulk_sent < 400);
+    CHECK(daemon.stop(60s) == 0);
+}

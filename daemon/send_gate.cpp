@@ -1,0 +1,39 @@
+#include "daemon/send_gate.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace crieur {
+
+void SendGate::enter(const void* provider, int limit, Priority priority, std::function<void()> start) {
+    if (limit <= 0) {
+        start();
+        return;
+    }
+    Lane& lane = lanes_[provider];
+    lane.limit = limit;
+    if (lane.active < limit) {
+        ++lane.active;
+        start();
+        return;
+    }
+    lane.waiting[static_cast<std::size_t>(priority)].push_back(std::move(start));
+    ++waiting_;
+}
+
+void SendGate::leave(const void* provider) {
+    auto it = lanes_.find(provider);
+    if (it == lanes_.end()) return;  // a provider without a limit
+    Lane& lane = it->second;
+    --lane.active;
+    for (auto& queue : lane.waiting) {
+        if (queue.empty()) continue;
+        ++lane.active;
+        --waiting_;
+        // Posted: the send that ends is still inside its driver's completion.
+        boost::asio::post(io_, std::move(queue.front()));
+        queue.pop_front();
+        return;
+    }
+}
+
+}  // namespace crieur
