@@ -5,6 +5,7 @@
 // daemon's peak RSS, and ratios to the target and to a BullMQ worker pipeline.
 // With --citizens C, the jobs are addressed to C citizens put in the directory beforehand (each
 // job a directory read and a routing decision) instead of carrying their number inline.
+// The in-flight window is the daemon's default (intake.max_inflight) unless --inflight says.
 //   bench-pipeline [--jobs N] [--batch N] [--inflight N] [--citizens C]
 #include <signal.h>
 #include <sys/resource.h>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/config.hpp"
 #include "daemon/directory/directory.hpp"
 #include "daemon/receipts/sqlite.hpp"
 #include "support/process.hpp"
@@ -44,7 +46,7 @@ std::int64_t scalar(sqlite3* db, const char* sql) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int jobs = 200'000, batch = 512, inflight = 8192, citizens = 0;
+    int jobs = 200'000, batch = 512, inflight = IntakeConfig{}.max_inflight, citizens = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--jobs")) jobs = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
