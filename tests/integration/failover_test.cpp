@@ -1,45 +1,74 @@
-// Two SMS providers, one failing: its circuit breaker opens, the traffic goes to the other, and
-// retries (backoff through the schedule) end on the working one. Against the Twilio and OVHcloud
-// emulators: Twilio answers 500 for the number used here.
+// Providers that fail or slow down, against the Twilio and OVHcloud emulators: a failing one's
+// circuit breaker opens and the other takes the traffic, retries (backoff through the schedule)
+// end on the working one; a slow one gets less traffic; an urgent job overtakes a backlog waiting
+// for a slow provider.
 #include <doctest/doctest.h>
+
+#include <memory>
 
 #include "support/daemon_fixture.hpp"
 
 using namespace crieur::test;
 using namespace std::chrono_literals;
 
-TEST_CASE("a failing provider's breaker opens and the other provider takes the traffic") {
+namespace {
+
+// The Twilio emulator (with `twilio_args`), the OVHcloud one when `with_ovh`, and a daemon that
+// sends SMS through them, with `sections` appended to its config.
+struct SmsProviders {
     TempDir dir;
     RedisServer redis{dir / "redis"};
-    const int twilio_port = free_port(), ovh_port = free_port();
-    Process twilio{{TWILIO_EMULATOR_PATH, "--port", std::to_string(twilio_port), "--account-sid",
-                    "AC00000000000000000000000000000001", "--auth-token", "tok"},
-                   dir / "twilio.log"};
-    Process ovh{{OVH_EMULATOR_PATH, "--port", std::to_string(ovh_port), "--service", "sms-ab12345-1", "--application-key",
-                 "AK123", "--application-secret", "AS456", "--consumer-key", "CK789"},
-                dir / "ovh.log"};
-    REQUIRE(wait_until([&] { return http_get(twilio_port, "/emulator/messages").status == 200; }, 10s));
-    REQUIRE(wait_until([&] { return http_get(ovh_port, "/emulator/jobs").status == 200; }, 10s));
-    DaemonUnderTest daemon{
-        dir, redis,
-        DaemonOptions{
-            .extra_sections =
-                "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
-                "\"\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token_env = \"TW\"\nfrom = \"+33700000001\"\n"
-                "[ovh]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(ovh_port) +
-                "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"
-                "application_secret_env = \"OVH_AS\"\nconsumer_key_env = \"OVH_CK\"\nsender = \"MairieLyon\"\n"
-                "[providers]\nbreaker_failures = 3\nbreaker_open_ms = 1500\n"
-                "[retry]\nmax_attempts = 10\nbase_ms = 50\nmax_ms = 200\n",
-            .env = {"TW=tok", "OVH_AS=AS456", "OVH_CK=CK789"}}};
-    daemon.start();
-    auto client = redis.client();
+    int twilio_port = free_port(), ovh_port = free_port();
+    std::unique_ptr<Process> twilio, ovh;
+    std::unique_ptr<DaemonUnderTest> daemon;
+
+    SmsProviders(std::vector<std::string> twilio_args, bool with_ovh, const std::string& sections,
+                 const std::string& intake = "") {
+        std::vector<std::string> argv{TWILIO_EMULATOR_PATH, "--port", std::to_string(twilio_port), "--account-sid",
+                                      "AC00000000000000000000000000000001", "--auth-token", "tok"};
+        argv.insert(argv.end(), twilio_args.begin(), twilio_args.end());
+        twilio = std::make_unique<Process>(argv, dir / "twilio.log");
+        REQUIRE(wait_until([&] { return http_get(twilio_port, "/emulator/messages").status == 200; }, 10s));
+        std::string config = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
+                             "\"\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token_env = \"TW\"\n"
+                             "from = \"+33700000001\"\n";
+        if (with_ovh) {
+            ovh = std::make_unique<Process>(
+                std::vector<std::string>{OVH_EMULATOR_PATH, "--port", std::to_string(ovh_port), "--service", "sms-ab12345-1",
+                                         "--application-key", "AK123", "--application-secret", "AS456", "--consumer-key",
+                                         "CK789"},
+                dir / "ovh.log");
+            REQUIRE(wait_until([&] { return http_get(ovh_port, "/emulator/jobs").status == 200; }, 10s));
+            config += "[ovh]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(ovh_port) +
+                      "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"
+                      "application_secret_env = \"OVH_AS\"\nconsumer_key_env = \"OVH_CK\"\nsender = \"MairieLyon\"\n";
+        }
+        daemon = std::make_unique<DaemonUnderTest>(
+            dir, redis,
+            DaemonOptions{.extra_intake = intake,
+                          .extra_sections = config + sections,
+                          .env = {"TW=tok", "OVH_AS=AS456", "OVH_CK=CK789"}});
+        daemon->start();
+    }
+};
+
+std::string sms_to(const std::string& id, const std::string& number, const std::string& priority = "normal") {
+    return R"({"v":1,"id":")" + id + R"(","service":"s","template":"passport_expiry","priority":")" + priority +
+           R"(","to":{"sms":")" + number + R"("},"data":)" + std::string(kPassportData) + "}";
+}
+
+}  // namespace
+
+TEST_CASE("a failing provider's breaker opens and the other provider takes the traffic") {
+    // Twilio answers 500 for the number used here.
+    SmsProviders rig({}, true,
+                     "[providers]\nbreaker_failures = 3\nbreaker_open_ms = 1500\n"
+                     "[retry]\nmax_attempts = 10\nbase_ms = 50\nmax_ms = 200\n");
+    auto& daemon = *rig.daemon;
+    auto client = rig.redis.client();
     const int n = 40;
     std::vector<std::string> jobs;
-    for (int i = 0; i < n; ++i)
-        jobs.push_back(R"({"v":1,"id":"fo-)" + std::to_string(i) +
-                       R"(","service":"s","template":"passport_expiry","to":{"sms":"+33600000500"},"data":)" +
-                       std::string(kPassportData) + "}");
+    for (int i = 0; i < n; ++i) jobs.push_back(sms_to("fo-" + std::to_string(i), "+33600000500"));
     enqueue(client, jobs);
     REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == n; }, 60s, 100ms));
     CHECK(daemon.query("SELECT count(*) FROM attempts WHERE provider = 'ovh' AND outcome = 'accepted'") == n);
@@ -57,38 +86,14 @@ TEST_CASE("a failing provider's breaker opens and the other provider takes the t
 }
 
 TEST_CASE("a slow provider gets less of the traffic, the fast one more") {
-    TempDir dir;
-    RedisServer redis{dir / "redis"};
-    const int twilio_port = free_port(), ovh_port = free_port();
-    Process twilio{{TWILIO_EMULATOR_PATH, "--port", std::to_string(twilio_port), "--account-sid",
-                    "AC00000000000000000000000000000001", "--auth-token", "tok", "--latency-ms", "1200"},
-                   dir / "twilio.log"};
-    Process ovh{{OVH_EMULATOR_PATH, "--port", std::to_string(ovh_port), "--service", "sms-ab12345-1", "--application-key",
-                 "AK123", "--application-secret", "AS456", "--consumer-key", "CK789"},
-                dir / "ovh.log"};
-    REQUIRE(wait_until([&] { return http_get(twilio_port, "/emulator/messages").status == 200; }, 10s));
-    REQUIRE(wait_until([&] { return http_get(ovh_port, "/emulator/jobs").status == 200; }, 10s));
-    DaemonUnderTest daemon{
-        dir, redis,
-        DaemonOptions{
-            .extra_sections =
-                "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
-                "\"\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token_env = \"TW\"\nfrom = \"+33700000001\"\n"
-                "[ovh]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(ovh_port) +
-                "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"
-                "application_secret_env = \"OVH_AS\"\nconsumer_key_env = \"OVH_CK\"\nsender = \"MairieLyon\"\n"
-                "[providers]\nslow_ms = 300\n",
-            .env = {"TW=tok", "OVH_AS=AS456", "OVH_CK=CK789"}}};
-    daemon.start();
-    auto client = redis.client();
+    SmsProviders rig({"--latency-ms", "1200"}, true, "[providers]\nslow_ms = 300\n");
+    auto& daemon = *rig.daemon;
+    auto client = rig.redis.client();
     // Waves of 10: the first is split evenly (nothing is known yet); Twilio then answers in 1.2 s
     // against 300 ms allowed, so it keeps a quarter of its weight: 2 messages in 10 instead of 5.
     auto wave = [&](int w) {
         std::vector<std::string> jobs;
-        for (int i = 0; i < 10; ++i)
-            jobs.push_back(R"({"v":1,"id":"slow-)" + std::to_string(w) + "-" + std::to_string(i) +
-                           R"(","service":"s","template":"passport_expiry","to":{"sms":"+33612345678"},"data":)" +
-                           std::string(kPassportData) + "}");
+        for (int i = 0; i < 10; ++i) jobs.push_back(sms_to("slow-" + std::to_string(w) + "-" + std::to_string(i), "+33612345678"));
         enqueue(client, jobs);
         REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 10 * (w + 1); },
                            30s, 50ms));
@@ -105,36 +110,18 @@ TEST_CASE("a slow provider gets less of the traffic, the fast one more") {
 }
 
 TEST_CASE("with no rate limit and a slow provider, an urgent job on the urgent stream overtakes a bulk backlog") {
-    TempDir dir;
-    RedisServer redis{dir / "redis"};
-    const int twilio_port = free_port();
-    Process twilio{{TWILIO_EMULATOR_PATH, "--port", std::to_string(twilio_port), "--account-sid",
-                    "AC00000000000000000000000000000001", "--auth-token", "tok", "--latency-ms", "100"},
-                   dir / "twilio.log"};
-    REQUIRE(wait_until([&] { return http_get(twilio_port, "/emulator/messages").status == 200; }, 10s));
     // 4 connections at 100 ms: 40 sends/s, so 2,000 bulk jobs are 50 s of work. The intake window
     // (200) is full of them, and 4 sends at a time go to the provider; the rest wait.
-    DaemonUnderTest daemon{
-        dir, redis,
-        DaemonOptions{
-            .extra_intake = "max_inflight = 200\n",
-            .extra_sections =
-                "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
-                "\"\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token_env = \"TW\"\nfrom = \"+33700000001\"\n"
-                "[providers]\nmax_connections = 4\n",
-            .env = {"TW=tok"}}};
-    daemon.start();
-    auto client = redis.client();
-    auto job = [](const std::string& id, const std::string& priority) {
-        return R"({"v":1,"id":")" + id + R"(","service":"s","template":"passport_expiry","priority":")" + priority +
-               R"(","to":{"sms":"+33612345678"},"data":)" + std::string(kPassportData) + "}";
-    };
+    SmsProviders rig({"--latency-ms", "100"}, false, "[providers]\nmax_connections = 4\n", "max_inflight = 200\n");
+    auto& daemon = *rig.daemon;
+    auto client = rig.redis.client();
     std::vector<std::string> jobs;
-    for (int i = 0; i < 2000; ++i) jobs.push_back(job("bulk-" + std::to_string(i), "bulk"));
+    for (int i = 0; i < 2000; ++i) jobs.push_back(sms_to("bulk-" + std::to_string(i), "+33612345678", "bulk"));
     enqueue(client, jobs);
     REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") >= 20; }, 20s, 20ms));
     const auto queued = std::chrono::steady_clock::now();
-    REQUIRE(client.command({"XADD", "crieur:jobs:urgent", "*", "job", job("flood-alert", "urgent")})->type == REDIS_REPLY_STRING);
+    REQUIRE(client.command({"XADD", "crieur:jobs:urgent", "*", "job", sms_to("flood-alert", "+33612345678", "urgent")})->type ==
+            REDIS_REPLY_STRING);
     REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE job_id = 'flood-alert' AND status = 'sent'") == 1; },
                        20s, 20ms));
     const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - queued).count();
