@@ -10,7 +10,6 @@ void SendGate::enter(const void* provider, int limit, Priority priority, std::fu
         return;
     }
     Lane& lane = lanes_[provider];
-    lane.limit = limit;
     if (lane.active < limit) {
         ++lane.active;
         start();

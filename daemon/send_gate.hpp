@@ -29,7 +29,6 @@ public:
 private:
     struct Lane {
         int active = 0;
-        int limit = 0;
         std::array<std::deque<std::function<void()>>, 3> waiting;  // by Priority
     };
     boost::asio::io_context& io_;
