@@ -1,5 +1,6 @@
 #include "daemon/engagement/engagement_routes.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "channels/email/tracking.hpp"
@@ -112,8 +113,10 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
         for (auto& [k, v] : form_decode(req.query))
             if (k == "u") url = v;
         auto id = tracking::click_message_id(config.smtp.unsubscribe_secret, token, url);
-        // Never a redirect to a URL the token was not made for: that would be an open redirect.
-        if (!id) return reply(json_error(404, "unknown or damaged link"));
+        // Never a redirect to a URL the token was not made for (an open redirect), nor one that
+        // could break out of its header line.
+        const bool printable = std::none_of(url.begin(), url.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+        if (!id || !printable) return reply(json_error(404, "unknown or damaged link"));
         record_one(store, {*id, "email", "click", "", to_unix_ms(clock.now()), "link"});
         reply({302, "text/plain; charset=utf-8", "Moved: " + url + "\n",
                {{"Location", url}, {"Cache-Control", "no-store, private"}, {"Referrer-Policy", "no-referrer"}}});

@@ -109,27 +109,31 @@ std::shared_ptr<const Model> Learner::learn_once() {
     };
     const int fallback = offset_of(default_zone_).value_or(0);
     std::size_t zoned = 0;
-    sqlite::DbPtr dir;
-    std::optional<sqlite::Stmt> zone_q;
-    if (!directory_path_.empty() && std::filesystem::exists(directory_path_)) {
-        dir = sqlite::open(directory_path_, SQLITE_OPEN_READONLY);
-        sqlite3_busy_timeout(dir.get(), 2000);
-        zone_q.emplace(dir.get(), "SELECT time_zone FROM citizens WHERE external_id = ?1 AND time_zone IS NOT NULL");
-        sqlite::exec(dir.get(), "BEGIN");  // one read transaction for every lookup
-    }
     for (auto& [id, info] : citizens) {
         info.policy_utc_offset_minutes = fallback;
         info.utc_offset_minutes = fallback;
-        if (!zone_q) continue;
-        zone_q->bind(1, id);
-        if (zone_q->step())
-            if (auto m = offset_of(std::string(zone_q->text(0)))) {
-                info.utc_offset_minutes = *m;
-                ++zoned;
-            }
-        zone_q->reset();
     }
-    if (zone_q) sqlite::exec(dir.get(), "COMMIT");
+    try {
+        if (!directory_path_.empty() && std::filesystem::exists(directory_path_)) {
+            auto dir = sqlite::open(directory_path_, SQLITE_OPEN_READONLY);
+            sqlite3_busy_timeout(dir.get(), 2000);
+            sqlite::exec(dir.get(), "BEGIN");  // one read transaction for every lookup
+            sqlite::Stmt zone_q(dir.get(), "SELECT time_zone FROM citizens WHERE external_id = ?1 AND time_zone IS NOT NULL");
+            for (auto& [id, info] : citizens) {
+                zone_q.bind(1, id);
+                if (zone_q.step())
+                    if (auto m = offset_of(std::string(zone_q.text(0)))) {
+                        info.utc_offset_minutes = *m;
+                        ++zoned;
+                    }
+                zone_q.reset();
+            }
+            sqlite::exec(dir.get(), "COMMIT");
+        }
+    } catch (const std::exception& e) {
+        // A directory being created or migrated: the default zone for everyone this time.
+        spdlog::warn("send time: could not read the citizens' time zones: {}", e.what());
+    }
     model->learn(history, citizens);
     spdlog::info("send time: learnt from {} receipts rows and {} app sessions of {} citizens ({} with their own time zone)",
                  history.size() - session_count, session_count, citizens.size(), zoned);

@@ -411,14 +411,22 @@ TEST_CASE("normal jobs overtake a bulk backlog held by a rate limit, and the pac
 
 TEST_CASE("send time: a message waits for the hour its reader reads, learnt from the receipts, off, it goes at once") {
     // The engagement learnt from: a WhatsApp-style read, or a click (a tap reported to /v1/events).
+    // A citizen in the directory in Tokyo (UTC+9, the default zone being Paris's): the learner
+    // reads their hours in their zone as the pipeline does, or the chosen instant would be 8 h off.
     std::string engagement = "read";
+    bool in_tokyo = false;
     SUBCASE("reads") { engagement = "read"; }
     SUBCASE("clicks") { engagement = "click"; }
+    SUBCASE("a citizen of the directory in another time zone") { in_tokyo = true; }
     TempDir dir;
     RedisServer redis(dir / "redis");
     const std::string on = "enabled = true\nexplore_percent = 0\nrelearn_s = 3600\n";
     DaemonUnderTest first(dir, redis, {.send_time = on});
     first.start();  // creates the receipts database
+    if (in_tokyo)
+        REQUIRE(http_request(first.http_port(), "PUT", "/v1/citizens/S-1",
+                             R"({"given_name":"Aiko","time_zone":"Asia/Tokyo","channels":["sms"],"contacts":{"sms":"+33612345678"}})")
+                    .status == 201);
     REQUIRE(first.stop() == 0);
     // Thirty days of history: messages sent 8 hours before the hour their reader reads them.
     const auto now = SystemClock().now();
@@ -443,7 +451,10 @@ TEST_CASE("send time: a message waits for the hour its reader reads, learnt from
     REQUIRE(wait_until([&] { return read_file(daemon.log()).find("send time: learnt from 60") != std::string::npos; }, 10s));
     auto client = redis.client();
     const std::string deadline = R"(,"deadline":")" + format_rfc3339(now + std::chrono::hours(20)) + "\"";
-    enqueue(client, {sms_job("st-1", deadline), sms_job("st-urgent", deadline + R"(,"priority":"urgent")")});
+    const std::string st1 = in_tokyo ? R"({"v":1,"id":"st-1","service":"etat-civil","template":"passport_expiry","citizen":"S-1","data":)" +
+                                           std::string(kPassportData) + deadline + "}"
+                                     : sms_job("st-1", deadline);
+    enqueue(client, {st1, sms_job("st-urgent", deadline + R"(,"priority":"urgent")")});
     auto reason = [&](const std::string& id) {
         auto r = http_get(daemon.http_port(), "/v1/messages/" + id).body;
         auto p = r.find("\"status_reason\":\"");
