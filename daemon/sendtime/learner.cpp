@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include <date/tz.h>
+#include <malloc.h>
 
 #include "daemon/log.hpp"
 #include "daemon/receipts/sqlite.hpp"
@@ -43,6 +44,9 @@ void Learner::loop() {
     for (;;) {
         try {
             auto learnt = learn_once();
+            // The history and the counts are freed: give their pages back to the system, or the
+            // daemon's RSS would keep the learning's peak until the next hour.
+            malloc_trim(0);
             std::lock_guard lock(mutex_);
             model_ = std::move(learnt);
         } catch (const std::exception& e) {

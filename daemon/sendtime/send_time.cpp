@@ -11,7 +11,8 @@ namespace crieur::sendtime {
 namespace {
 using std::chrono::minutes;
 constexpr double kMachineOpenSeconds = 30;
-constexpr double kMaxPendingHours = 72;  // a message not engaged with after this long exposes no more
+constexpr double kMaxPendingHours = 72;
+constexpr double kMinSessions = 5;  // (weighted) app sessions before they shape a citizen's phone prior  // a message not engaged with after this long exposes no more
 
 bool engagement(const std::string& e) { return e == "open" || e == "read" || e == "click"; }
 
@@ -116,16 +117,68 @@ void Model::learn(const std::vector<HistoryEvent>& history, const std::map<std::
                 (events[static_cast<std::size_t>(b)] + 5 * mean) / (exposure[static_cast<std::size_t>(b)] + 5);
     }
     session_span_weeks_ = std::max(1.0, std::chrono::duration<double>(end - first).count() / (7 * 86400.0));
+    freeze();
 }
 
 Rates Model::rates(const std::string& citizen, Group g) const {
+    const Rates& population = population_[static_cast<int>(g)];
+    auto it = std::lower_bound(own_.begin(), own_.end(), citizen, [](const Own& o, const std::string& c) { return o.citizen < c; });
+    if (it == own_.end() || it->citizen != citizen || it->at[static_cast<int>(g)] < 0) return population;
+    const std::uint8_t* q = factors_.data() + it->at[static_cast<int>(g)];
+    Rates out{};
+    for (int b = 0; b < kBins; ++b)
+        out[static_cast<std::size_t>(b)] = population[static_cast<std::size_t>(b)] * std::exp2((q[b] - 128) / 16.0);
+    return out;
+}
+
+void Model::freeze() {
+    std::vector<std::string> ids;
+    for (auto& [c, counts] : per_citizen_) ids.push_back(c);
+    for (auto& [c, s] : sessions_)
+        if (!per_citizen_.count(c)) ids.push_back(c);
+    std::sort(ids.begin(), ids.end());
+    own_.clear();
+    factors_.clear();
+    for (auto& id : ids) {
+        Own o{id, {-1, -1}};
+        const auto counts = per_citizen_.find(id);
+        for (int g = 0; g < 2; ++g) {
+            // A group with messages of its own, or the phone of an app user: else the population's.
+            const bool has_counts = counts != per_citizen_.end() &&
+                                    std::any_of(counts->second[static_cast<std::size_t>(g)].exposure.begin(),
+                                                counts->second[static_cast<std::size_t>(g)].exposure.end(),
+                                                [](double x) { return x > 0; });
+            const auto sessions = sessions_.find(id);
+            double session_total = 0;
+            if (sessions != sessions_.end())
+                for (double v : sessions->second) session_total += v;
+            const bool shaped = g == static_cast<int>(Group::phone) && session_total >= kMinSessions;
+            if (!has_counts && !shaped) continue;
+            const Rates r = learnt_rates(id, static_cast<Group>(g));
+            const Rates& population = population_[static_cast<std::size_t>(g)];
+            o.at[static_cast<std::size_t>(g)] = static_cast<std::int32_t>(factors_.size());
+            for (int b = 0; b < kBins; ++b) {
+                const double p = population[static_cast<std::size_t>(b)], v = r[static_cast<std::size_t>(b)];
+                const double l = p > 0 && v > 0 ? std::log2(v / p) * 16.0 : -128.0;
+                factors_.push_back(static_cast<std::uint8_t>(std::clamp(std::lround(l) + 128, 0L, 255L)));
+            }
+        }
+        if (o.at[0] >= 0 || o.at[1] >= 0) own_.push_back(std::move(o));
+    }
+    own_.shrink_to_fit();
+    factors_.shrink_to_fit();
+    per_citizen_.clear();
+    sessions_.clear();
+}
+
+Rates Model::learnt_rates(const std::string& citizen, Group g) const {
     Rates prior = population_[static_cast<int>(g)];
     // App users: their sessions say when they pick up their phone; the phone prior takes that shape.
     if (g == Group::phone) {
         if (auto s = sessions_.find(citizen); s != sessions_.end()) {
             double total = 0;
             for (double v : s->second) total += v;
-            if (total >= 5) {
+            if (total >= kMinSessions) {
                 for (int b = 0; b < kBins; ++b) {
                     const double share = (s->second[static_cast<std::size_t>(b)] + 0.5) / (total + 0.5 * kBins);
                     prior[static_cast<std::size_t>(b)] *= 0.5 + 0.5 * share * kBins;  // half the population's, half their own
