@@ -416,6 +416,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.boolean("enabled", c.send_time.enabled);
         s.integer("window_h", c.send_time.window_h, 1, 24 * 30);
         s.integer("relearn_s", c.send_time.relearn_s, 10, 7 * 86'400);
+        s.integer("history_attempts", c.send_time.history_attempts, 1000, 50'000'000);
         int explore_percent = static_cast<int>(c.send_time.explore * 100 + 0.5);
         s.integer("explore_percent", explore_percent, 0, 50);
         c.send_time.explore = explore_percent / 100.0;

@@ -39,7 +39,8 @@ std::unique_ptr<sendtime::Learner> make_learner(const Config& c) {
     sendtime::Options options;
     options.explore = c.send_time.explore;
     return std::make_unique<sendtime::Learner>(c.receipts.path, c.directory.path, options,
-                                               std::chrono::seconds(c.send_time.relearn_s), c.quiet_hours.time_zone);
+                                               std::chrono::seconds(c.send_time.relearn_s), c.quiet_hours.time_zone,
+                                               c.send_time.history_attempts);
 }
 
 std::string default_consumer_name() {

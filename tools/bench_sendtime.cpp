@@ -25,6 +25,20 @@ using namespace crieur::sendtime;
 using Steady = std::chrono::steady_clock;
 
 namespace {
+// The process's peak resident size so far (VmHWM), in MB.
+double peak_mb() {
+    std::ifstream in("/proc/self/status");
+    std::string key;
+    long kb = 0;
+    while (in >> key) {
+        if (key == "VmHWM:") {
+            in >> kb;
+            break;
+        }
+    }
+    return static_cast<double>(kb) / 1024.0;
+}
+
 double rss_mb() {
     long pages = 0, resident = 0;
     std::ifstream("/proc/self/statm") >> pages >> resident;
@@ -71,6 +85,8 @@ int main(int argc, char** argv) {
                     citizens, messages, history.size(), built - before);
         std::printf("  learning:              %.2f s (%.0f rows/s)\n", seconds, static_cast<double>(history.size()) / seconds);
     }
+    std::printf("  peak while learning:   %.0f MB over the start (the history, and 1.5 KB of counts a citizen)\n",
+                peak_mb() - before);
     malloc_trim(0);  // what the history and the counts held goes back to the system, as the learner does
     const double kept = rss_mb() - before;
     std::printf("  model kept in memory:  %.1f MB for %zu citizens with rates of their own (%.0f bytes each)\n", kept,

@@ -13,14 +13,10 @@
 
 namespace crieur::sendtime {
 
-namespace {
-constexpr std::int64_t kMaxAttempts = 500'000;
-}  // namespace
-
 Learner::Learner(std::string receipts_path, std::string directory_path, Options options, std::chrono::seconds period,
-                 std::string default_zone)
+                 std::string default_zone, std::int64_t max_attempts)
     : path_(std::move(receipts_path)), directory_path_(std::move(directory_path)), options_(options), period_(period),
-      default_zone_(std::move(default_zone)) {
+      default_zone_(std::move(default_zone)), max_attempts_(max_attempts) {
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -64,15 +60,15 @@ std::shared_ptr<const Model> Learner::learn_once() {
     sqlite3_busy_timeout(db.get(), 2000);
     const auto now = SystemClock().now();
     const std::int64_t since = to_unix_ms(now) - std::int64_t{180} * 86'400'000;
-    // The latest attempts only: the history is held in memory while the model learns (about 200
-    // bytes a row), so a large receipts database is sampled by recency, not loaded whole.
+    // The latest attempts only (send_time.history_attempts): the history is held in memory while
+    // the model learns, so a large receipts database is sampled by recency, not loaded whole.
     sqlite::Stmt q(db.get(), R"(
         SELECT m.citizen, a.id, a.channel, a.started_at, e.status, e.at
         FROM (SELECT id, message_id, channel, started_at FROM attempts
               WHERE outcome = 'accepted' AND started_at >= ?1 ORDER BY id DESC LIMIT ?2) a
         JOIN messages m ON m.id = a.message_id LEFT JOIN events e ON e.attempt_id = a.id
         WHERE m.citizen IS NOT NULL)");
-    q.bind(1, since).bind(2, kMaxAttempts);
+    q.bind(1, since).bind(2, max_attempts_);
     std::vector<HistoryEvent> history;
     std::map<std::string, CitizenInfo> citizens;
     std::unordered_set<std::int64_t> seen;  // an attempt comes once per event: its "sent" once
@@ -89,7 +85,7 @@ std::shared_ptr<const Model> Learner::learn_once() {
     }
     // App sessions: when a citizen picks up their phone.
     sqlite::Stmt sessions(db.get(), "SELECT citizen, at FROM app_sessions WHERE at >= ?1 ORDER BY at DESC LIMIT ?2");
-    sessions.bind(1, since).bind(2, kMaxAttempts);
+    sessions.bind(1, since).bind(2, max_attempts_);
     std::size_t session_count = 0;
     while (sessions.step()) {
         const std::string citizen(sessions.text(0));

@@ -21,8 +21,10 @@ namespace crieur::sendtime {
 class Learner {
 public:
     // `directory_path` may name no file yet; `default_zone` is an IANA name known to date/tz.
+    // `max_attempts`: the latest accepted attempts each learning reads; the learning's memory
+    // peak grows with it (about 0.8 KB an attempt, bench-sendtime).
     Learner(std::string receipts_path, std::string directory_path, Options options, std::chrono::seconds period,
-            std::string default_zone);
+            std::string default_zone, std::int64_t max_attempts);
     ~Learner();
     Learner(const Learner&) = delete;
     Learner& operator=(const Learner&) = delete;
@@ -38,6 +40,7 @@ private:
     Options options_;
     std::chrono::seconds period_;
     std::string default_zone_;
+    std::int64_t max_attempts_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
