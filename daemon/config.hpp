@@ -190,7 +190,7 @@ struct SendTimeConfig {
     int window_h = 24;        // the window of a message without a deadline
     int relearn_s = 3600;     // how often the model is learnt again from the receipts
     double explore = 0.05;    // the share of messages sent at a random allowed instant
-    int history_attempts = 200'000;  // the latest accepted attempts each learning reads (its peak memory)
+    int history_attempts = 200'000;  // the latest accepted attempts each learning reads (its work)
 };
 
 struct DaemonConfig {

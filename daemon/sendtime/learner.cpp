@@ -60,83 +60,110 @@ std::shared_ptr<const Model> Learner::learn_once() {
     sqlite3_busy_timeout(db.get(), 2000);
     const auto now = SystemClock().now();
     const std::int64_t since = to_unix_ms(now) - std::int64_t{180} * 86'400'000;
-    // The latest attempts only (send_time.history_attempts): the history is held in memory while
-    // the model learns, so a large receipts database is sampled by recency, not loaded whole.
-    sqlite::Stmt q(db.get(), R"(
-        SELECT m.citizen, a.id, a.channel, a.started_at, e.status, e.at
-        FROM (SELECT id, message_id, channel, started_at FROM attempts
-              WHERE outcome = 'accepted' AND started_at >= ?1 ORDER BY id DESC LIMIT ?2) a
-        JOIN messages m ON m.id = a.message_id LEFT JOIN events e ON e.attempt_id = a.id
-        WHERE m.citizen IS NOT NULL)");
-    q.bind(1, since).bind(2, max_attempts_);
-    std::vector<HistoryEvent> history;
-    std::map<std::string, CitizenInfo> citizens;
-    std::unordered_set<std::int64_t> seen;  // an attempt comes once per event: its "sent" once
-    while (q.step()) {
-        const std::string citizen(q.text(0)), message = "a" + std::to_string(q.int64(1)), channel(q.text(2));
-        if (seen.insert(q.int64(1)).second) {
-            history.push_back({from_unix_ms(q.int64(3)), citizen, message, channel, "sent", ""});
-            citizens.emplace(citizen, CitizenInfo{});
+    // Each citizen's hours in their own zone from the directory (attached to this connection, read
+    // only), at today's offset: a history across a daylight-saving change is an hour off on one side.
+    bool zones = false;
+    if (!directory_path_.empty() && std::filesystem::exists(directory_path_)) {
+        try {
+            sqlite::Stmt(db.get(), "ATTACH DATABASE ?1 AS dir").bind(1, directory_path_).run();
+            sqlite::Stmt(db.get(), "SELECT time_zone FROM dir.citizens LIMIT 0").step();
+            zones = true;
+        } catch (const std::exception& e) {
+            // A directory being created or migrated: the default zone for everyone this time.
+            spdlog::warn("send time: could not read the citizens' time zones: {}", e.what());
         }
-        if (q.is_null(4)) continue;
-        const std::string status(q.text(4));
-        if (status == "delivered" || status == "read" || status == "open" || status == "click")
-            history.push_back({from_unix_ms(q.int64(5)), citizen, message, channel, status, ""});
     }
-    // App sessions: when a citizen picks up their phone.
-    sqlite::Stmt sessions(db.get(), "SELECT citizen, at FROM app_sessions WHERE at >= ?1 ORDER BY at DESC LIMIT ?2");
-    sessions.bind(1, since).bind(2, max_attempts_);
-    std::size_t session_count = 0;
-    while (sessions.step()) {
-        const std::string citizen(sessions.text(0));
-        history.push_back({from_unix_ms(sessions.int64(1)), citizen, "", "app", "session", ""});
-        citizens[citizen].app_user = true;
-        ++session_count;
-    }
-    std::stable_sort(history.begin(), history.end(), [](auto& a, auto& b) { return a.ts < b.ts; });
-    // Each citizen's hours in their own zone, at today's offset (a history across a DST change is
-    // an hour off on one side of it).
-    std::map<std::string, int> offsets;
-    auto offset_of = [&](const std::string& zone_name) -> std::optional<int> {
+    std::map<std::string, int, std::less<>> offsets;
+    auto offset_of = [&](std::string_view zone_name) -> std::optional<int> {
         if (auto it = offsets.find(zone_name); it != offsets.end()) return it->second;
         try {
             const auto* zone = date::locate_zone(zone_name);
             const int m = static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(zone->get_info(now).offset).count());
-            return offsets[zone_name] = m;
+            return offsets[std::string(zone_name)] = m;
         } catch (const std::exception&) {
             return std::nullopt;
         }
     };
     const int fallback = offset_of(default_zone_).value_or(0);
-    std::size_t zoned = 0;
-    for (auto& [id, info] : citizens) {
-        info.policy_utc_offset_minutes = fallback;
-        info.utc_offset_minutes = fallback;
+    sqlite::exec(db.get(), "BEGIN");  // one snapshot for every pass
+    // The latest send_time.history_attempts accepted attempts: the work of each learning is bounded.
+    std::int64_t min_id = 0;
+    {
+        sqlite::Stmt q(db.get(), "SELECT id FROM attempts WHERE outcome = 'accepted' ORDER BY id DESC LIMIT 1 OFFSET ?1");
+        q.bind(1, max_attempts_ - 1);
+        if (q.step()) min_id = q.int64(0);
     }
-    try {
-        if (!directory_path_.empty() && std::filesystem::exists(directory_path_)) {
-            auto dir = sqlite::open(directory_path_, SQLITE_OPEN_READONLY);
-            sqlite3_busy_timeout(dir.get(), 2000);
-            sqlite::exec(dir.get(), "BEGIN");  // one read transaction for every lookup
-            sqlite::Stmt zone_q(dir.get(), "SELECT time_zone FROM citizens WHERE external_id = ?1 AND time_zone IS NOT NULL");
-            for (auto& [id, info] : citizens) {
-                zone_q.bind(1, id);
-                if (zone_q.step())
-                    if (auto m = offset_of(std::string(zone_q.text(0)))) {
-                        info.utc_offset_minutes = *m;
-                        ++zoned;
-                    }
-                zone_q.reset();
+    const std::string zone_of_m = zones ? "(SELECT time_zone FROM dir.citizens WHERE external_id = m.citizen)" : "NULL";
+    const std::string zone_of_s = zones ? "(SELECT time_zone FROM dir.citizens WHERE external_id = s.citizen)" : "NULL";
+    sqlite::Stmt attempts(db.get(), "SELECT a.id, a.started_at, a.channel, m.citizen, " + zone_of_m + R"(
+        FROM attempts a JOIN messages m ON m.id = a.message_id
+        WHERE a.id >= ?1 AND a.started_at >= ?2 AND a.outcome = 'accepted' AND m.citizen IS NOT NULL ORDER BY a.id)");
+    sqlite::Stmt events(db.get(), "SELECT at, status FROM events WHERE attempt_id = ?1 ORDER BY at, id");
+    sqlite::Stmt sessions(db.get(), "SELECT s.citizen, s.at, " + zone_of_s + " FROM app_sessions s WHERE s.at >= ?1");
+    TimePoint first = now;
+    {
+        sqlite::Stmt q(db.get(), "SELECT min(started_at) FROM attempts WHERE id >= ?1 AND started_at >= ?2");
+        q.bind(1, min_id).bind(2, since);
+        if (q.step() && !q.is_null(0)) first = std::min(first, from_unix_ms(q.int64(0)));
+        sqlite::Stmt r(db.get(), "SELECT min(at) FROM app_sessions WHERE at >= ?1");
+        r.bind(1, since);
+        if (r.step() && !r.is_null(0)) first = std::min(first, from_unix_ms(r.int64(0)));
+    }
+    std::size_t read = 0, session_count = 0, zoned = 0, passes = 0;
+    // One pass: each accepted attempt with its events (by the index on attempt_id), then the sessions.
+    HistoryScan scan = [&](const std::function<void(const Observed&)>& message,
+                           const std::function<void(const std::string&, int, TimePoint)>& session) {
+        const bool counting = passes++ == 0;
+        std::string citizen;
+        attempts.bind(1, min_id).bind(2, since);
+        while (attempts.step()) {
+            citizen.assign(attempts.text(3));
+            int offset = fallback;
+            if (!attempts.is_null(4))
+                if (auto m = offset_of(attempts.text(4))) {
+                    offset = *m;
+                    zoned += counting;
+                }
+            const Group group = group_of(std::string(attempts.text(2)));
+            TimePoint delivered = from_unix_ms(attempts.int64(1));
+            std::optional<TimePoint> engaged;
+            bool failed = false;
+            events.bind(1, attempts.int64(0));
+            while (!engaged && !failed && events.step()) {
+                const std::string_view status = events.text(1);
+                const TimePoint at = from_unix_ms(events.int64(0));
+                if (status == "delivered") {
+                    delivered = at;
+                } else if (status == "failed") {
+                    failed = true;
+                } else if (status == "read" || status == "open" || status == "click") {
+                    // An e-mail "open" seconds after delivery is a mail server or a privacy proxy.
+                    if (status == "open" && group == Group::email && at >= delivered && at - delivered < std::chrono::seconds(30))
+                        continue;
+                    engaged = at;
+                }
             }
-            sqlite::exec(dir.get(), "COMMIT");
+            events.reset();
+            read += counting;
+            if (!failed) message(Observed{&citizen, offset, group, delivered, engaged});
         }
-    } catch (const std::exception& e) {
-        // A directory being created or migrated: the default zone for everyone this time.
-        spdlog::warn("send time: could not read the citizens' time zones: {}", e.what());
-    }
-    model->learn(history, citizens);
-    spdlog::info("send time: learnt from {} receipts rows and {} app sessions of {} citizens ({} with their own time zone)",
-                 history.size() - session_count, session_count, citizens.size(), zoned);
+        attempts.reset();
+        sessions.bind(1, since);
+        while (sessions.step()) {
+            citizen.assign(sessions.text(0));
+            int offset = fallback;
+            if (!sessions.is_null(2))
+                if (auto m = offset_of(sessions.text(2))) offset = *m;
+            session(citizen, offset, from_unix_ms(sessions.int64(1)));
+            session_count += counting;
+        }
+        sessions.reset();
+    };
+    model->learn(scan, first, now, kShardCitizens);
+    sqlite::exec(db.get(), "COMMIT");
+    spdlog::info("send time: learnt from {} accepted attempts and {} app sessions in {} passes ({} citizens with rates of "
+                 "their own; {} attempts in their citizen's own time zone)",
+                 read, session_count, passes, model->citizens(), zoned);
     return model;
 }
 

@@ -20,9 +20,10 @@ namespace crieur::sendtime {
 
 class Learner {
 public:
+    static constexpr std::size_t kShardCitizens = 10'000;  // about 16 MB of counts at a time
     // `directory_path` may name no file yet; `default_zone` is an IANA name known to date/tz.
-    // `max_attempts`: the latest accepted attempts each learning reads; the learning's memory
-    // peak grows with it (about 0.8 KB an attempt, bench-sendtime).
+    // `max_attempts`: the latest accepted attempts each learning reads (its work). Its memory holds
+    // one shard of kShardCitizens citizens' counts at a time (Model::learn), whatever the history.
     Learner(std::string receipts_path, std::string directory_path, Options options, std::chrono::seconds period,
             std::string default_zone, std::int64_t max_attempts);
     ~Learner();

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace crieur::sendtime {
 
@@ -36,58 +38,83 @@ int bin_of(TimePoint t, int utc_offset_minutes) {
 
 void Model::learn(const std::vector<HistoryEvent>& history, const std::map<std::string, CitizenInfo>& citizens) {
     if (history.empty()) return;
-    const TimePoint end = history.back().ts;
-    auto weight = [&](TimePoint t) {
-        const double age_days = std::chrono::duration<double>(end - t).count() / 86400.0;
-        return std::pow(0.5, age_days / options_.half_life_days);
-    };
     auto offset_of = [&](const std::string& c) {
         auto it = citizens.find(c);
         if (it == citizens.end()) return 0;
         return it->second.utc_offset_minutes.value_or(it->second.policy_utc_offset_minutes);
     };
-    struct Pending {
-        std::string citizen;
-        Group group;
-        TimePoint delivered;
-        bool have_delivery = false;
-        std::optional<TimePoint> engaged;
+    // Events in time order become messages: each ends at its first engagement, at its failure, or
+    // once it has waited kMaxPendingHours unread (or at the end of the history).
+    HistoryScan scan = [&](const std::function<void(const Observed&)>& message,
+                           const std::function<void(const std::string&, int, TimePoint)>& session) {
+        struct Open {
+            std::string citizen;
+            Group group;
+            TimePoint delivered;
+        };
+        std::unordered_map<std::string, Open> open;
+        TimePoint swept = history.front().ts;
+        auto close = [&](const Open& m, std::optional<TimePoint> engaged) {
+            message(Observed{&m.citizen, offset_of(m.citizen), m.group, m.delivered, engaged});
+        };
+        for (const auto& e : history) {
+            if (e.ts - swept >= std::chrono::hours(1)) {  // the ones nobody read in time
+                for (auto it = open.begin(); it != open.end();) {
+                    if (it->second.delivered + std::chrono::hours(static_cast<int>(kMaxPendingHours)) > e.ts) {
+                        ++it;
+                        continue;
+                    }
+                    close(it->second, std::nullopt);
+                    it = open.erase(it);
+                }
+                swept = e.ts;
+            }
+            if (e.event == "session") {
+                session(e.citizen, offset_of(e.citizen), e.ts);
+                continue;
+            }
+            if (e.message.empty()) continue;
+            if (e.event == "sent") {
+                open[e.message] = {e.citizen, group_of(e.channel), e.ts};
+                continue;
+            }
+            auto it = open.find(e.message);
+            if (it == open.end()) continue;
+            Open& m = it->second;
+            if (e.event == "delivered") {
+                m.delivered = e.ts;
+            } else if (e.event == "failed") {
+                open.erase(it);
+            } else if (engagement(e.event)) {
+                const double since = std::chrono::duration<double>(e.ts - m.delivered).count();
+                // An e-mail "open" seconds after delivery is a mail server or a privacy proxy, not a reader.
+                if (e.event == "open" && m.group == Group::email && since >= 0 && since < kMachineOpenSeconds) continue;
+                close(m, e.ts);
+                open.erase(it);
+            }
+        }
+        for (auto& [id, m] : open) close(m, std::nullopt);
     };
-    std::map<std::string, Pending> messages;
-    TimePoint first = history.front().ts;
-    for (const auto& e : history) {
-        if (e.event == "session") {
-            auto& s = sessions_[e.citizen];
-            s[static_cast<std::size_t>(bin_of(e.ts, offset_of(e.citizen)))] += weight(e.ts);
-            continue;
-        }
-        if (e.message.empty()) continue;
-        if (e.event == "sent") {
-            messages[e.message] = {e.citizen, group_of(e.channel), e.ts, false, std::nullopt};
-            continue;
-        }
-        auto it = messages.find(e.message);
-        if (it == messages.end()) continue;
-        Pending& m = it->second;
-        if (e.event == "delivered") {
-            m.delivered = e.ts;
-            m.have_delivery = true;
-        } else if (e.event == "failed") {
-            messages.erase(it);
-        } else if (engagement(e.event) && !m.engaged) {
-            const double since = std::chrono::duration<double>(e.ts - m.delivered).count();
-            // An e-mail "open" seconds after delivery is a mail server or a privacy proxy, not a reader.
-            if (e.event == "open" && m.group == Group::email && since >= 0 && since < kMachineOpenSeconds) continue;
-            m.engaged = e.ts;
-        }
-    }
-    // Exposure and events, per citizen and bin.
+    learn(scan, history.front().ts, history.back().ts, SIZE_MAX);
+}
+
+void Model::learn(const HistoryScan& scan, TimePoint first, TimePoint end, std::size_t shard_citizens) {
+    own_.clear();
+    factors_.clear();
+    per_citizen_.clear();
+    sessions_.clear();
+    engagements_ = 0;
+    auto weight = [&](TimePoint t) {
+        const double age_days = std::chrono::duration<double>(end - t).count() / 86400.0;
+        return std::pow(0.5, age_days / options_.half_life_days);
+    };
     const int step = options_.step_minutes;
-    for (auto& [id, m] : messages) {
+    // Exposure and events of one message, in its citizen's bins.
+    auto count = [&](const Observed& m, std::array<Counts, 2>& both) {
         const double tau = decay_hours(m.group);
-        const int offset = offset_of(m.citizen);
+        const int offset = m.offset;
         const double w = weight(m.delivered);
-        auto& counts = per_citizen_[m.citizen][static_cast<int>(m.group)];
+        auto& counts = both[static_cast<int>(m.group)];
         const TimePoint stop = std::min({m.engaged.value_or(end), end, m.delivered + std::chrono::hours(72)});
         for (TimePoint t = m.delivered; t < stop; t += minutes(step)) {
             const double age_h = std::chrono::duration<double>(t - m.delivered).count() / 3600.0;
@@ -95,16 +122,21 @@ void Model::learn(const std::vector<HistoryEvent>& history, const std::map<std::
         }
         if (m.engaged && *m.engaged < m.delivered + std::chrono::hours(static_cast<int>(kMaxPendingHours))) {
             counts.events[static_cast<std::size_t>(bin_of(*m.engaged, offset))] += w;
-            engagements_ += w;
+            return w;
         }
-    }
+        return 0.0;
+    };
+    // The first pass: the population's counts, and how many citizens there are.
+    std::array<Counts, 2> population{};
+    std::unordered_set<std::uint64_t> seen;
+    scan([&](const Observed& m) {
+             engagements_ += count(m, population);
+             seen.insert(fnv1a(*m.citizen));
+         },
+         [&](const std::string& citizen, int, TimePoint) { seen.insert(fnv1a(citizen)); });
     for (int g = 0; g < 2; ++g) {
-        Rates events{}, exposure{};
-        for (auto& [c, both] : per_citizen_)
-            for (int b = 0; b < kBins; ++b) {
-                events[static_cast<std::size_t>(b)] += both[static_cast<std::size_t>(g)].events[static_cast<std::size_t>(b)];
-                exposure[static_cast<std::size_t>(b)] += both[static_cast<std::size_t>(g)].exposure[static_cast<std::size_t>(b)];
-            }
+        const auto& events = population[static_cast<std::size_t>(g)].events;
+        const auto& exposure = population[static_cast<std::size_t>(g)].exposure;
         // A little smoothing: the population's rate per bin, with its mean as a weak prior.
         double total_e = 0, total_x = 0;
         for (int b = 0; b < kBins; ++b) {
@@ -117,7 +149,22 @@ void Model::learn(const std::vector<HistoryEvent>& history, const std::map<std::
                 (events[static_cast<std::size_t>(b)] + 5 * mean) / (exposure[static_cast<std::size_t>(b)] + 5);
     }
     session_span_weeks_ = std::max(1.0, std::chrono::duration<double>(end - first).count() / (7 * 86400.0));
-    freeze();
+    // Then each shard of citizens: their counts, kept as bytes before the next shard.
+    const std::uint64_t shards = std::max<std::uint64_t>(1, (seen.size() + shard_citizens - 1) / std::max<std::size_t>(1, shard_citizens));
+    seen = {};
+    for (std::uint64_t shard = 0; shard < shards; ++shard) {
+        auto ours = [&](const std::string& c) { return shards == 1 || fnv1a(c) % shards == shard; };
+        scan([&](const Observed& m) {
+                 if (ours(*m.citizen)) count(m, per_citizen_[*m.citizen]);
+             },
+             [&](const std::string& citizen, int offset, TimePoint at) {
+                 if (ours(citizen)) sessions_[citizen][static_cast<std::size_t>(bin_of(at, offset))] += weight(at);
+             });
+        freeze();
+    }
+    std::sort(own_.begin(), own_.end(), [](const Own& a, const Own& b) { return a.citizen < b.citizen; });
+    own_.shrink_to_fit();
+    factors_.shrink_to_fit();
 }
 
 Rates Model::rates(const std::string& citizen, Group g) const {
@@ -136,9 +183,6 @@ void Model::freeze() {
     for (auto& [c, counts] : per_citizen_) ids.push_back(c);
     for (auto& [c, s] : sessions_)
         if (!per_citizen_.count(c)) ids.push_back(c);
-    std::sort(ids.begin(), ids.end());
-    own_.clear();
-    factors_.clear();
     for (auto& id : ids) {
         Own o{id, {-1, -1}};
         const auto counts = per_citizen_.find(id);
@@ -165,8 +209,6 @@ void Model::freeze() {
         }
         if (o.at[0] >= 0 || o.at[1] >= 0) own_.push_back(std::move(o));
     }
-    own_.shrink_to_fit();
-    factors_.shrink_to_fit();
     per_citizen_.clear();
     sessions_.clear();
 }

@@ -22,6 +22,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,6 +43,23 @@ struct HistoryEvent {
     TimePoint ts;
     std::string citizen, message, channel, event, kind;
 };
+
+// One message as learning sees it: its citizen and channel group, when it reached them (sent, or
+// delivered when a receipt said so), and their first engagement with it (e-mail machine opens
+// already left out). A message that failed is not one.
+// `offset`: the citizen's UTC offset in minutes, for their local hours.
+struct Observed {
+    const std::string* citizen;
+    int offset;
+    Group group;
+    TimePoint delivered;
+    std::optional<TimePoint> engaged;
+};
+
+// Reads a history once, calling `message` for each message (in any order) and `session` for
+// each app session. Learning calls it once per pass.
+using HistoryScan = std::function<void(const std::function<void(const Observed&)>& message,
+                                       const std::function<void(const std::string& citizen, int offset, TimePoint at)>& session)>;
 
 struct CitizenInfo {
     std::optional<int> utc_offset_minutes;
@@ -69,6 +87,11 @@ public:
     explicit Model(Options options = {}) : options_(options) {}
     // Learns from history (sorted by time), with each citizen's offset.
     void learn(const std::vector<HistoryEvent>& history, const std::map<std::string, CitizenInfo>& citizens);
+    // The same from a history read again for each pass: one for the population's rates, then one
+    // per shard of at most `shard_citizens` citizens, whose counts are kept as bytes before the
+    // next shard. Memory holds one shard's counts (1.5 KB a citizen), however long the history.
+    // `first` and `end`: the span of the history (recency weights, app sessions per week).
+    void learn(const HistoryScan& scan, TimePoint first, TimePoint end, std::size_t shard_citizens = 20'000);
     // The chosen instant for a query (hard rules: within [not_before, deadline], outside quiet
     // hours for normal messages, within 15 minutes of not_before for urgent ones).
     TimePoint choose(const Query& q, const CitizenInfo* citizen) const;
@@ -95,7 +118,7 @@ private:
         std::array<std::int32_t, 2> at{-1, -1};  // offsets into factors_ by group; -1: the prior
     };
     Rates learnt_rates(const std::string& citizen, Group g) const;  // from the counts, while learning
-    void freeze();
+    void freeze();  // the counts of per_citizen_ and sessions_ into own_ and factors_, then cleared
     Options options_;
     std::map<std::string, std::array<Counts, 2>> per_citizen_;  // while learning only
     std::map<std::string, Rates> sessions_;  // session counts per bin (app users), while learning only

@@ -448,7 +448,7 @@ TEST_CASE("send time: a message waits for the hour its reader reads, learnt from
     }
     DaemonUnderTest daemon(dir, redis, {.send_time = on});
     daemon.start();
-    REQUIRE(wait_until([&] { return read_file(daemon.log()).find("send time: learnt from 60") != std::string::npos; }, 10s));
+    REQUIRE(wait_until([&] { return read_file(daemon.log()).find("send time: learnt from 30 accepted attempts") != std::string::npos; }, 10s));
     auto client = redis.client();
     const std::string deadline = R"(,"deadline":")" + format_rfc3339(now + std::chrono::hours(20)) + "\"";
     const std::string st1 = in_tokyo ? R"({"v":1,"id":"st-1","service":"etat-civil","template":"passport_expiry","citizen":"S-1","data":)" +
