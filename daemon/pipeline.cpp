@@ -118,8 +118,10 @@ struct Pipeline::Delivery {
     bool escalation = false;
     std::string slot_provider;  // a rate-limit slot reserved before it was put aside
     bool send_time_chosen = false;  // back at the send time chosen for it
-    Priority priority = Priority::normal;  // kept here: `job` may have gone to the receipt store
-    bool urgent = false;  // its retries and escalations come back on the urgent stream
+    // Kept here: `job` may have gone to the receipt store. An urgent job's retries and
+    // escalations come back on the urgent stream.
+    Priority priority = Priority::normal;
+    bool urgent() const { return priority == Priority::urgent; }
 };
 
 Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
@@ -155,7 +157,6 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     d->slot_provider = entry.slot_provider;
     d->send_time_chosen = entry.send_time_chosen;
     d->priority = job.priority;
-    d->urgent = job.priority == Priority::urgent;
     if (!entry.escalate_after.empty()) {
         // Back after a silence: the message was sent on these channels and nothing was delivered.
         d->escalation = true;
@@ -357,7 +358,7 @@ void Pipeline::defer(std::shared_ptr<Delivery> d, TimePoint at, const std::strin
         std::string used;
         for (auto& c : d->channels_used) used += (used.empty() ? "" : ",") + c;
         schedule_.escalate_at(
-            job.id, used, d->job_json, at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); }, d->urgent);
+            job.id, used, d->job_json, at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); }, d->urgent());
         return;
     }
     schedule_.put_aside(
@@ -369,7 +370,7 @@ void Pipeline::defer(std::shared_ptr<Delivery> d, TimePoint at, const std::strin
             }
             settle(d, Status::scheduled, "until " + format_rfc3339(at) + " (" + why + ")");
         },
-        d->urgent);
+        d->urgent());
 }
 
 void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
@@ -406,7 +407,7 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
     // higher priority borrowed a slot meanwhile, and gives its own back if so.
     const bool returning = d->slot_provider == provider;
     d->slot_provider.clear();
-    if (!rate_.limited(provider) || (returning && d->job.priority != Priority::bulk)) {
+    if (!rate_.limited(provider) || (returning && d->priority != Priority::bulk)) {
         send_now(std::move(d), candidate, last, driver, std::move(*message));
         return;
     }
@@ -419,7 +420,7 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool 
                     Message message, bool returning) {
     const std::string provider(driver->provider());
     const int segments = message.content.sms ? std::max(1, message.content.sms->segments) : 1;
-    const Priority priority = d->job.priority;
+    const Priority priority = d->priority;
     rate_.reserve(provider, segments, priority, returning, [this, d = std::move(d), candidate, last, driver,
                                    message = std::move(message), returning](std::int64_t wait_ms) mutable {
         if (wait_ms < 0) {  // Redis failed: the job stays pending and comes back
@@ -458,7 +459,7 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool 
         timer->async_wait([this, timer, d = std::move(d), candidate, last, driver,
                            message = std::move(message)](const boost::system::error_code&) mutable {
             // A bulk job asks again at its slot: an urgent or normal one may have borrowed it.
-            if (d->job.priority == Priority::bulk) pace(std::move(d), std::move(candidate), last, driver, std::move(message), true);
+            if (d->priority == Priority::bulk) pace(std::move(d), std::move(candidate), last, driver, std::move(message), true);
             else send_now(std::move(d), candidate, last, driver, std::move(message));
         });
     });
@@ -582,8 +583,8 @@ void Pipeline::send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, b
                 });
             });
         };
-        if (limit > 0) gate_.enter(driver, limit, priority, std::move(start));
-        else start();
+        if (limit <= 0 || gate_.try_enter(driver, limit)) start();
+        else gate_.enter(driver, priority, std::move(start));
     });
 }
 
@@ -612,7 +613,7 @@ void Pipeline::after_retry(std::shared_ptr<Delivery> d, const std::string& chann
         for (auto& c : d->channels_used) used += (used.empty() ? "" : ",") + c;
         schedule_.escalate_at(
             job.id, used, d->job_json, decision.at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
-            d->urgent);
+            d->urgent());
         return;
     }
     switch (decision.kind) {
@@ -632,7 +633,7 @@ void Pipeline::after_retry(std::shared_ptr<Delivery> d, const std::string& chann
             settle(d, Status::scheduled,
                    "attempt " + std::to_string(attempt + 1) + " at " + format_rfc3339(at) + " after " + reason);
         },
-        d->urgent);
+        d->urgent());
 }
 
 void Pipeline::after_accepted(std::shared_ptr<Delivery> d, const std::string& channel) {
@@ -655,7 +656,7 @@ void Pipeline::after_accepted(std::shared_ptr<Delivery> d, const std::string& ch
             else spdlog::error("pipeline: job {}: the escalation on silence could not be scheduled", id);
             d->done(Disposition::ack);
         },
-        d->urgent);
+        d->urgent());
 }
 
 }  // namespace crieur

@@ -4,18 +4,15 @@
 
 namespace crieur {
 
-void SendGate::enter(const void* provider, int limit, Priority priority, std::function<void()> start) {
-    if (limit <= 0) {
-        start();
-        return;
-    }
+bool SendGate::try_enter(const void* provider, int limit) {
     Lane& lane = lanes_[provider];
-    if (lane.active < limit) {
-        ++lane.active;
-        start();
-        return;
-    }
-    lane.waiting[static_cast<std::size_t>(priority)].push_back(std::move(start));
+    if (lane.active >= limit) return false;
+    ++lane.active;
+    return true;
+}
+
+void SendGate::enter(const void* provider, Priority priority, std::function<void()> start) {
+    lanes_[provider].waiting[static_cast<std::size_t>(priority)].push_back(std::move(start));
     ++waiting_;
 }
 

@@ -20,9 +20,12 @@ class SendGate {
 public:
     explicit SendGate(boost::asio::io_context& io) : io_(io) {}
 
-    // Runs `start` now if the provider has fewer than `limit` sends in flight (0: no limit), else
-    // when one of them ends. `start`'s send must call leave() once it has its outcome.
-    void enter(const void* provider, int limit, Priority priority, std::function<void()> start);
+    // Takes a place if the provider has fewer than `limit` sends in flight: then the caller sends
+    // at once, with no closure to store (the common case).
+    bool try_enter(const void* provider, int limit);
+    // Queues `start` until one of the provider's sends ends (after try_enter said no). The send
+    // started, now or later, must call leave() once it has its outcome.
+    void enter(const void* provider, Priority priority, std::function<void()> start);
     void leave(const void* provider);
     std::int64_t waiting() const { return waiting_; }
 
