@@ -56,6 +56,7 @@ void Learner::loop() {
 std::shared_ptr<const Model> Learner::learn_once() {
     auto model = std::make_shared<Model>(options_);
     if (!std::filesystem::exists(path_)) return model;
+    const auto started = std::chrono::steady_clock::now();
     auto db = sqlite::open(path_, SQLITE_OPEN_READONLY);
     sqlite3_busy_timeout(db.get(), 2000);
     const auto now = SystemClock().now();
@@ -161,9 +162,10 @@ std::shared_ptr<const Model> Learner::learn_once() {
     };
     model->learn(scan, first, now, kShardCitizens);
     sqlite::exec(db.get(), "COMMIT");
-    spdlog::info("send time: learnt from {} accepted attempts and {} app sessions in {} passes ({} citizens with rates of "
-                 "their own; {} attempts in their citizen's own time zone)",
-                 read, session_count, passes, model->citizens(), zoned);
+    spdlog::info("send time: learnt from {} accepted attempts and {} app sessions in {} passes, {:.1f} s ({} citizens with "
+                 "rates of their own; {} attempts in their citizen's own time zone)",
+                 read, session_count, passes,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), model->citizens(), zoned);
     return model;
 }
 
