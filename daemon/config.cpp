@@ -393,6 +393,10 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                     auto d = lv.value<double>();
                     if (!d || *d <= 0 || *d > 1e6) fail(lv, key, "expected a number of SMS segments per second above 0");
                     else l.segments_per_s = *d;
+                } else if (lk.str() == "recipient_every_s") {
+                    auto d = lv.value<double>();
+                    if (!d || *d <= 0 || *d > 86'400) fail(lv, key, "expected a number of seconds above 0 (at most 86400)");
+                    else l.recipient_every_s = *d;
                 } else if (lk.str() == "segments_burst") {
                     auto i = lv.value<std::int64_t>();
                     if (!lv.is_integer() || !i || *i < 1 || *i > 1'000'000) fail(lv, key, "expected an integer from 1 to 1000000");
@@ -401,7 +405,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                     fail(lv, key, "unknown key");
                 }
             }
-            if (l.per_s <= 0 && l.segments_per_s <= 0) fail(v, provider + ".per_s", "required");
+            if (l.per_s <= 0 && l.segments_per_s <= 0 && l.recipient_every_s <= 0) fail(v, provider + ".per_s", "required");
             else if (l.segments && l.segments_per_s > 0)
                 fail(v, provider + ".segments", "per_s in segments and segments_per_s together: give per_s in messages, or drop segments_per_s");
             else c.rate_limits.providers[provider] = l;

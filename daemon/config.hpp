@@ -178,6 +178,7 @@ struct RateLimitsConfig {
         bool segments = false;  // SMS: per_s counts segments, not messages
         double segments_per_s = 0;  // SMS: a second limit in segments, beside per_s in messages
         int segments_burst = 1;
+        double recipient_every_s = 0;  // at most one message per this many seconds to one recipient
     };
     std::map<std::string, Limit> providers;  // by provider name: twilio, ovh, whatsapp, webpush, fcm, smtp
     int horizon_ms = 5000;  // the furthest slot a job waits for in memory; later ones stay pending

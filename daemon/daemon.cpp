@@ -30,7 +30,7 @@ constexpr auto kLagPeriod = std::chrono::milliseconds(2000);
 
 std::map<std::string, RateLimit> rate_limits_of(const Config& c) {
     std::map<std::string, RateLimit> out;
-    for (auto& [provider, l] : c.rate_limits.providers) out[provider] = {l.per_s, l.burst, l.segments, l.segments_per_s, l.segments_burst};
+    for (auto& [provider, l] : c.rate_limits.providers) out[provider] = {l.per_s, l.burst, l.segments, l.segments_per_s, l.segments_burst, l.recipient_every_s};
     return out;
 }
 

@@ -421,15 +421,17 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool 
     const std::string provider(driver->provider());
     const int segments = message.content.sms ? std::max(1, message.content.sms->segments) : 1;
     const Priority priority = d->priority;
-    rate_.reserve(provider, segments, priority, returning, [this, d = std::move(d), candidate, last, driver,
-                                   message = std::move(message), returning](std::int64_t wait_ms) mutable {
+    const std::string recipient = message.recipient;  // copied: the message moves into the completion
+    rate_.reserve(provider, recipient, segments, priority, returning, [this, d = std::move(d), candidate, last, driver,
+                                   message = std::move(message), returning](std::int64_t wait_ms, bool reserved) mutable {
         if (wait_ms < 0) {  // Redis failed: the job stays pending and comes back
             d->done(Disposition::keep);
             return;
         }
         if (returning && wait_ms > 0) metrics_.throttle_yielded++;
         if (wait_ms > throttle_horizon_ms_) {
-            // A far slot: in the schedule until then, with its reservation (no herd, no retry burnt).
+            // A far slot: in the schedule until then, with its reservation (no herd, no retry
+            // burnt); or, held by its recipient's pace, until it may ask again.
             metrics_.throttle_deferred++;
             const auto at = clock_.now() + std::chrono::milliseconds(wait_ms);
             const std::string name(driver->provider());
@@ -437,17 +439,22 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool 
                 std::string used;
                 for (auto& c : d->channels_used)
                     if (c != candidate.channel) used += (used.empty() ? "" : ",") + c;
-                schedule_.escalate_at(job_of(*d).id, used, d->job_json, at,
-                                      [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
+                schedule_.escalate_at(
+                    job_of(*d).id, used, d->job_json, at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
+                    d->urgent());
                 return;
             }
-            schedule_.put_aside_for_slot(d->entry_id, name, d->job_json, at, [this, d, at, name](bool ok) {
+            auto settled = [this, d, at, name, reserved](bool ok) {
                 if (!ok) {
                     d->done(Disposition::keep);
                     return;
                 }
-                settle(d, Status::scheduled, "rate limit of " + name + ": its slot is at " + format_rfc3339(at));
-            });
+                settle(d, Status::scheduled,
+                       reserved ? "rate limit of " + name + ": its slot is at " + format_rfc3339(at)
+                                : "pace of " + name + " per recipient: the next message to them at " + format_rfc3339(at));
+            };
+            if (reserved) schedule_.put_aside_for_slot(d->entry_id, name, d->job_json, at, std::move(settled));
+            else schedule_.put_aside(d->entry_id, d->job_json, at, std::move(settled), d->urgent());
             return;
         }
         if (wait_ms == 0) {
@@ -456,10 +463,12 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool 
         }
         metrics_.throttle_waits++;
         auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(wait_ms));
-        timer->async_wait([this, timer, d = std::move(d), candidate, last, driver,
+        timer->async_wait([this, timer, d = std::move(d), candidate, last, driver, reserved,
                            message = std::move(message)](const boost::system::error_code&) mutable {
-            // A bulk job asks again at its slot: an urgent or normal one may have borrowed it.
-            if (d->priority == Priority::bulk) pace(std::move(d), std::move(candidate), last, driver, std::move(message), true);
+            // Held by the recipient's pace: reserve now. A bulk job asks again at its slot: an
+            // urgent or normal one may have borrowed it.
+            if (!reserved) pace(std::move(d), std::move(candidate), last, driver, std::move(message), false);
+            else if (d->priority == Priority::bulk) pace(std::move(d), std::move(candidate), last, driver, std::move(message), true);
             else send_now(std::move(d), candidate, last, driver, std::move(message));
         });
     });

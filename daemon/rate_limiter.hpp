@@ -10,7 +10,10 @@
 // bulk reservations: they borrow a slot, and the meter records the debt. Every bulk job asks again
 // when its slot comes (after its timer, or back from the schedule), and gives its slot up and
 // queues again while a debt is owed: the pace holds and the backlog yields. Urgent goes at once;
-// normal keeps its own pace (normal jobs queue behind each other, not behind bulk).
+// normal keeps its own pace (normal jobs queue behind each other, not behind bulk). A provider
+// may also pace each recipient (WhatsApp: about one message every 6 s to one person, else error
+// 131056): every message waits for its recipient's slot, urgent ones too, holding no provider
+// slot meanwhile.
 // Use from the io_context's thread.
 #pragma once
 
@@ -30,6 +33,7 @@ struct RateLimit {
     bool segments = false;
     double segments_per_s = 0;  // a second meter, in SMS segments, beside the messages one; 0: none
     int segments_burst = 1;
+    double recipient_every_s = 0;  // at most one message per this many seconds to one recipient; 0: none
 };
 
 class RateLimiter {
@@ -37,12 +41,13 @@ public:
     RateLimiter(redis::RedisConnection& conn, std::string key_prefix, std::map<std::string, RateLimit> limits);
 
     bool limited(const std::string& provider) const { return limits_.count(provider) > 0; }
-    // Reserves a slot for one message of `segments` SMS segments (1 for other channels) with
-    // `provider`. `returning`: a bulk job back at the slot it reserved earlier, which keeps it
-    // unless a higher priority borrowed one meanwhile. `done(wait_ms)`: 0 go now, > 0 go after
-    // that long (the slot is yours), < 0 Redis failed (nothing reserved).
-    void reserve(const std::string& provider, int segments, Priority priority, bool returning,
-                 std::function<void(std::int64_t wait_ms)> done);
+    // Reserves a slot for one message to `recipient` of `segments` SMS segments (1 for other
+    // channels) with `provider`. `returning`: a bulk job back at the slot it reserved earlier,
+    // which keeps it unless a higher priority borrowed one meanwhile. `done(wait_ms, reserved)`:
+    // 0 go now; > 0 go after that long, the slot yours when `reserved`, else the recipient's pace
+    // holds the message: ask again then; < 0 Redis failed (nothing reserved).
+    void reserve(const std::string& provider, const std::string& recipient, int segments, Priority priority,
+                 bool returning, std::function<void(std::int64_t wait_ms, bool reserved)> done);
 
 private:
     redis::RedisConnection& conn_;

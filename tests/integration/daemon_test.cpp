@@ -1,6 +1,7 @@
 // crieurd end to end: the real binary, a real redis-server, a real SQLite file, the outbox driver.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "daemon/clock.hpp"
@@ -339,6 +340,38 @@ TEST_CASE("a provider's rate limit is shared by two daemons on one Redis") {
     CHECK(rate == doctest::Approx(50.0).epsilon(0.05));
     CHECK(a.stop() == 0);
     CHECK(b.stop() == 0);
+}
+
+TEST_CASE("a provider's pace per recipient: messages to one person are spaced, others are not held") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    // horizon 500 ms: the 2 s spacing puts the later messages to that person in the schedule.
+    DaemonUnderTest daemon(dir, redis, {.extra_sections = "[rate_limits]\noutbox = { recipient_every_s = 2 }\nhorizon_ms = 500\n"});
+    daemon.start();
+    auto client = redis.client();
+    auto to = [](const std::string& id, const std::string& number) {
+        return R"({"v":1,"id":")" + id + R"(","service":"s","template":"passport_expiry","to":{"sms":")" + number +
+               R"("},"data":)" + std::string(kPassportData) + "}";
+    };
+    std::vector<std::string> jobs;
+    for (int i = 0; i < 3; ++i) jobs.push_back(to("same-" + std::to_string(i), "+33611111111"));
+    for (int i = 0; i < 5; ++i) jobs.push_back(to("other-" + std::to_string(i), "+3362222222" + std::to_string(i)));
+    enqueue(client, jobs);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 8; }, 30s, 50ms));
+    std::vector<std::int64_t> same;
+    for (int i = 0; i < 3; ++i)
+        same.push_back(daemon.query("SELECT a.started_at FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = 'same-" +
+                                    std::to_string(i) + "'"));
+    std::sort(same.begin(), same.end());
+    const auto first = daemon.query("SELECT min(started_at) FROM attempts");
+    const auto others_last = daemon.query(
+        "SELECT max(a.started_at) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id LIKE 'other-%'");
+    MESSAGE("to one person: " << same[1] - same[0] << " ms then " << same[2] - same[1] << " ms apart; the others all within "
+                              << others_last - first << " ms");
+    CHECK(same[1] - same[0] >= 1900);
+    CHECK(same[2] - same[1] >= 1900);
+    CHECK(others_last - first < 1000);
+    CHECK(daemon.stop() == 0);
 }
 
 TEST_CASE("an urgent job overtakes a bulk backlog held by a rate limit") {

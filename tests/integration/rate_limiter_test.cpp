@@ -30,11 +30,16 @@ struct Harness {
         while (!conn.connected()) io.run_one();
     }
     ~Harness() { conn.stop(); }
+    bool last_reserved = false;
 
-    std::int64_t reserve(RateLimiter& limiter, int segments, Priority priority, bool returning = false) {
+    std::int64_t reserve(RateLimiter& limiter, int segments, Priority priority, bool returning = false,
+                         const std::string& recipient = "+33612345678") {
         std::optional<std::int64_t> out;
         auto work = boost::asio::make_work_guard(io);
-        limiter.reserve("twilio", segments, priority, returning, [&](std::int64_t w) { out = w; });
+        limiter.reserve("twilio", recipient, segments, priority, returning, [&](std::int64_t w, bool reserved) {
+            out = w;
+            last_reserved = reserved;
+        });
         io.restart();
         while (!out) io.run_one();
         return *out;
@@ -122,4 +127,33 @@ TEST_CASE("rate limiter: urgent and normal borrow bulk slots, the bulk job back 
         CHECK(next > 0);
         CHECK(h.reserve(limiter, 1, Priority::bulk, true) == 0);  // at its slot, nothing owed
     }
+}
+
+TEST_CASE("rate limiter: one recipient's pace holds for every priority, others go at the provider's pace") {
+    Harness h;
+    RateLimiter limiter(h.conn, "r:", {{"twilio", {.per_s = 100, .recipient_every_s = 1}}});
+    const std::string a = "+33611111111", b = "+33622222222";
+    CHECK(h.reserve(limiter, 1, Priority::normal, false, a) == 0);
+    CHECK(h.last_reserved);
+    // A second to the same person: nothing reserved, come back when they may be sent to again.
+    const auto again = h.reserve(limiter, 1, Priority::normal, false, a);
+    CHECK_FALSE(h.last_reserved);
+    CHECK(again >= 1000 - kSlack);
+    CHECK(again <= 1000);
+    // Another person goes at the provider's pace: the held message took no provider slot.
+    const auto other = h.reserve(limiter, 1, Priority::normal, false, b);
+    CHECK(h.last_reserved);
+    CHECK(other <= 10);
+    // Urgent too waits for the person's slot.
+    const auto urgent = h.reserve(limiter, 1, Priority::urgent, false, a);
+    CHECK_FALSE(h.last_reserved);
+    CHECK(urgent >= 1000 - 2 * kSlack);
+    CHECK(urgent <= 1000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    CHECK(h.reserve(limiter, 1, Priority::urgent, false, a) == 0);
+    CHECK(h.last_reserved);
+    // No address in Redis's keys: a digest of it.
+    auto keys = h.redis.client().command({"KEYS", "r:*"});
+    REQUIRE(keys->elements > 0);
+    for (std::size_t i = 0; i < keys->elements; ++i) CHECK(std::string(keys->element[i]->str).find("3361") == std::string::npos);
 }

@@ -133,11 +133,14 @@ TEST_CASE("the directory and the router: defaults, values, and errors with their
 TEST_CASE("rate limits: per provider, with their errors on their line, the horizon stays below the claim time") {
     Config c = parse_config(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 50, burst = 10 }\n"
                                                      "ovh = { per_s = 5.5, segments = true }\n"
-                                                     "whatsapp = { per_s = 80, segments_per_s = 100, segments_burst = 5 }\n",
+                                                     "whatsapp = { per_s = 80, segments_per_s = 100, segments_burst = 5, recipient_every_s = 6 }\n",
                             "crieur.toml", "/etc/crieur");
     CHECK(c.rate_limits.providers.at("twilio").per_s == 50);
     CHECK(c.rate_limits.providers.at("whatsapp").segments_per_s == 100);
     CHECK(c.rate_limits.providers.at("whatsapp").segments_burst == 5);
+    CHECK(c.rate_limits.providers.at("whatsapp").recipient_every_s == 6);
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\nwhatsapp = { recipient_every_s = 0 }\n")[0] ==
+          "crieur.toml:6: rate_limits.whatsapp.recipient_every_s: expected a number of seconds above 0 (at most 86400)");
     CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 5, segments = true, segments_per_s = 9 }\n")[0] ==
           "crieur.toml:6: rate_limits.twilio.segments: per_s in segments and segments_per_s together: give per_s in "
           "messages, or drop segments_per_s");
