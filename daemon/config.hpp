@@ -32,6 +32,9 @@ struct RedisConfig {
     int reconnect_max_ms = 5'000;
 };
 
+// The urgent jobs' stream: redis.urgent_stream, or "<stream>:urgent" (also for a Config built in code).
+inline std::string urgent_stream_of(const RedisConfig& r) { return r.urgent_stream.empty() ? r.stream + ":urgent" : r.urgent_stream; }
+
 enum class OnCrash { resend, unknown };
 
 struct IntakeConfig {

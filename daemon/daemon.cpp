@@ -51,8 +51,6 @@ std::string default_consumer_name() {
 
 std::string consumer_name(const Config& c) { return c.redis.consumer.empty() ? default_consumer_name() : c.redis.consumer; }
 
-std::string urgent_stream_of(const RedisConfig& r) { return r.urgent_stream.empty() ? r.stream + ":urgent" : r.urgent_stream; }
-
 Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates)
     : config_(std::move(config)), config_path_(std::move(config_path)),
       store_(io_, config_.receipts, config_.intake.on_crash, clock_),

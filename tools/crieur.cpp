@@ -121,7 +121,7 @@ int enqueue(const Config& c, const std::string& file) {
         }
     }
     // Urgent jobs on the urgent stream: the daemon reads it first, whatever waits on the other.
-    const std::string urgent_stream = c.redis.urgent_stream.empty() ? c.redis.stream + ":urgent" : c.redis.urgent_stream;
+    const std::string urgent_stream = urgent_stream_of(c.redis);
     auto redis = connect(c);
     std::size_t urgent = 0;
     for (auto& [text, is_urgent] : valid) {
@@ -291,9 +291,13 @@ int dead_requeue(const Config& c, const std::string& entry_id) {
         std::fprintf(stderr, "crieur: entry %s holds no job to requeue\n", entry_id.c_str());
         return 1;
     }
+    // Back on the stream it belongs to: an urgent job on the urgent stream.
+    const auto parsed = parse_job(job, SIZE_MAX);
+    const bool urgent = std::holds_alternative<Job>(parsed) && std::get<Job>(parsed).priority == Priority::urgent;
+    const std::string stream = urgent ? urgent_stream_of(c.redis) : c.redis.stream;
     // Both or neither: the job is never in both streams, nor lost between them.
     redis.append({"MULTI"});
-    redis.append({"XADD", c.redis.stream, "*", "job", job});
+    redis.append({"XADD", stream, "*", "job", job});
     redis.append({"XDEL", c.redis.dead_stream, entry_id});
     redis.append({"EXEC"});
     redis.reply();
@@ -304,8 +308,7 @@ int dead_requeue(const Config& c, const std::string& entry_id) {
         std::fprintf(stderr, "crieur: requeue failed\n");
         return 1;
     }
-    std::printf("requeued %s as %s on %s\n", entry_id.c_str(), redis::text(exec->element[0]).data(),
-                c.redis.stream.c_str());
+    std::printf("requeued %s as %s on %s\n", entry_id.c_str(), redis::text(exec->element[0]).data(), stream.c_str());
     return 0;
 }
 

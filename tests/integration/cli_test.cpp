@@ -19,20 +19,22 @@ int cli(const DaemonUnderTest& d, const TempDir& dir, std::vector<std::string> a
 }
 }  // namespace
 
-TEST_CASE("crieur enqueue queues valid JSON lines and names the invalid ones by line") {
+TEST_CASE("crieur enqueue queues valid JSON lines, urgent ones on the urgent stream, and names the invalid ones by line") {
     TempDir dir;
     RedisServer redis(dir / "redis");
     DaemonUnderTest daemon(dir, redis);
     std::ofstream(dir / "jobs.jsonl") << sms_job("cli-1") << "\n\n" << sms_job("cli-2") << "\n"
                                       << R"({"v":1,"id":"cli-3","service":"s"})" << "\n"
-                                      << R"({"v":1,"id":"cli-4","service":"s","template":"passport_expiry","to":{"sms":"+33612345678"},"data":{"name":"Martin"}})" << "\n";
+                                      << R"({"v":1,"id":"cli-4","service":"s","template":"passport_expiry","to":{"sms":"+33612345678"},"data":{"name":"Martin"}})" << "\n"
+                                      << sms_job("cli-5", R"(,"priority":"urgent")") << "\n";
     std::string out;
     CHECK(cli(daemon, dir, {"enqueue", dir / "jobs.jsonl"}, out) == 1);
     CHECK(out.find("jobs.jsonl:4: missing required field 'template'") != std::string::npos);
     CHECK(out.find("jobs.jsonl:5: missing data for template 'passport_expiry': booking_url, document, expires_on") != std::string::npos);
-    CHECK(out.find("queued 2 jobs") != std::string::npos);
+    CHECK(out.find("queued 3 jobs on crieur:jobs (1 urgent on crieur:jobs:urgent)") != std::string::npos);
     auto client = redis.client();
     CHECK(client.integer({"XLEN", "crieur:jobs"}) == 2);
+    CHECK(client.integer({"XLEN", "crieur:jobs:urgent"}) == 1);
 }
 
 TEST_CASE("crieur status shows a message's attempts, dead list and requeue bring a fixed job back") {
