@@ -349,13 +349,9 @@ TEST_CASE("a provider's pace per recipient: messages to one person are spaced, o
     DaemonUnderTest daemon(dir, redis, {.extra_sections = "[rate_limits]\noutbox = { recipient_every_s = 2 }\nhorizon_ms = 500\n"});
     daemon.start();
     auto client = redis.client();
-    auto to = [](const std::string& id, const std::string& number) {
-        return R"({"v":1,"id":")" + id + R"(","service":"s","template":"passport_expiry","to":{"sms":")" + number +
-               R"("},"data":)" + std::string(kPassportData) + "}";
-    };
     std::vector<std::string> jobs;
-    for (int i = 0; i < 3; ++i) jobs.push_back(to("same-" + std::to_string(i), "+33611111111"));
-    for (int i = 0; i < 5; ++i) jobs.push_back(to("other-" + std::to_string(i), "+3362222222" + std::to_string(i)));
+    for (int i = 0; i < 3; ++i) jobs.push_back(sms_job_to("same-" + std::to_string(i), "+33611111111"));
+    for (int i = 0; i < 5; ++i) jobs.push_back(sms_job_to("other-" + std::to_string(i), "+3362222222" + std::to_string(i)));
     enqueue(client, jobs);
     REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 8; }, 30s, 50ms));
     std::vector<std::int64_t> same;

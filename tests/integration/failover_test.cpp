@@ -53,8 +53,7 @@ struct SmsProviders {
 };
 
 std::string sms_to(const std::string& id, const std::string& number, const std::string& priority = "normal") {
-    return R"({"v":1,"id":")" + id + R"(","service":"s","template":"passport_expiry","priority":")" + priority +
-           R"(","to":{"sms":")" + number + R"("},"data":)" + std::string(kPassportData) + "}";
+    return sms_job_to(id, number, R"(,"priority":")" + priority + "\"");
 }
 
 }  // namespace

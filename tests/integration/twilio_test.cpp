@@ -50,17 +50,12 @@ struct TwilioRig {
     }
 };
 
-std::string sms_to(const std::string& id, const std::string& to) {
-    return R"({"v":1,"id":")" + id + R"(","service":"etat-civil","template":"passport_expiry","to":{"sms":")" + to +
-           R"("},"data":)" + kPassportData + "}";
-}
-
 }  // namespace
 
 TEST_CASE("an SMS goes to Twilio with every field, and Twilio's delivery callback marks it delivered") {
     TwilioRig rig;
     auto client = rig.redis.client();
-    enqueue(client, {sms_to("tw-ok", "+33612345678")});
+    enqueue(client, {sms_job_to("tw-ok", "+33612345678")});
     REQUIRE(wait_until([&] { return rig.status_of("tw-ok") == "delivered"; }, 15s));
     auto listed = http_get(rig.emulator_port, "/emulator/messages");
     rapidjson::Document d;
@@ -83,7 +78,7 @@ TEST_CASE("Twilio's refusals are classified: unsubscribed is a bad address, 429 
     // Backoff draws from [0, 50 ms]: only Retry-After (2 s) can space the attempts by seconds.
     TwilioRig rig("[retry]\nmax_attempts = 3\nbase_ms = 50\nmax_ms = 50\n");
     auto client = rig.redis.client();
-    enqueue(client, {sms_to("tw-stop", "+33600021610"), sms_to("tw-busy", "+33600000429")});
+    enqueue(client, {sms_job_to("tw-stop", "+33600021610"), sms_job_to("tw-busy", "+33600000429")});
     REQUIRE(wait_until([&] { return rig.status_of("tw-stop") == "failed"; }, 15s));
     CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE outcome = 'bad_address' AND error_code = '21610'") == 1);
     REQUIRE(wait_until([&] { return rig.status_of("tw-busy") == "scheduled"; }, 15s));
@@ -100,8 +95,8 @@ TEST_CASE("Twilio's refusals are classified: unsubscribed is a bad address, 429 
 TEST_CASE("an undelivered callback fails the message, a timeout after the request is unknown, not unsent") {
     TwilioRig rig;
     auto client = rig.redis.client();
-    enqueue(client, {sms_to("tw-landline", "+33600030006"), sms_to("tw-slow", "+33600000408"),
-                     sms_to("tw-dropped", "+33600000499")});
+    enqueue(client, {sms_job_to("tw-landline", "+33600030006"), sms_job_to("tw-slow", "+33600000408"),
+                     sms_job_to("tw-dropped", "+33600000499")});
     REQUIRE(wait_until([&] { return rig.status_of("tw-landline") == "failed"; }, 15s));
     CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status = 'failed' AND provider_status = 'undelivered 30006'") == 1);
     REQUIRE(wait_until([&] { return rig.status_of("tw-slow") == "unknown"; }, 15s));
@@ -115,7 +110,7 @@ TEST_CASE("an undelivered callback fails the message, a timeout after the reques
 TEST_CASE("a callback that overtakes the send's answer is kept and recorded") {
     TwilioRig rig;
     auto client = rig.redis.client();
-    enqueue(client, {sms_to("tw-early", "+33600000111")});
+    enqueue(client, {sms_job_to("tw-early", "+33600000111")});
     REQUIRE(wait_until([&] { return rig.status_of("tw-early") == "delivered"; }, 15s));
     CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status = 'sent' AND attempt_id IS NOT NULL") == 1);
     CHECK(rig.daemon->stop() == 0);

@@ -107,11 +107,15 @@ private:
 inline const char* kPassportData =
     R"({"name":"Madame Martin","document":"passeport","expires_on":"14 mars 2027","booking_url":"https://mairie.example.fr/rdv"})";
 
-// A valid job with an inline SMS recipient; `extra` is spliced into the object (",\"k\":v").
+// A valid job with an inline SMS recipient `number`; `extra` is spliced into the object (",\"k\":v").
+inline std::string sms_job_to(const std::string& id, const std::string& number, const std::string& extra = "") {
+    return R"({"v":1,"id":")" + id + R"(","service":"etat-civil","template":"passport_expiry","to":{"sms":")" + number +
+           R"("},"data":)" + kPassportData + extra + "}";
+}
+
+// The same to +33612345678.
 inline std::string sms_job(const std::string& id, const std::string& extra = "") {
-    return R"({"v":1,"id":")" + id +
-           R"(","service":"etat-civil","template":"passport_expiry","to":{"sms":"+33612345678"},"data":)" +
-           kPassportData + extra + "}";
+    return sms_job_to(id, "+33612345678", extra);
 }
 
 // Queues jobs in one pipeline.
