@@ -3,6 +3,8 @@
 #include <date/tz.h>
 #include <toml++/toml.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -82,7 +84,10 @@ public:
             std::ifstream in(path);
             if (!in) return fail(*find_seen(file_key), file_key.c_str(), "cannot read " + path);
             std::getline(in, out);
+            if (out.empty()) return fail(*find_seen(file_key), file_key.c_str(), path + " is empty: an empty secret would open what it guards");
         }
+        if (!env.empty() && out.empty())
+            return fail(*find_seen(env_key), env_key.c_str(), "environment variable " + env + " is empty");
     }
     // A string that must pass `ok`; `what` says what was expected.
     void string_checked(const char* key, std::string& out, const std::function<bool(const std::string&)>& ok,
@@ -285,6 +290,17 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("port", c.http.port, 0, 65535);
         s.secret("api_token", c.http.api_token);
         s.reject_unknown();
+        // Secure by default: a listener others can reach serves the API only behind a key.
+        boost::system::error_code bad;
+        const auto address = boost::asio::ip::make_address(c.http.listen, bad);
+        const toml::node* listen = root["http"]["listen"].node();
+        const std::string where = name + ":" + std::to_string(listen ? listen->source().begin.line : 1);
+        if (bad)
+            problems.push_back(where + ": http.listen: '" + c.http.listen + "' is not an IP address (127.0.0.1, ::1, 0.0.0.0, ...)");
+        else if (c.http.enabled && !address.is_loopback() && c.http.api_token.empty())
+            problems.push_back(where + ": http.listen: " + c.http.listen +
+                               " is reachable from other machines: set http.api_token_file (or api_token_env), "
+                               "or listen on 127.0.0.1");
     }
     {
         auto s = section("outbox");

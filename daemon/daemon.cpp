@@ -4,17 +4,14 @@
 
 #include <boost/asio/post.hpp>
 #include <date/tz.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <csignal>
 
-#include "channels/encoding.hpp"
-#include "channels/sms/ovh.hpp"
-#include "channels/sms/twilio.hpp"
-#include "channels/whatsapp/cloud_api.hpp"
 #include "daemon/directory/directory_routes.hpp"
 #include "daemon/engagement/engagement_routes.hpp"
+#include "daemon/http/health_routes.hpp"
+#include "daemon/http/hook_routes.hpp"
+#include "daemon/http/message_routes.hpp"
 #include "daemon/log.hpp"
 
 namespace crieur {
@@ -210,6 +207,8 @@ void Daemon::apply_reload(const ReloadResult& r) {
                                next.redis.urgent_stream != config_.redis.urgent_stream || next.redis.group != config_.redis.group ||
                                next.receipts.path != config_.receipts.path || next.outbox.dir != config_.outbox.dir ||
                                next.http.listen != config_.http.listen || next.http.port != config_.http.port;
+    routes_.set_api_token(next.http.api_token);
+    config_.http.api_token = next.http.api_token;
     config_.log = next.log;
     config_.intake.max_inflight = next.intake.max_inflight;
     config_.intake.max_job_bytes = next.intake.max_job_bytes;
@@ -254,196 +253,17 @@ void Daemon::finish_stop() {
     io_.stop();
 }
 
-bool Daemon::ready() const {
-    return !draining_ && reads_.connected() && urgent_reads_.connected() && commands_.connected() && store_.writable();
+http::Readiness Daemon::readiness() const {
+    return {reads_.connected() && urgent_reads_.connected() && commands_.connected(), store_.writable(), draining_};
 }
 
+// The route table: one file per resource (daemon/http/*_routes.cpp, and the directory's and
+// engagement's beside their code); every route asks for the API key unless added as open.
 void Daemon::add_routes() {
-    using http::Reply;
-    using http::Request;
-    using http::Response;
-    routes_.add("GET", "/healthz", [](const Request&, std::string_view, Reply reply) {
-        reply({200, "application/json", R"({"status":"ok"})", {}});
-    });
-    routes_.add("GET", "/readyz", [this](const Request&, std::string_view, Reply reply) {
-        auto b = [](bool v) { return v ? "true" : "false"; };
-        std::string body = std::string("{\"ready\":") + b(ready()) + ",\"redis\":" +
-                           b(reads_.connected() && urgent_reads_.connected() && commands_.connected()) +
-                           ",\"receipts_writable\":" +
-                           b(store_.writable()) + ",\"draining\":" + b(draining_) + "}";
-        reply({ready() ? 200 : 503, "application/json", std::move(body), {}});
-    });
-    routes_.add("GET", "/metrics", [this](const Request&, std::string_view, Reply reply) {
-        store_.status_counts([this, reply = std::move(reply)](auto counts) {
-            reply({200, "text/plain; version=0.0.4",
-                   metrics_.prometheus(store_.rows_committed(), store_.batches_committed(), store_.queue_depth(),
-                                       counts) +
-                       channels_.prometheus(),
-                   {}});
-        });
-    });
-    // Twilio signs what it posts with the auth token over the URL it called, which is the URL this
-    // daemon gave it (status_callback) or the one set on the number (inbound_url). Counted either way.
-    auto twilio_signed = [this](const Request& req, const std::string& url,
-                                const std::vector<std::pair<std::string, std::string>>& form, const char* what) {
-        if (twilio_signature_valid(config_.twilio.auth_token, url, form, req.header("x-twilio-signature"))) {
-            metrics_.callbacks_received++;
-            return true;
-        }
-        metrics_.callbacks_rejected++;
-        spdlog::warn("hooks: a Twilio {} with a bad signature was refused", what);
-        return false;
-    };
-    routes_.add("POST", "/hooks/twilio", [this, twilio_signed](const Request& req, std::string_view, Reply reply) {
-        if (!config_.twilio.enabled) return reply(http::json_error(404, "twilio is not enabled"));
-        const auto form = form_decode(req.body);
-        if (!twilio_signed(req, config_.twilio.status_callback, form, "callback"))
-            return reply(http::json_error(403, "bad signature"));
-        std::string sid, status, error_code;
-        for (auto& [k, v] : form) {
-            if (k == "MessageSid") sid = v;
-            else if (k == "MessageStatus") status = v;
-            else if (k == "ErrorCode") error_code = v;
-        }
-        const std::string ours = twilio_status(status);
-        if (sid.empty() || ours.empty()) return reply({204, "text/plain", "", {}});  // nothing to record
-        ProviderEvent event{"twilio", sid, *parse_status(ours), error_code.empty() ? status : status + " " + error_code,
-                            req.body, ours == "failed" && twilio_bad_address_code(error_code)};
-        store_.record_event(std::move(event), [reply = std::move(reply)](EventVerdict v) {
-            // A failed write answers 500: Twilio tries the callback again.
-            reply(v == EventVerdict::failed ? http::json_error(500, "could not record the event")
-                                            : http::Response{204, "text/plain", "", {}});
-        });
-    });
-    // Citizens' replies to our number (Twilio's incoming-message webhook, signed like the status
-    // callbacks over the URL set on the number): STOP and its kin opt the number out of SMS, START
-    // back in. The answer is an empty TwiML document: no automatic reply from us.
-    routes_.add("POST", "/hooks/twilio/inbound", [this, twilio_signed](const Request& req, std::string_view, Reply reply) {
-        if (!config_.twilio.enabled || config_.twilio.inbound_url.empty())
-            return reply(http::json_error(404, "twilio inbound messages are not enabled"));
-        const auto form = form_decode(req.body);
-        if (!twilio_signed(req, config_.twilio.inbound_url, form, "incoming message"))
-            return reply(http::json_error(403, "bad signature"));
-        std::string from, body, opt_out_type;
-        for (auto& [k, v] : form) {
-            if (k == "From") from = v;
-            else if (k == "Body") body = v;
-            else if (k == "OptOutType") opt_out_type = v;  // Twilio's Advanced Opt-Out, when enabled
-        }
-        SmsKeyword word = sms_keyword(body);
-        if (opt_out_type == "STOP") word = SmsKeyword::opt_out;
-        else if (opt_out_type == "START") word = SmsKeyword::opt_in;
-        if (!from.empty() && word == SmsKeyword::opt_out) directory_.opt_out("sms", from, "sms STOP");
-        else if (!from.empty() && word == SmsKeyword::opt_in) directory_.opt_in("sms", from, "sms START", "sms STOP");
-        reply({200, "text/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>", {}});
-    });
-    // OVHcloud's delivery reports: GET (or POST) /hooks/ovh/<token>?id=<outgoing id>&dlr=<code>. OVH
-    // signs nothing; the unguessable token in the path is what keeps strangers out.
-    auto ovh_hook = [this](const Request& req, std::string_view token, Reply reply) {
-        if (!config_.ovh.enabled || config_.ovh.callback_token.empty() || !same_bytes(token, config_.ovh.callback_token)) {
-            metrics_.callbacks_rejected++;
-            return reply(http::json_error(403, "unknown hook"));
-        }
-        metrics_.callbacks_received++;
-        // The parameters come in the query string, or in a form body.
-        std::string id, dlr;
-        auto params = form_decode(req.query);
-        for (auto& p : form_decode(req.body)) params.push_back(std::move(p));
-        for (auto& [k, v] : params) {
-            if (k == "id") id = v;
-            else if (k == "dlr") dlr = v;
-        }
-        const std::string ours = ovh_status(dlr);
-        if (id.empty() || ours.empty()) return reply({200, "text/plain", "", {}});
-        store_.record_event({"ovh", id, *parse_status(ours), "dlr " + dlr, req.query + (req.body.empty() ? "" : "&" + req.body)},
-                            [reply = std::move(reply)](EventVerdict v) {
-                                reply(v == EventVerdict::failed ? http::json_error(500, "could not record the event")
-                                                                : http::Response{200, "text/plain", "", {}});
-                            });
-    };
-    routes_.add("GET", "/hooks/ovh/", ovh_hook);
-    routes_.add("POST", "/hooks/ovh/", ovh_hook);
-    // WhatsApp: the subscription handshake (GET), then signed status notifications (POST).
-    routes_.add("GET", "/hooks/whatsapp", [this](const Request& req, std::string_view, Reply reply) {
-        std::string mode, token, challenge;
-        for (auto& [k, v] : form_decode(req.query)) {
-            if (k == "hub.mode") mode = v;
-            else if (k == "hub.verify_token") token = v;
-            else if (k == "hub.challenge") challenge = v;
-        }
-        const bool ok = config_.whatsapp.enabled && mode == "subscribe" && !config_.whatsapp.verify_token.empty() &&
-                        token == config_.whatsapp.verify_token;
-        reply(ok ? http::Response{200, "text/plain", challenge, {}} : http::json_error(403, "verification refused"));
-    });
-    routes_.add("POST", "/hooks/whatsapp", [this](const Request& req, std::string_view, Reply reply) {
-        if (!config_.whatsapp.enabled) return reply(http::json_error(404, "whatsapp is not enabled"));
-        if (!whatsapp_signature_valid(config_.whatsapp.app_secret, req.body, req.header("x-hub-signature-256"))) {
-            metrics_.callbacks_rejected++;
-            spdlog::warn("hooks: a WhatsApp notification with a bad signature was refused");
-            return reply(http::json_error(403, "bad signature"));
-        }
-        metrics_.callbacks_received++;
-        auto statuses = parse_whatsapp_statuses(req.body);
-        if (statuses.empty()) return reply({200, "text/plain", "", {}});
-        // One answer once every status is recorded; a failed write answers 500 and Meta retries.
-        auto left = std::make_shared<std::size_t>(statuses.size());
-        auto failed = std::make_shared<bool>(false);
-        auto shared_reply = std::make_shared<Reply>(std::move(reply));
-        for (auto& s : statuses) {
-            auto status = parse_status(s.status);
-            if (!status) {
-                if (--*left == 0) (*shared_reply)({200, "text/plain", "", {}});
-                continue;
-            }
-            store_.record_event({"whatsapp", s.id, *status, s.provider_status, req.body, s.bad_address},
-                                [left, failed, shared_reply](EventVerdict v) {
-                                    *failed = *failed || v == EventVerdict::failed;
-                                    if (--*left == 0)
-                                        (*shared_reply)(*failed ? http::json_error(500, "could not record the events")
-                                                                : http::Response{200, "text/plain", "", {}});
-                                });
-        }
-    });
-    routes_.add("GET", "/v1/messages/", [this](const Request&, std::string_view tail, Reply reply) {
-        std::string id;
-        if (!http::percent_decode(tail, id) || id.empty() || id.find('/') != std::string::npos)
-            return reply(http::json_error(400, "bad message id"));
-        store_.message_json(id, [reply = std::move(reply), id](std::optional<std::string> json) {
-            if (!json) return reply(http::json_error(404, "no message with id " + id));
-            reply({200, "application/json", std::move(*json), {}});
-        });
-    });
-    // Cancellation of what has not gone out: POST /v1/messages/{id}/cancel, /v1/campaigns/{id}/cancel.
-    auto cancel = [this](bool campaign) {
-        return [this, campaign](const Request& req, std::string_view tail, Reply reply) {
-            if (!http::authorised(req, config_.http.api_token))
-                return reply(http::json_error(401, "a bearer token is required"));
-            std::string id;
-            if (!tail.ends_with("/cancel") || !http::percent_decode(tail.substr(0, tail.size() - 7), id) || id.empty() ||
-                id.find('/') != std::string::npos)
-                return reply(http::json_error(404, "no such route"));
-            CancelRequest r;
-            (campaign ? r.campaign : r.job_id) = id;
-            r.reason = "cancelled by an operator";
-            store_.cancel(std::move(r), [reply = std::move(reply), id, campaign](CancelResult c) {
-                if (!c.ok) return reply(http::json_error(503, "the receipts database refused it; try again"));
-                if (!campaign && c.status != Status::cancelled)
-                    return reply(http::json_error(409, "message " + id + " is " + std::string(to_string(c.status)) +
-                                                           ": too late to cancel"));
-                rapidjson::StringBuffer b;
-                rapidjson::Writer<rapidjson::StringBuffer> w(b);
-                w.StartObject();
-                w.Key(campaign ? "campaign" : "id");
-                w.String(id.c_str(), static_cast<rapidjson::SizeType>(id.size()));
-                w.Key("cancelled");
-                w.Int64(c.cancelled);  // messages known and not yet sent; later jobs are cancelled as they come
-                w.EndObject();
-                reply({200, "application/json", b.GetString(), {}});
-            });
-        };
-    };
-    routes_.add("POST", "/v1/messages/", cancel(false));
-    routes_.add("POST", "/v1/campaigns/", cancel(true));
+    routes_.set_api_token(config_.http.api_token);
+    http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
+    http::add_hook_routes(routes_, config_, store_, directory_, metrics_);
+    http::add_message_routes(routes_, store_);
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_);
     engagement::add_engagement_routes(routes_, config_, store_, directory_, clock_);
 }

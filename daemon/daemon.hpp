@@ -16,6 +16,7 @@
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
 #include "daemon/directory/directory_service.hpp"
+#include "daemon/http/health_routes.hpp"
 #include "daemon/http/routes.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/intake.hpp"
@@ -54,7 +55,7 @@ private:
     void apply_reload(const ReloadResult& result);
     void begin_drain();
     void finish_stop();
-    bool ready() const;
+    http::Readiness readiness() const;
 
     Config config_;
     std::string config_path_;

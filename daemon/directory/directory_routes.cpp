@@ -59,8 +59,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                           const Clock& clock) {
     auto check = std::make_shared<const ContactCheck>(config.directory.default_region);
 
-    routes.add("GET", "/v1/citizens/", [&config, &directory](const Request& req, std::string_view tail, Reply reply) {
-        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
+    routes.add("GET", "/v1/citizens/", [&directory](const Request&, std::string_view tail, Reply reply) {
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
         directory.lookup(parts->first, [reply = std::move(reply), id = parts->first](Lookup l) {
@@ -73,7 +72,6 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
 
     routes.add("PUT", "/v1/citizens/", [&config, &directory, &clock, check](const Request& req, std::string_view tail,
                                                                            Reply reply) {
-        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
         auto parsed = citizen_from_json(req.body, *check, parts->first);
@@ -101,9 +99,8 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
             });
     });
 
-    routes.add("POST", "/v1/citizens/", [&config, &directory, &clock](const Request& req, std::string_view tail,
+    routes.add("POST", "/v1/citizens/", [&directory, &clock](const Request& req, std::string_view tail,
                                                                      Reply reply) {
-        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
         auto parts = split_tail(tail);
         if (!parts || parts->second != "consents") return reply(json_error(404, "no such route"));
         auto consents = consents_from(req.body);
@@ -128,9 +125,8 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
             });
     });
 
-    routes.add("DELETE", "/v1/citizens/", [&config, &directory, &store, &clock](const Request& req,
+    routes.add("DELETE", "/v1/citizens/", [&directory, &store, &clock](const Request&,
                                                                                std::string_view tail, Reply reply) {
-        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
         const std::string id = parts->first;
@@ -160,8 +156,11 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                                                         std::optional<MessageContact> contact) mutable {
             if (!contact) return reply(json_error(404, "this message is not known here"));
             if (contact->citizen.empty()) {
-                directory.suppress("email", contact->recipient, "unsubscribe link");
-                return reply({200, "text/plain; charset=utf-8", "Unsubscribed.\n", {}});
+                return directory.suppress("email", contact->recipient, "unsubscribe link",
+                                          [reply = std::move(reply)](bool written) {
+                                              if (!written) return reply(json_error(503, "could not record it; please try again"));
+                                              reply({200, "text/plain; charset=utf-8", "Unsubscribed.\n", {}});
+                                          });
             }
             directory.run<bool>(
                 [citizen = contact->citizen, now = to_unix_ms(clock.now())](Directory& d) {
@@ -172,7 +171,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                     reply({200, "text/plain; charset=utf-8", "Unsubscribed.\n", {}});
                 });
         });
-    });
+    }, http::Access::open);
     // A GET (a link scanner, or a citizen clicking the link in a client without one-click) changes
     // nothing: it shows a button that POSTs.
     routes.add("GET", "/u/", [&config](const Request&, std::string_view token, Reply reply) {
@@ -184,7 +183,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
             "<p>Ne plus recevoir les messages d'information par e-mail / Stop information e-mails</p>"
             "<button type=\"submit\">Confirmer / Confirm</button></form></html>";
         reply({200, "text/html; charset=utf-8", std::move(page), {}});
-    });
+    }, http::Access::open);
 }
 
 }  // namespace crieur::directory

@@ -91,27 +91,32 @@ void DirectoryService::invalidate(const std::string& channel, const std::string&
              });
 }
 
-void DirectoryService::opt_out(const std::string& channel, const std::string& address, const std::string& source) {
+void DirectoryService::opt_out(const std::string& channel, const std::string& address, const std::string& source,
+                               Written done) {
     suppressed_.insert(channel + '\n' + hash_key(channel, address));
     run<int>(
         [=, &clock = clock_](Directory& d) {
             return d.in_transaction([&] { return d.opt_out(channel, address, source, to_unix_ms(clock.now())); });
         },
-        [channel, source, masked = mask_address(address)](std::optional<int> n) {
+        [channel, source, masked = mask_address(address), done = std::move(done)](std::optional<int> n) {
             if (n) spdlog::info("directory: {} {} opted out ({}): {} citizen(s)", channel, masked, source, *n);
+            else spdlog::error("directory: the opt-out of {} {} ({}) could not be written", channel, masked, source);
+            if (done) done(n.has_value());
         });
 }
 
 void DirectoryService::opt_in(const std::string& channel, const std::string& address, const std::string& source,
-                              const std::string& opt_out_source) {
+                              const std::string& opt_out_source, Written done) {
     suppressed_.erase(channel + '\n' + hash_key(channel, address));
     run<int>(
         [=, &clock = clock_](Directory& d) {
             return d.in_transaction(
                 [&] { return d.opt_in(channel, address, source, opt_out_source, to_unix_ms(clock.now())); });
         },
-        [channel, source, masked = mask_address(address)](std::optional<int> n) {
+        [channel, source, masked = mask_address(address), done = std::move(done)](std::optional<int> n) {
             if (n) spdlog::info("directory: {} {} opted back in ({}): {} citizen(s)", channel, masked, source, *n);
+            else spdlog::error("directory: the opt-in of {} {} ({}) could not be written", channel, masked, source);
+            if (done) done(n.has_value());
         });
 }
 
@@ -120,12 +125,18 @@ bool DirectoryService::suppressed(const std::string& channel, const std::string&
     return suppressed_.count(channel + '\n' + hash_key(channel, address)) > 0;
 }
 
-void DirectoryService::suppress(const std::string& channel, const std::string& address, const std::string& source) {
+void DirectoryService::suppress(const std::string& channel, const std::string& address, const std::string& source,
+                                Written done) {
     suppressed_.insert(channel + '\n' + hash_key(channel, address));
-    run<bool>([=, &clock = clock_](Directory& d) {
-        d.suppress(channel, address, source, to_unix_ms(clock.now()));
-        return true;
-    }, [](std::optional<bool>) {});
+    run<bool>(
+        [=, &clock = clock_](Directory& d) {
+            d.suppress(channel, address, source, to_unix_ms(clock.now()));
+            return true;
+        },
+        [channel, masked = mask_address(address), done = std::move(done)](std::optional<bool> ok) {
+            if (!ok) spdlog::error("directory: the suppression of {} {} could not be written", channel, masked);
+            if (done) done(ok.has_value());
+        });
 }
 
 }  // namespace crieur::directory

@@ -59,12 +59,15 @@ public:
     void invalidate(const std::string& channel, const std::string& address, const std::string& reason);
 
     // The citizen at this address said STOP (or START) on the channel: see Directory::opt_out / opt_in.
-    void opt_out(const std::string& channel, const std::string& address, const std::string& source);
+    // The in-memory list changes at once; `done` says whether the directory wrote it, so that a
+    // confirmation (to Twilio, to the citizen) is only given for what is on disk.
+    using Written = std::function<void(bool written)>;
+    void opt_out(const std::string& channel, const std::string& address, const std::string& source, Written done = {});
     void opt_in(const std::string& channel, const std::string& address, const std::string& source,
-                const std::string& opt_out_source);
+                const std::string& opt_out_source, Written done = {});
     // The suppression list (from the io_context's thread).
     bool suppressed(const std::string& channel, const std::string& address) const;
-    void suppress(const std::string& channel, const std::string& address, const std::string& source);
+    void suppress(const std::string& channel, const std::string& address, const std::string& source, Written done = {});
 
     void stop();
     std::size_t queue_depth() const;

@@ -73,8 +73,7 @@ void record_one(ReceiptStore& store, Engagement e) {
 
 void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptStore& store,
                            directory::DirectoryService& directory, const Clock& clock) {
-    routes.add("POST", "/v1/events", [&config, &store, &directory, &clock](const Request& req, std::string_view, Reply reply) {
-        if (!http::authorised(req, config.http.api_token)) return reply(json_error(401, "a bearer token is required"));
+    routes.add("POST", "/v1/events", [&store, &directory, &clock](const Request& req, std::string_view, Reply reply) {
         auto parsed = parse_events(req.body, clock.now());
         if (auto* err = std::get_if<EventsError>(&parsed))
             return reply(json_error(422, err->field.empty() ? err->reason : err->field + ": " + err->reason));
@@ -106,7 +105,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
         record_one(store, {*id, "email", "open", "", to_unix_ms(clock.now()), "image"});
         reply({200, "image/gif", std::string(reinterpret_cast<const char*>(kPixel), sizeof kPixel),
                {{"Cache-Control", "no-store, private"}}});
-    });
+    }, http::Access::open);
 
     routes.add("GET", "/t/c/", [&config, &store, &clock](const Request& req, std::string_view token, Reply reply) {
         std::string url;
@@ -120,7 +119,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
         record_one(store, {*id, "email", "click", "", to_unix_ms(clock.now()), "link"});
         reply({302, "text/plain; charset=utf-8", "Moved: " + url + "\n",
                {{"Location", url}, {"Cache-Control", "no-store, private"}, {"Referrer-Policy", "no-referrer"}}});
-    });
+    }, http::Access::open);
 }
 
 }  // namespace crieur::engagement

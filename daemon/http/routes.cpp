@@ -7,8 +7,8 @@
 
 namespace crieur::http {
 
-void Routes::add(std::string method, std::string path, Handler handler) {
-    routes_.push_back({std::move(method), std::move(path), std::move(handler)});
+void Routes::add(std::string method, std::string path, Handler handler, Access access) {
+    routes_.push_back({std::move(method), std::move(path), std::move(handler), access});
 }
 
 void Routes::dispatch(const Request& req, Reply reply) const {
@@ -19,6 +19,12 @@ void Routes::dispatch(const Request& req, Reply reply) const {
         if (!match) continue;
         path_known = true;
         if (r.method != req.method) continue;
+        if (r.access == Access::key && !authorised(req, api_token_)) {
+            Response refused = json_error(401, api_token_.empty() ? "this route needs an API key, and none is configured (http.api_token_file)"
+                                                                  : "a bearer token is required");
+            refused.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return reply(std::move(refused));
+        }
         r.handler(req, std::string_view(req.path).substr(prefix ? r.path.size() : req.path.size()), std::move(reply));
         return;
     }
@@ -26,7 +32,7 @@ void Routes::dispatch(const Request& req, Reply reply) const {
 }
 
 bool authorised(const Request& req, const std::string& api_token) {
-    return api_token.empty() || same_bytes(req.header("authorization"), "Bearer " + api_token);
+    return !api_token.empty() && same_bytes(req.header("authorization"), "Bearer " + api_token);
 }
 
 Response json_error(int status, std::string_view message) {

@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include "daemon/clock.hpp"
+#include "daemon/log.hpp"
 #include "daemon/receipts/sqlite.hpp"
 
 namespace crieur::receipts {
@@ -26,12 +27,17 @@ void write_value(JsonWriter& w, const sqlite::Stmt& s, int col, bool as_time) {
 }
 
 // Writes the current row's columns as object members, from column `first` on; times are the
-// columns named `at` or `*_at`.
+// columns named `at` or `*_at`; a `recipient` is masked.
 void write_row(JsonWriter& w, const sqlite::Stmt& s, int first = 0) {
     const int n = sqlite3_column_count(s.get());
     for (int c = first; c < n; ++c) {
         std::string_view name = sqlite3_column_name(s.get(), c);
         w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+        if (name == "recipient" && !s.is_null(c)) {
+            const std::string masked = mask_address(s.text(c));
+            w.String(masked.c_str(), static_cast<rapidjson::SizeType>(masked.size()));
+            continue;
+        }
         write_value(w, s, c, name == "at" || name.ends_with("_at"));
     }
 }
@@ -67,16 +73,27 @@ std::optional<std::string> message_json(sqlite3* db, const std::string& id) {
     write_row(w, msg, 1);
     w.Key("attempts");
     sqlite::Stmt attempts(db, R"(
-        SELECT n, channel, provider, started_at, finished_at, outcome, provider_message_id, error_code,
+        SELECT n, channel, provider, recipient, started_at, finished_at, outcome, provider_message_id, error_code,
                error_text, latency_us, sms_encoding, sms_segments FROM attempts WHERE message_id = ?1 ORDER BY n)");
     attempts.bind(1, rowid);
     write_rows(w, attempts);
+    // Raw callback bodies stay in the database, never in a view: they hold the whole number.
     w.Key("events");
-    sqlite::Stmt events(db, "SELECT at, status, provider_status, raw FROM events WHERE message_id = ?1 ORDER BY id");
+    sqlite::Stmt events(db, "SELECT at, status, provider_status FROM events WHERE message_id = ?1 ORDER BY id");
     events.bind(1, rowid);
     write_rows(w, events);
     w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
+    // Every copy of an address is masked, wherever it stands: the attempts' recipients, and the
+    // providers' texts and reasons that quote them (Twilio writes the number into its errors).
+    std::string json(buf.GetString(), buf.GetSize());
+    sqlite::Stmt recipients(db, "SELECT DISTINCT recipient FROM attempts WHERE message_id = ?1 AND length(recipient) >= 5");
+    recipients.bind(1, rowid);
+    while (recipients.step()) {
+        const std::string whole(recipients.text(0)), masked = mask_address(whole);
+        for (auto at = json.find(whole); at != std::string::npos; at = json.find(whole, at + masked.size()))
+            json.replace(at, whole.size(), masked);
+    }
+    return json;
 }
 
 std::vector<std::pair<std::string, std::int64_t>> status_counts(sqlite3* db) {

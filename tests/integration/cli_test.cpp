@@ -12,7 +12,7 @@ int cli(const DaemonUnderTest& d, const TempDir& dir, std::vector<std::string> a
     static int n = 0;
     const std::string log = dir / ("cli-" + std::to_string(++n) + ".log");
     args.insert(args.begin(), {CRIEUR_CLI_PATH, "--config", d.config()});
-    Process p(args, log);
+    Process p(args, log, d.env());
     const int rc = p.wait(30s);
     out = read_file(log);
     return rc;

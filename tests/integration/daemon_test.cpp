@@ -79,7 +79,7 @@ TEST_CASE("invalid jobs go to the dead-letter stream with their reason, the rest
     CHECK(reasons[3].starts_with("job is not valid JSON"));
     CHECK(reasons[4] == "the stream entry has no 'job' field");
 
-    auto status = http_get(daemon.http_port(), "/v1/messages/typo-1");
+    auto status = daemon.api("GET", "/v1/messages/typo-1");
     CHECK(status.status == 200);
     CHECK(status.body.find(R"("status":"rejected")") != std::string::npos);
     CHECK(daemon.stop() == 0);
@@ -121,7 +121,7 @@ TEST_CASE("the same id queued twice is delivered once") {
     REQUIRE(wait_until([&] { return pending_count(client) == 0 && final_count(daemon) == 2; }, 30s));
     enqueue(client, {sms_job("twice-1")});
     REQUIRE(wait_until([&] { return pending_count(client) == 0 && client.integer({"XLEN", "crieur:jobs"}) == 4; }, 30s));
-    REQUIRE(wait_until([&] { return http_get(daemon.http_port(), "/metrics").body.find("crieur_jobs_duplicate_total 2") != std::string::npos; }, 10s));
+    REQUIRE(wait_until([&] { return daemon.api("GET", "/metrics").body.find("crieur_jobs_duplicate_total 2") != std::string::npos; }, 10s));
     auto counts = outbox_counts(daemon.outbox("sms"));
     CHECK(counts["twice-1"] == 1);
     CHECK(counts["other-1"] == 1);
@@ -190,16 +190,57 @@ TEST_CASE("operators read health, readiness, metrics and a message over HTTP") {
     auto ready = http_get(daemon.http_port(), "/readyz");
     CHECK(ready.status == 200);
     CHECK(ready.body.find(R"("ready":true)") != std::string::npos);
-    auto metrics = http_get(daemon.http_port(), "/metrics");
+    auto metrics = daemon.api("GET", "/metrics");
     CHECK(metrics.status == 200);
     CHECK(metrics.body.find("crieur_jobs_read_total 1\n") != std::string::npos);
     CHECK(metrics.body.find("crieur_messages{status=\"sent\"} 1\n") != std::string::npos);
-    auto msg = http_get(daemon.http_port(), "/v1/messages/http-1");
+    auto msg = daemon.api("GET", "/v1/messages/http-1");
     CHECK(msg.status == 200);
     CHECK(msg.body.find(R"("outcome":"accepted")") != std::string::npos);
-    CHECK(http_get(daemon.http_port(), "/v1/messages/nope").status == 404);
+    CHECK(daemon.api("GET", "/v1/messages/nope").status == 404);
     CHECK(http_get(daemon.http_port(), "/nothing-here").status == 404);
+    // The view masks the address, wherever it stands.
+    CHECK(msg.body.find("+33612345678") == std::string::npos);
+    CHECK(msg.body.find(R"("recipient":"+336******78")") != std::string::npos);
     CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("every route that reads or changes data asks for the API key, and a daemon without one keeps them closed") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    const std::vector<std::pair<std::string, std::string>> keyed{
+        {"GET", "/v1/messages/m-1"},     {"POST", "/v1/messages/m-1/cancel"}, {"POST", "/v1/campaigns/c-1/cancel"},
+        {"GET", "/v1/citizens/C-1"},     {"PUT", "/v1/citizens/C-1"},         {"DELETE", "/v1/citizens/C-1"},
+        {"POST", "/v1/citizens/C-1/consents"}, {"POST", "/v1/events"},        {"GET", "/metrics"}};
+    {
+        DaemonUnderTest daemon(dir, redis);
+        daemon.start();
+        for (auto& [method, path] : keyed) {
+            CAPTURE(path);
+            CHECK(http_request(daemon.http_port(), method, path, "{}").status == 401);
+            CHECK(http_request(daemon.http_port(), method, path, "{}", {"Authorization: Bearer not-the-key"}).status == 401);
+        }
+        CHECK(daemon.api("GET", "/v1/citizens/C-1").status == 404);  // the key opens it
+        CHECK(http_get(daemon.http_port(), "/healthz").status == 200);   // probes need none
+        CHECK(daemon.stop() == 0);
+    }
+    DaemonUnderTest keyless(dir, redis, DaemonOptions{.api_token = ""});
+    keyless.start();
+    for (auto& [method, path] : keyed) {
+        CAPTURE(path);
+        CHECK(http_request(keyless.http_port(), method, path, "{}").status == 401);
+        CHECK(http_request(keyless.http_port(), method, path, "{}", {"Authorization: Bearer "}).status == 401);
+    }
+    CHECK(keyless.stop() == 0);
+}
+
+TEST_CASE("crieurd refuses to start on a non-loopback address without an API key") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis, DaemonOptions{.extra_http = "listen = \"0.0.0.0\"\n", .api_token = ""});
+    daemon.start();
+    CHECK(daemon.process().wait(std::chrono::seconds(5)) == 78);  // EX_CONFIG
+    CHECK(read_file(daemon.log()).find("http.listen: 0.0.0.0 is reachable from other machines") != std::string::npos);
 }
 
 TEST_CASE("no log line holds a whole phone number or e-mail address") {
@@ -285,20 +326,20 @@ TEST_CASE("cancellation: a scheduled message, a job not yet read, a whole campai
     enqueue(client, {sms_job("cx-sent"), sms_job("cx-later", later), sms_job("camp-1", later + R"(,"campaign":"heat-2026")"),
                      sms_job("camp-2", later + R"(,"campaign":"heat-2026")")});
     auto status = [&](const std::string& id) {
-        auto r = http_get(daemon.http_port(), "/v1/messages/" + id);
+        auto r = daemon.api("GET", "/v1/messages/" + id);
         auto p = r.body.find("\"status\":\"");
         return p == std::string::npos ? std::string() : r.body.substr(p + 10, r.body.find('"', p + 10) - p - 10);
     };
     REQUIRE(wait_until([&] { return status("cx-sent") == "sent" && status("cx-later") == "scheduled" &&
                                     status("camp-1") == "scheduled" && status("camp-2") == "scheduled"; }, 15s));
-    CHECK(http_post(daemon.http_port(), "/v1/messages/cx-sent/cancel", "").status == 409);
-    auto one = http_post(daemon.http_port(), "/v1/messages/cx-later/cancel", "");
+    CHECK(daemon.api("POST", "/v1/messages/cx-sent/cancel").status == 409);
+    auto one = daemon.api("POST", "/v1/messages/cx-later/cancel");
     CHECK(one.status == 200);
     CHECK(one.body == R"({"id":"cx-later","cancelled":1})");
     CHECK(status("cx-later") == "cancelled");
     // Not read yet: cancelled before it comes.
-    CHECK(http_post(daemon.http_port(), "/v1/messages/cx-unread/cancel", "").status == 200);
-    auto camp = http_post(daemon.http_port(), "/v1/campaigns/heat-2026/cancel", "");
+    CHECK(daemon.api("POST", "/v1/messages/cx-unread/cancel").status == 200);
+    auto camp = daemon.api("POST", "/v1/campaigns/heat-2026/cancel");
     CHECK(camp.body == R"({"campaign":"heat-2026","cancelled":2})");
     enqueue(client, {sms_job("cx-unread"), sms_job("camp-3", R"(,"campaign":"heat-2026")"), sms_job("cx-other")});
     REQUIRE(wait_until([&] { return status("cx-other") == "sent" && status("camp-3") == "cancelled"; }, 15s));
@@ -308,7 +349,7 @@ TEST_CASE("cancellation: a scheduled message, a job not yet read, a whole campai
     CHECK(sent["cx-unread"] == 0);
     CHECK(sent["camp-3"] == 0);
     CHECK(sent["cx-other"] == 1);
-    CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_jobs_cancelled_total 2") != std::string::npos);
+    CHECK(daemon.api("GET", "/metrics").body.find("crieur_jobs_cancelled_total 2") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }
 
@@ -453,8 +494,8 @@ TEST_CASE("send time: a message waits for the hour its reader reads, learnt from
     DaemonUnderTest first(dir, redis, {.send_time = on});
     first.start();  // creates the receipts database
     if (in_tokyo)
-        REQUIRE(http_request(first.http_port(), "PUT", "/v1/citizens/S-1",
-                             R"({"given_name":"Aiko","time_zone":"Asia/Tokyo","channels":["sms"],"contacts":{"sms":"+33612345678"}})")
+        REQUIRE(first.api("PUT", "/v1/citizens/S-1",
+                          R"({"given_name":"Aiko","time_zone":"Asia/Tokyo","channels":["sms"],"contacts":{"sms":"+33612345678"}})")
                     .status == 201);
     REQUIRE(first.stop() == 0);
     // Thirty days of history: messages sent 8 hours before the hour their reader reads them.
@@ -485,7 +526,7 @@ TEST_CASE("send time: a message waits for the hour its reader reads, learnt from
                                      : sms_job("st-1", deadline);
     enqueue(client, {st1, sms_job("st-urgent", deadline + R"(,"priority":"urgent")")});
     auto reason = [&](const std::string& id) {
-        auto r = http_get(daemon.http_port(), "/v1/messages/" + id).body;
+        auto r = daemon.api("GET", "/v1/messages/" + id).body;
         auto p = r.find("\"status_reason\":\"");
         return p == std::string::npos ? std::string() : r.substr(p + 17, r.find('"', p + 17) - p - 17);
     };

@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "channels/email/smtp.hpp"
+#include "channels/encoding.hpp"
+#include "channels/sms/twilio.hpp"
 #include "support/daemon_fixture.hpp"
 
 using namespace crieur;
@@ -18,7 +20,6 @@ namespace {
 
 constexpr const char* kSid = "AC00000000000000000000000000000001";
 constexpr const char* kToken = "emulator-auth-token";
-constexpr const char* kApiToken = "operator-api-token";
 constexpr const char* kUnsubscribeSecret = "unsubscribe-secret";
 // The emulator refuses this number with Twilio's 21211 (not a valid phone number): a bad address.
 constexpr const char* kRefusedPhone = "+33600021211";
@@ -42,26 +43,23 @@ struct DirectoryRig {
         REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
         daemon = std::make_unique<DaemonUnderTest>(
             dir, redis,
-            DaemonOptions{.extra_http = "api_token_env = \"CRIEUR_TEST_API_TOKEN\"\n",
-                          .quiet_hours = quiet_hours,
+            DaemonOptions{.quiet_hours = quiet_hours,
                           .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
                                             std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
                                             "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
                                             "inbound_url = \"" + inbound_url + "\"\n" + twilio_extra +
                                             "[smtp]\nunsubscribe_secret_env = \"CRIEUR_TEST_UNSUB\"\n" + sections,
                           .env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken,
-                                  std::string("CRIEUR_TEST_UNSUB=") + kUnsubscribeSecret,
-                                  std::string("CRIEUR_TEST_API_TOKEN=") + kApiToken}},
+                                  std::string("CRIEUR_TEST_UNSUB=") + kUnsubscribeSecret}},
             daemon_port);
         daemon->start();
     }
     HttpResult api(const std::string& method, const std::string& path, const std::string& body = {}) {
-        return http_request(daemon->http_port(), method, path, body,
-                            {std::string("Authorization: Bearer ") + kApiToken, "Content-Type: application/json"});
+        return daemon->api(method, path, body);
     }
     rapidjson::Document message(const std::string& id) {
         rapidjson::Document d;
-        d.Parse(http_get(daemon->http_port(), "/v1/messages/" + id).body.c_str());
+        d.Parse(daemon->api("GET", "/v1/messages/" + id).body.c_str());
         return d;
     }
     std::string status_of(const std::string& id) {
@@ -236,6 +234,27 @@ TEST_CASE("POST /v1/events: sessions and reads are recorded once, unknown messag
     CHECK(rig.daemon->stop() == 0);
 }
 
+TEST_CASE("a STOP is confirmed to Twilio only once it is written: a directory that cannot be written answers 500") {
+    DirectoryRig rig;
+    REQUIRE(rig.api("PUT", "/v1/citizens/C-5", R"({"channels":["sms"],"contacts":{"sms":"06 12 34 56 78"}})").status == 201);
+    const std::vector<std::pair<std::string, std::string>> form{{"From", "+33612345678"}, {"Body", "STOP"}};
+    auto post_stop = [&] {
+        return http_post(rig.daemon->http_port(), "/hooks/twilio/inbound", form_encode(form),
+                         {"X-Twilio-Signature: " + twilio_signature(kToken, rig.inbound_url, form),
+                          "Content-Type: application/x-www-form-urlencoded"});
+    };
+    {
+        // Another writer holds the directory for longer than its busy timeout.
+        auto db = sqlite::open(rig.dir / "directory.db", SQLITE_OPEN_READWRITE);
+        sqlite::exec(db.get(), "BEGIN IMMEDIATE");
+        CHECK(post_stop().status == 500);  // Twilio posts it again
+        sqlite::exec(db.get(), "ROLLBACK");
+    }
+    CHECK(post_stop().status == 200);
+    CHECK(rig.api("GET", "/v1/citizens/C-5").body.find(R"("granted":false,"source":"sms STOP")") != std::string::npos);
+    CHECK(rig.daemon->stop() == 0);
+}
+
 TEST_CASE("an SMS STOP opts the number out of every SMS, citizen or inline, START brings it back") {
     DirectoryRig rig;
     REQUIRE(rig.api("PUT", "/v1/citizens/C-5", R"({"channels":["sms","email"],"contacts":{"sms":"06 12 34 56 78","email":"lea@example.fr"}})").status == 201);
@@ -286,7 +305,7 @@ TEST_CASE("escalation on silence: no delivery receipt in time sends on the next 
         std::this_thread::sleep_for(1500ms);
         CHECK(rig.daemon->query("SELECT count(*) FROM attempts") == 2);
         CHECK(client.command({"ZCARD", "crieur:scheduled"})->integer == 0);
-        CHECK(http_get(rig.daemon->http_port(), "/metrics").body.find("crieur_escalations_sent_total 1") != std::string::npos);
+        CHECK(rig.daemon->api("GET", "/metrics").body.find("crieur_escalations_sent_total 1") != std::string::npos);
         CHECK(rig.daemon->stop() == 0);
     }
     SUBCASE("a delivery receipt in time: nothing more goes out") {
@@ -295,7 +314,7 @@ TEST_CASE("escalation on silence: no delivery receipt in time sends on the next 
         auto client = rig.redis.client();
         enqueue(client, {citizen_job("esc-2", "C-3")});
         REQUIRE(wait_until([&] { return rig.status_of("esc-2") == "delivered"; }, 15s));
-        REQUIRE(wait_until([&] { return http_get(rig.daemon->http_port(), "/metrics").body.find("crieur_escalations_cancelled_total 1") != std::string::npos; }, 10s));
+        REQUIRE(wait_until([&] { return rig.daemon->api("GET", "/metrics").body.find("crieur_escalations_cancelled_total 1") != std::string::npos; }, 10s));
         CHECK(outbox_counts(rig.daemon->outbox("email"))["esc-2"] == 0);
         CHECK(rig.daemon->query("SELECT count(*) FROM attempts") == 1);
         CHECK(rig.status_of("esc-2") == "delivered");

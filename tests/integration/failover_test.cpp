@@ -80,7 +80,7 @@ TEST_CASE("a failing provider's breaker opens and the other provider takes the t
         "SELECT count(*) FROM attempts WHERE provider = 'twilio' AND started_at > (SELECT min(finished_at) + 200 FROM "
         "attempts WHERE provider = 'twilio')");
     CHECK(last_failure_batch <= 4);
-    CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_provider_up{provider=\"twilio\"} 0") != std::string::npos);
+    CHECK(daemon.api("GET", "/metrics").body.find("crieur_provider_up{provider=\"twilio\"} 0") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }
 
@@ -104,7 +104,7 @@ TEST_CASE("a slow provider gets less of the traffic, the fast one more") {
     MESSAGE("the slow provider took " << first << " of the first 10 messages, then " << later << " of the next 90 (45 by weight alone)");
     CHECK(later < 33);  // 18 expected (sd 3.8); 45 without the shift (sd 4.7)
     CHECK(daemon.query("SELECT count(*) FROM attempts WHERE outcome = 'accepted'") == 100);
-    CHECK(http_get(daemon.http_port(), "/metrics").body.find("crieur_provider_answer_seconds{provider=\"twilio\"} 1.2") != std::string::npos);
+    CHECK(daemon.api("GET", "/metrics").body.find("crieur_provider_answer_seconds{provider=\"twilio\"} 1.2") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }
 

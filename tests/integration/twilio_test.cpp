@@ -43,7 +43,7 @@ struct TwilioRig {
         daemon->start();
     }
     std::string status_of(const std::string& id) {
-        auto r = http_get(daemon->http_port(), "/v1/messages/" + id);
+        auto r = daemon->api("GET", "/v1/messages/" + id);
         rapidjson::Document d;
         d.Parse(r.body.c_str());
         return r.status == 200 && d.IsObject() && d["status"].IsString() ? d["status"].GetString() : "";
@@ -71,6 +71,13 @@ TEST_CASE("an SMS goes to Twilio with every field, and Twilio's delivery callbac
     CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE provider = 'twilio' AND outcome = 'accepted' AND "
                             "provider_message_id = '" + sid + "' AND sms_encoding = 'gsm7' AND sms_segments = 1") == 1);
     CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status IN ('sent', 'delivered')") == 2);
+    // The callbacks' bodies hold the number (To=...): they stay in the database, out of the view.
+    CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE raw LIKE '%33612345678%'") == 2);
+    const auto view = rig.daemon->api("GET", "/v1/messages/tw-ok");
+    CHECK(view.status == 200);
+    CHECK(view.body.find("33612345678") == std::string::npos);
+    CHECK(view.body.find("\"raw\"") == std::string::npos);
+    CHECK(http_get(rig.daemon->http_port(), "/v1/messages/tw-ok").status == 401);
     CHECK(rig.daemon->stop() == 0);
 }
 
@@ -87,7 +94,7 @@ TEST_CASE("Twilio's refusals are classified: unsubscribed is a bad address, 429 
     // Each try came at least Retry-After after the one before (the schedule's promotion adds up to 0.5 s).
     CHECK(rig.daemon->query("SELECT min(b.started_at - a.finished_at) FROM attempts a JOIN attempts b ON b.message_id = "
                             "a.message_id AND b.n = a.n + 1 WHERE a.error_code = '20429'") >= 2000);
-    auto status = http_get(rig.daemon->http_port(), "/v1/messages/tw-busy").body;
+    auto status = rig.daemon->api("GET", "/v1/messages/tw-busy").body;
     CHECK(status.find("gave up after 3 attempts") != std::string::npos);
     CHECK(rig.daemon->stop() == 0);
 }
@@ -129,6 +136,6 @@ TEST_CASE("a callback with a bad signature is refused with 403 and counted") {
     CHECK(http_post(rig.daemon->http_port(), "/hooks/twilio", body,
                     {"Content-Type: application/x-www-form-urlencoded", "X-Twilio-Signature: " + good})
               .status == 204);
-    CHECK(http_get(rig.daemon->http_port(), "/metrics").body.find("crieur_callbacks_rejected_total 2\n") != std::string::npos);
+    CHECK(rig.daemon->api("GET", "/metrics").body.find("crieur_callbacks_rejected_total 2\n") != std::string::npos);
     CHECK(rig.daemon->stop() == 0);
 }

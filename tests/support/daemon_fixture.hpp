@@ -18,6 +18,10 @@
 
 namespace crieur::test {
 
+// The API key every daemon under test is given (DaemonOptions::api_token), and the header that carries it.
+inline constexpr const char* kTestApiToken = "test-api-key-0123456789";
+inline std::string api_auth() { return std::string("Authorization: Bearer ") + kTestApiToken; }
+
 struct DaemonOptions {
     std::string extra_redis;    // lines added to [redis]
     std::string extra_intake;   // lines added to [intake]
@@ -32,6 +36,7 @@ struct DaemonOptions {
     std::string templates_dir = CRIEUR_SOURCE_DIR "/templates";
     std::string extra_sections;        // whole sections appended to the config
     std::vector<std::string> env;      // NAME=value for the daemon's environment
+    std::string api_token = kTestApiToken;  // http.api_token (through the environment); empty: none
 };
 
 class DaemonUnderTest {
@@ -47,6 +52,10 @@ public:
         text += "[outbox]\ndir = \"outbox\"\n";
         text += "[templates]\ndir = \"" + options.templates_dir + "\"\n";
         text += "[http]\nport = " + std::to_string(http_port_) + "\n" + options.extra_http;
+        if (!options.api_token.empty()) {
+            text += "api_token_env = \"CRIEUR_TEST_API_TOKEN\"\n";
+            options.env.push_back("CRIEUR_TEST_API_TOKEN=" + options.api_token);
+        }
         text += "[daemon]\ndrain_timeout_ms = 5000\n";
         text += "[log]\nlevel = \"" + options.log_level + "\"\n";
         text += "[quiet_hours]\n" + options.quiet_hours;
@@ -71,9 +80,13 @@ public:
     }
     Process& process() { return *process_; }
     int http_port() const { return http_port_; }
+    // A request with the API key.
+    HttpResult api(const std::string& method, const std::string& path, const std::string& body = {}) const {
+        return http_request(http_port_, method, path, body, {api_auth(), "Content-Type: application/json"});
+    }
     // A counter or gauge from /metrics (its first sample); -1 when absent.
     double metric(const std::string& name) const {
-        const std::string body = http_get(http_port_, "/metrics").body;
+        const std::string body = api("GET", "/metrics").body;
         for (std::size_t at = body.find(name); at != std::string::npos; at = body.find(name, at + 1)) {
             const bool line_start = at == 0 || body[at - 1] == '\n';
             const char next = at + name.size() < body.size() ? body[at + name.size()] : '\0';
@@ -83,6 +96,8 @@ public:
     }
     std::string log() const { return dir_ / "crieurd.log"; }
     std::string config() const { return config_; }
+    // The daemon's environment (the secrets its config names): a CLI run on its config needs it too.
+    const std::vector<std::string>& env() const { return env_; }
     std::string outbox(const std::string& channel) const { return dir_ / ("outbox/" + channel + ".jsonl"); }
     std::string receipts() const { return dir_ / "receipts.sqlite"; }
 

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 #include "daemon/config.hpp"
 
@@ -96,6 +98,7 @@ TEST_CASE("a secret comes from an environment variable, never from the file") {
 }
 
 TEST_CASE("the shipped example configs are valid") {
+    setenv("CRIEUR_DEMO_API_TOKEN", "demo-api-key", 0);  // as tools/quickstart sets it
     for (const char* file : {CRIEUR_SOURCE_DIR "/config/crieur.toml", CRIEUR_SOURCE_DIR "/config/demo.toml"}) {
         CAPTURE(file);
         CHECK_NOTHROW(load_config(file));
@@ -155,4 +158,31 @@ TEST_CASE("rate limits: per provider, with their errors on their line, the horiz
     CHECK(problems(std::string(kMinimal) + "[redis]\nclaim_after_ms = 1000\n[rate_limits]\ntwilio = { per_s = 1 }\n")[0] ==
           "crieur.toml: rate_limits.horizon_ms (5000) must be below redis.claim_after_ms (1000): a job waiting for its "
           "slot would be claimed by another daemon");
+}
+
+TEST_CASE("a listener reachable from other machines without an API key stops start-up, naming the line") {
+    auto p = problems(std::string(kMinimal) + "[http]\nport = 8080\nlisten = \"0.0.0.0\"\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].starts_with("crieur.toml:7: http.listen: 0.0.0.0 is reachable from other machines"));
+    CHECK(problems(std::string(kMinimal) + "[http]\nlisten = \"mairie.local\"\n")[0] ==
+          "crieur.toml:6: http.listen: 'mairie.local' is not an IP address (127.0.0.1, ::1, 0.0.0.0, ...)");
+    // Loopback, or a key: accepted.
+    CHECK(parse_config(std::string(kMinimal) + "[http]\nlisten = \"::1\"\n", "crieur.toml", "/").http.listen == "::1");
+    setenv("CRIEUR_CONFIG_TEST_KEY", "k-123", 1);
+    CHECK(parse_config(std::string(kMinimal) + "[http]\nlisten = \"0.0.0.0\"\napi_token_env = \"CRIEUR_CONFIG_TEST_KEY\"\n",
+                       "crieur.toml", "/")
+              .http.api_token == "k-123");
+}
+
+TEST_CASE("an empty API key file or variable is a config error, not an open API") {
+    const std::string path = "/tmp/crieur-config-test-empty-key";
+    std::ofstream(path) << "\n";
+    auto p = problems(std::string(kMinimal) + "[http]\napi_token_file = \"" + path + "\"\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "crieur.toml:6: http.api_token_file: " + path + " is empty: an empty secret would open what it guards");
+    std::remove(path.c_str());
+    setenv("CRIEUR_CONFIG_TEST_EMPTY", "", 1);
+    p = problems(std::string(kMinimal) + "[http]\napi_token_env = \"CRIEUR_CONFIG_TEST_EMPTY\"\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "crieur.toml:6: http.api_token_env: environment variable CRIEUR_CONFIG_TEST_EMPTY is empty");
 }
