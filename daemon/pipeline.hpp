@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "daemon/config.hpp"
+#include "daemon/delivery_decisions.hpp"
 #include "daemon/intake.hpp"
 #include "daemon/job_codec.hpp"
 #include "daemon/metrics.hpp"
@@ -26,6 +27,7 @@
 #include "daemon/router.hpp"
 #include "daemon/send_gate.hpp"
 #include "daemon/status.hpp"
+#include "daemon/receipts/receipt_store.hpp"
 #include "daemon/types.hpp"
 
 namespace date {
@@ -65,27 +67,32 @@ private:
     // One message on its way down its candidates: the next is tried when one is a bad address or
     // fails for good.
     struct Delivery;
+    // A place in a provider's send gate (limit 0: the provider has no gate).
+    struct Seat {
+        Channel* driver;
+        int limit;
+    };
+    // Carries out an admission that is not Go (the schedule, or the receipt): true then.
+    bool held(const std::shared_ptr<Delivery>& d, decide::Admission admission);
     void route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen);
     void try_candidate(std::shared_ptr<Delivery> d);
-    // The attempt recorded, then the send, then the outcome.
+    // The provider's rate limit, then the send gate, then the attempt recorded, then the send.
     void pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver, Message message,
               bool returning);
     void send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver, Message message);
+    void begin_send(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Seat seat, Message message);
+    void not_sent(std::shared_ptr<Delivery> d, const BeginResult& r, const std::string& job_id);
+    void transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, Seat seat, BeginResult r, Message message);
+    void leave(Seat seat);
+    // The outcome committed: what after_outcome decided is done (next channel, retry, escalation, ack).
+    void carry_out(std::shared_ptr<Delivery> d, decide::Next next, const std::string& channel);
     void settle(std::shared_ptr<Delivery> d, Status status, std::string reason);
-
-    // After an accepted send with a channel left: the escalation on silence, then the ack.
-    void after_accepted(std::shared_ptr<Delivery> d, const std::string& channel);
-    // After a retry outcome (or a provider down): the schedule, or the end (attempts, deadline).
-    void after_retry(std::shared_ptr<Delivery> d, const std::string& channel, int attempt, std::int64_t retry_after_ms,
-                     const std::string& reason);
-    // Not now (quiet hours): back in the schedule until `at`, unless the deadline comes first.
-    void defer(std::shared_ptr<Delivery> d, TimePoint at, const std::string& why);
     // The job, parsed again from its JSON when it was handed to the receipt store.
     const Job& job_of(Delivery& d);
 
     IntakeConfig intake_;
     RouterPolicy policy_;
-    std::map<std::string, int> escalate_after_s_, urgent_escalate_after_s_;
+    decide::EscalationPolicy escalation_;
     RetryPolicy retry_;
     QuietHoursConfig quiet_;
     const date::time_zone* default_zone_ = nullptr;

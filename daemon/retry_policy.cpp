@@ -10,11 +10,13 @@ std::int64_t RetryPolicy::ceiling_ms(int attempt) const {
     return static_cast<std::int64_t>(std::min(ceiling, static_cast<double>(config_.max_ms)));
 }
 
-RetryDecision RetryPolicy::after(int attempt, TimePoint now, std::int64_t retry_after_ms, std::optional<TimePoint> deadline) {
+RetryDecision RetryPolicy::after(int attempt, TimePoint now, std::int64_t retry_after_ms, std::optional<TimePoint> deadline,
+                                 double jitter) const {
     if (attempt >= config_.max_attempts)
         return {RetryDecision::Kind::give_up, {}, "gave up after " + std::to_string(attempt) + " attempts"};
-    std::uniform_int_distribution<std::int64_t> draw(0, ceiling_ms(attempt));
-    const std::int64_t wait = std::max(draw(rng_), retry_after_ms);
+    const auto ceiling = ceiling_ms(attempt);
+    const auto drawn = std::min(ceiling, static_cast<std::int64_t>(std::clamp(jitter, 0.0, 1.0) * static_cast<double>(ceiling + 1)));
+    const std::int64_t wait = std::max(drawn, retry_after_ms);
     const TimePoint at = now + std::chrono::milliseconds(wait);
     if (deadline && at > *deadline)
         return {RetryDecision::Kind::expire, {}, "the next try (" + format_rfc3339(at) + ") would be past the deadline"};

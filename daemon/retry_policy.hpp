@@ -31,7 +31,14 @@ public:
     explicit RetryPolicy(RetryConfig config, std::uint64_t seed = std::random_device{}()) : config_(config), rng_(seed) {}
 
     // After attempt number `attempt` (1 for the first) ended in a retryable outcome at `now`.
-    RetryDecision after(int attempt, TimePoint now, std::int64_t retry_after_ms, std::optional<TimePoint> deadline);
+    RetryDecision after(int attempt, TimePoint now, std::int64_t retry_after_ms, std::optional<TimePoint> deadline) {
+        return after(attempt, now, retry_after_ms, deadline, draw());
+    }
+    // The same with the jitter given: `jitter` in [0, 1) picks the wait in [0, ceiling]. Pure.
+    RetryDecision after(int attempt, TimePoint now, std::int64_t retry_after_ms, std::optional<TimePoint> deadline,
+                        double jitter) const;
+    // A uniform draw in [0, 1) for the jitter.
+    double draw() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
     // The jitter's upper bound for attempt n, in ms.
     std::int64_t ceiling_ms(int attempt) const;
 

@@ -242,7 +242,7 @@ public:
         if (!keep_status) {
             set_status_.bind(1, r.message_id).bind(2, to_string(r.status));
             if (r.status == Status::sent) set_status_.bind_null(3);
-            else set_status_.bind_opt(3, o.reason);
+            else set_status_.bind_opt(3, r.status_reason.empty() ? o.reason : r.status_reason);
             set_status_.bind(4, now).run();
             ++rows;
         }
@@ -338,6 +338,8 @@ public:
 
     // A batch that failed is rolled back: the jobs in it were not begun after all.
     void forget(const BeginRequest& r) { in_flight_.erase(r.job.id); }
+    // ... and the outcomes in it were not finished: their jobs are still being sent by us.
+    void remember(const FinishRequest& r) { in_flight_.insert(r.job_id); }
 
 private:
     OnCrash on_crash_;
@@ -475,6 +477,7 @@ void ReceiptStore::writer_loop() {
     std::vector<BeginResult> begins;
     std::vector<EventVerdict> events;
     std::vector<CancelResult> cancels;
+    std::vector<Pending> retried;  // outcomes whose batch failed: written again after a pause
     for (;;) {
         batch.clear();
         {
@@ -513,14 +516,36 @@ void ReceiptStore::writer_loop() {
             spdlog::error("receipts: a batch of {} could not be committed: {}", batch.size(), e.what());
             writer_->rollback();
             ok = false;
+            // While stopping, two more tries at most: the stop must not wait a minute.
+            const int tries = [&] {
+                std::lock_guard lock(mutex_);
+                return stopping_ ? 2 : kFinishTries;
+            }();
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (auto* b = std::get_if<BeginRequest>(&batch[i].request)) {
                     writer_->forget(*b);
                     begins[i] = BeginResult{};  // store_failed
+                } else if (auto* f = std::get_if<FinishRequest>(&batch[i].request);
+                           f && batch[i].tries < tries) {
+                    // The send happened: its outcome is written, later, rather than failed. A
+                    // failed outcome would leave the entry pending, and the job, still `sending`,
+                    // would be sent again as if this daemon had crashed. Still ours meanwhile.
+                    writer_->remember(*f);
+                    ++batch[i].tries;
+                    retried.push_back(std::move(batch[i]));
+                    batch[i].on_done = nullptr;
                 }
                 events[i] = EventVerdict::failed;
                 cancels[i] = CancelResult{};
             }
+        }
+        if (!retried.empty()) {
+            const auto wait = std::chrono::milliseconds(std::min(5000, 50 << std::min(retried.front().tries, 7)));
+            spdlog::warn("receipts: {} send outcome(s) kept to be written again in {} ms", retried.size(), wait.count());
+            std::unique_lock lock(mutex_);
+            for (auto it = retried.rbegin(); it != retried.rend(); ++it) queue_.push_front(std::move(*it));
+            retried.clear();
+            wake_.wait_for(lock, wait, [&] { return stopping_; });
         }
         auto bad = writer_->take_bad_addresses();
         if (!ok) bad.clear();

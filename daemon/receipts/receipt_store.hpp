@@ -64,6 +64,7 @@ struct FinishRequest {
     Status status = Status::sent;  // the message's status after this attempt
     std::int64_t latency_us = 0;
     bool escalation = false;  // the status only moves forward: a receipt of the first channel may have come meanwhile
+    std::string status_reason;  // the message's reason for a final status; empty: the outcome's
 };
 
 // A message that ends, or waits, without a send: rejected, expired, scheduled, failed (no channel).
@@ -183,7 +184,10 @@ private:
         std::function<void(bool)> on_done;
         std::function<void(EventVerdict)> on_event;
         std::function<void(CancelResult)> on_cancel;
+        int tries = 0;  // a send's outcome is written again when its batch fails (kFinishTries times)
     };
+    // About a minute of retries (50 ms doubling to 5 s) before an outcome is given up as failed.
+    static constexpr int kFinishTries = 16;
     class Writer;
     class Reader;
 
