@@ -4,7 +4,10 @@
 // for a slow provider.
 #include <doctest/doctest.h>
 
+#include <rapidjson/document.h>
+
 #include <memory>
+#include <thread>
 
 #include "support/daemon_fixture.hpp"
 
@@ -130,4 +133,51 @@ TEST_CASE("with no rate limit and a slow provider, an urgent job on the urgent s
     CHECK(latency < 3.0);
     CHECK(bulk_sent < 400);
     CHECK(daemon.stop(60s) == 0);
+}
+
+TEST_CASE("a kill -9 marks unknown only the messages really on the wire, not those waiting for the provider's gate") {
+    // One connection to a provider that takes 3 s to answer: one send on the wire, four waiting.
+    SmsProviders rig({"--latency-ms", "3000"}, false, "[providers]\nmax_connections = 1\n", "on_crash = \"unknown\"\n");
+    auto client = rig.redis.client();
+    std::vector<std::string> jobs;
+    for (int i = 0; i < 5; ++i) jobs.push_back(sms_to("gate-" + std::to_string(i), "+3361234567" + std::to_string(i)));
+    enqueue(client, jobs);
+    // Every job read, and the first request at the provider.
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM attempts") >= 1; }, 10s));
+    std::this_thread::sleep_for(500ms);
+    rig.daemon->kill9();
+    // Before the fix all five had an attempt recorded before the gate.
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts") == 1);
+    rig.daemon->start();
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE status IN ('sent', 'unknown')") == 5; },
+                       60s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE status = 'unknown'") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE status = 'sent'") == 4);
+    CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("an outcome whose commit fails is written again, and the message is not sent twice") {
+    SmsProviders rig({"--latency-ms", "1500"}, false, "");
+    auto client = rig.redis.client();
+    enqueue(client, {sms_to("commit-1", "+33612345670")});
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM attempts") == 1; }, 10s));
+    {
+        // Another writer holds the receipts past their busy timeout while the provider answers:
+        // the batch with the outcome fails. Before the fix, the entry was left pending, claimed
+        // again and, still `sending`, sent a second time as if the daemon had crashed.
+        auto db = crieur::sqlite::open(rig.daemon->receipts(), SQLITE_OPEN_READWRITE);
+        sqlite3_busy_timeout(db.get(), 5000);
+        crieur::sqlite::exec(db.get(), "BEGIN IMMEDIATE");
+        std::this_thread::sleep_for(7s);
+        crieur::sqlite::exec(db.get(), "ROLLBACK");
+    }
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE status = 'sent'") == 1; }, 20s));
+    std::this_thread::sleep_for(2s);  // time for a second send, if one were coming
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts") == 1);
+    rapidjson::Document sent;
+    sent.Parse(http_get(rig.twilio_port, "/emulator/messages").body.c_str());
+    REQUIRE(sent.IsArray());
+    CHECK(sent.Size() == 1);
+    CHECK(read_file(rig.daemon->log()).find("send outcome(s) kept to be written again") != std::string::npos);
+    CHECK(rig.daemon->stop() == 0);
 }
