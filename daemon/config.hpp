@@ -163,6 +163,10 @@ struct RouterConfig {
     // is tried. Only channels whose providers report delivery (SMS, WhatsApp) make sense here.
     std::map<std::string, int> escalate_after_s{{"sms", 1800}, {"whatsapp", 7200}};
     std::map<std::string, int> urgent_escalate_after_s{{"sms", 300}, {"whatsapp", 300}};
+    // Fallback on a late failure: for this long after an accepted send, a provider's report that
+    // the message failed after all (SMS undelivered, WhatsApp failed) sends it on the next channel.
+    // Used for the channels that have no escalation on silence.
+    std::map<std::string, int> fallback_on_failure_s{{"sms", 259'200}, {"whatsapp", 259'200}};
 };
 
 // Hours without normal messages, in the citizen's time zone (urgent messages ignore them).

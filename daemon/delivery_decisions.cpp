@@ -77,8 +77,13 @@ Next after_outcome(const OutcomeFacts& o, const Timing& job, TimePoint now, cons
     case OutcomeKind::accepted: {
         Settle settled{Status::sent, {}, std::nullopt};
         const auto& table = job.priority == Priority::urgent ? escalation.urgent_after_s : escalation.after_s;
-        const auto after = table.find(o.channel);
-        if (o.next_candidate && after != table.end()) settled.escalate_at = now + std::chrono::seconds(after->second);
+        if (!o.next_candidate) return settled;
+        if (const auto after = table.find(o.channel); after != table.end()) {
+            settled.escalate_at = now + std::chrono::seconds(after->second);
+        } else if (const auto window = escalation.on_failure_s.find(o.channel); window != escalation.on_failure_s.end()) {
+            settled.escalate_at = now + std::chrono::seconds(window->second);
+            settled.on_failure_only = true;
+        }
         return settled;
     }
     case OutcomeKind::retry:

@@ -94,6 +94,9 @@ struct EscalationPolicy {
     // Seconds of silence (no delivery receipt) after a send on a channel before the next one is
     // tried; a channel absent from the table is not escalated from.
     std::map<std::string, int> after_s, urgent_after_s;
+    // For the channels with no escalation on silence: how long a late failure (a provider's
+    // report after it accepted) still sends the message on the next channel.
+    std::map<std::string, int> on_failure_s;
 };
 
 // The next channel at once: this one cannot carry the message (a bad address, a failure for
@@ -107,11 +110,13 @@ struct Retry {
     std::string why;
 };
 // The message's status is settled; `escalate_at`: the next channel is tried then if no delivery
-// receipt came (only after an accepted send with a channel left).
+// receipt came, or (`on_failure_only`) if a late failure was reported by then (only after an
+// accepted send with a channel left).
 struct Settle {
     Status status = Status::failed;
     std::string reason;
     std::optional<TimePoint> escalate_at;
+    bool on_failure_only = false;
 };
 // An escalation that cannot go on: the message stays as its first channel left it (sent).
 struct Abandon {

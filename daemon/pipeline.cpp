@@ -103,11 +103,15 @@ struct Pipeline::Delivery {
     std::vector<std::string> channels_used;  // tried before (an escalation) and now, in order
     std::string slot_provider;  // a rate-limit slot reserved before it was put aside
     bool send_time_chosen = false;  // back at the send time chosen for it
+    bool on_failure_only = false;   // an escalation that goes on only if the message failed after all
     // What the decisions need of the job, kept here: `job` may have gone to the receipt store.
     // An urgent job's retries and escalations come back on the urgent stream.
     decide::Timing timing;
     bool urgent() const { return timing.priority == Priority::urgent; }
     bool escalation() const { return timing.escalation; }
+    Schedule::NextStep step() const {
+        return on_failure_only ? Schedule::NextStep::on_failure : Schedule::NextStep::on_silence;
+    }
     std::string used() const {
         std::string list;
         for (auto& c : channels_used) list += (list.empty() ? "" : ",") + c;
@@ -131,7 +135,8 @@ Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
     policy_.consent_required = {config.router.consent_required.begin(), config.router.consent_required.end()};
     quiet_ = config.quiet_hours;
     default_zone_ = date::locate_zone(quiet_.time_zone);  // checked with the config
-    escalation_ = {config.router.escalate_after_s, config.router.urgent_escalate_after_s};
+    escalation_ = {config.router.escalate_after_s, config.router.urgent_escalate_after_s,
+                   config.router.fallback_on_failure_s};
 }
 
 std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
@@ -145,6 +150,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     d->job_json = entry.job_json;
     d->slot_provider = entry.slot_provider;
     d->send_time_chosen = entry.send_time_chosen;
+    d->on_failure_only = entry.on_failure_only;
     d->timing = {job.priority, job.not_before, job.deadline, !entry.escalate_after.empty()};
     if (d->escalation()) {
         // Back after a silence: the message was sent on these channels and nothing was delivered.
@@ -207,7 +213,7 @@ bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admiss
     if (d->escalation()) {  // stays an escalation, the channels used so far behind it
         schedule_.escalate_at(
             d->job.id, d->used(), d->job_json, wait.at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
-            d->urgent());
+            d->urgent(), d->step());
         return true;
     }
     auto settled = [this, d, why = std::move(wait.why)](bool ok) mutable {
@@ -388,7 +394,7 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool 
             if (d->escalation()) {  // stays an escalation; it reserves again when it comes back
                 schedule_.escalate_at(
                     job_of(*d).id, d->used(), d->job_json, at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
-                    d->urgent());
+                    d->urgent(), d->step());
                 return;
             }
             auto settled = [this, d, at, name, reserved](bool ok) {
@@ -445,7 +451,7 @@ void Pipeline::begin_send(std::shared_ptr<Delivery> d, RouteCandidate candidate,
     // parse it again from its JSON).
     BeginRequest begin{last ? std::move(d->job) : d->job, d->entry_id, channel, std::string(seat.driver->provider()),
                        message.recipient, c.locale, c.sms ? sms::to_string(c.sms->encoding) : "",
-                       c.sms ? c.sms->segments : 0, d->escalation()};
+                       c.sms ? c.sms->segments : 0, d->escalation(), d->on_failure_only};
     d->job_moved = last;
     store_.begin(std::move(begin), [this, d = std::move(d), seat, candidate = std::move(candidate),
                                     message = std::move(message)](BeginResult r) mutable {
@@ -552,7 +558,7 @@ void Pipeline::carry_out(std::shared_ptr<Delivery> d, decide::Next next, const s
         std::erase(d->channels_used, channel);  // not used after all
         schedule_.escalate_at(
             job_of(*d).id, d->used(), d->job_json, later->at,
-            [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); }, d->urgent());
+            [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); }, d->urgent(), d->step());
         return;
     }
     if (auto* retry = std::get_if<decide::Retry>(&next)) {
@@ -575,10 +581,10 @@ void Pipeline::carry_out(std::shared_ptr<Delivery> d, decide::Next next, const s
         id, d->used(), d->job_json, *settled.escalate_at,
         [this, d, id](bool ok) {
             if (ok) metrics_.escalations_scheduled++;
-            else spdlog::error("pipeline: job {}: the escalation on silence could not be scheduled", id);
+            else spdlog::error("pipeline: job {}: the next channel could not be scheduled", id);
             d->done(Disposition::ack);
         },
-        d->urgent());
+        d->urgent(), settled.on_failure_only ? Schedule::NextStep::on_failure : Schedule::NextStep::on_silence);
 }
 
 const Job& Pipeline::job_of(Delivery& d) {

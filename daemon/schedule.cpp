@@ -5,11 +5,32 @@
 namespace crieur {
 
 namespace {
-// KEYS[1] schedule, KEYS[2] stream, KEYS[3] urgent stream; ARGV[1] now (ms), ARGV[2] limit.
-// Returns how many moved. A member "u|<member>" is an urgent job's: it goes to the urgent stream.
+// KEYS[1] schedule, KEYS[2] stream, KEYS[3] urgent stream, KEYS[4] the next steps' payloads;
+// ARGV[1] now (ms), ARGV[2] limit. Returns how many moved. A member "u|<member>" is an urgent
+// job's: it goes to the urgent stream.
 constexpr std::string_view kPromote = R"lua(
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, whole in ipairs(due) do
+  if string.sub(whole, 1, 5) == 'next|' then
+    -- next|<job id>: the next channel, its payload "<u|n> <silence|failure> <channels tried> <job>"
+    local id = string.sub(whole, 6)
+    local p = redis.call('HGET', KEYS[4], id)
+    if p then
+      local a = string.find(p, ' ', 1, true)
+      local b = string.find(p, ' ', a + 1, true)
+      local c = string.find(p, ' ', b + 1, true)
+      local stream = KEYS[2]
+      if string.sub(p, 1, a - 1) == 'u' then stream = KEYS[3] end
+      local job, tried = string.sub(p, c + 1), string.sub(p, b + 1, c - 1)
+      if string.sub(p, a + 1, b - 1) == 'failure' then
+        redis.call('XADD', stream, '*', 'job', job, 'escalate', tried, 'fallback', 'on_failure')
+      else
+        redis.call('XADD', stream, '*', 'job', job, 'escalate', tried)
+      end
+      redis.call('HDEL', KEYS[4], id)
+    end
+    redis.call('ZREM', KEYS[1], whole)
+  else
   local member, stream = whole, KEYS[2]
   if string.sub(whole, 1, 2) == 'u|' then member, stream = string.sub(whole, 3), KEYS[3] end
   local space = string.find(member, ' ', 1, true)
@@ -29,8 +50,28 @@ for _, whole in ipairs(due) do
     redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1))
   end
   redis.call('ZREM', KEYS[1], whole)
+  end
 end
 return #due
+)lua";
+
+// KEYS[1] schedule, KEYS[2] payloads; ARGV[1] at, ARGV[2] job id, ARGV[3] payload. One member
+// per job: a later step replaces an earlier one.
+constexpr std::string_view kNextAt = R"lua(
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[1], 'next|' .. ARGV[2])
+return 1
+)lua";
+
+// KEYS[1] schedule; ARGV[1] now, ARGV[2] job id. Brings the job's next step forward to now.
+constexpr std::string_view kAdvance = R"lua(
+local member = 'next|' .. ARGV[2]
+local at = redis.call('ZSCORE', KEYS[1], member)
+if at and tonumber(at) > tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], member)
+  return 1
+end
+return 0
 )lua";
 }  // namespace
 
@@ -43,12 +84,19 @@ void Schedule::put_aside(const std::string& entry_id, const std::string& job_jso
 }
 
 void Schedule::escalate_at(const std::string& job_id, const std::string& tried_channels, const std::string& job_json,
-                           TimePoint at, std::function<void(bool)> done, bool urgent) {
-    // Job ids have no spaces (the contract); channel names no '|'.
-    const std::string member = (urgent ? "u|esc|" : "esc|") + tried_channels + "|" + job_id + " " + job_json;
-    conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
-        done(r && r->type != REDIS_REPLY_ERROR);
-    });
+                           TimePoint at, std::function<void(bool)> done, bool urgent, NextStep step) {
+    // Job ids have no spaces (the contract), nor do channel lists.
+    const std::string payload = std::string(urgent ? "u " : "n ") + (step == NextStep::on_failure ? "failure " : "silence ") +
+                                (tried_channels.empty() ? "-" : tried_channels) + " " + job_json;
+    conn_.command({"EVAL", kNextAt, "2", key_, key_ + ":next", std::to_string(to_unix_ms(at)), job_id, payload},
+                  [done = std::move(done)](const redisReply* r) { done(r && r->type != REDIS_REPLY_ERROR); });
+}
+
+void Schedule::advance(const std::string& job_id, TimePoint now, std::function<void(bool moved)> done) {
+    conn_.command({"EVAL", kAdvance, "1", key_, std::to_string(to_unix_ms(now)), job_id},
+                  [done = std::move(done)](const redisReply* r) {
+                      done(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+                  });
 }
 
 void Schedule::put_aside_for_slot(const std::string& entry_id, const std::string& provider, const std::string& job_json,
@@ -70,7 +118,7 @@ void Schedule::put_aside_until_send_time(const std::string& entry_id, const std:
 void Schedule::promote_due(TimePoint now, int limit) {
     if (promoting_ || !conn_.connected()) return;
     promoting_ = true;
-    conn_.command({"EVAL", kPromote, "3", key_, stream_, urgent_stream_, std::to_string(to_unix_ms(now)), std::to_string(limit)},
+    conn_.command({"EVAL", kPromote, "4", key_, stream_, urgent_stream_, key_ + ":next", std::to_string(to_unix_ms(now)), std::to_string(limit)},
                   [this](const redisReply* r) {
                       promoting_ = false;
                       if (!r) return;

@@ -23,11 +23,17 @@ public:
     // entry put aside twice (after a crash) is stored once.
     void put_aside(const std::string& entry_id, const std::string& job_json, TimePoint at,
                    std::function<void(bool ok)> done, bool urgent = false);
-    // Puts a sent message aside until `at`: then it comes back to the stream marked as an
-    // escalation (field `escalate` = the channels tried), and goes on to its next channel unless a
-    // delivery receipt came meanwhile. Stored once per job and step.
+    // Puts a sent message's next step aside until `at`: then it comes back to the stream marked
+    // as an escalation (field `escalate` = the channels tried) and goes on to its next channel:
+    // on silence, unless a delivery receipt came meanwhile; on failure (field `fallback`), only if
+    // the provider reported that the message failed after all. Stored once per job (as
+    // "next|<job id>", its payload in a hash beside), so that advance() finds it.
+    enum class NextStep { on_silence, on_failure };
     void escalate_at(const std::string& job_id, const std::string& tried_channels, const std::string& job_json,
-                     TimePoint at, std::function<void(bool ok)> done, bool urgent = false);
+                     TimePoint at, std::function<void(bool ok)> done, bool urgent = false,
+                     NextStep step = NextStep::on_silence);
+    // A provider reported that a sent message failed: its next step, if one waits, comes now.
+    void advance(const std::string& job_id, TimePoint now, std::function<void(bool moved)> done);
     // Puts a job aside until the rate-limit slot reserved for it with `provider`: it comes back
     // with field `slot` = provider, and goes out without reserving again.
     void put_aside_for_slot(const std::string& entry_id, const std::string& provider, const std::string& job_json,

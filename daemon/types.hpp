@@ -45,6 +45,8 @@ struct StreamEntry {
     bool deleted = false;   // a pending entry whose content was deleted from the stream
     // An escalation on silence (put back by the schedule): the channels already tried, comma-separated.
     std::string escalate_after;
+    // ... that goes on only if the message failed after the provider accepted it (a late failure).
+    bool on_failure_only = false;
     // Back from the schedule with a rate-limit slot already reserved for this provider.
     std::string slot_provider;
     // Back from the schedule at the send time chosen for it: not chosen again.

@@ -93,9 +93,10 @@ public:
         find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
         insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
         find_attempt_ = sqlite::Stmt(db, R"(
-            SELECT a.id, a.message_id, m.status, a.channel, a.recipient FROM attempts a JOIN messages m ON m.id = a.message_id
+            SELECT a.id, a.message_id, m.status, a.channel, a.recipient, m.job_id FROM attempts a JOIN messages m ON m.id = a.message_id
             WHERE a.provider = ?1 AND a.provider_message_id = ?2)");
         attempt_contact_ = sqlite::Stmt(db, "SELECT channel, recipient FROM attempts WHERE id = ?1");
+        last_outcome_ = sqlite::Stmt(db, "SELECT outcome FROM attempts WHERE message_id = ?1 ORDER BY n DESC LIMIT 1");
         insert_provider_event_ = sqlite::Stmt(db, R"(
             INSERT INTO events (message_id, attempt_id, at, status, provider_status, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6))");
         engaged_attempt_ = sqlite::Stmt(db, R"(
@@ -184,8 +185,10 @@ public:
                     return out;
                 }
                 out.resent_after_crash = true;
-            } else if (r.escalation && out.existing == Status::sent) {
-                // silence after the send: the next channel goes ahead (the first stays on record)
+            } else if (r.escalation && ((out.existing == Status::failed && failed_after_acceptance(out.message_id)) ||
+                                        (out.existing == Status::sent && !r.on_failure_only))) {
+                // Silence after the send, or a failure reported after it (an escalation exists only
+                // after an accepted send): the next channel goes ahead (the first stays on record).
             } else if (out.existing != Status::rejected && out.existing != Status::queued &&
                        out.existing != Status::scheduled) {
                 out.verdict = BeginVerdict::duplicate;
@@ -210,8 +213,16 @@ public:
         return out;
     }
 
+    // Failed by a provider's report after its last attempt was accepted (not by a send's answer).
+    bool failed_after_acceptance(std::int64_t message_id) {
+        last_outcome_.bind(1, message_id);
+        const bool accepted = last_outcome_.step() && !last_outcome_.is_null(0) && last_outcome_.text(0) == "accepted";
+        last_outcome_.reset();
+        return accepted;
+    }
+
     void apply_event(const ProviderEvent& e, std::int64_t attempt_id, std::int64_t message_id, Status current,
-                     int& rows) {
+                     std::string_view job_id, int& rows) {
         const auto now = to_unix_ms(clock_.now());
         insert_provider_event_.bind(1, message_id).bind(2, attempt_id).bind(3, now).bind(4, to_string(e.status))
             .bind_opt(5, e.provider_status).bind_opt(6, e.raw).run();
@@ -223,6 +234,8 @@ public:
             else set_status_.bind_null(3);
             set_status_.bind(4, now).run();
             ++rows;
+            // Accepted, then failed: the message's next step (another channel) comes now.
+            if (e.status == Status::failed && !job_id.empty()) late_failures_.emplace_back(job_id);
         }
     }
 
@@ -252,7 +265,7 @@ public:
         if (!o.provider_id.empty() && !early_.empty()) {
             auto range = early_.equal_range(o.provider + '\n' + o.provider_id);
             for (auto it = range.first; it != range.second; ++it) {
-                apply_event(it->second, r.attempt_id, r.message_id, r.status, rows);
+                apply_event(it->second, r.attempt_id, r.message_id, r.status, r.job_id, rows);
                 if (it->second.bad_address) {
                     attempt_contact_.bind(1, r.attempt_id);
                     if (attempt_contact_.step() && !attempt_contact_.is_null(1))
@@ -328,13 +341,16 @@ public:
         const auto current = parse_status(find_attempt_.text(2)).value_or(Status::unknown);
         if (e.bad_address && !find_attempt_.is_null(4))
             bad_addresses_.push_back({std::string(find_attempt_.text(3)), std::string(find_attempt_.text(4)), e.provider_status});
+        const std::string job_id(find_attempt_.is_null(5) ? "" : find_attempt_.text(5));
         find_attempt_.reset();
-        apply_event(e, attempt_id, message_id, current, rows);
+        apply_event(e, attempt_id, message_id, current, job_id, rows);
         return EventVerdict::recorded;
     }
 
     // The bad addresses learnt by the batch, for after its commit (dropped with a rolled-back batch).
     std::vector<BadAddress> take_bad_addresses() { return std::exchange(bad_addresses_, {}); }
+    // The job ids whose message failed after it was accepted, likewise.
+    std::vector<std::string> take_late_failures() { return std::exchange(late_failures_, {}); }
 
     // A batch that failed is rolled back: the jobs in it were not begun after all.
     void forget(const BeginRequest& r) { in_flight_.erase(r.job.id); }
@@ -351,9 +367,10 @@ private:
     sqlite::Stmt insert_message_, find_message_, restart_message_, insert_attempt_, interrupt_attempts_,
         finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process
-    sqlite::Stmt find_attempt_, insert_provider_event_, attempt_contact_;
+    sqlite::Stmt find_attempt_, insert_provider_event_, attempt_contact_, last_outcome_;
     sqlite::Stmt engaged_attempt_, insert_engagement_, insert_session_, erase_sessions_;
     std::vector<BadAddress> bad_addresses_;
+    std::vector<std::string> late_failures_;
     // Provider events that arrived before their attempt had the provider's id, by provider + id.
     // Bounded: past kMaxEarlyEvents the oldest goes (a lost receipt, never a lost message).
     static constexpr std::size_t kMaxEarlyEvents = 100'000;
@@ -548,7 +565,11 @@ void ReceiptStore::writer_loop() {
             wake_.wait_for(lock, wait, [&] { return stopping_; });
         }
         auto bad = writer_->take_bad_addresses();
-        if (!ok) bad.clear();
+        auto late = writer_->take_late_failures();
+        if (!ok) {
+            bad.clear();
+            late.clear();
+        }
         writable_.store(ok, std::memory_order_relaxed);
         if (ok) {
             rows_committed_.fetch_add(static_cast<std::uint64_t>(rows), std::memory_order_relaxed);
@@ -556,9 +577,11 @@ void ReceiptStore::writer_loop() {
         }
         // Completions go back to the io_context in one handler, in the order they were asked.
         boost::asio::post(io_, [this, batch = std::move(batch), begins = std::move(begins), events = std::move(events),
-                                 cancels = std::move(cancels), bad = std::move(bad), ok]() mutable {
+                                 cancels = std::move(cancels), bad = std::move(bad), late = std::move(late), ok]() mutable {
             if (on_bad_address_)
                 for (auto& b : bad) on_bad_address_(b);
+            if (on_late_failure_)
+                for (auto& id : late) on_late_failure_(id);
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (batch[i].on_begin) batch[i].on_begin(std::move(begins[i]));
                 else if (batch[i].on_done) batch[i].on_done(ok);

@@ -35,9 +35,11 @@ struct BeginRequest {
     std::string locale;        // the locale the message was rendered in
     std::string sms_encoding;  // sms: gsm7 or ucs2
     int sms_segments = 0;
-    // An escalation on silence: allowed only while the message is `sent` (no delivery receipt yet);
-    // delivered or read, it is a duplicate and nothing more goes out.
+    // An escalation on silence: allowed only while the message is `sent` (no delivery receipt yet)
+    // or `failed` (the provider reported a failure after accepting it); delivered or read, it is a
+    // duplicate and nothing more goes out. `on_failure_only`: allowed only once it failed.
     bool escalation = false;
+    bool on_failure_only = false;
 };
 
 enum class BeginVerdict {
@@ -155,6 +157,8 @@ public:
     void record_engagement(Engagement e, std::function<void(EventVerdict)> done);
     // Called on the io_context, after the commit, for each callback that said an address is bad.
     void on_bad_address(std::function<void(const BadAddress&)> f) { on_bad_address_ = std::move(f); }
+    // Called likewise for each message (job id) that a callback reported failed after it was accepted.
+    void on_late_failure(std::function<void(const std::string& job_id)> f) { on_late_failure_ = std::move(f); }
     void cancel(CancelRequest req, std::function<void(CancelResult)> done);
     // Anonymises the citizen's receipts, then empties the WAL so that nothing erased stays on disk.
     void erase_citizen(EraseRequest req, std::function<void(bool ok)> done);
@@ -206,6 +210,7 @@ private:
     std::atomic<std::uint64_t> rows_committed_{0};
     std::atomic<std::uint64_t> batches_committed_{0};
     std::function<void(const BadAddress&)> on_bad_address_;  // used on the io_context only
+    std::function<void(const std::string&)> on_late_failure_;
     std::thread writer_thread_;
 };
 

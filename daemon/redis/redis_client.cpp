@@ -37,6 +37,8 @@ std::vector<StreamEntry> parse_entries(const redisReply* array) {
                     entry.has_job = true;
                 } else if (name == "escalate") {
                     entry.escalate_after = str(fields->element[f + 1]);
+                } else if (name == "fallback") {
+                    entry.on_failure_only = true;
                 } else if (name == "slot") {
                     entry.slot_provider = str(fields->element[f + 1]);
                 } else if (name == "sendtime") {

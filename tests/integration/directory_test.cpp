@@ -286,6 +286,30 @@ TEST_CASE("an SMS STOP opts the number out of every SMS, citizen or inline, STAR
     CHECK(rig.daemon->stop() == 0);
 }
 
+TEST_CASE("an SMS reported undelivered after Twilio accepted it goes out on the citizen's next channel") {
+    // +33600030006: the emulator accepts it, then calls back "undelivered" 30006.
+    auto check = [](DirectoryRig& rig) {
+        REQUIRE(rig.api("PUT", "/v1/citizens/C-8", R"({"channels":["sms","email"],"contacts":{"sms":"+33600030006","email":"c8@example.fr"}})").status == 201);
+        auto client = rig.redis.client();
+        enqueue(client, {citizen_job("late-1", "C-8")});
+        REQUIRE(wait_until([&] { return outbox_counts(rig.daemon->outbox("email"))["late-1"] == 1; }, 15s));
+        REQUIRE(wait_until([&] { return rig.status_of("late-1") == "sent"; }, 5s));  // by e-mail
+        CHECK(rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = "
+                                "'late-1' AND a.outcome = 'accepted'") == 2);
+        CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status = 'failed' AND provider_status LIKE 'undelivered%'") == 1);
+        CHECK(rig.daemon->metric("crieur_late_failures_total") == 1);
+        CHECK(rig.daemon->stop() == 0);
+    };
+    SUBCASE("an escalation on silence was planned for later: it comes at once") {
+        DirectoryRig rig(true, "[router]\nescalate_after_s = { sms = 3600 }\n");
+        check(rig);
+    }
+    SUBCASE("no escalation on silence for SMS: the fallback on failure") {
+        DirectoryRig rig(true, "[router]\nescalate_after_s = { whatsapp = 7200 }\n");
+        check(rig);
+    }
+}
+
 TEST_CASE("escalation on silence: no delivery receipt in time sends on the next channel, a receipt in time stops it") {
     const std::string router = "[router]\nescalate_after_s = { sms = 1 }\n";
     SUBCASE("silence: the SMS is never reported delivered") {

@@ -200,8 +200,27 @@ TEST_CASE("an escalation goes ahead only while the message is sent and not deliv
     auto c = h.begin(*store, "esc-c");
     REQUIRE(h.finish(*store, c, "esc-c"));
     CHECK(h.begin(*store, "esc-c").verdict == BeginVerdict::duplicate);
-    // Failed for good: no escalation either.
+    // Failed for good by the send's answer: no escalation either.
     auto d = h.begin(*store, "esc-d");
-    REQUIRE(h.finish(*store, d, "esc-d", Status::failed));
+    Outcome od{OutcomeKind::failed, "outbox", "", "400", "refused", 0};
+    REQUIRE(h.await<bool>([&](auto done) { store->finish({"esc-d", d.message_id, d.attempt_id, od, Status::failed, 42}, done); }));
     CHECK(escalate("esc-d").verdict == BeginVerdict::duplicate);
+    // Accepted, then reported failed by the provider: the next channel goes ahead, also when it
+    // waited only for a failure; a fallback on failure for a message still sent does not.
+    auto e = h.begin(*store, "esc-e");
+    Outcome oe{OutcomeKind::accepted, "outbox", "outbox-e", {}, {}, 0};
+    REQUIRE(h.await<bool>([&](auto done) { store->finish({"esc-e", e.message_id, e.attempt_id, oe, Status::sent, 42}, done); }));
+    auto fallback = [&](const std::string& id) {
+        Job job;
+        job.id = id;
+        return h.await<BeginResult>([&](auto done) {
+            BeginRequest r{job, "3-0", "email", "outbox", "c@example.fr"};
+            r.escalation = r.on_failure_only = true;
+            store->begin(std::move(r), done);
+        });
+    };
+    CHECK(fallback("esc-e").verdict == BeginVerdict::duplicate);  // still sent
+    REQUIRE(event("outbox-e", Status::failed) == EventVerdict::recorded);
+    CHECK(h.status_of("esc-e") == "failed");
+    CHECK(fallback("esc-e").verdict == BeginVerdict::send);
 }
