@@ -83,11 +83,11 @@ int main(int argc, char** argv) {
     routes.add("POST", "/2010-04-01/Accounts/", [](const http::Request&, std::string_view, http::Reply reply) {
         reply({201, "application/json",
                R"({"sid":"SM0123456789abcdef0123456789abcdef","status":"queued","num_segments":"1","to":"+33612345678"})", {}});
-    });
+    }, http::Access::open);
     routes.add("POST", "/v21.0/", [](const http::Request&, std::string_view, http::Reply reply) {
         reply({200, "application/json",
                R"({"messaging_product":"whatsapp","contacts":[{"input":"33612345678","wa_id":"33612345678"}],"messages":[{"id":"wamid.HBgLMzM2MTIzNDU2Nzg","message_status":"accepted"}]})", {}});
-    });
+    }, http::Access::open);
     http::HttpServer stub(stub_io, routes);
     stub.start("127.0.0.1", 0);
     const auto base = "http://127.0.0.1:" + std::to_string(stub.port());
