@@ -409,6 +409,7 @@ int template_preview(const std::string& dir, const std::vector<std::string>& arg
             json_field(out, "encoding", sms::to_string(r.sms->encoding));
             out += ",\"segments\":" + std::to_string(r.sms->segments) +
                    ",\"characters\":" + std::to_string(r.sms->characters);
+            json_field(out, "policy", r.sms_policy);
             if (r.sms_as_written) {
                 out += ",\"as_written\":{\"encoding\":\"" + std::string(sms::to_string(r.sms_as_written->encoding)) +
                        "\",\"segments\":" + std::to_string(r.sms_as_written->segments) +
@@ -443,6 +444,7 @@ int template_preview(const std::string& dir, const std::vector<std::string>& arg
     if (r.sms) {
         std::printf("\n%s, %d characters, %d segment%s\n", sms::to_string(r.sms->encoding), r.sms->characters,
                     r.sms->segments, r.sms->segments == 1 ? "" : "s");
+        std::printf("policy: %s\n", r.sms_policy.c_str());
         if (r.sms_as_written)
             std::printf("as written (policy fidelity): %s, %d characters, %d segment%s\n",
                         sms::to_string(r.sms_as_written->encoding), r.sms_as_written->characters,

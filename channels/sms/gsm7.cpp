@@ -1,8 +1,13 @@
 #include "channels/sms/gsm7.hpp"
 
+#include <uninorm.h>
+#include <unistr.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 
 namespace crieur::sms {
 
@@ -76,13 +81,15 @@ struct Replacement {
 };
 // Closest GSM 03.38 equivalents of what French (and its typography) uses outside the alphabet.
 // Sorted by code point (looked up by binary search; a static_assert keeps it sorted).
-constexpr std::array<Replacement, 52> kReplacements{{
+// Every accented Latin-1 letter GSM lacks is here, capitals and small alike.
+constexpr std::array<Replacement, 58> kReplacements{{
     {U'\t', " "},     {U'`', "'"},      {U'\u00A0', " "}, {U'«', "\""},     {U'°', "o"},      {U'´', "'"},
-    {U'»', "\""},     {U'À', "A"},      {U'Á', "A"},      {U'Â', "A"},      {U'È', "E"},      {U'Ê', "E"},
-    {U'Ë', "E"},      {U'Í', "I"},      {U'Î', "I"},      {U'Ï', "I"},      {U'Ó', "O"},      {U'Ô', "O"},
-    {U'Ù', "U"},      {U'Ú', "U"},      {U'Û', "U"},      {U'á', "a"},      {U'â', "a"},      {U'ã', "a"},
-    {U'ç', "c"},      {U'ê', "e"},      {U'ë', "e"},      {U'í', "i"},      {U'î', "i"},      {U'ï', "i"},
-    {U'ó', "o"},      {U'ô', "o"},      {U'õ', "o"},      {U'ú', "u"},      {U'û', "u"},      {U'ÿ', "y"},
+    {U'»', "\""},     {U'À', "A"},      {U'Á', "A"},      {U'Â', "A"},      {U'Ã', "A"},      {U'È', "E"},
+    {U'Ê', "E"},      {U'Ë', "E"},      {U'Ì', "I"},      {U'Í', "I"},      {U'Î', "I"},      {U'Ï', "I"},
+    {U'Ò', "O"},      {U'Ó', "O"},      {U'Ô', "O"},      {U'Õ', "O"},      {U'Ù', "U"},      {U'Ú', "U"},
+    {U'Û', "U"},      {U'Ý', "Y"},      {U'á', "a"},      {U'â', "a"},      {U'ã', "a"},      {U'ç', "c"},
+    {U'ê', "e"},      {U'ë', "e"},      {U'í', "i"},      {U'î', "i"},      {U'ï', "i"},      {U'ó', "o"},
+    {U'ô', "o"},      {U'õ', "o"},      {U'ú', "u"},      {U'û', "u"},      {U'ý', "y"},      {U'ÿ', "y"},
     {U'Œ', "OE"},     {U'œ', "oe"},     {U'Ÿ', "Y"},      {U'\u2009', " "}, {U'‐', "-"},      {U'–', "-"},
     {U'—', "-"},      {U'‘', "'"},      {U'’', "'"},      {U'‚', "'"},      {U'“', "\""},     {U'”', "\""},
     {U'„', "\""},     {U'•', "-"},      {U'…', "..."},    {U'\u202F', " "},
@@ -127,7 +134,7 @@ Cost cost(std::string_view utf8) {
     return c;
 }
 
-std::string to_gsm7(std::string_view utf8) {
+std::optional<std::string> to_gsm7(std::string_view utf8, std::string* missing) {
     std::string out;
     out.reserve(utf8.size());
     std::size_t run = 0;  // start of the run of GSM characters not yet copied
@@ -135,14 +142,32 @@ std::string to_gsm7(std::string_view utf8) {
         const std::size_t start = i;
         const char32_t cp = next_code_point(utf8, i);
         if (septets(cp) > 0) continue;
-        out.append(utf8.substr(run, start - run));
-        run = i;
         auto r = std::lower_bound(kReplacements.begin(), kReplacements.end(), cp,
                                   [](const Replacement& x, char32_t v) { return x.from < v; });
-        out += r != kReplacements.end() && r->from == cp ? r->to : "?";
+        if (r == kReplacements.end() || r->from != cp) {
+            if (missing) *missing = std::string(utf8.substr(start, i - start));
+            return std::nullopt;
+        }
+        out.append(utf8.substr(run, start - run));
+        run = i;
+        out += r->to;
     }
     out.append(utf8.substr(run));
     return out;
+}
+
+std::string nfc(std::string_view utf8) {
+    // ASCII is its own normal form: most texts go no further.
+    if (std::all_of(utf8.begin(), utf8.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+        return std::string(utf8);
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(utf8.data());
+    if (u8_check(bytes, utf8.size()) != nullptr) return std::string(utf8);
+    std::size_t length = 0;
+    std::unique_ptr<std::uint8_t, decltype(&std::free)> normal(
+        u8_normalize(UNINORM_NFC, bytes, utf8.size(), nullptr, &length),
+        &std::free);
+    if (!normal) return std::string(utf8);
+    return std::string(reinterpret_cast<const char*>(normal.get()), length);
 }
 
 const char* to_string(Encoding e) { return e == Encoding::gsm7 ? "gsm7" : "ucs2"; }

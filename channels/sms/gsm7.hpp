@@ -2,9 +2,11 @@
 // characters cost two septets) or needs UCS-2, and how many segments it takes (160/153 septets,
 // 70/67 UTF-16 units; a two-septet character or a surrogate pair is never split). The "economy"
 // policy replaces characters that force UCS-2 (ç, â ê î ô û, œ, ’, « », …) by their closest GSM
-// equivalents. Pure functions.
+// equivalents, but never at the cost of a letter: a text with a character that has no equivalent
+// (Ł, ễ, Cyrillic, ...) stays as written, in UCS-2. Pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,9 +22,12 @@ struct Cost {
 };
 
 Cost cost(std::string_view utf8);
-// The text with every character that is not in GSM 03.38 replaced by its closest equivalent
-// (or '?' when there is none).
-std::string to_gsm7(std::string_view utf8);
+// The text with every character that is not in GSM 03.38 replaced by its closest equivalent; or
+// nullopt, naming in `missing` the first character that has none (nothing is replaced by '?').
+std::optional<std::string> to_gsm7(std::string_view utf8, std::string* missing = nullptr);
+// The text in Unicode Normalization Form C (a letter and its combining accent as one character:
+// "e" + U+0301 becomes "é", which GSM 03.38 has). Invalid UTF-8 is returned as it is.
+std::string nfc(std::string_view utf8);
 const char* to_string(Encoding e);
 
 }  // namespace crieur::sms

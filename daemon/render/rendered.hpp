@@ -24,6 +24,9 @@ struct Rendered {
     std::vector<std::string> whatsapp_parameters;
     std::optional<sms::Cost> sms;          // sms: encoding and segments of `text`
     std::optional<sms::Cost> sms_as_written;  // sms with the economy policy: the cost before replacement
+    // sms: what the policy did, for the preview ("fidelity", "economy: sent in GSM-7", "economy:
+    // kept in UCS-2, 'Ł' has no GSM-7 equivalent").
+    std::string sms_policy;
     std::size_t push_payload_bytes = 0;
 };
 

@@ -556,13 +556,23 @@ std::variant<Rendered, RenderError> TemplateStore::render(const std::string& nam
     r.text = render::render(parts.body, data, Escape::none, &partials_);
     if (channel != "email") r.text = trim_end(std::move(r.text));
     if (channel == "sms") {
+        // Composed first: "e" + U+0301 is the "é" that GSM 03.38 has.
+        r.text = sms::nfc(r.text);
         r.sms = sms::cost(r.text);
+        r.sms_policy = "fidelity";
         if (m.sms_economy) {
             r.sms_as_written = r.sms;
-            // Only a text that needs UCS-2 has anything to replace.
+            r.sms_policy = "economy: GSM-7 as written";
+            // Only a text that needs UCS-2 has anything to replace, and only when no letter is lost.
             if (r.sms->encoding == sms::Encoding::ucs2) {
-                r.text = sms::to_gsm7(r.text);
-                r.sms = sms::cost(r.text);
+                std::string lacking;
+                if (auto gsm = sms::to_gsm7(r.text, &lacking)) {
+                    r.text = std::move(*gsm);
+                    r.sms = sms::cost(r.text);
+                    r.sms_policy = "economy: accents replaced, sent in GSM-7";
+                } else {
+                    r.sms_policy = "economy: kept in UCS-2, '" + lacking + "' has no GSM-7 equivalent";
+                }
             }
         }
     } else if (channel == "email") {

@@ -68,6 +68,27 @@ TEST_CASE("economy replaces what forces UCS-2 and keeps what GSM has") {
           "Recu à l'hotel de ville, coeur \" fenetre \" - sur...");
     const std::string french = "Votre carte d’identité est prête : retirez-la à l’accueil.";
     CHECK(cost(french).encoding == Encoding::ucs2);
-    CHECK(cost(to_gsm7(french)).encoding == Encoding::gsm7);
-    CHECK(to_gsm7("日本") == "??");
+    CHECK(cost(*to_gsm7(french)).encoding == Encoding::gsm7);
+    CHECK_FALSE(to_gsm7("日本"));
+}
+
+TEST_CASE("economy never loses a letter: a character with no GSM-7 equivalent keeps the text as written") {
+    std::string missing;
+    CHECK_FALSE(to_gsm7("Madame Łucja Wójcik", &missing));
+    CHECK(missing == "Ł");
+    CHECK_FALSE(to_gsm7("Monsieur Nguyễn", &missing));
+    CHECK(missing == "ễ");
+    CHECK_FALSE(to_gsm7("Иван"));
+    // The Latin-1 capitals are as even as the small letters.
+    CHECK(to_gsm7("ÌÒÝÃÕ ìòýãõ") == "IOYAO ìòyao");  // ì and ò are GSM-7
+    CHECK(to_gsm7("Wójcik") == "Wojcik");
+}
+
+TEST_CASE("decomposed text is composed first: e and a combining acute are the é of GSM-7") {
+    const std::string decomposed = "Cafe\xCC\x81";  // "Cafe" + U+0301
+    CHECK(cost(decomposed).encoding == Encoding::ucs2);
+    CHECK(nfc(decomposed) == "Café");
+    CHECK(cost(nfc(decomposed)).encoding == Encoding::gsm7);
+    CHECK(nfc("plain ascii") == "plain ascii");
+    CHECK(nfc("\xFF broken") == "\xFF broken");  // invalid UTF-8 comes back as it was
 }

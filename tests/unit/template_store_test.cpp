@@ -199,3 +199,25 @@ TEST_CASE("the economy policy sends GSM 7-bit and keeps the cost as written for 
     CHECK(out.sms_as_written->encoding == sms::Encoding::ucs2);
     CHECK(out.sms_as_written->segments > out.sms->segments);
 }
+
+TEST_CASE("the economy policy never garbles a name: it keeps UCS-2, and the preview says why") {
+    auto store = TemplateStore::load(kShipped).store;
+    REQUIRE(store);
+    for (const char* name : {"Madame Łucja Wójcik", "Monsieur Nguyễn Văn", "Иван Петров"}) {
+        CAPTURE(name);
+        auto data = json(store->example_data("passport_expiry"));
+        data["name"].SetString(name, data.GetAllocator());
+        auto out = std::get<Rendered>(store->render("passport_expiry", "sms", "fr", data));
+        CHECK(out.text.find(name) != std::string::npos);
+        CHECK(out.text.find('?') == std::string::npos);
+        CHECK(out.sms->encoding == sms::Encoding::ucs2);
+        CHECK(out.sms_policy.starts_with("economy: kept in UCS-2, '"));
+    }
+    // A decomposed accent is composed, and goes as GSM-7.
+    auto data = json(store->example_data("passport_expiry"));
+    data["name"].SetString("Madame Lefe\xCC\x80vre", data.GetAllocator());  // e + U+0300
+    auto out = std::get<Rendered>(store->render("passport_expiry", "sms", "fr", data));
+    CHECK(out.text.find("Lefèvre") != std::string::npos);
+    CHECK(out.sms->encoding == sms::Encoding::gsm7);
+    CHECK(out.sms_policy == "economy: accents replaced, sent in GSM-7");
+}
