@@ -104,6 +104,11 @@ std::string origin_of(const std::string& url) {
 
 }  // namespace
 
+std::string push_topic(std::string_view job_id) {
+    // 24 bytes of the digest are 32 base64url characters, the most RFC 8030 allows.
+    return base64url_encode(sha256(job_id).substr(0, 24));
+}
+
 std::optional<PushSubscription> parse_subscription(const std::string& json, std::string* why) {
     auto no = [&](const char* reason) -> std::optional<PushSubscription> {
         if (why) *why = reason;
@@ -284,8 +289,7 @@ void WebPushChannel::send(Message message, Done done) {
     const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch() + std::chrono::hours(12))
                          .count();
-    // A Topic lets the push service replace an undelivered copy of the same message.
-    std::string topic = base64url_encode(message.job_id).substr(0, 32);
+    std::string topic = push_topic(message.job_id);
     req.headers = {{"TTL", std::to_string(config_.ttl_s)},
                    {"Urgency", message.priority == Priority::urgent ? "high" : "normal"},
                    {"Topic", topic},

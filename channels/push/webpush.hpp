@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "channels/channel.hpp"
 #include "channels/encoding.hpp"
@@ -22,6 +23,11 @@ struct PushSubscription {
 };
 // Parses {"endpoint": "...", "keys": {"p256dh": "<base64url>", "auth": "<base64url>"}}; checks
 // the endpoint is https (or http on loopback, for tests) and the key lengths.
+// The Topic header for a message (RFC 8030 §5.4: at most 32 base64url characters): the push
+// service replaces an undelivered message with a later one of the same topic, so it is a digest
+// of the whole job id; two ids sharing a long prefix never share a topic.
+std::string push_topic(std::string_view job_id);
+
 std::optional<PushSubscription> parse_subscription(const std::string& json, std::string* why = nullptr);
 
 // RFC 8291 encryption of one record: salt(16) || rs(4) || idlen(1) || as_public(65) || ciphertext.

@@ -1,8 +1,10 @@
 #include "channels/sms/twilio.hpp"
 
+#include <curl/curl.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <memory>
 #include <array>
 #include <cctype>
 
@@ -86,10 +88,45 @@ std::string twilio_signature(const std::string& auth_token, const std::string& u
     return base64_encode(hmac_sha1(auth_token, data));
 }
 
+std::vector<std::string> twilio_signed_urls(const std::string& url) {
+    using Url = std::unique_ptr<CURLU, decltype(&curl_url_cleanup)>;
+    Url u(curl_url(), &curl_url_cleanup);
+    if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return {url};
+    // Credentials in the URL are not part of what Twilio signs.
+    curl_url_set(u.get(), CURLUPART_USER, nullptr, 0);
+    curl_url_set(u.get(), CURLUPART_PASSWORD, nullptr, 0);
+    auto text = [&] {
+        char* out = nullptr;
+        std::string s = curl_url_get(u.get(), CURLUPART_URL, &out, 0) == CURLUE_OK && out ? out : url;
+        curl_free(out);
+        return s;
+    };
+    std::vector<std::string> urls{text()};
+    // With the scheme's port written out, or without it, as Twilio's own validateRequest tries.
+    char* port = nullptr;
+    const bool has_port = curl_url_get(u.get(), CURLUPART_PORT, &port, 0) == CURLUE_OK && port;
+    curl_free(port);
+    if (has_port) {
+        curl_url_set(u.get(), CURLUPART_PORT, nullptr, 0);
+    } else {
+        char* scheme = nullptr;
+        curl_url_get(u.get(), CURLUPART_SCHEME, &scheme, 0);
+        const std::string s = scheme ? scheme : "";
+        curl_free(scheme);
+        if (s != "https" && s != "http") return urls;
+        curl_url_set(u.get(), CURLUPART_PORT, s == "https" ? "443" : "80", 0);
+    }
+    urls.push_back(text());
+    return urls;
+}
+
 bool twilio_signature_valid(const std::string& auth_token, const std::string& url,
                             const std::vector<std::pair<std::string, std::string>>& params,
                             const std::string& received) {
-    return same_bytes(twilio_signature(auth_token, url, params), received);
+    bool valid = false;  // every variant is checked: the time taken does not say which matched
+    for (const auto& candidate : twilio_signed_urls(url))
+        valid = same_bytes(twilio_signature(auth_token, candidate, params), received) || valid;
+    return valid;
 }
 
 bool twilio_bad_address_code(const std::string& error_code) { return error_code == "30005" || error_code == "30006"; }

@@ -27,7 +27,11 @@ SmsKeyword sms_keyword(std::string_view body);
 // The X-Twilio-Signature of a callback: Base64(HMAC-SHA1(auth token, URL + each sorted name+value)).
 std::string twilio_signature(const std::string& auth_token, const std::string& url,
                              std::vector<std::pair<std::string, std::string>> params);
-// Constant-time comparison of a received signature with the expected one.
+// The URLs a Twilio signature may have been computed over, as Twilio's own validateRequest
+// accepts them: the URL without the credentials it may carry (Twilio does not sign them), and
+// the same with the scheme's default port written out (":443") or taken away.
+std::vector<std::string> twilio_signed_urls(const std::string& url);
+// Constant-time comparison of a received signature with the expected one, for each of those URLs.
 bool twilio_signature_valid(const std::string& auth_token, const std::string& url,
                             const std::vector<std::pair<std::string, std::string>>& params,
                             const std::string& received);

@@ -269,6 +269,65 @@ const char* to_string(VarType t) {
     return "?";
 }
 
+std::string markdown_text(const std::string& markdown) {
+    using Tree = std::unique_ptr<cmark_node, decltype(&cmark_node_free)>;
+    using Iter = std::unique_ptr<cmark_iter, decltype(&cmark_iter_free)>;
+    Tree doc(cmark_parse_document(markdown.data(), markdown.size(), CMARK_OPT_DEFAULT), &cmark_node_free);
+    if (!doc) return markdown;
+    Iter it(cmark_iter_new(doc.get()), &cmark_iter_free);
+    std::string out;
+    std::vector<int> numbers;  // the next number of each open list (0: a bullet list)
+    std::vector<std::size_t> link_starts;
+    auto literal = [](cmark_node* n) {
+        const char* l = cmark_node_get_literal(n);
+        return std::string(l ? l : "");
+    };
+    auto in_tight_item = [](cmark_node* n) {
+        cmark_node* item = cmark_node_parent(n);
+        return item && cmark_node_get_type(item) == CMARK_NODE_ITEM && cmark_node_get_list_tight(cmark_node_parent(item));
+    };
+    for (cmark_event_type ev; (ev = cmark_iter_next(it.get())) != CMARK_EVENT_DONE;) {
+        cmark_node* n = cmark_iter_get_node(it.get());
+        const bool enter = ev == CMARK_EVENT_ENTER;
+        switch (cmark_node_get_type(n)) {
+        case CMARK_NODE_TEXT:
+        case CMARK_NODE_CODE: out += literal(n); break;
+        case CMARK_NODE_SOFTBREAK:
+        case CMARK_NODE_LINEBREAK: out += '\n'; break;
+        case CMARK_NODE_CODE_BLOCK: out += literal(n) + "\n"; break;
+        case CMARK_NODE_THEMATIC_BREAK: out += "----\n\n"; break;
+        case CMARK_NODE_PARAGRAPH:
+        case CMARK_NODE_HEADING:
+            if (!enter) out += in_tight_item(n) ? "\n" : "\n\n";
+            break;
+        case CMARK_NODE_LIST:
+            if (enter) numbers.push_back(cmark_node_get_list_type(n) == CMARK_ORDERED_LIST ? cmark_node_get_list_start(n) : 0);
+            else {
+                numbers.pop_back();
+                if (cmark_node_get_list_tight(n)) out += '\n';
+            }
+            break;
+        case CMARK_NODE_ITEM:
+            if (enter && !numbers.empty()) out += numbers.back() ? std::to_string(numbers.back()++) + ". " : "- ";
+            break;
+        // Links written out: "Suivre l'évolution (https://...)", once when the text is the URL.
+        case CMARK_NODE_LINK:
+            if (enter) {
+                link_starts.push_back(out.size());
+            } else {
+                const std::string url = cmark_node_get_url(n) ? cmark_node_get_url(n) : "";
+                const std::string text = out.substr(link_starts.back());
+                link_starts.pop_back();
+                if (!url.empty() && text != url) out += " (" + url + ")";
+            }
+            break;
+        default: break;  // emphasis, block quotes, images' alt text: their text only; raw HTML: dropped
+        }
+    }
+    while (out.ends_with('\n')) out.pop_back();
+    return out + "\n";
+}
+
 std::string email_html(const std::string& markdown, const std::string& subject, const std::string& locale) {
     // CMARK_OPT_DEFAULT is safe in cmark 0.30: raw HTML and dangerous links are dropped.
     std::unique_ptr<char, decltype(&std::free)> body(
@@ -577,9 +636,14 @@ std::variant<Rendered, RenderError> TemplateStore::render(const std::string& nam
         }
     } else if (channel == "email") {
         r.subject = trim_end(one_line(render::render(*parts.subject, data, Escape::none, &partials_)));
-        r.html = parts.html ? render::render(*parts.html, data, Escape::html, &partials_)
-                            : email_html(render::render(parts.body, data, Escape::markdown, &partials_), r.subject,
-                                         resolved);
+        if (parts.html) {
+            r.html = render::render(*parts.html, data, Escape::html, &partials_);
+        } else {
+            // The body is Markdown: HTML for the HTML part, plain text (links written out) for the other.
+            const std::string markdown = render::render(parts.body, data, Escape::markdown, &partials_);
+            r.html = email_html(markdown, r.subject, resolved);
+            r.text = markdown_text(markdown);
+        }
     } else if (channel == "push") {
         r.subject = trim_end(render::render(*parts.subject, data, Escape::none, &partials_));
         if (set.push_url) r.url = render::render(*set.push_url, data, Escape::none);

@@ -105,5 +105,8 @@ private:
 const char* to_string(VarType t);
 // Markdown → HTML (CommonMark through libcmark, raw HTML dropped) inside a plain, accessible page.
 std::string email_html(const std::string& markdown, const std::string& subject, const std::string& locale);
+// The e-mail's plain-text part from the same Markdown: no markup left, links written out as
+// "text (url)", lists as "- " and "1. ". Pure.
+std::string markdown_text(const std::string& markdown);
 
 }  // namespace crieur::render

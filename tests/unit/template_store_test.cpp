@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 
@@ -220,4 +222,24 @@ TEST_CASE("the economy policy never garbles a name: it keeps UCS-2, and the prev
     CHECK(out.text.find("Lefèvre") != std::string::npos);
     CHECK(out.sms->encoding == sms::Encoding::gsm7);
     CHECK(out.sms_policy == "economy: accents replaced, sent in GSM-7");
+}
+
+TEST_CASE("the e-mail's plain-text part is the Markdown rendered as text, links written out") {
+    CHECK(markdown_text("**Coupure d'électricité** rue *Garibaldi*.\n\n[Suivre l'évolution](https://mairie.example.fr/travaux)\n") ==
+          "Coupure d'électricité rue Garibaldi.\n\nSuivre l'évolution (https://mairie.example.fr/travaux)\n");
+    CHECK(markdown_text("<https://mairie.example.fr>") == "https://mairie.example.fr\n");  // the URL once
+    CHECK(markdown_text("À apporter :\n\n- une photo\n- l'ancien passeport\n\n1. réserver\n2. venir\n") ==
+          "À apporter :\n\n- une photo\n- l'ancien passeport\n\n1. réserver\n2. venir\n");
+    auto store = TemplateStore::load(kShipped).store;
+    REQUIRE(store);
+    for (const auto& name : store->names()) {
+        const auto channels = store->channels(name);
+        if (std::find(channels.begin(), channels.end(), "email") == channels.end()) continue;
+        CAPTURE(name);
+        auto r = store->render(name, "email", "fr", json(store->example_data(name)));
+        REQUIRE(std::holds_alternative<Rendered>(r));
+        const auto& text = std::get<Rendered>(r).text;
+        CHECK(text.find("**") == std::string::npos);
+        CHECK(text.find("](") == std::string::npos);
+    }
 }

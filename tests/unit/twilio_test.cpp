@@ -112,3 +112,27 @@ TEST_CASE("SMS keywords: STOP and its kin opt out, START opts back in, anything 
     CHECK(twilio_bad_address_code("30006"));
     CHECK_FALSE(twilio_bad_address_code("30003"));  // unreachable handset: it may come back
 }
+
+TEST_CASE("a Twilio signature is accepted over the URL variants Twilio's validateRequest accepts") {
+    const std::string token = "12345";
+    const std::vector<std::pair<std::string, std::string>> form{{"MessageSid", "SM1"}, {"MessageStatus", "delivered"}};
+    // Twilio signed the URL with the port written out; we were configured without it, and back.
+    CHECK(twilio_signature_valid(token, "https://mairie.example.fr/hooks/twilio", form,
+                                 twilio_signature(token, "https://mairie.example.fr:443/hooks/twilio", form)));
+    CHECK(twilio_signature_valid(token, "https://mairie.example.fr:443/hooks/twilio", form,
+                                 twilio_signature(token, "https://mairie.example.fr/hooks/twilio", form)));
+    CHECK(twilio_signature_valid(token, "http://mairie.example.fr/hooks/twilio", form,
+                                 twilio_signature(token, "http://mairie.example.fr:80/hooks/twilio", form)));
+    // Credentials in the configured URL are not signed.
+    CHECK(twilio_signature_valid(token, "https://user:pass@mairie.example.fr/hooks/twilio?x=1", form,
+                                 twilio_signature(token, "https://mairie.example.fr/hooks/twilio?x=1", form)));
+    // Another path, another token, another port: refused.
+    CHECK_FALSE(twilio_signature_valid(token, "https://mairie.example.fr/hooks/twilio", form,
+                                       twilio_signature(token, "https://mairie.example.fr/hooks/other", form)));
+    CHECK_FALSE(twilio_signature_valid(token, "https://mairie.example.fr/hooks/twilio", form,
+                                       twilio_signature("other", "https://mairie.example.fr/hooks/twilio", form)));
+    CHECK_FALSE(twilio_signature_valid(token, "https://mairie.example.fr/hooks/twilio", form,
+                                       twilio_signature(token, "https://mairie.example.fr:8443/hooks/twilio", form)));
+    CHECK(twilio_signed_urls("https://u:p@mairie.example.fr/hooks/twilio") ==
+          std::vector<std::string>{"https://mairie.example.fr/hooks/twilio", "https://mairie.example.fr:443/hooks/twilio"});
+}

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -77,4 +78,14 @@ TEST_CASE("push services' answers are classified") {
     CHECK(classify_webpush(answer(413)).kind == OutcomeKind::failed);
     CHECK(classify_webpush(answer(429)).kind == OutcomeKind::retry);
     CHECK(classify_webpush(answer(503)).kind == OutcomeKind::retry);
+}
+
+TEST_CASE("the push Topic is a digest of the whole job id: ids with a long common prefix never share one") {
+    const std::string a = "campagne-canicule-2026-quartier-des-brotteaux-citizen-000001";
+    const std::string b = "campagne-canicule-2026-quartier-des-brotteaux-citizen-000002";
+    CHECK(push_topic(a) != push_topic(b));
+    CHECK(push_topic(a) == push_topic(a));
+    CHECK(push_topic(a).size() == 32);  // RFC 8030 §5.4: at most 32 characters
+    for (char c : push_topic(a))
+        CHECK((std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'));
 }
