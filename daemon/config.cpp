@@ -280,6 +280,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("path", c.receipts.path, true);
         s.integer("batch_max", c.receipts.batch_max, 1, 1'000'000);
         s.string("synchronous", c.receipts.synchronous, false, {"normal", "full"});
+        s.integer("cancelled_campaign_hold_s", c.receipts.cancelled_campaign_hold_s, 0, 365 * 86'400);
         s.reject_unknown();
         c.receipts.path = resolve(base_dir, c.receipts.path);
     }

@@ -48,6 +48,9 @@ struct ReceiptsConfig {
     std::string path;  // required
     int batch_max = 4096;
     std::string synchronous = "normal";  // SQLite PRAGMA synchronous: normal or full
+    // A cancelled campaign also cancels its jobs queued this long after the cancellation (a
+    // service still fanning it out); later, its name may be used again.
+    int cancelled_campaign_hold_s = 86'400;
 };
 
 struct HttpConfig {

@@ -68,7 +68,9 @@ std::variant<Message, JobError> render_for(const Job& job, const render::Templat
         who.AddMember("family_name", rapidjson::Value(citizen->family_name.c_str(), allocator), allocator);
         data.AddMember("citizen", who, allocator);
     }
-    const std::string locale = job.locale ? *job.locale : citizen ? citizen->locale : std::string();
+    // The citizen's own language first; the job's when the directory has none (docs/jobs.md).
+    const std::string locale =
+        citizen && !citizen->locale.empty() ? citizen->locale : job.locale ? *job.locale : std::string();
     auto rendered = templates.render(job.template_name, channel, locale, data);
     if (auto* e = std::get_if<render::RenderError>(&rendered))
         return JobError{errc::bad_template_data, e->variables.empty() ? "data" : "data." + e->variables.front(),

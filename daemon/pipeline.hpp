@@ -134,7 +134,7 @@ std::variant<Message, JobError> prepare(const Job& job, const render::TemplateSt
                                         const std::string& default_channel);
 
 // The job rendered for one channel and address. `citizen`, when the job is addressed to one, gives
-// the locale (unless the job sets one) and the `citizen` object templates may use
+// the locale (the job's `locale` only when the citizen has none) and the `citizen` object templates may use
 // ({{citizen.given_name}}, {{citizen.family_name}}). Pure.
 std::variant<Message, JobError> render_for(const Job& job, const render::TemplateStore& templates,
                                            const std::string& channel, const std::string& address,

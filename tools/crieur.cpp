@@ -46,7 +46,7 @@ namespace {
 
 using namespace crieur;
 
-int usage() {
+int usage(FILE* to = stderr) {
     std::fputs("usage: crieur [--config FILE] enqueue FILE.json|-\n"
                "       crieur [--config FILE] status ID [--json]\n"
                "       crieur [--config FILE] status ID ID...\n"
@@ -58,9 +58,10 @@ int usage() {
                "       crieur template render FILE --data DATA.json [--partials DIR]\n"
                "       crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]\n"
                "       crieur [--config FILE] citizens show ID\n"
-               "       crieur sendtime --citizens citizens.csv --history history.csv --queries queries.csv\n",
-               stderr);
-    return 2;
+               "       crieur sendtime --citizens citizens.csv --history history.csv --queries queries.csv\n"
+               "The config is --config FILE, else $CRIEUR_CONFIG, else /etc/crieur/crieur.toml.\n",
+               to);
+    return to == stdout ? 0 : 2;
 }
 
 redis::SyncClient connect(const Config& c) { return redis::SyncClient(c.redis.host, c.redis.port, c.redis.password); }
@@ -591,6 +592,9 @@ int main(int argc, char** argv) {
         args.erase(args.begin(), args.begin() + 2);
     }
     if (args.empty()) return usage();
+    // Help needs no config, wherever it is asked for.
+    if (std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; }))
+        return usage(stdout);
     try {
         // The template commands need no config: a template author may have none.
         if (args[0] == "template" && args.size() >= 2) {

@@ -1,5 +1,7 @@
 #include "channels/outbox/outbox.hpp"
 
+#include <chrono>
+
 #include <boost/asio/post.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -15,7 +17,11 @@
 
 namespace crieur {
 
-OutboxChannel::OutboxChannel(boost::asio::io_context& io, const OutboxConfig& config) : io_(io), dir_(config.dir) {
+OutboxChannel::OutboxChannel(boost::asio::io_context& io, const OutboxConfig& config)
+    : io_(io), dir_(config.dir),
+      run_(std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count())) {
     std::filesystem::create_directories(dir_);
     thread_ = std::thread([this] { loop(); });
 }
@@ -75,7 +81,7 @@ void OutboxChannel::loop() {
         for (auto& item : batch) {
             const Message& m = item.message;
             const render::Rendered& c = m.content;
-            ids.push_back("outbox-" + std::to_string(++sequence_));
+            ids.push_back("outbox-" + run_ + "-" + std::to_string(++sequence_));
             rapidjson::StringBuffer buf;
             rapidjson::Writer<rapidjson::StringBuffer> w(buf);
             auto field = [&w](const char* key, const std::string& value) {

@@ -44,6 +44,9 @@ private:
     bool stopping_ = false;
     std::map<std::string, int> files_;  // channel → descriptor, used by the writer thread only
     std::uint64_t sequence_ = 0;        // writer thread only: the outbox's own message ids
+    // Ids are "outbox-<run>-<n>": the run is this driver's start in Unix ms, so that ids never
+    // repeat across restarts (a delivery report matches its attempt by provider and id).
+    std::string run_;
     std::thread thread_;
 };
 

@@ -1,5 +1,8 @@
 #include "daemon/receipts/receipt_store.hpp"
 
+#include <charconv>
+#include <unordered_map>
+
 #include <boost/asio/post.hpp>
 
 #include <filesystem>
@@ -17,7 +20,8 @@ namespace crieur {
 // Owns the write connection and its prepared statements; used by the writer thread only.
 class ReceiptStore::Writer {
 public:
-    Writer(const ReceiptsConfig& config, OnCrash on_crash, const Clock& clock) : on_crash_(on_crash), clock_(clock) {
+    Writer(const ReceiptsConfig& config, OnCrash on_crash, const Clock& clock)
+        : on_crash_(on_crash), clock_(clock), cancel_hold_ms_(std::int64_t{config.cancelled_campaign_hold_s} * 1000) {
         const auto dir = std::filesystem::path(config.path).parent_path();
         if (!dir.empty()) std::filesystem::create_directories(dir);
         db_ = sqlite::open(config.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -44,7 +48,7 @@ public:
                 updated_at = excluded.updated_at
             WHERE status IN ('queued', 'scheduled', 'rejected'))");
         status_by_job_ = sqlite::Stmt(db, "SELECT status FROM messages WHERE job_id = ?1");
-        add_cancelled_campaign_ = sqlite::Stmt(db, "INSERT OR IGNORE INTO cancelled_campaigns (campaign, at) VALUES (?1, ?2)");
+        add_cancelled_campaign_ = sqlite::Stmt(db, "INSERT INTO cancelled_campaigns (campaign, at) VALUES (?1, ?2) ON CONFLICT(campaign) DO UPDATE SET at = excluded.at");
         cancel_campaign_ = sqlite::Stmt(db, R"(
             UPDATE messages SET status = 'cancelled', status_reason = ?2, updated_at = ?3
             WHERE campaign = ?1 AND status IN ('queued', 'scheduled'))");
@@ -55,8 +59,8 @@ public:
             ON CONFLICT(job_id) DO UPDATE SET status = 'cancelled', status_reason = 'its campaign was cancelled',
                 updated_at = excluded.updated_at
             WHERE status IN ('queued', 'scheduled'))");
-        sqlite::Stmt campaigns(db, "SELECT campaign FROM cancelled_campaigns");
-        while (campaigns.step()) cancelled_campaigns_.emplace(campaigns.text(0));
+        sqlite::Stmt campaigns(db, "SELECT campaign, at FROM cancelled_campaigns");
+        while (campaigns.step()) cancelled_campaigns_.emplace(campaigns.text(0), campaigns.int64(1));
         erase_attempts_ = sqlite::Stmt(db, R"(
             UPDATE attempts SET recipient = NULL, error_text = NULL
             WHERE message_id IN (SELECT id FROM messages WHERE citizen = ?1))");
@@ -126,7 +130,7 @@ public:
         out.ok = true;
         if (!r.campaign.empty()) {
             add_cancelled_campaign_.bind(1, r.campaign).bind(2, now).run();
-            cancelled_campaigns_.insert(r.campaign);
+            cancelled_campaigns_[r.campaign] = now;
             cancel_campaign_.bind(1, r.campaign).bind_opt(2, r.reason).bind(3, now).run();
             out.cancelled = sqlite3_changes(db_.get());
             rows += 1 + static_cast<int>(out.cancelled);
@@ -144,7 +148,7 @@ public:
     BeginResult begin(const BeginRequest& r, int& rows) {
         const auto now = to_unix_ms(clock_.now());
         const Job& j = r.job;
-        if (!j.campaign.empty() && !cancelled_campaigns_.empty() && cancelled_campaigns_.count(j.campaign)) {
+        if (!j.campaign.empty() && !cancelled_campaigns_.empty() && cancelled_before(j.campaign, r.stream_id)) {
             // Its campaign was cancelled: recorded as such, nothing goes out.
             cancelled_mark_.bind(1, j.id).bind(2, r.stream_id).bind(3, j.service).bind(4, j.template_name)
                 .bind_opt(5, j.citizen).bind(6, j.campaign).bind_opt(7, j.reference).bind(8, to_string(j.priority))
@@ -363,7 +367,21 @@ private:
     sqlite::DbPtr db_;
     sqlite::Stmt erase_attempts_, erase_events_, erase_messages_, find_status_, cancel_message_, status_by_job_,
         add_cancelled_campaign_, cancel_campaign_, cancelled_mark_;
-    std::unordered_set<std::string> cancelled_campaigns_;
+    std::int64_t cancel_hold_ms_;
+    std::unordered_map<std::string, std::int64_t> cancelled_campaigns_;  // campaign → when it was cancelled (Unix ms)
+    // Whether the campaign's cancellation covers this stream entry: what was queued before it, and
+    // for cancelled_campaign_hold_s after it (a service still fanning the campaign out); a name
+    // used again later goes out. The entry id's first part is the Redis server's clock at XADD
+    // (an id that does not read so is covered).
+    bool cancelled_before(const std::string& campaign, const std::string& stream_id) const {
+        const auto found = cancelled_campaigns_.find(campaign);
+        if (found == cancelled_campaigns_.end()) return false;
+        std::int64_t queued = 0;
+        const auto dash = stream_id.find('-');
+        const auto [end, ec] = std::from_chars(stream_id.data(), stream_id.data() + (dash == std::string::npos ? stream_id.size() : dash), queued);
+        (void)end;
+        return ec != std::errc{} || queued < found->second + cancel_hold_ms_;
+    }
     sqlite::Stmt insert_message_, find_message_, restart_message_, insert_attempt_, interrupt_attempts_,
         finish_attempt_, set_status_, unsent_, find_by_stream_, insert_event_;
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process

@@ -180,3 +180,15 @@ TEST_CASE("crieur citizens import: a stray quote costs its own record, not the r
     // What lay past the bound is read again as records and imported.
     CHECK(cli(daemon, dir, {"citizens", "show", "C-3099"}, out) == 0);
 }
+
+TEST_CASE("crieur --help and a command's --help answer with the usage, with no config anywhere") {
+    TempDir dir;
+    for (std::vector<std::string> args : {std::vector<std::string>{"--help"}, {"citizens", "import", "--help"}, {"-h"}}) {
+        args.insert(args.begin(), {CRIEUR_CLI_PATH, "--config", dir / "absent.toml"});
+        Process p(args, dir / "help.log");
+        CHECK(p.wait(10s) == 0);
+        const std::string out = read_file(dir / "help.log");
+        CHECK(out.find("usage: crieur") != std::string::npos);
+        CHECK(out.find("cannot open the config file") == std::string::npos);
+    }
+}

@@ -319,7 +319,7 @@ TEST_CASE("SIGHUP recompiles the templates and refuses a broken set") {
 TEST_CASE("cancellation: a scheduled message, a job not yet read, a whole campaign now and to come, too late once sent") {
     TempDir dir;
     RedisServer redis(dir / "redis");
-    DaemonUnderTest daemon(dir, redis);
+    DaemonUnderTest daemon(dir, redis, {.extra_receipts = "cancelled_campaign_hold_s = 4\n"});
     daemon.start();
     auto client = redis.client();
     const std::string later = R"(,"not_before":")" + format_rfc3339(SystemClock().now() + std::chrono::hours(1)) + "\"";
@@ -350,6 +350,10 @@ TEST_CASE("cancellation: a scheduled message, a job not yet read, a whole campai
     CHECK(sent["camp-3"] == 0);
     CHECK(sent["cx-other"] == 1);
     CHECK(daemon.api("GET", "/metrics").body.find("crieur_jobs_cancelled_total 2") != std::string::npos);
+    // Past the hold, the campaign's name is free again: a new campaign of that name goes out.
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    enqueue(client, {sms_job("camp-4", R"(,"campaign":"heat-2026")")});
+    REQUIRE(wait_until([&] { return status("camp-4") == "sent"; }, 15s));
     CHECK(daemon.stop() == 0);
 }
 
@@ -543,4 +547,18 @@ TEST_CASE("send time: a message waits for the hour its reader reads, learnt from
     CHECK(hours_ahead > 3.0);
     CHECK(hours_ahead < 7.0);
     CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("the outbox's provider ids never repeat across restarts") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis);
+    auto client = redis.client();
+    for (const char* id : {"run-1", "run-2"}) {
+        daemon.start();
+        enqueue(client, {sms_job(id)});
+        REQUIRE(wait_until([&] { return final_count(daemon) == (std::string(id) == "run-1" ? 1 : 2); }, 10s));
+        CHECK(daemon.stop() == 0);
+    }
+    CHECK(daemon.query("SELECT count(DISTINCT provider_message_id) FROM attempts WHERE outcome = 'accepted'") == 2);
 }

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include "daemon/directory/directory.hpp"
 #include "daemon/pipeline.hpp"
+#include "daemon/render/template_store.hpp"
 
 using namespace crieur;
 
@@ -51,4 +53,25 @@ TEST_CASE("no route says why: a channel the template lacks, or no address on it"
     job.to = {{"whatsapp", "+33612345678"}, {"push", "sub-1"}};
     CHECK(std::get<std::string>(route_for(job, "sms", {"sms", "email"})) ==
           "none of the channels in 'to' (whatsapp, push) is a channel of template 'notice' (sms, email)");
+}
+
+TEST_CASE("the citizen's own language wins over the job's, which serves when the directory has none") {
+    auto store = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
+    REQUIRE(store);
+    Job job;
+    job.id = "loc-1";
+    job.template_name = "passport_expiry";
+    job.citizen = "C-1";
+    job.locale = "fr";
+    job.data_json = R"({"name":"Ms Smith","document":"passport","expires_on":"14 March 2027","booking_url":"https://x.example/rdv"})";
+    directory::Citizen citizen;
+    citizen.id = "C-1";
+    citizen.locale = "en";
+    auto english = render_for(job, *store, "sms", "+33612345678", &citizen);
+    REQUIRE(std::holds_alternative<Message>(english));
+    CHECK(std::get<Message>(english).content.locale == "en");
+    citizen.locale.clear();
+    auto french = render_for(job, *store, "sms", "+33612345678", &citizen);
+    REQUIRE(std::holds_alternative<Message>(french));
+    CHECK(std::get<Message>(french).content.locale == "fr");
 }
