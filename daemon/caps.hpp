@@ -24,6 +24,7 @@ struct CapsConfig {
     std::map<std::string, int> citizen_per_week;
     std::map<std::string, int> service_per_day;   // by service name
     bool any() const { return !citizen_per_day.empty() || !citizen_per_week.empty() || !service_per_day.empty(); }
+    bool operator==(const CapsConfig&) const = default;
 };
 
 struct CapVerdict {

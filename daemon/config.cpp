@@ -289,6 +289,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.boolean("enabled", c.http.enabled);
         s.string("listen", c.http.listen);
         s.integer("port", c.http.port, 0, 65535);
+        s.integer("max_connections", c.http.max_connections, 1, 1'000'000);
         s.secret("api_token", c.http.api_token);
         s.reject_unknown();
         // Secure by default: a listener others can reach serves the API only behind a key.

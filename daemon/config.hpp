@@ -30,6 +30,7 @@ struct RedisConfig {
     int claim_interval_ms = 5'000;
     int max_deliveries = 5;
     int reconnect_max_ms = 5'000;
+    bool operator==(const RedisConfig&) const = default;
 };
 
 // The urgent jobs' stream: redis.urgent_stream, or "<stream>:urgent" (also for a Config built in code).
@@ -42,6 +43,7 @@ struct IntakeConfig {
     int max_inflight = 4096;
     OnCrash on_crash = OnCrash::resend;
     std::string default_channel = "sms";
+    bool operator==(const IntakeConfig&) const = default;
 };
 
 struct ReceiptsConfig {
@@ -51,17 +53,21 @@ struct ReceiptsConfig {
     // A cancelled campaign also cancels its jobs queued this long after the cancellation (a
     // service still fanning it out); later, its name may be used again.
     int cancelled_campaign_hold_s = 86'400;
+    bool operator==(const ReceiptsConfig&) const = default;
 };
 
 struct HttpConfig {
     bool enabled = true;
     std::string listen = "127.0.0.1";
     int port = 8080;
+    int max_connections = 1024;  // open at once; more are closed as they come (a slow-client flood)
     std::string api_token;  // when set, /v1/citizens asks for "Authorization: Bearer <token>" (api_token_env/_file)
+    bool operator==(const HttpConfig&) const = default;
 };
 
 struct OutboxConfig {
     std::string dir;  // required: one <channel>.jsonl file per channel
+    bool operator==(const OutboxConfig&) const = default;
 };
 
 // The HTTP engine the provider drivers share.
@@ -73,6 +79,7 @@ struct ProvidersConfig {
     std::string ca_path;      // CA bundle for TLS; empty: the system's
     bool verify_tls = true;   // false only for a local emulator over https with a self-signed certificate
     int max_connections = 64;
+    bool operator==(const ProvidersConfig&) const = default;
 };
 
 // The Twilio SMS driver (channels/sms/twilio.cpp); off unless enabled.
@@ -88,6 +95,7 @@ struct TwilioConfig {
     int timeout_ms = 10'000;
     int validity_period_s = 0;           // 0: Twilio's default (10 h)
     int weight = 1;                      // share of SMS among the SMS providers
+    bool operator==(const TwilioConfig&) const = default;
 };
 
 // The e-mail driver: SMTP submission through libcurl (channels/email/smtp.cpp); off unless enabled.
@@ -103,6 +111,7 @@ struct SmtpConfig {
     std::string unsubscribe_secret;   // signs the unsubscribe and tracking tokens (from unsubscribe_secret_env/_file)
     std::string tracking_url;         // public base URL of /t/: e-mail opens and clicks for the send time; empty: off
     int timeout_ms = 30'000;
+    bool operator==(const SmtpConfig&) const = default;
 };
 
 // The WhatsApp driver: Meta's Cloud API template messages (channels/whatsapp/cloud_api.cpp).
@@ -114,6 +123,7 @@ struct WhatsappConfig {
     std::string app_secret;    // signs the webhooks (X-Hub-Signature-256); from app_secret_env/_file
     std::string verify_token;  // the webhook subscription handshake; from verify_token_env/_file
     int timeout_ms = 10'000;
+    bool operator==(const WhatsappConfig&) const = default;
 };
 
 // The Web Push driver (channels/push/webpush.cpp): VAPID-signed, aes128gcm-encrypted.
@@ -123,6 +133,7 @@ struct WebPushConfig {
     std::string vapid_subject;    // mailto: or https: contact for the push services
     int ttl_s = 86'400;           // how long a push service keeps an undelivered message
     int timeout_ms = 10'000;
+    bool operator==(const WebPushConfig&) const = default;
 };
 
 // The OVHcloud SMS driver (channels/sms/ovh.cpp): signed API v1 requests; off unless enabled.
@@ -137,6 +148,7 @@ struct OvhConfig {
     std::string callback_token;      // the secret path part of /hooks/ovh/<token>; from callback_token_env/_file
     int weight = 1;                  // share of SMS among the SMS providers
     int timeout_ms = 10'000;
+    bool operator==(const OvhConfig&) const = default;
 };
 
 // The FCM HTTP v1 driver (channels/push/fcm.cpp) for the municipal app's push notifications.
@@ -146,15 +158,18 @@ struct FcmConfig {
     std::string project_id;
     std::string service_account_file;  // the service account's JSON key (client_email, private_key, token_uri)
     int timeout_ms = 10'000;
+    bool operator==(const FcmConfig&) const = default;
 };
 
 struct TemplatesConfig {
     std::string dir = "/usr/share/crieur/templates";  // templates/<name>/manifest.toml, <locale>/<channel>.mustache
+    bool operator==(const TemplatesConfig&) const = default;
 };
 
 struct DirectoryConfig {
     std::string path;                  // empty: directory.db beside the receipts database
     std::string default_region = "FR"; // how national phone numbers are read (ISO 3166 alpha-2)
+    bool operator==(const DirectoryConfig&) const = default;
 };
 
 // The router's policy (daemon/router.hpp).
@@ -170,6 +185,7 @@ struct RouterConfig {
     // the message failed after all (SMS undelivered, WhatsApp failed) sends it on the next channel.
     // Used for the channels that have no escalation on silence.
     std::map<std::string, int> fallback_on_failure_s{{"sms", 259'200}, {"whatsapp", 259'200}};
+    bool operator==(const RouterConfig&) const = default;
 };
 
 // Hours without normal messages, in the citizen's time zone (urgent messages ignore them).
@@ -178,6 +194,7 @@ struct QuietHoursConfig {
     int start_minute = 21 * 60;
     int end_minute = 8 * 60;
     std::string time_zone = "Europe/Paris";  // for citizens without one, and inline recipients
+    bool operator==(const QuietHoursConfig&) const = default;
 };
 
 // Provider rate limits shared by every daemon through Redis (daemon/rate_limiter.hpp).
@@ -189,9 +206,11 @@ struct RateLimitsConfig {
         double segments_per_s = 0;  // SMS: a second limit in segments, beside per_s in messages
         int segments_burst = 1;
         double recipient_every_s = 0;  // at most one message per this many seconds to one recipient
+        bool operator==(const Limit&) const = default;
     };
     std::map<std::string, Limit> providers;  // by provider name: twilio, ovh, whatsapp, webpush, fcm, smtp
     int horizon_ms = 5000;  // the furthest slot a job waits for in memory; later ones stay pending
+    bool operator==(const RateLimitsConfig&) const = default;
 };
 
 // The send time chosen for non-urgent messages (docs/sendtime.md): off, every message goes at the
@@ -202,14 +221,17 @@ struct SendTimeConfig {
     int relearn_s = 3600;     // how often the model is learnt again from the receipts
     double explore = 0.05;    // the share of messages sent at a random allowed instant
     int history_attempts = 200'000;  // the latest accepted attempts each learning reads (its work)
+    bool operator==(const SendTimeConfig&) const = default;
 };
 
 struct DaemonConfig {
     int drain_timeout_ms = 10'000;
+    bool operator==(const DaemonConfig&) const = default;
 };
 
 struct LogConfig {
     std::string level = "info";  // trace, debug, info, warn, error
+    bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {

@@ -82,7 +82,7 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
         });
     });
     add_routes();
-    if (config_.http.enabled) http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port));
+    if (config_.http.enabled) http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port), config_.http.max_connections);
 }
 
 Daemon::~Daemon() {
@@ -207,23 +207,63 @@ void Daemon::apply_reload(const ReloadResult& r) {
     }
     const Config& next = *r.config;
     pipeline_.set_templates(r.templates);
+    pipeline_.apply_policies(next);
     set_log_level(next.log.level);
     intake_.update_limits(next);
     urgent_intake_.update_limits(next);
-    const bool needs_restart = next.redis.host != config_.redis.host || next.redis.port != config_.redis.port ||
-                               next.redis.stream != config_.redis.stream ||
-                               next.redis.urgent_stream != config_.redis.urgent_stream || next.redis.group != config_.redis.group ||
-                               next.receipts.path != config_.receipts.path || next.outbox.dir != config_.outbox.dir ||
-                               next.http.listen != config_.http.listen || next.http.port != config_.http.port;
     routes_.set_api_token(next.http.api_token);
-    config_.http.api_token = next.http.api_token;
+    // What is applied above, or read where it is used, is taken; what the parts were built from
+    // waits for a restart, and each such section that changed is named.
+    std::vector<std::string> restart;
+    auto differs = [&](bool changed, const char* name) {
+        if (changed) restart.emplace_back(name);
+    };
+    RedisConfig redis = next.redis;
+    redis.claim_interval_ms = config_.redis.claim_interval_ms;  // applied
+    redis.batch = config_.redis.batch;
+    redis.block_ms = config_.redis.block_ms;
+    redis.claim_after_ms = config_.redis.claim_after_ms;
+    redis.max_deliveries = config_.redis.max_deliveries;
+    differs(!(redis == config_.redis), "[redis] host, port, password, streams, group, consumer, reconnect_max_ms");
+    differs(next.intake.on_crash != config_.intake.on_crash, "intake.on_crash");
+    differs(!(next.receipts == config_.receipts), "[receipts]");
+    HttpConfig http = next.http;
+    http.api_token = config_.http.api_token;  // applied
+    differs(!(http == config_.http), "[http] listen, port, max_connections");
+    differs(!(next.outbox == config_.outbox), "[outbox]");
+    differs(!(next.directory == config_.directory), "[directory]");
+    differs(next.quiet_hours.time_zone != config_.quiet_hours.time_zone, "quiet_hours.time_zone (the caps' days)");
+    differs(!(next.rate_limits == config_.rate_limits), "[rate_limits]");
+    differs(!(next.caps == config_.caps), "[caps]");
+    differs(!(next.send_time == config_.send_time), "[send_time]");
+    differs(!(next.providers == config_.providers), "[providers]");
+    differs(!(next.twilio == config_.twilio), "[twilio]");
+    differs(!(next.ovh == config_.ovh), "[ovh]");
+    differs(!(next.smtp == config_.smtp), "[smtp]");
+    differs(!(next.whatsapp == config_.whatsapp), "[whatsapp]");
+    differs(!(next.webpush == config_.webpush), "[webpush]");
+    differs(!(next.fcm == config_.fcm), "[fcm]");
     config_.log = next.log;
-    config_.intake.max_inflight = next.intake.max_inflight;
-    config_.intake.max_job_bytes = next.intake.max_job_bytes;
+    const OnCrash on_crash = config_.intake.on_crash;  // the receipt store was built with it
+    config_.intake = next.intake;
+    config_.intake.on_crash = on_crash;
     config_.redis.claim_interval_ms = next.redis.claim_interval_ms;
-    spdlog::info("reloaded {}: templates ({}), log level, intake limits, batch and claim settings applied{}",
-                 config_path_, r.templates->names().size(),
-                 needs_restart ? "; changes to redis, receipts, outbox, http or providers need a restart" : "");
+    config_.redis.batch = next.redis.batch;
+    config_.redis.block_ms = next.redis.block_ms;
+    config_.redis.claim_after_ms = next.redis.claim_after_ms;
+    config_.redis.max_deliveries = next.redis.max_deliveries;
+    config_.http.api_token = next.http.api_token;
+    config_.router = next.router;
+    config_.retry = next.retry;
+    config_.quiet_hours.enabled = next.quiet_hours.enabled;
+    config_.quiet_hours.start_minute = next.quiet_hours.start_minute;
+    config_.quiet_hours.end_minute = next.quiet_hours.end_minute;
+    std::string waiting;
+    for (auto& name : restart) waiting += (waiting.empty() ? "" : ", ") + name;
+    spdlog::info("reloaded {}: templates ({}), API key, log level, intake limits, router, retry, quiet hours applied", config_path_,
+                 r.templates->names().size());
+    if (!restart.empty())
+        spdlog::warn("reload: changed but applied only at the next restart: {}", waiting);
 }
 
 void Daemon::begin_drain() {

@@ -129,6 +129,12 @@ Pipeline::Pipeline(boost::asio::io_context& io, const Config& config,
     : intake_(config.intake), retry_(config.retry), directory_(directory), templates_(std::move(templates)), store_(store),
       channels_(channels), schedule_(schedule), metrics_(metrics), clock_(clock), io_(io),
       rate_(rate_limiter), gate_(io), caps_(caps), send_time_(send_time) {
+    apply_policies(config);
+}
+
+void Pipeline::apply_policies(const Config& config) {
+    intake_ = config.intake;
+    retry_ = RetryPolicy(config.retry);
     send_time_window_h_ = config.send_time.window_h;
     throttle_horizon_ms_ = config.rate_limits.horizon_ms;
     provider_wait_ms_ = config.providers.breaker_open_ms;

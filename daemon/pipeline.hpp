@@ -60,6 +60,9 @@ public:
     // See Intake::Process.
     std::optional<JobError> process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done);
 
+    // A reloaded config's routing, retry, quiet hours and escalation rules: used for the jobs read
+    // from now on.
+    void apply_policies(const Config& config);
     // A reloaded template set: used for the jobs read from now on.
     void set_templates(std::shared_ptr<const render::TemplateStore> templates) { templates_ = std::move(templates); }
 

@@ -18,6 +18,7 @@ struct RetryConfig {
     int max_attempts = 6;
     int base_ms = 10'000;
     int max_ms = 900'000;
+    bool operator==(const RetryConfig&) const = default;
 };
 
 struct RetryDecision {

@@ -1,10 +1,12 @@
 #include "daemon/http/server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <optional>
@@ -25,7 +27,12 @@ constexpr std::uint64_t kBodyLimit = 1024 * 1024;
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(tcp::socket&& socket, const Routes& routes) : stream_(std::move(socket)), routes_(routes) {}
+    // `open` counts the live sessions (for the connection cap); a session is one until it ends.
+    Session(tcp::socket&& socket, const Routes& routes, std::shared_ptr<std::atomic<int>> open)
+        : stream_(std::move(socket)), routes_(routes), open_(std::move(open)) {
+        open_->fetch_add(1, std::memory_order_relaxed);
+    }
+    ~Session() { open_->fetch_sub(1, std::memory_order_relaxed); }
 
     void start() {
         asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
@@ -97,6 +104,7 @@ private:
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     const Routes& routes_;
+    std::shared_ptr<std::atomic<int>> open_;
     unsigned version_ = 11;
     bool keep_alive_ = true;
 };
@@ -105,8 +113,9 @@ private:
 
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
 public:
-    Listener(asio::io_context& io, const Routes& routes, const tcp::endpoint& endpoint)
-        : io_(io), acceptor_(asio::make_strand(io)), routes_(routes) {
+    Listener(asio::io_context& io, const Routes& routes, const tcp::endpoint& endpoint, int max_connections)
+        : io_(io), acceptor_(asio::make_strand(io)), retry_(acceptor_.get_executor()), routes_(routes),
+          max_connections_(max_connections) {
         acceptor_.open(endpoint.protocol());
         acceptor_.set_option(asio::socket_base::reuse_address(true));
         acceptor_.bind(endpoint);
@@ -114,30 +123,64 @@ public:
     }
     void accept() {
         acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-            if (ec == asio::error::operation_aborted) return;
-            if (!ec) std::make_shared<Session>(std::move(s), self->routes_)->start();
-            else spdlog::warn("http: accept failed: {}", ec.message());
-            self->accept();
+            self->on_accept(ec, std::move(s));
         });
     }
     void stop() {
         beast::error_code ec;
         acceptor_.close(ec);
+        retry_.cancel();
     }
     unsigned short port() const { return acceptor_.local_endpoint().port(); }
+    int open() const { return open_->load(std::memory_order_relaxed); }
 
 private:
+    void on_accept(beast::error_code ec, tcp::socket s) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+        if (ec) {
+            // Out of descriptors (EMFILE) or memory: accepting again at once would spin. Wait,
+            // longer each time, and say so once per episode.
+            backoff_ = backoff_.count() == 0 ? std::chrono::milliseconds(50) : std::min(backoff_ * 2, kMaxBackoff);
+            if (backoff_ == std::chrono::milliseconds(50) || backoff_ == kMaxBackoff)
+                spdlog::warn("http: accept failed ({}); accepting again in {} ms", ec.message(), backoff_.count());
+            retry_.expires_after(backoff_);
+            retry_.async_wait([self = shared_from_this()](beast::error_code e) {
+                if (!e) self->accept();
+            });
+            return;
+        }
+        backoff_ = {};
+        if (open() >= max_connections_) {
+            // Over the cap: this connection is closed at once, the ones open keep being served.
+            if (!refusing_) spdlog::warn("http: {} connections open, the cap (http.max_connections); refusing new ones", open());
+            refusing_ = true;
+            beast::error_code ignored;
+            s.close(ignored);
+        } else {
+            if (refusing_) spdlog::info("http: under the connection cap again ({} open)", open());
+            refusing_ = false;
+            std::make_shared<Session>(std::move(s), routes_, open_)->start();
+        }
+        accept();
+    }
+
+    static constexpr std::chrono::milliseconds kMaxBackoff{1000};
     asio::io_context& io_;
     tcp::acceptor acceptor_;
+    asio::steady_timer retry_;
     const Routes& routes_;
+    int max_connections_;
+    std::shared_ptr<std::atomic<int>> open_ = std::make_shared<std::atomic<int>>(0);
+    std::chrono::milliseconds backoff_{0};
+    bool refusing_ = false;
 };
 
 HttpServer::HttpServer(asio::io_context& io, const Routes& routes) : io_(io), routes_(routes) {}
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::start(const std::string& address, unsigned short port) {
+void HttpServer::start(const std::string& address, unsigned short port, int max_connections) {
     tcp::endpoint endpoint(asio::ip::make_address(address), port);
-    listener_ = std::make_shared<Listener>(io_, routes_, endpoint);
+    listener_ = std::make_shared<Listener>(io_, routes_, endpoint, max_connections);
     listener_->accept();
 }
 

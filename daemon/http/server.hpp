@@ -19,7 +19,8 @@ public:
     ~HttpServer();
 
     // Binds and starts accepting; throws std::system_error when the address cannot be bound.
-    void start(const std::string& address, unsigned short port);
+    // Past `max_connections` open at once, a new connection is closed as soon as it is accepted.
+    void start(const std::string& address, unsigned short port, int max_connections = 1024);
     void stop();
     unsigned short port() const;
 

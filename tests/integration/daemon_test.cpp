@@ -4,6 +4,11 @@
 #include <algorithm>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "daemon/clock.hpp"
 #include "support/daemon_fixture.hpp"
 
@@ -561,4 +566,58 @@ TEST_CASE("the outbox's provider ids never repeat across restarts") {
         CHECK(daemon.stop() == 0);
     }
     CHECK(daemon.query("SELECT count(DISTINCT provider_message_id) FROM attempts WHERE outcome = 'accepted'") == 2);
+}
+
+TEST_CASE("past http.max_connections a new connection is closed with a log line, and the server recovers") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis, {.extra_http = "max_connections = 3\n"});
+    daemon.start();
+    auto connect_idle = [&] {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(daemon.http_port()));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        return fd;
+    };
+    std::vector<int> idle;
+    for (int i = 0; i < 3; ++i) idle.push_back(connect_idle());  // slow clients that send nothing
+    std::this_thread::sleep_for(200ms);
+    CHECK(http_get(daemon.http_port(), "/healthz").status == 0);  // closed at once
+    CHECK(wait_until([&] { return read_file(daemon.log()).find("refusing new ones") != std::string::npos; }, 2s));
+    ::close(idle.back());
+    idle.pop_back();
+    CHECK(wait_until([&] { return http_get(daemon.http_port(), "/healthz").status == 200; }, 5s));
+    for (int fd : idle) ::close(fd);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("SIGHUP rotates the API key, applies the routing rules, and names each changed section that needs a restart") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    const std::string key_file = dir / "api-key";
+    std::ofstream(key_file) << "first-key\n";
+    DaemonUnderTest daemon(dir, redis, {.extra_http = "api_token_file = \"" + key_file + "\"\n", .api_token = ""});
+    daemon.start();
+    auto get = [&](const std::string& key) {
+        return http_request(daemon.http_port(), "GET", "/metrics", "", {"Authorization: Bearer " + key}).status;
+    };
+    REQUIRE(get("first-key") == 200);
+    std::ofstream(key_file) << "second-key\n";
+    // A changed provider section and rate limit, beside the key.
+    std::string config = read_file(daemon.config());
+    config += "[rate_limits]\noutbox = { per_s = 100 }\nhorizon_ms = 500\n[router]\ndefault_order = [\"email\", \"sms\"]\n";
+    std::ofstream(daemon.config()) << config;
+    daemon.process().signal(SIGHUP);
+    const bool reloaded = wait_until([&] { return read_file(daemon.log()).find("reloaded") != std::string::npos; }, 5s);
+    INFO(read_file(daemon.log()));
+    REQUIRE(reloaded);
+    CHECK(get("first-key") == 401);
+    CHECK(get("second-key") == 200);
+    const std::string log = read_file(daemon.log());
+    CHECK(log.find("reload: changed but applied only at the next restart: [rate_limits]") != std::string::npos);
+    CHECK(log.find("[router]") == std::string::npos);  // applied, so not named
+    CHECK(daemon.stop() == 0);
 }
