@@ -24,8 +24,14 @@ struct CurlGlobal {
 };
 void ensure_global() { static CurlGlobal global; }
 
+// No provider answers with more than this; an endpoint that streams more (a hostile push
+// endpoint, a misrouted URL) has its transfer cut, which the driver sees as a failed request.
+constexpr std::size_t kMaxResponseBody = 1024 * 1024;
+
 std::size_t on_body(char* data, std::size_t size, std::size_t n, void* out) {
-    static_cast<std::string*>(out)->append(data, size * n);
+    auto* body = static_cast<std::string*>(out);
+    if (body->size() + size * n > kMaxResponseBody) return 0;  // CURLE_WRITE_ERROR
+    body->append(data, size * n);
     return size * n;
 }
 

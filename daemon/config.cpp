@@ -533,6 +533,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("vapid_subject", w.vapid_subject, w.enabled);
         s.integer("ttl_s", w.ttl_s, 0, 2'419'200);
         s.integer("timeout_ms", w.timeout_ms, 100, 120'000);
+        s.strings("allowed_hosts", w.allowed_hosts);
         s.reject_unknown();
         w.vapid_key_file = resolve(base_dir, w.vapid_key_file);
     }

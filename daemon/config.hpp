@@ -133,6 +133,10 @@ struct WebPushConfig {
     std::string vapid_subject;    // mailto: or https: contact for the push services
     int ttl_s = 86'400;           // how long a push service keeps an undelivered message
     int timeout_ms = 10'000;
+    // The push services a subscription's endpoint may name (a leading '.' matches any subdomain):
+    // an endpoint is an address anyone can write, and must not aim crieurd at the town's network.
+    std::vector<std::string> allowed_hosts{"fcm.googleapis.com", "updates.push.services.mozilla.com",
+                                           ".notify.windows.com", ".push.apple.com"};
     bool operator==(const WebPushConfig&) const = default;
 };
 

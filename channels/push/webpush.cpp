@@ -13,6 +13,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
@@ -85,22 +87,32 @@ std::string encoded_public(EVP_PKEY* key) {
     return std::string(reinterpret_cast<char*>(out), len);
 }
 
-std::string origin_of(const std::string& url) {
-    CURLU* u = curl_url();
-    std::string origin;
-    if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-        char *scheme = nullptr, *host = nullptr, *port = nullptr;
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-        curl_url_get(u, CURLUPART_HOST, &host, 0);
-        curl_url_get(u, CURLUPART_PORT, &port, 0);  // only when the URL names one
-        if (scheme && host) origin = std::string(scheme) + "://" + host + (port ? std::string(":") + port : "");
-        curl_free(scheme);
-        curl_free(host);
-        curl_free(port);
-    }
-    curl_url_cleanup(u);
-    return origin;
+// The URL's scheme, host and port, read by libcurl's URL parser (never by string prefixes:
+// "http://127.0.0.1.evil.tld" is not loopback).
+struct UrlParts {
+    std::string scheme, host, port;
+};
+std::optional<UrlParts> parts_of(const std::string& url) {
+    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+    if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return std::nullopt;
+    auto part = [&](CURLUPart which) {
+        char* v = nullptr;
+        std::string out = curl_url_get(u.get(), which, &v, 0) == CURLUE_OK && v ? v : "";
+        curl_free(v);
+        return out;
+    };
+    UrlParts p{part(CURLUPART_SCHEME), part(CURLUPART_HOST), part(CURLUPART_PORT)};  // the port only when named
+    for (auto& c : p.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (p.scheme.empty() || p.host.empty()) return std::nullopt;
+    return p;
 }
+
+std::string origin_of(const std::string& url) {
+    auto p = parts_of(url);
+    return p ? p->scheme + "://" + p->host + (p->port.empty() ? "" : ":" + p->port) : "";
+}
+
+bool is_loopback_host(const std::string& host) { return host == "127.0.0.1" || host == "[::1]" || host == "localhost"; }
 
 }  // namespace
 
@@ -121,8 +133,8 @@ std::optional<PushSubscription> parse_subscription(const std::string& json, std:
         return no("a push subscription is {\"endpoint\", \"keys\": {\"p256dh\", \"auth\"}}");
     PushSubscription s;
     s.endpoint = d["endpoint"].GetString();
-    const std::string origin = origin_of(s.endpoint);
-    if (!origin.starts_with("https://") && !origin.starts_with("http://127.0.0.1") && !origin.starts_with("http://localhost"))
+    const auto url = parts_of(s.endpoint);
+    if (!url || (url->scheme != "https" && !(url->scheme == "http" && is_loopback_host(url->host))))
         return no("the endpoint must be an https URL");
     auto& k = d["keys"];
     if (!k.HasMember("p256dh") || !k["p256dh"].IsString() || !k.HasMember("auth") || !k["auth"].IsString())
@@ -266,11 +278,24 @@ Outcome classify_webpush(const HttpResponse& r) {
 WebPushChannel::WebPushChannel(HttpClient& http, WebPushConfig config)
     : http_(http), config_(std::move(config)), vapid_(config_.vapid_key_file, config_.vapid_subject) {}
 
+bool push_host_allowed(const std::string& endpoint, const std::vector<std::string>& allowed) {
+    const auto url = parts_of(endpoint);
+    if (!url) return false;
+    return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) {
+        return a.starts_with('.') ? url->host.ends_with(a) : url->host == a;
+    });
+}
+
 void WebPushChannel::send(Message message, Done done) {
     std::string why;
     auto sub = parse_subscription(message.recipient, &why);
     if (!sub) {
         done(Outcome{OutcomeKind::bad_address, "webpush", {}, "bad_subscription", why, 0});
+        return;
+    }
+    if (!push_host_allowed(sub->endpoint, config_.allowed_hosts)) {
+        done(Outcome{OutcomeKind::bad_address, "webpush", {}, "host_not_allowed",
+                     "the endpoint's host is not a push service in webpush.allowed_hosts", 0});
         return;
     }
     const render::Rendered& c = message.content;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "channels/channel.hpp"
 #include "channels/encoding.hpp"
@@ -27,6 +28,10 @@ struct PushSubscription {
 // service replaces an undelivered message with a later one of the same topic, so it is a digest
 // of the whole job id; two ids sharing a long prefix never share a topic.
 std::string push_topic(std::string_view job_id);
+
+// Whether an endpoint's host is one of `allowed` (an entry with a leading '.' matches its
+// subdomains), the host read by libcurl's URL parser.
+bool push_host_allowed(const std::string& endpoint, const std::vector<std::string>& allowed);
 
 std::optional<PushSubscription> parse_subscription(const std::string& json, std::string* why = nullptr);
 

@@ -89,3 +89,21 @@ TEST_CASE("the push Topic is a digest of the whole job id: ids with a long commo
     for (char c : push_topic(a))
         CHECK((std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'));
 }
+
+TEST_CASE("a push endpoint must name an allowed push service: no aiming crieurd at the town's network") {
+    const std::vector<std::string> allowed{"fcm.googleapis.com", ".push.apple.com", "127.0.0.1"};
+    CHECK(push_host_allowed("https://fcm.googleapis.com/fcm/send/abc", allowed));
+    CHECK(push_host_allowed("https://web.push.apple.com/QO5", allowed));
+    CHECK(push_host_allowed("http://127.0.0.1:8443/push/1", allowed));
+    CHECK_FALSE(push_host_allowed("https://10.0.0.5/admin", allowed));
+    CHECK_FALSE(push_host_allowed("https://fcm.googleapis.com.evil.tld/x", allowed));
+    CHECK_FALSE(push_host_allowed("https://evilpush.apple.com.example/x", allowed));
+    CHECK_FALSE(push_host_allowed("https://127.0.0.1.evil.tld/x", allowed));
+    CHECK_FALSE(push_host_allowed("not a url", allowed));
+    // The loopback exception to https is read from the parsed host, not a string prefix.
+    const std::string keys = R"("keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"})";
+    std::string why;
+    CHECK_FALSE(parse_subscription(R"({"endpoint":"http://127.0.0.1.evil.tld/x",)" + keys + "}", &why));
+    CHECK(why == "the endpoint must be an https URL");
+    CHECK(parse_subscription(R"({"endpoint":"http://127.0.0.1:9/x",)" + keys + "}"));
+}
