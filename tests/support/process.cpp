@@ -122,7 +122,7 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<uint16_t>(port));
-    timeval tv{5, 0};
+    timeval tv{15, 0};  // above the databases' 5 s busy timeout, which a test may make the daemon wait for
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         ::close(fd);
