@@ -203,7 +203,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
 bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admission) {
     if (std::holds_alternative<decide::Go>(admission)) return false;
     if (auto* drop = std::get_if<decide::Drop>(&admission)) {
-        spdlog::info("pipeline: job {}: {}", d->job.id, drop->reason);
+        spdlog::info("pipeline: job {}: {}", job_of(*d).id, drop->reason);
         d->done(Disposition::ack);
         return true;
     }
@@ -220,7 +220,7 @@ bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admiss
     }
     if (d->escalation()) {  // stays an escalation, the channels used so far behind it
         schedule_.escalate_at(
-            d->job.id, d->used(), d->job_json, wait.at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
+            job_of(*d).id, d->used(), d->job_json, wait.at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
             d->urgent(), d->step());
         return true;
     }

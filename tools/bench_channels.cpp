@@ -62,11 +62,14 @@ Result run(Channel& channel, boost::asio::io_context& io, int messages, int infl
     return r;
 }
 
-void report(const char* name, const Result& r, int messages) {
+// Prints the figures; false when a send was not accepted (the figures then time a failure).
+bool report(const char* name, const Result& r, int messages) {
     auto pct = [&](double p) { return r.latency_ms[static_cast<std::size_t>(p * (r.latency_ms.size() - 1))]; };
     std::printf("  %-9s %8.0f sends/s  p50 %.2f ms  p99 %.2f ms  CPU %.1f µs/message  accepted %d/%d  (%.2fx the 40,000/s goal)\n",
                 name, messages / r.seconds, pct(0.5), pct(0.99), r.cpu / messages * 1e6, r.accepted, messages,
                 messages / r.seconds / 40'000.0);
+    if (r.accepted != messages) std::fprintf(stderr, "bench-channels: %s: only %d of %d sends accepted\n", name, r.accepted, messages);
+    return r.accepted == messages;
 }
 
 }  // namespace
@@ -123,9 +126,9 @@ int main(int argc, char** argv) {
     std::printf("bench-channels: %d messages per driver, %d in flight, keep-alive, one sending thread; %u cores\n",
                 messages, inflight, std::thread::hardware_concurrency());
     run(twilio, io, std::min(messages, 2000), inflight, m);  // warm up: connections, allocator
-    report("twilio", run(twilio, io, messages, inflight, m), messages);
-    report("whatsapp", run(whatsapp, io, messages, inflight, m), messages);
+    const bool twilio_ok = report("twilio", run(twilio, io, messages, inflight, m), messages);
+    const bool whatsapp_ok = report("whatsapp", run(whatsapp, io, messages, inflight, m), messages);
     stub_io.stop();
     stub_thread.join();
-    return 0;
+    return twilio_ok && whatsapp_ok ? 0 : 1;
 }
