@@ -574,14 +574,6 @@ void ReceiptStore::writer_loop() {
                 cancels[i] = CancelResult{};
             }
         }
-        if (!retried.empty()) {
-            const auto wait = std::chrono::milliseconds(std::min(5000, 50 << std::min(retried.front().tries, 7)));
-            spdlog::warn("receipts: {} send outcome(s) kept to be written again in {} ms", retried.size(), wait.count());
-            std::unique_lock lock(mutex_);
-            for (auto it = retried.rbegin(); it != retried.rend(); ++it) queue_.push_front(std::move(*it));
-            retried.clear();
-            wake_.wait_for(lock, wait, [&] { return stopping_; });
-        }
         auto bad = writer_->take_bad_addresses();
         auto late = writer_->take_late_failures();
         if (!ok) {
@@ -607,6 +599,15 @@ void ReceiptStore::writer_loop() {
                 else if (batch[i].on_cancel) batch[i].on_cancel(cancels[i]);
             }
         });
+        // After the failed batch's other completions are on their way: they do not wait for the pause.
+        if (!retried.empty()) {
+            const auto wait = std::chrono::milliseconds(std::min(5000, 50 << std::min(retried.front().tries, 7)));
+            spdlog::warn("receipts: {} send outcome(s) kept to be written again in {} ms", retried.size(), wait.count());
+            std::unique_lock lock(mutex_);
+            for (auto it = retried.rbegin(); it != retried.rend(); ++it) queue_.push_front(std::move(*it));
+            retried.clear();
+            wake_.wait_for(lock, wait, [&] { return stopping_; });
+        }
         batch = {};
         begins = {};
         events = {};
