@@ -1,12 +1,14 @@
 // The one interface every channel driver implements. A driver takes a rendered Message, sends it,
-// and calls `done` exactly once, on the io_context, with a classified Outcome.
-// Drivers are created and used on the io_context's thread; they must never block it.
+// and calls `done` exactly once, on the io_context, with a classified Outcome. It also reads its
+// provider's callbacks (hook). Drivers are created by their ProviderType (channels/provider.hpp)
+// and used on the io_context's thread; they must never block it.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <string_view>
 
+#include "channels/hooks.hpp"
 #include "daemon/types.hpp"
 
 namespace crieur {
@@ -16,13 +18,16 @@ public:
     using Done = std::function<void(Outcome)>;
     virtual ~Channel() = default;
 
-    // The provider's name as recorded with each attempt ("outbox", "twilio", ...).
+    // The provider instance's name as recorded with each attempt ("outbox", "twilio", "sms-ccas").
     virtual std::string_view provider() const = 0;
     // Whether this driver can carry messages of the given channel ("sms", "email", ...).
     virtual bool carries(std::string_view channel) const = 0;
     // Whether it can reach this address (a browser subscription and an app token are both "push").
     virtual bool accepts(std::string_view /*recipient*/) const { return true; }
     virtual void send(Message message, Done done) = 0;
+    // A request to /hooks/<name>/...: the provider's proof checked, its contents as values. Pure
+    // (no effect but reading the request); the route records what it returns.
+    virtual HookResult hook(const HookRequest& /*request*/) const { return {}; }
     // Finishes what is in flight (calling every `done`) and refuses new sends.
     virtual void stop() {}
 };

@@ -3,44 +3,43 @@
 #include <algorithm>
 #include <concepts>
 #include <cstdio>
+#include <stdexcept>
 
-#include "channels/email/smtp.hpp"
 #include "channels/outbox/outbox.hpp"
-#include "channels/push/fcm.hpp"
-#include "channels/push/webpush.hpp"
-#include "channels/sms/ovh.hpp"
-#include "channels/sms/twilio.hpp"
-#include "channels/whatsapp/cloud_api.hpp"
+#include "channels/provider.hpp"
 #include "daemon/log.hpp"
-
-static_assert(std::derived_from<crieur::TwilioChannel, crieur::Channel>);
-static_assert(std::derived_from<crieur::OvhChannel, crieur::Channel>);
-static_assert(std::derived_from<crieur::OutboxChannel, crieur::Channel>);
-static_assert(std::derived_from<crieur::SmtpChannel, crieur::Channel>);
-static_assert(std::derived_from<crieur::WhatsappChannel, crieur::Channel>);
-static_assert(std::derived_from<crieur::WebPushChannel, crieur::Channel>);
-static_assert(std::derived_from<crieur::FcmChannel, crieur::Channel>);
 
 namespace crieur {
 
 ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& config)
-    : http_(io, {config.providers.max_connections, config.providers.ca_path, config.providers.verify_tls}),
-      breaker_{config.providers.breaker_failures, config.providers.breaker_open_ms, config.providers.breaker_max_open_ms},
-      slow_ms_(config.providers.slow_ms) {
-    auto add = [&](std::unique_ptr<Channel> driver, int weight) {
-        drivers_.push_back({std::move(driver), weight, CircuitBreaker(breaker_)});
-        drivers_.back().max_in_flight = config.providers.max_connections;
-    };
-    // One line per provider. The outbox carries every channel, with weight 0: it takes what no
-    // configured provider carries.
-    if (config.twilio.enabled) add(std::make_unique<TwilioChannel>(http_, config.twilio), config.twilio.weight);
-    if (config.ovh.enabled) add(std::make_unique<OvhChannel>(http_, config.ovh), config.ovh.weight);
-    if (config.smtp.enabled) add(std::make_unique<SmtpChannel>(http_, config.smtp), 1);
-    if (config.whatsapp.enabled) add(std::make_unique<WhatsappChannel>(http_, config.whatsapp), 1);
-    if (config.webpush.enabled) add(std::make_unique<WebPushChannel>(http_, config.webpush), 1);
-    if (config.fcm.enabled) add(std::make_unique<FcmChannel>(http_, config.fcm), 1);
-    add(std::make_unique<OutboxChannel>(io, config.outbox), 0);
+    : http_(io, {config.provider_defaults.max_connections, config.provider_defaults.ca_path, config.provider_defaults.verify_tls}),
+      breaker_{config.provider_defaults.breaker_failures, config.provider_defaults.breaker_open_ms,
+               config.provider_defaults.breaker_max_open_ms},
+      slow_ms_(config.provider_defaults.slow_ms) {
+    const ProviderContext context{io, http_, config};
+    for (const ProviderConfig& instance : config.providers) {
+        const ProviderType* type = find_provider_type(instance.type);
+        if (!type) throw std::runtime_error("provider " + instance.name + ": no provider type " + instance.type);
+        std::unique_ptr<Channel> driver;
+        try {
+            driver = type->make(context, instance);
+        } catch (const std::exception& e) {
+            throw std::runtime_error(config.file + ":" + std::to_string(instance.line) + ": provider " + instance.name +
+                                     ": " + e.what());
+        }
+        drivers_.push_back({std::move(driver), instance.weight, CircuitBreaker(breaker_)});
+        drivers_.back().max_in_flight =
+            instance.max_connections > 0 ? instance.max_connections : config.provider_defaults.max_connections;
+    }
+    // The outbox carries every channel, with weight 0: it takes what no configured provider carries.
+    drivers_.push_back({std::make_unique<OutboxChannel>(io, config.outbox), 0, CircuitBreaker(breaker_)});
     drivers_.back().max_in_flight = 0;
+}
+
+Channel* ChannelRegistry::by_name(std::string_view name) const {
+    for (auto& e : drivers_)
+        if (e.driver->provider() == name) return e.driver.get();
+    return nullptr;
 }
 
 Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipient) {

@@ -1,5 +1,5 @@
-// ChannelRegistry: the channel drivers of this daemon, built from the config. Adding a provider
-// is its own file plus one line in registry.cpp. Where several providers carry a channel (two SMS
+// ChannelRegistry: the channel drivers of this daemon, one per provider instance of the config
+// ([[providers]]), each made by its type's factory (channels/providers.cpp). Where several providers carry a channel (two SMS
 // providers), each message goes to one of them by weight; the outbox carries what no provider
 // does; a provider that fails or answers slowly gets less of the traffic, and none while its
 // circuit breaker is open.
@@ -27,6 +27,9 @@ public:
     // The driver for a channel and address (weighted among the providers that carry both and
     // whose circuit breaker lets traffic through), or nullptr. In half-open, the chosen send is the probe.
     Channel* find(std::string_view channel, std::string_view recipient = {});
+    // The driver of the provider instance of that name ("outbox" included), or nullptr: the
+    // hooks' route gives each provider its callbacks.
+    Channel* by_name(std::string_view name) const;
     // Whether some provider carries it now, without choosing one (the router's check).
     bool carried_now(std::string_view channel, std::string_view recipient) const;
     // Whether a provider is configured for it at all, breaker or not.

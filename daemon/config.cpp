@@ -1,5 +1,7 @@
 #include "daemon/config.hpp"
 
+#include "daemon/config_section.hpp"
+
 #include <date/tz.h>
 #include <toml++/toml.h>
 
@@ -18,186 +20,130 @@
 namespace crieur {
 namespace {
 
-// Reads one table's keys into fields, remembering which keys it knew, so that what is left is unknown.
-class Section {
-public:
-    Section(const toml::table* table, std::string prefix, const std::string& file, std::vector<std::string>& problems)
-        : table_(table), prefix_(std::move(prefix)), file_(file), problems_(problems) {}
+using config::Section;
+using config::resolve;
 
-    void integer(const char* key, int& out, long min, long max) {
-        const toml::node* n = find(key);
-        if (!n) return;
-        auto v = n->value<std::int64_t>();
-        if (!n->is_integer() || !v) return fail(*n, key, "expected an integer");
-        if (*v < min || *v > max)
-            return fail(*n, key, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
-        out = static_cast<int>(*v);
+
+// A provider instance's name: in receipts, metrics labels, [rate_limits] keys and /hooks/<name>.
+bool good_provider_name(const std::string& v) {
+    if (v.empty() || v.size() > 63 || v == "outbox") return false;
+    return std::all_of(v.begin(), v.end(), [](unsigned char ch) {
+        return std::islower(ch) || std::isdigit(ch) || ch == '-' || ch == '_';
+    });
+}
+
+// The provider instances: [[providers]] entries, each read by its type's own parser, and the
+// older form (one [twilio], [ovh], ... section per type, `enabled = true`), read as an instance
+// named after its type; plus [provider_defaults] (or the older [providers] table) and [links].
+void parse_providers(const toml::table& root, const std::string& file, const std::string& base_dir, Config& c,
+                     std::vector<std::string>& problems) {
+    const toml::node* providers = root.get("providers");
+    {
+        const bool old_table = providers && providers->is_table();
+        Section s(old_table ? providers->as_table() : root["provider_defaults"].as_table(),
+                  old_table ? "providers" : "provider_defaults", file, problems, base_dir);
+        auto& d = c.provider_defaults;
+        s.path("ca_path", d.ca_path);
+        s.boolean("verify_tls", d.verify_tls);
+        s.integer("max_connections", d.max_connections, 1, 10'000);
+        s.integer("breaker_failures", d.breaker_failures, 1, 10'000);
+        s.integer("breaker_open_ms", d.breaker_open_ms, 10, 86'400'000);
+        s.integer("breaker_max_open_ms", d.breaker_max_open_ms, 10, 86'400'000);
+        s.integer("slow_ms", d.slow_ms, 0, 600'000);
+        s.reject_unknown();
+        if (old_table && root.get("provider_defaults"))
+            problems.push_back(file + ":" + std::to_string(providers->source().begin.line) +
+                               ": providers: [providers] and [provider_defaults] are the same settings: keep [provider_defaults]");
     }
-    void size(const char* key, std::size_t& out, long min, long max) {
-        int v = static_cast<int>(out);
-        integer(key, v, min, max);
-        out = static_cast<std::size_t>(v);
-    }
-    void boolean(const char* key, bool& out) {
-        const toml::node* n = find(key);
-        if (!n) return;
-        if (!n->is_boolean()) return fail(*n, key, "expected true or false");
-        out = *n->value<bool>();
-    }
-    void string(const char* key, std::string& out, bool required = false,
-                std::initializer_list<const char*> one_of = {}) {
-        const toml::node* n = find(key);
-        if (!n) {
-            if (required) problems_.push_back(file_ + ":" + std::to_string(line_of_table()) + ": " + name(key) +
-                                              ": required key is missing");
+    std::map<std::string, long> lines;  // name → where it is defined
+    auto add = [&](Section& s, const ProviderType& type, ProviderConfig p) {
+        s.integer("weight", p.weight, 0, 1000);
+        s.integer("max_connections", p.max_connections, 1, 10'000);
+        p.settings = type.parse(s);
+        s.reject_unknown();
+        p.line = static_cast<int>(s.line());
+        if (auto [at, fresh] = lines.emplace(p.name, s.line()); !fresh) {
+            s.problem("name", "'" + p.name + "' is already the name of the provider at line " + std::to_string(at->second) +
+                                  ": each instance needs its own name");
             return;
         }
-        if (!n->is_string()) return fail(*n, key, "expected a string");
-        std::string v = *n->value<std::string>();
-        if (required && v.empty()) return fail(*n, key, "must not be empty");
-        if (one_of.size() != 0) {
-            bool ok = false;
-            std::string list;
-            for (const char* o : one_of) {
-                ok = ok || v == o;
-                list += (list.empty() ? "" : ", ") + std::string(o);
+        c.providers.push_back(std::move(p));
+    };
+    std::string types;
+    for (auto& t : provider_types()) types += (types.empty() ? "" : ", ") + std::string(t.type);
+    if (providers && providers->is_array()) {
+        std::size_t index = 0;
+        for (auto&& item : *providers->as_array()) {
+            const std::string prefix = "providers[" + std::to_string(index++) + "]";
+            if (!item.is_table()) {
+                problems.push_back(file + ":" + std::to_string(item.source().begin.line) + ": " + prefix +
+                                   ": expected a table: write each provider as [[providers]]");
+                continue;
             }
-            if (!ok) return fail(*n, key, "expected one of: " + list);
-        }
-        out = std::move(v);
-    }
-    // A secret: `<key>_env` names an environment variable, `<key>_file` a file; never the value itself.
-    void secret(const char* key, std::string& out) {
-        const std::string env_key = std::string(key) + "_env", file_key = std::string(key) + "_file";
-        if (const toml::node* n = table_ ? table_->get(key) : nullptr) {
-            seen_.insert(key);
-            fail(*n, key, "secrets are not written in the config: use " + env_key + " or " + file_key);
-        }
-        std::string env, path;
-        string(env_key.c_str(), env);
-        string(file_key.c_str(), path);
-        if (!env.empty()) {
-            const char* v = std::getenv(env.c_str());
-            if (!v) return fail(*find_seen(env_key), env_key.c_str(), "environment variable " + env + " is not set");
-            out = v;
-        } else if (!path.empty()) {
-            std::ifstream in(path);
-            if (!in) return fail(*find_seen(file_key), file_key.c_str(), "cannot read " + path);
-            std::getline(in, out);
-            if (out.empty()) return fail(*find_seen(file_key), file_key.c_str(), path + " is empty: an empty secret would open what it guards");
-        }
-        if (!env.empty() && out.empty())
-            return fail(*find_seen(env_key), env_key.c_str(), "environment variable " + env + " is empty");
-    }
-    // A string that must pass `ok`; `what` says what was expected.
-    void string_checked(const char* key, std::string& out, const std::function<bool(const std::string&)>& ok,
-                        const std::string& what) {
-        const toml::node* n = find(key);
-        if (!n) return;
-        auto v = n->value<std::string>();
-        if (!n->is_string() || !v || !ok(*v)) return fail(*n, key, what);
-        out = *v;
-    }
-    // An array of strings, each one of `one_of` (when given), none twice.
-    void strings(const char* key, std::vector<std::string>& out, std::initializer_list<const char*> one_of = {}) {
-        const toml::node* n = find(key);
-        if (!n) return;
-        auto parsed = list_of(*n, key, one_of);
-        if (parsed) out = std::move(*parsed);
-    }
-    // A table of string arrays: { roads = ["push", "sms"], water = ["sms"] }.
-    void string_lists(const char* key, std::map<std::string, std::vector<std::string>>& out,
-                      std::initializer_list<const char*> one_of = {}) {
-        const toml::node* n = find(key);
-        if (!n) return;
-        if (!n->is_table()) return fail(*n, key, "expected a table of arrays: { service = [\"sms\", \"email\"] }");
-        for (auto&& [k, v] : *n->as_table()) {
-            const std::string sub = std::string(key) + "." + std::string(k.str());
-            if (auto parsed = list_of(v, sub.c_str(), one_of)) out[std::string(k.str())] = std::move(*parsed);
-        }
-    }
-    // A table of integers by channel: { sms = 1800, whatsapp = 7200 }. Replaces the defaults.
-    void integers_by(const char* key, std::map<std::string, int>& out, std::initializer_list<const char*> names,
-                     long min, long max) {
-        const toml::node* n = find(key);
-        if (!n) return;
-        if (!n->is_table()) return fail(*n, key, "expected a table: { sms = 1800, whatsapp = 7200 }");
-        std::map<std::string, int> parsed;
-        for (auto&& [k, v] : *n->as_table()) {
-            const std::string name(k.str());
-            const std::string sub = std::string(key) + "." + name;
-            if (names.size() > 0 && std::none_of(names.begin(), names.end(), [&](const char* x) { return name == x; })) {
-                std::string list;
-                for (const char* x : names) list += (list.empty() ? "" : ", ") + std::string(x);
-                return fail(v, sub.c_str(), "expected one of: " + list);
+            Section s(item.as_table(), prefix, file, problems, base_dir);
+            ProviderConfig p;
+            s.string("type", p.type, true);
+            const ProviderType* type = p.type.empty() ? nullptr : find_provider_type(p.type);
+            if (!p.type.empty() && !type) s.problem("type", "'" + p.type + "' is not a provider type (" + types + ")");
+            p.name = p.type;
+            s.string_checked("name", p.name, good_provider_name,
+                             "expected lower-case letters, digits, '-' and '_' (at most 63), not \"outbox\"");
+            bool enabled = true;
+            s.boolean("enabled", enabled);
+            if (!type || !enabled) {
+                s.mark_all_seen();
+                continue;  // an instance switched off is not checked: it may be half-written
             }
-            auto i = v.value<std::int64_t>();
-            if (!v.is_integer() || !i || *i < min || *i > max)
-                return fail(v, sub.c_str(), "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
-            parsed[name] = static_cast<int>(*i);
+            add(s, *type, std::move(p));
         }
-        out = std::move(parsed);
+    } else if (providers && !providers->is_table()) {
+        problems.push_back(file + ":" + std::to_string(providers->source().begin.line) +
+                           ": providers: expected [[providers]] entries");
     }
-    void reject_unknown() {
-        if (!table_) return;
-        for (auto&& [k, v] : *table_)
-            if (!seen_.count(std::string(k.str())) && !v.is_table())
-                fail(v, std::string(k.str()).c_str(), "unknown key");
-    }
-
-private:
-    std::optional<std::vector<std::string>> list_of(const toml::node& n, const char* key,
-                                                    std::initializer_list<const char*> one_of) {
-        if (!n.is_array()) {
-            fail(n, key, "expected an array of strings");
-            return std::nullopt;
+    // The older form: one section per type.
+    std::string old_links_line;
+    for (auto& type : provider_types()) {
+        const toml::node* n = root.get(type.type);
+        if (!n) continue;
+        const std::string key(type.type);
+        if (!n->is_table()) {
+            problems.push_back(file + ":" + std::to_string(n->source().begin.line) + ": " + key + ": unknown key");
+            continue;
         }
-        std::vector<std::string> values;
-        for (auto&& item : *n.as_array()) {
-            auto v = item.value<std::string>();
-            if (!item.is_string() || !v) {
-                fail(item, key, "expected an array of strings");
-                return std::nullopt;
-            }
-            bool ok = one_of.size() == 0;
-            std::string list;
-            for (const char* o : one_of) {
-                ok = ok || *v == o;
-                list += (list.empty() ? "" : ", ") + std::string(o);
-            }
-            if (!ok) {
-                fail(item, key, "'" + *v + "' is not one of: " + list);
-                return std::nullopt;
-            }
-            if (std::find(values.begin(), values.end(), *v) != values.end()) {
-                fail(item, key, "'" + *v + "' is listed twice");
-                return std::nullopt;
-            }
-            values.push_back(*v);
+        Section s(n->as_table(), key, file, problems, base_dir);
+        if (type.type == "smtp") {  // the links lived there
+            s.string("unsubscribe_url", c.links.unsubscribe_url);
+            s.string("tracking_url", c.links.tracking_url);
+            s.secret("unsubscribe_secret", c.links.secret);
+            if (!c.links.unsubscribe_url.empty() || !c.links.tracking_url.empty() || !c.links.secret.empty())
+                old_links_line = file + ":" + std::to_string(s.line());
         }
-        return values;
+        bool enabled = false;
+        s.boolean("enabled", enabled);
+        if (!enabled) {
+            s.mark_all_seen();
+            continue;
+        }
+        c.notices.push_back(file + ":" + std::to_string(s.line()) + ": [" + key + "] is read as [[providers]] type = \"" +
+                            key + "\", name = \"" + key + "\"");
+        ProviderConfig p;
+        p.type = key;
+        p.name = key;
+        add(s, type, std::move(p));
     }
-    const toml::node* find(const char* key) {
-        seen_.insert(key);
-        return table_ ? table_->get(key) : nullptr;
+    Section s(root["links"].as_table(), "links", file, problems, base_dir);
+    if (s.has("unsubscribe_url") || s.has("tracking_url") || s.has("secret_env") || s.has("secret_file")) {
+        if (!old_links_line.empty())
+            s.problem("unsubscribe_url", "[links] and the older smtp.unsubscribe_url, tracking_url and unsubscribe_secret (" +
+                                             old_links_line + ") say the same: keep [links]");
+        c.links = {};
     }
-    const toml::node* find_seen(const std::string& key) { return table_->get(key); }
-    std::string name(const char* key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
-    long line_of_table() const { return table_ ? static_cast<long>(table_->source().begin.line) : 1; }
-    void fail(const toml::node& n, const char* key, const std::string& what) {
-        problems_.push_back(file_ + ":" + std::to_string(n.source().begin.line) + ": " + name(key) + ": " + what);
-    }
-
-    const toml::table* table_;
-    std::string prefix_;
-    const std::string& file_;
-    std::vector<std::string>& problems_;
-    std::set<std::string, std::less<>> seen_;
-};
-
-std::string resolve(const std::string& base_dir, const std::string& path) {
-    if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
-    return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+    s.string("unsubscribe_url", c.links.unsubscribe_url);
+    s.string("tracking_url", c.links.tracking_url);
+    s.secret("secret", c.links.secret);
+    s.reject_unknown();
+    if ((!c.links.unsubscribe_url.empty() || !c.links.tracking_url.empty()) && c.links.secret.empty())
+        s.problem("secret_env", "required (or secret_file) with unsubscribe_url or tracking_url: it signs the links");
 }
 
 }  // namespace
@@ -222,8 +168,11 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
                                                               "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
-                                                              "providers", "twilio", "smtp", "whatsapp", "webpush", "ovh", "fcm"};
+                                                              "provider_defaults", "links"};
     for (auto&& [k, v] : root) {
+        // [[providers]] (an array of tables), the older [providers] table, and the older
+        // one-section-per-type form ([twilio], ...) are read below.
+        if (k.str() == "providers" || find_provider_type(k.str())) continue;
         if (!v.is_table() || !kSections.count(k.str()))
             problems.push_back(name + ":" + std::to_string(v.source().begin.line) + ": " + std::string(k.str()) +
                                ": unknown " + (v.is_table() ? "section" : "key"));
@@ -234,7 +183,8 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                     problems.push_back(name + ":" + std::to_string(sv.source().begin.line) + ": " +
                                        std::string(k.str()) + "." + std::string(sub.str()) + ": unknown section");
     }
-    auto section = [&](const char* s) { return Section(root[s].as_table(), s, name, problems); };
+    auto section = [&](const char* s) { return Section(root[s].as_table(), s, name, problems, base_dir); };
+    parse_providers(root, name, base_dir, c, problems);
 
     {
         auto s = section("daemon");
@@ -374,7 +324,12 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.reject_unknown();
     }
     if (const toml::table* t = root["rate_limits"].as_table()) {
-        static const std::set<std::string, std::less<>> kProviders{"twilio", "ovh", "smtp", "whatsapp", "webpush", "fcm", "outbox"};
+        std::set<std::string, std::less<>> kProviders{"outbox"};
+        std::string known = "outbox";
+        for (auto& p : c.providers) {
+            kProviders.insert(p.name);
+            known += ", " + p.name;
+        }
         auto fail = [&](const toml::node& n, const std::string& key, const std::string& what) {
             problems.push_back(name + ":" + std::to_string(n.source().begin.line) + ": rate_limits." + key + ": " + what);
         };
@@ -387,7 +342,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                 continue;
             }
             if (!kProviders.count(provider)) {
-                fail(v, provider, "unknown provider (twilio, ovh, smtp, whatsapp, webpush, fcm, outbox)");
+                fail(v, provider, "no provider of that name (configured: " + known + ")");
                 continue;
             }
             const toml::table* limit = v.as_table();
@@ -459,111 +414,6 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("base_ms", c.retry.base_ms, 1, 86'400'000);
         s.integer("max_ms", c.retry.max_ms, 1, 86'400'000);
         s.reject_unknown();
-    }
-    {
-        auto s = section("providers");
-        s.string("ca_path", c.providers.ca_path);
-        s.boolean("verify_tls", c.providers.verify_tls);
-        s.integer("max_connections", c.providers.max_connections, 1, 10'000);
-        s.integer("breaker_failures", c.providers.breaker_failures, 1, 10'000);
-        s.integer("breaker_open_ms", c.providers.breaker_open_ms, 10, 86'400'000);
-        s.integer("breaker_max_open_ms", c.providers.breaker_max_open_ms, 10, 86'400'000);
-        s.integer("slow_ms", c.providers.slow_ms, 0, 600'000);
-        s.reject_unknown();
-    }
-    {
-        auto s = section("twilio");
-        auto& t = c.twilio;
-        s.boolean("enabled", t.enabled);
-        s.string("base_url", t.base_url);
-        s.string("account_sid", t.account_sid, t.enabled);
-        s.secret("auth_token", t.auth_token);
-        s.string("from", t.from);
-        s.string("messaging_service_sid", t.messaging_service_sid);
-        s.string("status_callback", t.status_callback);
-        s.string("inbound_url", t.inbound_url);
-        s.integer("timeout_ms", t.timeout_ms, 100, 120'000);
-        s.integer("validity_period_s", t.validity_period_s, 0, 36'000);
-        s.integer("weight", t.weight, 0, 1000);
-        s.reject_unknown();
-        if (t.enabled && t.auth_token.empty())
-            problems.push_back(name + ": twilio.auth_token_env or twilio.auth_token_file: required when twilio is enabled");
-        if (t.enabled && t.from.empty() && t.messaging_service_sid.empty())
-            problems.push_back(name + ": twilio.from or twilio.messaging_service_sid: required when twilio is enabled");
-    }
-    {
-        auto s = section("smtp");
-        auto& m = c.smtp;
-        s.boolean("enabled", m.enabled);
-        s.string("url", m.url, m.enabled);
-        s.string("starttls", m.starttls, false, {"required", "none"});
-        s.string("username", m.username);
-        s.secret("password", m.password);
-        s.string("from", m.from, m.enabled);
-        s.string("bounce_address", m.bounce_address);
-        s.string("unsubscribe_url", m.unsubscribe_url);
-        s.string("tracking_url", m.tracking_url);
-        s.secret("unsubscribe_secret", m.unsubscribe_secret);
-        s.integer("timeout_ms", m.timeout_ms, 100, 600'000);
-        s.reject_unknown();
-        if (m.enabled && !m.unsubscribe_url.empty() && m.unsubscribe_secret.empty())
-            problems.push_back(name + ": smtp.unsubscribe_secret_env or smtp.unsubscribe_secret_file: required with smtp.unsubscribe_url");
-        if (m.enabled && !m.tracking_url.empty() && m.unsubscribe_secret.empty())
-            problems.push_back(name + ": smtp.unsubscribe_secret_env or smtp.unsubscribe_secret_file: required with smtp.tracking_url (it signs the links)");
-    }
-    {
-        auto s = section("whatsapp");
-        auto& w = c.whatsapp;
-        s.boolean("enabled", w.enabled);
-        s.string("base_url", w.base_url);
-        s.string("phone_number_id", w.phone_number_id, w.enabled);
-        s.secret("access_token", w.access_token);
-        s.secret("app_secret", w.app_secret);
-        s.secret("verify_token", w.verify_token);
-        s.integer("timeout_ms", w.timeout_ms, 100, 120'000);
-        s.reject_unknown();
-        if (w.enabled && (w.access_token.empty() || w.app_secret.empty()))
-            problems.push_back(name + ": whatsapp.access_token_env/_file and whatsapp.app_secret_env/_file: required when whatsapp is enabled");
-    }
-    {
-        auto s = section("webpush");
-        auto& w = c.webpush;
-        s.boolean("enabled", w.enabled);
-        s.string("vapid_key_file", w.vapid_key_file, w.enabled);
-        s.string("vapid_subject", w.vapid_subject, w.enabled);
-        s.integer("ttl_s", w.ttl_s, 0, 2'419'200);
-        s.integer("timeout_ms", w.timeout_ms, 100, 120'000);
-        s.strings("allowed_hosts", w.allowed_hosts);
-        s.reject_unknown();
-        w.vapid_key_file = resolve(base_dir, w.vapid_key_file);
-    }
-    {
-        auto s = section("ovh");
-        auto& o = c.ovh;
-        s.boolean("enabled", o.enabled);
-        s.string("base_url", o.base_url);
-        s.string("service_name", o.service_name, o.enabled);
-        s.string("application_key", o.application_key, o.enabled);
-        s.secret("application_secret", o.application_secret);
-        s.secret("consumer_key", o.consumer_key);
-        s.string("sender", o.sender, o.enabled);
-        s.secret("callback_token", o.callback_token);
-        s.integer("weight", o.weight, 0, 1000);
-        s.integer("timeout_ms", o.timeout_ms, 100, 120'000);
-        s.reject_unknown();
-        if (o.enabled && (o.application_secret.empty() || o.consumer_key.empty()))
-            problems.push_back(name + ": ovh.application_secret_env/_file and ovh.consumer_key_env/_file: required when ovh is enabled");
-    }
-    {
-        auto s = section("fcm");
-        auto& f = c.fcm;
-        s.boolean("enabled", f.enabled);
-        s.string("base_url", f.base_url);
-        s.string("project_id", f.project_id, f.enabled);
-        s.string("service_account_file", f.service_account_file, f.enabled);
-        s.integer("timeout_ms", f.timeout_ms, 100, 120'000);
-        s.reject_unknown();
-        f.service_account_file = resolve(base_dir, f.service_account_file);
     }
     {
         auto s = section("log");

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <map>
 
+#include "channels/provider.hpp"
 #include "daemon/caps.hpp"
 #include "daemon/retry_policy.hpp"
 #include <string>
@@ -70,8 +71,9 @@ struct OutboxConfig {
     bool operator==(const OutboxConfig&) const = default;
 };
 
-// The HTTP engine the provider drivers share.
-struct ProvidersConfig {
+// The HTTP engine the provider drivers share, and what each provider instance gets unless its
+// [[providers]] entry says otherwise ([provider_defaults]; [providers] as a table in older files).
+struct ProviderDefaultsConfig {
     int breaker_failures = 5;        // failures in a row that open a provider's circuit breaker
     int breaker_open_ms = 30'000;    // how long it stays open before a probe (doubled at each failed probe)
     int breaker_max_open_ms = 600'000;
@@ -79,90 +81,16 @@ struct ProvidersConfig {
     std::string ca_path;      // CA bundle for TLS; empty: the system's
     bool verify_tls = true;   // false only for a local emulator over https with a self-signed certificate
     int max_connections = 64;
-    bool operator==(const ProvidersConfig&) const = default;
+    bool operator==(const ProviderDefaultsConfig&) const = default;
 };
 
-// The Twilio SMS driver (channels/sms/twilio.cpp); off unless enabled.
-struct TwilioConfig {
-    bool enabled = false;
-    std::string base_url = "https://api.twilio.com";
-    std::string account_sid;
-    std::string auth_token;              // from auth_token_env or auth_token_file
-    std::string from;                    // a sender number or alphanumeric sender id…
-    std::string messaging_service_sid;   // …or a Messaging Service
-    std::string status_callback;         // the public URL of this daemon's /hooks/twilio
-    std::string inbound_url;             // the public URL of /hooks/twilio/inbound, as set on the number in Twilio
-    int timeout_ms = 10'000;
-    int validity_period_s = 0;           // 0: Twilio's default (10 h)
-    int weight = 1;                      // share of SMS among the SMS providers
-    bool operator==(const TwilioConfig&) const = default;
-};
-
-// The e-mail driver: SMTP submission through libcurl (channels/email/smtp.cpp); off unless enabled.
-struct SmtpConfig {
-    bool enabled = false;
-    std::string url;                  // smtp://relay:587 (STARTTLS) or smtps://relay:465
-    std::string starttls = "required";  // "required", or "none" for a relay on loopback
-    std::string username;
-    std::string password;             // from password_env or password_file
-    std::string from;                 // the From header: "Ville de Lyon <noreply@mairie.example.fr>"
-    std::string bounce_address;       // the envelope sender; empty: From's address
-    std::string unsubscribe_url;      // RFC 8058 one-click base URL, for templates of category information
-    std::string unsubscribe_secret;   // signs the unsubscribe and tracking tokens (from unsubscribe_secret_env/_file)
-    std::string tracking_url;         // public base URL of /t/: e-mail opens and clicks for the send time; empty: off
-    int timeout_ms = 30'000;
-    bool operator==(const SmtpConfig&) const = default;
-};
-
-// The WhatsApp driver: Meta's Cloud API template messages (channels/whatsapp/cloud_api.cpp).
-struct WhatsappConfig {
-    bool enabled = false;
-    std::string base_url = "https://graph.facebook.com/v21.0";
-    std::string phone_number_id;
-    std::string access_token;  // from access_token_env or access_token_file
-    std::string app_secret;    // signs the webhooks (X-Hub-Signature-256); from app_secret_env/_file
-    std::string verify_token;  // the webhook subscription handshake; from verify_token_env/_file
-    int timeout_ms = 10'000;
-    bool operator==(const WhatsappConfig&) const = default;
-};
-
-// The Web Push driver (channels/push/webpush.cpp): VAPID-signed, aes128gcm-encrypted.
-struct WebPushConfig {
-    bool enabled = false;
-    std::string vapid_key_file;   // the application server's P-256 private key, PEM
-    std::string vapid_subject;    // mailto: or https: contact for the push services
-    int ttl_s = 86'400;           // how long a push service keeps an undelivered message
-    int timeout_ms = 10'000;
-    // The push services a subscription's endpoint may name (a leading '.' matches any subdomain):
-    // an endpoint is an address anyone can write, and must not aim crieurd at the town's network.
-    std::vector<std::string> allowed_hosts{"fcm.googleapis.com", "updates.push.services.mozilla.com",
-                                           ".notify.windows.com", ".push.apple.com"};
-    bool operator==(const WebPushConfig&) const = default;
-};
-
-// The OVHcloud SMS driver (channels/sms/ovh.cpp): signed API v1 requests; off unless enabled.
-struct OvhConfig {
-    bool enabled = false;
-    std::string base_url = "https://eu.api.ovh.com/1.0";
-    std::string service_name;        // sms-xx12345-1
-    std::string application_key;
-    std::string application_secret;  // from application_secret_env/_file
-    std::string consumer_key;        // from consumer_key_env/_file
-    std::string sender;              // a sender validated by OVH (≤ 11 characters)
-    std::string callback_token;      // the secret path part of /hooks/ovh/<token>; from callback_token_env/_file
-    int weight = 1;                  // share of SMS among the SMS providers
-    int timeout_ms = 10'000;
-    bool operator==(const OvhConfig&) const = default;
-};
-
-// The FCM HTTP v1 driver (channels/push/fcm.cpp) for the municipal app's push notifications.
-struct FcmConfig {
-    bool enabled = false;
-    std::string base_url = "https://fcm.googleapis.com";
-    std::string project_id;
-    std::string service_account_file;  // the service account's JSON key (client_email, private_key, token_uri)
-    int timeout_ms = 10'000;
-    bool operator==(const FcmConfig&) const = default;
+// The links this daemon puts in what it sends (e-mail for now): the RFC 8058 one-click
+// unsubscribe and the open/click tracking, both signed with `secret`.
+struct LinksConfig {
+    std::string unsubscribe_url;  // the public URL of /u/: "https://crieur.mairie.example.fr/u"
+    std::string tracking_url;     // the public URL of /t/; empty: no tracking
+    std::string secret;           // from secret_env or secret_file
+    bool operator==(const LinksConfig&) const = default;
 };
 
 struct TemplatesConfig {
@@ -254,14 +182,12 @@ struct Config {
     RateLimitsConfig rate_limits;
     CapsConfig caps;
     SendTimeConfig send_time;
-    ProvidersConfig providers;
-    TwilioConfig twilio;
-    SmtpConfig smtp;
-    WhatsappConfig whatsapp;
-    WebPushConfig webpush;
-    OvhConfig ovh;
-    FcmConfig fcm;
+    ProviderDefaultsConfig provider_defaults;
+    std::vector<ProviderConfig> providers;  // the [[providers]] instances, in the file's order
+    LinksConfig links;
     LogConfig log;
+    // What start-up should tell the operator about the file (an old form still read).
+    std::vector<std::string> notices;
 };
 
 // Every problem found in a config file, one "file:line: key: message" per line.

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <date/tz.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "daemon/directory/directory_routes.hpp"
@@ -116,6 +117,7 @@ int Daemon::run() {
     });
     start_tick();
     watchdog_.start();
+    for (auto& notice : config_.notices) spdlog::info("config: {}", notice);
     spdlog::info("crieurd {}: consumer {} in group {} on {} and {} at {}:{}; receipts in {}; http on {}:{}",
                  CRIEUR_VERSION, intake_.consumer(), config_.redis.group, config_.redis.stream,
                  urgent_stream_of(config_.redis), config_.redis.host,
@@ -236,13 +238,16 @@ void Daemon::apply_reload(const ReloadResult& r) {
     differs(!(next.rate_limits == config_.rate_limits), "[rate_limits]");
     differs(!(next.caps == config_.caps), "[caps]");
     differs(!(next.send_time == config_.send_time), "[send_time]");
-    differs(!(next.providers == config_.providers), "[providers]");
-    differs(!(next.twilio == config_.twilio), "[twilio]");
-    differs(!(next.ovh == config_.ovh), "[ovh]");
-    differs(!(next.smtp == config_.smtp), "[smtp]");
-    differs(!(next.whatsapp == config_.whatsapp), "[whatsapp]");
-    differs(!(next.webpush == config_.webpush), "[webpush]");
-    differs(!(next.fcm == config_.fcm), "[fcm]");
+    differs(!(next.provider_defaults == config_.provider_defaults), "[provider_defaults]");
+    differs(!(next.links == config_.links), "[links]");
+    for (auto& p : next.providers) {
+        auto now = std::find_if(config_.providers.begin(), config_.providers.end(), [&](auto& q) { return q.name == p.name; });
+        if (now == config_.providers.end()) restart.push_back("provider " + p.name + " (new)");
+        else if (!(*now == p)) restart.push_back("provider " + p.name);
+    }
+    for (auto& p : config_.providers)
+        if (std::none_of(next.providers.begin(), next.providers.end(), [&](auto& q) { return q.name == p.name; }))
+            restart.push_back("provider " + p.name + " (removed)");
     config_.log = next.log;
     const OnCrash on_crash = config_.intake.on_crash;  // the receipt store was built with it
     config_.intake = next.intake;
@@ -310,7 +315,7 @@ http::Readiness Daemon::readiness() const {
 void Daemon::add_routes() {
     routes_.set_api_token(config_.http.api_token);
     http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
-    http::add_hook_routes(routes_, config_, store_, directory_, metrics_);
+    http::add_hook_routes(routes_, channels_, store_, directory_, metrics_);
     http::add_message_routes(routes_, store_);
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_);
     engagement::add_engagement_routes(routes_, config_, store_, directory_, clock_);

@@ -60,6 +60,10 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     c("crieur_callbacks_received_total", "Provider status callbacks accepted (signature checked).", callbacks_received);
     c("crieur_callbacks_rejected_total", "Provider status callbacks refused for a bad or missing signature.",
       callbacks_rejected);
+    c("crieur_callbacks_malformed_total", "Provider callbacks with a good signature whose contents could not be read.",
+      callbacks_malformed);
+    c("crieur_inbound_messages_total", "Messages citizens sent (SMS and WhatsApp replies), STOP and START included.",
+      inbound_messages);
     line(out, "crieur_receipt_rows_total", "counter", "Rows written to the receipts database.",
          static_cast<std::int64_t>(receipts_rows));
     line(out, "crieur_receipt_batches_total", "counter", "Transactions committed to the receipts database.",

@@ -137,7 +137,7 @@ void Pipeline::apply_policies(const Config& config) {
     retry_ = RetryPolicy(config.retry);
     send_time_window_h_ = config.send_time.window_h;
     throttle_horizon_ms_ = config.rate_limits.horizon_ms;
-    provider_wait_ms_ = config.providers.breaker_open_ms;
+    provider_wait_ms_ = config.provider_defaults.breaker_open_ms;
     policy_.default_order = config.router.default_order;
     policy_.service_order = config.router.service_order;
     policy_.consent_required = {config.router.consent_required.begin(), config.router.consent_required.end()};
@@ -514,6 +514,7 @@ void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, S
     seat.driver->send(std::move(message), [this, d = std::move(d), r, started, candidate = std::move(candidate), seat,
                                            job_id = std::move(job_id), masked = std::move(masked)](Outcome outcome) mutable {
         leave(seat);
+        outcome.provider.assign(seat.driver->provider());  // the instance, whatever its driver wrote
         const auto latency =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
         channels_.report(seat.driver, outcome.kind, latency);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "daemon/clock.hpp"
+#include "daemon/status.hpp"
 #include "daemon/render/rendered.hpp"
 
 namespace crieur {
@@ -85,5 +86,16 @@ struct Outcome {
 
 const char* to_string(OutcomeKind k);
 const char* to_string(Priority p);
+
+// A provider's report on a message it took (a status callback, a delivery report): parsed by
+// the provider's driver, recorded by the receipt store.
+struct ProviderEvent {
+    std::string provider;     // as recorded with the attempt ("twilio")
+    std::string provider_id;  // the provider's message id
+    Status status = Status::sent;
+    std::string provider_status;  // the provider's own word ("undelivered")
+    std::string raw;              // what it sent, for the record
+    bool bad_address = false;     // the provider says the address cannot be reached (WhatsApp 131026)
+};
 
 }  // namespace crieur

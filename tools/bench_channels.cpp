@@ -100,19 +100,17 @@ int main(int argc, char** argv) {
     auto guard = boost::asio::make_work_guard(io);
     HttpClient http(io, {inflight, "", true});
     TwilioConfig tw;
-    tw.enabled = true;
     tw.base_url = base;
     tw.account_sid = "AC00000000000000000000000000000001";
     tw.auth_token = "token";
     tw.from = "+33700000001";
     tw.status_callback = "https://mairie.example.fr/hooks/twilio";
-    TwilioChannel twilio(http, tw);
+    TwilioChannel twilio(http, "twilio", tw);
     WhatsappConfig wa;
-    wa.enabled = true;
     wa.base_url = base + "/v21.0";
     wa.phone_number_id = "1234567890";
     wa.access_token = "token";
-    WhatsappChannel whatsapp(http, wa);
+    WhatsappChannel whatsapp(http, "whatsapp", wa);
 
     Message m;
     m.job_id = "bench-1";

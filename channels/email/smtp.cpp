@@ -9,6 +9,8 @@
 
 #include "channels/email/tracking.hpp"
 #include "channels/encoding.hpp"
+#include "daemon/config.hpp"
+#include "daemon/config_section.hpp"
 
 namespace crieur {
 
@@ -117,7 +119,8 @@ std::optional<std::string> unsubscribe_message_id(const std::string& secret, std
     return id;
 }
 
-SmtpChannel::SmtpChannel(HttpClient& http, SmtpConfig config) : http_(http), config_(std::move(config)) {
+SmtpChannel::SmtpChannel(HttpClient& http, std::string name, SmtpConfig config)
+    : http_(http), name_(std::move(name)), config_(std::move(config)) {
     envelope_from_ = config_.bounce_address.empty() ? address_of(config_.from) : config_.bounce_address;
     auto at = envelope_from_.find('@');
     domain_ = at == std::string::npos ? "crieur.invalid" : envelope_from_.substr(at + 1);
@@ -208,5 +211,31 @@ void SmtpChannel::send(Message message, Done done) {
                              done(std::move(o));
                          });
 }
+
+namespace {
+
+std::shared_ptr<const ProviderSettings> parse_smtp(config::Section& s) {
+    SmtpConfig m;
+    s.string("url", m.url, true);
+    s.string("starttls", m.starttls, false, {"required", "none"});
+    s.string("username", m.username);
+    s.secret("password", m.password);
+    s.string("from", m.from, true);
+    s.string("bounce_address", m.bounce_address);
+    s.integer("timeout_ms", m.timeout_ms, 100, 600'000);
+    return std::make_shared<SettingsOf<SmtpConfig>>(std::move(m));
+}
+
+std::unique_ptr<Channel> make_smtp(const ProviderContext& context, const ProviderConfig& instance) {
+    SmtpConfig c = instance.settings_as<SmtpConfig>();
+    c.unsubscribe_url = context.config.links.unsubscribe_url;
+    c.unsubscribe_secret = context.config.links.secret;
+    c.tracking_url = context.config.links.tracking_url;
+    return std::make_unique<SmtpChannel>(context.http, instance.name, std::move(c));
+}
+
+}  // namespace
+
+ProviderType smtp_provider() { return {"smtp", "email", parse_smtp, make_smtp}; }
 
 }  // namespace crieur

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "channels/encoding.hpp"
+#include "daemon/config_section.hpp"
 #include "daemon/log.hpp"
 
 namespace crieur {
@@ -107,8 +108,8 @@ Outcome classify_fcm(const HttpResponse& r) {
     return o;
 }
 
-FcmChannel::FcmChannel(HttpClient& http, FcmConfig config)
-    : http_(http), config_(std::move(config)), account_(read_service_account(config_.service_account_file)),
+FcmChannel::FcmChannel(HttpClient& http, std::string name, FcmConfig config)
+    : http_(http), name_(std::move(name)), config_(std::move(config)), account_(read_service_account(config_.service_account_file)),
       url_(config_.base_url + "/v1/projects/" + config_.project_id + "/messages:send") {
     fcm_assertion(account_, 0);  // fails at start-up, not at the first send, when the key is bad
 }
@@ -187,5 +188,24 @@ void FcmChannel::post(Message message, Done done) {
         done(classify_fcm(r));
     });
 }
+
+namespace {
+
+std::shared_ptr<const ProviderSettings> parse_fcm(config::Section& s) {
+    FcmConfig f;
+    s.string("base_url", f.base_url);
+    s.string("project_id", f.project_id, true);
+    s.path("service_account_file", f.service_account_file, true);
+    s.integer("timeout_ms", f.timeout_ms, 100, 120'000);
+    return std::make_shared<SettingsOf<FcmConfig>>(std::move(f));
+}
+
+std::unique_ptr<Channel> make_fcm(const ProviderContext& context, const ProviderConfig& instance) {
+    return std::make_unique<FcmChannel>(context.http, instance.name, instance.settings_as<FcmConfig>());
+}
+
+}  // namespace
+
+ProviderType fcm_provider() { return {"fcm", "push", parse_fcm, make_fcm}; }
 
 }  // namespace crieur

@@ -2,6 +2,10 @@
 // (POST /v1/projects/{project}/messages:send). The OAuth2 access token comes from the service
 // account: an RS256 JWT exchanged at the token URI, cached until shortly before it expires, one
 // exchange at a time (sends wait for it). Use from the io_context's thread only.
+//
+// Its keys, in a [[providers]] entry with type = "fcm":
+//   project_id, service_account_file (the service account's JSON key): both required;
+//   base_url = "https://fcm.googleapis.com", timeout_ms = 10000.
 #pragma once
 
 #include <chrono>
@@ -10,9 +14,19 @@
 
 #include "channels/channel.hpp"
 #include "channels/http_client.hpp"
-#include "daemon/config.hpp"
+#include "channels/provider.hpp"
 
 namespace crieur {
+
+struct FcmConfig {
+    std::string base_url = "https://fcm.googleapis.com";
+    std::string project_id;
+    std::string service_account_file;  // the service account's JSON key (client_email, private_key, token_uri)
+    int timeout_ms = 10'000;
+    bool operator==(const FcmConfig&) const = default;
+};
+
+ProviderType fcm_provider();
 
 struct ServiceAccount {
     std::string client_email;
@@ -28,8 +42,8 @@ Outcome classify_fcm(const HttpResponse& response);
 
 class FcmChannel final : public Channel {
 public:
-    FcmChannel(HttpClient& http, FcmConfig config);
-    std::string_view provider() const override { return "fcm"; }
+    FcmChannel(HttpClient& http, std::string name, FcmConfig config);
+    std::string_view provider() const override { return name_; }
     bool carries(std::string_view channel) const override { return channel == "push"; }
     // An app registration token (a browser subscription is JSON, for Web Push).
     bool accepts(std::string_view recipient) const override { return !recipient.empty() && recipient.front() != '{'; }
@@ -40,6 +54,7 @@ private:
     void post(Message message, Done done);
 
     HttpClient& http_;
+    std::string name_;
     FcmConfig config_;
     ServiceAccount account_;
     std::string url_;

@@ -20,6 +20,7 @@
 #include <stdexcept>
 
 #include "channels/encoding.hpp"
+#include "daemon/config_section.hpp"
 
 namespace crieur {
 
@@ -275,8 +276,8 @@ Outcome classify_webpush(const HttpResponse& r) {
     return o;
 }
 
-WebPushChannel::WebPushChannel(HttpClient& http, WebPushConfig config)
-    : http_(http), config_(std::move(config)), vapid_(config_.vapid_key_file, config_.vapid_subject) {}
+WebPushChannel::WebPushChannel(HttpClient& http, std::string name, WebPushConfig config)
+    : http_(http), name_(std::move(name)), config_(std::move(config)), vapid_(config_.vapid_key_file, config_.vapid_subject) {}
 
 bool push_host_allowed(const std::string& endpoint, const std::vector<std::string>& allowed) {
     const auto url = parts_of(endpoint);
@@ -295,7 +296,7 @@ void WebPushChannel::send(Message message, Done done) {
     }
     if (!push_host_allowed(sub->endpoint, config_.allowed_hosts)) {
         done(Outcome{OutcomeKind::bad_address, "webpush", {}, "host_not_allowed",
-                     "the endpoint's host is not a push service in webpush.allowed_hosts", 0});
+                     "the endpoint's host is not a push service in the provider's allowed_hosts", 0});
         return;
     }
     const render::Rendered& c = message.content;
@@ -324,5 +325,25 @@ void WebPushChannel::send(Message message, Done done) {
     req.timeout = std::chrono::milliseconds(config_.timeout_ms);
     http_.perform(std::move(req), [done = std::move(done)](HttpResponse r) { done(classify_webpush(r)); });
 }
+
+namespace {
+
+std::shared_ptr<const ProviderSettings> parse_webpush(config::Section& s) {
+    WebPushConfig w;
+    s.path("vapid_key_file", w.vapid_key_file, true);
+    s.string("vapid_subject", w.vapid_subject, true);
+    s.integer("ttl_s", w.ttl_s, 0, 2'419'200);
+    s.integer("timeout_ms", w.timeout_ms, 100, 120'000);
+    s.strings("allowed_hosts", w.allowed_hosts);
+    return std::make_shared<SettingsOf<WebPushConfig>>(std::move(w));
+}
+
+std::unique_ptr<Channel> make_webpush(const ProviderContext& context, const ProviderConfig& instance) {
+    return std::make_unique<WebPushChannel>(context.http, instance.name, instance.settings_as<WebPushConfig>());
+}
+
+}  // namespace
+
+ProviderType webpush_provider() { return {"webpush", "push", parse_webpush, make_webpush}; }
 
 }  // namespace crieur

@@ -2,6 +2,11 @@
 // aes128gcm (RFC 8291, on OpenSSL) and the request signed with VAPID (RFC 8292, ES256).
 // Headers TTL, Urgency (urgent messages → high) and Topic. A 404 or 410 means the subscription is
 // gone: a bad address. Use from the io_context's thread only; the crypto helpers are pure.
+//
+// Its keys, in a [[providers]] entry with type = "webpush":
+//   vapid_key_file (the application server's P-256 private key, PEM), vapid_subject (a mailto:
+//   or https: contact for the push services): both required; ttl_s = 86400, timeout_ms = 10000,
+//   allowed_hosts = the push services a subscription may name (FCM, Mozilla, Windows, Apple).
 #pragma once
 
 #include <optional>
@@ -12,9 +17,23 @@
 #include "channels/channel.hpp"
 #include "channels/encoding.hpp"
 #include "channels/http_client.hpp"
-#include "daemon/config.hpp"
+#include "channels/provider.hpp"
 
 namespace crieur {
+
+struct WebPushConfig {
+    std::string vapid_key_file;   // the application server's P-256 private key, PEM
+    std::string vapid_subject;    // mailto: or https: contact for the push services
+    int ttl_s = 86'400;           // how long a push service keeps an undelivered message
+    int timeout_ms = 10'000;
+    // The push services a subscription's endpoint may name (a leading '.' matches any subdomain):
+    // an endpoint is an address anyone can write, and must not aim crieurd at the town's network.
+    std::vector<std::string> allowed_hosts{"fcm.googleapis.com", "updates.push.services.mozilla.com",
+                                           ".notify.windows.com", ".push.apple.com"};
+    bool operator==(const WebPushConfig&) const = default;
+};
+
+ProviderType webpush_provider();
 
 // A browser's push subscription, as PushSubscription.toJSON() gives it.
 struct PushSubscription {
@@ -62,8 +81,8 @@ Outcome classify_webpush(const HttpResponse& response);
 
 class WebPushChannel final : public Channel {
 public:
-    WebPushChannel(HttpClient& http, WebPushConfig config);
-    std::string_view provider() const override { return "webpush"; }
+    WebPushChannel(HttpClient& http, std::string name, WebPushConfig config);
+    std::string_view provider() const override { return name_; }
     bool carries(std::string_view channel) const override { return channel == "push"; }
     // A browser subscription is JSON; an app's registration token is not.
     bool accepts(std::string_view recipient) const override { return recipient.starts_with("{"); }
@@ -71,6 +90,7 @@ public:
 
 private:
     HttpClient& http_;
+    std::string name_;
     WebPushConfig config_;
     Vapid vapid_;
 };

@@ -8,6 +8,8 @@
 #include <chrono>
 
 #include "channels/encoding.hpp"
+#include "daemon/config_section.hpp"
+#include "daemon/status.hpp"
 
 namespace crieur {
 
@@ -69,8 +71,8 @@ std::string ovh_status(const std::string& dlr) {
     return {};
 }
 
-OvhChannel::OvhChannel(HttpClient& http, OvhConfig config)
-    : http_(http), config_(std::move(config)), url_(config_.base_url + "/sms/" + config_.service_name + "/jobs") {}
+OvhChannel::OvhChannel(HttpClient& http, std::string name, OvhConfig config)
+    : http_(http), name_(std::move(name)), config_(std::move(config)), url_(config_.base_url + "/sms/" + config_.service_name + "/jobs") {}
 
 void OvhChannel::send(Message message, Done done) {
     rapidjson::StringBuffer b;
@@ -101,5 +103,53 @@ void OvhChannel::send(Message message, Done done) {
         done(classify_ovh(r, receiver));
     });
 }
+
+HookResult OvhChannel::hook(const HookRequest& req) const {
+    if (req.method != "GET" && req.method != "POST") return {};
+    // GET (or POST) /hooks/<name>/<token>?id=<outgoing id>&dlr=<code>.
+    std::string_view token = req.path;
+    if (token.starts_with('/')) token.remove_prefix(1);
+    if (config_.callback_token.empty() || !same_bytes(token, config_.callback_token))
+        return HookResult::refuse("a delivery report on an unknown path");
+    std::string id, dlr;
+    auto params = form_decode(std::string(req.query));  // the parameters come in the query string, or in a form body
+    for (auto& p : form_decode(std::string(req.body))) params.push_back(std::move(p));
+    for (auto& [k, v] : params) {
+        if (k == "id") id = v;
+        else if (k == "dlr") dlr = v;
+    }
+    if (id.empty() || dlr.empty()) return HookResult::malformed("a delivery report without id or dlr");
+    auto r = HookResult::taken(200);
+    const std::string ours = ovh_status(dlr);
+    if (ours.empty()) return r;
+    r.events.push_back({name_, id, *parse_status(ours), "dlr " + dlr,
+                        std::string(req.query) + (req.body.empty() ? "" : "&" + std::string(req.body))});
+    return r;
+}
+
+namespace {
+
+std::shared_ptr<const ProviderSettings> parse_ovh(config::Section& s) {
+    OvhConfig o;
+    s.string("base_url", o.base_url);
+    s.string("service_name", o.service_name, true);
+    s.string("application_key", o.application_key, true);
+    s.secret("application_secret", o.application_secret);
+    s.secret("consumer_key", o.consumer_key);
+    s.string("sender", o.sender, true);
+    s.secret("callback_token", o.callback_token);
+    s.integer("timeout_ms", o.timeout_ms, 100, 120'000);
+    if (o.application_secret.empty()) s.problem("application_secret_env", "required (or application_secret_file)");
+    if (o.consumer_key.empty()) s.problem("consumer_key_env", "required (or consumer_key_file)");
+    return std::make_shared<SettingsOf<OvhConfig>>(std::move(o));
+}
+
+std::unique_ptr<Channel> make_ovh(const ProviderContext& context, const ProviderConfig& instance) {
+    return std::make_unique<OvhChannel>(context.http, instance.name, instance.settings_as<OvhConfig>());
+}
+
+}  // namespace
+
+ProviderType ovh_provider() { return {"ovh", "sms", parse_ovh, make_ovh}; }
 
 }  // namespace crieur

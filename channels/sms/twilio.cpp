@@ -9,6 +9,8 @@
 #include <cctype>
 
 #include "channels/encoding.hpp"
+#include "daemon/status.hpp"
+#include "daemon/config_section.hpp"
 
 namespace crieur {
 
@@ -131,21 +133,6 @@ bool twilio_signature_valid(const std::string& auth_token, const std::string& ur
 
 bool twilio_bad_address_code(const std::string& error_code) { return error_code == "30005" || error_code == "30006"; }
 
-SmsKeyword sms_keyword(std::string_view body) {
-    while (!body.empty() && std::isspace(static_cast<unsigned char>(body.front()))) body.remove_prefix(1);
-    while (!body.empty() && (std::isspace(static_cast<unsigned char>(body.back())) || body.back() == '.' || body.back() == '!'))
-        body.remove_suffix(1);
-    if (body.size() > 16) return SmsKeyword::none;
-    std::string word;
-    for (unsigned char c : body) word += static_cast<char>(std::toupper(c));
-    if (word == "ARR\xC3\x8AT" || word == "ARR\xC3\xAAT") return SmsKeyword::opt_out;  // ARRÊT, arrêt: ê is not upper-cased bytewise
-    for (const char* k : {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL", "ARRET"})
-        if (word == k) return SmsKeyword::opt_out;
-    for (const char* k : {"START", "UNSTOP"})
-        if (word == k) return SmsKeyword::opt_in;
-    return SmsKeyword::none;
-}
-
 std::string twilio_status(const std::string& s) {
     if (s == "delivered") return "delivered";
     if (s == "read") return "read";
@@ -154,8 +141,8 @@ std::string twilio_status(const std::string& s) {
     return {};
 }
 
-TwilioChannel::TwilioChannel(HttpClient& http, TwilioConfig config)
-    : http_(http), config_(std::move(config)),
+TwilioChannel::TwilioChannel(HttpClient& http, std::string name, TwilioConfig config)
+    : http_(http), name_(std::move(name)), config_(std::move(config)),
       url_(config_.base_url + "/2010-04-01/Accounts/" + config_.account_sid + "/Messages.json"),
       headers_(std::make_shared<HttpHeaders>(std::vector<std::pair<std::string, std::string>>{
           {"Authorization", "Basic " + base64_encode(config_.account_sid + ":" + config_.auth_token)},
@@ -175,5 +162,68 @@ void TwilioChannel::send(Message message, Done done) {
     req.timeout = std::chrono::milliseconds(config_.timeout_ms);
     http_.perform(std::move(req), [done = std::move(done)](HttpResponse r) { done(classify_twilio(r)); });
 }
+
+HookResult TwilioChannel::hook(const HookRequest& req) const {
+    if (req.method != "POST") return {};
+    // Twilio signs what it posts with the auth token over the URL it called: the status callback
+    // URL this daemon gave it, or the inbound URL set on the number.
+    const bool inbound = req.path == "/inbound";
+    if (!inbound && !req.path.empty()) return {};
+    if (inbound && config_.inbound_url.empty()) return {};
+    const auto form = form_decode(req.body);
+    if (!twilio_signature_valid(config_.auth_token, inbound ? config_.inbound_url : config_.status_callback, form,
+                                req.header("x-twilio-signature")))
+        return HookResult::refuse(inbound ? "an incoming message with a bad signature" : "a status callback with a bad signature");
+    auto field = [&form](std::string_view name) {
+        for (auto& [k, v] : form)
+            if (k == name) return v;
+        return std::string();
+    };
+    if (inbound) {
+        InboundMessage m{"sms", field("From"), field("Body"), field("MessageSid")};
+        if (m.from.empty()) return HookResult::malformed("an incoming message without From");
+        // Twilio's Advanced Opt-Out, when enabled, says itself what the message was.
+        const std::string opt = field("OptOutType");
+        m.provider_keyword = opt == "STOP" ? SmsKeyword::opt_out : opt == "START" ? SmsKeyword::opt_in : SmsKeyword::none;
+        // An empty TwiML document: no automatic reply from us.
+        auto r = HookResult::taken(200, "text/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>");
+        r.inbound.push_back(std::move(m));
+        return r;
+    }
+    const std::string sid = field("MessageSid"), status = field("MessageStatus"), error_code = field("ErrorCode");
+    if (sid.empty() || status.empty()) return HookResult::malformed("a status callback without MessageSid or MessageStatus");
+    auto r = HookResult::taken(204);
+    const std::string ours = twilio_status(status);
+    if (ours.empty()) return r;  // queued, sending, ...: nothing to record
+    r.events.push_back({name_, sid, *parse_status(ours), error_code.empty() ? status : status + " " + error_code,
+                        std::string(req.body), ours == "failed" && twilio_bad_address_code(error_code)});
+    return r;
+}
+
+namespace {
+
+std::shared_ptr<const ProviderSettings> parse_twilio(config::Section& s) {
+    TwilioConfig t;
+    s.string("base_url", t.base_url);
+    s.string("account_sid", t.account_sid, true);
+    s.secret("auth_token", t.auth_token);
+    s.string("from", t.from);
+    s.string("messaging_service_sid", t.messaging_service_sid);
+    s.string("status_callback", t.status_callback);
+    s.string("inbound_url", t.inbound_url);
+    s.integer("timeout_ms", t.timeout_ms, 100, 120'000);
+    s.integer("validity_period_s", t.validity_period_s, 0, 36'000);
+    if (t.auth_token.empty()) s.problem("auth_token_env", "required (or auth_token_file)");
+    if (t.from.empty() && t.messaging_service_sid.empty()) s.problem("from", "required (or messaging_service_sid)");
+    return std::make_shared<SettingsOf<TwilioConfig>>(std::move(t));
+}
+
+std::unique_ptr<Channel> make_twilio(const ProviderContext& context, const ProviderConfig& instance) {
+    return std::make_unique<TwilioChannel>(context.http, instance.name, instance.settings_as<TwilioConfig>());
+}
+
+}  // namespace
+
+ProviderType twilio_provider() { return {"twilio", "sms", parse_twilio, make_twilio}; }
 
 }  // namespace crieur

@@ -1,8 +1,14 @@
 // TwilioChannel: SMS through Twilio's Messages API (POST /2010-04-01/Accounts/{sid}/Messages.json,
 // form-encoded, HTTP Basic auth), with the status callback URL so that Twilio reports delivery to
-// /hooks/twilio. The classification of Twilio's answers is a table in twilio.cpp, tested row by
-// row; the status callback's signature check (X-Twilio-Signature) is here too.
-// Use from the io_context's thread only.
+// /hooks/<name>. The classification of Twilio's answers is a table in twilio.cpp, tested row by
+// row; the callbacks (status, and citizens' replies on /hooks/<name>/inbound) are read here too,
+// each checked by its X-Twilio-Signature. Use from the io_context's thread only.
+//
+// Its keys, in a [[providers]] entry with type = "twilio":
+//   account_sid (required), auth_token_env | auth_token_file (required),
+//   from | messaging_service_sid (one required), status_callback (the public URL of /hooks/<name>),
+//   inbound_url (the public URL of /hooks/<name>/inbound, as set on the number in Twilio),
+//   base_url = "https://api.twilio.com", timeout_ms = 10000, validity_period_s = 0 (Twilio's 10 h).
 #pragma once
 
 #include <string>
@@ -10,19 +16,31 @@
 
 #include "channels/channel.hpp"
 #include "channels/http_client.hpp"
-#include "daemon/config.hpp"
+#include "channels/provider.hpp"
 
 namespace crieur {
+
+struct TwilioConfig {
+    std::string base_url = "https://api.twilio.com";
+    std::string account_sid;
+    std::string auth_token;              // from auth_token_env or auth_token_file
+    std::string from;                    // a sender number or alphanumeric sender id…
+    std::string messaging_service_sid;   // …or a Messaging Service
+    std::string status_callback;         // the public URL of this instance's /hooks/<name>
+    std::string inbound_url;             // the public URL of /hooks/<name>/inbound
+    int timeout_ms = 10'000;
+    int validity_period_s = 0;           // 0: Twilio's default (10 h)
+    bool operator==(const TwilioConfig&) const = default;
+};
+
+// The type's entry in channels/providers.cpp.
+ProviderType twilio_provider();
 
 // What Twilio's answer to a create call means for us. Pure.
 Outcome classify_twilio(const HttpResponse& response);
 // An "undelivered"/"failed" callback's ErrorCode that means the number cannot be reached
 // (30005 unknown destination, 30006 landline or unreachable carrier).
 bool twilio_bad_address_code(const std::string& error_code);
-// An incoming SMS's words that opt out of (STOP, ARRET, …) or back into (START, UNSTOP) messages:
-// Twilio's default keywords for long codes, and the French ARRET.
-enum class SmsKeyword { none, opt_out, opt_in };
-SmsKeyword sms_keyword(std::string_view body);
 
 // The X-Twilio-Signature of a callback: Base64(HMAC-SHA1(auth token, URL + each sorted name+value)).
 std::string twilio_signature(const std::string& auth_token, const std::string& url,
@@ -42,13 +60,15 @@ std::string twilio_status(const std::string& message_status);
 
 class TwilioChannel final : public Channel {
 public:
-    TwilioChannel(HttpClient& http, TwilioConfig config);
-    std::string_view provider() const override { return "twilio"; }
+    TwilioChannel(HttpClient& http, std::string name, TwilioConfig config);
+    std::string_view provider() const override { return name_; }
     bool carries(std::string_view channel) const override { return channel == "sms"; }
     void send(Message message, Done done) override;
+    HookResult hook(const HookRequest& request) const override;
 
 private:
     HttpClient& http_;
+    std::string name_;
     TwilioConfig config_;
     std::string url_;
     std::shared_ptr<const HttpHeaders> headers_;  // built once: auth and content type

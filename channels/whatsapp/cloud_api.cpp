@@ -8,6 +8,8 @@
 #include <array>
 
 #include "channels/encoding.hpp"
+#include "daemon/config_section.hpp"
+#include "daemon/status.hpp"
 
 namespace crieur {
 
@@ -126,39 +128,48 @@ bool whatsapp_signature_valid(const std::string& app_secret, const std::string& 
     return same_bytes(whatsapp_signature(app_secret, body), header);
 }
 
-std::vector<WhatsappStatus> parse_whatsapp_statuses(const std::string& body) {
-    std::vector<WhatsappStatus> out;
+std::optional<WhatsappNotification> parse_whatsapp_notification(std::string_view body) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("entry") || !d["entry"].IsArray()) return out;
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("entry") || !d["entry"].IsArray()) return std::nullopt;
+    WhatsappNotification out;
+    auto text = [](const rapidjson::Value& v, const char* key) {
+        return v.HasMember(key) && v[key].IsString() ? std::string(v[key].GetString()) : std::string();
+    };
     for (auto& entry : d["entry"].GetArray()) {
         if (!entry.IsObject() || !entry.HasMember("changes") || !entry["changes"].IsArray()) continue;
         for (auto& change : entry["changes"].GetArray()) {
             if (!change.IsObject() || !change.HasMember("value") || !change["value"].IsObject()) continue;
             auto& value = change["value"];
-            if (!value.HasMember("statuses") || !value["statuses"].IsArray()) continue;
-            for (auto& s : value["statuses"].GetArray()) {
-                if (!s.IsObject() || !s.HasMember("id") || !s["id"].IsString() || !s.HasMember("status") ||
-                    !s["status"].IsString())
-                    continue;
-                WhatsappStatus st{s["id"].GetString(), s["status"].GetString(), s["status"].GetString()};
-                if (s.HasMember("errors") && s["errors"].IsArray() && !s["errors"].Empty() &&
-                    s["errors"][0].IsObject() && s["errors"][0].HasMember("code") && s["errors"][0]["code"].IsInt())
-                {
-                    const int code = s["errors"][0]["code"].GetInt();
-                    st.provider_status += " " + std::to_string(code);
-                    auto rule = std::find_if(kCodes.begin(), kCodes.end(), [&](const CodeRule& c) { return c.code == code; });
-                    st.bad_address = rule != kCodes.end() && rule->kind == OutcomeKind::bad_address;
+            if (value.HasMember("statuses") && value["statuses"].IsArray())
+                for (auto& s : value["statuses"].GetArray()) {
+                    if (!s.IsObject() || text(s, "id").empty() || text(s, "status").empty()) continue;
+                    WhatsappStatus st{text(s, "id"), text(s, "status"), text(s, "status")};
+                    if (s.HasMember("errors") && s["errors"].IsArray() && !s["errors"].Empty() &&
+                        s["errors"][0].IsObject() && s["errors"][0].HasMember("code") && s["errors"][0]["code"].IsInt())
+                    {
+                        const int code = s["errors"][0]["code"].GetInt();
+                        st.provider_status += " " + std::to_string(code);
+                        auto rule = std::find_if(kCodes.begin(), kCodes.end(), [&](const CodeRule& c) { return c.code == code; });
+                        st.bad_address = rule != kCodes.end() && rule->kind == OutcomeKind::bad_address;
+                    }
+                    out.statuses.push_back(std::move(st));
                 }
-                out.push_back(std::move(st));
-            }
+            // Citizens' text messages: "from" is the number in digits, without the '+'.
+            if (value.HasMember("messages") && value["messages"].IsArray())
+                for (auto& m : value["messages"].GetArray()) {
+                    if (!m.IsObject() || text(m, "from").empty() || text(m, "type") != "text" || !m.HasMember("text") ||
+                        !m["text"].IsObject())
+                        continue;
+                    out.messages.push_back({"whatsapp", "+" + text(m, "from"), text(m["text"], "body"), text(m, "id")});
+                }
         }
     }
     return out;
 }
 
-WhatsappChannel::WhatsappChannel(HttpClient& http, WhatsappConfig config)
-    : http_(http), config_(std::move(config)), url_(config_.base_url + "/" + config_.phone_number_id + "/messages"),
+WhatsappChannel::WhatsappChannel(HttpClient& http, std::string name, WhatsappConfig config)
+    : http_(http), name_(std::move(name)), config_(std::move(config)), url_(config_.base_url + "/" + config_.phone_number_id + "/messages"),
       headers_(std::make_shared<HttpHeaders>(std::vector<std::pair<std::string, std::string>>{
           {"Authorization", "Bearer " + config_.access_token}, {"Content-Type", "application/json"}})) {}
 
@@ -170,5 +181,54 @@ void WhatsappChannel::send(Message message, Done done) {
     req.timeout = std::chrono::milliseconds(config_.timeout_ms);
     http_.perform(std::move(req), [done = std::move(done)](HttpResponse r) { done(classify_whatsapp(r)); });
 }
+
+HookResult WhatsappChannel::hook(const HookRequest& req) const {
+    if (!req.path.empty()) return {};
+    if (req.method == "GET") {  // the subscription handshake
+        std::string mode, token, challenge;
+        for (auto& [k, v] : form_decode(req.query)) {
+            if (k == "hub.mode") mode = v;
+            else if (k == "hub.verify_token") token = v;
+            else if (k == "hub.challenge") challenge = v;
+        }
+        if (mode != "subscribe" || config_.verify_token.empty() || !same_bytes(token, config_.verify_token))
+            return HookResult::refuse("a subscription handshake with a wrong verify token");
+        return HookResult::taken(200, "text/plain", challenge);
+    }
+    if (req.method != "POST") return {};
+    if (!whatsapp_signature_valid(config_.app_secret, std::string(req.body), req.header("x-hub-signature-256")))
+        return HookResult::refuse("a notification with a bad signature");
+    auto notification = parse_whatsapp_notification(req.body);
+    if (!notification) return HookResult::malformed("a notification that is not a webhook's JSON");
+    auto r = HookResult::taken(200);
+    for (auto& s : notification->statuses)
+        if (auto status = parse_status(s.status))
+            r.events.push_back({name_, s.id, *status, s.provider_status, std::string(req.body), s.bad_address});
+    r.inbound = std::move(notification->messages);
+    return r;
+}
+
+namespace {
+
+std::shared_ptr<const ProviderSettings> parse_whatsapp(config::Section& s) {
+    WhatsappConfig w;
+    s.string("base_url", w.base_url);
+    s.string("phone_number_id", w.phone_number_id, true);
+    s.secret("access_token", w.access_token);
+    s.secret("app_secret", w.app_secret);
+    s.secret("verify_token", w.verify_token);
+    s.integer("timeout_ms", w.timeout_ms, 100, 120'000);
+    if (w.access_token.empty()) s.problem("access_token_env", "required (or access_token_file)");
+    if (w.app_secret.empty()) s.problem("app_secret_env", "required (or app_secret_file): it checks the webhooks");
+    return std::make_shared<SettingsOf<WhatsappConfig>>(std::move(w));
+}
+
+std::unique_ptr<Channel> make_whatsapp(const ProviderContext& context, const ProviderConfig& instance) {
+    return std::make_unique<WhatsappChannel>(context.http, instance.name, instance.settings_as<WhatsappConfig>());
+}
+
+}  // namespace
+
+ProviderType whatsapp_provider() { return {"whatsapp", "whatsapp", parse_whatsapp, make_whatsapp}; }
 
 }  // namespace crieur

@@ -1,18 +1,37 @@
 // WhatsappChannel: business-initiated WhatsApp messages through Meta's Cloud API
 // (POST {base}/{phone-number-id}/messages, bearer token), always as the approved template the
 // manifest names, with its ordered parameters. Meta's error codes are classified by a table in
-// cloud_api.cpp; its status webhooks (X-Hub-Signature-256) are parsed here too.
+// cloud_api.cpp; its webhooks on /hooks/<name> (the subscription handshake, then status updates
+// and citizens' messages signed with X-Hub-Signature-256) are read here too.
 // Use from the io_context's thread only.
+//
+// Its keys, in a [[providers]] entry with type = "whatsapp":
+//   phone_number_id, access_token_env | _file, app_secret_env | _file (signs the webhooks): all
+//   required; verify_token_env | _file (the webhook subscription handshake),
+//   base_url = "https://graph.facebook.com/v21.0", timeout_ms = 10000.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "channels/channel.hpp"
 #include "channels/http_client.hpp"
-#include "daemon/config.hpp"
+#include "channels/provider.hpp"
 
 namespace crieur {
+
+struct WhatsappConfig {
+    std::string base_url = "https://graph.facebook.com/v21.0";
+    std::string phone_number_id;
+    std::string access_token;  // from access_token_env or access_token_file
+    std::string app_secret;    // signs the webhooks (X-Hub-Signature-256); from app_secret_env/_file
+    std::string verify_token;  // the webhook subscription handshake; from verify_token_env/_file
+    int timeout_ms = 10'000;
+    bool operator==(const WhatsappConfig&) const = default;
+};
+
+ProviderType whatsapp_provider();
 
 Outcome classify_whatsapp(const HttpResponse& response);
 // The JSON body of a template message.
@@ -28,18 +47,25 @@ struct WhatsappStatus {
     std::string provider_status;  // "failed 131026"
     bool bad_address = false;     // the error code means the number cannot be reached (131026)
 };
-// The statuses a webhook body carries (an empty list for other notifications or bad JSON).
-std::vector<WhatsappStatus> parse_whatsapp_statuses(const std::string& body);
+// What a webhook body carries: statuses, and the text messages citizens sent (an empty list for
+// other notifications); nullopt when the body is not a webhook's JSON at all.
+struct WhatsappNotification {
+    std::vector<WhatsappStatus> statuses;
+    std::vector<InboundMessage> messages;
+};
+std::optional<WhatsappNotification> parse_whatsapp_notification(std::string_view body);
 
 class WhatsappChannel final : public Channel {
 public:
-    WhatsappChannel(HttpClient& http, WhatsappConfig config);
-    std::string_view provider() const override { return "whatsapp"; }
+    WhatsappChannel(HttpClient& http, std::string name, WhatsappConfig config);
+    std::string_view provider() const override { return name_; }
     bool carries(std::string_view channel) const override { return channel == "whatsapp"; }
     void send(Message message, Done done) override;
+    HookResult hook(const HookRequest& request) const override;
 
 private:
     HttpClient& http_;
+    std::string name_;
     WhatsappConfig config_;
     std::string url_;
     std::shared_ptr<const HttpHeaders> headers_;  // built once: auth and content type

@@ -150,7 +150,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
     // One-click unsubscribe (RFC 8058): the mail client POSTs "List-Unsubscribe=One-Click". The
     // citizen refuses information e-mails; an inline address goes on the suppression list.
     routes.add("POST", "/u/", [&config, &directory, &store, &clock](const Request&, std::string_view token, Reply reply) {
-        auto message_id = unsubscribe_message_id(config.smtp.unsubscribe_secret, token);
+        auto message_id = unsubscribe_message_id(config.links.secret, token);
         if (!message_id) return reply(json_error(404, "unknown or damaged unsubscribe link"));
         store.message_contact(*message_id, "email", [&directory, &clock, reply = std::move(reply)](
                                                         std::optional<MessageContact> contact) mutable {
@@ -175,7 +175,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
     // A GET (a link scanner, or a citizen clicking the link in a client without one-click) changes
     // nothing: it shows a button that POSTs.
     routes.add("GET", "/u/", [&config](const Request&, std::string_view token, Reply reply) {
-        if (!unsubscribe_message_id(config.smtp.unsubscribe_secret, token))
+        if (!unsubscribe_message_id(config.links.secret, token))
             return reply(json_error(404, "unknown or damaged unsubscribe link"));
         std::string page =
             "<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\"><title>Désinscription</title>"

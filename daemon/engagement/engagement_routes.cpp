@@ -100,7 +100,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
     });
 
     routes.add("GET", "/t/o/", [&config, &store, &clock](const Request&, std::string_view token, Reply reply) {
-        auto id = tracking::open_message_id(config.smtp.unsubscribe_secret, token);
+        auto id = tracking::open_message_id(config.links.secret, token);
         if (!id) return reply(json_error(404, "unknown image"));
         record_one(store, {*id, "email", "open", "", to_unix_ms(clock.now()), "image"});
         reply({200, "image/gif", std::string(reinterpret_cast<const char*>(kPixel), sizeof kPixel),
@@ -111,7 +111,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
         std::string url;
         for (auto& [k, v] : form_decode(req.query))
             if (k == "u") url = v;
-        auto id = tracking::click_message_id(config.smtp.unsubscribe_secret, token, url);
+        auto id = tracking::click_message_id(config.links.secret, token, url);
         // Never a redirect to a URL the token was not made for (an open redirect), nor one that
         // could break out of its header line.
         const bool printable = std::none_of(url.begin(), url.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });

@@ -1,14 +1,16 @@
-// The providers' callbacks, open to the internet and checked by each provider's own proof (a
-// signature, an unguessable path token): Twilio status callbacks and incoming messages, OVHcloud
-// delivery reports, WhatsApp's subscription handshake and status notifications. A confirmation
-// (2xx) is only given once what it reports is written; otherwise the provider sends it again.
-// Handlers run on the io_context.
+// The providers' callbacks: /hooks/<provider name>/..., open to the internet, each read by that
+// provider instance's driver (Channel::hook), which checks the provider's own proof (a signature,
+// an unguessable path token) and returns status updates and citizens' messages as values. This
+// route records them, and answers what the driver asked only once they are written; otherwise it
+// answers 500 and the provider sends them again. A STOP opts the address out of its channel,
+// START back in. Refused and malformed callbacks are counted in /metrics. Handlers run on the
+// io_context.
 #pragma once
 
 #include "daemon/http/routes.hpp"
 
 namespace crieur {
-struct Config;
+class ChannelRegistry;
 class Metrics;
 class ReceiptStore;
 namespace directory {
@@ -18,7 +20,7 @@ class DirectoryService;
 
 namespace crieur::http {
 
-void add_hook_routes(Routes& routes, const Config& config, ReceiptStore& store, directory::DirectoryService& directory,
-                     Metrics& metrics);
+void add_hook_routes(Routes& routes, const ChannelRegistry& channels, ReceiptStore& store,
+                     directory::DirectoryService& directory, Metrics& metrics);
 
 }  // namespace crieur::http

@@ -80,15 +80,6 @@ struct UnsentRequest {
     std::string campaign;  // so that a campaign's cancellation finds its scheduled messages
 };
 
-// A provider's report on a message it took: delivered, read, failed, … (its status callback).
-struct ProviderEvent {
-    std::string provider;     // as recorded with the attempt ("twilio")
-    std::string provider_id;  // the provider's message id
-    Status status = Status::sent;
-    std::string provider_status;  // the provider's own word ("undelivered")
-    std::string raw;              // what it sent, for the record
-    bool bad_address = false;     // the provider says the address cannot be reached (WhatsApp 131026)
-};
 
 // A bad address learnt from a provider's callback: the attempt's channel and recipient.
 struct BadAddress {

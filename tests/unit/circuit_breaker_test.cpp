@@ -4,6 +4,9 @@
 
 #include "channels/circuit_breaker.hpp"
 #include "channels/registry.hpp"
+#include "channels/sms/ovh.hpp"
+#include "channels/sms/twilio.hpp"
+#include "support/provider_instances.hpp"
 
 using namespace crieur;
 using namespace std::chrono_literals;
@@ -47,10 +50,9 @@ TEST_CASE("a provider whose breaker is open gets no traffic, the other one takes
     boost::asio::io_context io;
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-breaker-" + std::to_string(::getpid()))).string();
-    c.twilio.enabled = true;
-    c.ovh.enabled = true;
-    c.providers.breaker_failures = 2;
-    c.providers.breaker_open_ms = 60'000;
+    c.providers = {test::instance<TwilioConfig>("twilio", "twilio"), test::instance<OvhConfig>("ovh", "ovh")};
+    c.provider_defaults.breaker_failures = 2;
+    c.provider_defaults.breaker_open_ms = 60'000;
     ChannelRegistry registry(io, c);
     Channel* twilio = nullptr;
     for (int i = 0; i < 100 && !twilio; ++i)
@@ -75,8 +77,7 @@ TEST_CASE("weights shift away from a failing provider before its breaker opens, 
     boost::asio::io_context io;
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-health-" + std::to_string(::getpid()))).string();
-    c.twilio.enabled = true;
-    c.ovh.enabled = true;  // weights 1 and 1
+    c.providers = {test::instance<TwilioConfig>("twilio", "twilio"), test::instance<OvhConfig>("ovh", "ovh")};  // weights 1 and 1
     ChannelRegistry registry(io, c);  // the breaker opens after 5 failures: not reached here
     Channel* twilio = nullptr;
     for (int i = 0; i < 100 && !twilio; ++i)
@@ -104,9 +105,8 @@ TEST_CASE("weights shift away from a slow provider, in proportion, and back as i
     boost::asio::io_context io;
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-slow-" + std::to_string(::getpid()))).string();
-    c.twilio.enabled = true;
-    c.ovh.enabled = true;  // weights 1 and 1
-    c.providers.slow_ms = 2000;
+    c.providers = {test::instance<TwilioConfig>("twilio", "twilio"), test::instance<OvhConfig>("ovh", "ovh")};  // weights 1 and 1
+    c.provider_defaults.slow_ms = 2000;
     ChannelRegistry registry(io, c);
     Channel* twilio = nullptr;
     Channel* ovh = nullptr;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "channels/sms/twilio.hpp"
 #include "daemon/config.hpp"
 
 using namespace crieur;
@@ -133,31 +134,118 @@ TEST_CASE("the directory and the router: defaults, values, and errors with their
           "crieur.toml:6: directory.default_region: expected a two-letter country code such as FR");
 }
 
-TEST_CASE("rate limits: per provider, with their errors on their line, the horizon stays below the claim time") {
+namespace {
+// Three SMS and WhatsApp instances, for what is keyed by provider name (their secrets in the environment).
+std::string sms_providers() {
+    setenv("CRIEUR_CONFIG_TEST_SECRET", "s-123", 1);
+    return "[[providers]]\ntype = \"twilio\"\naccount_sid = \"AC1\"\nauth_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\n"
+           "from = \"+33700000000\"\n"
+           "[[providers]]\ntype = \"ovh\"\nservice_name = \"sms-1\"\napplication_key = \"k\"\n"
+           "application_secret_env = \"CRIEUR_CONFIG_TEST_SECRET\"\nconsumer_key_env = \"CRIEUR_CONFIG_TEST_SECRET\"\n"
+           "sender = \"Mairie\"\n"
+           "[[providers]]\ntype = \"whatsapp\"\nphone_number_id = \"1\"\naccess_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\n"
+           "app_secret_env = \"CRIEUR_CONFIG_TEST_SECRET\"\n";
+}
+}  // namespace
+
+TEST_CASE("rate limits: per provider instance, with their errors on their line, the horizon stays below the claim time") {
+    const std::string providers = sms_providers();
     Config c = parse_config(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 50, burst = 10 }\n"
                                                      "ovh = { per_s = 5.5, segments = true }\n"
-                                                     "whatsapp = { per_s = 80, segments_per_s = 100, segments_burst = 5, recipient_every_s = 6 }\n",
+                                                     "whatsapp = { per_s = 80, segments_per_s = 100, segments_burst = 5, recipient_every_s = 6 }\n" +
+                                providers,
                             "crieur.toml", "/etc/crieur");
     CHECK(c.rate_limits.providers.at("twilio").per_s == 50);
     CHECK(c.rate_limits.providers.at("whatsapp").segments_per_s == 100);
     CHECK(c.rate_limits.providers.at("whatsapp").segments_burst == 5);
     CHECK(c.rate_limits.providers.at("whatsapp").recipient_every_s == 6);
-    CHECK(problems(std::string(kMinimal) + "[rate_limits]\nwhatsapp = { recipient_every_s = 0 }\n")[0] ==
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\nwhatsapp = { recipient_every_s = 0 }\n" + providers)[0] ==
           "crieur.toml:6: rate_limits.whatsapp.recipient_every_s: expected a number of seconds above 0 (at most 86400)");
-    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 5, segments = true, segments_per_s = 9 }\n")[0] ==
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 5, segments = true, segments_per_s = 9 }\n" + providers)[0] ==
           "crieur.toml:6: rate_limits.twilio.segments: per_s in segments and segments_per_s together: give per_s in "
           "messages, or drop segments_per_s");
-    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { segments_per_s = -1 }\n")[0] ==
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { segments_per_s = -1 }\n" + providers)[0] ==
           "crieur.toml:6: rate_limits.twilio.segments_per_s: expected a number of SMS segments per second above 0");
     CHECK(c.rate_limits.providers.at("twilio").burst == 10);
     CHECK(c.rate_limits.providers.at("ovh").segments);
-    CHECK(problems(std::string(kMinimal) + "[rate_limits]\npigeon = { per_s = 1 }\n")[0] ==
-          "crieur.toml:6: rate_limits.pigeon: unknown provider (twilio, ovh, smtp, whatsapp, webpush, fcm, outbox)");
-    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 0 }\n")[0] ==
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\npigeon = { per_s = 1 }\n" + providers)[0] ==
+          "crieur.toml:6: rate_limits.pigeon: no provider of that name (configured: outbox, twilio, ovh, whatsapp)");
+    CHECK(problems(std::string(kMinimal) + "[rate_limits]\ntwilio = { per_s = 0 }\n" + providers)[0] ==
           "crieur.toml:6: rate_limits.twilio.per_s: expected a number of messages per second above 0");
-    CHECK(problems(std::string(kMinimal) + "[redis]\nclaim_after_ms = 1000\n[rate_limits]\ntwilio = { per_s = 1 }\n")[0] ==
+    CHECK(problems(std::string(kMinimal) + "[redis]\nclaim_after_ms = 1000\n[rate_limits]\ntwilio = { per_s = 1 }\n" + providers)[0] ==
           "crieur.toml: rate_limits.horizon_ms (5000) must be below redis.claim_after_ms (1000): a job waiting for its "
           "slot would be claimed by another daemon");
+}
+
+TEST_CASE("providers are instances: two accounts of one type by name, each read by its type, rate limits by name") {
+    setenv("CRIEUR_CONFIG_TEST_SECRET", "s-123", 1);
+    Config c = parse_config(std::string(kMinimal) +
+                                "[rate_limits]\nsms-ccas = { per_s = 2 }\n"
+                                "[[providers]]\ntype = \"twilio\"\nname = \"sms-etat-civil\"\naccount_sid = \"AC1\"\n"
+                                "auth_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\nfrom = \"+33700000001\"\nweight = 3\n"
+                                "[[providers]]\ntype = \"twilio\"\nname = \"sms-ccas\"\naccount_sid = \"AC2\"\n"
+                                "auth_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\nmessaging_service_sid = \"MG2\"\nmax_connections = 8\n"
+                                "[[providers]]\ntype = \"fcm\"\nproject_id = \"ville\"\nservice_account_file = \"sa.json\"\nenabled = false\n",
+                            "crieur.toml", "/etc/crieur");
+    REQUIRE(c.providers.size() == 2);  // the one switched off is not there
+    CHECK(c.providers[0].name == "sms-etat-civil");
+    CHECK(c.providers[0].weight == 3);
+    CHECK(c.providers[0].settings_as<TwilioConfig>().account_sid == "AC1");
+    CHECK(c.providers[0].settings_as<TwilioConfig>().auth_token == "s-123");
+    CHECK(c.providers[1].settings_as<TwilioConfig>().messaging_service_sid == "MG2");
+    CHECK(c.providers[1].max_connections == 8);
+    CHECK(c.providers[0].line == 7);
+    CHECK(c.rate_limits.providers.at("sms-ccas").per_s == 2);
+    CHECK_FALSE(c.providers[0] == c.providers[1]);
+    // The same file read twice gives equal instances (a reload that changed nothing).
+    Config again = parse_config(std::string(kMinimal) + "[[providers]]\ntype = \"twilio\"\naccount_sid = \"AC1\"\n"
+                                "auth_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\nfrom = \"+33700000001\"\n", "crieur.toml", "/");
+    Config other = parse_config(std::string(kMinimal) + "[[providers]]\ntype = \"twilio\"\naccount_sid = \"AC1\"\n"
+                                "auth_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\nfrom = \"+33700000009\"\n", "crieur.toml", "/");
+    CHECK(again.providers == parse_config(std::string(kMinimal) + "[[providers]]\ntype = \"twilio\"\naccount_sid = \"AC1\"\n"
+                                          "auth_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\nfrom = \"+33700000001\"\n", "crieur.toml", "/").providers);
+    CHECK_FALSE(again.providers == other.providers);
+}
+
+TEST_CASE("a provider entry's problems name its index, key and line; names are unique and safe in a URL") {
+    setenv("CRIEUR_CONFIG_TEST_SECRET", "s-123", 1);
+    auto p = problems(std::string(kMinimal) + "[[providers]]\ntype = \"twilio\"\nfrom = \"+33700000001\"\n");
+    REQUIRE(p.size() == 2);
+    CHECK(p[0] == "crieur.toml:5: providers[0].account_sid: required key is missing");
+    CHECK(p[1] == "crieur.toml:5: providers[0].auth_token_env: required (or auth_token_file)");
+    CHECK(problems(std::string(kMinimal) + "[[providers]]\ntype = \"pigeon\"\n")[0] ==
+          "crieur.toml:6: providers[0].type: 'pigeon' is not a provider type (twilio, ovh, smtp, whatsapp, webpush, fcm)");
+    CHECK(problems(std::string(kMinimal) + "[[providers]]\nname = \"x\"\n")[0] ==
+          "crieur.toml:5: providers[0].type: required key is missing");
+    CHECK(problems(std::string(kMinimal) + "[[providers]]\ntype = \"twilio\"\nname = \"SMS/../x\"\n")[0] ==
+          "crieur.toml:7: providers[0].name: expected lower-case letters, digits, '-' and '_' (at most 63), not \"outbox\"");
+    const std::string twilio = "[[providers]]\ntype = \"twilio\"\naccount_sid = \"AC1\"\n"
+                               "auth_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\nfrom = \"+33700000001\"\n";
+    CHECK(problems(std::string(kMinimal) + twilio + twilio)[0] ==
+          "crieur.toml:10: providers[1].name: 'twilio' is already the name of the provider at line 5: each instance "
+          "needs its own name");
+    CHECK(problems(std::string(kMinimal) + twilio + "colour = \"blue\"\n")[0] == "crieur.toml:10: providers[0].colour: unknown key");
+}
+
+TEST_CASE("the older one-section-per-type form is still read, as an instance named after its type, and said so") {
+    setenv("CRIEUR_CONFIG_TEST_SECRET", "s-123", 1);
+    Config c = parse_config(std::string(kMinimal) +
+                                "[providers]\nmax_connections = 12\n"
+                                "[twilio]\nenabled = true\naccount_sid = \"AC1\"\nauth_token_env = \"CRIEUR_CONFIG_TEST_SECRET\"\n"
+                                "from = \"+33700000001\"\nweight = 2\n"
+                                "[ovh]\nenabled = false\nanything = 1\n"
+                                "[smtp]\nunsubscribe_url = \"https://m.example.fr/u\"\nunsubscribe_secret_env = \"CRIEUR_CONFIG_TEST_SECRET\"\n",
+                            "crieur.toml", "/");
+    REQUIRE(c.providers.size() == 1);
+    CHECK(c.providers[0].name == "twilio");
+    CHECK(c.providers[0].weight == 2);
+    CHECK(c.provider_defaults.max_connections == 12);
+    CHECK(c.links.unsubscribe_url == "https://m.example.fr/u");  // the links lived in [smtp]
+    CHECK(c.links.secret == "s-123");
+    REQUIRE(c.notices.size() == 1);
+    CHECK(c.notices[0] == "crieur.toml:7: [twilio] is read as [[providers]] type = \"twilio\", name = \"twilio\"");
+    CHECK(problems(std::string(kMinimal) + "[links]\nunsubscribe_url = \"https://m.example.fr/u\"\n")[0] ==
+          "crieur.toml:5: links.secret_env: required (or secret_file) with unsubscribe_url or tracking_url: it signs the links");
 }
 
 TEST_CASE("a listener reachable from other machines without an API key stops start-up, naming the line") {

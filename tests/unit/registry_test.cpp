@@ -3,6 +3,9 @@
 #include <filesystem>
 
 #include "channels/registry.hpp"
+#include "channels/sms/ovh.hpp"
+#include "channels/sms/twilio.hpp"
+#include "support/provider_instances.hpp"
 
 using namespace crieur;
 
@@ -10,10 +13,7 @@ TEST_CASE("SMS is shared between providers by weight, and the outbox takes what 
     boost::asio::io_context io;
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-registry-" + std::to_string(::getpid()))).string();
-    c.twilio.enabled = true;
-    c.twilio.weight = 3;
-    c.ovh.enabled = true;
-    c.ovh.weight = 1;
+    c.providers = {test::instance<TwilioConfig>("twilio", "twilio", 3), test::instance<OvhConfig>("ovh", "ovh", 1)};
     ChannelRegistry registry(io, c);
     int twilio = 0, ovh = 0;
     for (int i = 0; i < 4000; ++i) {
@@ -34,9 +34,7 @@ TEST_CASE("a provider with weight 0 is not used while another carries the channe
     boost::asio::io_context io;
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-registry0-" + std::to_string(::getpid()))).string();
-    c.twilio.enabled = true;
-    c.twilio.weight = 0;
-    c.ovh.enabled = true;
+    c.providers = {test::instance<TwilioConfig>("twilio", "twilio", 0), test::instance<OvhConfig>("ovh", "ovh")};
     ChannelRegistry registry(io, c);
     for (int i = 0; i < 100; ++i) CHECK(registry.find("sms")->provider() == "ovh");
     registry.stop_all();

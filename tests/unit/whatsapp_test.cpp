@@ -81,12 +81,29 @@ TEST_CASE("webhook statuses are read, with the error code of a failure") {
         "messaging_product":"whatsapp","statuses":[{"id":"wamid.A","status":"delivered","timestamp":"1"},
         {"id":"wamid.B","status":"failed","timestamp":"2","errors":[{"code":131026,"title":"Message undeliverable"}]}]},
         "field":"messages"}]}]})";
-    auto s = parse_whatsapp_statuses(body);
+    auto n = parse_whatsapp_notification(body);
+    REQUIRE(n);
+    auto& s = n->statuses;
     REQUIRE(s.size() == 2);
     CHECK(s[0].id == "wamid.A");
     CHECK(s[0].status == "delivered");
     CHECK(s[1].status == "failed");
     CHECK(s[1].provider_status == "failed 131026");
-    CHECK(parse_whatsapp_statuses("not json").empty());
-    CHECK(parse_whatsapp_statuses(R"({"entry":[{"changes":[{"value":{"messages":[]}}]}]})").empty());
+    CHECK_FALSE(parse_whatsapp_notification("not json"));
+    CHECK(parse_whatsapp_notification(R"({"entry":[{"changes":[{"value":{"messages":[]}}]}]})")->statuses.empty());
+}
+
+TEST_CASE("a citizen's WhatsApp text message is read as an inbound message from their E.164 number") {
+    const std::string body = R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{
+        "messaging_product":"whatsapp","contacts":[{"profile":{"name":"M"},"wa_id":"33612345678"}],
+        "messages":[{"from":"33612345678","id":"wamid.IN","timestamp":"1","type":"text","text":{"body":"STOP"}},
+                    {"from":"33612345678","id":"wamid.IMG","timestamp":"2","type":"image","image":{"id":"9"}}]},
+        "field":"messages"}]}]})";
+    auto n = parse_whatsapp_notification(body);
+    REQUIRE(n);
+    REQUIRE(n->messages.size() == 1);  // the image is not text
+    CHECK(n->messages[0].channel == "whatsapp");
+    CHECK(n->messages[0].from == "+33612345678");
+    CHECK(n->messages[0].text == "STOP");
+    CHECK(n->messages[0].provider_id == "wamid.IN");
 }
