@@ -82,6 +82,12 @@ Outcome classify_fcm(const HttpResponse& r) {
         o.provider_id = d["name"].GetString();
         return o;
     }
+    if (r.status >= 200 && r.status < 300) {
+        o.kind = OutcomeKind::unknown;  // taken perhaps, but we cannot tell which message it is
+        o.code = std::to_string(r.status);
+        o.reason = "a success answer without a message name";
+        return o;
+    }
     // FCM's own code is in error.details[].errorCode, else error.status.
     std::string code;
     if (json && d.HasMember("error") && d["error"].IsObject()) {

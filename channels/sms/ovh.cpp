@@ -54,6 +54,11 @@ Outcome classify_ovh(const HttpResponse& r, const std::string& receiver) {
         o.reason = "an answer with neither ids nor invalid receivers";
         return o;
     }
+    if (r.status >= 200 && r.status < 300) {
+        o.kind = OutcomeKind::unknown;  // taken perhaps, but we cannot tell which message it is
+        o.reason = "a success answer that is not OVH's JSON";
+        return o;
+    }
     if (r.status == 429 || r.status >= 500) {
         o.kind = OutcomeKind::retry;
         o.retry_after_ms = retry_after_ms(r);

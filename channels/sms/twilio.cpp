@@ -50,7 +50,7 @@ Outcome classify_twilio(const HttpResponse& r) {
     rapidjson::Document body;
     body.Parse(r.body.data(), r.body.size());
     const bool json = !body.HasParseError() && body.IsObject();
-    if (r.status == 201 || r.status == 200) {
+    if (r.status >= 200 && r.status < 300) {
         if (json && body.HasMember("sid") && body["sid"].IsString()) {
             o.kind = OutcomeKind::accepted;
             o.provider_id = body["sid"].GetString();

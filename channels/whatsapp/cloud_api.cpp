@@ -69,6 +69,12 @@ Outcome classify_whatsapp(const HttpResponse& r) {
         o.code = m.HasMember("message_status") && m["message_status"].IsString() ? m["message_status"].GetString() : "accepted";
         return o;
     }
+    if (r.status >= 200 && r.status < 300) {
+        o.kind = OutcomeKind::unknown;  // taken perhaps, but we cannot tell which message it is
+        o.code = std::to_string(r.status);
+        o.reason = "a success answer without a message id";
+        return o;
+    }
     int code = -1;
     if (json && d.HasMember("error") && d["error"].IsObject()) {
         auto& e = d["error"];
@@ -80,7 +86,9 @@ Outcome classify_whatsapp(const HttpResponse& r) {
     if (rule != kCodes.end()) o.kind = rule->kind;
     else if (code > 200 && code < 300) o.kind = OutcomeKind::provider_down;  // the permission family
     else if (r.status == 429 || r.status >= 500) o.kind = OutcomeKind::retry;
+    else if (r.status == 401 || r.status == 403) o.kind = OutcomeKind::provider_down;  // our token or rights
     else o.kind = OutcomeKind::failed;
+    if (o.kind == OutcomeKind::retry) o.retry_after_ms = retry_after_ms(r);
     return o;
 }
 

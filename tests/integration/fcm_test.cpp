@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include "support/daemon_fixture.hpp"
+#include "provider_conformance.hpp"
 
 using namespace crieur::test;
 using namespace std::chrono_literals;
@@ -57,3 +58,50 @@ TEST_CASE("app push goes through FCM with a cached OAuth token, an unregistered 
     CHECK(std::string(d[0]["message"]["data"]["url"].GetString()) == "https://mairie.example.fr/b");
     CHECK(daemon.stop() == 0);
 }
+
+namespace {
+
+// FCM in the conformance table: the OAuth2 token exchange at the stub, then HTTP v1 sends. No
+// callbacks. A 401 is a lapsed access token: a retry, with a fresh one.
+crieur::test::ConformanceProfile fcm_profile() {
+    crieur::test::ConformanceProfile p;
+    p.type = "fcm";
+    p.keys = [](const std::string& base, const crieur::test::TempDir& dir) {
+        if (!std::filesystem::exists(dir / "sa.pem"))
+            REQUIRE(std::system(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + (dir / "sa.pem") +
+                                 " 2>/dev/null").c_str()) == 0);
+        // One key file per instance: its token URI is at its own base.
+        const std::string file = "sa-" + std::to_string(std::hash<std::string>{}(base)) + ".json";
+        rapidjson::StringBuffer b;
+        rapidjson::Writer<rapidjson::StringBuffer> w(b);
+        w.StartObject();
+        w.Key("type"); w.String("service_account");
+        w.Key("client_email"); w.String("crieur@mairie-test.iam.gserviceaccount.com");
+        w.Key("private_key"); w.String(crieur::test::read_file(dir / "sa.pem").c_str());
+        w.Key("token_uri"); w.String((base + "/token").c_str());
+        w.EndObject();
+        std::ofstream(dir / file) << b.GetString();
+        return "base_url = \"" + base + "\"\nproject_id = \"p1\"\nservice_account_file = \"" + file + "\"\n";
+    };
+    p.message = [](const std::string&) {
+        crieur::Message m;
+        m.job_id = "conformance-1";
+        m.recipient = "fcm-registration-token";
+        m.content.channel = "push";
+        m.content.subject = "Mairie";
+        m.content.text = "Bonjour";
+        return m;
+    };
+    p.extra_routes = [](crieur::http::Routes& stub, const std::string&) {
+        stub.add("POST", "/token", [](const crieur::http::Request&, std::string_view, crieur::http::Reply reply) {
+            reply({200, "application/json", R"({"access_token":"ya29.conformance","expires_in":3599,"token_type":"Bearer"})", {}});
+        }, crieur::http::Access::open);
+    };
+    p.send_path = "/v1/projects/p1/messages:send";
+    p.success_body = R"({"name":"projects/p1/messages/0:1"})";
+    p.auth_refused = crieur::OutcomeKind::retry;
+    return p;
+}
+CRIEUR_CONFORMANCE_PROFILE(fcm_profile);
+
+}  // namespace

@@ -5,6 +5,8 @@
 #include <rapidjson/document.h>
 
 #include "support/daemon_fixture.hpp"
+#include "channels/http_client.hpp"
+#include "provider_conformance.hpp"
 
 using namespace crieur::test;
 using namespace std::chrono_literals;
@@ -65,3 +67,42 @@ TEST_CASE("an OVH report to a wrong token is refused") {
     CHECK(http_get(rig.http_port, "/hooks/ovh/t0ken-9f8e7d?id=1&dlr=1").status == 200);
     CHECK(rig.daemon.stop() == 0);
 }
+
+namespace {
+
+// OVHcloud in the conformance table: its SMS jobs API, and its delivery reports on a secret path.
+crieur::test::ConformanceProfile ovh_profile() {
+    setenv("CRIEUR_CONFORMANCE_OVH_SECRET", "conformance-secret", 1);
+    setenv("CRIEUR_CONFORMANCE_OVH_PATH", "conformance-path-token", 1);
+    crieur::test::ConformanceProfile p;
+    p.type = "ovh";
+    p.keys = [](const std::string& base, const crieur::test::TempDir&) {
+        return "base_url = \"" + base + "\"\nservice_name = \"sms-1\"\napplication_key = \"ak\"\n"
+               "application_secret_env = \"CRIEUR_CONFORMANCE_OVH_SECRET\"\nconsumer_key_env = \"CRIEUR_CONFORMANCE_OVH_SECRET\"\n"
+               "sender = \"Mairie\"\ncallback_token_env = \"CRIEUR_CONFORMANCE_OVH_PATH\"\n";
+    };
+    p.message = [](const std::string&) {
+        crieur::Message m;
+        m.job_id = "conformance-1";
+        m.recipient = "+33612345678";
+        m.content.channel = "sms";
+        m.content.text = "Bonjour";
+        return m;
+    };
+    p.send_path = "/sms/sms-1/jobs";
+    p.success_body = R"({"ids":[4242],"invalidReceivers":[],"validReceivers":["+33612345678"],"totalCreditsRemoved":1})";
+    auto report = [](std::string path, std::string query) {
+        crieur::test::HookCall c;
+        c.method = "GET";
+        c.path = std::move(path);
+        c.query = std::move(query);
+        return c;
+    };
+    p.good_callback = [report](const std::string&) { return report("/conformance-path-token", "id=4242&dlr=1"); };
+    p.bad_proof_callback = [report](const std::string&) { return report("/guessed-token", "id=4242&dlr=1"); };
+    p.malformed_callback = [report](const std::string&) { return report("/conformance-path-token", "dlr=1"); };
+    return p;
+}
+CRIEUR_CONFORMANCE_PROFILE(ovh_profile);
+
+}  // namespace

@@ -5,6 +5,7 @@
 
 #include "channels/email/smtp.hpp"
 #include "support/daemon_fixture.hpp"
+#include "provider_conformance.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -196,3 +197,6 @@ TEST_CASE("tracking: an e-mail's image records an open and its link a click, the
     CHECK(rig.count("messages WHERE job_id = 'mail-tracked' AND status = 'sent'") == 1);  // engagement is not a status
     CHECK(rig.daemon.stop() == 0);
 }
+
+CRIEUR_CONFORMANCE_EXEMPT("smtp", "speaks SMTP, not HTTP: the tests above run it against a real SMTP server "
+                                  "(tests/emulators/smtp_server.py), refusals and timeouts included");

@@ -7,6 +7,7 @@
 #include "channels/http_client.hpp"
 #include "channels/sms/twilio.hpp"
 #include "support/daemon_fixture.hpp"
+#include "provider_conformance.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -139,3 +140,48 @@ TEST_CASE("a callback with a bad signature is refused with 403 and counted") {
     CHECK(rig.daemon->api("GET", "/metrics").body.find("crieur_callbacks_rejected_total 2\n") != std::string::npos);
     CHECK(rig.daemon->stop() == 0);
 }
+
+namespace {
+
+// Twilio in the conformance table: its Messages API, and its signed status callbacks.
+ConformanceProfile twilio_profile() {
+    setenv("CRIEUR_CONFORMANCE_TWILIO_TOKEN", "conformance-token", 1);
+    static const std::string callback = "https://crieur.mairie.example.fr/hooks/conformance-twilio";
+    ConformanceProfile p;
+    p.type = "twilio";
+    p.keys = [](const std::string& base, const TempDir&) {
+        return "base_url = \"" + base + "\"\naccount_sid = \"AC1\"\nauth_token_env = \"CRIEUR_CONFORMANCE_TWILIO_TOKEN\"\n"
+               "from = \"+33700000001\"\nstatus_callback = \"" + callback + "\"\n";
+    };
+    p.message = [](const std::string&) {
+        Message m;
+        m.job_id = "conformance-1";
+        m.recipient = "+33612345678";
+        m.content.channel = "sms";
+        m.content.text = "Bonjour";
+        return m;
+    };
+    p.send_path = "/2010-04-01/Accounts/AC1/Messages.json";
+    p.success_status = 201;
+    p.success_body = R"({"sid":"SM0123","status":"queued"})";
+    auto signed_form = [](std::vector<std::pair<std::string, std::string>> form, const std::string& token) {
+        HookCall c;
+        c.body = form_encode(form);
+        c.headers = {{"content-type", "application/x-www-form-urlencoded"},
+                     {"x-twilio-signature", twilio_signature(token, callback, form)}};
+        return c;
+    };
+    p.good_callback = [signed_form](const std::string&) {
+        return signed_form({{"MessageSid", "SM0123"}, {"MessageStatus", "delivered"}}, "conformance-token");
+    };
+    p.bad_proof_callback = [signed_form](const std::string&) {
+        return signed_form({{"MessageSid", "SM0123"}, {"MessageStatus", "delivered"}}, "another-token");
+    };
+    p.malformed_callback = [signed_form](const std::string&) {
+        return signed_form({{"MessageStatus", "delivered"}}, "conformance-token");
+    };
+    return p;
+}
+CRIEUR_CONFORMANCE_PROFILE(twilio_profile);
+
+}  // namespace

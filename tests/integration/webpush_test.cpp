@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "support/daemon_fixture.hpp"
+#include "provider_conformance.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -85,3 +86,36 @@ TEST_CASE("a push message is encrypted and signed so that an independent impleme
     CHECK(daemon.query("SELECT count(*) FROM attempts WHERE outcome = 'bad_address' AND error_code = '410'") == 1);
     CHECK(daemon.stop() == 0);
 }
+
+namespace {
+
+// Web Push in the conformance table: a push service at the subscription's endpoint. It has no
+// callbacks: the push service answers the send, and nothing comes later.
+crieur::test::ConformanceProfile webpush_profile() {
+    crieur::test::ConformanceProfile p;
+    p.type = "webpush";
+    p.keys = [](const std::string&, const crieur::test::TempDir& dir) {
+        if (!std::filesystem::exists(dir / "vapid.pem"))
+            REQUIRE(std::system(("openssl ecparam -name prime256v1 -genkey -noout -out " + (dir / "vapid.pem") + " 2>/dev/null").c_str()) == 0);
+        return std::string("vapid_key_file = \"vapid.pem\"\nvapid_subject = \"mailto:ops@mairie.example.fr\"\n"
+                           "allowed_hosts = [\"127.0.0.1\"]\n");
+    };
+    p.message = [](const std::string& base) {
+        crieur::Message m;
+        m.job_id = "conformance-1";
+        m.recipient = R"({"endpoint":")" + base +
+                      R"(/push/sub-1","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}})";
+        m.content.channel = "push";
+        m.content.subject = "Mairie";
+        m.content.text = "Bonjour";
+        return m;
+    };
+    p.send_path = "/push/";
+    p.success_status = 201;
+    p.success_headers = {{"Location", "/message/m-1"}};
+    p.success_reads_body = false;
+    return p;
+}
+CRIEUR_CONFORMANCE_PROFILE(webpush_profile);
+
+}  // namespace

@@ -6,6 +6,7 @@
 
 #include "channels/whatsapp/cloud_api.hpp"
 #include "support/daemon_fixture.hpp"
+#include "provider_conformance.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -92,3 +93,42 @@ TEST_CASE("the webhook handshake answers the challenge only for our verify token
                     {"X-Hub-Signature-256: " + whatsapp_signature("wa-secret", body)}).status == 200);
     CHECK(rig.daemon.stop() == 0);
 }
+
+namespace {
+
+// WhatsApp in the conformance table: the Cloud API's messages, and its signed webhooks.
+crieur::test::ConformanceProfile whatsapp_profile() {
+    setenv("CRIEUR_CONFORMANCE_WA_TOKEN", "conformance-token", 1);
+    setenv("CRIEUR_CONFORMANCE_WA_SECRET", "conformance-app-secret", 1);
+    crieur::test::ConformanceProfile p;
+    p.type = "whatsapp";
+    p.keys = [](const std::string& base, const crieur::test::TempDir&) {
+        return "base_url = \"" + base + "\"\nphone_number_id = \"1234\"\naccess_token_env = \"CRIEUR_CONFORMANCE_WA_TOKEN\"\n"
+               "app_secret_env = \"CRIEUR_CONFORMANCE_WA_SECRET\"\n";
+    };
+    p.message = [](const std::string&) {
+        crieur::Message m;
+        m.job_id = "conformance-1";
+        m.recipient = "+33612345678";
+        m.content.channel = "whatsapp";
+        m.content.whatsapp_name = "passport_expiry_v1";
+        m.content.whatsapp_language = "fr";
+        return m;
+    };
+    p.send_path = "/1234/messages";
+    p.success_body = R"({"messaging_product":"whatsapp","contacts":[{"input":"+33612345678","wa_id":"33612345678"}],"messages":[{"id":"wamid.C1"}]})";
+    auto notification = [](std::string body, const std::string& secret) {
+        crieur::test::HookCall c;
+        c.headers = {{"content-type", "application/json"}, {"x-hub-signature-256", crieur::whatsapp_signature(secret, body)}};
+        c.body = std::move(body);
+        return c;
+    };
+    static const std::string delivered = R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messaging_product":"whatsapp","statuses":[{"id":"wamid.C1","status":"delivered","timestamp":"1"}]},"field":"messages"}]}]})";
+    p.good_callback = [notification](const std::string&) { return notification(delivered, "conformance-app-secret"); };
+    p.bad_proof_callback = [notification](const std::string&) { return notification(delivered, "another-secret"); };
+    p.malformed_callback = [notification](const std::string&) { return notification("{\"entry\": [", "conformance-app-secret"); };
+    return p;
+}
+CRIEUR_CONFORMANCE_PROFILE(whatsapp_profile);
+
+}  // namespace

@@ -207,7 +207,7 @@ TEST_CASE("providers are instances: two accounts of one type by name, each read 
     CHECK_FALSE(again.providers == other.providers);
 }
 
-TEST_CASE("a provider entry's problems name its index, key and line; names are unique and safe in a URL") {
+TEST_CASE("a provider entry's problems name its index, key and line, and names are unique and safe in a URL") {
     setenv("CRIEUR_CONFIG_TEST_SECRET", "s-123", 1);
     auto p = problems(std::string(kMinimal) + "[[providers]]\ntype = \"twilio\"\nfrom = \"+33700000001\"\n");
     REQUIRE(p.size() == 2);
