@@ -608,7 +608,9 @@ TEST_CASE("SIGHUP rotates the API key, applies the routing rules, and names each
     std::ofstream(key_file) << "second-key\n";
     // A changed provider section and rate limit, beside the key.
     std::string config = read_file(daemon.config());
-    config += "[rate_limits]\noutbox = { per_s = 100 }\nhorizon_ms = 500\n[router]\ndefault_order = [\"email\", \"sms\"]\n";
+    config += "[rate_limits]\noutbox = { per_s = 100 }\nhorizon_ms = 500\n[router]\ndefault_order = [\"email\", \"sms\"]\n"
+              "[[providers]]\ntype = \"webpush\"\nname = \"push-app\"\nvapid_key_file = \"vapid.pem\"\n"
+              "vapid_subject = \"mailto:ops@mairie.example.fr\"\n";
     std::ofstream(daemon.config()) << config;
     daemon.process().signal(SIGHUP);
     const bool reloaded = wait_until([&] { return read_file(daemon.log()).find("reloaded") != std::string::npos; }, 5s);
@@ -617,7 +619,8 @@ TEST_CASE("SIGHUP rotates the API key, applies the routing rules, and names each
     CHECK(get("first-key") == 401);
     CHECK(get("second-key") == 200);
     const std::string log = read_file(daemon.log());
-    CHECK(log.find("reload: changed but applied only at the next restart: [rate_limits]") != std::string::npos);
+    CHECK(log.find("reload: changed but applied only at the next restart: [rate_limits], provider push-app (new)") !=
+          std::string::npos);
     CHECK(log.find("[router]") == std::string::npos);  // applied, so not named
     CHECK(daemon.stop() == 0);
 }

@@ -44,11 +44,11 @@ struct DirectoryRig {
         daemon = std::make_unique<DaemonUnderTest>(
             dir, redis,
             DaemonOptions{.quiet_hours = quiet_hours,
-                          .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
+                          .extra_sections = "[[providers]]\ntype = \"twilio\"\nbase_url = \"http://127.0.0.1:" +
                                             std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
                                             "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
                                             "inbound_url = \"" + inbound_url + "\"\n" + twilio_extra +
-                                            "[smtp]\nunsubscribe_secret_env = \"CRIEUR_TEST_UNSUB\"\n" + sections,
+                                            "[links]\nsecret_env = \"CRIEUR_TEST_UNSUB\"\n" + sections,
                           .env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken,
                                   std::string("CRIEUR_TEST_UNSUB=") + kUnsubscribeSecret}},
             daemon_port);

@@ -32,7 +32,7 @@ struct SmsProviders {
         argv.insert(argv.end(), twilio_args.begin(), twilio_args.end());
         twilio = std::make_unique<Process>(argv, dir / "twilio.log");
         REQUIRE(wait_until([&] { return http_get(twilio_port, "/emulator/messages").status == 200; }, 10s));
-        std::string config = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
+        std::string config = "[[providers]]\ntype = \"twilio\"\nbase_url = \"http://127.0.0.1:" + std::to_string(twilio_port) +
                              "\"\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token_env = \"TW\"\n"
                              "from = \"+33700000001\"\n";
         if (with_ovh) {
@@ -42,7 +42,7 @@ struct SmsProviders {
                                          "CK789"},
                 dir / "ovh.log");
             REQUIRE(wait_until([&] { return http_get(ovh_port, "/emulator/jobs").status == 200; }, 10s));
-            config += "[ovh]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(ovh_port) +
+            config += "[[providers]]\ntype = \"ovh\"\nbase_url = \"http://127.0.0.1:" + std::to_string(ovh_port) +
                       "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"
                       "application_secret_env = \"OVH_AS\"\nconsumer_key_env = \"OVH_CK\"\nsender = \"MairieLyon\"\n";
         }
@@ -64,7 +64,7 @@ std::string sms_to(const std::string& id, const std::string& number, const std::
 TEST_CASE("a failing provider's breaker opens and the other provider takes the traffic") {
     // Twilio answers 500 for the number used here.
     SmsProviders rig({}, true,
-                     "[providers]\nbreaker_failures = 3\nbreaker_open_ms = 1500\n"
+                     "[provider_defaults]\nbreaker_failures = 3\nbreaker_open_ms = 1500\n"
                      "[retry]\nmax_attempts = 10\nbase_ms = 50\nmax_ms = 200\n");
     auto& daemon = *rig.daemon;
     auto client = rig.redis.client();
@@ -88,7 +88,7 @@ TEST_CASE("a failing provider's breaker opens and the other provider takes the t
 }
 
 TEST_CASE("a slow provider gets less of the traffic, the fast one more") {
-    SmsProviders rig({"--latency-ms", "1200"}, true, "[providers]\nslow_ms = 300\n");
+    SmsProviders rig({"--latency-ms", "1200"}, true, "[provider_defaults]\nslow_ms = 300\n");
     auto& daemon = *rig.daemon;
     auto client = rig.redis.client();
     // Waves of 10: the first is split evenly (nothing is known yet); Twilio then answers in 1.2 s
@@ -114,7 +114,7 @@ TEST_CASE("a slow provider gets less of the traffic, the fast one more") {
 TEST_CASE("with no rate limit and a slow provider, an urgent job on the urgent stream overtakes a bulk backlog") {
     // 4 connections at 100 ms: 40 sends/s, so 2,000 bulk jobs are 50 s of work. The intake window
     // (200) is full of them, and 4 sends at a time go to the provider; the rest wait.
-    SmsProviders rig({"--latency-ms", "100"}, false, "[providers]\nmax_connections = 4\n", "max_inflight = 200\n");
+    SmsProviders rig({"--latency-ms", "100"}, false, "[provider_defaults]\nmax_connections = 4\n", "max_inflight = 200\n");
     auto& daemon = *rig.daemon;
     auto client = rig.redis.client();
     std::vector<std::string> jobs;
@@ -137,7 +137,7 @@ TEST_CASE("with no rate limit and a slow provider, an urgent job on the urgent s
 
 TEST_CASE("a kill -9 marks unknown only the messages really on the wire, not those waiting for the provider's gate") {
     // One connection to a provider that takes 3 s to answer: one send on the wire, four waiting.
-    SmsProviders rig({"--latency-ms", "3000"}, false, "[providers]\nmax_connections = 1\n", "on_crash = \"unknown\"\n");
+    SmsProviders rig({"--latency-ms", "3000"}, false, "[provider_defaults]\nmax_connections = 1\n", "on_crash = \"unknown\"\n");
     auto client = rig.redis.client();
     std::vector<std::string> jobs;
     for (int i = 0; i < 5; ++i) jobs.push_back(sms_to("gate-" + std::to_string(i), "+3361234567" + std::to_string(i)));

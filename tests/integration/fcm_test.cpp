@@ -40,7 +40,7 @@ TEST_CASE("app push goes through FCM with a cached OAuth token, an unregistered 
                      dir / "fcm.log");
     REQUIRE(wait_until([&] { return http_get(port, "/emulator/tokens").status == 200; }, 10s));
     DaemonUnderTest daemon(dir, redis,
-                           {.extra_sections = "[fcm]\nenabled = true\nbase_url = \"http://127.0.0.1:" + std::to_string(port) +
+                           {.extra_sections = "[[providers]]\ntype = \"fcm\"\nbase_url = \"http://127.0.0.1:" + std::to_string(port) +
                                               "\"\nproject_id = \"mairie-test\"\nservice_account_file = \"sa.json\"\n"});
     daemon.start();
     auto client = redis.client();

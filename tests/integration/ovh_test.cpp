@@ -24,6 +24,7 @@ struct OvhRig {
                      dir / "emulator.log"};
     DaemonUnderTest daemon{
         dir, redis,
+        // The older one-section-per-type form, kept here so that it stays read end to end.
         DaemonOptions{.extra_sections = "[ovh]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
                                         std::to_string(emulator_port) +
                                         "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"

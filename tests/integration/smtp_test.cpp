@@ -23,11 +23,11 @@ struct SmtpRig {
                  dir / "smtp.log"};
     DaemonUnderTest daemon{
         dir, redis,
-        DaemonOptions{.extra_sections = "[smtp]\nenabled = true\nurl = \"smtp://127.0.0.1:" + std::to_string(smtp_port) +
-                                        "\"\nstarttls = \"none\"\nfrom = \"Ville de Lyon <noreply@mairie.example.fr>\"\n"
-                                        "unsubscribe_url = \"https://mairie.example.fr/u\"\n"
-                                        "unsubscribe_secret_env = \"CRIEUR_TEST_UNSUB\"\n"
-                                        "tracking_url = \"http://127.0.0.1:" + std::to_string(http_port) + "/t\"\n",
+        DaemonOptions{.extra_sections = "[links]\nunsubscribe_url = \"https://mairie.example.fr/u\"\n"
+                                        "secret_env = \"CRIEUR_TEST_UNSUB\"\n"
+                                        "tracking_url = \"http://127.0.0.1:" + std::to_string(http_port) + "/t\"\n"
+                                        "[[providers]]\ntype = \"smtp\"\nurl = \"smtp://127.0.0.1:" + std::to_string(smtp_port) +
+                                        "\"\nstarttls = \"none\"\nfrom = \"Ville de Lyon <noreply@mairie.example.fr>\"\n",
                       .env = {"CRIEUR_TEST_UNSUB=s3cret"}},
         http_port};
 

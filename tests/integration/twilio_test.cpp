@@ -35,7 +35,7 @@ struct TwilioRig {
         daemon = std::make_unique<DaemonUnderTest>(
             dir, redis,
             DaemonOptions{
-                          .extra_sections = "[twilio]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
+                          .extra_sections = "[[providers]]\ntype = \"twilio\"\nbase_url = \"http://127.0.0.1:" +
                                             std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
                                             "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
                                             "status_callback = \"" + callback + "\"\ntimeout_ms = 1500\n" + sections,
@@ -139,6 +139,57 @@ TEST_CASE("a callback with a bad signature is refused with 403 and counted") {
               .status == 204);
     CHECK(rig.daemon->api("GET", "/metrics").body.find("crieur_callbacks_rejected_total 2\n") != std::string::npos);
     CHECK(rig.daemon->stop() == 0);
+}
+
+TEST_CASE("two Twilio accounts are two providers: SMS shared by weight, each one's callbacks on its own hook, under its own token") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    const int port_a = free_port(), port_b = free_port();
+    constexpr const char* kSidB = "AC00000000000000000000000000000002";
+    Process a({TWILIO_EMULATOR_PATH, "--port", std::to_string(port_a), "--account-sid", kSid, "--auth-token", kToken,
+               "--callback-delay-ms", "50"}, dir / "a.log");
+    Process b({TWILIO_EMULATOR_PATH, "--port", std::to_string(port_b), "--account-sid", kSidB, "--auth-token", "token-b",
+               "--callback-delay-ms", "50"}, dir / "b.log");
+    REQUIRE(wait_until([&] { return http_get(port_a, "/emulator/messages").status == 200 &&
+                                    http_get(port_b, "/emulator/messages").status == 200; }, 10s));
+    const int http_port = free_port();
+    auto instance = [&](const char* name, int port, const char* sid, const char* token_env) {
+        return std::string("[[providers]]\ntype = \"twilio\"\nname = \"") + name + "\"\nbase_url = \"http://127.0.0.1:" +
+               std::to_string(port) + "\"\naccount_sid = \"" + sid + "\"\nauth_token_env = \"" + token_env +
+               "\"\nfrom = \"+33700000001\"\nstatus_callback = \"http://127.0.0.1:" + std::to_string(http_port) +
+               "/hooks/" + name + "\"\n";
+    };
+    DaemonUnderTest daemon(dir, redis,
+                           {.extra_sections = instance("sms-etat-civil", port_a, kSid, "TOKEN_A") +
+                                              instance("sms-ccas", port_b, kSidB, "TOKEN_B"),
+                            .env = {std::string("TOKEN_A=") + kToken, "TOKEN_B=token-b"}},
+                           http_port);
+    daemon.start();
+    auto client = redis.client();
+    std::vector<std::string> jobs;
+    for (int i = 0; i < 40; ++i) jobs.push_back(sms_job_to("two-" + std::to_string(i), "+336123456" + std::to_string(10 + i)));
+    enqueue(client, jobs);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'delivered'") == 40; }, 20s));
+    // Both accounts carried some (weights 1 and 1: 20 each expected), and each delivery receipt
+    // came back on its own account's hook, checked with its own token.
+    const auto by_a = daemon.query("SELECT count(*) FROM attempts WHERE provider = 'sms-etat-civil' AND outcome = 'accepted'");
+    const auto by_b = daemon.query("SELECT count(*) FROM attempts WHERE provider = 'sms-ccas' AND outcome = 'accepted'");
+    CHECK(by_a + by_b == 40);
+    CHECK(by_a >= 5);
+    CHECK(by_b >= 5);
+    CHECK(daemon.metric("crieur_callbacks_rejected_total") == 0);
+    // A callback signed with the other account's token is refused.
+    const std::vector<std::pair<std::string, std::string>> form{{"MessageSid", "SMx"}, {"MessageStatus", "delivered"}};
+    const std::string url = "http://127.0.0.1:" + std::to_string(http_port) + "/hooks/sms-ccas";
+    CHECK(http_request(http_port, "POST", "/hooks/sms-ccas", form_encode(form),
+                       {"Content-Type: application/x-www-form-urlencoded",
+                        "X-Twilio-Signature: " + twilio_signature(kToken, url, form)}).status == 403);
+    CHECK(http_request(http_port, "POST", "/hooks/sms-ccas", form_encode(form),
+                       {"Content-Type: application/x-www-form-urlencoded",
+                        "X-Twilio-Signature: " + twilio_signature("token-b", url, form)}).status == 204);
+    CHECK(http_request(http_port, "POST", "/hooks/twilio", form_encode(form), {}).status == 404);  // no instance of that name
+    CHECK(daemon.metric("crieur_callbacks_rejected_total") == 1);
+    CHECK(daemon.stop() == 0);
 }
 
 namespace {

@@ -58,7 +58,7 @@ TEST_CASE("a push message is encrypted and signed so that an independent impleme
     Process emulator({"node", kEmulatorDir + "/push_emulator.js", std::to_string(port)}, dir / "push.log");
     REQUIRE(wait_until([&] { return http_get(port, "/emulator/received").status == 200; }, 15s));
     DaemonUnderTest daemon(dir, redis,
-                           {.extra_sections = "[webpush]\nenabled = true\nvapid_key_file = \"vapid.pem\"\nallowed_hosts = [\"127.0.0.1\"]\n"
+                           {.extra_sections = "[[providers]]\ntype = \"webpush\"\nvapid_key_file = \"vapid.pem\"\nallowed_hosts = [\"127.0.0.1\"]\n"
                                               "vapid_subject = \"mailto:ops@mairie.example.fr\"\nttl_s = 3600\n"});
     daemon.start();
 

@@ -25,7 +25,7 @@ struct WhatsappRig {
                      dir / "emulator.log"};
     DaemonUnderTest daemon{
         dir, redis,
-        DaemonOptions{.extra_sections = "[whatsapp]\nenabled = true\nbase_url = \"http://127.0.0.1:" +
+        DaemonOptions{.extra_sections = "[[providers]]\ntype = \"whatsapp\"\nbase_url = \"http://127.0.0.1:" +
                                         std::to_string(emulator_port) +
                                         "/v21.0\"\nphone_number_id = \"1234567890\"\naccess_token_env = \"WA_TOKEN\"\n"
                                         "app_secret_env = \"WA_SECRET\"\nverify_token_env = \"WA_VERIFY\"\n",
