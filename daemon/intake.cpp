@@ -14,6 +14,7 @@ Intake::Intake(const Config& config, const std::string& stream, std::string cons
       reads_(reads, stream, config.redis.group), commands_(commands, stream, config.redis.group),
       commands_conn_(commands), store_(store), metrics_(metrics), clock_(clock), process_(std::move(process)) {
     redis_.stream = stream;
+    starts_key_ = stream + ":starts";
 }
 
 void Intake::sync_inflight() {
@@ -110,6 +111,7 @@ void Intake::recover(std::vector<StreamEntry> entries) {
         if (in_flight_.count(entry.entry_id)) continue;  // ours, still being worked on
         if (entry.deleted) {
             ack(entry.entry_id);
+            forget(entry.entry_id);
             continue;
         }
         // Reserve the id now, so a second read of it while XPENDING is out does not hand it out twice.
@@ -118,33 +120,47 @@ void Intake::recover(std::vector<StreamEntry> entries) {
         auto shared = std::make_shared<StreamEntry>(std::move(entry));
         commands_.pending(consumer_, shared->entry_id, shared->entry_id, 1,
                           [this, shared](redis::Status s, std::vector<redis::PendingInfo> info) {
-                              in_flight_.erase(shared->entry_id);
                               if (!s.ok || info.empty()) {
                                   // Lost the connection, or another consumer took it meanwhile: not ours now.
+                                  in_flight_.erase(shared->entry_id);
                                   sync_inflight();
                                   read_more();
                                   return;
                               }
-                              if (info.front().deliveries > redis_.max_deliveries) {
-                                  in_flight_.insert(shared->entry_id);
-                                  metrics_.jobs_read++;
-                                  JobError e{errc::poison_job, "",
-                                             "poison job: delivered " + std::to_string(info.front().deliveries) +
-                                                 " times without an outcome (redis.max_deliveries = " +
-                                                 std::to_string(redis_.max_deliveries) + ")",
-                                             {}};
-                                  if (shared->has_job) {
-                                      // Keep the id for the receipt when the job can be read at all.
-                                      auto parsed = parse_job(shared->job_json, SIZE_MAX);
-                                      if (auto* job = std::get_if<Job>(&parsed)) e.id = job->id;
-                                      else e.id = std::get<JobError>(parsed).id;
-                                  }
-                                  dead_letter(*shared, e);
-                                  return;
-                              }
-                              handle(std::move(*shared));
+                              count_start(shared);
                           });
     }
+}
+
+// One more interruption of this entry's work; past redis.max_deliveries it is a poison job.
+void Intake::count_start(std::shared_ptr<StreamEntry> shared) {
+    commands_conn_.command({"HINCRBY", starts_key_, shared->entry_id, "1"}, [this, shared](const redisReply* r) {
+        in_flight_.erase(shared->entry_id);
+        if (!r || r->type != REDIS_REPLY_INTEGER) {  // Redis went away: it comes back pending
+            sync_inflight();
+            read_more();
+            return;
+        }
+        if (r->integer >= redis_.max_deliveries) {
+            in_flight_.insert(shared->entry_id);
+            recovered_.insert(shared->entry_id);
+            metrics_.jobs_read++;
+            JobError e{errc::poison_job, "",
+                       "poison job: its work was interrupted " + std::to_string(r->integer) +
+                           " times (redis.max_deliveries = " + std::to_string(redis_.max_deliveries) + ")",
+                       {}};
+            if (shared->has_job) {
+                // Keep the id for the receipt when the job can be read at all.
+                auto parsed = parse_job(shared->job_json, SIZE_MAX);
+                if (auto* job = std::get_if<Job>(&parsed)) e.id = job->id;
+                else e.id = std::get<JobError>(parsed).id;
+            }
+            dead_letter(*shared, e, true);
+            return;
+        }
+        recovered_.insert(shared->entry_id);
+        handle(std::move(*shared));
+    });
 }
 
 void Intake::handle(StreamEntry entry) {
@@ -170,7 +186,7 @@ void Intake::handle(StreamEntry entry) {
         dead_letter(entry, *rejection);
 }
 
-void Intake::dead_letter(const StreamEntry& entry, const JobError& error) {
+void Intake::dead_letter(const StreamEntry& entry, const JobError& error, bool interrupted) {
     spdlog::warn("intake: entry {} ({}) goes to {}: {}", entry.entry_id, error.id.empty() ? "no id" : error.id,
                  redis_.dead_stream, error.reason);
     std::vector<std::pair<std::string, std::string>> fields{
@@ -183,14 +199,14 @@ void Intake::dead_letter(const StreamEntry& entry, const JobError& error) {
         {"at", format_rfc3339(clock_.now())},
     };
     commands_.add(redis_.dead_stream, fields,
-                  [this, id = entry.entry_id, job_id = error.id, reason = error.reason](redis::Status s) {
+                  [this, id = entry.entry_id, job_id = error.id, reason = error.reason, interrupted](redis::Status s) {
                       if (!s.ok) {
                           spdlog::warn("intake: could not dead-letter {}: {}; it stays pending", id, s.error);
                           finished(id, Disposition::keep);
                           return;
                       }
                       metrics_.jobs_dead_lettered++;
-                      store_.record_unsent({id, job_id, {}, {}, Status::rejected, reason}, [this, id](bool ok) {
+                      store_.record_unsent({id, job_id, {}, {}, Status::rejected, reason, {}, interrupted}, [this, id](bool ok) {
                           finished(id, ok ? Disposition::ack : Disposition::keep);
                       });
                   });
@@ -198,6 +214,7 @@ void Intake::dead_letter(const StreamEntry& entry, const JobError& error) {
 
 void Intake::finished(const std::string& entry_id, Disposition d) {
     in_flight_.erase(entry_id);
+    if (recovered_.erase(entry_id)) forget(entry_id);
     sync_inflight();
     if (d == Disposition::ack) ack(entry_id);
     read_more();
@@ -209,7 +226,31 @@ void Intake::ack(const std::string& entry_id) {
     if (acks_outstanding_ == 0) flush_acks();
 }
 
+void Intake::forget(const std::string& entry_id) {
+    forgets_.push_back(entry_id);
+    flush_forgets();
+}
+
+void Intake::flush_forgets() {
+    if (forgets_.empty() || forgets_outstanding_ || !commands_conn_.connected()) return;
+    auto ids = std::make_shared<std::vector<std::string>>(std::move(forgets_));
+    forgets_.clear();
+    std::vector<std::string_view> args{"HDEL", starts_key_};
+    for (auto& id : *ids) args.emplace_back(id);
+    forgets_outstanding_ = true;
+    commands_conn_.command(args, [this, ids](const redisReply* r) {
+        forgets_outstanding_ = false;
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            // At reconnection (flush_acks). Meanwhile a crash would count one interruption more.
+            forgets_.insert(forgets_.end(), ids->begin(), ids->end());
+            return;
+        }
+        flush_forgets();
+    });
+}
+
 void Intake::flush_acks() {
+    flush_forgets();
     if (acks_.empty() || acks_outstanding_ > 0 || !commands_conn_.connected()) return;
     auto ids = std::make_shared<std::vector<std::string>>(std::move(acks_));
     acks_.clear();

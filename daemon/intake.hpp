@@ -2,12 +2,18 @@
 // in the group, hands valid jobs to the pipeline, moves invalid and poison jobs to the dead-letter
 // stream (with a `rejected` receipt), takes over entries a dead consumer left pending
 // (XAUTOCLAIM), and acknowledges an entry only once the pipeline says its outcome is committed.
+// A poison job is one whose work was interrupted too often (the daemon died on it): each time an
+// entry is taken back (its own pending after a restart, or claimed), a count in the hash
+// "<stream>:starts" goes up, and it is deleted as soon as the work ends, whatever the end (sent,
+// or left pending because Redis or the directory was away). So an outage never makes a poison
+// job; Redis's own delivery count, which every claim and re-read raises, is not used.
 // A daemon has two: one for the jobs stream, one for the urgent stream, each with its own blocking
 // read connection, so that an urgent job is read at once however long the jobs stream is.
 // Use from the io_context's thread only.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -64,9 +70,14 @@ private:
     // Entries that were delivered before (own pending, claimed): dead-letter those delivered too often.
     void recover(std::vector<StreamEntry> entries);
     void handle(StreamEntry entry);
-    void dead_letter(const StreamEntry& entry, const JobError& error);
+    // `interrupted`: a poison job, whose message may have been caught mid-send.
+    void dead_letter(const StreamEntry& entry, const JobError& error, bool interrupted = false);
+    void count_start(std::shared_ptr<StreamEntry> entry);
     void finished(const std::string& entry_id, Disposition d);
     void ack(const std::string& entry_id);
+    // The work on a taken-back entry ended: its interruption count goes (now or at reconnection).
+    void forget(const std::string& entry_id);
+    void flush_forgets();
     void sync_inflight();  // the in-flight gauge is shared by both intakes: each adds its change
 
     RedisConfig redis_;
@@ -88,6 +99,10 @@ private:
     std::string claim_cursor_ = "0-0";
     std::unordered_set<std::string> in_flight_;  // entry ids handed out and not yet finished
     std::vector<std::string> acks_;              // entry ids to acknowledge
+    std::string starts_key_;                     // "<stream>:starts": interruptions by entry id
+    std::unordered_set<std::string> recovered_;  // entries taken back, in flight: their count goes at the end
+    std::vector<std::string> forgets_;           // counts to delete once Redis answers
+    bool forgets_outstanding_ = false;
     int acks_outstanding_ = 0;
     bool ack_flush_posted_ = false;
     std::int64_t inflight_reported_ = 0;

@@ -87,13 +87,17 @@ public:
                                 error_text = ?6, latency_us = ?7 WHERE id = ?1)");
         set_status_ = sqlite::Stmt(db, "UPDATE messages SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1");
         // A message that already went out keeps its status: a later invalid copy of it changes nothing.
+        // One being sent is left alone too, unless its work was interrupted (a poison job): then
+        // it may have gone out, and is `unknown`.
         unsent_ = sqlite::Stmt(db, R"(
             INSERT INTO messages (job_id, stream_id, service, template, status, status_reason, created_at, updated_at, campaign)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
-            ON CONFLICT(job_id) DO UPDATE SET status = excluded.status, status_reason = excluded.status_reason,
+            ON CONFLICT(job_id) DO UPDATE SET
+                status = CASE WHEN status = 'sending' THEN 'unknown' ELSE excluded.status END,
+                status_reason = excluded.status_reason,
                 stream_id = excluded.stream_id, updated_at = excluded.updated_at,
                 campaign = ifnull(excluded.campaign, campaign)
-            WHERE status IN ('queued', 'scheduled', 'sending', 'rejected', 'unknown'))");
+            WHERE status IN ('queued', 'scheduled', 'rejected', 'unknown') OR (status = 'sending' AND ?9))");
         find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
         insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
         find_attempt_ = sqlite::Stmt(db, R"(
@@ -318,7 +322,7 @@ public:
         if (r.job_id.empty()) unsent_.bind_null(1);
         else unsent_.bind(1, r.job_id);
         unsent_.bind(2, r.stream_id).bind_opt(3, r.service).bind_opt(4, r.template_name).bind(5, to_string(r.status))
-            .bind_opt(6, r.reason).bind(7, now).bind_opt(8, r.campaign).run();
+            .bind_opt(6, r.reason).bind(7, now).bind_opt(8, r.campaign).bind(9, r.interrupted ? 1 : 0).run();
         if (sqlite3_changes(db_.get()) != 1) return;  // the message had gone out already
         ++rows;
         // The message's row id: last_insert_rowid is not set by the upsert's update branch.

@@ -78,6 +78,9 @@ struct UnsentRequest {
     Status status = Status::rejected;
     std::string reason;
     std::string campaign;  // so that a campaign's cancellation finds its scheduled messages
+    // The job's work was interrupted (a poison job): a message caught mid-send may have gone out,
+    // so it becomes `unknown`, not `status`. Otherwise a message being sent is left alone.
+    bool interrupted = false;
 };
 
 

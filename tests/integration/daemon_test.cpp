@@ -90,17 +90,18 @@ TEST_CASE("invalid jobs go to the dead-letter stream with their reason, the rest
     CHECK(daemon.stop() == 0);
 }
 
-TEST_CASE("a poison job delivered too many times is dead-lettered, not sent") {
+TEST_CASE("a poison job, whose work was interrupted too many times, is dead-lettered, not sent") {
     TempDir dir;
     RedisServer redis(dir / "redis");
     auto client = redis.client();
     client.command({"XGROUP", "CREATE", "crieur:jobs", "crieurd", "0", "MKSTREAM"});
     enqueue(client, {sms_job("poison-1")});
-    // A consumer that "crashed" on it again and again: delivered, then claimed 9 more times.
+    // A consumer that died on it again and again: each daemon that took it back counted one
+    // interruption in crieur:jobs:starts, and never finished it.
     client.command({"XREADGROUP", "GROUP", "crieurd", "ghost", "COUNT", "1", "STREAMS", "crieur:jobs", ">"});
     auto entry = client.command({"XRANGE", "crieur:jobs", "-", "+"});
     const std::string id(redis::text(entry->element[0]->element[0]));
-    client.command({"XCLAIM", "crieur:jobs", "crieurd", "ghost", "0", id, "RETRYCOUNT", "9"});
+    client.command({"HSET", "crieur:jobs:starts", id, "4"});
     enqueue(client, {sms_job("healthy-1")});
 
     DaemonUnderTest daemon(dir, redis, {.extra_redis = "max_deliveries = 5\n"});
@@ -111,7 +112,30 @@ TEST_CASE("a poison job delivered too many times is dead-lettered, not sent") {
     CHECK(outbox_counts(daemon.outbox("sms")).count("poison-1") == 0);
     auto dead = client.command({"XRANGE", "crieur:dead", "-", "+"});
     REQUIRE(dead->elements == 1);
-    CHECK(std::string(redis::text(dead->element[0]->element[1]->element[5])).starts_with("poison job: delivered"));
+    CHECK(std::string(redis::text(dead->element[0]->element[1]->element[5])).starts_with("poison job: its work was interrupted 5 times"));
+    CHECK(client.command({"HLEN", "crieur:jobs:starts"})->integer == 0);  // its count went with it
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("a job that was only claimed and read again (outages, peers) is not a poison job: it is sent") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    auto client = redis.client();
+    client.command({"XGROUP", "CREATE", "crieur:jobs", "crieurd", "0", "MKSTREAM"});
+    enqueue(client, {sms_job("claimed-1")});
+    // Redis's own count says 10 deliveries (each XAUTOCLAIM and each re-read raises it), but no
+    // daemon's work on it was ever interrupted: it was left pending on purpose each time.
+    client.command({"XREADGROUP", "GROUP", "crieurd", "ghost", "COUNT", "1", "STREAMS", "crieur:jobs", ">"});
+    auto entry = client.command({"XRANGE", "crieur:jobs", "-", "+"});
+    const std::string id(redis::text(entry->element[0]->element[0]));
+    client.command({"XCLAIM", "crieur:jobs", "crieurd", "ghost", "0", id, "RETRYCOUNT", "9"});
+
+    DaemonUnderTest daemon(dir, redis, {.extra_redis = "max_deliveries = 5\n"});
+    daemon.start();
+    REQUIRE(wait_until([&] { return final_count(daemon) == 1 && pending_count(client) == 0; }, 30s));
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id = 'claimed-1' AND status = 'sent'") == 1);
+    CHECK(client.command({"XLEN", "crieur:dead"})->integer == 0);
+    CHECK(client.command({"HLEN", "crieur:jobs:starts"})->integer == 0);
     CHECK(daemon.stop() == 0);
 }
 

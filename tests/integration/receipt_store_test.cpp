@@ -143,6 +143,20 @@ TEST_CASE("an invalid copy of a message already sent does not change its receipt
     CHECK(h.status_of("job-1") == "sent");
 }
 
+TEST_CASE("a poison verdict on a message caught mid-send makes it unknown, and another refusal leaves a send alone") {
+    Harness h;
+    auto store = h.open();
+    REQUIRE(h.begin(*store, "job-1").verdict == BeginVerdict::send);
+    // An invalid copy of the same id, while it is being sent: nothing changes.
+    h.await<bool>([&](auto done) { store->record_unsent({"9-0", "job-1", "", "", Status::rejected, "bad"}, done); });
+    CHECK(h.status_of("job-1") == "sending");
+    // Its work was interrupted again and again: it may have gone out, so not "rejected".
+    h.await<bool>([&](auto done) {
+        store->record_unsent({"1-0", "job-1", "", "", Status::rejected, "poison job", {}, true}, done);
+    });
+    CHECK(h.status_of("job-1") == "unknown");
+}
+
 TEST_CASE("the message's JSON holds its attempts and events") {
     Harness h;
     auto store = h.open();
