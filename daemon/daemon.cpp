@@ -132,6 +132,7 @@ int Daemon::run() {
 //     (XAUTOCLAIM), dead-lettering those delivered more than redis.max_deliveries times;
 //   - every 500 ms: move the scheduled jobs that are due back onto the stream;
 //   - every 2 s: refresh the queue lag and pending gauges (XINFO GROUPS);
+//   - every sixth of redis.claim_after_ms: make the entries that wait in this daemon idle again;
 //   - while draining, every tick: stop once nothing is in flight, or at the drain deadline.
 void Daemon::start_tick() {
     tick_.expires_after(kTickPeriod);
@@ -148,6 +149,8 @@ void Daemon::on_tick() {
         if ((intake_.idle() && urgent_intake_.idle()) || now >= drain_deadline_) finish_stop();
         return;
     }
+    urgent_intake_.touch_waiting();
+    intake_.touch_waiting();
     if (now - last_claim_ >= std::chrono::milliseconds(config_.redis.claim_interval_ms)) {
         last_claim_ = now;
         urgent_intake_.claim_stale();

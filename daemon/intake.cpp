@@ -77,6 +77,49 @@ void Intake::read_more() {
                 });
 }
 
+namespace {
+// Makes entries idle again (XCLAIM ... JUSTID, which counts no delivery), only those still pending
+// for this consumer: one a peer took meanwhile stays the peer's.
+constexpr const char* kTouch = R"lua(
+local n = 0
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+)lua";
+}  // namespace
+
+void Intake::touch_waiting() {
+    const auto now = clock_.now();
+    // Entries held for a third of claim_after_ms (waiting for the send gate, a slow provider, a
+    // rate-limit slot) are made idle again, so that no peer mistakes a live job for a crash.
+    // Looked for every sixth of it, whatever claim_interval_ms is.
+    if (touching_ || !commands_conn_.connected() || now - last_touch_ < std::chrono::milliseconds(redis_.claim_after_ms / 6))
+        return;
+    last_touch_ = now;
+    const auto old = now - std::chrono::milliseconds(redis_.claim_after_ms / 3);
+    std::vector<std::string> args{"EVAL", kTouch, "1", redis_.stream, redis_.group, consumer_};
+    for (auto& [id, since] : in_flight_)
+        if (since <= old) {
+            args.push_back(id);
+            since = now;
+        }
+    if (args.size() == 6) return;
+    std::vector<std::string_view> views(args.begin(), args.end());
+    touching_ = true;
+    auto held = std::make_shared<std::vector<std::string>>(std::move(args));  // the views point into it
+    commands_conn_.command(views, [this, held](const redisReply* r) {
+        touching_ = false;
+        if (r && r->type == REDIS_REPLY_INTEGER) metrics_.entries_touched += static_cast<std::uint64_t>(r->integer);
+        else spdlog::warn("intake: could not keep {} waiting entries from being claimed: {}", held->size() - 6,
+                          r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : std::string("no answer"));
+    });
+}
+
 void Intake::claim_stale() {
     if (stopped_) return;
     if (!group_ready_ && !reading_ && commands_conn_.connected()) resume();
@@ -115,7 +158,7 @@ void Intake::recover(std::vector<StreamEntry> entries) {
             continue;
         }
         // Reserve the id now, so a second read of it while XPENDING is out does not hand it out twice.
-        in_flight_.insert(entry.entry_id);
+        in_flight_.emplace(entry.entry_id, clock_.now());
         sync_inflight();
         auto shared = std::make_shared<StreamEntry>(std::move(entry));
         commands_.pending(consumer_, shared->entry_id, shared->entry_id, 1,
@@ -142,7 +185,7 @@ void Intake::count_start(std::shared_ptr<StreamEntry> shared) {
             return;
         }
         if (r->integer >= redis_.max_deliveries) {
-            in_flight_.insert(shared->entry_id);
+            in_flight_.emplace(shared->entry_id, clock_.now());
             recovered_.insert(shared->entry_id);
             metrics_.jobs_read++;
             JobError e{errc::poison_job, "",
@@ -169,7 +212,7 @@ void Intake::handle(StreamEntry entry) {
         ack(entry.entry_id);
         return;
     }
-    in_flight_.insert(entry.entry_id);
+    in_flight_.emplace(entry.entry_id, clock_.now());
     metrics_.jobs_read++;
     sync_inflight();
     if (!entry.has_job) {

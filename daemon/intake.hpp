@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -50,6 +51,9 @@ public:
     void resume();
     // Periodic duty: take over entries idle for longer than claim_after.
     void claim_stale();
+    // Periodic duty (each tick: it keeps its own pace): make this daemon's entries that wait (the
+    // send gate, a slow provider) idle again, so that no peer claims a live job as a crash's.
+    void touch_waiting();
     // Periodic duty: refresh the lag and pending gauges (XINFO GROUPS).
     void refresh_lag();
     // The commands connection is up again: send the acknowledgements that failed meanwhile.
@@ -97,7 +101,11 @@ private:
     std::string pending_cursor_;  // while going through our own pending entries; empty once done
     bool claiming_ = false;
     std::string claim_cursor_ = "0-0";
-    std::unordered_set<std::string> in_flight_;  // entry ids handed out and not yet finished
+    // Entry ids handed out and not yet finished, with when they were last made idle (read, or
+    // touched by touch_waiting).
+    std::unordered_map<std::string, TimePoint> in_flight_;
+    bool touching_ = false;
+    TimePoint last_touch_{};
     std::vector<std::string> acks_;              // entry ids to acknowledge
     std::string starts_key_;                     // "<stream>:starts": interruptions by entry id
     std::unordered_set<std::string> recovered_;  // entries taken back, in flight: their count goes at the end

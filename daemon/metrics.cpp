@@ -62,6 +62,8 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
       callbacks_rejected);
     c("crieur_callbacks_malformed_total", "Provider callbacks with a good signature whose contents could not be read.",
       callbacks_malformed);
+    c("crieur_entries_touched_total", "Entries this daemon still works on, made idle again so that no peer claims them.",
+      entries_touched);
     c("crieur_inbound_messages_total", "Messages citizens sent (SMS and WhatsApp replies), STOP and START included.",
       inbound_messages);
     line(out, "crieur_receipt_rows_total", "counter", "Rows written to the receipts database.",

@@ -44,7 +44,8 @@ struct Metrics {
     Counter callbacks_received{0};  // provider status callbacks with a good signature
     Counter callbacks_rejected{0};  // provider status callbacks refused (bad or missing signature)
     Counter callbacks_malformed{0};  // provider callbacks whose proof held but whose contents could not be read
-    Counter inbound_messages{0};     // messages citizens sent us (SMS and WhatsApp replies)
+    Counter inbound_messages{0};
+    Counter entries_touched{0};      // waiting entries made idle again, so that no peer claims them     // messages citizens sent us (SMS and WhatsApp replies)
     std::atomic<std::int64_t> inflight{0};
     std::atomic<std::int64_t> queue_lag{-1};        // entries not yet delivered to the group (XINFO GROUPS lag)
     std::atomic<std::int64_t> pending_entries{-1};  // entries delivered and not acknowledged (group-wide)

@@ -192,6 +192,40 @@ TEST_CASE("two Twilio accounts are two providers: SMS shared by weight, each one
     CHECK(daemon.stop() == 0);
 }
 
+TEST_CASE("a job waiting on a slow provider is not taken by a peer daemon: its entry is kept from looking idle") {
+    TempDir dir_a, dir_b;
+    RedisServer redis(dir_a / "redis");
+    const int port = free_port();
+    // Each send takes 3 s to be answered, three times the daemons' claim_after_ms (1 s).
+    Process emulator({TWILIO_EMULATOR_PATH, "--port", std::to_string(port), "--account-sid", kSid, "--auth-token", kToken,
+                      "--latency-ms", "3000"}, dir_a / "emulator.log");
+    REQUIRE(wait_until([&] { return http_get(port, "/emulator/messages").status == 200; }, 10s));
+    const std::string twilio = "[[providers]]\ntype = \"twilio\"\nbase_url = \"http://127.0.0.1:" + std::to_string(port) +
+                               "\"\naccount_sid = \"" + kSid + "\"\nauth_token_env = \"TW\"\nfrom = \"+33700000001\"\n"
+                               "timeout_ms = 10000\n";
+    // daemon-a looks for idle entries only once a minute: it never claims its own entry back
+    // (which would also make it look busy).
+    DaemonUnderTest a(dir_a, redis, {.extra_redis = "claim_interval_ms = 60000\n", .consumer = "daemon-a",
+                                     .extra_sections = twilio, .env = {std::string("TW=") + kToken}});
+    a.start();
+    auto client = redis.client();
+    enqueue(client, {sms_job("slow-1")});
+    REQUIRE(wait_until([&] { return a.query("SELECT count(*) FROM messages WHERE status = 'sending'") == 1; }, 10s));
+    // A peer, which looks for entries idle for more than 1 s every 100 ms.
+    DaemonUnderTest b(dir_b, redis, {.consumer = "daemon-b", .extra_sections = twilio, .env = {std::string("TW=") + kToken}});
+    b.start();
+    REQUIRE(wait_until([&] { return a.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 1; }, 15s));
+    REQUIRE(wait_until([&] { return pending_count(client) == 0; }, 5s));
+    rapidjson::Document d;
+    d.Parse(http_get(port, "/emulator/messages").body.c_str());
+    REQUIRE(d.IsArray());
+    CHECK(d.Size() == 1);  // sent once, by daemon-a
+    CHECK(b.metric("crieur_jobs_claimed_total") == 0);
+    CHECK(a.metric("crieur_entries_touched_total") >= 1);
+    CHECK(b.stop() == 0);
+    CHECK(a.stop() == 0);
+}
+
 namespace {
 
 // Twilio in the conformance table: its Messages API, and its signed status callbacks.

@@ -44,8 +44,9 @@ public:
     DaemonUnderTest(const TempDir& dir, const RedisServer& redis, DaemonOptions options = {}, int http_port = 0)
         : dir_(dir), http_port_(http_port ? http_port : free_port()) {
         config_ = dir / "crieur.toml";
-        std::string text = "[redis]\nport = " + std::to_string(redis.port()) +
-                           "\nclaim_after_ms = 1000\nclaim_interval_ms = 100\n" + options.extra_redis;
+        std::string text = "[redis]\nport = " + std::to_string(redis.port()) + "\nclaim_after_ms = 1000\n";
+        if (options.extra_redis.find("claim_interval_ms") == std::string::npos) text += "claim_interval_ms = 100\n";
+        text += options.extra_redis;
         if (!options.consumer.empty()) text += "consumer = \"" + options.consumer + "\"\n";
         text += "[intake]\n" + options.extra_intake;
         text += "[receipts]\npath = \"receipts.sqlite\"\n" + options.extra_receipts;
