@@ -31,6 +31,9 @@ struct RedisConfig {
     int claim_interval_ms = 5'000;
     int max_deliveries = 5;
     int reconnect_max_ms = 5'000;
+    // Consumers of the group with nothing pending and idle this long are removed at start-up (each
+    // restart of a daemon named <hostname>-<pid> leaves one); 0: never.
+    int prune_consumers_after_s = 3600;
     bool operator==(const RedisConfig&) const = default;
 };
 

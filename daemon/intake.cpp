@@ -43,9 +43,43 @@ void Intake::resume() {
             return;  // the claim tick calls resume() again
         }
         group_ready_ = true;
+        prune_consumers();
         pending_cursor_ = "0";  // first our own pending entries, left by an earlier run of this consumer
         read_more();
     });
+}
+
+namespace {
+// Removes the group's consumers that hold nothing and have been idle for long: those of daemons
+// gone (a restarted daemon has a new name). Nothing pending, so nothing is lost; a live daemon
+// removed by mistake is made again at its next read.
+constexpr const char* kPrune = R"lua(
+local gone = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['pending'] == 0 and f['idle'] > tonumber(ARGV[2]) and f['name'] ~= ARGV[3] then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    gone = gone + 1
+  end
+end
+return gone
+)lua";
+}  // namespace
+
+void Intake::prune_consumers() {
+    if (redis_.prune_consumers_after_s <= 0 || pruned_) return;
+    pruned_ = true;  // once per start
+    const std::string idle_ms = std::to_string(static_cast<long long>(redis_.prune_consumers_after_s) * 1000);
+    commands_conn_.command({"EVAL", kPrune, "1", redis_.stream, redis_.group, idle_ms, consumer_},
+                           [this](const redisReply* r) {
+                               if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+                                   spdlog::info("intake: removed {} consumers of {} on {} that held nothing and were idle "
+                                                "for more than {} s", r->integer, redis_.group, redis_.stream,
+                                                redis_.prune_consumers_after_s);
+                               else if (r && r->type == REDIS_REPLY_ERROR)
+                                   spdlog::warn("intake: could not prune idle consumers: {}", std::string(r->str, r->len));
+                           });
 }
 
 void Intake::stop_reading() { stopped_ = true; }

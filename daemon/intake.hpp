@@ -70,6 +70,7 @@ public:
 
 private:
     void read_more();
+    void prune_consumers();
     void on_read(redis::Status status, std::vector<StreamEntry> entries);
     // Entries that were delivered before (own pending, claimed): dead-letter those delivered too often.
     void recover(std::vector<StreamEntry> entries);
@@ -105,6 +106,7 @@ private:
     // touched by touch_waiting).
     std::unordered_map<std::string, TimePoint> in_flight_;
     bool touching_ = false;
+    bool pruned_ = false;
     TimePoint last_touch_{};
     std::vector<std::string> acks_;              // entry ids to acknowledge
     std::string starts_key_;                     // "<stream>:starts": interruptions by entry id

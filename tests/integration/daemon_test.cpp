@@ -1,6 +1,9 @@
 // crieurd end to end: the real binary, a real redis-server, a real SQLite file, the outbox driver.
 #include <doctest/doctest.h>
 
+#include <set>
+#include <thread>
+
 #include <algorithm>
 #include <thread>
 
@@ -136,6 +139,34 @@ TEST_CASE("a job that was only claimed and read again (outages, peers) is not a 
     CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id = 'claimed-1' AND status = 'sent'") == 1);
     CHECK(client.command({"XLEN", "crieur:dead"})->integer == 0);
     CHECK(client.command({"HLEN", "crieur:jobs:starts"})->integer == 0);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("consumers of daemons gone, holding nothing, are removed at start-up, and one that holds entries stays") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    auto client = redis.client();
+    client.command({"XGROUP", "CREATE", "crieur:jobs", "crieurd", "0", "MKSTREAM"});
+    client.command({"XGROUP", "CREATECONSUMER", "crieur:jobs", "crieurd", "host-1234"});
+    client.command({"XGROUP", "CREATECONSUMER", "crieur:jobs", "crieurd", "host-1235"});
+    enqueue(client, {sms_job("held-1")});
+    client.command({"XREADGROUP", "GROUP", "crieurd", "host-busy", "COUNT", "1", "STREAMS", "crieur:jobs", ">"});
+    std::this_thread::sleep_for(1500ms);
+    // claim_after_ms is long: host-busy's entry stays its own while the daemon starts.
+    DaemonUnderTest daemon(dir, redis, {.extra_redis = "prune_consumers_after_s = 1\nclaim_after_ms = 60000\n",
+                                        .consumer = "host-now"});
+    daemon.start();
+    auto names = [&] {
+        std::set<std::string> out;
+        auto r = client.command({"XINFO", "CONSUMERS", "crieur:jobs", "crieurd"});
+        for (std::size_t i = 0; r && i < r->elements; ++i) out.insert(std::string(redis::text(r->element[i]->element[1])));
+        return out;
+    };
+    REQUIRE(wait_until([&] { return !names().count("host-1234"); }, 5s));
+    CHECK_FALSE(names().count("host-1235"));
+    CHECK(names().count("host-busy"));  // it holds an entry: kept until someone claims it
+    CHECK(names().count("host-now"));
+    CHECK(read_file(daemon.log()).find("removed 2 consumers of crieurd on crieur:jobs") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }
 

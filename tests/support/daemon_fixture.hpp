@@ -44,7 +44,9 @@ public:
     DaemonUnderTest(const TempDir& dir, const RedisServer& redis, DaemonOptions options = {}, int http_port = 0)
         : dir_(dir), http_port_(http_port ? http_port : free_port()) {
         config_ = dir / "crieur.toml";
-        std::string text = "[redis]\nport = " + std::to_string(redis.port()) + "\nclaim_after_ms = 1000\n";
+        // Claims after 1 s, looked for every 100 ms, unless the test says otherwise.
+        std::string text = "[redis]\nport = " + std::to_string(redis.port()) + "\n";
+        if (options.extra_redis.find("claim_after_ms") == std::string::npos) text += "claim_after_ms = 1000\n";
         if (options.extra_redis.find("claim_interval_ms") == std::string::npos) text += "claim_interval_ms = 100\n";
         text += options.extra_redis;
         if (!options.consumer.empty()) text += "consumer = \"" + options.consumer + "\"\n";
