@@ -62,13 +62,13 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       pipeline_(io_, config_, std::move(templates), store_, directory_, channels_, schedule_, rate_limiter_, caps_,
                 send_time_.get(), metrics_, clock_),
       intake_(config_, config_.redis.stream, consumer_name(config_), reads_, commands_, store_, metrics_, clock_,
-              [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
-                  return pipeline_.process(std::move(job), entry, std::move(done));
+              [this](Job job, Resume resume, const StreamEntry& entry, std::function<void(Disposition)> done) {
+                  return pipeline_.process(std::move(job), std::move(resume), entry, std::move(done));
               }),
       urgent_intake_(config_, urgent_stream_of(config_.redis), consumer_name(config_), urgent_reads_, commands_, store_,
                      metrics_, clock_,
-                     [this](Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
-                         return pipeline_.process(std::move(job), entry, std::move(done));
+                     [this](Job job, Resume resume, const StreamEntry& entry, std::function<void(Disposition)> done) {
+                         return pipeline_.process(std::move(job), std::move(resume), entry, std::move(done));
                      }),
       http_(io_, routes_), watchdog_(io_, [this] { return !stopped_; }), signals_(io_, SIGTERM, SIGINT, SIGHUP),
       tick_(io_) {

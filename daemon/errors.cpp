@@ -16,6 +16,7 @@ public:
         case errc::job_bad_value: return "job field has a bad value";
         case errc::job_bad_version: return "job contract version not supported";
         case errc::job_no_job_field: return "stream entry has no job field";
+        case errc::job_bad_resume: return "stream entry has a malformed resume field";
         case errc::poison_job: return "poison job: delivered too many times";
         case errc::unknown_template: return "unknown template";
         case errc::no_template_channel: return "no channel of the template fits the job";
@@ -39,6 +40,7 @@ const char* code_name(errc e) {
     case errc::job_bad_value: return "job_bad_value";
     case errc::job_bad_version: return "job_bad_version";
     case errc::job_no_job_field: return "job_no_job_field";
+    case errc::job_bad_resume: return "job_bad_resume";
     case errc::poison_job: return "poison_job";
     case errc::unknown_template: return "unknown_template";
     case errc::no_template_channel: return "no_template_channel";

@@ -17,6 +17,7 @@ enum class errc {
     job_bad_value,            // a field has the right type but a value out of its domain
     job_bad_version,          // `v` is not a contract version this daemon speaks
     job_no_job_field,         // the stream entry has no `job` field at all
+    job_bad_resume,           // the stream entry's `resume` field (written by the schedule) is malformed
     poison_job,               // delivered more than redis.max_deliveries times without an outcome
     unknown_template,         // the job names a template the daemon does not have
     no_template_channel,      // none of the job's channels is a channel of its template

@@ -36,10 +36,10 @@ void Intake::resume() {
     if (stopped_) return;
     group_ready_ = false;
     reads_.ensure_group([this](redis::Status s) {
-        if (!s.ok) {
+        if (!s.ok()) {
             // Disconnected: the connection's own log says so, and resume() runs again when it is back.
-            if (s.error != "disconnected")
-                spdlog::error("intake: cannot create consumer group {} on {}: {}", redis_.group, redis_.stream, s.error);
+            if (s.code != errc::redis_disconnected)
+                spdlog::error("intake: cannot create consumer group {} on {}: {}", redis_.group, redis_.stream, s.what());
             return;  // the claim tick calls resume() again
         }
         group_ready_ = true;
@@ -94,10 +94,10 @@ void Intake::read_more() {
     reads_.read(consumer_, count, own_pending ? 0 : redis_.block_ms, own_pending ? pending_cursor_.c_str() : ">",
                 [this, own_pending](redis::Status s, std::vector<StreamEntry> entries) {
                     reading_ = false;
-                    if (!s.ok) {
+                    if (!s.ok()) {
                         group_ready_ = false;
-                        if (s.error != "disconnected")
-                            spdlog::error("intake: XREADGROUP failed: {}; recreating the group", s.error);
+                        if (s.code != errc::redis_disconnected)
+                            spdlog::error("intake: XREADGROUP failed: {}; recreating the group", s.what());
                         return;  // resume() runs when the connection is back, or from the claim tick
                     }
                     if (own_pending) {
@@ -164,9 +164,9 @@ void Intake::claim_stale() {
     commands_.autoclaim(consumer_, redis_.claim_after_ms, claim_cursor_, std::min(redis_.batch, room),
                         [this](redis::ClaimResult r) {
                             claiming_ = false;
-                            if (!r.status.ok) {
-                                if (r.status.error != "disconnected")
-                                    spdlog::warn("intake: XAUTOCLAIM failed: {}", r.status.error);
+                            if (!r.status.ok()) {
+                                if (r.status.code != errc::redis_disconnected)
+                                    spdlog::warn("intake: XAUTOCLAIM failed: {}", r.status.what());
                                 return;
                             }
                             claim_cursor_ = r.next_cursor.empty() ? "0-0" : r.next_cursor;
@@ -197,7 +197,7 @@ void Intake::recover(std::vector<StreamEntry> entries) {
         auto shared = std::make_shared<StreamEntry>(std::move(entry));
         commands_.pending(consumer_, shared->entry_id, shared->entry_id, 1,
                           [this, shared](redis::Status s, std::vector<redis::PendingInfo> info) {
-                              if (!s.ok || info.empty()) {
+                              if (!s.ok() || info.empty()) {
                                   // Lost the connection, or another consumer took it meanwhile: not ours now.
                                   in_flight_.erase(shared->entry_id);
                                   sync_inflight();
@@ -258,7 +258,14 @@ void Intake::handle(StreamEntry entry) {
         dead_letter(entry, *error);
         return;
     }
-    if (auto rejection = process_(std::move(std::get<Job>(parsed)), entry,
+    auto resume = decode_resume(entry.resume);
+    if (auto* why = std::get_if<std::string>(&resume)) {
+        metrics_.resume_malformed++;
+        dead_letter(entry, {errc::job_bad_resume, "resume", "the stream entry's 'resume' field is malformed: " + *why,
+                            std::get<Job>(parsed).id});
+        return;
+    }
+    if (auto rejection = process_(std::move(std::get<Job>(parsed)), std::move(std::get<Resume>(resume)), entry,
                                   [this, id = entry.entry_id](Disposition d) { finished(id, d); }))
         dead_letter(entry, *rejection);
 }
@@ -277,8 +284,8 @@ void Intake::dead_letter(const StreamEntry& entry, const JobError& error, bool i
     };
     commands_.add(redis_.dead_stream, fields,
                   [this, id = entry.entry_id, job_id = error.id, reason = error.reason, interrupted](redis::Status s) {
-                      if (!s.ok) {
-                          spdlog::warn("intake: could not dead-letter {}: {}; it stays pending", id, s.error);
+                      if (!s.ok()) {
+                          spdlog::warn("intake: could not dead-letter {}: {}; it stays pending", id, s.what());
                           finished(id, Disposition::keep);
                           return;
                       }
@@ -334,12 +341,12 @@ void Intake::flush_acks() {
     ++acks_outstanding_;
     commands_.ack(*ids, [this, ids](redis::Status s) {
         --acks_outstanding_;
-        if (s.ok) {
+        if (s.ok()) {
             metrics_.jobs_acked += ids->size();
         } else {
             // Try again once the connection is back; until then the entries stay pending, which is safe.
             acks_.insert(acks_.end(), ids->begin(), ids->end());
-            if (s.error != "disconnected") spdlog::error("intake: XACK failed: {}", s.error);
+            if (s.code != errc::redis_disconnected) spdlog::error("intake: XACK failed: {}", s.what());
             return;
         }
         flush_acks();

@@ -23,6 +23,7 @@
 #include "daemon/job_codec.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/redis/redis_client.hpp"
+#include "daemon/resume.hpp"
 #include "daemon/types.hpp"
 
 namespace crieur {
@@ -39,7 +40,8 @@ class Intake {
 public:
     // Takes a valid job. Either returns why it must be rejected (then `done` is never called and
     // intake dead-letters it), or returns nothing and calls `done` once, later.
-    using Process = std::function<std::optional<JobError>(Job job, const StreamEntry& entry,
+    // `resume`: how it came back from the schedule (decoded from the entry's `resume` field).
+    using Process = std::function<std::optional<JobError>(Job job, Resume resume, const StreamEntry& entry,
                                                           std::function<void(Disposition)> done)>;
 
     // `stream`: the stream this intake consumes (config.redis.stream or urgent_stream).

@@ -30,6 +30,7 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     c("crieur_jobs_claimed_total", "Stream entries taken over from another consumer.", jobs_claimed);
     c("crieur_jobs_acked_total", "Stream entries acknowledged after their outcome was committed.", jobs_acked);
     c("crieur_jobs_dead_lettered_total", "Stream entries moved to the dead-letter stream.", jobs_dead_lettered);
+    c("crieur_resume_malformed_total", "Stream entries whose resume field was malformed (dead-lettered).", resume_malformed);
     c("crieur_escalations_scheduled_total", "Sends with a channel left, checked later for silence.", escalations_scheduled);
     c("crieur_escalations_due_total", "Checks for silence that came due.", escalations_due);
     c("crieur_escalations_cancelled_total", "Checks for silence that found the message delivered.", escalations_cancelled);

@@ -90,8 +90,10 @@ std::variant<Message, JobError> prepare(const Job& job, const render::TemplateSt
 }
 
 struct Pipeline::Delivery {
-    Job job;
+    std::shared_ptr<const Job> job;  // parsed once, by the intake; shared with the receipt store's request
     std::string entry_id;
+    std::string job_json;  // as it came in: put back as is when the job waits in the schedule
+    Resume came_back;      // how it came back from the schedule (nothing for a new job)
     std::function<void(Disposition)> done;
     // On the heap, and freed once used: thousands of these are in flight at once.
     std::unique_ptr<Message> prepared;  // rendered by the check, reused when the first candidate matches
@@ -100,24 +102,17 @@ struct Pipeline::Delivery {
     std::size_t next = 0;
     std::string excluded;  // why channels were left out
     std::string tried;     // the candidates that failed, and how
-    std::string job_json;  // kept for a retry or an escalation: they put the job back in the schedule
-    bool job_moved = false;  // `job` went to the receipt store: job_of() parses job_json again
     std::vector<std::string> channels_used;  // tried before (an escalation) and now, in order
-    std::string slot_provider;  // a rate-limit slot reserved before it was put aside
-    bool send_time_chosen = false;  // back at the send time chosen for it
-    bool on_failure_only = false;   // an escalation that goes on only if the message failed after all
-    // What the decisions need of the job, kept here: `job` may have gone to the receipt store.
-    // An urgent job's retries and escalations come back on the urgent stream.
+    // What the decisions need of the job. An urgent job's retries and escalations come back on
+    // the urgent stream.
     decide::Timing timing;
     bool urgent() const { return timing.priority == Priority::urgent; }
     bool escalation() const { return timing.escalation; }
-    Schedule::NextStep step() const {
-        return on_failure_only ? Schedule::NextStep::on_failure : Schedule::NextStep::on_silence;
-    }
-    std::string used() const {
-        std::string list;
-        for (auto& c : channels_used) list += (list.empty() ? "" : ",") + c;
-        return list;
+    // Its escalation again, with the channels used so far (less `unused`, one it did not use after all).
+    Resume still_escalation(bool on_failure_only, const std::string& unused = {}) const {
+        std::vector<std::string> used = channels_used;
+        if (!unused.empty()) std::erase(used, unused);
+        return Resume::escalation(std::move(used), on_failure_only);
     }
 };
 
@@ -147,7 +142,8 @@ void Pipeline::apply_policies(const Config& config) {
                    config.router.fallback_on_failure_s};
 }
 
-std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done) {
+std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEntry& entry,
+                                          std::function<void(Disposition)> done) {
     // What the job asks must fit its template before it waits or goes anywhere.
     auto prepared = prepare(job, *templates_, intake_.default_channel);
     if (auto* rejection = std::get_if<JobError>(&prepared)) return std::move(*rejection);
@@ -156,30 +152,23 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
     d->entry_id = entry.entry_id;
     d->done = std::move(done);
     d->job_json = entry.job_json;
-    d->slot_provider = entry.slot_provider;
-    d->send_time_chosen = entry.send_time_chosen;
-    d->on_failure_only = entry.on_failure_only;
-    d->timing = {job.priority, job.not_before, job.deadline, !entry.escalate_after.empty()};
-    if (d->escalation()) {
-        // Back after a silence: the message was sent on these channels and nothing was delivered.
-        for (std::string_view rest = entry.escalate_after; !rest.empty();) {
-            const auto comma = rest.find(',');
-            d->channels_used.emplace_back(rest.substr(0, comma));
-            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-        }
-    }
+    const bool escalation = resume.kind == Resume::Kind::escalation;
+    d->timing = {job.priority, job.not_before, job.deadline, escalation};
+    // Back after a silence (or a late failure): the message went out on these channels.
+    if (escalation) d->channels_used = resume.channels_used;
+    d->came_back = std::move(resume);
     d->prepared = std::make_unique<Message>(std::move(std::get<Message>(prepared)));
-    d->job = std::move(job);
+    d->job = std::make_shared<const Job>(std::move(job));
     if (held(d, decide::admit_job(d->timing, clock_.now()))) return std::nullopt;
     if (d->escalation()) metrics_.escalations_due++;
-    if (d->job.citizen.empty()) {
+    if (d->job->citizen.empty()) {
         route_and_send(std::move(d), nullptr);
         return std::nullopt;
     }
-    const std::string citizen = d->job.citizen;
+    const std::string citizen = d->job->citizen;
     directory_.lookup(citizen, [this, d = std::move(d)](directory::Lookup found) mutable {
         if (!found.error.empty()) {
-            spdlog::warn("pipeline: job {}: {}; it stays pending", d->job.id, found.error);
+            spdlog::warn("pipeline: job {}: {}; it stays pending", d->job->id, found.error);
             d->done(Disposition::keep);
             return;
         }
@@ -189,7 +178,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
             return;
         }
         if (!found.citizen) {
-            std::string reason = "citizen '" + d->job.citizen + "' is not in the directory";
+            std::string reason = "citizen '" + d->job->citizen + "' is not in the directory";
             settle(std::move(d), Status::failed, std::move(reason));
             return;
         }
@@ -203,7 +192,7 @@ std::optional<JobError> Pipeline::process(Job job, const StreamEntry& entry, std
 bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admission) {
     if (std::holds_alternative<decide::Go>(admission)) return false;
     if (auto* drop = std::get_if<decide::Drop>(&admission)) {
-        spdlog::info("pipeline: job {}: {}", job_of(*d).id, drop->reason);
+        spdlog::info("pipeline: job {}: {}", d->job->id, drop->reason);
         d->done(Disposition::ack);
         return true;
     }
@@ -219,33 +208,36 @@ bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admiss
     case decide::Defer::Cause::other: break;
     }
     if (d->escalation()) {  // stays an escalation, the channels used so far behind it
-        schedule_.escalate_at(
-            job_of(*d).id, d->used(), d->job_json, wait.at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
-            d->urgent(), d->step());
+        put_aside(d, d->still_escalation(d->came_back.on_failure_only), wait.at,
+                  [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
         return true;
     }
-    auto settled = [this, d, why = std::move(wait.why)](bool ok) mutable {
-        if (!ok) return d->done(Disposition::keep);  // Redis refused: the entry stays pending and comes back by claim
-        settle(d, Status::scheduled, std::move(why));
-    };
-    if (wait.cause == decide::Defer::Cause::send_time)
-        schedule_.put_aside_until_send_time(d->entry_id, d->job_json, wait.at, std::move(settled));
-    else
-        schedule_.put_aside(d->entry_id, d->job_json, wait.at, std::move(settled), d->urgent());
+    put_aside(d, wait.cause == decide::Defer::Cause::send_time ? Resume::send_time() : Resume{}, wait.at,
+              [this, d, why = std::move(wait.why)](std::error_code e) mutable {
+                  if (e) return d->done(Disposition::keep);  // Redis refused: the entry stays pending and comes back by claim
+                  settle(d, Status::scheduled, std::move(why));
+              });
     return true;
 }
 
+void Pipeline::put_aside(const std::shared_ptr<Delivery>& d, Resume resume, TimePoint at,
+                         std::function<void(std::error_code)> done) {
+    // The delivery ends here (its completion acknowledges or keeps the entry): its JSON moves.
+    schedule_.put_aside({d->entry_id, d->job->id, std::move(d->job_json), std::move(resume), at, d->urgent()},
+                        std::move(done));
+}
+
 void Pipeline::settle(std::shared_ptr<Delivery> d, Status status, std::string reason) {
-    const Job& job = job_of(*d);
+    const Job& job = *d->job;
     store_.record_unsent({d->entry_id, job.id, job.service, job.template_name, status, std::move(reason), job.campaign},
                          [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
 }
 
 void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen) {
-    const auto* manifest = templates_->manifest(d->job.template_name);
+    const auto* manifest = templates_->manifest(d->job->template_name);
     static const std::string kService = "service";
-    RouteQuery q{d->job,
-                 templates_->channels(d->job.template_name),
+    RouteQuery q{*d->job,
+                 templates_->channels(d->job->template_name),
                  manifest ? manifest->category : kService,
                  citizen,
                  [this](const std::string& channel, const std::string& address) {
@@ -266,7 +258,7 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
             return std::find(d->channels_used.begin(), d->channels_used.end(), c.channel) != d->channels_used.end();
         });
         if (d->candidates.empty()) {
-            spdlog::info("pipeline: job {}: silence after the send, and no other channel to try", d->job.id);
+            spdlog::info("pipeline: job {}: silence after the send, and no other channel to try", d->job->id);
             d->done(Disposition::ack);
             return;
         }
@@ -299,14 +291,14 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
         if (citizen->quiet_hours) moment.window = {citizen->quiet_hours->start_minute, citizen->quiet_hours->end_minute};
     }
     // The send time: the instant of the window with the best chance of being read (docs/sendtime.md).
-    if (send_time_ && !d->urgent() && !d->escalation() && !d->send_time_chosen) {
+    if (send_time_ && !d->urgent() && !d->escalation() && d->came_back.kind != Resume::Kind::send_time) {
         if (auto model = send_time_->model()) {
             sendtime::Query ask;
-            ask.id = d->job.id;
-            ask.citizen = d->job.citizen;
+            ask.id = d->job->id;
+            ask.citizen = d->job->citizen;
             ask.channel = d->candidates.front().channel;
             ask.created_at = ask.not_before = now;
-            ask.deadline = d->job.deadline.value_or(now + std::chrono::hours(send_time_window_h_));
+            ask.deadline = d->job->deadline.value_or(now + std::chrono::hours(send_time_window_h_));
             ask.quiet = quiet_.enabled ? moment.window : QuietWindow{0, 0};
             ask.policy_utc_offset_minutes = static_cast<int>(
                 std::chrono::duration_cast<std::chrono::minutes>(moment.zone->get_info(now).offset).count());
@@ -317,9 +309,9 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
     if (held(d, decide::admit_now(d->timing, moment, now))) return;
     // The caps: per citizen (non-urgent), per service. Escalations were counted with their first send.
     if (caps_.any() && !d->urgent() && !d->escalation()) {
-        const auto* m = templates_->manifest(d->job.template_name);
+        const auto* m = templates_->manifest(d->job->template_name);
         const std::string category = m ? m->category : "service";
-        const std::string job_id = d->job.id, citizen_id = d->job.citizen, service = d->job.service;
+        const std::string job_id = d->job->id, citizen_id = d->job->citizen, service = d->job->service;
         caps_.admit(job_id, citizen_id, category, service, now, [this, d = std::move(d)](CapVerdict v) mutable {
             if (v.failed) {
                 d->done(Disposition::keep);  // Redis away: the job stays pending
@@ -344,13 +336,12 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
         return;
     }
     const RouteCandidate candidate = d->candidates[d->next++];
-    const bool last = d->next == d->candidates.size();
     std::optional<Message> message;
     if (d->prepared && d->prepared->content.channel == candidate.channel && d->prepared->recipient == candidate.address) {
         message = std::move(*d->prepared);
         d->prepared.reset();
     } else {
-        auto rendered = render_for(d->job, *templates_, candidate.channel, candidate.address,
+        auto rendered = render_for(*d->job, *templates_, candidate.channel, candidate.address,
                                    d->citizen ? &*d->citizen : nullptr);
         if (auto* e = std::get_if<JobError>(&rendered)) {
             d->tried += (d->tried.empty() ? "" : "; ") + candidate.channel + ": cannot render (" + e->reason + ")";
@@ -369,24 +360,24 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
     const std::string provider(driver->provider());
     // A slot reserved before the job was put aside is its own; a bulk one asks first whether a
     // higher priority borrowed a slot meanwhile, and gives its own back if so.
-    const bool returning = d->slot_provider == provider;
-    d->slot_provider.clear();
+    const bool returning = d->came_back.kind == Resume::Kind::slot && d->came_back.slot_provider == provider;
+    if (d->came_back.kind == Resume::Kind::slot) d->came_back = {};
     if (!rate_.limited(provider) || (returning && d->timing.priority != Priority::bulk)) {
-        send_now(std::move(d), candidate, last, driver, std::move(*message));
+        send_now(std::move(d), candidate, driver, std::move(*message));
         return;
     }
-    pace(std::move(d), std::move(candidate), last, driver, std::move(*message), returning);
+    pace(std::move(d), std::move(candidate), driver, std::move(*message), returning);
 }
 
 // The provider's pace, shared by every daemon: go now, wait for a near slot with a timer (the job
 // still pending in the stream), or put the job in the schedule until a far one.
-void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver,
+void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, Channel* driver,
                     Message message, bool returning) {
     const std::string provider(driver->provider());
     const int segments = message.content.sms ? std::max(1, message.content.sms->segments) : 1;
     const Priority priority = d->timing.priority;
     const std::string recipient = message.recipient;  // copied: the message moves into the completion
-    rate_.reserve(provider, recipient, segments, priority, returning, [this, d = std::move(d), candidate, last, driver,
+    rate_.reserve(provider, recipient, segments, priority, returning, [this, d = std::move(d), candidate, driver,
                                    message = std::move(message), returning](std::int64_t wait_ms, bool reserved) mutable {
         if (wait_ms < 0) {  // Redis failed: the job stays pending and comes back
             d->done(Disposition::keep);
@@ -400,37 +391,31 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool 
             const auto at = clock_.now() + std::chrono::milliseconds(wait_ms);
             const std::string name(driver->provider());
             if (d->escalation()) {  // stays an escalation; it reserves again when it comes back
-                schedule_.escalate_at(
-                    job_of(*d).id, d->used(), d->job_json, at, [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); },
-                    d->urgent(), d->step());
+                put_aside(d, d->still_escalation(d->came_back.on_failure_only), at,
+                          [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
                 return;
             }
-            auto settled = [this, d, at, name, reserved](bool ok) {
-                if (!ok) {
-                    d->done(Disposition::keep);
-                    return;
-                }
+            put_aside(d, reserved ? Resume::slot(name) : Resume{}, at, [this, d, at, name, reserved](std::error_code e) {
+                if (e) return d->done(Disposition::keep);
                 settle(d, Status::scheduled,
                        reserved ? "rate limit of " + name + ": its slot is at " + format_rfc3339(at)
                                 : "pace of " + name + " per recipient: the next message to them at " + format_rfc3339(at));
-            };
-            if (reserved) schedule_.put_aside_for_slot(d->entry_id, name, d->job_json, at, std::move(settled));
-            else schedule_.put_aside(d->entry_id, d->job_json, at, std::move(settled), d->urgent());
+            });
             return;
         }
         if (wait_ms == 0) {
-            send_now(std::move(d), candidate, last, driver, std::move(message));
+            send_now(std::move(d), candidate, driver, std::move(message));
             return;
         }
         metrics_.throttle_waits++;
         auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(wait_ms));
-        timer->async_wait([this, timer, d = std::move(d), candidate, last, driver, reserved,
+        timer->async_wait([this, timer, d = std::move(d), candidate, driver, reserved,
                            message = std::move(message)](const boost::system::error_code&) mutable {
             // Held by the recipient's pace: reserve now. A bulk job asks again at its slot: an
             // urgent or normal one may have borrowed it.
-            if (!reserved) pace(std::move(d), std::move(candidate), last, driver, std::move(message), false);
-            else if (d->timing.priority == Priority::bulk) pace(std::move(d), std::move(candidate), last, driver, std::move(message), true);
-            else send_now(std::move(d), candidate, last, driver, std::move(message));
+            if (!reserved) pace(std::move(d), std::move(candidate), driver, std::move(message), false);
+            else if (d->timing.priority == Priority::bulk) pace(std::move(d), std::move(candidate), driver, std::move(message), true);
+            else send_now(std::move(d), candidate, driver, std::move(message));
         });
     });
 }
@@ -438,29 +423,26 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool 
 // At most providers.max_connections sends in flight per provider; the others wait here, by
 // priority. The attempt is recorded once a send has its place, right before the request: after a
 // crash, an attempt in doubt is one that was really on the wire.
-void Pipeline::send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver,
+void Pipeline::send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, Channel* driver,
                         Message message) {
     const int limit = channels_.max_in_flight(driver);
     const Priority priority = d->timing.priority;
-    auto start = [this, d = std::move(d), candidate = std::move(candidate), last, driver, limit,
+    auto start = [this, d = std::move(d), candidate = std::move(candidate), driver, limit,
                   message = std::move(message)]() mutable {
-        begin_send(std::move(d), std::move(candidate), last, {driver, limit}, std::move(message));
+        begin_send(std::move(d), std::move(candidate), {driver, limit}, std::move(message));
     };
     if (limit <= 0 || gate_.try_enter(driver, limit)) start();
     else gate_.enter(driver, priority, std::move(start));
 }
 
-void Pipeline::begin_send(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Seat seat, Message message) {
+void Pipeline::begin_send(std::shared_ptr<Delivery> d, RouteCandidate candidate, Seat seat, Message message) {
     const std::string& channel = candidate.channel;
     if (std::find(d->channels_used.begin(), d->channels_used.end(), channel) == d->channels_used.end())
         d->channels_used.push_back(channel);
     const auto& c = message.content;
-    // The job goes into the receipt; it is copied while another candidate may need it (later needs
-    // parse it again from its JSON).
-    BeginRequest begin{last ? std::move(d->job) : d->job, d->entry_id, channel, std::string(seat.driver->provider()),
+    BeginRequest begin{d->job, d->entry_id, channel, std::string(seat.driver->provider()),
                        message.recipient, c.locale, c.sms ? sms::to_string(c.sms->encoding) : "",
-                       c.sms ? c.sms->segments : 0, d->escalation(), d->on_failure_only};
-    d->job_moved = last;
+                       c.sms ? c.sms->segments : 0, d->escalation(), d->came_back.on_failure_only};
     store_.begin(std::move(begin), [this, d = std::move(d), seat, candidate = std::move(candidate),
                                     message = std::move(message)](BeginResult r) mutable {
         if (r.verdict != BeginVerdict::send) {
@@ -560,49 +542,35 @@ void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, S
 void Pipeline::carry_out(std::shared_ptr<Delivery> d, decide::Next next, const std::string& channel) {
     if (std::holds_alternative<decide::TryNext>(next)) return try_candidate(std::move(d));
     if (auto* abandon = std::get_if<decide::Abandon>(&next)) {
-        spdlog::info("pipeline: job {}: {}", job_of(*d).id, abandon->reason);
+        spdlog::info("pipeline: job {}: {}", d->job->id, abandon->reason);
         return d->done(Disposition::ack);
     }
     if (auto* later = std::get_if<decide::EscalateLater>(&next)) {
         std::erase(d->channels_used, channel);  // not used after all
-        schedule_.escalate_at(
-            job_of(*d).id, d->used(), d->job_json, later->at,
-            [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); }, d->urgent(), d->step());
+        put_aside(d, d->still_escalation(d->came_back.on_failure_only), later->at,
+                  [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
         return;
     }
     if (auto* retry = std::get_if<decide::Retry>(&next)) {
         metrics_.retries_scheduled++;
-        schedule_.put_aside(
-            d->entry_id, d->job_json, retry->at,
-            [this, d, why = std::move(retry->why)](bool ok) mutable {
-                if (!ok) return d->done(Disposition::keep);  // Redis refused: the entry comes back by claim
-                settle(d, Status::scheduled, std::move(why));
-            },
-            d->urgent());
+        // An escalation's retry comes back as the escalation it is, to this channel again.
+        Resume again = d->escalation() ? d->still_escalation(d->came_back.on_failure_only, channel) : Resume{};
+        put_aside(d, std::move(again), retry->at, [this, d, why = std::move(retry->why)](std::error_code e) mutable {
+            if (e) return d->done(Disposition::keep);  // Redis refused: the entry comes back by claim
+            settle(d, Status::scheduled, std::move(why));
+        });
         return;
     }
     auto& settled = std::get<decide::Settle>(next);
     if (!settled.escalate_at) return d->done(Disposition::ack);
     // Put aside before the ack: a crash between the two sends the job again, and the receipt says
     // it is sent (a duplicate), rather than losing the escalation.
-    const std::string id = job_of(*d).id;
-    schedule_.escalate_at(
-        id, d->used(), d->job_json, *settled.escalate_at,
-        [this, d, id](bool ok) {
-            if (ok) metrics_.escalations_scheduled++;
-            else spdlog::error("pipeline: job {}: the next channel could not be scheduled", id);
-            d->done(Disposition::ack);
-        },
-        d->urgent(), settled.on_failure_only ? Schedule::NextStep::on_failure : Schedule::NextStep::on_silence);
-}
-
-const Job& Pipeline::job_of(Delivery& d) {
-    if (d.job_moved) {
-        auto parsed = parse_job(d.job_json, SIZE_MAX);  // it was valid when it came in
-        if (auto* job = std::get_if<Job>(&parsed)) d.job = std::move(*job);
-        d.job_moved = false;
-    }
-    return d.job;
+    const std::string id = d->job->id;
+    put_aside(d, d->still_escalation(settled.on_failure_only), *settled.escalate_at, [this, d, id](std::error_code e) {
+        if (!e) metrics_.escalations_scheduled++;
+        else spdlog::error("pipeline: job {}: the next channel could not be scheduled: {}", id, e.message());
+        d->done(Disposition::ack);
+    });
 }
 
 }  // namespace crieur

@@ -28,6 +28,7 @@
 #include "daemon/send_gate.hpp"
 #include "daemon/status.hpp"
 #include "daemon/receipts/receipt_store.hpp"
+#include "daemon/resume.hpp"
 #include "daemon/types.hpp"
 
 namespace date {
@@ -58,7 +59,8 @@ public:
              Metrics& metrics, const Clock& clock);
 
     // See Intake::Process.
-    std::optional<JobError> process(Job job, const StreamEntry& entry, std::function<void(Disposition)> done);
+    std::optional<JobError> process(Job job, Resume resume, const StreamEntry& entry,
+                                    std::function<void(Disposition)> done);
 
     // A reloaded config's routing, retry, quiet hours and escalation rules: used for the jobs read
     // from now on.
@@ -80,18 +82,19 @@ private:
     void route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen);
     void try_candidate(std::shared_ptr<Delivery> d);
     // The provider's rate limit, then the send gate, then the attempt recorded, then the send.
-    void pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver, Message message,
+    void pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, Channel* driver, Message message,
               bool returning);
-    void send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Channel* driver, Message message);
-    void begin_send(std::shared_ptr<Delivery> d, RouteCandidate candidate, bool last, Seat seat, Message message);
+    void send_now(std::shared_ptr<Delivery> d, RouteCandidate candidate, Channel* driver, Message message);
+    void begin_send(std::shared_ptr<Delivery> d, RouteCandidate candidate, Seat seat, Message message);
     void not_sent(std::shared_ptr<Delivery> d, const BeginResult& r, const std::string& job_id);
     void transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, Seat seat, BeginResult r, Message message);
     void leave(Seat seat);
     // The outcome committed: what after_outcome decided is done (next channel, retry, escalation, ack).
     void carry_out(std::shared_ptr<Delivery> d, decide::Next next, const std::string& channel);
     void settle(std::shared_ptr<Delivery> d, Status status, std::string reason);
-    // The job, parsed again from its JSON when it was handed to the receipt store.
-    const Job& job_of(Delivery& d);
+    // Sets the job aside in the schedule, to come back at `at` as `resume` says.
+    void put_aside(const std::shared_ptr<Delivery>& d, Resume resume, TimePoint at,
+                   std::function<void(std::error_code)> done);
 
     IntakeConfig intake_;
     RouterPolicy policy_;

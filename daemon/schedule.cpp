@@ -1,17 +1,34 @@
 #include "daemon/schedule.hpp"
 
 #include "daemon/log.hpp"
+#include "daemon/redis/redis_client.hpp"
 
 namespace crieur {
 
 namespace {
-// KEYS[1] schedule, KEYS[2] stream, KEYS[3] urgent stream, KEYS[4] the next steps' payloads;
-// ARGV[1] now (ms), ARGV[2] limit. Returns how many moved. A member "u|<member>" is an urgent
-// job's: it goes to the urgent stream.
+// KEYS[1] schedule, KEYS[2] stream, KEYS[3] urgent stream, KEYS[4] an earlier version's next
+// steps, KEYS[5] the payloads; ARGV[1] now (ms), ARGV[2] limit. Returns how many moved.
+// A payload is "<u|n> <resume|-> <job>": u goes to the urgent stream.
+// The members with no payload are an earlier version's (the job and tags in the member itself,
+// or next steps in KEYS[4]): read as they were written, until none is left after an upgrade.
 constexpr std::string_view kPromote = R"lua(
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, whole in ipairs(due) do
-  if string.sub(whole, 1, 5) == 'next|' then
+  local payload = redis.call('HGET', KEYS[5], whole)
+  if payload then
+    local a = string.find(payload, ' ', 1, true)
+    local b = string.find(payload, ' ', a + 1, true)
+    local stream = KEYS[2]
+    if string.sub(payload, 1, a - 1) == 'u' then stream = KEYS[3] end
+    local resume, job = string.sub(payload, a + 1, b - 1), string.sub(payload, b + 1)
+    if resume == '-' then
+      redis.call('XADD', stream, '*', 'job', job)
+    else
+      redis.call('XADD', stream, '*', 'job', job, 'resume', resume)
+    end
+    redis.call('HDEL', KEYS[5], whole)
+    redis.call('ZREM', KEYS[1], whole)
+  elseif string.sub(whole, 1, 5) == 'next|' then
     -- next|<job id>: the next channel, its payload "<u|n> <silence|failure> <channels tried> <job>"
     local id = string.sub(whole, 6)
     local p = redis.call('HGET', KEYS[4], id)
@@ -34,6 +51,7 @@ for _, whole in ipairs(due) do
   local member, stream = whole, KEYS[2]
   if string.sub(whole, 1, 2) == 'u|' then member, stream = string.sub(whole, 3), KEYS[3] end
   local space = string.find(member, ' ', 1, true)
+  if not space then space = #member + 1 end  -- no job in it: nothing to bring back
   local tag = string.sub(member, 1, space - 1)
   if string.sub(tag, 1, 4) == 'esc|' then
     -- esc|<channels tried>|<job id>: an escalation on silence
@@ -55,11 +73,10 @@ end
 return #due
 )lua";
 
-// KEYS[1] schedule, KEYS[2] payloads; ARGV[1] at, ARGV[2] job id, ARGV[3] payload. One member
-// per job: a later step replaces an earlier one.
-constexpr std::string_view kNextAt = R"lua(
+// KEYS[1] schedule, KEYS[2] payloads; ARGV[1] at, ARGV[2] member, ARGV[3] payload.
+constexpr std::string_view kPutAside = R"lua(
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('ZADD', KEYS[1], ARGV[1], 'next|' .. ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 return 1
 )lua";
 
@@ -75,21 +92,16 @@ return 0
 )lua";
 }  // namespace
 
-void Schedule::put_aside(const std::string& entry_id, const std::string& job_json, TimePoint at,
-                         std::function<void(bool)> done, bool urgent) {
-    const std::string member = (urgent ? "u|" : "") + entry_id + " " + job_json;
-    conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
-        done(r && r->type != REDIS_REPLY_ERROR);
-    });
-}
-
-void Schedule::escalate_at(const std::string& job_id, const std::string& tried_channels, const std::string& job_json,
-                           TimePoint at, std::function<void(bool)> done, bool urgent, NextStep step) {
-    // Job ids have no spaces (the contract), nor do channel lists.
-    const std::string payload = std::string(urgent ? "u " : "n ") + (step == NextStep::on_failure ? "failure " : "silence ") +
-                                (tried_channels.empty() ? "-" : tried_channels) + " " + job_json;
-    conn_.command({"EVAL", kNextAt, "2", key_, key_ + ":next", std::to_string(to_unix_ms(at)), job_id, payload},
-                  [done = std::move(done)](const redisReply* r) { done(r && r->type != REDIS_REPLY_ERROR); });
+void Schedule::put_aside(Aside aside, std::function<void(std::error_code)> done) {
+    // Escalations by job id ("next|", which advance() looks for), the others by entry id ("e|").
+    const bool escalation = aside.resume.kind == Resume::Kind::escalation;
+    const std::string member = (escalation ? "next|" + aside.job_id : "e|" + aside.entry_id);
+    std::string resume = encode(aside.resume);
+    std::string payload;
+    payload.reserve(aside.job_json.size() + resume.size() + 4);
+    payload.append(aside.urgent ? "u " : "n ").append(resume.empty() ? "-" : resume).append(" ").append(aside.job_json);
+    conn_.command({"EVAL", kPutAside, "2", key_, payloads_key_, std::to_string(to_unix_ms(aside.at)), member, payload},
+                  [done = std::move(done)](const redisReply* r) { done(redis::error_of(r)); });
 }
 
 void Schedule::advance(const std::string& job_id, TimePoint now, std::function<void(bool moved)> done) {
@@ -99,26 +111,10 @@ void Schedule::advance(const std::string& job_id, TimePoint now, std::function<v
                   });
 }
 
-void Schedule::put_aside_for_slot(const std::string& entry_id, const std::string& provider, const std::string& job_json,
-                                  TimePoint at, std::function<void(bool)> done) {
-    const std::string member = "slot|" + provider + "|" + entry_id + " " + job_json;
-    conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
-        done(r && r->type != REDIS_REPLY_ERROR);
-    });
-}
-
-void Schedule::put_aside_until_send_time(const std::string& entry_id, const std::string& job_json, TimePoint at,
-                                         std::function<void(bool)> done) {
-    const std::string member = "st|" + entry_id + " " + job_json;
-    conn_.command({"ZADD", key_, std::to_string(to_unix_ms(at)), member}, [done = std::move(done)](const redisReply* r) {
-        done(r && r->type != REDIS_REPLY_ERROR);
-    });
-}
-
 void Schedule::promote_due(TimePoint now, int limit) {
     if (promoting_ || !conn_.connected()) return;
     promoting_ = true;
-    conn_.command({"EVAL", kPromote, "4", key_, stream_, urgent_stream_, key_ + ":next", std::to_string(to_unix_ms(now)), std::to_string(limit)},
+    conn_.command({"EVAL", kPromote, "5", key_, stream_, urgent_stream_, key_ + ":next", payloads_key_, std::to_string(to_unix_ms(now)), std::to_string(limit)},
                   [this](const redisReply* r) {
                       promoting_ = false;
                       if (!r) return;

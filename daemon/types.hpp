@@ -44,14 +44,9 @@ struct StreamEntry {
     std::string job_json;   // empty when the entry has no `job` field
     bool has_job = false;
     bool deleted = false;   // a pending entry whose content was deleted from the stream
-    // An escalation on silence (put back by the schedule): the channels already tried, comma-separated.
-    std::string escalate_after;
-    // ... that goes on only if the message failed after the provider accepted it (a late failure).
-    bool on_failure_only = false;
-    // Back from the schedule with a rate-limit slot already reserved for this provider.
-    std::string slot_provider;
-    // Back from the schedule at the send time chosen for it: not chosen again.
-    bool send_time_chosen = false;
+    // How it comes back from the schedule: the `resume` field as written (daemon/resume.hpp);
+    // empty for a job seen for the first time. Decoded, and checked, by the intake.
+    std::string resume;
 };
 
 // What a channel driver sends: the rendered content (channel, locale, text and the channel's

@@ -151,7 +151,7 @@ public:
 
     BeginResult begin(const BeginRequest& r, int& rows) {
         const auto now = to_unix_ms(clock_.now());
-        const Job& j = r.job;
+        const Job& j = *r.job;
         if (!j.campaign.empty() && !cancelled_campaigns_.empty() && cancelled_before(j.campaign, r.stream_id)) {
             // Its campaign was cancelled: recorded as such, nothing goes out.
             cancelled_mark_.bind(1, j.id).bind(2, r.stream_id).bind(3, j.service).bind(4, j.template_name)
@@ -361,7 +361,7 @@ public:
     std::vector<std::string> take_late_failures() { return std::exchange(late_failures_, {}); }
 
     // A batch that failed is rolled back: the jobs in it were not begun after all.
-    void forget(const BeginRequest& r) { in_flight_.erase(r.job.id); }
+    void forget(const BeginRequest& r) { in_flight_.erase(r.job->id); }
     // ... and the outcomes in it were not finished: their jobs are still being sent by us.
     void remember(const FinishRequest& r) { in_flight_.insert(r.job_id); }
 

@@ -27,7 +27,7 @@ namespace crieur {
 
 // Start a send: record the message (once per job id) and a new attempt, before anything goes out.
 struct BeginRequest {
-    Job job;
+    std::shared_ptr<const Job> job;  // never null; shared with the delivery, read on the writer thread
     std::string stream_id;
     std::string channel;
     std::string provider;

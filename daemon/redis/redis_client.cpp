@@ -12,10 +12,15 @@ std::string_view str(const redisReply* r) {
 }
 }  // namespace
 
+std::error_code error_of(const redisReply* reply) {
+    if (!reply) return errc::redis_disconnected;
+    if (reply->type == REDIS_REPLY_ERROR) return errc::redis_error;
+    return {};
+}
+
 Status to_status(const redisReply* reply) {
-    if (!reply) return {false, "disconnected"};
-    if (reply->type == REDIS_REPLY_ERROR) return {false, std::string(str(reply))};
-    return {true, {}};
+    auto code = error_of(reply);
+    return {code, code == errc::redis_error ? std::string(str(reply)) : std::string()};
 }
 
 std::vector<StreamEntry> parse_entries(const redisReply* array) {
@@ -30,21 +35,31 @@ std::vector<StreamEntry> parse_entries(const redisReply* array) {
         const redisReply* fields = e->element[1];
         // A pending entry that was deleted from the stream comes back with nil fields.
         if (fields && fields->type == REDIS_REPLY_ARRAY) {
+            std::string_view legacy_escalate;
+            bool legacy_escalation = false, legacy_fallback = false;
             for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
                 const auto name = str(fields->element[f]);
                 if (name == "job") {
                     entry.job_json = str(fields->element[f + 1]);
                     entry.has_job = true;
+                } else if (name == "resume") {
+                    entry.resume = str(fields->element[f + 1]);
                 } else if (name == "escalate") {
-                    entry.escalate_after = str(fields->element[f + 1]);
+                    // The fields an earlier version's schedule wrote (escalate, fallback, slot,
+                    // sendtime), read as the one `resume` field: entries queued before an upgrade.
+                    legacy_escalate = str(fields->element[f + 1]);
+                    legacy_escalation = true;
                 } else if (name == "fallback") {
-                    entry.on_failure_only = true;
+                    legacy_fallback = true;
                 } else if (name == "slot") {
-                    entry.slot_provider = str(fields->element[f + 1]);
+                    entry.resume = "slot:" + std::string(str(fields->element[f + 1]));
                 } else if (name == "sendtime") {
-                    entry.send_time_chosen = true;
+                    entry.resume = "send_time";
                 }
             }
+            if (legacy_escalation)
+                entry.resume = (legacy_fallback ? "fallback:" : "escalation:") +
+                               (legacy_escalate == "-" ? std::string() : std::string(legacy_escalate));
         } else {
             entry.deleted = true;
         }
@@ -64,7 +79,7 @@ std::vector<StreamEntry> parse_xreadgroup(const redisReply* reply) {
 void StreamClient::ensure_group(std::function<void(Status)> done) {
     conn_.command({"XGROUP", "CREATE", stream_, group_, "0", "MKSTREAM"}, [done](const redisReply* r) {
         auto s = to_status(r);
-        if (!s.ok && s.error.starts_with("BUSYGROUP")) s = {true, {}};
+        if (s.code == errc::redis_error && s.detail.starts_with("BUSYGROUP")) s = {};  // the group exists
         done(s);
     });
 }
@@ -74,7 +89,7 @@ void StreamClient::read(const std::string& consumer, int count, int block_ms, co
     const std::string n = std::to_string(count), block = std::to_string(block_ms);
     auto cb = [done = std::move(done)](const redisReply* r) {
         auto s = to_status(r);
-        done(s, s.ok ? parse_xreadgroup(r) : std::vector<StreamEntry>{});
+        done(s, s.ok() ? parse_xreadgroup(r) : std::vector<StreamEntry>{});
     };
     if (block_ms > 0)
         conn_.command({"XREADGROUP", "GROUP", group_, consumer, "COUNT", n, "BLOCK", block, "STREAMS", stream_, from},
@@ -90,7 +105,7 @@ void StreamClient::autoclaim(const std::string& consumer, long long min_idle_ms,
                   [done = std::move(done)](const redisReply* r) {
                       ClaimResult out;
                       out.status = to_status(r);
-                      if (out.status.ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+                      if (out.status.ok() && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
                           out.next_cursor = str(r->element[0]);
                           out.entries = parse_entries(r->element[1]);
                           if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
@@ -107,7 +122,7 @@ void StreamClient::pending(const std::string& consumer, const std::string& first
                   [done = std::move(done)](const redisReply* r) {
                       auto s = to_status(r);
                       std::vector<PendingInfo> out;
-                      if (s.ok && r->type == REDIS_REPLY_ARRAY)
+                      if (s.ok() && r->type == REDIS_REPLY_ARRAY)
                           for (std::size_t i = 0; i < r->elements; ++i) {
                               const redisReply* e = r->element[i];
                               if (e->type != REDIS_REPLY_ARRAY || e->elements < 4) continue;

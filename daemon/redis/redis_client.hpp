@@ -6,18 +6,27 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
+#include "daemon/errors.hpp"
 #include "daemon/redis/hiredis_asio.hpp"
 #include "daemon/types.hpp"
 
 namespace crieur::redis {
 
-// Outcome of one command: `ok` false when the connection was lost or Redis answered an error.
+// Outcome of one command: a code (errc::redis_disconnected when the connection was lost or the
+// command never sent, errc::redis_error when Redis answered an error), and Redis' own words.
 struct Status {
-    bool ok = false;
-    std::string error;  // Redis' error text, or "disconnected"
+    std::error_code code;
+    std::string detail;  // Redis' error text; empty when disconnected
+    bool ok() const { return !code; }
+    // For a log line: Redis' text, or the code's message.
+    std::string what() const { return detail.empty() ? code.message() : detail; }
 };
+
+// A reply's error code: none for a reply that is not an error.
+std::error_code error_of(const redisReply* reply);
 
 struct ClaimResult {
     Status status;

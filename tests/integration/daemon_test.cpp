@@ -234,7 +234,42 @@ TEST_CASE("a job with a future not_before waits in the schedule, then goes out")
     REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 1; }, 15s));
     CHECK(std::chrono::system_clock::now() >= at);
     CHECK(client.integer({"ZCARD", "crieur:scheduled"}) == 0);
+    CHECK(client.integer({"HLEN", "crieur:scheduled:aside"}) == 0);  // its payload went with it
     CHECK(outbox_counts(daemon.outbox("sms"))["later-1"] == 1);
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("a malformed resume field dead-letters its entry with the reason, and an older schedule's members are still read") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    auto client = redis.client();
+    client.command({"XADD", "crieur:jobs", "*", "job", sms_job("bad-resume-1"), "resume", "escalation:sms,,email"});
+    client.command({"XADD", "crieur:jobs", "*", "job", sms_job("bad-resume-2"), "resume", "rewind"});
+    // Members as the schedule of an earlier version wrote them, due now: a plain one, one held for
+    // its send time, one with a slot of the outbox.
+    client.command({"ZADD", "crieur:scheduled", "1", "9-1 " + sms_job("old-plain")});
+    client.command({"ZADD", "crieur:scheduled", "1", "st|9-2 " + sms_job("old-sendtime")});
+    client.command({"ZADD", "crieur:scheduled", "1", "slot|outbox|9-3 " + sms_job("old-slot")});
+    DaemonUnderTest daemon(dir, redis);
+    daemon.start();
+    REQUIRE(wait_until([&] { return final_count(daemon) == 5 && pending_count(client) == 0; }, 30s));
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id LIKE 'bad-resume-%' AND status = 'rejected'") == 2);
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id LIKE 'old-%' AND status = 'sent'") == 3);
+    CHECK(client.integer({"ZCARD", "crieur:scheduled"}) == 0);
+    auto dead = client.command({"XRANGE", "crieur:dead", "-", "+"});
+    REQUIRE(dead->elements == 2);
+    std::vector<std::string> reasons, codes;
+    for (std::size_t i = 0; i < dead->elements; ++i) {
+        const redisReply* f = dead->element[i]->element[1];
+        for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
+            if (redis::text(f->element[k]) == "reason") reasons.emplace_back(redis::text(f->element[k + 1]));
+            if (redis::text(f->element[k]) == "code") codes.emplace_back(redis::text(f->element[k + 1]));
+        }
+    }
+    CHECK(reasons[0] == "the stream entry's 'resume' field is malformed: escalation: '' is not a channel name");
+    CHECK(reasons[1].starts_with("the stream entry's 'resume' field is malformed: unknown kind 'rewind'"));
+    CHECK(codes == std::vector<std::string>{"job_bad_resume", "job_bad_resume"});
+    CHECK(daemon.metric("crieur_resume_malformed_total") == 2);
     CHECK(daemon.stop() == 0);
 }
 

@@ -40,7 +40,7 @@ struct Harness {
         job.service = "etat-civil";
         job.template_name = "passport_expiry";
         return await<BeginResult>([&](auto done) {
-            s.begin({job, entry, "sms", "outbox", "+33612345678"}, done);
+            s.begin({std::make_shared<const Job>(job), entry, "sms", "outbox", "+33612345678"}, done);
         });
     }
     bool finish(ReceiptStore& s, const BeginResult& b, const std::string& id, Status status = Status::sent) {
@@ -180,7 +180,7 @@ TEST_CASE("an escalation goes ahead only while the message is sent and not deliv
         job.service = "etat-civil";
         job.template_name = "passport_expiry";
         return h.await<BeginResult>([&](auto done) {
-            BeginRequest r{job, "2-0", "email", "outbox", "c@example.fr"};
+            BeginRequest r{std::make_shared<const Job>(job), "2-0", "email", "outbox", "c@example.fr"};
             r.escalation = true;
             store->begin(std::move(r), done);
         });
@@ -228,7 +228,7 @@ TEST_CASE("an escalation goes ahead only while the message is sent and not deliv
         Job job;
         job.id = id;
         return h.await<BeginResult>([&](auto done) {
-            BeginRequest r{job, "3-0", "email", "outbox", "c@example.fr"};
+            BeginRequest r{std::make_shared<const Job>(job), "3-0", "email", "outbox", "c@example.fr"};
             r.escalation = r.on_failure_only = true;
             store->begin(std::move(r), done);
         });

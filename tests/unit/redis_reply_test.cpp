@@ -67,8 +67,34 @@ TEST_CASE("an error reply or a lost connection is a failed status") {
     Builder b;
     auto* err = b.str("NOGROUP No such key");
     err->type = REDIS_REPLY_ERROR;
-    CHECK_FALSE(redis::to_status(err).ok);
-    CHECK(redis::to_status(err).error == "NOGROUP No such key");
-    CHECK(redis::to_status(nullptr).error == "disconnected");
-    CHECK(redis::to_status(b.str("OK")).ok);
+    CHECK_FALSE(redis::to_status(err).ok());
+    CHECK(redis::to_status(err).code == errc::redis_error);
+    CHECK(redis::to_status(err).detail == "NOGROUP No such key");
+    CHECK(redis::to_status(nullptr).code == errc::redis_disconnected);
+    CHECK(redis::to_status(nullptr).what() == "redis disconnected");
+    CHECK(redis::to_status(b.str("OK")).ok());
+}
+
+TEST_CASE("the resume field is read as written, and an earlier version's fields as the resume they meant") {
+    Builder b;
+    auto entry = [&](std::vector<redisReply*> fields) {
+        fields.insert(fields.begin(), {b.str("job"), b.str("{}")});
+        return b.array({b.str("1-0"), b.array(std::move(fields))});
+    };
+    auto* reply = b.array({entry({b.str("resume"), b.str("fallback:sms")}),
+                           entry({b.str("escalate"), b.str("sms,whatsapp")}),
+                           entry({b.str("escalate"), b.str("sms"), b.str("fallback"), b.str("on_failure")}),
+                           entry({b.str("escalate"), b.str("-")}),
+                           entry({b.str("slot"), b.str("twilio")}),
+                           entry({b.str("sendtime"), b.str("chosen")}),
+                           entry({})});
+    auto entries = redis::parse_entries(reply);
+    REQUIRE(entries.size() == 7);
+    CHECK(entries[0].resume == "fallback:sms");
+    CHECK(entries[1].resume == "escalation:sms,whatsapp");
+    CHECK(entries[2].resume == "fallback:sms");
+    CHECK(entries[3].resume == "escalation:");
+    CHECK(entries[4].resume == "slot:twilio");
+    CHECK(entries[5].resume == "send_time");
+    CHECK(entries[6].resume.empty());
 }
