@@ -1,5 +1,7 @@
 #include "daemon/caps.hpp"
 
+#include "daemon/redis/redis_client.hpp"
+
 #include <date/tz.h>
 
 #include <vector>
@@ -71,9 +73,10 @@ void Caps::admit(const std::string& job_id, const std::string& citizen, const st
     conn_.command(std::span<const std::string_view>(views.data(), views.size()),
                   [counted = std::move(counted), done = std::move(done)](const redisReply* r) {
                       CapVerdict v;
-                      if (!r || r->type != REDIS_REPLY_INTEGER) {
+                      v.error = redis::error_of(r);
+                      if (!v.error && r->type != REDIS_REPLY_INTEGER) v.error = errc::redis_error;  // not the script's answer
+                      if (v.error) {
                           v.allowed = false;
-                          v.failed = true;
                           done(v);
                           return;
                       }

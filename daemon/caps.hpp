@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include "daemon/clock.hpp"
 #include "daemon/redis/hiredis_asio.hpp"
@@ -31,7 +32,7 @@ struct CapVerdict {
     bool allowed = true;
     TimePoint retry_at{};  // when over a cap: the start of the next day or week
     std::string reason;    // "citizen cap: 2 information messages a day"
-    bool failed = false;   // Redis could not answer
+    std::error_code error; // errc::redis_*: Redis could not answer (not allowed then)
 };
 
 class Caps {

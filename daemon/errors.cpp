@@ -23,6 +23,8 @@ public:
         case errc::bad_template_data: return "the job's data does not fit its template";
         case errc::redis_disconnected: return "redis disconnected";
         case errc::redis_error: return "redis error reply";
+        case errc::store_failed: return "the receipt database refused the write";
+        case errc::directory_failed: return "the directory database failed";
         }
         return "unknown crieur error";
     }
@@ -47,6 +49,8 @@ const char* code_name(errc e) {
     case errc::bad_template_data: return "bad_template_data";
     case errc::redis_disconnected: return "redis_disconnected";
     case errc::redis_error: return "redis_error";
+    case errc::store_failed: return "store_failed";
+    case errc::directory_failed: return "directory_failed";
     }
     return "unknown";
 }

@@ -24,6 +24,8 @@ enum class errc {
     bad_template_data,        // the job's data lacks a variable the template needs, or has a wrong type
     redis_disconnected,       // the Redis connection is down; the command was not sent
     redis_error,              // Redis answered with an error reply
+    store_failed,             // the receipt database refused a write (the batch was rolled back)
+    directory_failed,         // the directory database failed to answer or to write
 };
 
 const std::error_category& error_category();

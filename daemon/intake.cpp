@@ -290,8 +290,8 @@ void Intake::dead_letter(const StreamEntry& entry, const JobError& error, bool i
                           return;
                       }
                       metrics_.jobs_dead_lettered++;
-                      store_.record_unsent({id, job_id, {}, {}, Status::rejected, reason, {}, interrupted}, [this, id](bool ok) {
-                          finished(id, ok ? Disposition::ack : Disposition::keep);
+                      store_.record_unsent({id, job_id, {}, {}, Status::rejected, reason, {}, interrupted}, [this, id](std::error_code e) {
+                          finished(id, e ? Disposition::keep : Disposition::ack);
                       });
                   });
 }

@@ -167,8 +167,8 @@ std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEn
     }
     const std::string citizen = d->job->citizen;
     directory_.lookup(citizen, [this, d = std::move(d)](directory::Lookup found) mutable {
-        if (!found.error.empty()) {
-            spdlog::warn("pipeline: job {}: {}; it stays pending", d->job->id, found.error);
+        if (found.error) {
+            spdlog::warn("pipeline: job {}: {}; it stays pending", d->job->id, found.error.message());
             d->done(Disposition::keep);
             return;
         }
@@ -230,7 +230,7 @@ void Pipeline::put_aside(const std::shared_ptr<Delivery>& d, Resume resume, Time
 void Pipeline::settle(std::shared_ptr<Delivery> d, Status status, std::string reason) {
     const Job& job = *d->job;
     store_.record_unsent({d->entry_id, job.id, job.service, job.template_name, status, std::move(reason), job.campaign},
-                         [d](bool ok) { d->done(ok ? Disposition::ack : Disposition::keep); });
+                         [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
 }
 
 void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen) {
@@ -313,7 +313,7 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
         const std::string category = m ? m->category : "service";
         const std::string job_id = d->job->id, citizen_id = d->job->citizen, service = d->job->service;
         caps_.admit(job_id, citizen_id, category, service, now, [this, d = std::move(d)](CapVerdict v) mutable {
-            if (v.failed) {
+            if (v.error) {
                 d->done(Disposition::keep);  // Redis away: the job stays pending
                 return;
             }
@@ -378,11 +378,10 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, Chann
     const Priority priority = d->timing.priority;
     const std::string recipient = message.recipient;  // copied: the message moves into the completion
     rate_.reserve(provider, recipient, segments, priority, returning, [this, d = std::move(d), candidate, driver,
-                                   message = std::move(message), returning](std::int64_t wait_ms, bool reserved) mutable {
-        if (wait_ms < 0) {  // Redis failed: the job stays pending and comes back
-            d->done(Disposition::keep);
-            return;
-        }
+                                   message = std::move(message), returning](std::error_code e, RateLimiter::Slot slot) mutable {
+        if (e) return d->done(Disposition::keep);  // Redis failed: the job stays pending and comes back
+        const std::int64_t wait_ms = slot.wait_ms;
+        const bool reserved = slot.reserved;
         if (returning && wait_ms > 0) metrics_.throttle_yielded++;
         if (wait_ms > throttle_horizon_ms_) {
             // A far slot: in the schedule until then, with its reservation (no herd, no retry
@@ -529,10 +528,10 @@ void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, S
                              latency.count(), d->escalation()};
         if (auto* settled = std::get_if<decide::Settle>(&next)) finish.status_reason = settled->reason;
         store_.finish(std::move(finish), [this, d = std::move(d), next = std::move(next),
-                                          channel = candidate.channel](bool ok) mutable {
+                                          channel = candidate.channel](std::error_code e) mutable {
             // The store writes an outcome again for a minute before it gives up; after that the
             // entry stays pending, as after a crash.
-            if (!ok) return d->done(Disposition::keep);
+            if (e) return d->done(Disposition::keep);
             carry_out(std::move(d), std::move(next), channel);
         });
     });

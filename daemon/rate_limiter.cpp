@@ -1,5 +1,7 @@
 #include "daemon/rate_limiter.hpp"
 
+#include "daemon/redis/redis_client.hpp"
+
 #include "channels/encoding.hpp"
 
 #include <cmath>
@@ -92,10 +94,10 @@ RateLimiter::RateLimiter(redis::RedisConnection& conn, std::string key_prefix, s
 }
 
 void RateLimiter::reserve(const std::string& provider, const std::string& recipient, int segments, Priority priority,
-                          bool returning, std::function<void(std::int64_t, bool)> done) {
+                          bool returning, std::function<void(std::error_code, Slot)> done) {
     auto it = limits_.find(provider);
     if (it == limits_.end()) {
-        done(0, true);
+        done({}, {0, true});
         return;
     }
     const RateLimit& l = it->second;
@@ -123,12 +125,11 @@ void RateLimiter::reserve(const std::string& provider, const std::string& recipi
     args.insert(args.end(), meters.begin(), meters.end());
     std::vector<std::string_view> views(args.begin(), args.end());
     conn_.command(views, [done = std::move(done)](const redisReply* r) {
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
-            r->element[1]->type != REDIS_REPLY_INTEGER) {
-            done(-1, false);  // Redis away or refused: the job waits, pending, as for any Redis trouble
-            return;
-        }
-        done((r->element[0]->integer + 999) / 1000, r->element[1]->integer == 1);
+        if (auto e = redis::error_of(r)) return done(e, {});  // the job waits, pending, as for any Redis trouble
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+            r->element[1]->type != REDIS_REPLY_INTEGER)
+            return done(errc::redis_error, {});  // not the script's answer
+        done({}, {(r->element[0]->integer + 999) / 1000, r->element[1]->integer == 1});
     });
 }
 

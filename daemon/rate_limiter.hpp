@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <system_error>
 
 #include "daemon/redis/hiredis_asio.hpp"
 #include "daemon/types.hpp"
@@ -43,11 +44,14 @@ public:
     bool limited(const std::string& provider) const { return limits_.count(provider) > 0; }
     // Reserves a slot for one message to `recipient` of `segments` SMS segments (1 for other
     // channels) with `provider`. `returning`: a bulk job back at the slot it reserved earlier,
-    // which keeps it unless a higher priority borrowed one meanwhile. `done(wait_ms, reserved)`:
-    // 0 go now; > 0 go after that long, the slot yours when `reserved`, else the recipient's pace
-    // holds the message: ask again then; < 0 Redis failed (nothing reserved).
+    // which keeps it unless a higher priority borrowed one meanwhile. `done(error, slot)`: an
+    // errc::redis_* code when Redis could not answer (nothing reserved); else see Slot.
+    struct Slot {
+        std::int64_t wait_ms = 0;  // 0 go now; > 0 go after that long
+        bool reserved = false;     // the slot is yours; false: the recipient's pace holds it, ask again then
+    };
     void reserve(const std::string& provider, const std::string& recipient, int segments, Priority priority,
-                 bool returning, std::function<void(std::int64_t wait_ms, bool reserved)> done);
+                 bool returning, std::function<void(std::error_code, Slot)> done);
 
 private:
     redis::RedisConnection& conn_;

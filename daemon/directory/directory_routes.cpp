@@ -63,7 +63,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
         directory.lookup(parts->first, [reply = std::move(reply), id = parts->first](Lookup l) {
-            if (!l.error.empty()) return reply(json_error(503, l.error));
+            if (l.error) return reply(json_error(503, l.error.message()));
             if (l.erased) return reply(json_error(410, "citizen " + id + " was erased at their request"));
             if (!l.citizen) return reply(json_error(404, "no citizen " + id));
             reply({200, "application/json", citizen_to_json(*l.citizen), {}});
@@ -138,8 +138,8 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
             },
             [&store, id, reply = std::move(reply)](std::optional<bool> found) mutable {
                 if (!found) return reply(json_error(503, "the directory could not be written; nothing was erased"));
-                store.erase_citizen({id}, [found = *found, id, reply = std::move(reply)](bool ok) {
-                    if (!ok) return reply(json_error(503, "the directory entry is erased; the receipts could not be anonymised yet: ask again"));
+                store.erase_citizen({id}, [found = *found, id, reply = std::move(reply)](std::error_code e) {
+                    if (e) return reply(json_error(503, "the directory entry is erased; the receipts could not be anonymised yet: ask again"));
                     spdlog::info("directory: a citizen was erased at their request (GDPR)");
                     reply({200, "application/json",
                            std::string(R"({"erased":true,"was_in_directory":)") + (found ? "true" : "false") + "}", {}});
@@ -157,8 +157,8 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
             if (!contact) return reply(json_error(404, "this message is not known here"));
             if (contact->citizen.empty()) {
                 return directory.suppress("email", contact->recipient, "unsubscribe link",
-                                          [reply = std::move(reply)](bool written) {
-                                              if (!written) return reply(json_error(503, "could not record it; please try again"));
+                                          [reply = std::move(reply)](std::error_code e) {
+                                              if (e) return reply(json_error(503, "could not record it; please try again"));
                                               reply({200, "text/plain; charset=utf-8", "Unsubscribed.\n", {}});
                                           });
             }

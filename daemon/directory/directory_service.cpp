@@ -71,11 +71,10 @@ void DirectoryService::lookup(const std::string& id, std::function<void(Lookup)>
             if (!l.citizen) l.erased = d.erased(id);
             return l;
         },
-        
         [done = std::move(done)](std::optional<Lookup> l) {
             if (!l) {
                 Lookup failed;
-                failed.error = "the directory could not be read";
+                failed.error = errc::directory_failed;
                 done(std::move(failed));
                 return;
             }
@@ -101,7 +100,7 @@ void DirectoryService::opt_out(const std::string& channel, const std::string& ad
         [channel, source, masked = mask_address(address), done = std::move(done)](std::optional<int> n) {
             if (n) spdlog::info("directory: {} {} opted out ({}): {} citizen(s)", channel, masked, source, *n);
             else spdlog::error("directory: the opt-out of {} {} ({}) could not be written", channel, masked, source);
-            if (done) done(n.has_value());
+            if (done) done(n ? std::error_code{} : make_error_code(errc::directory_failed));
         });
 }
 
@@ -116,7 +115,7 @@ void DirectoryService::opt_in(const std::string& channel, const std::string& add
         [channel, source, masked = mask_address(address), done = std::move(done)](std::optional<int> n) {
             if (n) spdlog::info("directory: {} {} opted back in ({}): {} citizen(s)", channel, masked, source, *n);
             else spdlog::error("directory: the opt-in of {} {} ({}) could not be written", channel, masked, source);
-            if (done) done(n.has_value());
+            if (done) done(n ? std::error_code{} : make_error_code(errc::directory_failed));
         });
 }
 
@@ -135,7 +134,7 @@ void DirectoryService::suppress(const std::string& channel, const std::string& a
         },
         [channel, masked = mask_address(address), done = std::move(done)](std::optional<bool> ok) {
             if (!ok) spdlog::error("directory: the suppression of {} {} could not be written", channel, masked);
-            if (done) done(ok.has_value());
+            if (done) done(ok ? std::error_code{} : make_error_code(errc::directory_failed));
         });
 }
 

@@ -14,10 +14,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <unordered_set>
 
 #include "daemon/clock.hpp"
+#include "daemon/errors.hpp"
 #include "daemon/directory/directory.hpp"
 
 namespace crieur::directory {
@@ -25,7 +27,7 @@ namespace crieur::directory {
 struct Lookup {
     std::optional<Citizen> citizen;
     bool erased = false;
-    std::string error;  // the database failed
+    std::error_code error;  // errc::directory_failed: the database could not be read (logged)
 };
 
 class DirectoryService {
@@ -59,9 +61,9 @@ public:
     void invalidate(const std::string& channel, const std::string& address, const std::string& reason);
 
     // The citizen at this address said STOP (or START) on the channel: see Directory::opt_out / opt_in.
-    // The in-memory list changes at once; `done` says whether the directory wrote it, so that a
-    // confirmation (to Twilio, to the citizen) is only given for what is on disk.
-    using Written = std::function<void(bool written)>;
+    // The in-memory list changes at once; `done` says whether the directory wrote it (no error),
+    // so that a confirmation (to Twilio, to the citizen) is only given for what is on disk.
+    using Written = std::function<void(std::error_code)>;
     void opt_out(const std::string& channel, const std::string& address, const std::string& source, Written done = {});
     void opt_in(const std::string& channel, const std::string& address, const std::string& source,
                 const std::string& opt_out_source, Written done = {});

@@ -17,8 +17,8 @@ class Pending {
 public:
     Pending(std::size_t writes, Response answer, Reply reply)
         : left_(writes), answer_(std::move(answer)), reply_(std::move(reply)) {}
-    void done(bool written) {
-        failed_ = failed_ || !written;
+    void done(std::error_code e = {}) {
+        failed_ = failed_ || e;
         if (--left_ == 0) reply_(failed_ ? json_error(500, "could not record it; send it again") : answer_);
     }
 
@@ -56,17 +56,19 @@ void add_hook_routes(Routes& routes, const ChannelRegistry& channels, ReceiptSto
         Response answer{r.status, r.content_type, std::move(r.body), {}};
         auto pending = std::make_shared<Pending>(r.events.size() + r.inbound.size() + 1, std::move(answer), std::move(reply));
         for (auto& event : r.events)
-            store.record_event(std::move(event), [pending](EventVerdict v) { pending->done(v != EventVerdict::failed); });
+            store.record_event(std::move(event), [pending](EventVerdict v) {
+                pending->done(v == EventVerdict::failed ? make_error_code(errc::store_failed) : std::error_code{});
+            });
         // Confirmed once written: a STOP is never only in memory.
         for (auto& m : r.inbound) {
             metrics.inbound_messages++;
             const SmsKeyword word = m.provider_keyword != SmsKeyword::none ? m.provider_keyword : sms_keyword(m.text);
-            auto written = [pending](bool ok) { pending->done(ok); };
+            auto written = [pending](std::error_code e) { pending->done(e); };
             if (word == SmsKeyword::opt_out) directory.opt_out(m.channel, m.from, m.channel + " STOP", written);
             else if (word == SmsKeyword::opt_in) directory.opt_in(m.channel, m.from, m.channel + " START", m.channel + " STOP", written);
-            else pending->done(true);  // a reply: not kept yet
+            else pending->done();  // a reply: not kept yet
         }
-        pending->done(true);
+        pending->done();
     };
     routes.add("GET", "/hooks/", hook, Access::open);
     routes.add("POST", "/hooks/", hook, Access::open);

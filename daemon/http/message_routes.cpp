@@ -26,7 +26,7 @@ Handler cancel(ReceiptStore& store, bool campaign) {
         (campaign ? r.campaign : r.job_id) = *id;
         r.reason = "cancelled by an operator";
         store.cancel(std::move(r), [reply = std::move(reply), id = *id, campaign](CancelResult c) {
-            if (!c.ok) return reply(json_error(503, "the receipts database refused it; try again"));
+            if (c.error) return reply(json_error(503, "the receipts database refused it; try again"));
             if (!campaign && c.status != Status::cancelled)
                 return reply(json_error(409, "message " + id + " is " + std::string(to_string(c.status)) +
                                                  ": too late to cancel"));

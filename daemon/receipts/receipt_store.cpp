@@ -131,7 +131,7 @@ public:
     CancelResult cancel(const CancelRequest& r, int& rows) {
         const auto now = to_unix_ms(clock_.now());
         CancelResult out;
-        out.ok = true;
+        out.error = {};
         if (!r.campaign.empty()) {
             add_cancelled_campaign_.bind(1, r.campaign).bind(2, now).run();
             cancelled_campaigns_[r.campaign] = now;
@@ -489,10 +489,10 @@ void ReceiptStore::push(Pending p) {
 void ReceiptStore::begin(BeginRequest req, std::function<void(BeginResult)> done) {
     push({std::move(req), std::move(done), {}, {}});
 }
-void ReceiptStore::finish(FinishRequest req, std::function<void(bool)> done) {
+void ReceiptStore::finish(FinishRequest req, std::function<void(std::error_code)> done) {
     push({std::move(req), {}, std::move(done), {}});
 }
-void ReceiptStore::record_unsent(UnsentRequest req, std::function<void(bool)> done) {
+void ReceiptStore::record_unsent(UnsentRequest req, std::function<void(std::error_code)> done) {
     push({std::move(req), {}, std::move(done), {}});
 }
 void ReceiptStore::record_event(ProviderEvent event, std::function<void(EventVerdict)> done) {
@@ -503,7 +503,7 @@ void ReceiptStore::record_engagement(Engagement e, std::function<void(EventVerdi
     push({std::move(e), {}, {}, std::move(done)});
 }
 
-void ReceiptStore::erase_citizen(EraseRequest req, std::function<void(bool)> done) {
+void ReceiptStore::erase_citizen(EraseRequest req, std::function<void(std::error_code)> done) {
     push({std::move(req), {}, std::move(done), {}});
 }
 
@@ -598,7 +598,7 @@ void ReceiptStore::writer_loop() {
                 for (auto& id : late) on_late_failure_(id);
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (batch[i].on_begin) batch[i].on_begin(std::move(begins[i]));
-                else if (batch[i].on_done) batch[i].on_done(ok);
+                else if (batch[i].on_done) batch[i].on_done(ok ? std::error_code{} : make_error_code(errc::store_failed));
                 else if (batch[i].on_event) batch[i].on_event(events[i]);
                 else if (batch[i].on_cancel) batch[i].on_cancel(cancels[i]);
             }

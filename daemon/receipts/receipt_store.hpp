@@ -15,11 +15,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <variant>
 #include <vector>
 
 #include "daemon/config.hpp"
+#include "daemon/errors.hpp"
 #include "daemon/status.hpp"
 #include "daemon/types.hpp"
 
@@ -103,7 +105,7 @@ struct CancelRequest {
     std::string reason;
 };
 struct CancelResult {
-    bool ok = false;          // the database took it
+    std::error_code error = errc::store_failed;  // none: the database took it
     Status status = Status::cancelled;  // a message's status after the request (sent: too late)
     std::int64_t cancelled = 0;         // how many messages it cancelled
 };
@@ -143,8 +145,8 @@ public:
     ReceiptStore& operator=(const ReceiptStore&) = delete;
 
     void begin(BeginRequest req, std::function<void(BeginResult)> done);
-    void finish(FinishRequest req, std::function<void(bool ok)> done);
-    void record_unsent(UnsentRequest req, std::function<void(bool ok)> done);
+    void finish(FinishRequest req, std::function<void(std::error_code)> done);
+    void record_unsent(UnsentRequest req, std::function<void(std::error_code)> done);
     void record_event(ProviderEvent event, std::function<void(EventVerdict)> done);
     // Only the first open, click or read of an attempt is kept, and one session per citizen per
     // quarter of an hour: a reloaded image or a chatty app does not grow the database.
@@ -155,7 +157,7 @@ public:
     void on_late_failure(std::function<void(const std::string& job_id)> f) { on_late_failure_ = std::move(f); }
     void cancel(CancelRequest req, std::function<void(CancelResult)> done);
     // Anonymises the citizen's receipts, then empties the WAL so that nothing erased stays on disk.
-    void erase_citizen(EraseRequest req, std::function<void(bool ok)> done);
+    void erase_citizen(EraseRequest req, std::function<void(std::error_code)> done);
 
     // Queries, answered from the reader thread: the message with its attempts and events as JSON
     // (by job id, or by stream entry id), or nullopt when unknown.
@@ -179,7 +181,7 @@ private:
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;
-        std::function<void(bool)> on_done;
+        std::function<void(std::error_code)> on_done;  // errc::store_failed when the batch was rolled back
         std::function<void(EventVerdict)> on_event;
         std::function<void(CancelResult)> on_cancel;
         int tries = 0;  // a send's outcome is written again when its batch fails (kFinishTries times)

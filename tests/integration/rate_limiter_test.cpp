@@ -36,9 +36,10 @@ struct Harness {
                          const std::string& recipient = "+33612345678") {
         std::optional<std::int64_t> out;
         auto work = boost::asio::make_work_guard(io);
-        limiter.reserve("twilio", recipient, segments, priority, returning, [&](std::int64_t w, bool reserved) {
-            out = w;
-            last_reserved = reserved;
+        limiter.reserve("twilio", recipient, segments, priority, returning, [&](std::error_code e, RateLimiter::Slot slot) {
+            REQUIRE_FALSE(e);
+            out = slot.wait_ms;
+            last_reserved = slot.reserved;
         });
         io.restart();
         while (!out) io.run_one();

@@ -33,6 +33,10 @@ struct Harness {
         while (!out) io.run_one();
         return std::move(*out);
     }
+    // A write that answers with an error code: true once committed.
+    bool written(std::function<void(std::function<void(std::error_code)>)> ask) {
+        return !await<std::error_code>(std::move(ask));
+    }
 
     BeginResult begin(ReceiptStore& s, const std::string& id, const std::string& entry = "1-0") {
         Job job;
@@ -45,7 +49,7 @@ struct Harness {
     }
     bool finish(ReceiptStore& s, const BeginResult& b, const std::string& id, Status status = Status::sent) {
         Outcome o{OutcomeKind::accepted, "outbox", "outbox-1", {}, {}, 0};
-        return await<bool>([&](auto done) { s.finish({id, b.message_id, b.attempt_id, o, status, 42}, done); });
+        return written([&](auto done) { s.finish({id, b.message_id, b.attempt_id, o, status, 42}, done); });
     }
     std::string status_of(const std::string& id) {
         auto db = sqlite::open(config.path, SQLITE_OPEN_READONLY);
@@ -125,7 +129,7 @@ TEST_CASE("after a crash mid-send, unknown marks the message for an operator and
 TEST_CASE("a rejected job may be corrected and queued again under the same id") {
     Harness h;
     auto store = h.open();
-    CHECK(h.await<bool>([&](auto done) {
+    CHECK(h.written([&](auto done) {
         store->record_unsent({"1-0", "job-1", "etat-civil", "", Status::rejected, "unknown field 'dta'"}, done);
     }));
     CHECK(h.status_of("job-1") == "rejected");
@@ -139,7 +143,7 @@ TEST_CASE("an invalid copy of a message already sent does not change its receipt
     auto store = h.open();
     auto b = h.begin(*store, "job-1");
     h.finish(*store, b, "job-1");
-    h.await<bool>([&](auto done) { store->record_unsent({"9-0", "job-1", "", "", Status::rejected, "bad"}, done); });
+    h.written([&](auto done) { store->record_unsent({"9-0", "job-1", "", "", Status::rejected, "bad"}, done); });
     CHECK(h.status_of("job-1") == "sent");
 }
 
@@ -148,10 +152,10 @@ TEST_CASE("a poison verdict on a message caught mid-send makes it unknown, and a
     auto store = h.open();
     REQUIRE(h.begin(*store, "job-1").verdict == BeginVerdict::send);
     // An invalid copy of the same id, while it is being sent: nothing changes.
-    h.await<bool>([&](auto done) { store->record_unsent({"9-0", "job-1", "", "", Status::rejected, "bad"}, done); });
+    h.written([&](auto done) { store->record_unsent({"9-0", "job-1", "", "", Status::rejected, "bad"}, done); });
     CHECK(h.status_of("job-1") == "sending");
     // Its work was interrupted again and again: it may have gone out, so not "rejected".
-    h.await<bool>([&](auto done) {
+    h.written([&](auto done) {
         store->record_unsent({"1-0", "job-1", "", "", Status::rejected, "poison job", {}, true}, done);
     });
     CHECK(h.status_of("job-1") == "unknown");
@@ -201,13 +205,13 @@ TEST_CASE("an escalation goes ahead only while the message is sent and not deliv
     Outcome o{OutcomeKind::accepted, "outbox", "outbox-2", {}, {}, 0};
     FinishRequest f{"esc-a", second.message_id, second.attempt_id, o, Status::sent, 42};
     f.escalation = true;
-    REQUIRE(h.await<bool>([&](auto done) { store->finish(std::move(f), done); }));
+    REQUIRE(h.written([&](auto done) { store->finish(std::move(f), done); }));
     CHECK(h.status_of("esc-a") == "delivered");
 
     // Delivered before the check: nothing more goes out.
     auto b = h.begin(*store, "esc-b");
     Outcome ob{OutcomeKind::accepted, "outbox", "outbox-b", {}, {}, 0};
-    REQUIRE(h.await<bool>([&](auto done) { store->finish({"esc-b", b.message_id, b.attempt_id, ob, Status::sent, 42}, done); }));
+    REQUIRE(h.written([&](auto done) { store->finish({"esc-b", b.message_id, b.attempt_id, ob, Status::sent, 42}, done); }));
     REQUIRE(event("outbox-b", Status::delivered) == EventVerdict::recorded);
     CHECK(escalate("esc-b").verdict == BeginVerdict::duplicate);
     // A plain resend of a sent message is still a duplicate: only an escalation may follow a send.
@@ -217,13 +221,13 @@ TEST_CASE("an escalation goes ahead only while the message is sent and not deliv
     // Failed for good by the send's answer: no escalation either.
     auto d = h.begin(*store, "esc-d");
     Outcome od{OutcomeKind::failed, "outbox", "", "400", "refused", 0};
-    REQUIRE(h.await<bool>([&](auto done) { store->finish({"esc-d", d.message_id, d.attempt_id, od, Status::failed, 42}, done); }));
+    REQUIRE(h.written([&](auto done) { store->finish({"esc-d", d.message_id, d.attempt_id, od, Status::failed, 42}, done); }));
     CHECK(escalate("esc-d").verdict == BeginVerdict::duplicate);
     // Accepted, then reported failed by the provider: the next channel goes ahead, also when it
     // waited only for a failure; a fallback on failure for a message still sent does not.
     auto e = h.begin(*store, "esc-e");
     Outcome oe{OutcomeKind::accepted, "outbox", "outbox-e", {}, {}, 0};
-    REQUIRE(h.await<bool>([&](auto done) { store->finish({"esc-e", e.message_id, e.attempt_id, oe, Status::sent, 42}, done); }));
+    REQUIRE(h.written([&](auto done) { store->finish({"esc-e", e.message_id, e.attempt_id, oe, Status::sent, 42}, done); }));
     auto fallback = [&](const std::string& id) {
         Job job;
         job.id = id;
