@@ -20,6 +20,7 @@ namespace crieur {
 class Channel;
 class HttpClient;
 struct Config;
+class Clock;
 namespace config {
 class Section;
 }
@@ -67,6 +68,7 @@ struct ProviderContext {
     boost::asio::io_context& io;
     HttpClient& http;
     const Config& config;
+    const Clock& clock;  // the wall and steady time a driver reads (see daemon/clock.hpp)
 };
 
 struct ProviderType {

@@ -11,12 +11,12 @@
 
 namespace crieur {
 
-ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& config)
-    : http_(io, {config.provider_defaults.max_connections, config.provider_defaults.ca_path, config.provider_defaults.verify_tls}),
+ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& config, const Clock& clock)
+    : clock_(clock), http_(io, {config.provider_defaults.max_connections, config.provider_defaults.ca_path, config.provider_defaults.verify_tls}),
       breaker_{config.provider_defaults.breaker_failures, config.provider_defaults.breaker_open_ms,
                config.provider_defaults.breaker_max_open_ms},
       slow_ms_(config.provider_defaults.slow_ms) {
-    const ProviderContext context{io, http_, config};
+    const ProviderContext context{io, http_, config, clock};
     for (const ProviderConfig& instance : config.providers) {
         const ProviderType* type = find_provider_type(instance.type);
         if (!type) throw std::runtime_error("provider " + instance.name + ": no provider type " + instance.type);
@@ -32,7 +32,7 @@ ChannelRegistry::ChannelRegistry(boost::asio::io_context& io, const Config& conf
             instance.max_connections > 0 ? instance.max_connections : config.provider_defaults.max_connections;
     }
     // The outbox carries every channel, with weight 0: it takes what no configured provider carries.
-    drivers_.push_back({std::make_unique<OutboxChannel>(io, config.outbox), 0, CircuitBreaker(breaker_)});
+    drivers_.push_back({std::make_unique<OutboxChannel>(io, config.outbox, clock), 0, CircuitBreaker(breaker_)});
     drivers_.back().max_in_flight = 0;
 }
 
@@ -43,7 +43,7 @@ Channel* ChannelRegistry::by_name(std::string_view name) const {
 }
 
 Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipient) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.steady();
     auto fits = [&](const Entry& e) { return e.driver->carries(channel) && e.driver->accepts(recipient); };
     bool weighted = false;  // a provider is configured for it (up or not)
     double total = 0;
@@ -76,7 +76,7 @@ Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipi
 }
 
 bool ChannelRegistry::carried_now(std::string_view channel, std::string_view recipient) const {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.steady();
     bool weighted = false;
     for (auto& e : drivers_) {
         if (!e.driver->carries(channel) || !e.driver->accepts(recipient)) continue;
@@ -110,7 +110,7 @@ void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome, std::ch
     // A provider that answers, even "bad address" or "bad message", works; one that cannot take
     // the message now (retry, provider down) or does not answer (unknown) does not.
     const bool ok = outcome == OutcomeKind::accepted || outcome == OutcomeKind::bad_address || outcome == OutcomeKind::failed;
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.steady();
     for (auto& e : drivers_) {
         if (e.driver.get() != driver || e.weight == 0) continue;
         const auto before = e.breaker.state(now);
@@ -131,7 +131,7 @@ void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome, std::ch
 }
 
 std::string ChannelRegistry::prometheus() const {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.steady();
     std::string out = "# HELP crieur_provider_up 1 while the provider's circuit breaker lets traffic through.\n"
                       "# TYPE crieur_provider_up gauge\n";
     for (auto& e : drivers_) {

@@ -16,13 +16,15 @@
 #include "channels/channel.hpp"
 #include "channels/circuit_breaker.hpp"
 #include "channels/http_client.hpp"
+#include "daemon/clock.hpp"
 #include "daemon/config.hpp"
 
 namespace crieur {
 
 class ChannelRegistry {
 public:
-    ChannelRegistry(boost::asio::io_context& io, const Config& config);
+    // `clock`: the breakers' and answer times' steady time, and each driver's (ProviderContext).
+    ChannelRegistry(boost::asio::io_context& io, const Config& config, const Clock& clock);
 
     // The driver for a channel and address (weighted among the providers that carry both and
     // whose circuit breaker lets traffic through), or nullptr. In half-open, the chosen send is the probe.
@@ -59,6 +61,7 @@ private:
         int max_in_flight = 0;
     };
     double share(const Entry& e) const;
+    const Clock& clock_;
     HttpClient http_;             // shared by the HTTP provider drivers
     std::vector<Entry> drivers_;  // in registration order
     BreakerConfig breaker_;

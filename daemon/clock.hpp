@@ -9,16 +9,21 @@
 namespace crieur {
 
 using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
+using SteadyPoint = std::chrono::steady_clock::time_point;
 
+// Two times: the wall (what a receipt, a deadline, quiet hours speak of) and the steady one (how
+// long something took, when a circuit breaker opens again), which never jumps with the wall.
 class Clock {
 public:
     virtual ~Clock() = default;
     virtual TimePoint now() const = 0;
+    virtual SteadyPoint steady() const = 0;
 };
 
 class SystemClock final : public Clock {
 public:
     TimePoint now() const override;
+    SteadyPoint steady() const override { return std::chrono::steady_clock::now(); }
 };
 
 // Milliseconds since the Unix epoch, the unit stored in SQLite and Redis.

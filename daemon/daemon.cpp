@@ -52,7 +52,7 @@ std::string consumer_name(const Config& c) { return c.redis.consumer.empty() ? d
 Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates)
     : config_(std::move(config)), config_path_(std::move(config_path)),
       store_(io_, config_.receipts, config_.intake.on_crash, clock_),
-      directory_(io_, config_.directory.path, clock_), channels_(io_, config_),
+      directory_(io_, config_.directory.path, clock_), channels_(io_, config_, clock_),
       reads_(io_, endpoint_of(config_.redis), "reads"), urgent_reads_(io_, endpoint_of(config_.redis), "urgent reads"),
       commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream, urgent_stream_of(config_.redis)),
@@ -144,7 +144,7 @@ void Daemon::start_tick() {
 }
 
 void Daemon::on_tick() {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.steady();
     if (draining_) {
         if ((intake_.idle() && urgent_intake_.idle()) || now >= drain_deadline_) finish_stop();
         return;
@@ -277,7 +277,7 @@ void Daemon::apply_reload(const ReloadResult& r) {
 void Daemon::begin_drain() {
     draining_ = true;
     systemd::notify_stopping();
-    drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.daemon.drain_timeout_ms);
+    drain_deadline_ = clock_.steady() + std::chrono::milliseconds(config_.daemon.drain_timeout_ms);
     spdlog::info("stopping: no new jobs; draining {} in flight (at most {} ms)",
                  intake_.in_flight() + urgent_intake_.in_flight(), config_.daemon.drain_timeout_ms);
     intake_.stop_reading();

@@ -488,7 +488,7 @@ void Pipeline::leave(Seat seat) {
 
 void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, Seat seat, BeginResult r, Message message) {
     metrics_.sends_started++;
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = clock_.steady();
     std::string job_id = message.job_id;
     // Masking costs an allocation: only for a log line that will be written.
     std::string masked = spdlog::should_log(spdlog::level::debug) ? mask_address(message.recipient) : "";
@@ -497,7 +497,7 @@ void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, S
         leave(seat);
         outcome.provider.assign(seat.driver->provider());  // the instance, whatever its driver wrote
         const auto latency =
-            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+            std::chrono::duration_cast<std::chrono::microseconds>(clock_.steady() - started);
         channels_.report(seat.driver, outcome.kind, latency);
         switch (outcome.kind) {
         case OutcomeKind::accepted: metrics_.sends_accepted++; break;

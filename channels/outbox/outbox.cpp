@@ -17,11 +17,8 @@
 
 namespace crieur {
 
-OutboxChannel::OutboxChannel(boost::asio::io_context& io, const OutboxConfig& config)
-    : io_(io), dir_(config.dir),
-      run_(std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count())) {
+OutboxChannel::OutboxChannel(boost::asio::io_context& io, const OutboxConfig& config, const Clock& clock)
+    : io_(io), dir_(config.dir), run_(std::to_string(to_unix_ms(clock.now()))) {
     std::filesystem::create_directories(dir_);
     thread_ = std::thread([this] { loop(); });
 }

@@ -14,13 +14,15 @@
 #include <thread>
 
 #include "channels/channel.hpp"
+#include "daemon/clock.hpp"
 #include "daemon/config.hpp"
 
 namespace crieur {
 
 class OutboxChannel final : public Channel {
 public:
-    OutboxChannel(boost::asio::io_context& io, const OutboxConfig& config);
+    // `clock`: its run's start names its provider ids (outbox-<start ms>-<n>), unique across restarts.
+    OutboxChannel(boost::asio::io_context& io, const OutboxConfig& config, const Clock& clock);
     ~OutboxChannel() override;
 
     std::string_view provider() const override { return "outbox"; }

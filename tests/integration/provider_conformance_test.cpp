@@ -51,7 +51,7 @@ public:
                                  "[[providers]]\ntype = \"" + p.type + "\"\nname = \"" + name() + "-down\"\ntimeout_ms = 500\n" +
                                  p.keys(closed_, dir_);
         config_ = parse_config(text, "conformance.toml", dir_.path().string());
-        registry_ = std::make_unique<ChannelRegistry>(io_, config_);
+        registry_ = std::make_unique<ChannelRegistry>(io_, config_, clock_);
     }
     ~Rig() {
         registry_->stop_all();
@@ -90,6 +90,7 @@ private:
     StubAnswer answer_;
     int requests_ = 0;
     Config config_;
+    SystemClock clock_;
     std::unique_ptr<ChannelRegistry> registry_;
 };
 

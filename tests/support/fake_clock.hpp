@@ -28,14 +28,18 @@ public:
     explicit FakeClock(TimePoint now = {}) : now_(now) {}
     FakeClock(const std::string& zone, const std::string& wall) : now_(local_time(zone, wall)) {}
     TimePoint now() const override { return now_; }
+    // Steady time moves only with advance(): set() changes the wall, as a clock change would.
+    SteadyPoint steady() const override { return steady_; }
     void set(TimePoint t) { now_ = t; }
     template <class Duration>
     void advance(Duration d) {
         now_ += std::chrono::duration_cast<std::chrono::milliseconds>(d);
+        steady_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
     }
 
 private:
     TimePoint now_;
+    SteadyPoint steady_{std::chrono::hours(1000)};
 };
 
 }  // namespace crieur::test

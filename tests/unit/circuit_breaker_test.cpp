@@ -6,6 +6,7 @@
 #include "channels/registry.hpp"
 #include "channels/sms/ovh.hpp"
 #include "channels/sms/twilio.hpp"
+#include "support/fake_clock.hpp"
 #include "support/provider_instances.hpp"
 
 using namespace crieur;
@@ -53,7 +54,8 @@ TEST_CASE("a provider whose breaker is open gets no traffic, the other one takes
     c.providers = {test::instance<TwilioConfig>("twilio", "twilio"), test::instance<OvhConfig>("ovh", "ovh")};
     c.provider_defaults.breaker_failures = 2;
     c.provider_defaults.breaker_open_ms = 60'000;
-    ChannelRegistry registry(io, c);
+    test::FakeClock clock;
+    ChannelRegistry registry(io, c, clock);
     Channel* twilio = nullptr;
     for (int i = 0; i < 100 && !twilio; ++i)
         if (auto* d = registry.find("sms"); d->provider() == "twilio") twilio = d;
@@ -69,6 +71,16 @@ TEST_CASE("a provider whose breaker is open gets no traffic, the other one takes
     CHECK(registry.carried("sms", "+33612345678"));
     CHECK(registry.find("sms") == nullptr);  // not the outbox: it would swallow the SMS
     CHECK(registry.find("email")->provider() == "outbox");
+    // A minute later by the registry's clock (no sleep): half-open, one probe goes to each.
+    clock.advance(std::chrono::milliseconds(59'999));
+    CHECK(registry.find("sms") == nullptr);
+    clock.advance(std::chrono::milliseconds(1));
+    Channel* probe = registry.find("sms");
+    REQUIRE(probe);
+    const std::string up = "crieur_provider_up{provider=\"" + std::string(probe->provider()) + "\"} ";
+    CHECK(registry.prometheus().find(up + "0") != std::string::npos);  // not closed by the probe alone
+    registry.report(probe, OutcomeKind::accepted);  // its answer closes that provider's breaker
+    CHECK(registry.prometheus().find(up + "1") != std::string::npos);
     registry.stop_all();
     std::filesystem::remove_all(c.outbox.dir);
 }
@@ -78,7 +90,8 @@ TEST_CASE("weights shift away from a failing provider before its breaker opens, 
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-health-" + std::to_string(::getpid()))).string();
     c.providers = {test::instance<TwilioConfig>("twilio", "twilio"), test::instance<OvhConfig>("ovh", "ovh")};  // weights 1 and 1
-    ChannelRegistry registry(io, c);  // the breaker opens after 5 failures: not reached here
+    test::FakeClock clock;
+    ChannelRegistry registry(io, c, clock);  // the breaker opens after 5 failures: not reached here
     Channel* twilio = nullptr;
     for (int i = 0; i < 100 && !twilio; ++i)
         if (auto* d = registry.find("sms"); d->provider() == "twilio") twilio = d;
@@ -107,7 +120,8 @@ TEST_CASE("weights shift away from a slow provider, in proportion, and back as i
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-slow-" + std::to_string(::getpid()))).string();
     c.providers = {test::instance<TwilioConfig>("twilio", "twilio"), test::instance<OvhConfig>("ovh", "ovh")};  // weights 1 and 1
     c.provider_defaults.slow_ms = 2000;
-    ChannelRegistry registry(io, c);
+    test::FakeClock clock;
+    ChannelRegistry registry(io, c, clock);
     Channel* twilio = nullptr;
     Channel* ovh = nullptr;
     for (int i = 0; i < 200 && !(twilio && ovh); ++i) {

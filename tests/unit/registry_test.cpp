@@ -14,7 +14,8 @@ TEST_CASE("SMS is shared between providers by weight, and the outbox takes what 
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-registry-" + std::to_string(::getpid()))).string();
     c.providers = {test::instance<TwilioConfig>("twilio", "twilio", 3), test::instance<OvhConfig>("ovh", "ovh", 1)};
-    ChannelRegistry registry(io, c);
+    SystemClock clock;
+    ChannelRegistry registry(io, c, clock);
     int twilio = 0, ovh = 0;
     for (int i = 0; i < 4000; ++i) {
         auto p = registry.find("sms")->provider();
@@ -35,7 +36,8 @@ TEST_CASE("a provider with weight 0 is not used while another carries the channe
     Config c;
     c.outbox.dir = (std::filesystem::temp_directory_path() / ("crieur-registry0-" + std::to_string(::getpid()))).string();
     c.providers = {test::instance<TwilioConfig>("twilio", "twilio", 0), test::instance<OvhConfig>("ovh", "ovh")};
-    ChannelRegistry registry(io, c);
+    SystemClock clock;
+    ChannelRegistry registry(io, c, clock);
     for (int i = 0; i < 100; ++i) CHECK(registry.find("sms")->provider() == "ovh");
     registry.stop_all();
     std::filesystem::remove_all(c.outbox.dir);
