@@ -115,14 +115,26 @@ namespace {
 // Makes entries idle again (XCLAIM ... JUSTID, which counts no delivery), only those still pending
 // for this consumer: one a peer took meanwhile stays the peer's.
 constexpr const char* kTouch = R"lua(
-local n = 0
-for i = 3, #ARGV do
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
-  if p[1] and p[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+-- ARGV[1] group, ARGV[2] consumer, ARGV[3] min idle (ms), ARGV[4...] the entries to touch. One
+-- XPENDING of this consumer's idle entries, then XCLAIM by chunks: not one call per entry.
+local ours = {}
+for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], '-', '+', 100000, ARGV[2])) do
+  ours[p[1]] = true
+end
+local n, chunk = 0, {}
+local function flush()
+  if #chunk == 0 then return end
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(chunk))
+  chunk = {}
+end
+for i = 4, #ARGV do
+  if ours[ARGV[i]] then
+    chunk[#chunk + 1] = ARGV[i]
     n = n + 1
+    if #chunk == 500 then chunk[#chunk + 1] = 'JUSTID'; flush() end
   end
 end
+if #chunk > 0 then chunk[#chunk + 1] = 'JUSTID'; flush() end
 return n
 )lua";
 }  // namespace
@@ -136,20 +148,22 @@ void Intake::touch_waiting() {
         return;
     last_touch_ = now;
     const auto old = now - std::chrono::milliseconds(redis_.claim_after_ms / 3);
-    std::vector<std::string> args{"EVAL", kTouch, "1", redis_.stream, redis_.group, consumer_};
+    // Redis's idle time of those may lag ours by a few ms: ask for half the age.
+    std::vector<std::string> args{"EVAL", kTouch, "1", redis_.stream, redis_.group, consumer_,
+                                  std::to_string(redis_.claim_after_ms / 6)};
     for (auto& [id, since] : in_flight_)
         if (since <= old) {
             args.push_back(id);
             since = now;
         }
-    if (args.size() == 6) return;
+    if (args.size() == 7) return;
     std::vector<std::string_view> views(args.begin(), args.end());
     touching_ = true;
     auto held = std::make_shared<std::vector<std::string>>(std::move(args));  // the views point into it
     commands_conn_.command(views, [this, held](const redisReply* r) {
         touching_ = false;
         if (r && r->type == REDIS_REPLY_INTEGER) metrics_.entries_touched += static_cast<std::uint64_t>(r->integer);
-        else spdlog::warn("intake: could not keep {} waiting entries from being claimed: {}", held->size() - 6,
+        else spdlog::warn("intake: could not keep {} waiting entries from being claimed: {}", held->size() - 7,
                           r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : std::string("no answer"));
     });
 }
