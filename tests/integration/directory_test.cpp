@@ -346,6 +346,25 @@ TEST_CASE("escalation on silence: no delivery receipt in time sends on the next 
     }
 }
 
+TEST_CASE("an escalation's send that must be retried comes back as the escalation it is, to the same channel") {
+    // E-mail first (the outbox: no receipt ever), then SMS after a second of silence, to a
+    // number Twilio answers 429 with Retry-After: 2. The retry is an escalation still: sent
+    // again to SMS, not dropped as a duplicate of the e-mail already sent.
+    DirectoryRig rig(true, "[router]\nescalate_after_s = { email = 1 }\n");
+    REQUIRE(rig.api("PUT", "/v1/citizens/C-9", R"({"channels":["email","sms"],"contacts":{"sms":"+33600000429","email":"c9@example.fr"}})").status == 201);
+    auto client = rig.redis.client();
+    enqueue(client, {citizen_job("esc-retry-1", "C-9")});
+    auto sms_attempts = [&] {
+        return rig.daemon->query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = "
+                                 "'esc-retry-1' AND a.channel = 'sms'");
+    };
+    REQUIRE(wait_until([&] { return outbox_counts(rig.daemon->outbox("email"))["esc-retry-1"] == 1; }, 15s));
+    REQUIRE(wait_until([&] { return sms_attempts() >= 1; }, 15s));
+    REQUIRE(wait_until([&] { return sms_attempts() >= 2; }, 15s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'sms' AND outcome = 'retry'") >= 2);
+    CHECK(rig.daemon->stop() == 0);
+}
+
 TEST_CASE("quiet hours: a normal message waits for their end in the citizen's time zone, urgent ones do not") {
     // A window around now, in UTC, for the daemon's default; a citizen far east is outside it.
     const auto now_min = std::chrono::duration_cast<std::chrono::minutes>(std::chrono::system_clock::now().time_since_epoch()).count() % 1440;
