@@ -24,6 +24,10 @@ public:
     virtual bool carries(std::string_view channel) const = 0;
     // Whether it can reach this address (a browser subscription and an app token are both "push").
     virtual bool accepts(std::string_view /*recipient*/) const { return true; }
+    // Where one recipient's failures say nothing of the others' (each Web Push subscription has
+    // its own endpoint), the key of that recipient's own circuit breaker: its failures open that
+    // one, never the provider's. Empty: the provider's one breaker.
+    virtual std::string breaker_scope(std::string_view /*recipient*/) const { return {}; }
     virtual void send(Message message, Done done) = 0;
     // A request to /hooks/<name>/...: the provider's proof checked, its contents as values. Pure
     // (no effect but reading the request); the route records what it returns.

@@ -42,6 +42,24 @@ Channel* ChannelRegistry::by_name(std::string_view name) const {
     return nullptr;
 }
 
+CircuitBreaker* ChannelRegistry::scoped_breaker(Entry& e, const std::string& scope, SteadyPoint now, bool create) {
+    if (auto it = e.scoped.find(scope); it != e.scoped.end()) return &it->second;
+    if (!create) return nullptr;
+    if (e.scoped.size() >= kMaxScopes) {
+        std::erase_if(e.scoped, [&](const auto& kv) { return kv.second.state(now) == CircuitBreaker::State::closed; });
+        if (e.scoped.size() >= kMaxScopes) e.scoped.erase(e.scoped.begin());
+    }
+    return &e.scoped.emplace(scope, CircuitBreaker(breaker_)).first->second;
+}
+
+bool ChannelRegistry::available(const Entry& e, std::string_view recipient, SteadyPoint now) const {
+    if (!e.breaker.available(now)) return false;
+    if (e.scoped.empty() || recipient.empty()) return true;
+    const std::string scope = e.driver->breaker_scope(recipient);
+    auto it = scope.empty() ? e.scoped.end() : e.scoped.find(scope);
+    return it == e.scoped.end() || it->second.available(now);
+}
+
 Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipient) {
     const auto now = clock_.steady();
     auto fits = [&](const Entry& e) { return e.driver->carries(channel) && e.driver->accepts(recipient); };
@@ -51,7 +69,7 @@ Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipi
     for (auto& e : drivers_) {
         if (e.weight <= 0 || !fits(e)) continue;
         weighted = true;
-        if (e.breaker.available(now)) {
+        if (available(e, recipient, now)) {
             total += share(e);
             last = &e;
         }
@@ -59,10 +77,12 @@ Channel* ChannelRegistry::find(std::string_view channel, std::string_view recipi
     if (total > 0) {
         double pick = std::uniform_real_distribution<double>(0, total)(rng_);
         for (auto& e : drivers_) {
-            if (e.weight <= 0 || !fits(e) || !e.breaker.available(now)) continue;
+            if (e.weight <= 0 || !fits(e) || !available(e, recipient, now)) continue;
             const double s = share(e);
             if (pick < s || &e == last) {  // the last one also takes what rounding leaves
-                e.breaker.take(now);
+                const std::string scope = e.scoped.empty() ? std::string() : e.driver->breaker_scope(recipient);
+                if (auto* own = scope.empty() ? nullptr : scoped_breaker(e, scope, now, false)) own->take(now);
+                else e.breaker.take(now);
                 return e.driver.get();
             }
             pick -= s;
@@ -80,7 +100,7 @@ bool ChannelRegistry::carried_now(std::string_view channel, std::string_view rec
     bool weighted = false;
     for (auto& e : drivers_) {
         if (!e.driver->carries(channel) || !e.driver->accepts(recipient)) continue;
-        if (e.weight > 0 && e.breaker.available(now)) return true;
+        if (e.weight > 0 && available(e, recipient, now)) return true;
         weighted = weighted || e.weight > 0;
     }
     if (weighted) return false;
@@ -106,13 +126,30 @@ double ChannelRegistry::share(const Entry& e) const {
     return e.weight * e.health * speed;
 }
 
-void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome, std::chrono::microseconds latency) {
+void ChannelRegistry::report(const Channel* driver, OutcomeKind outcome, std::chrono::microseconds latency,
+                             std::string_view recipient) {
     // A provider that answers, even "bad address" or "bad message", works; one that cannot take
     // the message now (retry, provider down) or does not answer (unknown) does not.
     const bool ok = outcome == OutcomeKind::accepted || outcome == OutcomeKind::bad_address || outcome == OutcomeKind::failed;
     const auto now = clock_.steady();
     for (auto& e : drivers_) {
         if (e.driver.get() != driver || e.weight == 0) continue;
+        // A recipient with its own breaker: its failures are its own, neither the provider's
+        // breaker nor its health hear of them (an answer still says the provider works). Its
+        // breaker is made at its first failure, and forgotten once closed again.
+        if (const std::string scope = recipient.empty() ? std::string() : e.driver->breaker_scope(recipient); !scope.empty()) {
+            if (auto* own = scoped_breaker(e, scope, now, !ok)) {
+                const auto was = own->state(now);
+                own->record(ok, now);
+                const auto is = own->state(now);
+                if (was != is && is == CircuitBreaker::State::open)
+                    spdlog::warn("providers: {}: one recipient's endpoint keeps failing; its own breaker is open",
+                                 e.driver->provider());
+                if (is == CircuitBreaker::State::closed && ok) e.scoped.erase(scope);
+            }
+            if (ok) e.breaker.record(true, now);
+            continue;
+        }
         const auto before = e.breaker.state(now);
         e.breaker.record(ok, now);
         e.health = ok ? std::min(1.0, e.health + 0.1) : std::max(0.1, e.health * 0.5);

@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <map>
 #include <memory>
 #include <random>
 #include <string_view>
@@ -37,7 +38,10 @@ public:
     // Whether a provider is configured for it at all, breaker or not.
     bool carried(std::string_view channel, std::string_view recipient) const;
     // A send's outcome and how long the provider took to answer, for its breaker, health and speed.
-    void report(const Channel* driver, OutcomeKind outcome, std::chrono::microseconds latency = {});
+    // `recipient`: for a driver whose recipients have breakers of their own (Channel::breaker_scope),
+    // the outcome counts for that recipient's breaker only.
+    void report(const Channel* driver, OutcomeKind outcome, std::chrono::microseconds latency = {},
+                std::string_view recipient = {});
     // How many sends a provider may have in flight (providers.max_connections for a network
     // provider; 0, no limit, for the outbox, which writes in batches).
     int max_in_flight(const Channel* driver) const;
@@ -59,7 +63,14 @@ private:
         // its answers speed up: the average moves with each answer, and a tenth still goes to it.
         double latency_ms = 0;
         int max_in_flight = 0;
+        // The recipients' own breakers (Channel::breaker_scope), at most kMaxScopes: closed
+        // ones are forgotten first.
+        std::map<std::string, CircuitBreaker, std::less<>> scoped;
     };
+    static constexpr std::size_t kMaxScopes = 4096;
+    // Whether the entry lets a send to this recipient through now (its breaker and the recipient's).
+    bool available(const Entry& e, std::string_view recipient, SteadyPoint now) const;
+    CircuitBreaker* scoped_breaker(Entry& e, const std::string& scope, SteadyPoint now, bool create);
     double share(const Entry& e) const;
     const Clock& clock_;
     HttpClient http_;             // shared by the HTTP provider drivers

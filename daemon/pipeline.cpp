@@ -391,11 +391,11 @@ void Pipeline::pace(std::shared_ptr<Delivery> d, RouteCandidate candidate, Chann
             const std::string name(driver->provider());
             if (d->escalation()) {  // stays an escalation; it reserves again when it comes back
                 put_aside(d, d->still_escalation(d->came_back.on_failure_only), at,
-                          [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
+                          [d](std::error_code refused) { d->done(refused ? Disposition::keep : Disposition::ack); });
                 return;
             }
-            put_aside(d, reserved ? Resume::slot(name) : Resume{}, at, [this, d, at, name, reserved](std::error_code e) {
-                if (e) return d->done(Disposition::keep);
+            put_aside(d, reserved ? Resume::slot(name) : Resume{}, at, [this, d, at, name, reserved](std::error_code refused) {
+                if (refused) return d->done(Disposition::keep);
                 settle(d, Status::scheduled,
                        reserved ? "rate limit of " + name + ": its slot is at " + format_rfc3339(at)
                                 : "pace of " + name + " per recipient: the next message to them at " + format_rfc3339(at));
@@ -498,7 +498,7 @@ void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, S
         outcome.provider.assign(seat.driver->provider());  // the instance, whatever its driver wrote
         const auto latency =
             std::chrono::duration_cast<std::chrono::microseconds>(clock_.steady() - started);
-        channels_.report(seat.driver, outcome.kind, latency);
+        channels_.report(seat.driver, outcome.kind, latency, candidate.address);
         switch (outcome.kind) {
         case OutcomeKind::accepted: metrics_.sends_accepted++; break;
         case OutcomeKind::retry: metrics_.sends_retry++; break;

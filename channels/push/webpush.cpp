@@ -149,6 +149,11 @@ std::optional<PushSubscription> parse_subscription(const std::string& json, std:
     return s;
 }
 
+std::string WebPushChannel::breaker_scope(std::string_view recipient) const {
+    auto sub = parse_subscription(std::string(recipient));
+    return sub ? sub->endpoint : std::string(recipient.substr(0, 512));
+}
+
 std::string webpush_encrypt(std::string_view plaintext, const std::string& ua_public, const std::string& auth_secret,
                             std::string as_private, std::string salt) {
     // 1. The application server's ephemeral key pair, and the salt.

@@ -86,6 +86,8 @@ public:
     bool carries(std::string_view channel) const override { return channel == "push"; }
     // A browser subscription is JSON; an app's registration token is not.
     bool accepts(std::string_view recipient) const override { return recipient.starts_with("{"); }
+    // Each subscription's endpoint: one that fails (gone, hostile, slow) trips only its own breaker.
+    std::string breaker_scope(std::string_view recipient) const override;
     void send(Message message, Done done) override;
 
 private:

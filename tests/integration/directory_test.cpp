@@ -349,8 +349,9 @@ TEST_CASE("escalation on silence: no delivery receipt in time sends on the next 
 TEST_CASE("an escalation's send that must be retried comes back as the escalation it is, to the same channel") {
     // E-mail first (the outbox: no receipt ever), then SMS after a second of silence, to a
     // number Twilio answers 429 with Retry-After: 2. The retry is an escalation still: sent
-    // again to SMS, not dropped as a duplicate of the e-mail already sent.
-    DirectoryRig rig(true, "[router]\nescalate_after_s = { email = 1 }\n");
+    // again to SMS, not sent again from its first channel (a second e-mail to the citizen).
+    // Retries within a second (the emulator's Retry-After: 2 s sets the floor).
+    DirectoryRig rig(true, "[router]\nescalate_after_s = { email = 1 }\n[retry]\nbase_ms = 100\nmax_ms = 1000\n");
     REQUIRE(rig.api("PUT", "/v1/citizens/C-9", R"({"channels":["email","sms"],"contacts":{"sms":"+33600000429","email":"c9@example.fr"}})").status == 201);
     auto client = rig.redis.client();
     enqueue(client, {citizen_job("esc-retry-1", "C-9")});
@@ -362,6 +363,9 @@ TEST_CASE("an escalation's send that must be retried comes back as the escalatio
     REQUIRE(wait_until([&] { return sms_attempts() >= 1; }, 15s));
     REQUIRE(wait_until([&] { return sms_attempts() >= 2; }, 15s));
     CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'sms' AND outcome = 'retry'") >= 2);
+    // Not sent again from the start: the citizen got the e-mail once.
+    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'email'") == 1);
+    CHECK(outbox_counts(rig.daemon->outbox("email"))["esc-retry-1"] == 1);
     CHECK(rig.daemon->stop() == 0);
 }
 

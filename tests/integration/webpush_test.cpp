@@ -87,6 +87,39 @@ TEST_CASE("a push message is encrypted and signed so that an independent impleme
     CHECK(daemon.stop() == 0);
 }
 
+TEST_CASE("a push endpoint that keeps failing opens a breaker of its own: the other subscriptions still get theirs") {
+    if (!node_ready()) {
+        MESSAGE("skipped: node or tests/emulators/push/node_modules missing (tools/setup installs them)");
+        return;
+    }
+    TempDir dir;
+    REQUIRE(std::system(("openssl ecparam -name prime256v1 -genkey -noout -out " + (dir / "vapid.pem") + " 2>/dev/null").c_str()) == 0);
+    RedisServer redis(dir / "redis");
+    const int port = free_port();
+    Process emulator({"node", kEmulatorDir + "/push_emulator.js", std::to_string(port)}, dir / "push.log");
+    REQUIRE(wait_until([&] { return http_get(port, "/emulator/received").status == 200; }, 15s));
+    // Two failures open a breaker for a minute: shared by every subscription, the busy one's
+    // would hold the others' messages that long.
+    DaemonUnderTest daemon(dir, redis,
+                           {.extra_sections = "[provider_defaults]\nbreaker_failures = 2\nbreaker_open_ms = 60000\n"
+                                              "[[providers]]\ntype = \"webpush\"\nvapid_key_file = \"vapid.pem\"\nallowed_hosts = [\"127.0.0.1\"]\n"
+                                              "vapid_subject = \"mailto:ops@mairie.example.fr\"\n"});
+    daemon.start();
+    const std::string busy = R"({"endpoint":"http://127.0.0.1:)" + std::to_string(port) +
+                             R"(/push/busy","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}})";
+    auto client = redis.client();
+    enqueue(client, {push_job("busy-1", busy, "normal"), push_job("busy-2", busy, "normal"), push_job("busy-3", busy, "normal")});
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM attempts WHERE outcome = 'retry'") >= 2; }, 15s));
+    std::vector<std::string> good;
+    for (int i = 0; i < 3; ++i)
+        good.push_back(push_job("fine-" + std::to_string(i), http_get(port, "/emulator/subscribe?id=fine-" + std::to_string(i)).body, "normal"));
+    enqueue(client, good);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE job_id LIKE 'fine-%' AND status = 'sent'") == 3; }, 10s));
+    CHECK(daemon.metric("crieur_provider_up{provider=\"webpush\"}") == 1);
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id LIKE 'busy-%' AND status = 'sent'") == 0);
+    CHECK(daemon.stop() == 0);
+}
+
 namespace {
 
 // Web Push in the conformance table: a push service at the subscription's endpoint. It has no
