@@ -44,22 +44,36 @@ std::string push_job(const std::string& id, const std::string& subscription, con
     return b.GetString();
 }
 
+bool push_ready() {
+    if (node_ready()) return true;
+    MESSAGE("skipped: node or tests/emulators/push/node_modules missing (tools/setup installs them)");
+    return false;
+}
+
+// The Web Push provider, signing with the rig's key, allowed to reach the emulator.
+const std::string kWebPushProvider = "[[providers]]\ntype = \"webpush\"\nvapid_key_file = \"vapid.pem\"\n"
+                                     "allowed_hosts = [\"127.0.0.1\"]\nvapid_subject = \"mailto:ops@mairie.example.fr\"\n";
+
+// A VAPID key, a Redis and the push service emulator (skipped by the caller when Node is missing).
+struct PushRig {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    int port = free_port();
+    Process emulator{{"node", kEmulatorDir + "/push_emulator.js", std::to_string(port)}, dir / "push.log"};
+    PushRig() {
+        REQUIRE(std::system(("openssl ecparam -name prime256v1 -genkey -noout -out " + (dir / "vapid.pem") + " 2>/dev/null").c_str()) == 0);
+        REQUIRE(wait_until([&] { return http_get(port, "/emulator/received").status == 200; }, 15s));
+    }
+};
+
 }  // namespace
 
 TEST_CASE("a push message is encrypted and signed so that an independent implementation reads it") {
-    if (!node_ready()) {
-        MESSAGE("skipped: node or tests/emulators/push/node_modules missing (tools/setup installs them)");
-        return;
-    }
-    TempDir dir;
-    REQUIRE(std::system(("openssl ecparam -name prime256v1 -genkey -noout -out " + (dir / "vapid.pem") + " 2>/dev/null").c_str()) == 0);
-    RedisServer redis(dir / "redis");
-    const int port = free_port();
-    Process emulator({"node", kEmulatorDir + "/push_emulator.js", std::to_string(port)}, dir / "push.log");
-    REQUIRE(wait_until([&] { return http_get(port, "/emulator/received").status == 200; }, 15s));
+    if (!push_ready()) return;
+    PushRig rig;
+    auto& [dir, redis, port, emulator] = rig;
     DaemonUnderTest daemon(dir, redis,
-                           {.extra_sections = "[[providers]]\ntype = \"webpush\"\nvapid_key_file = \"vapid.pem\"\nallowed_hosts = [\"127.0.0.1\"]\n"
-                                              "vapid_subject = \"mailto:ops@mairie.example.fr\"\nttl_s = 3600\n"});
+                           {.extra_sections = kWebPushProvider + "ttl_s = 3600\n"});
     daemon.start();
 
     const std::string good = http_get(port, "/emulator/subscribe?id=leroy").body;
@@ -88,22 +102,13 @@ TEST_CASE("a push message is encrypted and signed so that an independent impleme
 }
 
 TEST_CASE("a push endpoint that keeps failing opens a breaker of its own: the other subscriptions still get theirs") {
-    if (!node_ready()) {
-        MESSAGE("skipped: node or tests/emulators/push/node_modules missing (tools/setup installs them)");
-        return;
-    }
-    TempDir dir;
-    REQUIRE(std::system(("openssl ecparam -name prime256v1 -genkey -noout -out " + (dir / "vapid.pem") + " 2>/dev/null").c_str()) == 0);
-    RedisServer redis(dir / "redis");
-    const int port = free_port();
-    Process emulator({"node", kEmulatorDir + "/push_emulator.js", std::to_string(port)}, dir / "push.log");
-    REQUIRE(wait_until([&] { return http_get(port, "/emulator/received").status == 200; }, 15s));
+    if (!push_ready()) return;
+    PushRig rig;
+    auto& [dir, redis, port, emulator] = rig;
     // Two failures open a breaker for a minute: shared by every subscription, the busy one's
     // would hold the others' messages that long.
     DaemonUnderTest daemon(dir, redis,
-                           {.extra_sections = "[provider_defaults]\nbreaker_failures = 2\nbreaker_open_ms = 60000\n"
-                                              "[[providers]]\ntype = \"webpush\"\nvapid_key_file = \"vapid.pem\"\nallowed_hosts = [\"127.0.0.1\"]\n"
-                                              "vapid_subject = \"mailto:ops@mairie.example.fr\"\n"});
+                           {.extra_sections = "[provider_defaults]\nbreaker_failures = 2\nbreaker_open_ms = 60000\n" + kWebPushProvider});
     daemon.start();
     const std::string busy = R"({"endpoint":"http://127.0.0.1:)" + std::to_string(port) +
                              R"(/push/busy","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}})";
