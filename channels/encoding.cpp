@@ -94,8 +94,8 @@ std::optional<Outcome> classify_no_answer(const HttpResponse& r, const char* pro
     Outcome o;
     o.provider = provider;
     o.kind = r.request_sent ? OutcomeKind::unknown : OutcomeKind::retry;
-    o.code = r.timed_out ? "timeout" : "network";
-    o.reason = r.error;
+    o.code = r.timed_out() ? "timeout" : "network";
+    o.reason = r.error ? r.error.message() : "no answer";
     return o;
 }
 

@@ -13,6 +13,20 @@
 #include "daemon/log.hpp"
 
 namespace crieur {
+namespace {
+class CurlCategory final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "curl"; }
+    std::string message(int ev) const override { return curl_easy_strerror(static_cast<CURLcode>(ev)); }
+};
+}  // namespace
+
+const std::error_category& curl_category() {
+    static const CurlCategory category;
+    return category;
+}
+std::error_code curl_error(int curl_code) { return {curl_code, curl_category()}; }
+bool HttpResponse::timed_out() const { return error == curl_error(CURLE_OPERATION_TIMEDOUT); }
 
 namespace asio = boost::asio;
 
@@ -331,11 +345,7 @@ void HttpClient::finish_done_transfers() {
         curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
         // Past pre-transfer, the request was (at least partly) on the wire.
         r.request_sent = pretransfer > 0 || status > 0;
-        r.curl_code = static_cast<int>(code);
-        if (code != CURLE_OK) {
-            r.error = curl_easy_strerror(code);
-            r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-        }
+        if (code != CURLE_OK) r.error = curl_error(code);
         r.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t->started);
         give_back(e);  // the handle goes back to the pool; the transfer keeps none
         t->easy = nullptr;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -45,13 +46,16 @@ struct HttpRequest {
     std::chrono::milliseconds timeout{10'000};
 };
 
+// libcurl's CURLcode values as std::error_code: the message is libcurl's own text.
+const std::error_category& curl_category();
+std::error_code curl_error(int curl_code);
+
 struct HttpResponse {
     int status = 0;  // 0: no HTTP answer (see error)
     std::string body;
     std::map<std::string, std::string> headers;  // names lower-cased
-    std::string error;        // libcurl's reason when the transfer failed
-    int curl_code = 0;        // libcurl's CURLcode (0: the transfer completed)
-    bool timed_out = false;
+    std::error_code error;    // why the transfer failed (curl_category); none: it completed
+    bool timed_out() const;   // the error is libcurl's timeout
     bool request_sent = false;  // the request may have reached the server: a failure is "unknown"
     std::chrono::microseconds elapsed{0};
 };

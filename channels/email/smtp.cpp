@@ -205,8 +205,9 @@ void SmtpChannel::send(Message message, Done done) {
     };
     http_.perform_custom(setup, std::chrono::milliseconds(config_.timeout_ms),
                          [transfer, message_id, done = std::move(done)](HttpResponse r) {
-                             Outcome o = classify_smtp(r.curl_code, r.status,
-                                                       r.curl_code == CURLE_OK ? "" : transfer->last_reply, r.request_sent);
+                             const int code = r.error ? r.error.value() : CURLE_OK;  // curl_category's
+                             Outcome o = classify_smtp(code, r.status, code == CURLE_OK ? "" : transfer->last_reply,
+                                                       r.request_sent);
                              if (o.kind == OutcomeKind::accepted) o.provider_id = message_id;
                              done(std::move(o));
                          });

@@ -153,7 +153,7 @@ void FcmChannel::fetch_token() {
             return;
         }
         spdlog::error("fcm: the token exchange failed ({} {}); the waiting sends will be retried", r.status,
-                      r.error.empty() ? r.body.substr(0, 200) : r.error);
+                      r.error ? r.error.message() : r.body.substr(0, 200));
         auto waiting = std::move(waiting_);
         waiting_.clear();
         for (auto& [m, done] : waiting)

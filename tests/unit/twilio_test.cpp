@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <curl/curl.h>
+
 #include "channels/sms/twilio.hpp"
 
 using namespace crieur;
@@ -72,13 +74,17 @@ TEST_CASE("Retry-After is honoured on a retry") {
 
 TEST_CASE("no answer: unknown once the request went out, retry when it never left") {
     HttpResponse timeout;
-    timeout.timed_out = true;
     timeout.request_sent = true;
-    timeout.error = "Timeout was reached";
+    timeout.error = curl_error(CURLE_OPERATION_TIMEDOUT);
+    CHECK(timeout.timed_out());
     CHECK(classify_twilio(timeout).kind == OutcomeKind::unknown);
+    CHECK(classify_twilio(timeout).code == "timeout");
+    CHECK(classify_twilio(timeout).reason == "Timeout was reached");  // libcurl's own words
     HttpResponse refused;
-    refused.error = "Couldn't connect to server";
+    refused.error = curl_error(CURLE_COULDNT_CONNECT);
+    CHECK_FALSE(refused.timed_out());
     CHECK(classify_twilio(refused).kind == OutcomeKind::retry);
+    CHECK(classify_twilio(refused).code == "network");
 }
 
 TEST_CASE("Twilio's callback statuses map to ours") {
