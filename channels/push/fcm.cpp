@@ -114,14 +114,14 @@ Outcome classify_fcm(const HttpResponse& r) {
     return o;
 }
 
-FcmChannel::FcmChannel(HttpClient& http, std::string name, FcmConfig config)
-    : http_(http), name_(std::move(name)), config_(std::move(config)), account_(read_service_account(config_.service_account_file)),
+FcmChannel::FcmChannel(HttpClient& http, std::string name, FcmConfig config, const Clock& clock)
+    : http_(http), clock_(clock), name_(std::move(name)), config_(std::move(config)), account_(read_service_account(config_.service_account_file)),
       url_(config_.base_url + "/v1/projects/" + config_.project_id + "/messages:send") {
     fcm_assertion(account_, 0);  // fails at start-up, not at the first send, when the key is bad
 }
 
 void FcmChannel::send(Message message, Done done) {
-    if (!token_.empty() && std::chrono::steady_clock::now() + kRenewAhead < token_expires_) {
+    if (!token_.empty() && clock_.steady() + kRenewAhead < token_expires_) {
         post(std::move(message), std::move(done));
         return;
     }
@@ -134,7 +134,7 @@ void FcmChannel::fetch_token() {
     fetching_ = true;
     HttpRequest req;
     req.url = account_.token_uri;
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now = to_unix_ms(clock_.now()) / 1000;
     req.body = form_encode({{"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"},
                             {"assertion", fcm_assertion(account_, now)}});
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
@@ -146,7 +146,7 @@ void FcmChannel::fetch_token() {
         if (r.status == 200 && !d.HasParseError() && d.IsObject() && d.HasMember("access_token") &&
             d["access_token"].IsString() && d.HasMember("expires_in") && d["expires_in"].IsInt()) {
             token_ = d["access_token"].GetString();
-            token_expires_ = std::chrono::steady_clock::now() + std::chrono::seconds(d["expires_in"].GetInt());
+            token_expires_ = clock_.steady() + std::chrono::seconds(d["expires_in"].GetInt());
             auto waiting = std::move(waiting_);
             waiting_.clear();
             for (auto& [m, done] : waiting) post(std::move(m), std::move(done));
@@ -207,7 +207,7 @@ std::shared_ptr<const ProviderSettings> parse_fcm(config::Section& s) {
 }
 
 std::unique_ptr<Channel> make_fcm(const ProviderContext& context, const ProviderConfig& instance) {
-    return std::make_unique<FcmChannel>(context.http, instance.name, instance.settings_as<FcmConfig>());
+    return std::make_unique<FcmChannel>(context.http, instance.name, instance.settings_as<FcmConfig>(), context.clock);
 }
 
 }  // namespace

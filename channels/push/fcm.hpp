@@ -15,6 +15,7 @@
 #include "channels/channel.hpp"
 #include "channels/http_client.hpp"
 #include "channels/provider.hpp"
+#include "daemon/clock.hpp"
 
 namespace crieur {
 
@@ -42,7 +43,7 @@ Outcome classify_fcm(const HttpResponse& response);
 
 class FcmChannel final : public Channel {
 public:
-    FcmChannel(HttpClient& http, std::string name, FcmConfig config);
+    FcmChannel(HttpClient& http, std::string name, FcmConfig config, const Clock& clock);
     std::string_view provider() const override { return name_; }
     bool carries(std::string_view channel) const override { return channel == "push"; }
     // An app registration token (a browser subscription is JSON, for Web Push).
@@ -54,6 +55,7 @@ private:
     void post(Message message, Done done);
 
     HttpClient& http_;
+    const Clock& clock_;
     std::string name_;
     FcmConfig config_;
     ServiceAccount account_;

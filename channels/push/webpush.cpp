@@ -281,8 +281,8 @@ Outcome classify_webpush(const HttpResponse& r) {
     return o;
 }
 
-WebPushChannel::WebPushChannel(HttpClient& http, std::string name, WebPushConfig config)
-    : http_(http), name_(std::move(name)), config_(std::move(config)), vapid_(config_.vapid_key_file, config_.vapid_subject) {}
+WebPushChannel::WebPushChannel(HttpClient& http, std::string name, WebPushConfig config, const Clock& clock)
+    : http_(http), clock_(clock), name_(std::move(name)), config_(std::move(config)), vapid_(config_.vapid_key_file, config_.vapid_subject) {}
 
 bool push_host_allowed(const std::string& endpoint, const std::vector<std::string>& allowed) {
     const auto url = parts_of(endpoint);
@@ -317,9 +317,7 @@ void WebPushChannel::send(Message message, Done done) {
     HttpRequest req;
     req.url = sub->endpoint;
     req.body = webpush_encrypt({b.GetString(), b.GetSize()}, sub->p256dh, sub->auth);
-    const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch() + std::chrono::hours(12))
-                         .count();
+    const auto exp = to_unix_ms(clock_.now()) / 1000 + 12 * 3600;  // VAPID: at most 24 h ahead
     std::string topic = push_topic(message.job_id);
     req.headers = {{"TTL", std::to_string(config_.ttl_s)},
                    {"Urgency", message.priority == Priority::urgent ? "high" : "normal"},
@@ -344,7 +342,7 @@ std::shared_ptr<const ProviderSettings> parse_webpush(config::Section& s) {
 }
 
 std::unique_ptr<Channel> make_webpush(const ProviderContext& context, const ProviderConfig& instance) {
-    return std::make_unique<WebPushChannel>(context.http, instance.name, instance.settings_as<WebPushConfig>());
+    return std::make_unique<WebPushChannel>(context.http, instance.name, instance.settings_as<WebPushConfig>(), context.clock);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "channels/encoding.hpp"
 #include "channels/http_client.hpp"
 #include "channels/provider.hpp"
+#include "daemon/clock.hpp"
 
 namespace crieur {
 
@@ -81,7 +82,7 @@ Outcome classify_webpush(const HttpResponse& response);
 
 class WebPushChannel final : public Channel {
 public:
-    WebPushChannel(HttpClient& http, std::string name, WebPushConfig config);
+    WebPushChannel(HttpClient& http, std::string name, WebPushConfig config, const Clock& clock);
     std::string_view provider() const override { return name_; }
     bool carries(std::string_view channel) const override { return channel == "push"; }
     // A browser subscription is JSON; an app's registration token is not.
@@ -92,6 +93,7 @@ public:
 
 private:
     HttpClient& http_;
+    const Clock& clock_;
     std::string name_;
     WebPushConfig config_;
     Vapid vapid_;

@@ -76,8 +76,8 @@ std::string ovh_status(const std::string& dlr) {
     return {};
 }
 
-OvhChannel::OvhChannel(HttpClient& http, std::string name, OvhConfig config)
-    : http_(http), name_(std::move(name)), config_(std::move(config)), url_(config_.base_url + "/sms/" + config_.service_name + "/jobs") {}
+OvhChannel::OvhChannel(HttpClient& http, std::string name, OvhConfig config, const Clock& clock)
+    : http_(http), clock_(clock), name_(std::move(name)), config_(std::move(config)), url_(config_.base_url + "/sms/" + config_.service_name + "/jobs") {}
 
 void OvhChannel::send(Message message, Done done) {
     rapidjson::StringBuffer b;
@@ -95,8 +95,7 @@ void OvhChannel::send(Message message, Done done) {
     HttpRequest req;
     req.url = url_;
     req.body.assign(b.GetString(), b.GetSize());
-    const std::string ts = std::to_string(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    const std::string ts = std::to_string(to_unix_ms(clock_.now()) / 1000);
     req.headers = {{"Content-Type", "application/json"},
                    {"X-Ovh-Application", config_.application_key},
                    {"X-Ovh-Consumer", config_.consumer_key},
@@ -150,7 +149,7 @@ std::shared_ptr<const ProviderSettings> parse_ovh(config::Section& s) {
 }
 
 std::unique_ptr<Channel> make_ovh(const ProviderContext& context, const ProviderConfig& instance) {
-    return std::make_unique<OvhChannel>(context.http, instance.name, instance.settings_as<OvhConfig>());
+    return std::make_unique<OvhChannel>(context.http, instance.name, instance.settings_as<OvhConfig>(), context.clock);
 }
 
 }  // namespace

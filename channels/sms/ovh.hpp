@@ -16,6 +16,7 @@
 #include "channels/channel.hpp"
 #include "channels/http_client.hpp"
 #include "channels/provider.hpp"
+#include "daemon/clock.hpp"
 
 namespace crieur {
 
@@ -43,7 +44,7 @@ std::string ovh_status(const std::string& dlr);
 
 class OvhChannel final : public Channel {
 public:
-    OvhChannel(HttpClient& http, std::string name, OvhConfig config);
+    OvhChannel(HttpClient& http, std::string name, OvhConfig config, const Clock& clock);
     std::string_view provider() const override { return name_; }
     bool carries(std::string_view channel) const override { return channel == "sms"; }
     void send(Message message, Done done) override;
@@ -51,6 +52,7 @@ public:
 
 private:
     HttpClient& http_;
+    const Clock& clock_;
     std::string name_;
     OvhConfig config_;
     std::string url_;
