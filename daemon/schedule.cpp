@@ -27,6 +27,8 @@ for _, whole in ipairs(due) do
       redis.call('XADD', stream, '*', 'job', job, 'resume', resume)
     end
     redis.call('HDEL', KEYS[5], whole)
+    -- a next step an earlier version wrote for the same job, replaced by this one: gone with it
+    if string.sub(whole, 1, 5) == 'next|' then redis.call('HDEL', KEYS[4], string.sub(whole, 6)) end
     redis.call('ZREM', KEYS[1], whole)
   elseif string.sub(whole, 1, 5) == 'next|' then
     -- next|<job id>: the next channel, its payload "<u|n> <silence|failure> <channels tried> <job>"
