@@ -28,6 +28,9 @@ public:
     // its own endpoint), the key of that recipient's own circuit breaker: its failures open that
     // one, never the provider's. Empty: the provider's one breaker.
     virtual std::string breaker_scope(std::string_view /*recipient*/) const { return {}; }
+    // Why this provider will never send to an address of a kind it accepts (a Web Push endpoint
+    // outside its allowed hosts), for the directory to refuse it when it is stored; empty: it may.
+    virtual std::string refusal(std::string_view /*recipient*/) const { return {}; }
     virtual void send(Message message, Done done) = 0;
     // A request to /hooks/<name>/...: the provider's proof checked, its contents as values. Pure
     // (no effect but reading the request); the route records what it returns.

@@ -115,6 +115,17 @@ bool ChannelRegistry::carried(std::string_view channel, std::string_view recipie
     return false;
 }
 
+std::string ChannelRegistry::refusal(std::string_view channel, std::string_view recipient) const {
+    std::string why;
+    for (auto& e : drivers_) {
+        if (e.weight <= 0 || !e.driver->carries(channel) || !e.driver->accepts(recipient)) continue;
+        auto refused = e.driver->refusal(recipient);
+        if (refused.empty()) return {};
+        if (why.empty()) why = std::move(refused);
+    }
+    return why;
+}
+
 int ChannelRegistry::max_in_flight(const Channel* driver) const {
     for (auto& e : drivers_)
         if (e.driver.get() == driver) return e.max_in_flight;

@@ -37,6 +37,9 @@ public:
     bool carried_now(std::string_view channel, std::string_view recipient) const;
     // Whether a provider is configured for it at all, breaker or not.
     bool carried(std::string_view channel, std::string_view recipient) const;
+    // Why no configured provider will ever send to it, when each one that accepts its kind
+    // refuses it (Channel::refusal); empty when one may, or when only the outbox carries it.
+    std::string refusal(std::string_view channel, std::string_view recipient) const;
     // A send's outcome and how long the provider took to answer, for its breaker, health and speed.
     // `recipient`: for a driver whose recipients have breakers of their own (Channel::breaker_scope),
     // the outcome counts for that recipient's breaker only.

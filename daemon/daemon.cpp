@@ -320,7 +320,10 @@ void Daemon::add_routes() {
     http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
     http::add_hook_routes(routes_, channels_, store_, directory_, metrics_);
     http::add_message_routes(routes_, store_);
-    directory::add_directory_routes(routes_, config_, directory_, store_, clock_);
+    directory::add_directory_routes(routes_, config_, directory_, store_, clock_,
+                                    [this](std::string_view channel, std::string_view address) {
+                                        return channels_.refusal(channel, address);
+                                    });
     engagement::add_engagement_routes(routes_, config_, store_, directory_, clock_);
 }
 

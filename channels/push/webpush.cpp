@@ -154,6 +154,14 @@ std::string WebPushChannel::breaker_scope(std::string_view recipient) const {
     return sub ? sub->endpoint : std::string(recipient.substr(0, 512));
 }
 
+std::string WebPushChannel::refusal(std::string_view recipient) const {
+    auto sub = parse_subscription(std::string(recipient));
+    if (!sub || push_host_allowed(sub->endpoint, config_.allowed_hosts)) return {};
+    const auto url = parts_of(sub->endpoint);
+    return "the endpoint's host " + (url ? "'" + url->host.substr(0, 100) + "' " : std::string()) +
+           "is not a push service in the allowed_hosts of provider " + name_;
+}
+
 std::string webpush_encrypt(std::string_view plaintext, const std::string& ua_public, const std::string& auth_secret,
                             std::string as_private, std::string salt) {
     // 1. The application server's ephemeral key pair, and the salt.

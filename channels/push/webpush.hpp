@@ -89,6 +89,9 @@ public:
     bool accepts(std::string_view recipient) const override { return recipient.starts_with("{"); }
     // Each subscription's endpoint: one that fails (gone, hostile, slow) trips only its own breaker.
     std::string breaker_scope(std::string_view recipient) const override;
+    // An endpoint whose host is not in allowed_hosts: never fetched (no request towards the
+    // town's internal network), and refused when a citizen's subscription is stored.
+    std::string refusal(std::string_view recipient) const override;
     void send(Message message, Done done) override;
 
 private:

@@ -56,7 +56,7 @@ std::variant<std::vector<Consent>, FieldError> consents_from(std::string_view bo
 }  // namespace
 
 void add_directory_routes(http::Routes& routes, const Config& config, DirectoryService& directory, ReceiptStore& store,
-                          const Clock& clock) {
+                          const Clock& clock, ContactRefusal refusal) {
     auto check = std::make_shared<const ContactCheck>(config.directory.default_region);
 
     routes.add("GET", "/v1/citizens/", [&directory](const Request&, std::string_view tail, Reply reply) {
@@ -70,13 +70,17 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
         });
     });
 
-    routes.add("PUT", "/v1/citizens/", [&config, &directory, &clock, check](const Request& req, std::string_view tail,
-                                                                           Reply reply) {
+    routes.add("PUT", "/v1/citizens/", [&config, &directory, &clock, check, refusal = std::move(refusal)](
+                                           const Request& req, std::string_view tail, Reply reply) {
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
         auto parsed = citizen_from_json(req.body, *check, parts->first);
         if (auto* e = std::get_if<FieldError>(&parsed))
             return reply(json_error(422, (e->field.empty() ? "" : e->field + ": ") + e->reason));
+        if (refusal)
+            for (const auto& contact : std::get<Citizen>(parsed).contacts)
+                if (auto why = refusal(contact.channel, contact.address); !why.empty())
+                    return reply(json_error(422, "contacts." + contact.channel + ": " + why));
         // Upserted on the worker; an erased id is refused there, in the same order as the erasure.
         struct Result {
             bool erased = false, created = false;

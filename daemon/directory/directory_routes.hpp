@@ -9,6 +9,10 @@
 // MAC over the message id (smtp.unsubscribe_secret), which cannot be forged or enumerated.
 #pragma once
 
+#include <functional>
+#include <string>
+#include <string_view>
+
 #include "daemon/config.hpp"
 #include "daemon/directory/directory_service.hpp"
 #include "daemon/http/routes.hpp"
@@ -17,7 +21,12 @@
 
 namespace crieur::directory {
 
+// Why no provider will ever send to an address (ChannelRegistry::refusal); empty when one may.
+using ContactRefusal = std::function<std::string(std::string_view channel, std::string_view address)>;
+
+// A stored contact that no provider would ever use (a Web Push endpoint outside allowed_hosts)
+// is refused with 422 when it is written, rather than kept and refused at each send.
 void add_directory_routes(http::Routes& routes, const Config& config, DirectoryService& directory,
-                          ReceiptStore& store, const Clock& clock);
+                          ReceiptStore& store, const Clock& clock, ContactRefusal refusal);
 
 }  // namespace crieur::directory

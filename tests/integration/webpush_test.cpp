@@ -125,6 +125,30 @@ TEST_CASE("a push endpoint that keeps failing opens a breaker of its own: the ot
     CHECK(daemon.stop() == 0);
 }
 
+TEST_CASE("a citizen's push subscription to a host outside allowed_hosts is refused when stored, not at each send") {
+    // No push service needed: the check is the provider's configuration.
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    REQUIRE(std::system(("openssl ecparam -name prime256v1 -genkey -noout -out " + (dir / "vapid.pem") + " 2>/dev/null").c_str()) == 0);
+    DaemonUnderTest daemon(dir, redis, {.extra_sections = kWebPushProvider});
+    daemon.start();
+    const std::string keys = R"("keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"})";
+    auto citizen = [&](const std::string& endpoint) {
+        return R"({"channels":["push"],"contacts":{"push":[{"endpoint":")" + endpoint + R"(",)" + keys + "}]}}";
+    };
+    // The cloud's metadata service, an internal host: never stored, so never fetched.
+    for (const char* endpoint : {"https://169.254.169.254/latest/meta-data", "https://intranet.mairie.local/push/1",
+                                 "https://127.0.0.1.evil.example/push/1"}) {
+        CAPTURE(endpoint);
+        auto r = daemon.api("PUT", "/v1/citizens/C-P1", citizen(endpoint));
+        CHECK(r.status == 422);
+        CHECK(r.body.find("allowed_hosts of provider webpush") != std::string::npos);
+    }
+    CHECK(daemon.api("GET", "/v1/citizens/C-P1").status == 404);
+    CHECK(daemon.api("PUT", "/v1/citizens/C-P1", citizen("https://127.0.0.1:4430/push/1")).status == 201);
+    CHECK(daemon.stop() == 0);
+}
+
 namespace {
 
 // Web Push in the conformance table: a push service at the subscription's endpoint. It has no
