@@ -179,7 +179,8 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         else
             for (auto&& [sub, sv] : *v.as_table())
                 if (sv.is_table() && k.str() != "rate_limits" && k.str() != "caps" && !(k.str() == "router" && (sub.str() == "service_order" || sub.str() == "escalate_after_s" ||
-                                                                sub.str() == "urgent_escalate_after_s" || sub.str() == "fallback_on_failure_s")))
+                                                                sub.str() == "urgent_escalate_after_s" || sub.str() == "fallback_on_failure_s" ||
+                                                                sub.str() == "retry_late_failure_s")))
                     problems.push_back(name + ":" + std::to_string(sv.source().begin.line) + ": " +
                                        std::string(k.str()) + "." + std::string(sub.str()) + ": unknown section");
     }
@@ -292,6 +293,8 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integers_by("urgent_escalate_after_s", r.urgent_escalate_after_s, {"sms", "email", "whatsapp", "push"}, 1,
                       30 * 86'400);
         s.integers_by("fallback_on_failure_s", r.fallback_on_failure_s, {"sms", "email", "whatsapp", "push"}, 1,
+                      30 * 86'400);
+        s.integers_by("retry_late_failure_s", r.retry_late_failure_s, {"sms", "email", "whatsapp", "push"}, 1,
                       30 * 86'400);
         s.reject_unknown();
     }

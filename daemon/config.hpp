@@ -120,6 +120,10 @@ struct RouterConfig {
     // the message failed after all (SMS undelivered, WhatsApp failed) sends it on the next channel.
     // Used for the channels that have no escalation on silence.
     std::map<std::string, int> fallback_on_failure_s{{"sms", 259'200}, {"whatsapp", 259'200}};
+    // A message sent on its last channel: for this long, a late failure that may pass (a handset
+    // switched off, a rate limit) sends it again on the same channel. Off by default: the job is
+    // kept in the schedule for that time, for every such message.
+    std::map<std::string, int> retry_late_failure_s;
     bool operator==(const RouterConfig&) const = default;
 };
 

@@ -74,14 +74,8 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       tick_(io_) {
     // A provider's callback said an address cannot be reached: the directory stops using it.
     store_.on_bad_address([this](const BadAddress& b) { directory_.invalidate(b.channel, b.recipient, b.reason); });
-    // A provider said a message it had accepted failed after all: its next channel, if one is
-    // waiting in the schedule (an escalation, a fallback), goes now.
-    store_.on_late_failure([this](const std::string& job_id) {
-        metrics_.late_failures++;
-        schedule_.advance(job_id, clock_.now(), [job_id](bool moved) {
-            if (moved) spdlog::info("pipeline: job {} failed after it was sent; its next channel goes now", job_id);
-        });
-    });
+    // A provider said a message it had accepted failed after all: the pipeline decides what follows.
+    store_.on_late_failure([this](const LateFailure& failure) { pipeline_.on_late_failure(failure); });
     add_routes();
     if (config_.http.enabled) http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port), config_.http.max_connections);
 }

@@ -77,7 +77,14 @@ Next after_outcome(const OutcomeFacts& o, const Timing& job, TimePoint now, cons
     case OutcomeKind::accepted: {
         Settle settled{Status::sent, {}, std::nullopt};
         const auto& table = job.priority == Priority::urgent ? escalation.urgent_after_s : escalation.after_s;
-        if (!o.next_candidate) return settled;
+        if (!o.next_candidate) {
+            // The last channel: watched only for a late failure that may pass, when asked.
+            if (const auto watch = escalation.retry_late_s.find(o.channel); watch != escalation.retry_late_s.end()) {
+                settled.escalate_at = now + std::chrono::seconds(watch->second);
+                settled.on_failure_only = true;
+            }
+            return settled;
+        }
         if (const auto after = table.find(o.channel); after != table.end()) {
             settled.escalate_at = now + std::chrono::seconds(after->second);
         } else if (const auto window = escalation.on_failure_s.find(o.channel); window != escalation.on_failure_s.end()) {

@@ -97,6 +97,8 @@ struct EscalationPolicy {
     // For the channels with no escalation on silence: how long a late failure (a provider's
     // report after it accepted) still sends the message on the next channel.
     std::map<std::string, int> on_failure_s;
+    // For a send on the last channel: how long a late failure that may pass still sends it again.
+    std::map<std::string, int> retry_late_s;
 };
 
 // The next channel at once: this one cannot carry the message (a bad address, a failure for
@@ -111,7 +113,7 @@ struct Retry {
 };
 // The message's status is settled; `escalate_at`: the next channel is tried then if no delivery
 // receipt came, or (`on_failure_only`) if a late failure was reported by then (only after an
-// accepted send with a channel left).
+// accepted send with a channel left, or with retry_late_s for this channel).
 struct Settle {
     Status status = Status::failed;
     std::string reason;

@@ -34,7 +34,8 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     c("crieur_escalations_scheduled_total", "Sends with a channel left, checked later for silence.", escalations_scheduled);
     c("crieur_escalations_due_total", "Checks for silence that came due.", escalations_due);
     c("crieur_escalations_cancelled_total", "Checks for silence that found the message delivered.", escalations_cancelled);
-    c("crieur_late_failures_total", "Sent messages a provider reported failed afterwards (their next channel comes at once).", late_failures);
+    c("crieur_late_failures_total", "Sent messages a provider reported failed afterwards.", late_failures);
+    c("crieur_late_retries_total", "Late failures that may pass (a switched-off handset): sent again later on the same channel.", late_retries);
     c("crieur_escalations_sent_total", "Messages sent on their next channel after a silence.", escalations_sent);
     c("crieur_retries_scheduled_total", "Retryable sends put back in the schedule after a backoff.", retries_scheduled);
     c("crieur_quiet_hours_deferred_total", "Messages put aside until the citizen's quiet hours end.", quiet_hours_deferred);

@@ -31,6 +31,7 @@ struct Metrics {
     Counter escalations_due{0};        // checks that came due
     Counter escalations_cancelled{0};  // …and found the message delivered: nothing more sent
     Counter late_failures{0};  // sent messages a provider reported failed afterwards; the next channel brought forward
+    Counter late_retries{0};   // …of which the failure may pass: the same channel again later
     Counter escalations_sent{0};       // …and sent it on the next channel
     Counter retries_scheduled{0};     // retryable outcomes put in the schedule with a backoff
     Counter quiet_hours_deferred{0};  // messages put aside until the end of the citizen's quiet hours

@@ -139,7 +139,28 @@ void Pipeline::apply_policies(const Config& config) {
     quiet_ = config.quiet_hours;
     default_zone_ = date::locate_zone(quiet_.time_zone);  // checked with the config
     escalation_ = {config.router.escalate_after_s, config.router.urgent_escalate_after_s,
-                   config.router.fallback_on_failure_s};
+                   config.router.fallback_on_failure_s, config.router.retry_late_failure_s};
+}
+
+void Pipeline::on_late_failure(const LateFailure& f) {
+    metrics_.late_failures++;
+    // As after a send's answer: a failure that may pass is a retry, one for good tries the next
+    // channel. The job's own deadline is checked when it comes back.
+    const decide::OutcomeFacts facts{f.temporary ? OutcomeKind::retry : OutcomeKind::failed,
+                                     f.provider, {}, f.provider_status, 0, f.attempt, f.channel, true, {}};
+    const auto now = clock_.now();
+    decide::Next next = decide::after_outcome(facts, decide::Timing{}, now, retry_, escalation_, retry_.draw());
+    if (auto* retry = std::get_if<decide::Retry>(&next)) {
+        schedule_.retry_channel(f.job_id, f.channel, retry->at, [this, job_id = f.job_id, why = retry->why](bool moved) {
+            if (!moved) return;
+            metrics_.late_retries++;
+            spdlog::info("pipeline: job {} failed after it was sent, for now: {}", job_id, why);
+        });
+        return;
+    }
+    schedule_.advance(f.job_id, now, [job_id = f.job_id](bool moved) {
+        if (moved) spdlog::info("pipeline: job {} failed after it was sent; its next channel goes now", job_id);
+    });
 }
 
 std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEntry& entry,
@@ -258,7 +279,7 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
             return std::find(d->channels_used.begin(), d->channels_used.end(), c.channel) != d->channels_used.end();
         });
         if (d->candidates.empty()) {
-            spdlog::info("pipeline: job {}: silence after the send, and no other channel to try", d->job->id);
+            spdlog::info("pipeline: job {}: no other channel to try", d->job->id);
             d->done(Disposition::ack);
             return;
         }

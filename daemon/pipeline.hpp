@@ -62,6 +62,11 @@ public:
     std::optional<JobError> process(Job job, Resume resume, const StreamEntry& entry,
                                     std::function<void(Disposition)> done);
 
+    // A provider reported that a message it had accepted failed (a late failure): the same channel
+    // again later when the failure may pass (RetryPolicy), else the next channel now, when a next
+    // step of the job waits in the schedule.
+    void on_late_failure(const LateFailure& failure);
+
     // A reloaded config's routing, retry, quiet hours and escalation rules: used for the jobs read
     // from now on.
     void apply_policies(const Config& config);

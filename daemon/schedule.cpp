@@ -92,6 +92,16 @@ if at and tonumber(at) > tonumber(ARGV[1]) then
 end
 return 0
 )lua";
+
+// KEYS[1] schedule, KEYS[2] payloads; ARGV[1] member, ARGV[2] the payload read, ARGV[3] the
+// payload to write, ARGV[4] at. Only if the payload is still the one read (not promoted or
+// replaced meanwhile).
+constexpr std::string_view kReplace = R"lua(
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+return 1
+)lua";
 }  // namespace
 
 void Schedule::put_aside(Aside aside, std::function<void(std::error_code)> done) {
@@ -111,6 +121,30 @@ void Schedule::advance(const std::string& job_id, TimePoint now, std::function<v
                   [done = std::move(done)](const redisReply* r) {
                       done(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
                   });
+}
+
+void Schedule::retry_channel(const std::string& job_id, const std::string& channel, TimePoint at,
+                             std::function<void(bool moved)> done) {
+    const std::string member = "next|" + job_id;
+    conn_.command({"HGET", payloads_key_, member}, [this, member, channel, at, done = std::move(done)](const redisReply* r) {
+        if (!r || r->type != REDIS_REPLY_STRING) return done(false);
+        // "<u|n> <resume> <job>": the resume is an escalation whose last channel is this one.
+        const std::string_view payload(r->str, r->len);
+        const auto a = payload.find(' '), b = a == std::string_view::npos ? a : payload.find(' ', a + 1);
+        if (b == std::string_view::npos) return done(false);
+        auto decoded = decode_resume(payload.substr(a + 1, b - a - 1));
+        auto* resume = std::get_if<Resume>(&decoded);
+        if (!resume || resume->kind != Resume::Kind::escalation || resume->channels_used.empty() ||
+            resume->channels_used.back() != channel)
+            return done(false);
+        resume->channels_used.pop_back();  // this channel again, as if not yet used
+        std::string again(payload.substr(0, a + 1));
+        const std::string field = encode(*resume);
+        again.append(field.empty() ? "-" : field).append(payload.substr(b));
+        conn_.command({"EVAL", kReplace, "2", key_, payloads_key_, member, std::string(payload), again,
+                       std::to_string(to_unix_ms(at))},
+                      [done](const redisReply* r) { done(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1); });
+    });
 }
 
 void Schedule::promote_due(TimePoint now, int limit) {

@@ -40,6 +40,11 @@ public:
     void put_aside(Aside aside, std::function<void(std::error_code)> done);
     // A provider reported that a sent message failed: its next step, if one waits, comes now.
     void advance(const std::string& job_id, TimePoint now, std::function<void(bool moved)> done);
+    // A provider reported that a message sent on `channel` failed for now: the job's waiting next
+    // step, when it is the one after `channel`, becomes that channel again at `at`. `done(false)`:
+    // no such step waits (nothing is kept of a message sent on its last channel and not watched).
+    void retry_channel(const std::string& job_id, const std::string& channel, TimePoint at,
+                       std::function<void(bool moved)> done);
     // Periodic duty: moves up to `limit` due jobs back to the stream.
     void promote_due(TimePoint now, int limit = 1000);
     std::uint64_t promoted() const { return promoted_; }

@@ -91,6 +91,9 @@ struct ProviderEvent {
     std::string provider_status;  // the provider's own word ("undelivered")
     std::string raw;              // what it sent, for the record
     bool bad_address = false;     // the provider says the address cannot be reached (WhatsApp 131026)
+    // A failure that may pass (the handset was switched off, a rate limit): the same channel is
+    // tried again later, rather than the next one at once.
+    bool temporary = false;
 };
 
 }  // namespace crieur

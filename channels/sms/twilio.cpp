@@ -41,6 +41,19 @@ constexpr std::array<CodeRule, 14> kCodes{{
     {21608, OutcomeKind::provider_down, "trial account: the 'To' number is not verified"},
 }};
 
+// The ErrorCode of a status callback that reports a failure after acceptance (30001–30010).
+struct LateCodeRule {
+    std::string_view code;
+    TwilioLateFailure means;
+};
+constexpr std::array<LateCodeRule, 5> kLateCodes{{
+    {"30001", TwilioLateFailure::temporary},    // queue overflow
+    {"30003", TwilioLateFailure::temporary},    // unreachable destination handset: switched off, out of coverage
+    {"30008", TwilioLateFailure::temporary},    // unknown error
+    {"30005", TwilioLateFailure::bad_address},  // unknown destination handset
+    {"30006", TwilioLateFailure::bad_address},  // landline or unreachable carrier
+}};
+
 }  // namespace
 
 Outcome classify_twilio(const HttpResponse& r) {
@@ -131,7 +144,11 @@ bool twilio_signature_valid(const std::string& auth_token, const std::string& ur
     return valid;
 }
 
-bool twilio_bad_address_code(const std::string& error_code) { return error_code == "30005" || error_code == "30006"; }
+TwilioLateFailure twilio_late_failure(const std::string& error_code) {
+    for (const auto& rule : kLateCodes)
+        if (rule.code == error_code) return rule.means;
+    return TwilioLateFailure::for_good;
+}
 
 std::string twilio_status(const std::string& s) {
     if (s == "delivered") return "delivered";
@@ -195,8 +212,10 @@ HookResult TwilioChannel::hook(const HookRequest& req) const {
     auto r = HookResult::taken(204);
     const std::string ours = twilio_status(status);
     if (ours.empty()) return r;  // queued, sending, ...: nothing to record
+    const auto late = ours == "failed" ? twilio_late_failure(error_code) : TwilioLateFailure::for_good;
     r.events.push_back({name_, sid, *parse_status(ours), error_code.empty() ? status : status + " " + error_code,
-                        std::string(req.body), ours == "failed" && twilio_bad_address_code(error_code)});
+                        std::string(req.body), late == TwilioLateFailure::bad_address,
+                        late == TwilioLateFailure::temporary});
     return r;
 }
 

@@ -38,9 +38,11 @@ ProviderType twilio_provider();
 
 // What Twilio's answer to a create call means for us. Pure.
 Outcome classify_twilio(const HttpResponse& response);
-// An "undelivered"/"failed" callback's ErrorCode that means the number cannot be reached
-// (30005 unknown destination, 30006 landline or unreachable carrier).
-bool twilio_bad_address_code(const std::string& error_code);
+// What an "undelivered"/"failed" callback's ErrorCode says of the failure: the number cannot be
+// reached (30005 unknown destination, 30006 landline or unreachable carrier), the failure may pass
+// (30001 queue overflow, 30003 handset unreachable, 30008 unknown error), or neither.
+enum class TwilioLateFailure { for_good, bad_address, temporary };
+TwilioLateFailure twilio_late_failure(const std::string& error_code);
 
 // The X-Twilio-Signature of a callback: Base64(HMAC-SHA1(auth token, URL + each sorted name+value)).
 std::string twilio_signature(const std::string& auth_token, const std::string& url,

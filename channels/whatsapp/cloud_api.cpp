@@ -160,6 +160,9 @@ std::optional<WhatsappNotification> parse_whatsapp_notification(std::string_view
                         st.provider_status += " " + std::to_string(code);
                         auto rule = std::find_if(kCodes.begin(), kCodes.end(), [&](const CodeRule& c) { return c.code == code; });
                         st.bad_address = rule != kCodes.end() && rule->kind == OutcomeKind::bad_address;
+                        // A code a send's answer would retry (a rate limit, held for engagement)
+                        // says the same of a failure reported later.
+                        st.temporary = rule != kCodes.end() && rule->kind == OutcomeKind::retry;
                     }
                     out.statuses.push_back(std::move(st));
                 }
@@ -211,7 +214,7 @@ HookResult WhatsappChannel::hook(const HookRequest& req) const {
     auto r = HookResult::taken(200);
     for (auto& s : notification->statuses)
         if (auto status = parse_status(s.status))
-            r.events.push_back({name_, s.id, *status, s.provider_status, std::string(req.body), s.bad_address});
+            r.events.push_back({name_, s.id, *status, s.provider_status, std::string(req.body), s.bad_address, s.temporary});
     r.inbound = std::move(notification->messages);
     return r;
 }

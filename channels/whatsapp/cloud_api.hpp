@@ -46,6 +46,7 @@ struct WhatsappStatus {
     std::string status;           // sent, delivered, read, failed
     std::string provider_status;  // "failed 131026"
     bool bad_address = false;     // the error code means the number cannot be reached (131026)
+    bool temporary = false;       // the error code may pass (130429, 131049, 131056, ...)
 };
 // What a webhook body carries: statuses, and the text messages citizens sent (an empty list for
 // other notifications); nullopt when the body is not a webhook's JSON at all.

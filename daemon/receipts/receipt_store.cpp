@@ -101,9 +101,9 @@ public:
         find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
         insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
         find_attempt_ = sqlite::Stmt(db, R"(
-            SELECT a.id, a.message_id, m.status, a.channel, a.recipient, m.job_id FROM attempts a JOIN messages m ON m.id = a.message_id
+            SELECT a.id, a.message_id, m.status, a.channel, a.recipient, m.job_id, a.n FROM attempts a JOIN messages m ON m.id = a.message_id
             WHERE a.provider = ?1 AND a.provider_message_id = ?2)");
-        attempt_contact_ = sqlite::Stmt(db, "SELECT channel, recipient FROM attempts WHERE id = ?1");
+        attempt_contact_ = sqlite::Stmt(db, "SELECT channel, recipient, n FROM attempts WHERE id = ?1");
         last_outcome_ = sqlite::Stmt(db, "SELECT outcome FROM attempts WHERE message_id = ?1 ORDER BY n DESC LIMIT 1");
         insert_provider_event_ = sqlite::Stmt(db, R"(
             INSERT INTO events (message_id, attempt_id, at, status, provider_status, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6))");
@@ -229,21 +229,30 @@ public:
         return accepted;
     }
 
-    void apply_event(const ProviderEvent& e, std::int64_t attempt_id, std::int64_t message_id, Status current,
-                     std::string_view job_id, int& rows) {
+    // The attempt a provider's report is about.
+    struct ReportedAttempt {
+        std::int64_t id = 0, message_id = 0;
+        int n = 1;
+        std::string channel;
+    };
+
+    void apply_event(const ProviderEvent& e, const ReportedAttempt& attempt, Status current, std::string_view job_id,
+                     int& rows) {
         const auto now = to_unix_ms(clock_.now());
-        insert_provider_event_.bind(1, message_id).bind(2, attempt_id).bind(3, now).bind(4, to_string(e.status))
+        insert_provider_event_.bind(1, attempt.message_id).bind(2, attempt.id).bind(3, now).bind(4, to_string(e.status))
             .bind_opt(5, e.provider_status).bind_opt(6, e.raw).run();
         ++rows;
         // Reports arrive out of order; the status only moves forward (can_transition).
         if (can_transition(current, e.status)) {
-            set_status_.bind(1, message_id).bind(2, to_string(e.status));
+            set_status_.bind(1, attempt.message_id).bind(2, to_string(e.status));
             if (e.status == Status::failed) set_status_.bind_opt(3, e.provider_status);
             else set_status_.bind_null(3);
             set_status_.bind(4, now).run();
             ++rows;
-            // Accepted, then failed: the message's next step (another channel) comes now.
-            if (e.status == Status::failed && !job_id.empty()) late_failures_.emplace_back(job_id);
+            // Accepted, then failed: the pipeline decides what follows (the same channel again, the next one).
+            if (e.status == Status::failed && !job_id.empty())
+                late_failures_.push_back({std::string(job_id), attempt.channel, e.provider, e.provider_status, attempt.n,
+                                          e.temporary});
         }
     }
 
@@ -272,15 +281,19 @@ public:
         // Callbacks that came before this answer: record them now, in the order they came.
         if (!o.provider_id.empty() && !early_.empty()) {
             auto range = early_.equal_range(o.provider + '\n' + o.provider_id);
+            ReportedAttempt attempt{r.attempt_id, r.message_id};
+            std::string recipient;
+            attempt_contact_.bind(1, r.attempt_id);
+            if (attempt_contact_.step()) {
+                attempt.channel = attempt_contact_.text(0);
+                if (!attempt_contact_.is_null(1)) recipient = attempt_contact_.text(1);
+                attempt.n = static_cast<int>(attempt_contact_.int64(2));
+            }
+            attempt_contact_.reset();
             for (auto it = range.first; it != range.second; ++it) {
-                apply_event(it->second, r.attempt_id, r.message_id, r.status, r.job_id, rows);
-                if (it->second.bad_address) {
-                    attempt_contact_.bind(1, r.attempt_id);
-                    if (attempt_contact_.step() && !attempt_contact_.is_null(1))
-                        bad_addresses_.push_back({std::string(attempt_contact_.text(0)),
-                                                  std::string(attempt_contact_.text(1)), it->second.provider_status});
-                    attempt_contact_.reset();
-                }
+                apply_event(it->second, attempt, r.status, r.job_id, rows);
+                if (it->second.bad_address && !recipient.empty())
+                    bad_addresses_.push_back({attempt.channel, recipient, it->second.provider_status});
             }
             early_.erase(range.first, range.second);
         }
@@ -345,20 +358,21 @@ public:
             early_.emplace(e.provider + '\n' + e.provider_id, e);
             return EventVerdict::buffered;
         }
-        const auto attempt_id = find_attempt_.int64(0), message_id = find_attempt_.int64(1);
+        const ReportedAttempt attempt{find_attempt_.int64(0), find_attempt_.int64(1),
+                                      static_cast<int>(find_attempt_.int64(6)), std::string(find_attempt_.text(3))};
         const auto current = parse_status(find_attempt_.text(2)).value_or(Status::unknown);
         if (e.bad_address && !find_attempt_.is_null(4))
-            bad_addresses_.push_back({std::string(find_attempt_.text(3)), std::string(find_attempt_.text(4)), e.provider_status});
+            bad_addresses_.push_back({attempt.channel, std::string(find_attempt_.text(4)), e.provider_status});
         const std::string job_id(find_attempt_.is_null(5) ? "" : find_attempt_.text(5));
         find_attempt_.reset();
-        apply_event(e, attempt_id, message_id, current, job_id, rows);
+        apply_event(e, attempt, current, job_id, rows);
         return EventVerdict::recorded;
     }
 
     // The bad addresses learnt by the batch, for after its commit (dropped with a rolled-back batch).
     std::vector<BadAddress> take_bad_addresses() { return std::exchange(bad_addresses_, {}); }
     // The job ids whose message failed after it was accepted, likewise.
-    std::vector<std::string> take_late_failures() { return std::exchange(late_failures_, {}); }
+    std::vector<LateFailure> take_late_failures() { return std::exchange(late_failures_, {}); }
 
     // A batch that failed is rolled back: the jobs in it were not begun after all.
     void forget(const BeginRequest& r) { in_flight_.erase(r.job->id); }
@@ -392,7 +406,7 @@ private:
     sqlite::Stmt find_attempt_, insert_provider_event_, attempt_contact_, last_outcome_;
     sqlite::Stmt engaged_attempt_, insert_engagement_, insert_session_, erase_sessions_;
     std::vector<BadAddress> bad_addresses_;
-    std::vector<std::string> late_failures_;
+    std::vector<LateFailure> late_failures_;
     // Provider events that arrived before their attempt had the provider's id, by provider + id.
     // Bounded: past kMaxEarlyEvents the oldest goes (a lost receipt, never a lost message).
     static constexpr std::size_t kMaxEarlyEvents = 100'000;
@@ -595,7 +609,7 @@ void ReceiptStore::writer_loop() {
             if (on_bad_address_)
                 for (auto& b : bad) on_bad_address_(b);
             if (on_late_failure_)
-                for (auto& id : late) on_late_failure_(id);
+                for (auto& f : late) on_late_failure_(f);
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (batch[i].on_begin) batch[i].on_begin(std::move(begins[i]));
                 else if (batch[i].on_done) batch[i].on_done(ok ? std::error_code{} : make_error_code(errc::store_failed));

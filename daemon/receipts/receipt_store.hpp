@@ -91,6 +91,17 @@ struct BadAddress {
     std::string channel, recipient, reason;
 };
 
+// A message a provider accepted, then reported failed: what the pipeline needs to decide what
+// follows (decide::after_outcome, as for a send's answer).
+struct LateFailure {
+    std::string job_id;
+    std::string channel;          // of the attempt that failed
+    std::string provider;         // its provider instance
+    std::string provider_status;  // "undelivered 30003"
+    int attempt = 1;              // its number among the message's attempts
+    bool temporary = false;       // the provider says it may pass: the same channel again later
+};
+
 // GDPR erasure of a citizen: their messages keep their status and counts (anonymous statistics),
 // and lose what identifies them (citizen id, recipients, provider texts, raw callbacks).
 struct EraseRequest {
@@ -154,7 +165,7 @@ public:
     // Called on the io_context, after the commit, for each callback that said an address is bad.
     void on_bad_address(std::function<void(const BadAddress&)> f) { on_bad_address_ = std::move(f); }
     // Called likewise for each message (job id) that a callback reported failed after it was accepted.
-    void on_late_failure(std::function<void(const std::string& job_id)> f) { on_late_failure_ = std::move(f); }
+    void on_late_failure(std::function<void(const LateFailure&)> f) { on_late_failure_ = std::move(f); }
     void cancel(CancelRequest req, std::function<void(CancelResult)> done);
     // Anonymises the citizen's receipts, then empties the WAL so that nothing erased stays on disk.
     void erase_citizen(EraseRequest req, std::function<void(std::error_code)> done);
@@ -206,7 +217,7 @@ private:
     std::atomic<std::uint64_t> rows_committed_{0};
     std::atomic<std::uint64_t> batches_committed_{0};
     std::function<void(const BadAddress&)> on_bad_address_;  // used on the io_context only
-    std::function<void(const std::string&)> on_late_failure_;
+    std::function<void(const LateFailure&)> on_late_failure_;
     std::thread writer_thread_;
 };
 

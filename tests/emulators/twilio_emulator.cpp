@@ -7,6 +7,8 @@
 //   +33600021610  400 21610 (unsubscribed)             +33600000408  answers after 3 s
 //   +33600030006  accepted, then "undelivered" 30006   +33600000111  "sent" callback before the 201
 //   +33600000499  the connection is dropped, no answer  +33600021211  400 21211 (invalid 'To' number)
+//   +33600030003  accepted, then "undelivered" 30003 (handset unreachable: switched off) the first
+//                 time, delivered the times after (switched on again)
 // GET /emulator/messages lists what it received (JSON), for the tests to check every field.
 // POST /emulator/inbound (form: From, Body) plays a citizen's reply: the incoming-message webhook
 // goes to --inbound-url, signed, with OptOutType as Advanced Opt-Out adds it for its keywords.
@@ -17,6 +19,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -54,6 +57,13 @@ bool has(const Fields& f, const std::string& k) {
     for (auto& [n, v] : f)
         if (n == k) return true;
     return false;
+}
+
+// How many messages were received for `to`, this one included.
+std::size_t sent_to_count(const std::string& to) {
+    std::lock_guard lock(received_mutex);
+    return static_cast<std::size_t>(
+        std::count_if(received.begin(), received.end(), [&](const Fields& f) { return get(f, "To") == to; }));
 }
 
 std::string new_sid() {
@@ -135,12 +145,15 @@ http::response<http::string_body> create_message(const http::request<http::strin
         std::lock_guard lock(received_mutex);
         received.push_back(f);
     }
+    // The unreachable handset is switched on again after its first message.
+    const bool switched_off = to == "+33600030003" && sent_to_count(to) == 1;
     if (has(f, "StatusCallback")) {
         if (to == "+33600000111") callback(f, sid, "sent", "");  // before the create call is answered
-        std::thread([f, sid, to] {
+        std::thread([f, sid, to, switched_off] {
             std::this_thread::sleep_for(std::chrono::milliseconds(callback_delay_ms));
             if (to != "+33600000111") callback(f, sid, "sent", "");
             if (to == "+33600030006") callback(f, sid, "undelivered", "30006");
+            else if (switched_off) callback(f, sid, "undelivered", "30003");
             else callback(f, sid, "delivered", "");
         }).detach();
     }

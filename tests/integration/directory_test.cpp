@@ -310,6 +310,56 @@ TEST_CASE("an SMS reported undelivered after Twilio accepted it goes out on the 
     }
 }
 
+TEST_CASE("a late failure that may pass (the handset switched off) is sent again on the same channel, not on the next") {
+    // +33600030003: the emulator accepts it, calls back "undelivered" 30003 the first time, and
+    // "delivered" the next. Retries within a second.
+    const std::string retry = "[retry]\nbase_ms = 100\nmax_ms = 1000\n";
+    auto sms_sent = [](DirectoryRig& rig) {
+        rapidjson::Document d;
+        d.Parse(http_get(rig.emulator_port, "/emulator/messages").body.c_str());
+        int n = 0;
+        for (auto& m : d.GetArray())
+            if (m.HasMember("To") && std::string(m["To"].GetString()) == "+33600030003") ++n;
+        return n;
+    };
+    auto check_sent_again = [&](DirectoryRig& rig, const std::string& id) {
+        REQUIRE(wait_until([&] { return rig.status_of(id) == "delivered"; }, 20s));
+        CHECK(sms_sent(rig) == 2);
+        CHECK(rig.daemon->query("SELECT count(*) FROM events WHERE status = 'failed' AND provider_status = 'undelivered 30003'") == 1);
+        CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'sms' AND outcome = 'accepted'") == 2);
+        CHECK(rig.daemon->metric("crieur_late_retries_total") == 1);
+        CHECK(outbox_counts(rig.daemon->outbox("email"))[id] == 0);  // not moved on to e-mail
+    };
+    SUBCASE("a next channel waits (the fallback on failure): the same channel first") {
+        DirectoryRig rig(true, "[router]\nescalate_after_s = { whatsapp = 7200 }\n" + retry);
+        REQUIRE(rig.api("PUT", "/v1/citizens/C-10", R"({"channels":["sms","email"],"contacts":{"sms":"+33600030003","email":"c10@example.fr"}})").status == 201);
+        auto client = rig.redis.client();
+        enqueue(client, {citizen_job("off-1", "C-10")});
+        check_sent_again(rig, "off-1");
+        CHECK(rig.daemon->stop() == 0);
+    }
+    SUBCASE("SMS is the citizen's only channel, watched for it (retry_late_failure_s)") {
+        DirectoryRig rig(true, "[router]\nescalate_after_s = { whatsapp = 7200 }\nretry_late_failure_s = { sms = 3600 }\n" + retry);
+        REQUIRE(rig.api("PUT", "/v1/citizens/C-11", R"({"channels":["sms"],"contacts":{"sms":"+33600030003"}})").status == 201);
+        auto client = rig.redis.client();
+        enqueue(client, {citizen_job("off-2", "C-11")});
+        check_sent_again(rig, "off-2");
+        CHECK(rig.daemon->stop() == 0);
+    }
+    SUBCASE("SMS is the citizen's only channel, not watched: the message stays failed, as it said") {
+        DirectoryRig rig(true, "[router]\nescalate_after_s = { whatsapp = 7200 }\n" + retry);
+        REQUIRE(rig.api("PUT", "/v1/citizens/C-12", R"({"channels":["sms"],"contacts":{"sms":"+33600030003"}})").status == 201);
+        auto client = rig.redis.client();
+        enqueue(client, {citizen_job("off-3", "C-12")});
+        REQUIRE(wait_until([&] { return rig.status_of("off-3") == "failed"; }, 20s));
+        std::this_thread::sleep_for(1500ms);
+        CHECK(sms_sent(rig) == 1);
+        CHECK(rig.daemon->metric("crieur_late_retries_total") == 0);
+        CHECK(client.command({"ZCARD", "crieur:scheduled"})->integer == 0);  // nothing kept
+        CHECK(rig.daemon->stop() == 0);
+    }
+}
+
 TEST_CASE("escalation on silence: no delivery receipt in time sends on the next channel, a receipt in time stops it") {
     const std::string router = "[router]\nescalate_after_s = { sms = 1 }\n";
     SUBCASE("silence: the SMS is never reported delivered") {

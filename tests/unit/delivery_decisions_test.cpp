@@ -169,6 +169,12 @@ TEST_CASE("after_outcome: a table of outcomes, candidates left, escalations and 
               .escalate_at == now + 300s);
     CHECK_FALSE(std::get<Settle>(after_outcome(facts(OutcomeKind::accepted, false), timing(), now, retry, escalation, 0))
                     .escalate_at);
+    // The last channel is watched for a late failure that may pass only when asked (retry_late_s).
+    EscalationPolicy watching = escalation;
+    watching.retry_late_s = {{"sms", 3600}};
+    const auto watched = std::get<Settle>(after_outcome(facts(OutcomeKind::accepted, false), timing(), now, retry, watching, 0));
+    CHECK(watched.escalate_at == now + 3600s);
+    CHECK(watched.on_failure_only);
     // The retry's wait is the jitter's share of the ceiling (10 s for the first), never before Retry-After.
     CHECK(std::get<Retry>(after_outcome(facts(OutcomeKind::retry, false), timing(), now, retry, escalation, 0.5)).at ==
           now + 5000ms);

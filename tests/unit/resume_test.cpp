@@ -26,6 +26,7 @@ TEST_CASE("every kind of Resume comes back as it was written") {
         Resume::escalation({"sms", "whatsapp", "push"}, false),
         Resume::escalation({"sms", "email"}, true),
         Resume::escalation({}, false),  // its first channel's escalation had to wait
+        Resume::escalation({}, true),   // its only channel again, after a late failure that may pass
     };
     for (const auto& r : cases) {
         const std::string field = encode(r);

@@ -115,8 +115,10 @@ TEST_CASE("SMS keywords: STOP and its kin opt out, START opts back in, anything 
         CAPTURE(w);
         CHECK(sms_keyword(w) == SmsKeyword::none);
     }
-    CHECK(twilio_bad_address_code("30006"));
-    CHECK_FALSE(twilio_bad_address_code("30003"));  // unreachable handset: it may come back
+    CHECK(twilio_late_failure("30006") == TwilioLateFailure::bad_address);
+    CHECK(twilio_late_failure("30003") == TwilioLateFailure::temporary);  // unreachable handset: it may come back
+    CHECK(twilio_late_failure("30007") == TwilioLateFailure::for_good);   // filtered as spam
+    CHECK(twilio_late_failure("") == TwilioLateFailure::for_good);
 }
 
 TEST_CASE("a Twilio signature is accepted over the URL variants Twilio's validateRequest accepts") {

@@ -76,19 +76,27 @@ TEST_CASE("the send is the approved template with its ordered parameters, to dig
     CHECK(std::string(params[2]["text"].GetString()) == "12 January");
 }
 
-TEST_CASE("webhook statuses are read, with the error code of a failure") {
+TEST_CASE("webhook statuses are read, with the error code of a failure: for good, a bad address, or one that may pass") {
     const std::string body = R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{
         "messaging_product":"whatsapp","statuses":[{"id":"wamid.A","status":"delivered","timestamp":"1"},
-        {"id":"wamid.B","status":"failed","timestamp":"2","errors":[{"code":131026,"title":"Message undeliverable"}]}]},
+        {"id":"wamid.B","status":"failed","timestamp":"2","errors":[{"code":131026,"title":"Message undeliverable"}]},
+        {"id":"wamid.C","status":"failed","timestamp":"3","errors":[{"code":131049,"title":"Healthy ecosystem engagement"}]},
+        {"id":"wamid.D","status":"failed","timestamp":"4","errors":[{"code":132001,"title":"Template does not exist"}]}]},
         "field":"messages"}]}]})";
     auto n = parse_whatsapp_notification(body);
     REQUIRE(n);
     auto& s = n->statuses;
-    REQUIRE(s.size() == 2);
+    REQUIRE(s.size() == 4);
     CHECK(s[0].id == "wamid.A");
     CHECK(s[0].status == "delivered");
     CHECK(s[1].status == "failed");
     CHECK(s[1].provider_status == "failed 131026");
+    CHECK(s[1].bad_address);
+    CHECK_FALSE(s[1].temporary);
+    CHECK(s[2].temporary);  // held for engagement: may go through later
+    CHECK_FALSE(s[2].bad_address);
+    CHECK_FALSE(s[3].temporary);
+    CHECK_FALSE(s[3].bad_address);
     CHECK_FALSE(parse_whatsapp_notification("not json"));
     CHECK(parse_whatsapp_notification(R"({"entry":[{"changes":[{"value":{"messages":[]}}]}]})")->statuses.empty());
 }
