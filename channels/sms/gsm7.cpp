@@ -157,8 +157,10 @@ std::optional<std::string> to_gsm7(std::string_view utf8, std::string* missing) 
 }
 
 std::string nfc(std::string_view utf8) {
-    // ASCII is its own normal form: most texts go no further.
-    if (std::all_of(utf8.begin(), utf8.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+    // Below U+0300 every code point is its own normal form and none composes with another: only a
+    // combining mark (U+0300 up) or a later script can change. In UTF-8 those start with a byte of
+    // 0xCC or more, so ASCII and Latin-1 text (French, with its é and ç) go no further.
+    if (std::none_of(utf8.begin(), utf8.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xCC; }))
         return std::string(utf8);
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(utf8.data());
     if (u8_check(bytes, utf8.size()) != nullptr) return std::string(utf8);

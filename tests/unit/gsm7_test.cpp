@@ -91,4 +91,9 @@ TEST_CASE("decomposed text is composed first: e and a combining acute are the é
     CHECK(cost(nfc(decomposed)).encoding == Encoding::gsm7);
     CHECK(nfc("plain ascii") == "plain ascii");
     CHECK(nfc("\xFF broken") == "\xFF broken");  // invalid UTF-8 comes back as it was
+    // Latin text is already composed (the quick path); what lies above U+0300 is still normalised.
+    CHECK(nfc("Élodie Ça ñ ß Ł ő") == "Élodie Ça ñ ß Ł ő");
+    CHECK(nfc("Nguye\xCC\x82\xCC\x83n") == "Nguyễn");      // two combining marks
+    CHECK(nfc("\xE2\x84\xAB") == "\xC3\x85");              // ANGSTROM SIGN → Å, a singleton
+    CHECK(nfc("\xE1\x84\x80\xE1\x85\xA1") == "\xEA\xB0\x80");  // Hangul jamo ᄀ + ᅡ → 가
 }
