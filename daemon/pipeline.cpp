@@ -90,7 +90,9 @@ std::variant<Message, JobError> prepare(const Job& job, const render::TemplateSt
 }
 
 struct Pipeline::Delivery {
-    std::shared_ptr<const Job> job;  // parsed once, by the intake; shared with the receipt store's request
+    // Parsed once, by the intake; the receipt store's request shares it through the Delivery
+    // (an aliasing pointer: no allocation of its own).
+    Job job;  // never changed once set: the writer thread reads it during begin()
     std::string entry_id;
     std::string job_json;  // as it came in: put back as is when the job waits in the schedule
     Resume came_back;      // how it came back from the schedule (nothing for a new job)
@@ -179,17 +181,17 @@ std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEn
     if (escalation) d->channels_used = resume.channels_used;
     d->came_back = std::move(resume);
     d->prepared = std::make_unique<Message>(std::move(std::get<Message>(prepared)));
-    d->job = std::make_shared<const Job>(std::move(job));
+    d->job = std::move(job);
     if (held(d, decide::admit_job(d->timing, clock_.now()))) return std::nullopt;
     if (d->escalation()) metrics_.escalations_due++;
-    if (d->job->citizen.empty()) {
+    if (d->job.citizen.empty()) {
         route_and_send(std::move(d), nullptr);
         return std::nullopt;
     }
-    const std::string citizen = d->job->citizen;
+    const std::string citizen = d->job.citizen;
     directory_.lookup(citizen, [this, d = std::move(d)](directory::Lookup found) mutable {
         if (found.error) {
-            spdlog::warn("pipeline: job {}: {}; it stays pending", d->job->id, found.error.message());
+            spdlog::warn("pipeline: job {}: {}; it stays pending", d->job.id, found.error.message());
             d->done(Disposition::keep);
             return;
         }
@@ -199,7 +201,7 @@ std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEn
             return;
         }
         if (!found.citizen) {
-            std::string reason = "citizen '" + d->job->citizen + "' is not in the directory";
+            std::string reason = "citizen '" + d->job.citizen + "' is not in the directory";
             settle(std::move(d), Status::failed, std::move(reason));
             return;
         }
@@ -213,7 +215,7 @@ std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEn
 bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admission) {
     if (std::holds_alternative<decide::Go>(admission)) return false;
     if (auto* drop = std::get_if<decide::Drop>(&admission)) {
-        spdlog::info("pipeline: job {}: {}", d->job->id, drop->reason);
+        spdlog::info("pipeline: job {}: {}", d->job.id, drop->reason);
         d->done(Disposition::ack);
         return true;
     }
@@ -244,21 +246,21 @@ bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admiss
 void Pipeline::put_aside(const std::shared_ptr<Delivery>& d, Resume resume, TimePoint at,
                          std::function<void(std::error_code)> done) {
     // The delivery ends here (its completion acknowledges or keeps the entry): its JSON moves.
-    schedule_.put_aside({d->entry_id, d->job->id, std::move(d->job_json), std::move(resume), at, d->urgent()},
+    schedule_.put_aside({d->entry_id, d->job.id, std::move(d->job_json), std::move(resume), at, d->urgent()},
                         std::move(done));
 }
 
 void Pipeline::settle(std::shared_ptr<Delivery> d, Status status, std::string reason) {
-    const Job& job = *d->job;
+    const Job& job = d->job;
     store_.record_unsent({d->entry_id, job.id, job.service, job.template_name, status, std::move(reason), job.campaign},
                          [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
 }
 
 void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen) {
-    const auto* manifest = templates_->manifest(d->job->template_name);
+    const auto* manifest = templates_->manifest(d->job.template_name);
     static const std::string kService = "service";
-    RouteQuery q{*d->job,
-                 templates_->channels(d->job->template_name),
+    RouteQuery q{d->job,
+                 templates_->channels(d->job.template_name),
                  manifest ? manifest->category : kService,
                  citizen,
                  [this](const std::string& channel, const std::string& address) {
@@ -279,7 +281,7 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
             return std::find(d->channels_used.begin(), d->channels_used.end(), c.channel) != d->channels_used.end();
         });
         if (d->candidates.empty()) {
-            spdlog::info("pipeline: job {}: no other channel to try", d->job->id);
+            spdlog::info("pipeline: job {}: no other channel to try", d->job.id);
             d->done(Disposition::ack);
             return;
         }
@@ -315,11 +317,11 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
     if (send_time_ && !d->urgent() && !d->escalation() && d->came_back.kind != Resume::Kind::send_time) {
         if (auto model = send_time_->model()) {
             sendtime::Query ask;
-            ask.id = d->job->id;
-            ask.citizen = d->job->citizen;
+            ask.id = d->job.id;
+            ask.citizen = d->job.citizen;
             ask.channel = d->candidates.front().channel;
             ask.created_at = ask.not_before = now;
-            ask.deadline = d->job->deadline.value_or(now + std::chrono::hours(send_time_window_h_));
+            ask.deadline = d->job.deadline.value_or(now + std::chrono::hours(send_time_window_h_));
             ask.quiet = quiet_.enabled ? moment.window : QuietWindow{0, 0};
             ask.policy_utc_offset_minutes = static_cast<int>(
                 std::chrono::duration_cast<std::chrono::minutes>(moment.zone->get_info(now).offset).count());
@@ -330,9 +332,9 @@ void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citi
     if (held(d, decide::admit_now(d->timing, moment, now))) return;
     // The caps: per citizen (non-urgent), per service. Escalations were counted with their first send.
     if (caps_.any() && !d->urgent() && !d->escalation()) {
-        const auto* m = templates_->manifest(d->job->template_name);
+        const auto* m = templates_->manifest(d->job.template_name);
         const std::string category = m ? m->category : "service";
-        const std::string job_id = d->job->id, citizen_id = d->job->citizen, service = d->job->service;
+        const std::string job_id = d->job.id, citizen_id = d->job.citizen, service = d->job.service;
         caps_.admit(job_id, citizen_id, category, service, now, [this, d = std::move(d)](CapVerdict v) mutable {
             if (v.error) {
                 d->done(Disposition::keep);  // Redis away: the job stays pending
@@ -362,7 +364,7 @@ void Pipeline::try_candidate(std::shared_ptr<Delivery> d) {
         message = std::move(*d->prepared);
         d->prepared.reset();
     } else {
-        auto rendered = render_for(*d->job, *templates_, candidate.channel, candidate.address,
+        auto rendered = render_for(d->job, *templates_, candidate.channel, candidate.address,
                                    d->citizen ? &*d->citizen : nullptr);
         if (auto* e = std::get_if<JobError>(&rendered)) {
             d->tried += (d->tried.empty() ? "" : "; ") + candidate.channel + ": cannot render (" + e->reason + ")";
@@ -460,7 +462,7 @@ void Pipeline::begin_send(std::shared_ptr<Delivery> d, RouteCandidate candidate,
     if (std::find(d->channels_used.begin(), d->channels_used.end(), channel) == d->channels_used.end())
         d->channels_used.push_back(channel);
     const auto& c = message.content;
-    BeginRequest begin{d->job, d->entry_id, channel, std::string(seat.driver->provider()),
+    BeginRequest begin{std::shared_ptr<const Job>(d, &d->job), d->entry_id, channel, std::string(seat.driver->provider()),
                        message.recipient, c.locale, c.sms ? sms::to_string(c.sms->encoding) : "",
                        c.sms ? c.sms->segments : 0, d->escalation(), d->came_back.on_failure_only};
     store_.begin(std::move(begin), [this, d = std::move(d), seat, candidate = std::move(candidate),
@@ -562,7 +564,7 @@ void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, S
 void Pipeline::carry_out(std::shared_ptr<Delivery> d, decide::Next next, const std::string& channel) {
     if (std::holds_alternative<decide::TryNext>(next)) return try_candidate(std::move(d));
     if (auto* abandon = std::get_if<decide::Abandon>(&next)) {
-        spdlog::info("pipeline: job {}: {}", d->job->id, abandon->reason);
+        spdlog::info("pipeline: job {}: {}", d->job.id, abandon->reason);
         return d->done(Disposition::ack);
     }
     if (auto* later = std::get_if<decide::EscalateLater>(&next)) {
@@ -585,7 +587,7 @@ void Pipeline::carry_out(std::shared_ptr<Delivery> d, decide::Next next, const s
     if (!settled.escalate_at) return d->done(Disposition::ack);
     // Put aside before the ack: a crash between the two sends the job again, and the receipt says
     // it is sent (a duplicate), rather than losing the escalation.
-    const std::string id = d->job->id;
+    const std::string id = d->job.id;
     put_aside(d, d->still_escalation(settled.on_failure_only), *settled.escalate_at, [this, d, id](std::error_code e) {
         if (!e) metrics_.escalations_scheduled++;
         else spdlog::error("pipeline: job {}: the next channel could not be scheduled: {}", id, e.message());
