@@ -322,6 +322,14 @@ TEST_CASE("a late failure that may pass (the handset switched off) is sent again
             if (m.HasMember("To") && std::string(m["To"].GetString()) == "+33600030003") ++n;
         return n;
     };
+    // The citizen, then their job, on a daemon with these [router] keys.
+    auto run = [&](const std::string& router, const std::string& citizen, const std::string& id) {
+        auto rig = std::make_unique<DirectoryRig>(true, "[router]\nescalate_after_s = { whatsapp = 7200 }\n" + router + retry);
+        REQUIRE(rig->api("PUT", "/v1/citizens/C-" + id, citizen).status == 201);
+        auto client = rig->redis.client();
+        enqueue(client, {citizen_job(id, "C-" + id)});
+        return rig;
+    };
     auto check_sent_again = [&](DirectoryRig& rig, const std::string& id) {
         REQUIRE(wait_until([&] { return rig.status_of(id) == "delivered"; }, 20s));
         CHECK(sms_sent(rig) == 2);
@@ -329,34 +337,25 @@ TEST_CASE("a late failure that may pass (the handset switched off) is sent again
         CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'sms' AND outcome = 'accepted'") == 2);
         CHECK(rig.daemon->metric("crieur_late_retries_total") == 1);
         CHECK(outbox_counts(rig.daemon->outbox("email"))[id] == 0);  // not moved on to e-mail
-    };
-    SUBCASE("a next channel waits (the fallback on failure): the same channel first") {
-        DirectoryRig rig(true, "[router]\nescalate_after_s = { whatsapp = 7200 }\n" + retry);
-        REQUIRE(rig.api("PUT", "/v1/citizens/C-10", R"({"channels":["sms","email"],"contacts":{"sms":"+33600030003","email":"c10@example.fr"}})").status == 201);
-        auto client = rig.redis.client();
-        enqueue(client, {citizen_job("off-1", "C-10")});
-        check_sent_again(rig, "off-1");
         CHECK(rig.daemon->stop() == 0);
+    };
+    const std::string sms_only = R"({"channels":["sms"],"contacts":{"sms":"+33600030003"}})";
+    SUBCASE("a next channel waits (the fallback on failure): the same channel first") {
+        auto rig = run("", R"({"channels":["sms","email"],"contacts":{"sms":"+33600030003","email":"c10@example.fr"}})", "off-1");
+        check_sent_again(*rig, "off-1");
     }
     SUBCASE("SMS is the citizen's only channel, watched for it (retry_late_failure_s)") {
-        DirectoryRig rig(true, "[router]\nescalate_after_s = { whatsapp = 7200 }\nretry_late_failure_s = { sms = 3600 }\n" + retry);
-        REQUIRE(rig.api("PUT", "/v1/citizens/C-11", R"({"channels":["sms"],"contacts":{"sms":"+33600030003"}})").status == 201);
-        auto client = rig.redis.client();
-        enqueue(client, {citizen_job("off-2", "C-11")});
-        check_sent_again(rig, "off-2");
-        CHECK(rig.daemon->stop() == 0);
+        auto rig = run("retry_late_failure_s = { sms = 3600 }\n", sms_only, "off-2");
+        check_sent_again(*rig, "off-2");
     }
     SUBCASE("SMS is the citizen's only channel, not watched: the message stays failed, as it said") {
-        DirectoryRig rig(true, "[router]\nescalate_after_s = { whatsapp = 7200 }\n" + retry);
-        REQUIRE(rig.api("PUT", "/v1/citizens/C-12", R"({"channels":["sms"],"contacts":{"sms":"+33600030003"}})").status == 201);
-        auto client = rig.redis.client();
-        enqueue(client, {citizen_job("off-3", "C-12")});
-        REQUIRE(wait_until([&] { return rig.status_of("off-3") == "failed"; }, 20s));
+        auto rig = run("", sms_only, "off-3");
+        REQUIRE(wait_until([&] { return rig->status_of("off-3") == "failed"; }, 20s));
         std::this_thread::sleep_for(1500ms);
-        CHECK(sms_sent(rig) == 1);
-        CHECK(rig.daemon->metric("crieur_late_retries_total") == 0);
-        CHECK(client.command({"ZCARD", "crieur:scheduled"})->integer == 0);  // nothing kept
-        CHECK(rig.daemon->stop() == 0);
+        CHECK(sms_sent(*rig) == 1);
+        CHECK(rig->daemon->metric("crieur_late_retries_total") == 0);
+        CHECK(rig->redis.client().command({"ZCARD", "crieur:scheduled"})->integer == 0);  // nothing kept
+        CHECK(rig->daemon->stop() == 0);
     }
 }
 
