@@ -4,8 +4,6 @@
 // (crieur's own async Beast server, on its own thread and core, so the provider side is not the
 // bottleneck). Prints requests/s, p50/p99 latency and CPU per message of the sending thread.
 //   bench-channels [--messages N] [--inflight K]
-#include <sys/resource.h>
-
 #include <boost/asio/io_context.hpp>
 
 #include <algorithm>
@@ -18,52 +16,14 @@
 #include "channels/sms/twilio.hpp"
 #include "channels/whatsapp/cloud_api.hpp"
 #include "daemon/http/server.hpp"
+#include "driver_run.hpp"
 
 using namespace crieur;
-using Steady = std::chrono::steady_clock;
 
 namespace {
 
-double thread_cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_THREAD, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-struct Result {
-    double seconds = 0, cpu = 0;
-    std::vector<double> latency_ms;
-    int accepted = 0;
-};
-
-Result run(Channel& channel, boost::asio::io_context& io, int messages, int inflight, const Message& prototype) {
-    Result r;
-    r.latency_ms.reserve(static_cast<std::size_t>(messages));
-    int started = 0, finished = 0;
-    std::function<void()> start_one = [&] {
-        if (started >= messages) return;
-        ++started;
-        const auto t0 = Steady::now();
-        channel.send(prototype, [&, t0](Outcome o) {
-            r.latency_ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - t0).count());
-            r.accepted += o.kind == OutcomeKind::accepted;
-            ++finished;
-            start_one();
-        });
-    };
-    const double cpu0 = thread_cpu_seconds();
-    const auto t0 = Steady::now();
-    for (int i = 0; i < inflight; ++i) start_one();
-    while (finished < messages) io.run_one();
-    r.seconds = std::chrono::duration<double>(Steady::now() - t0).count();
-    r.cpu = thread_cpu_seconds() - cpu0;
-    std::sort(r.latency_ms.begin(), r.latency_ms.end());
-    return r;
-}
-
 // Prints the figures; false when a send was not accepted (the figures then time a failure).
-bool report(const char* name, const Result& r, int messages) {
+bool report(const char* name, const bench::DriverRun& r, int messages) {
     auto pct = [&](double p) { return r.latency_ms[static_cast<std::size_t>(p * (r.latency_ms.size() - 1))]; };
     std::printf("  %-9s %8.0f sends/s  p50 %.2f ms  p99 %.2f ms  CPU %.1f µs/message  accepted %d/%d  (%.2fx the 40,000/s goal)\n",
                 name, messages / r.seconds, pct(0.5), pct(0.99), r.cpu / messages * 1e6, r.accepted, messages,
@@ -123,9 +83,9 @@ int main(int argc, char** argv) {
 
     std::printf("bench-channels: %d messages per driver, %d in flight, keep-alive, one sending thread; %u cores\n",
                 messages, inflight, std::thread::hardware_concurrency());
-    run(twilio, io, std::min(messages, 2000), inflight, m);  // warm up: connections, allocator
-    const bool twilio_ok = report("twilio", run(twilio, io, messages, inflight, m), messages);
-    const bool whatsapp_ok = report("whatsapp", run(whatsapp, io, messages, inflight, m), messages);
+    bench::run_driver(twilio, io, std::min(messages, 2000), inflight, m);  // warm up: connections, allocator
+    const bool twilio_ok = report("twilio", bench::run_driver(twilio, io, messages, inflight, m), messages);
+    const bool whatsapp_ok = report("whatsapp", bench::run_driver(whatsapp, io, messages, inflight, m), messages);
     stub_io.stop();
     stub_thread.join();
     return twilio_ok && whatsapp_ok ? 0 : 1;
