@@ -91,8 +91,10 @@ std::variant<Message, JobError> prepare(const Job& job, const render::TemplateSt
 
 struct Pipeline::Delivery {
     // Parsed once, by the intake; the receipt store's request shares it through the Delivery
-    // (an aliasing pointer: no allocation of its own).
-    Job job;  // never changed once set: the writer thread reads it during begin()
+    // (an aliasing pointer: no allocation of its own). Never changed once set: the writer thread
+    // reads it during begin(), and hands the request back to the io_context with its answer, so
+    // the Delivery is always released on the io_context's thread.
+    Job job;
     std::string entry_id;
     std::string job_json;  // as it came in: put back as is when the job waits in the schedule
     Resume came_back;      // how it came back from the schedule (nothing for a new job)
