@@ -281,6 +281,7 @@ public:
         // Callbacks that came before this answer: record them now, in the order they came.
         if (!o.provider_id.empty() && !early_.empty()) {
             auto range = early_.equal_range(o.provider + '\n' + o.provider_id);
+            if (range.first == range.second) return;  // others' early callbacks: no lookup for this one
             ReportedAttempt attempt{r.attempt_id, r.message_id};
             std::string recipient;
             attempt_contact_.bind(1, r.attempt_id);
