@@ -16,6 +16,7 @@
 #include "channels/sms/twilio.hpp"
 #include "channels/whatsapp/cloud_api.hpp"
 #include "daemon/http/server.hpp"
+#include "bench_support.hpp"
 #include "driver_run.hpp"
 
 using namespace crieur;
@@ -72,14 +73,7 @@ int main(int argc, char** argv) {
     wa.access_token = "token";
     WhatsappChannel whatsapp(http, "whatsapp", wa);
 
-    Message m;
-    m.job_id = "bench-1";
-    m.recipient = "+33612345678";
-    m.content.channel = "sms";
-    m.content.text = "Madame Martin, votre passeport expire le 14 mars 2027. Prenez rendez-vous sur https://mairie.example.fr/rdv";
-    m.content.whatsapp_name = "document_expiry_v1";
-    m.content.whatsapp_language = "fr";
-    m.content.whatsapp_parameters = {"Madame Martin", "passeport", "14 mars 2027"};
+    const Message m = bench::passport_message();
 
     std::printf("bench-channels: %d messages per driver, %d in flight, keep-alive, one sending thread; %u cores\n",
                 messages, inflight, std::thread::hardware_concurrency());

@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 
@@ -21,7 +20,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +27,7 @@
 #include "channels/sms/twilio.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/receipts/sqlite.hpp"
+#include "bench_support.hpp"
 #include "driver_run.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
@@ -40,37 +39,8 @@ namespace {
 
 constexpr const char* kSid = "AC00000000000000000000000000bench1";
 
-// utime + stime of a process, in seconds.
-double process_cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto close = stat.rfind(')');  // the command name may hold spaces
-    if (close == std::string::npos) return 0;
-    std::istringstream fields(stat.substr(close + 2));
-    std::string f;
-    long utime = 0, stime = 0;
-    for (int i = 3; fields >> f; ++i) {  // field 3 is the state; utime is 14, stime 15
-        if (i == 14) utime = std::atol(f.c_str());
-        if (i == 15) {
-            stime = std::atol(f.c_str());
-            break;
-        }
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
-long peak_rss_kb(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-    return -1;
-}
 
-std::int64_t scalar(sqlite3* db, const std::string& sql) {
-    sqlite::Stmt s(db, sql.c_str());
-    return s.step() ? s.int64(0) : 0;
-}
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -93,7 +63,7 @@ void enqueue(redis::SyncClient& client, const std::string& prefix, int from, int
 bool wait_sent(sqlite3* db, const std::atomic<long>& served, long requests, const std::string& prefix, int count) {
     if (!test::wait_until([&] { return served.load() >= requests; }, 600s, 5ms)) return false;
     const std::string sql = "SELECT count(*) FROM messages WHERE status = 'sent' AND job_id LIKE '" + prefix + "%'";
-    return test::wait_until([&] { return scalar(db, sql) >= count; }, 60s, 20ms);
+    return test::wait_until([&] { return bench::scalar(db, sql) >= count; }, 60s, 20ms);
 }
 
 }  // namespace
@@ -150,7 +120,7 @@ int main(int argc, char** argv) {
 
     // 1. A burst: every job queued at once from one pipelined client, while crieurd consumes.
     auto client = redis.client();
-    const double cpu0 = process_cpu_seconds(daemon.pid());
+    const double cpu0 = bench::process_cpu_seconds(daemon.pid());
     const auto first_ms = now_ms();
     for (int sent = 0; sent < jobs; sent += 1000) enqueue(client, "e2e-", sent, std::min(1000, jobs - sent));
     auto db = sqlite::open(dir / "receipts.sqlite", SQLITE_OPEN_READONLY);
@@ -159,11 +129,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench-e2e: not every job was sent within 10 minutes\n");
         return 1;
     }
-    const double cpu1 = process_cpu_seconds(daemon.pid());
-    const auto last_ms = scalar(db.get(), "SELECT max(finished_at) FROM attempts");
+    const double cpu1 = bench::process_cpu_seconds(daemon.pid());
+    const auto last_ms = bench::scalar(db.get(), "SELECT max(finished_at) FROM attempts");
     const double burst_s = static_cast<double>(last_ms - first_ms) / 1000.0;
     const double pipeline_us = (cpu1 - cpu0) / jobs * 1e6;
-    const long rss_kb = peak_rss_kb(daemon.pid());
+    const long rss_kb = bench::peak_rss_kb(daemon.pid());
     std::printf("  burst:                  %.0f msg/s (%d in %.2f s, first enqueue → last receipt)\n", jobs / burst_s, jobs,
                 burst_s);
     std::printf("  crieurd CPU:            %.1f µs/message (utime + stime over the burst)\n", pipeline_us);
@@ -207,11 +177,7 @@ int main(int argc, char** argv) {
     tw.auth_token = "bench-token";
     tw.from = "+33700000001";
     TwilioChannel twilio(http, "twilio", tw);
-    Message m;
-    m.job_id = "bench-1";
-    m.recipient = "+33612345678";
-    m.content.channel = "sms";
-    m.content.text = "Madame Martin, votre passeport expire le 14 mars 2027. Prenez rendez-vous sur https://mairie.example.fr/rdv";
+    const Message m = bench::passport_message();
     const int alone = std::min(jobs, 50'000);
     bench::run_driver(twilio, io, std::min(alone, 2000), connections, m);  // warm up
     const auto driver = bench::run_driver(twilio, io, alone, connections, m);

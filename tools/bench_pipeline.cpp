@@ -22,28 +22,12 @@
 #include "daemon/config.hpp"
 #include "daemon/directory/directory.hpp"
 #include "daemon/receipts/sqlite.hpp"
+#include "bench_support.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
 
 using namespace crieur;
 using namespace std::chrono_literals;
-
-namespace {
-
-long peak_rss_kb(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-    return -1;
-}
-
-std::int64_t scalar(sqlite3* db, const char* sql) {
-    sqlite::Stmt s(db, sql);
-    return s.step() ? s.int64(0) : 0;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     int jobs = 200'000, batch = 512, inflight = IntakeConfig{}.max_inflight, citizens = 0;
@@ -107,12 +91,12 @@ int main(int argc, char** argv) {
     sqlite3_busy_timeout(db.get(), 5000);
     const bool done = test::wait_until(
         [&] {
-            return scalar(db.get(), "SELECT count(*) FROM messages WHERE status = 'sent'") == jobs &&
+            return bench::scalar(db.get(), "SELECT count(*) FROM messages WHERE status = 'sent'") == jobs &&
                    client.integer({"XLEN", "crieur:jobs"}) == jobs &&
                    client.command({"XPENDING", "crieur:jobs", "crieurd"})->element[0]->integer == 0;
         },
         600s, 20ms);
-    const long rss_kb = peak_rss_kb(daemon.pid());
+    const long rss_kb = bench::peak_rss_kb(daemon.pid());
     daemon.signal(SIGTERM);
     daemon.wait(30s);
     if (!done) {
@@ -122,7 +106,7 @@ int main(int argc, char** argv) {
 
     // Enqueue time: the stream entry id's milliseconds. Receipt time: the attempt's commit stamp.
     const auto first_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t0.time_since_epoch()).count();
-    const auto last_ms = scalar(db.get(), "SELECT max(finished_at) FROM attempts");
+    const auto last_ms = bench::scalar(db.get(), "SELECT max(finished_at) FROM attempts");
     std::vector<std::int64_t> latency;
     latency.reserve(static_cast<std::size_t>(jobs));
     sqlite::Stmt q(db.get(), R"(
