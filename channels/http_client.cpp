@@ -8,8 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
+#include "channels/http1_client.hpp"
 #include "daemon/log.hpp"
 
 namespace crieur {
@@ -26,7 +29,9 @@ const std::error_category& curl_category() {
     return category;
 }
 std::error_code curl_error(int curl_code) { return {curl_code, curl_category()}; }
-bool HttpResponse::timed_out() const { return error == curl_error(CURLE_OPERATION_TIMEDOUT); }
+bool HttpResponse::timed_out() const {
+    return error == curl_error(CURLE_OPERATION_TIMEDOUT) || error == std::error_code(Http1Errc::timed_out);
+}
 
 namespace asio = boost::asio;
 
@@ -63,6 +68,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* out) {
     return size * n;
 }
 
+// The variables libcurl reads for a proxy (HTTP_PROXY in capitals it ignores, as CGI sets it).
+bool proxy_configured() {
+    for (const char* name : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
+        if (const char* v = std::getenv(name); v && *v) return true;
+    return false;
+}
+
 curl_socket_t open_socket(void* own_sockets, curlsocktype, curl_sockaddr* address) {
     const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
     if (fd < 0) return CURL_SOCKET_BAD;
@@ -73,7 +85,10 @@ curl_socket_t open_socket(void* own_sockets, curlsocktype, curl_sockaddr* addres
 
 HttpHeaders::HttpHeaders(const std::vector<std::pair<std::string, std::string>>& headers) : entries_(headers) {
     curl_slist* list = nullptr;
-    for (auto& [name, value] : entries_) list = curl_slist_append(list, (name + ": " + value).c_str());
+    for (auto& [name, value] : entries_) {
+        list = curl_slist_append(list, (name + ": " + value).c_str());
+        block_.append(name).append(": ").append(value).append("\r\n");
+    }
     list_ = curl_slist_append(list, "Expect:");  // no 100-continue round trip
 }
 
@@ -148,9 +163,18 @@ HttpClient::HttpClient(asio::io_context& io, HttpClientOptions options)
     curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, options_.max_connections);
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_connections);
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    if (proxy_configured()) {
+        spdlog::info("http: a proxy is set in the environment; provider requests go through libcurl, which uses it");
+    } else {
+        http1_ = std::make_unique<Http1Client>(
+            io, Http1Options{static_cast<std::size_t>(std::max(1L, options_.max_connections)), options_.ca_path, options_.verify_tls});
+    }
 }
 
+std::size_t HttpClient::in_flight() const { return transfers_.size() + (http1_ ? http1_->in_flight() : 0); }
+
 HttpClient::~HttpClient() {
+    http1_.reset();
     *alive_ = false;
     alive_.reset();
     timer_.cancel();
@@ -205,6 +229,7 @@ int HttpClient::on_close_socket(void* self_ptr, int fd) {
 }
 
 void HttpClient::perform(HttpRequest request, Done done) {
+    if (http1_) return http1_->perform(std::move(request), std::move(done));
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
     t->done = std::move(done);

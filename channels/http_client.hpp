@@ -1,7 +1,10 @@
-// HttpClient: HTTP requests for the channel drivers through libcurl's multi interface, driven by
-// the daemon's io_context (CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION on Asio descriptors
-// and a steady_timer): no thread per request, nothing blocks the io_context, connections are
-// kept alive and reused, HTTP/2 where the server offers it over TLS, TLS verification on.
+// HttpClient: HTTP requests for the channel drivers, on the daemon's io_context: no thread per
+// request, nothing blocks the io_context, connections kept alive and reused, TLS verification on.
+// HTTP and HTTPS requests go through Http1Client (http1_client.hpp: HTTP/1.1 on Asio and Beast,
+// the lean path); other protocols (SMTP) through libcurl's multi interface, driven by the same
+// io_context (CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION on Asio descriptors and a
+// steady_timer). When the environment names a proxy (https_proxy, http_proxy, all_proxy, as
+// libcurl reads them), HTTP requests go through libcurl too, which speaks to proxies.
 // Use from the io_context's thread only.
 #pragma once
 
@@ -20,6 +23,8 @@
 
 namespace crieur {
 
+class Http1Client;
+
 // A header list built once and shared by all of a driver's requests (an immutable curl_slist,
 // "Expect:" included): a request with it and no other headers costs no list building.
 class HttpHeaders {
@@ -30,9 +35,11 @@ public:
     HttpHeaders& operator=(const HttpHeaders&) = delete;
     const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
     void* list() const { return list_; }  // curl_slist*
+    const std::string& block() const { return block_; }  // "Name: value\r\n" each, as sent
 
 private:
     std::vector<std::pair<std::string, std::string>> entries_;
+    std::string block_;
     void* list_ = nullptr;
 };
 
@@ -46,7 +53,8 @@ struct HttpRequest {
     std::chrono::milliseconds timeout{10'000};
 };
 
-// libcurl's CURLcode values as std::error_code: the message is libcurl's own text.
+// libcurl's CURLcode values as std::error_code: the message is libcurl's own text. Requests that
+// went through Http1Client carry its errors (Http1Errc), the system's or OpenSSL's instead.
 const std::error_category& curl_category();
 std::error_code curl_error(int curl_code);
 
@@ -54,8 +62,8 @@ struct HttpResponse {
     int status = 0;  // 0: no HTTP answer (see error)
     std::string body;
     std::map<std::string, std::string> headers;  // names lower-cased
-    std::error_code error;    // why the transfer failed (curl_category); none: it completed
-    bool timed_out() const;   // the error is libcurl's timeout
+    std::error_code error;    // why the transfer failed; none: it completed
+    bool timed_out() const;   // the error is a timeout (libcurl's or Http1Client's)
     bool request_sent = false;  // the request may have reached the server: a failure is "unknown"
     std::chrono::microseconds elapsed{0};
 };
@@ -82,7 +90,9 @@ public:
     // status is CURLINFO_RESPONSE_CODE (for SMTP, the last reply code).
     using Setup = std::function<std::shared_ptr<void>(void* easy)>;
     void perform_custom(Setup setup, std::chrono::milliseconds timeout, Done done);
-    std::size_t in_flight() const { return transfers_.size(); }
+    std::size_t in_flight() const;
+    // HTTP requests through libcurl (a proxy is configured): for the logs and the tests.
+    bool http_through_curl() const { return !http1_; }
 
 private:
     struct Transfer;
@@ -110,6 +120,7 @@ private:
     std::map<int, std::shared_ptr<Watch>> watches_;
     std::set<int> own_sockets_;  // opened through on_open_socket, open until on_close_socket
     std::map<void*, std::unique_ptr<Transfer>> transfers_;  // by CURL* easy handle
+    std::unique_ptr<Http1Client> http1_;  // none: HTTP goes through libcurl (a proxy)
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -1,6 +1,6 @@
 // The provider conformance table (provider_conformance.hpp): every provider type's driver, built
 // from a [[providers]] entry by its own parser and factory, against an in-process stub of its API
-// that answers what each row asks. Real sockets, real libcurl, no mock of the driver.
+// that answers what each row asks. Real sockets, the real HTTP client, no mock of the driver.
 #include <utility>  // GCC 12 with Boost 1.74's Asio
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
