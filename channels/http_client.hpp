@@ -69,7 +69,7 @@ struct HttpResponse {
 };
 
 struct HttpClientOptions {
-    long max_connections = 64;  // all hosts together; transfers beyond wait in libcurl's queue
+    long max_connections = 64;  // all hosts together; requests beyond wait for a connection
     std::string ca_path;        // a CA bundle file; empty: the system's
     bool verify_tls = true;
 };
