@@ -106,6 +106,7 @@ inline std::int64_t migrate(sqlite3* db, std::span<const char* const> migrations
     Stmt version(db, "PRAGMA user_version");
     version.step();
     const auto current = version.int64(0);
+    version.reset();  // a statement left running holds the schema: a migration's DROP would fail ("table is locked")
     const auto last = static_cast<std::int64_t>(migrations.size());
     if (current > last)
         throw Error("the " + std::string(what) + " database has schema version " + std::to_string(current) +

@@ -242,3 +242,15 @@ TEST_CASE("an escalation goes ahead only while the message is sent and not deliv
     CHECK(h.status_of("esc-e") == "failed");
     CHECK(fallback("esc-e").verdict == BeginVerdict::send);
 }
+
+TEST_CASE("a provider's callback finds its attempt through the index on the provider's message id") {
+    Harness h;
+    auto store = h.open();
+    auto db = sqlite::open(h.config.path, SQLITE_OPEN_READONLY);
+    sqlite::Stmt plan(db.get(), R"(EXPLAIN QUERY PLAN
+        SELECT a.id FROM attempts a JOIN messages m ON m.id = a.message_id
+        WHERE a.provider = 'twilio' AND a.provider_message_id = 'SM1')");
+    std::string steps;
+    while (plan.step()) steps.append(plan.text(3)).append("\n");
+    CHECK(steps.find("USING INDEX attempts_by_provider_id") != std::string::npos);
+}
