@@ -243,7 +243,13 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("port", c.http.port, 0, 65535);
         s.integer("max_connections", c.http.max_connections, 1, 1'000'000);
         s.secret("api_token", c.http.api_token);
+        s.path("keys_file", c.http.keys_file);
         s.reject_unknown();
+        if (!c.http.keys_file.empty()) {
+            auto read = keys::read_key_file(c.http.keys_file);
+            if (!read.error.empty()) s.problem("keys_file", read.error);
+            c.http.api_keys = std::move(read.keys);
+        }
         // Secure by default: a listener others can reach serves the API only behind a key.
         boost::system::error_code bad;
         const auto address = boost::asio::ip::make_address(c.http.listen, bad);
@@ -251,10 +257,10 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         const std::string where = name + ":" + std::to_string(listen ? listen->source().begin.line : 1);
         if (bad)
             problems.push_back(where + ": http.listen: '" + c.http.listen + "' is not an IP address (127.0.0.1, ::1, 0.0.0.0, ...)");
-        else if (c.http.enabled && !address.is_loopback() && c.http.api_token.empty())
+        else if (c.http.enabled && !address.is_loopback() && c.http.api_token.empty() && c.http.keys_file.empty())
             problems.push_back(where + ": http.listen: " + c.http.listen +
-                               " is reachable from other machines: set http.api_token_file (or api_token_env), "
-                               "or listen on 127.0.0.1");
+                               " is reachable from other machines: set http.keys_file (crieur keys create) or "
+                               "http.api_token_file (or api_token_env), or listen on 127.0.0.1");
     }
     {
         auto s = section("outbox");

@@ -9,6 +9,7 @@
 
 #include "channels/provider.hpp"
 #include "daemon/caps.hpp"
+#include "daemon/keys/api_keys.hpp"
 #include "daemon/retry_policy.hpp"
 #include <string>
 #include <vector>
@@ -65,7 +66,9 @@ struct HttpConfig {
     std::string listen = "127.0.0.1";
     int port = 8080;
     int max_connections = 1024;  // open at once; more are closed as they come (a slow-client flood)
-    std::string api_token;  // when set, /v1/citizens asks for "Authorization: Bearer <token>" (api_token_env/_file)
+    std::string api_token;  // the operators' token: every scope, every service (api_token_env/_file)
+    std::string keys_file;  // the services' API keys (JSON lines, `crieur keys`); empty: none
+    std::vector<keys::ApiKey> api_keys;  // read from keys_file with the config, and again on reload
     bool operator==(const HttpConfig&) const = default;
 };
 

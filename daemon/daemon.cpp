@@ -210,7 +210,9 @@ void Daemon::apply_reload(const ReloadResult& r) {
     set_log_level(next.log.level);
     intake_.update_limits(next);
     urgent_intake_.update_limits(next);
-    routes_.set_api_token(next.http.api_token);
+    routes_.set_keys(keys::KeyRing(next.http.api_keys, next.http.api_token));
+    if (next.http.api_keys != config_.http.api_keys)
+        spdlog::info("reload: {} API keys from {}", next.http.api_keys.size(), next.http.keys_file);
     // What is applied above, or read where it is used, is taken; what the parts were built from
     // waits for a restart, and each such section that changed is named.
     std::vector<std::string> restart;
@@ -228,6 +230,8 @@ void Daemon::apply_reload(const ReloadResult& r) {
     differs(!(next.receipts == config_.receipts), "[receipts]");
     HttpConfig http = next.http;
     http.api_token = config_.http.api_token;  // applied
+    http.keys_file = config_.http.keys_file;
+    http.api_keys = config_.http.api_keys;
     differs(!(http == config_.http), "[http] listen, port, max_connections");
     differs(!(next.outbox == config_.outbox), "[outbox]");
     differs(!(next.directory == config_.directory), "[directory]");
@@ -255,6 +259,8 @@ void Daemon::apply_reload(const ReloadResult& r) {
     config_.redis.claim_after_ms = next.redis.claim_after_ms;
     config_.redis.max_deliveries = next.redis.max_deliveries;
     config_.http.api_token = next.http.api_token;
+    config_.http.keys_file = next.http.keys_file;
+    config_.http.api_keys = next.http.api_keys;
     config_.router = next.router;
     config_.retry = next.retry;
     config_.quiet_hours.enabled = next.quiet_hours.enabled;
@@ -310,7 +316,7 @@ http::Readiness Daemon::readiness() const {
 // The route table: one file per resource (daemon/http/*_routes.cpp, and the directory's and
 // engagement's beside their code); every route asks for the API key unless added as open.
 void Daemon::add_routes() {
-    routes_.set_api_token(config_.http.api_token);
+    routes_.set_keys(keys::KeyRing(config_.http.api_keys, config_.http.api_token));
     http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
     http::add_hook_routes(routes_, channels_, store_, directory_, metrics_);
     http::add_message_routes(routes_, store_);

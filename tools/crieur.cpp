@@ -35,6 +35,7 @@
 #include "daemon/directory/importer.hpp"
 #include "daemon/sendtime/files.hpp"
 #include "daemon/job_codec.hpp"
+#include "daemon/keys/api_keys.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/receipts/queries.hpp"
 #include "daemon/render/template_store.hpp"
@@ -58,6 +59,10 @@ int usage(FILE* to = stderr) {
                "       crieur template render FILE --data DATA.json [--partials DIR]\n"
                "       crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]\n"
                "       crieur [--config FILE] citizens show ID\n"
+               "       crieur [--config FILE] keys create --service S --scopes send,read,... [--name N] [--expires 90d|YYYY-MM-DD] [--test]\n"
+               "       crieur [--config FILE] keys create --operator [--name N] [--expires ...]\n"
+               "       crieur [--config FILE] keys list [--json]\n"
+               "       crieur [--config FILE] keys revoke ID\n"
                "       crieur sendtime --citizens citizens.csv --history history.csv --queries queries.csv\n"
                "The config is --config FILE, else $CRIEUR_CONFIG, else /etc/crieur/crieur.toml.\n",
                to);
@@ -583,6 +588,135 @@ int sendtime_command(const std::vector<std::string>& args) {
     }
 }
 
+// `crieur keys`: the services' API keys in http.keys_file (daemon/keys/api_keys.hpp). The file is
+// rewritten whole (a temporary file, then rename); crieurd reads it again on SIGHUP.
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "90d" from now, or "YYYY-MM-DD" (midnight UTC); nullopt when it is neither.
+std::optional<std::int64_t> parse_expiry(const std::string& s) {
+    if (s.size() >= 2 && s.back() == 'd' && s.find_first_not_of("0123456789") == s.size() - 1) {
+        const long days = std::atol(s.c_str());
+        if (days <= 0 || days > 3650) return std::nullopt;
+        return now_ms() + days * 86'400'000L;
+    }
+    int y = 0;
+    unsigned m = 0, d = 0;
+    char dash1 = 0, dash2 = 0;
+    std::istringstream in(s);
+    if (s.size() != 10 || !(in >> y >> dash1 >> m >> dash2 >> d) || dash1 != '-' || dash2 != '-') return std::nullopt;
+    const std::chrono::year_month_day day{std::chrono::year{y}, std::chrono::month{m}, std::chrono::day{d}};
+    if (!day.ok()) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::sys_days(day).time_since_epoch()).count();
+}
+
+std::string format_ms(std::int64_t ms) {
+    if (ms == 0) return "-";
+    return format_rfc3339(TimePoint(std::chrono::milliseconds(ms)));
+}
+
+int keys_command(const Config& config, const std::vector<std::string>& args) {
+    const std::string& file = config.http.keys_file;
+    if (file.empty()) {
+        std::fprintf(stderr, "crieur: http.keys_file is not set in the config: where should the keys live?\n");
+        return 78;
+    }
+    auto read = keys::read_key_file(file);
+    if (!read.error.empty()) {
+        std::fprintf(stderr, "crieur: %s\n", read.error.c_str());
+        return 1;
+    }
+    const std::string& verb = args.at(0);
+    if (verb == "create") {
+        std::string service, scopes_text, name, expires;
+        bool test = false, operator_key = false;
+        for (std::size_t i = 1; i < args.size(); ++i) {
+            auto value = [&](std::string& out) {
+                if (i + 1 >= args.size()) throw std::runtime_error(args[i] + " needs a value");
+                out = args[++i];
+            };
+            if (args[i] == "--service") value(service);
+            else if (args[i] == "--scopes") value(scopes_text);
+            else if (args[i] == "--name") value(name);
+            else if (args[i] == "--expires") value(expires);
+            else if (args[i] == "--test") test = true;
+            else if (args[i] == "--operator") operator_key = true;
+            else throw std::runtime_error("unknown option " + args[i]);
+        }
+        keys::Scopes scopes = 0;
+        if (operator_key) {
+            if (!service.empty() || !scopes_text.empty())
+                throw std::runtime_error("--operator is every scope on every service: no --service or --scopes with it");
+            scopes = static_cast<keys::Scopes>(keys::Scope::operator_);
+        } else {
+            if (service.empty() || service.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
+                throw std::runtime_error("--service: a service name of lower-case letters, digits, '-' or '_' is needed (e.g. etat-civil)");
+            std::string bad;
+            auto parsed = keys::parse_scopes(scopes_text, &bad);
+            if (!parsed) {
+                std::string known;
+                for (auto s : keys::all_scopes()) known.append(known.empty() ? "" : ", ").append(keys::to_string(s));
+                throw std::runtime_error("--scopes: " + (bad.empty() ? std::string("at least one scope is needed")
+                                                                     : "unknown scope '" + bad + "'") + " (scopes: " + known + ")");
+            }
+            scopes = *parsed;
+        }
+        std::int64_t expires_ms = 0;
+        if (!expires.empty()) {
+            auto e = parse_expiry(expires);
+            if (!e || *e <= now_ms()) throw std::runtime_error("--expires: '" + expires + "' is not a number of days (90d) or a future date (2027-06-30)");
+            expires_ms = *e;
+        }
+        auto minted = keys::mint(service, name, scopes, test, now_ms(), expires_ms);
+        read.keys.push_back(minted.key);
+        keys::write_key_file(file, read.keys);
+        std::printf("%s\n", minted.token.c_str());
+        std::fprintf(stderr, "key %s for %s (%s%s) written to %s. The key above is shown once: store it now.\n"
+                             "crieurd takes it on reload (systemctl reload crieurd, or SIGHUP).\n",
+                     minted.key.id.c_str(), operator_key ? "every service" : service.c_str(),
+                     keys::format_scopes(scopes).c_str(), test ? ", test" : "", file.c_str());
+        return 0;
+    }
+    if (verb == "list") {
+        const bool json = args.size() == 2 && args[1] == "--json";
+        if (args.size() > 2 || (args.size() == 2 && !json)) return usage();
+        std::string out = json ? "" : "id                service          flavour  scopes                         created                  expires                  revoked                  name\n";
+        for (const auto& k : read.keys) {
+            if (json) {
+                // Every field but the secret's hash.
+                keys::ApiKey shown = k;
+                shown.secret_sha256.clear();
+                std::string line = keys::to_json_line(shown);
+                line.erase(line.find(",\"secret_sha256\""));
+                out += line + "}\n";
+                continue;
+            }
+            char row[512];
+            std::snprintf(row, sizeof row, "%-17s %-16s %-8s %-30s %-24s %-24s %-24s %s\n", k.id.c_str(),
+                          k.service.empty() ? "*" : k.service.c_str(), k.test ? "test" : "live",
+                          keys::format_scopes(k.scopes).c_str(), format_ms(k.created_ms).c_str(),
+                          format_ms(k.expires_ms).c_str(), format_ms(k.revoked_ms).c_str(), k.name.c_str());
+            out += row;
+        }
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        return 0;
+    }
+    if (verb == "revoke" && args.size() == 2) {
+        auto it = std::find_if(read.keys.begin(), read.keys.end(), [&](const keys::ApiKey& k) { return k.id == args[1]; });
+        if (it == read.keys.end()) {
+            std::fprintf(stderr, "crieur: no key %s in %s\n", args[1].c_str(), file.c_str());
+            return 1;
+        }
+        if (it->revoked_ms == 0) it->revoked_ms = now_ms();  // kept, revoked: `keys list` shows when
+        keys::write_key_file(file, read.keys);
+        std::fprintf(stderr, "key %s revoked; crieurd refuses it once reloaded (systemctl reload crieurd, or SIGHUP)\n",
+                     args[1].c_str());
+        return 0;
+    }
+    return usage();
+}
+
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     const char* env = std::getenv("CRIEUR_CONFIG");
@@ -648,6 +782,7 @@ int main(int argc, char** argv) {
         if (args[0] == "citizens" && args.size() >= 3 && args[1] == "import")
             return citizens_import(config, std::vector<std::string>(args.begin() + 2, args.end()));
         if (args[0] == "citizens" && args.size() == 3 && args[1] == "show") return citizens_show(config, args[2]);
+        if (args[0] == "keys" && args.size() >= 2) return keys_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "crieur: %s\n", e.what());
         return 1;

@@ -68,7 +68,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
             if (!l.citizen) return reply(json_error(404, "no citizen " + id));
             reply({200, "application/json", citizen_to_json(*l.citizen), {}});
         });
-    });
+    }, keys::Scope::citizens_read);
 
     routes.add("PUT", "/v1/citizens/", [&config, &directory, &clock, check, refusal = std::move(refusal)](
                                            const Request& req, std::string_view tail, Reply reply) {
@@ -101,7 +101,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                 reply({r->created ? 201 : 200, "application/json",
                        std::string(R"({"id":")") + id + R"(","created":)" + (r->created ? "true" : "false") + "}", {}});
             });
-    });
+    }, keys::Scope::citizens_write);
 
     routes.add("POST", "/v1/citizens/", [&directory, &clock](const Request& req, std::string_view tail,
                                                                      Reply reply) {
@@ -127,7 +127,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                 if (!*ok) return reply(json_error(404, "no citizen " + id));
                 reply({204, "text/plain", "", {}});
             });
-    });
+    }, keys::Scope::citizens_write);
 
     routes.add("DELETE", "/v1/citizens/", [&directory, &store, &clock](const Request&,
                                                                                std::string_view tail, Reply reply) {
@@ -149,7 +149,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                            std::string(R"({"erased":true,"was_in_directory":)") + (found ? "true" : "false") + "}", {}});
                 });
             });
-    });
+    }, keys::Scope::citizens_write);
 
     // One-click unsubscribe (RFC 8058): the mail client POSTs "List-Unsubscribe=One-Click". The
     // citizen refuses information e-mails; an inline address goes on the suppression list.

@@ -97,7 +97,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
                 record_all(store, std::move(events), before - events.size(), std::move(reply));
             },
             true);
-    });
+    }, keys::Scope::events);
 
     routes.add("GET", "/t/o/", [&config, &store, &clock](const Request&, std::string_view token, Reply reply) {
         auto id = tracking::open_message_id(config.links.secret, token);

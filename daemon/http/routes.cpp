@@ -3,12 +3,18 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <chrono>
+
 #include "channels/encoding.hpp"
 
 namespace crieur::http {
 
 void Routes::add(std::string method, std::string path, Handler handler, Access access) {
-    routes_.push_back({std::move(method), std::move(path), std::move(handler), access});
+    routes_.push_back({std::move(method), std::move(path), std::move(handler), access, keys::Scope::operator_});
+}
+
+void Routes::add(std::string method, std::string path, Handler handler, keys::Scope scope) {
+    routes_.push_back({std::move(method), std::move(path), std::move(handler), Access::key, scope});
 }
 
 void Routes::dispatch(const Request& req, Reply reply) const {
@@ -19,20 +25,24 @@ void Routes::dispatch(const Request& req, Reply reply) const {
         if (!match) continue;
         path_known = true;
         if (r.method != req.method) continue;
-        if (r.access == Access::key && !authorised(req, api_token_)) {
-            Response refused = json_error(401, api_token_.empty() ? "this route needs an API key, and none is configured (http.api_token_file)"
-                                                                  : "a bearer token is required");
-            refused.headers.emplace_back("WWW-Authenticate", "Bearer");
-            return reply(std::move(refused));
+        if (r.access == Access::key) {
+            const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+            auto who = keys_->authenticate(req.header("authorization"), now);
+            if (auto* no = std::get_if<keys::Refusal>(&who)) {
+                Response refused = json_error(no->status, no->reason);
+                refused.headers.emplace_back("WWW-Authenticate", "Bearer");
+                return reply(std::move(refused));
+            }
+            req.caller = std::move(std::get<keys::Caller>(who));
+            if (!req.caller.has(r.scope))
+                return reply(json_error(403, "this key lacks the scope '" + std::string(keys::to_string(r.scope)) +
+                                                 "' that " + req.method + " " + r.path + " needs"));
         }
         r.handler(req, std::string_view(req.path).substr(prefix ? r.path.size() : req.path.size()), std::move(reply));
         return;
     }
     reply(path_known ? json_error(405, "method not allowed") : json_error(404, "no such resource"));
-}
-
-bool authorised(const Request& req, const std::string& api_token) {
-    return !api_token.empty() && same_bytes(req.header("authorization"), "Bearer " + api_token);
 }
 
 Response json_error(int status, std::string_view message) {

@@ -1,15 +1,19 @@
 // Routes: the HTTP API as a table of method + path → handler. Handlers see plain request/response
 // values (no Beast types), answer through `reply` exactly once, and run on the io_context's
 // thread, so they must not block: slow work goes to the receipt store's reader.
-// Secure by default: a route asks for the API key (a bearer token) unless it is added as
-// Access::open, and the table checks it before the handler runs, so no handler can forget to.
-// With no key configured, those routes are closed.
+// Secure by default: a route asks for an API key with its scope (docs/api.md) unless it is added
+// as Access::open, and the table checks the key before the handler runs, so no handler can forget
+// to; a route added without a scope needs the operator scope. With no key configured, those
+// routes are closed. The handler reads who called in `req.caller` (its service, its scopes).
 #pragma once
 
 #include <functional>
 #include <string>
 #include <string_view>
+#include <memory>
 #include <vector>
+
+#include "daemon/keys/api_keys.hpp"
 
 namespace crieur::http {
 
@@ -19,6 +23,9 @@ struct Request {
     std::string query;
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+    // Set by the route table once the key is checked, before the handler runs (mutable: the
+    // request is the server's, the caller is what the table learnt about it).
+    mutable keys::Caller caller;
 
     // The first header of that (lower-case) name, or empty.
     std::string header(std::string_view name) const {
@@ -48,23 +55,25 @@ class Routes {
 public:
     // A path ending in '/' matches every path under it.
     void add(std::string method, std::string path, Handler handler, Access access = Access::key);
+    void add(std::string method, std::string path, Handler handler, keys::Scope scope);
     void dispatch(const Request& req, Reply reply) const;
-    // The API key (http.api_token); empty: every Access::key route answers 401. Replaced on reload.
-    void set_api_token(std::string token) { api_token_ = std::move(token); }
+    // The keys (http.keys_file) and the operators' token (http.api_token); none: every keyed
+    // route answers 401. Replaced whole on reload.
+    void set_keys(keys::KeyRing ring) { keys_ = std::make_shared<const keys::KeyRing>(std::move(ring)); }
+    void set_api_token(std::string token) { set_keys(keys::KeyRing({}, std::move(token))); }
 
 private:
     struct Route {
         std::string method, path;
         Handler handler;
         Access access;
+        keys::Scope scope;
     };
     std::vector<Route> routes_;
-    std::string api_token_;
+    std::shared_ptr<const keys::KeyRing> keys_ = std::make_shared<const keys::KeyRing>();
 };
 
 Response json_error(int status, std::string_view message);
-// Whether the request carries the bearer token (compared in constant time); never with an empty token.
-bool authorised(const Request& req, const std::string& api_token);
 // Percent-decodes a path segment into `out`; false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
 

@@ -5,6 +5,7 @@
 #include "daemon/http/routes.hpp"
 
 using namespace crieur::http;
+namespace keys = crieur::keys;
 
 namespace {
 // Dispatches one request and returns the status it got.
@@ -51,4 +52,24 @@ TEST_CASE("with no API key configured, the keyed routes are closed, not open") {
     CHECK(status_of(routes, "GET", "/v1/messages/m-1", "Bearer ") == 401);
     CHECK_FALSE(reached);
     CHECK(status_of(routes, "GET", "/healthz") == 200);
+}
+
+TEST_CASE("a scoped route takes a service key with its scope, refuses one without it, and tells the handler who called") {
+    Routes routes;
+    keys::Caller seen;
+    routes.add("GET", "/v1/messages/", [&](const Request& req, std::string_view, Reply reply) {
+        seen = req.caller;
+        reply({200, "application/json", "{}", {}});
+    }, keys::Scope::read);
+    auto reader = keys::mint("etat-civil", "", static_cast<keys::Scopes>(keys::Scope::read), false, 0, 0);
+    auto sender = keys::mint("etat-civil", "", static_cast<keys::Scopes>(keys::Scope::send), false, 0, 0);
+    routes.set_keys(keys::KeyRing({reader.key, sender.key}, "ops-token"));
+    CHECK(status_of(routes, "GET", "/v1/messages/m-1", "Bearer " + sender.token) == 403);
+    CHECK(seen.service.empty());
+    CHECK(status_of(routes, "GET", "/v1/messages/m-1", "Bearer " + reader.token) == 200);
+    CHECK(seen.service == "etat-civil");
+    CHECK(seen.key_id == reader.key.id);
+    CHECK_FALSE(seen.every_service());
+    CHECK(status_of(routes, "GET", "/v1/messages/m-1", "Bearer ops-token") == 200);
+    CHECK(seen.every_service());
 }
