@@ -72,6 +72,7 @@ public:
     void apply_policies(const Config& config);
     // A reloaded template set: used for the jobs read from now on.
     void set_templates(std::shared_ptr<const render::TemplateStore> templates) { templates_ = std::move(templates); }
+    std::shared_ptr<const render::TemplateStore> templates() const { return templates_; }
 
 private:
     // One message on its way down its candidates: the next is tried when one is a bad address or

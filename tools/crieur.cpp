@@ -38,6 +38,7 @@
 #include "daemon/keys/api_keys.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/receipts/queries.hpp"
+#include "daemon/render/preview_json.hpp"
 #include "daemon/render/template_store.hpp"
 #include "daemon/receipts/sqlite.hpp"
 #include "daemon/redis/sync_client.hpp"
@@ -345,13 +346,6 @@ int template_check(const std::string& dir) {
     return 0;
 }
 
-void json_field(std::string& out, const char* key, const std::string& value) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-    out += std::string(out.size() > 1 ? "," : "") + "\"" + key + "\":" + buf.GetString();
-}
-
 int template_preview(const std::string& dir, const std::vector<std::string>& args) {
     std::string name, channel, locale, data;
     bool example = false, json = false;
@@ -394,46 +388,7 @@ int template_preview(const std::string& dir, const std::vector<std::string>& arg
         std::ofstream(html_path) << r.html;
     }
     if (json) {
-        std::string out = "{";
-        json_field(out, "template", name);
-        json_field(out, "channel", channel);
-        json_field(out, "locale", r.locale);
-        if (channel == "email") {
-            json_field(out, "subject", r.subject);
-            json_field(out, "text", r.text);
-            json_field(out, "html", r.html);
-        } else if (channel == "push") {
-            json_field(out, "title", r.subject);
-            json_field(out, "text", r.text);
-            json_field(out, "url", r.url);
-            json_field(out, "icon", r.icon);
-            out += ",\"payload_bytes\":" + std::to_string(r.push_payload_bytes);
-        } else {
-            json_field(out, "text", r.text);
-        }
-        if (r.sms) {
-            json_field(out, "encoding", sms::to_string(r.sms->encoding));
-            out += ",\"segments\":" + std::to_string(r.sms->segments) +
-                   ",\"characters\":" + std::to_string(r.sms->characters);
-            json_field(out, "policy", r.sms_policy);
-            if (r.sms_as_written) {
-                out += ",\"as_written\":{\"encoding\":\"" + std::string(sms::to_string(r.sms_as_written->encoding)) +
-                       "\",\"segments\":" + std::to_string(r.sms_as_written->segments) +
-                       ",\"characters\":" + std::to_string(r.sms_as_written->characters) + "}";
-            }
-        }
-        if (channel == "whatsapp") {
-            json_field(out, "whatsapp_template", r.whatsapp_name);
-            json_field(out, "whatsapp_language", r.whatsapp_language);
-            out += ",\"parameters\":[";
-            for (std::size_t i = 0; i < r.whatsapp_parameters.size(); ++i) {
-                std::string p;
-                json_field(p, "x", r.whatsapp_parameters[i]);
-                out += (i ? "," : "") + p.substr(p.find(':') + 1);
-            }
-            out += "]";
-        }
-        std::printf("%s}\n", out.c_str());
+        std::printf("%s\n", render::preview_json(r).c_str());
         return 0;
     }
     std::printf("%s · %s · %s\n\n", name.c_str(), channel.c_str(), r.locale.c_str());
