@@ -13,6 +13,7 @@
 #include "daemon/http/health_routes.hpp"
 #include "daemon/http/hook_routes.hpp"
 #include "daemon/http/message_routes.hpp"
+#include "daemon/http/send_routes.hpp"
 #include "daemon/log.hpp"
 
 namespace crieur {
@@ -320,6 +321,7 @@ void Daemon::add_routes() {
     http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
     http::add_hook_routes(routes_, channels_, store_, directory_, metrics_);
     http::add_message_routes(routes_, store_);
+    http::add_send_routes(routes_, config_, commands_, [this] { return pipeline_.templates(); });
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_,
                                     [this](std::string_view channel, std::string_view address) {
                                         return channels_.refusal(channel, address);

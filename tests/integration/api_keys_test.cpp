@@ -9,33 +9,6 @@ using namespace crieur::test;
 using namespace std::chrono_literals;
 
 namespace {
-// Runs the CLI on the daemon's config; its output (stdout and stderr) in `out`.
-int cli(const DaemonUnderTest& d, const TempDir& dir, std::vector<std::string> args, std::string& out) {
-    static int n = 0;
-    const std::string log = dir / ("keys-cli-" + std::to_string(++n) + ".log");
-    args.insert(args.begin(), {CRIEUR_CLI_PATH, "--config", d.config()});
-    Process p(args, log, d.env());
-    const int rc = p.wait(30s);
-    out = read_file(log);
-    return rc;
-}
-
-// `crieur keys create ...`: the token it printed once.
-std::string create_key(const DaemonUnderTest& d, const TempDir& dir, std::vector<std::string> args) {
-    args.insert(args.begin(), {"keys", "create"});
-    std::string out;
-    REQUIRE(cli(d, dir, args, out) == 0);
-    const auto at = out.find("crieur_");
-    REQUIRE(at != std::string::npos);
-    return out.substr(at, out.find('\n', at) - at);
-}
-
-HttpResult as(const DaemonUnderTest& d, const std::string& token, const std::string& method, const std::string& path) {
-    std::vector<std::string> headers;
-    if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
-    return http_request(d.http_port(), method, path, {}, headers);
-}
-
 std::string id_of(const std::string& token) { return token.substr(12, 16); }  // crieur_live_<id>_<secret>
 }  // namespace
 
@@ -45,12 +18,12 @@ TEST_CASE("API keys: a service sees its own messages only, each route asks for i
     DaemonOptions options;
     options.extra_http = "keys_file = \"keys.jsonl\"\n";
     DaemonUnderTest daemon(dir, redis, options);
-    const std::string registry = create_key(daemon, dir, {"--service", "etat-civil", "--scopes", "read", "--name", "registry"});
-    const std::string social = create_key(daemon, dir, {"--service", "social", "--scopes", "read,cancel"});
-    const std::string sender = create_key(daemon, dir, {"--service", "etat-civil", "--scopes", "send"});
-    const std::string ops = create_key(daemon, dir, {"--operator", "--name", "on call"});
+    const std::string registry = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "read", "--name", "registry"});
+    const std::string social = create_api_key(daemon, dir, {"--service", "social", "--scopes", "read,cancel"});
+    const std::string sender = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "send"});
+    const std::string ops = create_api_key(daemon, dir, {"--operator", "--name", "on call"});
     std::string out;
-    REQUIRE(cli(daemon, dir, {"keys", "list"}, out) == 0);
+    REQUIRE(run_cli(daemon, dir, {"keys", "list"}, out) == 0);
     CHECK(out.find(id_of(registry) + "  etat-civil") != std::string::npos);
     CHECK(out.find(registry.substr(29)) == std::string::npos);  // the secret is shown once, never listed
     CHECK(read_file(dir / "keys.jsonl").find(registry.substr(29)) == std::string::npos);
@@ -63,35 +36,35 @@ TEST_CASE("API keys: a service sees its own messages only, each route asks for i
     daemon.start();
     REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 2; }, 10s));
 
-    CHECK(as(daemon, registry, "GET", "/v1/messages/k-civil").status == 200);
-    const HttpResult others = as(daemon, social, "GET", "/v1/messages/k-civil");
+    CHECK(request_as(daemon, registry, "GET", "/v1/messages/k-civil").status == 200);
+    const HttpResult others = request_as(daemon, social, "GET", "/v1/messages/k-civil");
     CHECK(others.status == 404);  // another service's message does not exist for this key
     CHECK(others.body.find("no message with id k-civil") != std::string::npos);
-    CHECK(as(daemon, social, "GET", "/v1/messages/k-social").status == 200);
-    CHECK(as(daemon, social, "POST", "/v1/messages/k-civil/cancel").status == 404);
-    const HttpResult scope = as(daemon, sender, "GET", "/v1/messages/k-civil");
+    CHECK(request_as(daemon, social, "GET", "/v1/messages/k-social").status == 200);
+    CHECK(request_as(daemon, social, "POST", "/v1/messages/k-civil/cancel").status == 404);
+    const HttpResult scope = request_as(daemon, sender, "GET", "/v1/messages/k-civil");
     CHECK(scope.status == 403);
     CHECK(scope.body.find("lacks the scope 'read'") != std::string::npos);
-    CHECK(as(daemon, registry, "GET", "/metrics").status == 403);  // the operators'
-    CHECK(as(daemon, registry, "GET", "/v1/citizens/C-1").status == 403);
-    CHECK(as(daemon, ops, "GET", "/metrics").status == 200);
-    CHECK(as(daemon, ops, "GET", "/v1/messages/k-social").status == 200);
-    CHECK(as(daemon, kTestApiToken, "GET", "/v1/messages/k-civil").status == 200);  // http.api_token: an operator
-    CHECK(as(daemon, "", "GET", "/v1/messages/k-civil").status == 401);
-    CHECK(as(daemon, registry.substr(0, registry.size() - 1) + "x", "GET", "/v1/messages/k-civil").status == 401);
-    CHECK(as(daemon, "crieur_test_" + registry.substr(12), "GET", "/v1/messages/k-civil").status == 401);
+    CHECK(request_as(daemon, registry, "GET", "/metrics").status == 403);  // the operators'
+    CHECK(request_as(daemon, registry, "GET", "/v1/citizens/C-1").status == 403);
+    CHECK(request_as(daemon, ops, "GET", "/metrics").status == 200);
+    CHECK(request_as(daemon, ops, "GET", "/v1/messages/k-social").status == 200);
+    CHECK(request_as(daemon, kTestApiToken, "GET", "/v1/messages/k-civil").status == 200);  // http.api_token: an operator
+    CHECK(request_as(daemon, "", "GET", "/v1/messages/k-civil").status == 401);
+    CHECK(request_as(daemon, registry.substr(0, registry.size() - 1) + "x", "GET", "/v1/messages/k-civil").status == 401);
+    CHECK(request_as(daemon, "crieur_test_" + registry.substr(12), "GET", "/v1/messages/k-civil").status == 401);
 
     // Revoked, and a new key: both wait for the reload.
-    REQUIRE(cli(daemon, dir, {"keys", "revoke", id_of(registry)}, out) == 0);
-    const std::string later = create_key(daemon, dir, {"--service", "etat-civil", "--scopes", "read"});
-    CHECK(as(daemon, registry, "GET", "/v1/messages/k-civil").status == 200);
-    CHECK(as(daemon, later, "GET", "/v1/messages/k-civil").status == 401);
+    REQUIRE(run_cli(daemon, dir, {"keys", "revoke", id_of(registry)}, out) == 0);
+    const std::string later = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "read"});
+    CHECK(request_as(daemon, registry, "GET", "/v1/messages/k-civil").status == 200);
+    CHECK(request_as(daemon, later, "GET", "/v1/messages/k-civil").status == 401);
     daemon.process().signal(SIGHUP);
-    REQUIRE(wait_until([&] { return as(daemon, later, "GET", "/v1/messages/k-civil").status == 200; }, 5s));
-    const HttpResult revoked = as(daemon, registry, "GET", "/v1/messages/k-civil");
+    REQUIRE(wait_until([&] { return request_as(daemon, later, "GET", "/v1/messages/k-civil").status == 200; }, 5s));
+    const HttpResult revoked = request_as(daemon, registry, "GET", "/v1/messages/k-civil");
     CHECK(revoked.status == 401);
     CHECK(revoked.body.find("was revoked") != std::string::npos);
-    REQUIRE(cli(daemon, dir, {"keys", "list"}, out) == 0);
+    REQUIRE(run_cli(daemon, dir, {"keys", "list"}, out) == 0);
     CHECK(out.find(id_of(registry) + "  etat-civil       live     read                           ") != std::string::npos);
     CHECK(daemon.stop() == 0);
 }

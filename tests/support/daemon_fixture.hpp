@@ -161,4 +161,34 @@ inline std::map<std::string, int> outbox_counts(const std::string& path) {
     return counts;
 }
 
+// Runs the crieur CLI on the daemon's config, with its environment; its output (stdout and
+// stderr together) in `out`.
+inline int run_cli(const DaemonUnderTest& d, const TempDir& dir, std::vector<std::string> args, std::string& out) {
+    static int n = 0;
+    const std::string log = dir / ("run-cli-" + std::to_string(++n) + ".log");
+    args.insert(args.begin(), {CRIEUR_CLI_PATH, "--config", d.config()});
+    Process p(args, log, d.env());
+    const int rc = p.wait(std::chrono::seconds(30));
+    out = read_file(log);
+    return rc;
+}
+
+// `crieur keys create ARGS...` on the daemon's config (its [http] keys_file): the key it printed,
+// or empty when it failed.
+inline std::string create_api_key(const DaemonUnderTest& d, const TempDir& dir, std::vector<std::string> args) {
+    args.insert(args.begin(), {"keys", "create"});
+    std::string out;
+    if (run_cli(d, dir, args, out) != 0) return {};
+    const auto at = out.find("crieur_");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
+}
+
+// A request with another key than the test's operator token (none when empty).
+inline HttpResult request_as(const DaemonUnderTest& d, const std::string& key, const std::string& method,
+                             const std::string& path, const std::string& body = {}) {
+    std::vector<std::string> headers{"Content-Type: application/json"};
+    if (!key.empty()) headers.push_back("Authorization: Bearer " + key);
+    return http_request(d.http_port(), method, path, body, headers);
+}
+
 }  // namespace crieur::test

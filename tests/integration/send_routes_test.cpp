@@ -1,0 +1,81 @@
+// POST /v1/messages (issue 13): a service sends over HTTP with its key, against a real crieurd,
+// Redis and receipts database.
+#include <doctest/doctest.h>
+
+#include "support/daemon_fixture.hpp"
+
+using namespace crieur;
+using namespace crieur::test;
+using namespace std::chrono_literals;
+
+namespace {
+std::string job(const std::string& id, const std::string& extra = "") {
+    return R"({"v":1,"id":")" + id + R"(","template":"passport_expiry","to":{"sms":"+33612345678"},"data":)" +
+           kPassportData + extra + "}";
+}
+}  // namespace
+
+TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, and answers with problems naming the field") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonOptions options;
+    options.extra_http = "keys_file = \"keys.jsonl\"\n";
+    DaemonUnderTest daemon(dir, redis, options);
+    const std::string key = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "send,read"});
+    const std::string reader = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "read"});
+    const std::string test_key = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "send", "--test"});
+    REQUIRE_FALSE(key.empty());
+    daemon.start();
+    auto client = redis.client();
+
+    const HttpResult sent = request_as(daemon, key, "POST", "/v1/messages?preview=1", job("api-1"));
+    REQUIRE(sent.status == 202);
+    CHECK(sent.header("Location") == "/v1/messages/api-1");
+    CHECK(sent.body.find(R"("id":"api-1","service":"etat-civil","template":"passport_expiry","status":"queued")") !=
+          std::string::npos);
+    CHECK(sent.body.find(R"("channels":[)") != std::string::npos);
+    CHECK(sent.body.find(R"("preview":{"template":"passport_expiry","channel":"sms")") != std::string::npos);
+    CHECK(sent.body.find("Madame Martin") != std::string::npos);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE job_id = 'api-1' AND status = 'sent'") == 1; }, 10s));
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id = 'api-1' AND service = 'etat-civil'") == 1);
+    CHECK(request_as(daemon, key, "GET", "/v1/messages/api-1").status == 200);
+
+    // The same request again (a lost answer): the same answer, nothing queued again.
+    const HttpResult again = request_as(daemon, key, "POST", "/v1/messages?preview=1", job("api-1"));
+    CHECK(again.status == 202);
+    CHECK(again.body == sent.body);
+    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 1);
+    const HttpResult reused = request_as(daemon, key, "POST", "/v1/messages", job("api-1", R"(,"priority":"bulk")"));
+    CHECK(reused.status == 409);
+    CHECK(reused.header("Content-Type") == "application/problem+json");
+    CHECK(reused.body.find(R"("type":"urn:crieur:problem:id_reused")") != std::string::npos);
+    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 1);
+
+    // Urgent jobs go to the urgent stream.
+    CHECK(request_as(daemon, key, "POST", "/v1/messages", job("api-urgent", R"(,"priority":"urgent")")).status == 202);
+    CHECK(client.integer({"XLEN", "crieur:jobs:urgent"}) == 1);
+
+    // Problems, each naming what was wrong; nothing queued for any of them.
+    auto refused = [&](const std::string& body, int status, const std::string& code, const std::string& field) {
+        const HttpResult r = request_as(daemon, key, "POST", "/v1/messages", body);
+        CHECK(r.status == status);
+        CHECK_MESSAGE(r.body.find(R"("type":"urn:crieur:problem:)" + code + "\"") != std::string::npos, r.body);
+        if (!field.empty()) CHECK_MESSAGE(r.body.find(R"("field":")" + field + "\"") != std::string::npos, r.body);
+    };
+    refused(job("api-2", R"(,"prority":"bulk")"), 422, "job_unknown_field", "prority");
+    refused(R"({"v":1,"id":"api-3","template":"no_such","to":{"sms":"+33612345678"}})", 422, "unknown_template", "template");
+    refused(R"({"v":1,"id":"api-4","template":"passport_expiry","to":{"sms":"+33612345678"},"data":{}})", 422, "bad_template_data", "");
+    refused("not json", 422, "job_not_json", "");
+    refused(job("api-5", R"(,"service":"social")"), 403, "wrong_service", "service");
+    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 1);
+
+    CHECK(request_as(daemon, reader, "POST", "/v1/messages", job("api-6")).status == 403);  // no `send` scope
+    const HttpResult tested = request_as(daemon, test_key, "POST", "/v1/messages", job("api-7"));
+    CHECK(tested.status == 403);
+    CHECK(tested.body.find("test_key_cannot_send") != std::string::npos);
+    CHECK(request_as(daemon, "", "POST", "/v1/messages", job("api-8")).status == 401);
+    // The operators' token names the service in the job.
+    CHECK(daemon.api("POST", "/v1/messages", job("api-9")).status == 422);
+    CHECK(daemon.api("POST", "/v1/messages", job("api-9", R"(,"service":"voirie")")).status == 202);
+    CHECK(daemon.stop() == 0);
+}
