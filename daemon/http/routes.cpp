@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "channels/encoding.hpp"
@@ -17,9 +18,28 @@ void Routes::add(std::string method, std::string path, Handler handler, keys::Sc
     routes_.push_back({std::move(method), std::move(path), std::move(handler), Access::key, scope});
 }
 
+void Routes::set_body_limit(std::string path, std::uint64_t bytes) { body_limits_.emplace_back(std::move(path), bytes); }
+
+std::uint64_t Routes::body_limit(std::string_view path) const {
+    for (auto& [p, bytes] : body_limits_)
+        if (p == path) return bytes;
+    return kDefaultBodyLimit;
+}
+
+std::uint64_t Routes::largest_body_limit() const {
+    std::uint64_t most = kDefaultBodyLimit;
+    for (auto& [p, bytes] : body_limits_) most = std::max(most, bytes);
+    return most;
+}
+
 void Routes::dispatch(const Request& req, Reply reply) const {
     bool path_known = false;
+    // An exact path first: POST /v1/messages/batch is not a message id under POST /v1/messages/.
+    const Route* exact = nullptr;
+    for (const auto& r : routes_)
+        if (r.path == req.path && r.method == req.method) exact = &r;
     for (const auto& r : routes_) {
+        if (exact && &r != exact) continue;
         const bool prefix = r.path.ends_with('/');
         const bool match = prefix ? req.path.starts_with(r.path) && req.path.size() > r.path.size() : req.path == r.path;
         if (!match) continue;

@@ -7,6 +7,7 @@
 // routes are closed. The handler reads who called in `req.caller` (its service, its scopes).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,11 @@ public:
     void add(std::string method, std::string path, Handler handler, Access access = Access::key);
     void add(std::string method, std::string path, Handler handler, keys::Scope scope);
     void dispatch(const Request& req, Reply reply) const;
+    // The largest request body a path takes: 1 MiB unless a route set more (a batch of jobs).
+    void set_body_limit(std::string path, std::uint64_t bytes);
+    std::uint64_t body_limit(std::string_view path) const;
+    std::uint64_t largest_body_limit() const;
+    static constexpr std::uint64_t kDefaultBodyLimit = 1024 * 1024;
     // The keys (http.keys_file) and the operators' token (http.api_token); none: every keyed
     // route answers 401. Replaced whole on reload.
     void set_keys(keys::KeyRing ring) { keys_ = std::make_shared<const keys::KeyRing>(std::move(ring)); }
@@ -70,6 +76,7 @@ private:
         keys::Scope scope;
     };
     std::vector<Route> routes_;
+    std::vector<std::pair<std::string, std::uint64_t>> body_limits_;  // exact paths
     std::shared_ptr<const keys::KeyRing> keys_ = std::make_shared<const keys::KeyRing>();
 };
 

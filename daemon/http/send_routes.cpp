@@ -108,46 +108,172 @@ Response problem(int status, std::string_view code, std::string_view detail, std
     return {status, "application/problem+json", std::string(b.GetString(), b.GetSize()), {}};
 }
 
+namespace {
+// A job checked and ready to queue, or the problem that refuses it.
+struct Checked {
+    Job job;
+    std::string body;  // as queued: with the key's service
+    std::string stream;
+    std::vector<std::string> channels;
+    std::string preview;
+};
+
+std::variant<Checked, Response> check(const std::string& text, const keys::Caller& caller, const Config& config,
+                                      const render::TemplateStore& store, bool want_preview) {
+    Response refusal;
+    auto body = with_service(text, caller, refusal);
+    if (!body) return refusal;
+    auto parsed = parse_job(*body, config.intake.max_job_bytes);
+    if (auto* e = std::get_if<JobError>(&parsed)) return from_job_error(*e);
+    Checked c{std::move(std::get<Job>(parsed)), std::move(*body), {}, {}, {}};
+    // Its template and data checked now, as the intake would: a job that would be refused is
+    // answered here, not dead-lettered later.
+    auto prepared = prepare(c.job, store, config.intake.default_channel);
+    if (auto* e = std::get_if<JobError>(&prepared)) return from_job_error(*e);
+    if (want_preview) c.preview = render::preview_json(std::get<Message>(prepared).content);
+    c.stream = c.job.priority == Priority::urgent ? urgent_stream_of(config.redis) : config.redis.stream;
+    c.channels = store.channels(c.job.template_name);
+    return c;
+}
+
+// What queueing said: queued now or before (the entry), the id taken by another body, or Redis away.
+enum class Queued { now, before, id_reused, unavailable };
+
+void queue_once(redis::RedisConnection& redis, const Config& config, const Checked& c,
+                std::function<void(Queued, std::string entry)> done) {
+    const std::string key = config.redis.stream + ":api-ids:" + c.job.service + ":" + c.job.id;
+    redis.command({"EVAL", kQueueOnce, "2", key, c.stream, hex_encode(sha256(c.body)), std::to_string(kRememberIdsSeconds), c.body},
+                  [done = std::move(done), id = c.job.id](const redisReply* r) {
+                      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                          spdlog::warn("api: job {} not queued: Redis {}", id,
+                                       r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unreachable");
+                          return done(Queued::unavailable, {});
+                      }
+                      const long long verdict = r->element[0]->integer;
+                      if (verdict == 2) return done(Queued::id_reused, {});
+                      done(verdict == 1 ? Queued::now : Queued::before, std::string(r->element[1]->str, r->element[1]->len));
+                  });
+}
+
+Response unqueued(Queued q, const std::string& id) {
+    if (q == Queued::id_reused) return problem(409, "id_reused", "job id '" + id + "' was sent before with another body", "id");
+    return problem(503, "queue_unavailable", "the queue (Redis) is unreachable; try again");
+}
+
+Response test_key_refusal() {
+    return problem(403, "test_key_cannot_send",
+                   "test keys cannot send yet: routing their messages to the outbox is not built (issue 13)");
+}
+
+constexpr std::size_t kBatchMaxJobs = 10'000;
+constexpr std::uint64_t kBatchMaxBytes = 16 * 1024 * 1024;
+
+// One batch in flight: each line's answer, filled as Redis answers, sent when the last comes.
+struct Batch {
+    std::vector<std::string> answers;
+    std::size_t waiting = 0;
+    Reply reply;
+    void answered() {
+        if (--waiting > 0) return;
+        std::string body;
+        for (auto& a : answers) body.append(a).append("\n");
+        reply({200, "application/x-ndjson", std::move(body), {}});
+    }
+};
+
+std::string line_answer(std::size_t line, const std::string& id, int status, const std::string& entry,
+                        const std::string& problem_json) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartObject();
+    w.Key("line");
+    w.Uint64(line);
+    if (!id.empty()) {
+        w.Key("id");
+        w.String(id.c_str(), static_cast<rapidjson::SizeType>(id.size()));
+    }
+    w.Key("status");
+    w.Int(status);
+    if (!entry.empty()) {
+        w.Key("stream_entry");
+        w.String(entry.c_str(), static_cast<rapidjson::SizeType>(entry.size()));
+    }
+    if (!problem_json.empty()) {
+        w.Key("problem");
+        w.RawValue(problem_json.data(), problem_json.size(), rapidjson::kObjectType);
+    }
+    w.EndObject();
+    return std::string(b.GetString(), b.GetSize());
+}
+
+// The id a refused line had, when it can be read: the service matches its answer to its job.
+std::string id_in(const std::string& line) {
+    rapidjson::Document d;
+    d.Parse(line.data(), line.size());
+    if (!d.IsObject()) return {};
+    auto it = d.FindMember("id");
+    return it != d.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
+}
+}  // namespace
+
 void add_send_routes(Routes& routes, const Config& config, redis::RedisConnection& redis, CurrentTemplates templates) {
-    routes.add("POST", "/v1/messages", [&config, &redis, templates = std::move(templates)](
-                                            const Request& req, std::string_view, Reply reply) {
-        const keys::Caller& caller = req.caller;
-        if (caller.test)
-            return reply(problem(403, "test_key_cannot_send",
-                                 "test keys cannot send yet: routing their messages to the outbox is not built (issue 13)"));
-        Response refusal;
-        auto body = with_service(req.body, caller, refusal);
-        if (!body) return reply(std::move(refusal));
-        auto parsed = parse_job(*body, config.intake.max_job_bytes);
-        if (auto* e = std::get_if<JobError>(&parsed)) return reply(from_job_error(*e));
-        const Job& job = std::get<Job>(parsed);
-        // Its template and data checked now, as the intake would: a job that would be refused is
-        // answered here, not dead-lettered later.
+    routes.add("POST", "/v1/messages", [&config, &redis, templates](const Request& req, std::string_view, Reply reply) {
+        if (req.caller.test) return reply(test_key_refusal());
+        auto checked = check(req.body, req.caller, config, *templates(), req.query.find("preview=1") != std::string::npos);
+        if (auto* refused = std::get_if<Response>(&checked)) return reply(std::move(*refused));
+        auto c = std::make_shared<Checked>(std::move(std::get<Checked>(checked)));
+        queue_once(redis, config, *c, [c, reply](Queued q, std::string entry) {
+            if (q == Queued::id_reused || q == Queued::unavailable) return reply(unqueued(q, c->job.id));
+            Response ok{202, "application/json", accepted_json(c->job, entry, c->channels, c->preview), {}};
+            ok.headers.emplace_back("Location", "/v1/messages/" + c->job.id);
+            reply(std::move(ok));
+        });
+    }, keys::Scope::send);
+
+    // Up to kBatchMaxJobs jobs as JSON lines; each line answered in order, the good ones queued
+    // whatever the others do (nothing is half-written: a line is queued whole or not at all).
+    routes.set_body_limit("/v1/messages/batch", kBatchMaxBytes);
+    routes.add("POST", "/v1/messages/batch", [&config, &redis, templates](const Request& req, std::string_view, Reply reply) {
+        if (req.caller.test) return reply(test_key_refusal());
+        std::vector<std::pair<std::size_t, std::string>> lines;
+        std::size_t n = 0, from = 0;
+        const std::string& body = req.body;
+        while (from <= body.size()) {
+            auto end = body.find('\n', from);
+            if (end == std::string::npos) end = body.size();
+            ++n;
+            std::string line = body.substr(from, end - from);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.find_first_not_of(" \t") != std::string::npos) lines.emplace_back(n, std::move(line));
+            from = end + 1;
+        }
+        if (lines.empty()) return reply(problem(422, "batch_empty", "the body holds no job (one JSON job per line)"));
+        if (lines.size() > kBatchMaxJobs)
+            return reply(problem(413, "batch_too_large", "a batch holds at most " + std::to_string(kBatchMaxJobs) + " jobs; this one has " +
+                                                             std::to_string(lines.size())));
+        auto batch = std::make_shared<Batch>();
+        batch->answers.resize(lines.size());
+        batch->waiting = lines.size() + 1;  // +1: released once every line is on its way
+        batch->reply = std::move(reply);
         const auto store = templates();
-        auto prepared = prepare(job, *store, config.intake.default_channel);
-        if (auto* e = std::get_if<JobError>(&prepared)) return reply(from_job_error(*e));
-        std::string preview;
-        if (req.query.find("preview=1") != std::string::npos)
-            preview = render::preview_json(std::get<Message>(prepared).content);
-        const std::string stream = job.priority == Priority::urgent ? urgent_stream_of(config.redis) : config.redis.stream;
-        const std::string key = config.redis.stream + ":api-ids:" + job.service + ":" + job.id;
-        const std::string hash = hex_encode(sha256(*body));
-        redis.command({"EVAL", kQueueOnce, "2", key, stream, hash, std::to_string(kRememberIdsSeconds), *body},
-                      [reply, job, channels = store->channels(job.template_name), preview](const redisReply* r) {
-                          if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                              spdlog::warn("api: job {} not queued: Redis {}", job.id,
-                                           r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unreachable");
-                              return reply(problem(503, "queue_unavailable", "the queue (Redis) is unreachable; try again"));
-                          }
-                          const long long verdict = r->element[0]->integer;
-                          if (verdict == 2)
-                              return reply(problem(409, "id_reused",
-                                                   "job id '" + job.id + "' was sent before with another body", "id"));
-                          const std::string entry(r->element[1]->str, r->element[1]->len);
-                          Response ok{202, "application/json", accepted_json(job, entry, channels, preview), {}};
-                          ok.headers.emplace_back("Location", "/v1/messages/" + job.id);
-                          reply(std::move(ok));
-                      });
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            auto& [number, text] = lines[i];
+            auto checked = check(text, req.caller, config, *store, false);
+            if (auto* refused = std::get_if<Response>(&checked)) {
+                batch->answers[i] = line_answer(number, id_in(text), refused->status, {}, refused->body);
+                batch->answered();
+                continue;
+            }
+            auto c = std::make_shared<Checked>(std::move(std::get<Checked>(checked)));
+            queue_once(redis, config, *c, [batch, i, number = number, c](Queued q, std::string entry) {
+                if (q == Queued::id_reused || q == Queued::unavailable)
+                    batch->answers[i] = line_answer(number, c->job.id, q == Queued::id_reused ? 409 : 503, {}, unqueued(q, c->job.id).body);
+                else
+                    batch->answers[i] = line_answer(number, c->job.id, 202, entry, {});
+                batch->answered();
+            });
+        }
+        batch->answered();
     }, keys::Scope::send);
 }
 

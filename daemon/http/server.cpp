@@ -1,5 +1,6 @@
 #include "daemon/http/server.hpp"
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -23,7 +24,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kReadTimeout = std::chrono::seconds(30);
-constexpr std::uint64_t kBodyLimit = 1024 * 1024;
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
@@ -39,12 +39,26 @@ public:
     }
 
 private:
+    // The head first, then the body within its route's limit (1 MiB; a batch of jobs more): the
+    // limit depends on the path, which only the head tells. A declared length over it is
+    // refused before any of the body is read.
     void do_read() {
         parser_.emplace();
-        parser_->body_limit(kBodyLimit);
+        parser_->body_limit(routes_.largest_body_limit());
         stream_.expires_after(kReadTimeout);
+        bhttp::async_read_header(stream_, buffer_, *parser_,
+                                 [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    }
+
+    void on_header(beast::error_code ec) {
+        if (ec) return on_read(ec);
+        const auto target = parser_->get().target();
+        const std::string_view path(target.data(), std::min(target.size(), target.find('?')));
+        const std::uint64_t limit = routes_.body_limit(path);
+        if (parser_->content_length() && *parser_->content_length() > limit) return on_read(bhttp::error::body_limit);
+        parser_->body_limit(limit);  // a chunked body is held to it as it comes
         bhttp::async_read(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+                          [self = shared_from_this()](beast::error_code read, std::size_t) { self->on_read(read); });
     }
 
     void on_read(beast::error_code ec) {

@@ -79,3 +79,64 @@ TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, 
     CHECK(daemon.api("POST", "/v1/messages", job("api-9", R"(,"service":"voirie")")).status == 202);
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("POST /v1/messages/batch: each line answered in order, the good ones queued, the bad ones named, and sizes bounded") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonOptions options;
+    options.extra_http = "keys_file = \"keys.jsonl\"\n";
+    DaemonUnderTest daemon(dir, redis, options);
+    const std::string key = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "send"});
+    daemon.start();
+    auto client = redis.client();
+
+    std::string body;
+    for (int i = 0; i < 500; ++i) body += job("b-" + std::to_string(i)) + "\n";
+    body += "\n";                                       // a blank line is skipped (line 501)
+    body += job("b-bad", R"(,"prority":"bulk")") + "\r\n";  // line 502, CRLF
+    body += "{not json\n";                             // line 503
+    body += job("b-7", R"(,"priority":"bulk")") + "\n";  // line 504: b-7 again, another body
+    const HttpResult r = request_as(daemon, key, "POST", "/v1/messages/batch", body);
+    REQUIRE(r.status == 200);
+    CHECK(r.header("Content-Type") == "application/x-ndjson");
+    std::vector<std::string> answers;
+    for (std::size_t from = 0, end; (end = r.body.find('\n', from)) != std::string::npos; from = end + 1)
+        answers.push_back(r.body.substr(from, end - from));
+    REQUIRE(answers.size() == 503);
+    CHECK(answers[0].rfind(R"({"line":1,"id":"b-0","status":202,"stream_entry":")", 0) == 0);
+    CHECK(answers[499].rfind(R"({"line":500,"id":"b-499","status":202)", 0) == 0);
+    CHECK(answers[500].rfind(R"({"line":502,"id":"b-bad","status":422,"problem":{"type":"urn:crieur:problem:job_unknown_field")", 0) == 0);
+    CHECK(answers[501].rfind(R"({"line":503,"status":422,"problem":{"type":"urn:crieur:problem:job_not_json")", 0) == 0);
+    CHECK(answers[502].rfind(R"({"line":504,"id":"b-7","status":409)", 0) == 0);
+    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 500);
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 500; }, 20s));
+
+    // The same batch again: every good line answers as before, nothing more is queued.
+    const HttpResult again = request_as(daemon, key, "POST", "/v1/messages/batch", body);
+    CHECK(again.body == r.body);
+    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 500);
+
+    // Over 1 MiB in all, under the batch's own limit: taken whole.
+    std::string large;
+    for (int i = 0; i < 5000; ++i) large += job("big-" + std::to_string(i)) + "\n";
+    REQUIRE(large.size() > (1u << 20));
+    const HttpResult taken = request_as(daemon, key, "POST", "/v1/messages/batch", large);
+    CHECK(taken.status == 200);
+    std::size_t accepted = 0;
+    for (std::size_t at = taken.body.find("\"status\":202"); at != std::string::npos; at = taken.body.find("\"status\":202", at + 1)) ++accepted;
+    CHECK(accepted == 5000);
+    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 5500);
+
+    std::string too_many;
+    for (int i = 0; i < 10'001; ++i) too_many += R"({"v":1})" "\n";
+    const HttpResult over = request_as(daemon, key, "POST", "/v1/messages/batch", too_many);
+    CHECK(over.status == 413);
+    CHECK(over.body.find("batch_too_large") != std::string::npos);
+    CHECK(request_as(daemon, key, "POST", "/v1/messages/batch", "\n\n").status == 422);
+
+    // Past a route's body limit (1 MiB for one message, 16 MiB for a batch), the request is refused.
+    const HttpResult huge = request_as(daemon, key, "POST", "/v1/messages", job("big", R"(,"reference":")" + std::string(2 << 20, 'r') + "\""));
+    CHECK(huge.status == 413);
+    CHECK(request_as(daemon, key, "POST", "/v1/messages", job("after-big")).status == 202);  // still serving
+    CHECK(daemon.stop() == 0);
+}
