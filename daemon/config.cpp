@@ -244,6 +244,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("max_connections", c.http.max_connections, 1, 1'000'000);
         s.secret("api_token", c.http.api_token);
         s.path("keys_file", c.http.keys_file);
+        s.integer("requests_per_key_per_s", c.http.requests_per_key_per_s, 0, 1'000'000);
         s.reject_unknown();
         if (!c.http.keys_file.empty()) {
             auto read = keys::read_key_file(c.http.keys_file);

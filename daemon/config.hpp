@@ -69,6 +69,7 @@ struct HttpConfig {
     std::string api_token;  // the operators' token: every scope, every service (api_token_env/_file)
     std::string keys_file;  // the services' API keys (JSON lines, `crieur keys`); empty: none
     std::vector<keys::ApiKey> api_keys;  // read from keys_file with the config, and again on reload
+    int requests_per_key_per_s = 100;     // each service key's requests; 0: no limit
     bool operator==(const HttpConfig&) const = default;
 };
 

@@ -212,6 +212,7 @@ void Daemon::apply_reload(const ReloadResult& r) {
     intake_.update_limits(next);
     urgent_intake_.update_limits(next);
     routes_.set_keys(keys::KeyRing(next.http.api_keys, next.http.api_token));
+    routes_.set_request_rate(next.http.requests_per_key_per_s);
     if (next.http.api_keys != config_.http.api_keys)
         spdlog::info("reload: {} API keys from {}", next.http.api_keys.size(), next.http.keys_file);
     // What is applied above, or read where it is used, is taken; what the parts were built from
@@ -233,6 +234,7 @@ void Daemon::apply_reload(const ReloadResult& r) {
     http.api_token = config_.http.api_token;  // applied
     http.keys_file = config_.http.keys_file;
     http.api_keys = config_.http.api_keys;
+    http.requests_per_key_per_s = config_.http.requests_per_key_per_s;
     differs(!(http == config_.http), "[http] listen, port, max_connections");
     differs(!(next.outbox == config_.outbox), "[outbox]");
     differs(!(next.directory == config_.directory), "[directory]");
@@ -262,6 +264,7 @@ void Daemon::apply_reload(const ReloadResult& r) {
     config_.http.api_token = next.http.api_token;
     config_.http.keys_file = next.http.keys_file;
     config_.http.api_keys = next.http.api_keys;
+    config_.http.requests_per_key_per_s = next.http.requests_per_key_per_s;
     config_.router = next.router;
     config_.retry = next.retry;
     config_.quiet_hours.enabled = next.quiet_hours.enabled;
@@ -318,6 +321,7 @@ http::Readiness Daemon::readiness() const {
 // engagement's beside their code); every route asks for the API key unless added as open.
 void Daemon::add_routes() {
     routes_.set_keys(keys::KeyRing(config_.http.api_keys, config_.http.api_token));
+    routes_.set_request_rate(config_.http.requests_per_key_per_s);
     http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
     http::add_hook_routes(routes_, channels_, store_, directory_, metrics_);
     http::add_message_routes(routes_, store_);

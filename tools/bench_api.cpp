@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     keys::write_key_file(dir / "keys.jsonl", {minted.key});
     const int port = test::free_port();
     std::ofstream(dir / "api.toml") << "[redis]\nport = " << redis.port() << "\n[receipts]\npath = \"receipts.sqlite\"\n"
-                                    << "[outbox]\ndir = \"outbox\"\n[http]\nport = " << port << "\nkeys_file = \"keys.jsonl\"\n"
+                                    << "[outbox]\ndir = \"outbox\"\n[http]\nport = " << port << "\nkeys_file = \"keys.jsonl\"\nrequests_per_key_per_s = 0\n"
                                     << "[log]\nlevel = \"warn\"\n[quiet_hours]\nenabled = false\n[send_time]\nenabled = false\n"
                                     << "[templates]\ndir = \"" CRIEUR_SOURCE_DIR "/templates\"\n";
     test::Process daemon({CRIEURD_PATH, "--config", dir / "api.toml"}, dir / "crieurd.log");

@@ -32,6 +32,21 @@ std::uint64_t Routes::largest_body_limit() const {
     return most;
 }
 
+std::int64_t Routes::wait_for(const std::string& key_id) const {
+    if (rate_per_s_ <= 0) return 0;
+    const auto now = std::chrono::steady_clock::now();
+    const double capacity = rate_per_s_;
+    auto it = buckets_.try_emplace(key_id, Bucket{capacity, now}).first;
+    Bucket& b = it->second;
+    b.tokens = std::min(capacity, b.tokens + std::chrono::duration<double>(now - b.at).count() * rate_per_s_);
+    b.at = now;
+    if (b.tokens >= 1) {
+        b.tokens -= 1;
+        return 0;
+    }
+    return static_cast<std::int64_t>((1 - b.tokens) * 1000.0 / rate_per_s_) + 1;
+}
+
 void Routes::dispatch(const Request& req, Reply reply) const {
     bool path_known = false;
     // An exact path first: POST /v1/messages/batch is not a message id under POST /v1/messages/.
@@ -55,6 +70,12 @@ void Routes::dispatch(const Request& req, Reply reply) const {
                 return reply(std::move(refused));
             }
             req.caller = std::move(std::get<keys::Caller>(who));
+            if (const auto wait = req.caller.key_id.empty() ? 0 : wait_for(req.caller.key_id); wait > 0) {
+                Response slow = json_error(429, "this key made more than " + std::to_string(rate_per_s_) +
+                                                    " requests in a second (http.requests_per_key_per_s); try again shortly");
+                slow.headers.emplace_back("Retry-After", std::to_string((wait + 999) / 1000));
+                return reply(std::move(slow));
+            }
             if (!req.caller.has(r.scope))
                 return reply(json_error(403, "this key lacks the scope '" + std::string(keys::to_string(r.scope)) +
                                                  "' that " + req.method + " " + r.path + " needs"));

@@ -7,7 +7,9 @@
 // routes are closed. The handler reads who called in `req.caller` (its service, its scopes).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <unordered_map>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -67,6 +69,10 @@ public:
     // route answers 401. Replaced whole on reload.
     void set_keys(keys::KeyRing ring) { keys_ = std::make_shared<const keys::KeyRing>(std::move(ring)); }
     void set_api_token(std::string token) { set_keys(keys::KeyRing({}, std::move(token))); }
+    // Requests per second each service key may make (http.requests_per_key_per_s), a second's
+    // worth at once; past it, 429 with Retry-After, so that one service cannot starve the others.
+    // 0: no limit. The operators' token is not limited.
+    void set_request_rate(int per_second) { rate_per_s_ = per_second; }
 
 private:
     struct Route {
@@ -77,6 +83,15 @@ private:
     };
     std::vector<Route> routes_;
     std::vector<std::pair<std::string, std::uint64_t>> body_limits_;  // exact paths
+    // Each key's token bucket: tokens left, and when they were counted.
+    struct Bucket {
+        double tokens = 0;
+        std::chrono::steady_clock::time_point at;
+    };
+    // Milliseconds until the key may call again; 0 when it may now (and a token is spent).
+    std::int64_t wait_for(const std::string& key_id) const;
+    int rate_per_s_ = 0;
+    mutable std::unordered_map<std::string, Bucket> buckets_;  // the io_context's thread only
     std::shared_ptr<const keys::KeyRing> keys_ = std::make_shared<const keys::KeyRing>();
 };
 

@@ -73,3 +73,28 @@ TEST_CASE("a scoped route takes a service key with its scope, refuses one withou
     CHECK(status_of(routes, "GET", "/v1/messages/m-1", "Bearer ops-token") == 200);
     CHECK(seen.every_service());
 }
+
+TEST_CASE("a service key past its request rate is answered 429 with Retry-After, other keys and the operators are not") {
+    Routes routes;
+    routes.add("GET", "/v1/messages/", [](const Request&, std::string_view, Reply reply) {
+        reply({200, "application/json", "{}", {}});
+    }, keys::Scope::read);
+    auto a = keys::mint("etat-civil", "", static_cast<keys::Scopes>(keys::Scope::read), false, 0, 0);
+    auto b = keys::mint("social", "", static_cast<keys::Scopes>(keys::Scope::read), false, 0, 0);
+    routes.set_keys(keys::KeyRing({a.key, b.key}, "ops-token"));
+    routes.set_request_rate(3);
+    for (int i = 0; i < 3; ++i) CHECK(status_of(routes, "GET", "/v1/messages/m", "Bearer " + a.token) == 200);
+    Request req;
+    req.method = "GET";
+    req.path = "/v1/messages/m";
+    req.headers.emplace_back("authorization", "Bearer " + a.token);
+    Response slow;
+    routes.dispatch(req, [&](Response r) { slow = std::move(r); });
+    CHECK(slow.status == 429);
+    REQUIRE(slow.headers.size() == 1);
+    CHECK(slow.headers[0] == std::pair<std::string, std::string>{"Retry-After", "1"});
+    CHECK(status_of(routes, "GET", "/v1/messages/m", "Bearer " + b.token) == 200);  // its own bucket
+    for (int i = 0; i < 10; ++i) CHECK(status_of(routes, "GET", "/v1/messages/m", "Bearer ops-token") == 200);
+    routes.set_request_rate(0);
+    CHECK(status_of(routes, "GET", "/v1/messages/m", "Bearer " + a.token) == 200);
+}
