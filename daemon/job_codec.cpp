@@ -75,9 +75,9 @@ std::optional<JobError> read_time(const Value& obj, const char* name, std::optio
     return std::nullopt;
 }
 
-constexpr std::array<std::string_view, 14> kFields{"v",       "id",         "service",  "template", "citizen",
+constexpr std::array<std::string_view, 15> kFields{"v",       "id",         "service",  "template", "citizen",
                                                    "to",      "data",       "channel",  "locale",   "priority",
-                                                   "not_before", "deadline", "campaign", "reference"};
+                                                   "not_before", "deadline", "campaign", "reference", "test"};
 
 std::optional<JobError> validate(const Value& doc, Job& job) {
     for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
@@ -161,6 +161,10 @@ std::optional<JobError> validate(const Value& doc, Job& job) {
         return error(errc::job_bad_value, "deadline", "field 'deadline' must be after 'not_before'");
     if (auto e = read_string(doc, "campaign", job.campaign, false, 128)) return e;
     if (auto e = read_string(doc, "reference", job.reference, false, 256)) return e;
+    if (auto t = doc.FindMember("test"); t != doc.MemberEnd()) {
+        if (!t->value.IsBool()) return error(errc::job_wrong_type, "test", "field 'test' must be true or false");
+        job.test = t->value.GetBool();
+    }
     return std::nullopt;
 }
 

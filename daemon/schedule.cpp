@@ -143,7 +143,9 @@ void Schedule::retry_channel(const std::string& job_id, const std::string& chann
         again.append(field.empty() ? "-" : field).append(payload.substr(b));
         conn_.command({"EVAL", kReplace, "2", key_, payloads_key_, member, std::string(payload), again,
                        std::to_string(to_unix_ms(at))},
-                      [done](const redisReply* r) { done(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1); });
+                      [done](const redisReply* swapped) {
+                          done(swapped && swapped->type == REDIS_REPLY_INTEGER && swapped->integer == 1);
+                      });
     });
 }
 

@@ -36,6 +36,7 @@ struct Job {
     std::optional<TimePoint> deadline;
     std::string campaign;
     std::string reference;
+    bool test = false;  // validated, rendered, recorded, and written to the outbox, never to a provider
 };
 
 // A stream entry as read from Redis: its entry id and the raw `job` field.

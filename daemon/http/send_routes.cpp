@@ -36,21 +36,38 @@ redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. id, 'EX', tonumber(ARGV[2]))
 return {1, id}
 )lua";
 
-// The service a key fixes, put in the job (or checked against it); the body rewritten when it
-// had none. nullopt and `refusal` set when the job names another service than the key's.
+// What the key fixes, put in the job (or checked against it): its service, and for a test key
+// `"test": true`; the body rewritten when it lacked them. nullopt and `refusal` set when the job
+// names another service than the key's, or a test key's job says it is no test.
 std::optional<std::string> with_service(const std::string& body, const keys::Caller& caller, Response& refusal) {
-    if (caller.every_service()) return body;  // an operator names the service in the job
+    if (caller.every_service() && !caller.test) return body;  // an operator names the service in the job
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
     if (d.HasParseError() || !d.IsObject()) return body;  // the contract's own error follows
-    auto it = d.FindMember("service");
-    if (it != d.MemberEnd()) {
-        if (it->value.IsString() && caller.service == it->value.GetString()) return body;
-        refusal = problem(403, "wrong_service", "this key sends for the service '" + caller.service +
-                                                    "' only; leave 'service' out or give that one", "service");
-        return std::nullopt;
+    bool changed = false;
+    if (caller.test) {
+        auto t = d.FindMember("test");
+        if (t != d.MemberEnd() && !(t->value.IsBool() && t->value.GetBool())) {
+            refusal = problem(403, "test_key", "a test key sends test messages only ('test' must be true or left out)", "test");
+            return std::nullopt;
+        }
+        if (t == d.MemberEnd()) {
+            d.AddMember("test", true, d.GetAllocator());
+            changed = true;
+        }
     }
-    d.AddMember("service", rapidjson::Value(caller.service.c_str(), d.GetAllocator()), d.GetAllocator());
+    if (!caller.every_service()) {
+        auto it = d.FindMember("service");
+        if (it == d.MemberEnd()) {
+            d.AddMember("service", rapidjson::Value(caller.service.c_str(), d.GetAllocator()), d.GetAllocator());
+            changed = true;
+        } else if (!it->value.IsString() || caller.service != it->value.GetString()) {
+            refusal = problem(403, "wrong_service", "this key sends for the service '" + caller.service +
+                                                        "' only; leave 'service' out or give that one", "service");
+            return std::nullopt;
+        }
+    }
+    if (!changed) return body;
     rapidjson::StringBuffer b;
     rapidjson::Writer<rapidjson::StringBuffer> w(b);
     d.Accept(w);
@@ -160,11 +177,6 @@ Response unqueued(Queued q, const std::string& id) {
     return problem(503, "queue_unavailable", "the queue (Redis) is unreachable; try again");
 }
 
-Response test_key_refusal() {
-    return problem(403, "test_key_cannot_send",
-                   "test keys cannot send yet: routing their messages to the outbox is not built (issue 13)");
-}
-
 constexpr std::size_t kBatchMaxJobs = 10'000;
 constexpr std::uint64_t kBatchMaxBytes = 16 * 1024 * 1024;
 
@@ -218,7 +230,6 @@ std::string id_in(const std::string& line) {
 
 void add_send_routes(Routes& routes, const Config& config, redis::RedisConnection& redis, CurrentTemplates templates) {
     routes.add("POST", "/v1/messages", [&config, &redis, templates](const Request& req, std::string_view, Reply reply) {
-        if (req.caller.test) return reply(test_key_refusal());
         auto checked = check(req.body, req.caller, config, *templates(), req.query.find("preview=1") != std::string::npos);
         if (auto* refused = std::get_if<Response>(&checked)) return reply(std::move(*refused));
         auto c = std::make_shared<Checked>(std::move(std::get<Checked>(checked)));
@@ -234,7 +245,6 @@ void add_send_routes(Routes& routes, const Config& config, redis::RedisConnectio
     // whatever the others do (nothing is half-written: a line is queued whole or not at all).
     routes.set_body_limit("/v1/messages/batch", kBatchMaxBytes);
     routes.add("POST", "/v1/messages/batch", [&config, &redis, templates](const Request& req, std::string_view, Reply reply) {
-        if (req.caller.test) return reply(test_key_refusal());
         std::vector<std::pair<std::size_t, std::string>> lines;
         std::size_t n = 0, from = 0;
         const std::string& body = req.body;

@@ -2,6 +2,8 @@
 // Redis and receipts database.
 #include <doctest/doctest.h>
 
+#include <rapidjson/document.h>
+
 #include "support/daemon_fixture.hpp"
 
 using namespace crieur;
@@ -70,9 +72,9 @@ TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, 
     CHECK(client.integer({"XLEN", "crieur:jobs"}) == 1);
 
     CHECK(request_as(daemon, reader, "POST", "/v1/messages", job("api-6")).status == 403);  // no `send` scope
-    const HttpResult tested = request_as(daemon, test_key, "POST", "/v1/messages", job("api-7"));
+    const HttpResult tested = request_as(daemon, test_key, "POST", "/v1/messages", job("api-7", R"(,"test":false)"));
     CHECK(tested.status == 403);
-    CHECK(tested.body.find("test_key_cannot_send") != std::string::npos);
+    CHECK(tested.body.find("urn:crieur:problem:test_key") != std::string::npos);
     CHECK(request_as(daemon, "", "POST", "/v1/messages", job("api-8")).status == 401);
     // The operators' token names the service in the job.
     CHECK(daemon.api("POST", "/v1/messages", job("api-9")).status == 422);
@@ -138,5 +140,46 @@ TEST_CASE("POST /v1/messages/batch: each line answered in order, the good ones q
     const HttpResult huge = request_as(daemon, key, "POST", "/v1/messages", job("big", R"(,"reference":")" + std::string(2 << 20, 'r') + "\""));
     CHECK(huge.status == 413);
     CHECK(request_as(daemon, key, "POST", "/v1/messages", job("after-big")).status == 202);  // still serving
+    CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("a test key's messages are checked, rendered and recorded, then written to the outbox, never to the provider") {
+    constexpr const char* kSid = "AC00000000000000000000000000000001";
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    const int emulator_port = free_port();
+    Process emulator({TWILIO_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--account-sid", kSid, "--auth-token", "tok"},
+                     dir / "emulator.log");
+    REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
+    DaemonOptions options;
+    options.extra_http = "keys_file = \"keys.jsonl\"\n";
+    options.extra_sections = "[[providers]]\ntype = \"twilio\"\nbase_url = \"http://127.0.0.1:" + std::to_string(emulator_port) +
+                             "\"\naccount_sid = \"" + kSid + "\"\nauth_token_env = \"TW\"\nfrom = \"+33700000001\"\n";
+    options.env = {"TW=tok"};
+    DaemonUnderTest daemon(dir, redis, options);
+    const std::string live = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "send"});
+    const std::string test = create_api_key(daemon, dir, {"--service", "etat-civil", "--scopes", "send", "--test"});
+    REQUIRE(test.rfind("crieur_test_", 0) == 0);
+    daemon.start();
+
+    CHECK(request_as(daemon, test, "POST", "/v1/messages", job("t-1")).status == 202);
+    CHECK(request_as(daemon, live, "POST", "/v1/messages", job("l-1")).status == 202);
+    auto client = redis.client();
+    enqueue(client, {sms_job("t-2", R"(,"test":true)")});  // the contract's own field, for services that XADD
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 3; }, 15s));
+    auto provider_of = [&](const std::string& id) {
+        return daemon.query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.job_id = '" + id +
+                            "' AND a.provider = 'outbox'");
+    };
+    CHECK(provider_of("t-1") == 1);
+    CHECK(provider_of("t-2") == 1);
+    CHECK(provider_of("l-1") == 0);
+    rapidjson::Document listed;
+    listed.Parse(http_get(emulator_port, "/emulator/messages").body.c_str());
+    REQUIRE(listed.IsArray());
+    CHECK(listed.Size() == 1);  // the live one only
+    const auto outbox = outbox_counts(daemon.outbox("sms"));
+    CHECK(outbox.count("t-1") == 1);
+    CHECK(outbox.count("l-1") == 0);
     CHECK(daemon.stop() == 0);
 }

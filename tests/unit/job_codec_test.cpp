@@ -58,6 +58,7 @@ TEST_CASE("each rejection names the field at fault") {
     const Case cases[] = {
         {"not json", errc::job_not_json, ""},
         {"[1,2]", errc::job_not_json, ""},
+        {with(R"(,"citizen":"C-1","test":"yes")"), errc::job_wrong_type, "test"},
         {R"({"id":"x","service":"s","template":"t","citizen":"c"})", errc::job_missing_field, "v"},
         {R"({"v":"1","id":"x","service":"s","template":"t","citizen":"c"})", errc::job_wrong_type, "v"},
         {R"({"v":2,"id":"x","service":"s","template":"t","citizen":"c"})", errc::job_bad_version, "v"},
@@ -135,4 +136,13 @@ TEST_CASE("a hostile nesting is refused without exhausting the stack") {
     CHECK(std::get<JobError>(d).field == "data");
     CHECK(std::get<JobError>(d).reason == "field 'data' nests deeper than 8 levels");
     CHECK(std::holds_alternative<Job>(parse_job(with(R"(,"citizen":"c","data":{"items":[{"x":{"y":1}}]})"), 1 << 20)));
+}
+
+TEST_CASE("a test job says so; a job is no test unless it says it is") {
+    auto t = parse_job(with(R"(,"citizen":"C-1","test":true)"), kMax);
+    REQUIRE(std::holds_alternative<Job>(t));
+    CHECK(std::get<Job>(t).test);
+    auto live = parse_job(with(R"(,"citizen":"C-1")"), kMax);
+    REQUIRE(std::holds_alternative<Job>(live));
+    CHECK_FALSE(std::get<Job>(live).test);
 }
