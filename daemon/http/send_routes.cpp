@@ -21,7 +21,7 @@ namespace {
 // answer of (a timeout, a restart) within a day gets the first answer, and no second message.
 constexpr int kRememberIdsSeconds = 24 * 3600;
 
-// Queues the job once per service and id. KEYS[1] the id's record, KEYS[2] the stream; ARGV[1] the
+// Queues the job once per id. KEYS[1] the id's record, KEYS[2] the stream; ARGV[1] the
 // body's SHA-256, ARGV[2] the TTL, ARGV[3] the job. Returns {1, entry id} when queued now, {0,
 // entry id} when the same body was queued before, {2, ""} when another body has this id.
 constexpr const char* kQueueOnce = R"lua(
@@ -158,7 +158,9 @@ enum class Queued { now, before, id_reused, unavailable };
 
 void queue_once(redis::RedisConnection& redis, const Config& config, const Checked& c,
                 std::function<void(Queued, std::string entry)> done) {
-    const std::string key = config.redis.stream + ":api-ids:" + c.job.service + ":" + c.job.id;
+    // By id alone, not by service: the receipts know a job id once, whoever sent it, so another
+    // service's job with a used id would never go out; it is told (409) rather than dropped.
+    const std::string key = config.redis.stream + ":api-ids:" + c.job.id;
     redis.command({"EVAL", kQueueOnce, "2", key, c.stream, hex_encode(sha256(c.body)), std::to_string(kRememberIdsSeconds), c.body},
                   [done = std::move(done), id = c.job.id](const redisReply* r) {
                       if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -173,7 +175,8 @@ void queue_once(redis::RedisConnection& redis, const Config& config, const Check
 }
 
 Response unqueued(Queued q, const std::string& id) {
-    if (q == Queued::id_reused) return problem(409, "id_reused", "job id '" + id + "' was sent before with another body", "id");
+    if (q == Queued::id_reused)
+        return problem(409, "id_reused", "job id '" + id + "' was sent before with another body (ids are unique across services)", "id");
     return problem(503, "queue_unavailable", "the queue (Redis) is unreachable; try again");
 }
 

@@ -79,6 +79,8 @@ TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, 
     // The operators' token names the service in the job.
     CHECK(daemon.api("POST", "/v1/messages", job("api-9")).status == 422);
     CHECK(daemon.api("POST", "/v1/messages", job("api-9", R"(,"service":"voirie")")).status == 202);
+    // Another service's job under a used id is told, not silently dropped by the receipts.
+    CHECK(daemon.api("POST", "/v1/messages", job("api-1", R"(,"service":"voirie")")).status == 409);
     CHECK(daemon.stop() == 0);
 }
 

@@ -138,7 +138,7 @@ TEST_CASE("a hostile nesting is refused without exhausting the stack") {
     CHECK(std::holds_alternative<Job>(parse_job(with(R"(,"citizen":"c","data":{"items":[{"x":{"y":1}}]})"), 1 << 20)));
 }
 
-TEST_CASE("a test job says so; a job is no test unless it says it is") {
+TEST_CASE("a test job says so, and a job is no test unless it says it is") {
     auto t = parse_job(with(R"(,"citizen":"C-1","test":true)"), kMax);
     REQUIRE(std::holds_alternative<Job>(t));
     CHECK(std::get<Job>(t).test);
