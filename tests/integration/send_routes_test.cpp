@@ -53,6 +53,11 @@ TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, 
     CHECK(reused.body.find(R"("type":"urn:crieur:problem:id_reused")") != std::string::npos);
     CHECK(client.integer({"XLEN", "crieur:jobs"}) == 1);
 
+    // A Redis that lost its scripts (restarted, SCRIPT FLUSH): the script is sent again.
+    client.command({"SCRIPT", "FLUSH"});
+    CHECK(request_as(daemon, key, "POST", "/v1/messages", job("api-after-flush")).status == 202);
+    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 2);
+
     // Urgent jobs go to the urgent stream.
     CHECK(request_as(daemon, key, "POST", "/v1/messages", job("api-urgent", R"(,"priority":"urgent")")).status == 202);
     CHECK(client.integer({"XLEN", "crieur:jobs:urgent"}) == 1);
@@ -69,7 +74,7 @@ TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, 
     refused(R"({"v":1,"id":"api-4","template":"passport_expiry","to":{"sms":"+33612345678"},"data":{}})", 422, "bad_template_data", "");
     refused("not json", 422, "job_not_json", "");
     refused(job("api-5", R"(,"service":"social")"), 403, "wrong_service", "service");
-    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 1);
+    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 2);
 
     CHECK(request_as(daemon, reader, "POST", "/v1/messages", job("api-6")).status == 403);  // no `send` scope
     const HttpResult tested = request_as(daemon, test_key, "POST", "/v1/messages", job("api-7", R"(,"test":false)"));
