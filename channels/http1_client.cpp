@@ -262,7 +262,7 @@ void Http1Client::start(ExchangePtr x) {
         return;
     }
     if (connections_ >= options_.max_connections) {
-        // Room for this origin: an idle connection of another one goes, the least recently used.
+        // Room for this origin: an idle connection of another one goes (that origin's oldest).
         for (auto& [key, other] : origins_) {
             if (other->idle.empty()) continue;
             ConnectionPtr c = std::move(other->idle.front());

@@ -205,6 +205,14 @@ void write_key_file(const std::string& path, const std::vector<ApiKey>& keys) {
     std::FILE* f = std::fopen(temporary.c_str(), "w");
     ::umask(old_mask);
     if (!f) throw std::runtime_error(temporary + ": cannot be written");
+    // Rewritten by root for the daemon's user: the file keeps its owner and group, so that
+    // crieurd can still read it after `sudo crieur keys create`.
+    struct stat before {};
+    if (::stat(path.c_str(), &before) == 0 && ::geteuid() == 0 && ::fchown(fileno(f), before.st_uid, before.st_gid) != 0) {
+        std::fclose(f);
+        std::remove(temporary.c_str());
+        throw std::runtime_error(temporary + ": cannot be given the owner of " + path);
+    }
     std::string text = "# crieur API keys: written by `crieur keys`; the secrets are not here, only their SHA-256\n";
     for (const auto& k : keys) text += to_json_line(k) + "\n";
     const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&

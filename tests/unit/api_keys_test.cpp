@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/keys/api_keys.hpp"
@@ -91,5 +92,13 @@ TEST_CASE("the keys file: written with mode 0600, read back the same, a bad line
     CHECK(read.error == path + ":4: service: missing (only an operator key serves every service)");
     CHECK(read.keys.empty());
     CHECK(read_key_file((dir / "none.jsonl").string()).error.empty());  // no file yet: no keys
+    if (::geteuid() == 0) {  // root rewriting the daemon user's file leaves it theirs
+        REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+        write_key_file(path, {a.key});
+        struct stat after {};
+        REQUIRE(::stat(path.c_str(), &after) == 0);
+        CHECK(after.st_uid == 65534);
+        CHECK(after.st_gid == 65534);
+    }
     std::filesystem::remove_all(dir);
 }
