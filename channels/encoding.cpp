@@ -3,8 +3,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <charconv>
+#include <stdexcept>
 
 namespace crieur {
 
@@ -75,6 +77,13 @@ std::string sha256(std::string_view data) {
     unsigned len = 0;
     EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
     return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string random_bytes(std::size_t n) {
+    std::string out(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+        throw std::runtime_error("no random bytes from OpenSSL");
+    return out;
 }
 
 bool same_bytes(std::string_view a, std::string_view b) {

@@ -21,6 +21,8 @@ std::string hex_encode(std::string_view bytes);
 std::string hmac_sha1(std::string_view key, std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);
 std::string sha256(std::string_view data);  // the 32-byte digest
+// From OpenSSL's CSPRNG; throws std::runtime_error if it has none.
+std::string random_bytes(std::size_t n);
 // Constant-time equality (for signatures).
 bool same_bytes(std::string_view a, std::string_view b);
 

@@ -167,7 +167,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
+                                                              "http",   "callbacks", "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
                                                               "provider_defaults", "links"};
     for (auto&& [k, v] : root) {
         // [[providers]] (an array of tables), the older [providers] table, and the older
@@ -262,6 +262,23 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
             problems.push_back(where + ": http.listen: " + c.http.listen +
                                " is reachable from other machines: set http.keys_file (crieur keys create) or "
                                "http.api_token_file (or api_token_env), or listen on 127.0.0.1");
+    }
+    {
+        auto s = section("callbacks");
+        s.path("file", c.callbacks.file);
+        s.integer("timeout_ms", c.callbacks.timeout_ms, 100, 120'000);
+        s.integer("max_in_flight", c.callbacks.max_in_flight, 1, 1'000);
+        s.integer("max_age_s", c.callbacks.max_age_s, 60, 30 * 86'400);
+        s.strings("allow_hosts", c.callbacks.allow_hosts);
+        s.reject_unknown();
+        if (!c.callbacks.file.empty()) {
+            auto read = callbacks::read_endpoint_file(c.callbacks.file);
+            if (!read.error.empty()) s.problem("file", read.error);
+            for (const auto& e : read.endpoints)
+                if (auto why = callbacks::url_problem(e.url, c.callbacks.allow_hosts); !why.empty())
+                    s.problem("file", c.callbacks.file + ": service " + e.service + ": url: " + why);
+            c.callbacks.endpoints = std::move(read.endpoints);
+        }
     }
     {
         auto s = section("outbox");

@@ -9,6 +9,7 @@
 
 #include "channels/provider.hpp"
 #include "daemon/caps.hpp"
+#include "daemon/callbacks/endpoints.hpp"
 #include "daemon/keys/api_keys.hpp"
 #include "daemon/retry_policy.hpp"
 #include <string>
@@ -71,6 +72,19 @@ struct HttpConfig {
     std::vector<keys::ApiKey> api_keys;  // read from keys_file with the config, and again on reload
     int requests_per_key_per_s = 100;     // each service key's requests; 0: no limit
     bool operator==(const HttpConfig&) const = default;
+};
+
+// The services' status callbacks (docs/api.md): where each service's endpoint is, and how crieur calls them.
+struct CallbacksConfig {
+    std::string file;  // the endpoints (JSON lines, `crieur services callback`); empty: no callbacks
+    std::vector<callbacks::Endpoint> endpoints;  // read from file with the config, and again on reload
+    int timeout_ms = 15'000;  // the spec advises 15 to 30 s
+    int max_in_flight = 16;   // requests at once per service
+    int max_age_s = 86'400;   // a callback still failing this long after its status change is given up
+    // Hosts that may be internal (loopback, private networks) or served over http: a service's
+    // own intranet server. Anything else must be https on a public host.
+    std::vector<std::string> allow_hosts;
+    bool operator==(const CallbacksConfig&) const = default;
 };
 
 struct OutboxConfig {
@@ -184,6 +198,7 @@ struct Config {
     IntakeConfig intake;
     ReceiptsConfig receipts;
     HttpConfig http;
+    CallbacksConfig callbacks;
     OutboxConfig outbox;
     TemplatesConfig templates;
     DirectoryConfig directory;

@@ -53,6 +53,7 @@ std::string consumer_name(const Config& c) { return c.redis.consumer.empty() ? d
 Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates)
     : config_(std::move(config)), config_path_(std::move(config_path)),
       store_(io_, config_.receipts, config_.intake.on_crash, clock_),
+      callbacks_(io_, store_, metrics_, clock_, HttpClientOptions{64, config_.provider_defaults.ca_path}),
       directory_(io_, config_.directory.path, clock_), channels_(io_, config_, clock_),
       reads_(io_, endpoint_of(config_.redis), "reads"), urgent_reads_(io_, endpoint_of(config_.redis), "urgent reads"),
       commands_(io_, endpoint_of(config_.redis), "commands"),
@@ -77,6 +78,9 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     store_.on_bad_address([this](const BadAddress& b) { directory_.invalidate(b.channel, b.recipient, b.reason); });
     // A provider said a message it had accepted failed after all: the pipeline decides what follows.
     store_.on_late_failure([this](const LateFailure& failure) { pipeline_.on_late_failure(failure); });
+    // A commit queued status callbacks for the services: the dispatcher loads and sends them.
+    store_.on_callbacks_queued([this] { callbacks_.notify(); });
+    callbacks_.configure(config_.callbacks);
     add_routes();
     if (config_.http.enabled) http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port), config_.http.max_connections);
 }
@@ -215,6 +219,12 @@ void Daemon::apply_reload(const ReloadResult& r) {
     routes_.set_request_rate(next.http.requests_per_key_per_s);
     if (next.http.api_keys != config_.http.api_keys)
         spdlog::info("reload: {} API keys from {}", next.http.api_keys.size(), next.http.keys_file);
+    if (!(next.callbacks == config_.callbacks)) {
+        callbacks_.configure(next.callbacks);
+        spdlog::info("reload: {} services' callback endpoints from {}", next.callbacks.endpoints.size(),
+                     next.callbacks.file.empty() ? "(none)" : next.callbacks.file);
+    }
+    config_.callbacks = next.callbacks;
     // What is applied above, or read where it is used, is taken; what the parts were built from
     // waits for a restart, and each such section that changed is named.
     std::vector<std::string> restart;
@@ -272,7 +282,7 @@ void Daemon::apply_reload(const ReloadResult& r) {
     config_.quiet_hours.end_minute = next.quiet_hours.end_minute;
     std::string waiting;
     for (auto& name : restart) waiting += (waiting.empty() ? "" : ", ") + name;
-    spdlog::info("reloaded {}: templates ({}), API key, log level, intake limits, router, retry, quiet hours applied", config_path_,
+    spdlog::info("reloaded {}: templates ({}), API keys, callbacks, log level, intake limits, router, retry, quiet hours applied", config_path_,
                  r.templates->names().size());
     if (!restart.empty())
         spdlog::warn("reload: changed but applied only at the next restart: {}", waiting);
@@ -305,6 +315,7 @@ void Daemon::finish_stop() {
     urgent_reads_.stop();
     commands_.stop();
     channels_.stop_all();
+    callbacks_.stop();  // what it settled is queued for the store
     store_.stop();  // commits what is queued
     directory_.stop();
     if (send_time_) send_time_->stop();

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "channels/registry.hpp"
+#include "daemon/callbacks/dispatcher.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
 #include "daemon/directory/directory_service.hpp"
@@ -63,6 +64,7 @@ private:
     SystemClock clock_;
     Metrics metrics_;
     ReceiptStore store_;
+    CallbackDispatcher callbacks_;  // the services' status callbacks, from the receipts' outbox
     directory::DirectoryService directory_;
     ChannelRegistry channels_;
     redis::RedisConnection reads_;         // dedicated to blocking XREADGROUP on the jobs stream

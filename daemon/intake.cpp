@@ -276,7 +276,7 @@ void Intake::handle(StreamEntry entry) {
     if (auto* why = std::get_if<std::string>(&resume)) {
         metrics_.resume_malformed++;
         dead_letter(entry, {errc::job_bad_resume, "resume", "the stream entry's 'resume' field is malformed: " + *why,
-                            std::get<Job>(parsed).id});
+                            std::get<Job>(parsed).id, std::get<Job>(parsed).service});
         return;
     }
     if (auto rejection = process_(std::move(std::get<Job>(parsed)), std::move(std::get<Resume>(resume)), entry,
@@ -297,14 +297,15 @@ void Intake::dead_letter(const StreamEntry& entry, const JobError& error, bool i
         {"at", format_rfc3339(clock_.now())},
     };
     commands_.add(redis_.dead_stream, fields,
-                  [this, id = entry.entry_id, job_id = error.id, reason = error.reason, interrupted](redis::Status s) {
+                  [this, id = entry.entry_id, job_id = error.id, service = error.service, reason = error.reason,
+                   interrupted](redis::Status s) {
                       if (!s.ok()) {
                           spdlog::warn("intake: could not dead-letter {}: {}; it stays pending", id, s.what());
                           finished(id, Disposition::keep);
                           return;
                       }
                       metrics_.jobs_dead_lettered++;
-                      store_.record_unsent({id, job_id, {}, {}, Status::rejected, reason, {}, interrupted}, [this, id](std::error_code e) {
+                      store_.record_unsent({id, job_id, service, {}, Status::rejected, reason, {}, interrupted}, [this, id](std::error_code e) {
                           finished(id, e ? Disposition::keep : Disposition::ack);
                       });
                   });

@@ -198,6 +198,10 @@ std::variant<Job, JobError> parse_job(std::string_view json, std::size_t max_byt
         if (id != doc.MemberEnd() && id->value.IsString() && id->value.GetStringLength() <= kMaxIdLength &&
             is_token({id->value.GetString(), id->value.GetStringLength()}))
             e->id.assign(id->value.GetString(), id->value.GetStringLength());
+        auto service = doc.FindMember("service");
+        if (service != doc.MemberEnd() && service->value.IsString() && service->value.GetStringLength() <= kMaxIdLength &&
+            is_token({service->value.GetString(), service->value.GetStringLength()}))
+            e->service.assign(service->value.GetString(), service->value.GetStringLength());
         return std::move(*e);
     }
     return job;

@@ -17,6 +17,7 @@ struct JobError {
     std::string field;   // the JSON field at fault ("" for the whole job), e.g. "deadline", "to.sms"
     std::string reason;  // a sentence for the operator and the sender
     std::string id;      // the job's id when it could be read, so the receipt can carry it
+    std::string service; // the same for its service, whose status callback tells it of the rejection
 };
 
 inline constexpr int kJobContractVersion = 1;

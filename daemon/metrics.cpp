@@ -68,6 +68,16 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
       entries_touched);
     c("crieur_inbound_messages_total", "Messages citizens sent (SMS and WhatsApp replies), STOP and START included.",
       inbound_messages);
+    c("crieur_service_callbacks_delivered_total", "Status callbacks taken by a service's endpoint.",
+      service_callbacks_delivered);
+    c("crieur_service_callbacks_retried_total", "Status callback attempts that failed and will be tried again.",
+      service_callbacks_retried);
+    c("crieur_service_callbacks_refused_total", "Status callbacks refused for good by the endpoint (a 4xx): dropped.",
+      service_callbacks_refused);
+    c("crieur_service_callbacks_given_up_total", "Status callbacks still failing after callbacks.max_age_s: dropped.",
+      service_callbacks_given_up);
+    line(out, "crieur_service_callbacks_waiting", "gauge", "Status callbacks loaded from the outbox and not yet taken.",
+         service_callbacks_waiting.load());
     line(out, "crieur_receipt_rows_total", "counter", "Rows written to the receipts database.",
          static_cast<std::int64_t>(receipts_rows));
     line(out, "crieur_receipt_batches_total", "counter", "Transactions committed to the receipts database.",

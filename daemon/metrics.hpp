@@ -48,6 +48,12 @@ struct Metrics {
     Counter callbacks_malformed{0};  // provider callbacks whose proof held but whose contents could not be read
     Counter inbound_messages{0};
     Counter entries_touched{0};      // waiting entries made idle again, so that no peer claims them     // messages citizens sent us (SMS and WhatsApp replies)
+    // Status callbacks to the services (daemon/callbacks).
+    Counter service_callbacks_delivered{0};  // taken by the service's endpoint (2xx)
+    Counter service_callbacks_retried{0};    // failed attempts to be tried again (network, 5xx, 429, 408)
+    Counter service_callbacks_refused{0};    // refused for good by the endpoint (another 4xx): dropped
+    Counter service_callbacks_given_up{0};   // still failing 24 h after their status change: dropped
+    std::atomic<std::int64_t> service_callbacks_waiting{0};  // loaded from the outbox, not yet taken
     std::atomic<std::int64_t> inflight{0};
     std::atomic<std::int64_t> queue_lag{-1};        // entries not yet delivered to the group (XINFO GROUPS lag)
     std::atomic<std::int64_t> pending_entries{-1};  // entries delivered and not acknowledged (group-wide)

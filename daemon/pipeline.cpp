@@ -171,7 +171,10 @@ std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEn
                                           std::function<void(Disposition)> done) {
     // What the job asks must fit its template before it waits or goes anywhere.
     auto prepared = prepare(job, *templates_, intake_.default_channel);
-    if (auto* rejection = std::get_if<JobError>(&prepared)) return std::move(*rejection);
+    if (auto* rejection = std::get_if<JobError>(&prepared)) {
+        rejection->service = job.service;
+        return std::move(*rejection);
+    }
 
     auto d = std::make_shared<Delivery>();
     d->entry_id = entry.entry_id;

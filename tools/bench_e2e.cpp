@@ -6,8 +6,10 @@
 // message (utime + stime from /proc over the run), its peak RSS; then, paced at R msg/s for S
 // seconds, enqueue → provider request p50/p99 (the attempt's start against the stream entry's
 // time); and beside them the Twilio driver's own CPU per message, sending alone to the same stub,
-// so that what the pipeline adds is visible.
-//   bench-e2e [--jobs N] [--rate R] [--seconds S] [--connections C]
+// so that what the pipeline adds is visible. With --callbacks 1, the service has a status callback
+// endpoint (on the same stub, answering 204): the burst ends when every message's "sent" callback
+// was taken, and the CPU per message includes the outbox's trigger, loading, signing and POSTing.
+//   bench-e2e [--jobs N] [--rate R] [--seconds S] [--connections C] [--callbacks 0|1]
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -69,12 +71,13 @@ bool wait_sent(sqlite3* db, const std::atomic<long>& served, long requests, cons
 }  // namespace
 
 int main(int argc, char** argv) {
-    int jobs = 100'000, rate = 3'000, seconds = 10, connections = 64;
+    int jobs = 100'000, rate = 3'000, seconds = 10, connections = 64, with_callbacks = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--jobs")) jobs = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--rate")) rate = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--connections")) connections = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--callbacks")) with_callbacks = std::atoi(argv[i + 1]);
     }
     const unsigned cores = std::thread::hardware_concurrency();
 
@@ -86,6 +89,11 @@ int main(int argc, char** argv) {
         requests.fetch_add(1, std::memory_order_relaxed);
         reply({201, "application/json",
                R"({"sid":"SM0123456789abcdef0123456789abcdef","status":"queued","num_segments":"1","to":"+33612345678"})", {}});
+    }, http::Access::open);
+    std::atomic<long> callbacks{0};
+    routes.add("POST", "/hook", [&callbacks](const http::Request&, std::string_view, http::Reply reply) {
+        callbacks.fetch_add(1, std::memory_order_relaxed);
+        reply({204, "text/plain", "", {}});
     }, http::Access::open);
     http::HttpServer stub(stub_io, routes);
     stub.start("127.0.0.1", 0, 4096);
@@ -110,6 +118,13 @@ int main(int argc, char** argv) {
                                     << "[[providers]]\ntype = \"twilio\"\nbase_url = \"" << base << "\"\naccount_sid = \""
                                     << kSid << "\"\nauth_token_env = \"E2E_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
                                     << "max_connections = " << connections << "\n";
+    if (with_callbacks) {
+        std::ofstream(dir / "e2e.toml", std::ios::app)
+            << "[callbacks]\nfile = \"callbacks.jsonl\"\nallow_hosts = [\"127.0.0.1\"]\n";
+        std::ofstream(dir / "callbacks.jsonl")
+            << R"({"service":"etat-civil","url":")" << base
+            << R"(/hook","secrets":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],"created_ms":0})" << "\n";
+    }
     test::Process daemon({CRIEURD_PATH, "--config", dir / "e2e.toml"}, dir / "crieurd.log", {"E2E_TWILIO_TOKEN=bench-token"});
     if (!test::wait_until([&] { return test::http_get(http_port, "/readyz").status == 200; }, 10s)) {
         std::fprintf(stderr, "bench-e2e: crieurd did not start: %s\n", test::read_file(dir / "crieurd.log").c_str());
@@ -129,6 +144,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench-e2e: not every job was sent within 10 minutes\n");
         return 1;
     }
+    if (with_callbacks && !test::wait_until([&] { return callbacks.load() >= jobs; }, 600s, 5ms)) {
+        std::fprintf(stderr, "bench-e2e: %ld of %d status callbacks taken within 10 minutes\n", callbacks.load(), jobs);
+        return 1;
+    }
     const double cpu1 = bench::process_cpu_seconds(daemon.pid());
     const auto last_ms = bench::scalar(db.get(), "SELECT max(finished_at) FROM attempts");
     const double burst_s = static_cast<double>(last_ms - first_ms) / 1000.0;
@@ -136,7 +155,9 @@ int main(int argc, char** argv) {
     const long rss_kb = bench::peak_rss_kb(daemon.pid());
     std::printf("  burst:                  %.0f msg/s (%d in %.2f s, first enqueue → last receipt)\n", jobs / burst_s, jobs,
                 burst_s);
-    std::printf("  crieurd CPU:            %.1f µs/message (utime + stime over the burst)\n", pipeline_us);
+    std::printf("  crieurd CPU:            %.1f µs/message (utime + stime over the burst)%s\n", pipeline_us,
+                with_callbacks ? ", its status callback included" : "");
+    if (with_callbacks) std::printf("  status callbacks:       %ld taken by the endpoint\n", callbacks.load());
     std::printf("  crieurd peak RSS:       %.1f MB\n", rss_kb / 1024.0);
 
     // 2. Paced well below saturation: crieurd's own latency, enqueue → provider request.

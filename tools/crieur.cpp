@@ -30,6 +30,8 @@
 #include <variant>
 #include <vector>
 
+#include "daemon/callbacks/endpoints.hpp"
+#include "daemon/callbacks/signature.hpp"
 #include "daemon/config.hpp"
 #include "daemon/directory/citizen_codec.hpp"
 #include "daemon/directory/importer.hpp"
@@ -64,6 +66,9 @@ int usage(FILE* to = stderr) {
                "       crieur [--config FILE] keys create --operator [--name N] [--expires ...]\n"
                "       crieur [--config FILE] keys list [--json]\n"
                "       crieur [--config FILE] keys revoke ID\n"
+               "       crieur [--config FILE] services list [--json]\n"
+               "       crieur [--config FILE] services callback set --service S --url URL\n"
+               "       crieur [--config FILE] services callback rotate|retire|remove --service S\n"
                "       crieur sendtime --citizens citizens.csv --history history.csv --queries queries.csv\n"
                "The config is --config FILE, else $CRIEUR_CONFIG, else /etc/crieur/crieur.toml.\n",
                to);
@@ -672,6 +677,102 @@ int keys_command(const Config& config, const std::vector<std::string>& args) {
     return usage();
 }
 
+// `crieur services`: the services' status callbacks in callbacks.file (daemon/callbacks/endpoints.hpp),
+// rewritten whole like the keys file; crieurd takes it on SIGHUP. A secret is printed once, on
+// stdout, when it is made (set on a new service, rotate); `list` never shows one.
+int services_command(const Config& config, const std::vector<std::string>& args) {
+    const std::string& file = config.callbacks.file;
+    if (file.empty()) {
+        std::fprintf(stderr, "crieur: callbacks.file is not set in the config: where should the callbacks live?\n");
+        return 78;
+    }
+    auto endpoints = config.callbacks.endpoints;  // read and checked with the config
+    if (args.at(0) == "list") {
+        const bool json = args.size() == 2 && args[1] == "--json";
+        if (args.size() > 2 || (args.size() == 2 && !json)) return usage();
+        std::string out = json ? "" : "service          secrets  created                  url\n";
+        for (const auto& e : endpoints) {
+            if (json) {
+                rapidjson::StringBuffer b;
+                rapidjson::Writer<rapidjson::StringBuffer> w(b);
+                w.StartObject();
+                w.Key("service");
+                w.String(e.service.c_str());
+                w.Key("url");
+                w.String(e.url.c_str());
+                w.Key("secrets");  // how many, never what
+                w.Uint(static_cast<unsigned>(e.secrets.size()));
+                w.Key("created_ms");
+                w.Int64(e.created_ms);
+                w.EndObject();
+                out.append(b.GetString(), b.GetSize()).append("\n");
+                continue;
+            }
+            char row[1200];
+            std::snprintf(row, sizeof row, "%-16s %-8zu %-24s %s\n", e.service.c_str(), e.secrets.size(),
+                          format_ms(e.created_ms).c_str(), e.url.substr(0, 1000).c_str());
+            out += row;
+        }
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        return 0;
+    }
+    if (args[0] != "callback" || args.size() < 2) return usage();
+    const std::string& verb = args[1];
+    std::string service, url;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+        auto value = [&](std::string& out) {
+            if (i + 1 >= args.size()) throw std::runtime_error(args[i] + " needs a value");
+            out = args[++i];
+        };
+        if (args[i] == "--service") value(service);
+        else if (args[i] == "--url" && verb == "set") value(url);
+        else throw std::runtime_error("unknown option " + args[i]);
+    }
+    if (service.empty() || service.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
+        throw std::runtime_error("--service: a service name of lower-case letters, digits, '-' or '_' is needed (e.g. etat-civil)");
+    auto it = std::find_if(endpoints.begin(), endpoints.end(), [&](const callbacks::Endpoint& e) { return e.service == service; });
+    std::string shown;  // a new secret, printed once
+    if (verb == "set") {
+        if (url.empty()) throw std::runtime_error("--url: the service's endpoint is needed (https://...)");
+        if (auto why = callbacks::url_problem(url, config.callbacks.allow_hosts); !why.empty())
+            throw std::runtime_error("--url: " + why);
+        if (it == endpoints.end()) {
+            shown = callbacks::new_secret();
+            endpoints.push_back({service, url, {shown}, now_ms()});
+        } else {
+            it->url = url;  // the secrets stay: the service verifies as before
+        }
+    } else if (verb == "rotate" || verb == "retire" || verb == "remove") {
+        if (it == endpoints.end()) {
+            std::fprintf(stderr, "crieur: %s has no callback in %s\n", service.c_str(), file.c_str());
+            return 1;
+        }
+        if (verb == "rotate") {
+            shown = callbacks::new_secret();
+            it->secrets.insert(it->secrets.begin(), shown);
+        } else if (verb == "retire") {
+            it->secrets.resize(1);  // the newest signs alone
+        } else {
+            endpoints.erase(it);
+        }
+    } else {
+        return usage();
+    }
+    callbacks::write_endpoint_file(file, endpoints);
+    if (!shown.empty()) {
+        std::printf("%s\n", shown.c_str());
+        std::fflush(stdout);  // before the explanation on stderr
+    }
+    const char* what = verb == "set" ? (shown.empty() ? "URL changed, secrets kept" : "callback set")
+                       : verb == "rotate" ? "new secret added; the old one still signs until `retire`"
+                       : verb == "retire" ? "only the newest secret signs now"
+                                          : "callback removed";
+    std::fprintf(stderr, "%s: %s in %s.%s\ncrieurd takes it on reload (systemctl reload crieurd, or SIGHUP).\n",
+                 service.c_str(), what, file.c_str(),
+                 shown.empty() ? "" : " The secret above is shown once: give it to the service now.");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     const char* env = std::getenv("CRIEUR_CONFIG");
@@ -738,6 +839,8 @@ int main(int argc, char** argv) {
             return citizens_import(config, std::vector<std::string>(args.begin() + 2, args.end()));
         if (args[0] == "citizens" && args.size() == 3 && args[1] == "show") return citizens_show(config, args[2]);
         if (args[0] == "keys" && args.size() >= 2) return keys_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
+        if (args[0] == "services" && args.size() >= 2)
+            return services_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "crieur: %s\n", e.what());
         return 1;

@@ -20,6 +20,7 @@
 #include <stdexcept>
 
 #include "channels/encoding.hpp"
+#include "channels/url.hpp"
 #include "daemon/config_section.hpp"
 
 namespace crieur {
@@ -86,26 +87,6 @@ std::string encoded_public(EVP_PKEY* key) {
     if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out, sizeof out, &len) <= 0 || len != 65)
         fail("cannot read a public key");
     return std::string(reinterpret_cast<char*>(out), len);
-}
-
-// The URL's scheme, host and port, read by libcurl's URL parser (never by string prefixes:
-// "http://127.0.0.1.evil.tld" is not loopback).
-struct UrlParts {
-    std::string scheme, host, port;
-};
-std::optional<UrlParts> parts_of(const std::string& url) {
-    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
-    if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return std::nullopt;
-    auto part = [&](CURLUPart which) {
-        char* v = nullptr;
-        std::string out = curl_url_get(u.get(), which, &v, 0) == CURLUE_OK && v ? v : "";
-        curl_free(v);
-        return out;
-    };
-    UrlParts p{part(CURLUPART_SCHEME), part(CURLUPART_HOST), part(CURLUPART_PORT)};  // the port only when named
-    for (auto& c : p.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (p.scheme.empty() || p.host.empty()) return std::nullopt;
-    return p;
 }
 
 std::string origin_of(const std::string& url) {
@@ -294,10 +275,7 @@ WebPushChannel::WebPushChannel(HttpClient& http, std::string name, WebPushConfig
 
 bool push_host_allowed(const std::string& endpoint, const std::vector<std::string>& allowed) {
     const auto url = parts_of(endpoint);
-    if (!url) return false;
-    return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) {
-        return a.starts_with('.') ? url->host.ends_with(a) : url->host == a;
-    });
+    return url && host_listed(url->host, allowed);
 }
 
 void WebPushChannel::send(Message message, Done done) {

@@ -1,18 +1,13 @@
 #include "daemon/keys/api_keys.hpp"
 
-#include <openssl/rand.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include "channels/encoding.hpp"
+#include "daemon/private_file.hpp"
 
 namespace crieur::keys {
 
@@ -26,13 +21,6 @@ constexpr std::pair<Scope, std::string_view> kNames[] = {
     {Scope::events, "events"},
     {Scope::operator_, "operator"},
 };
-
-std::string random_bytes(std::size_t n) {
-    std::string out(n, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
-        throw std::runtime_error("no random bytes from OpenSSL");
-    return out;
-}
 
 bool is_hex(std::string_view s) {
     return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -176,52 +164,20 @@ std::variant<ApiKey, std::string> from_json_line(std::string_view line) {
 
 KeyFile read_key_file(const std::string& path) {
     KeyFile out;
-    std::ifstream in(path);
-    if (!in) {
-        if (std::filesystem::exists(path)) out.error = path + ": cannot be read";
-        return out;
-    }
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) {
-        ++n;
-        if (line.empty() || line.front() == '#') continue;
+    out.error = read_private_lines(path, [&](std::string_view line) -> std::string {
         auto k = from_json_line(line);
-        if (auto* why = std::get_if<std::string>(&k)) {
-            out.error = path + ":" + std::to_string(n) + ": " + *why;
-            out.keys.clear();
-            return out;
-        }
+        if (auto* why = std::get_if<std::string>(&k)) return *why;
         out.keys.push_back(std::move(std::get<ApiKey>(k)));
-    }
+        return {};
+    });
+    if (!out.error.empty()) out.keys.clear();
     return out;
 }
 
 void write_key_file(const std::string& path, const std::vector<ApiKey>& keys) {
-    const auto dir = std::filesystem::path(path).parent_path();
-    if (!dir.empty()) std::filesystem::create_directories(dir);
-    const std::string temporary = path + ".new";
-    const mode_t old_mask = ::umask(077);  // the secrets' hashes are nobody else's business
-    std::FILE* f = std::fopen(temporary.c_str(), "w");
-    ::umask(old_mask);
-    if (!f) throw std::runtime_error(temporary + ": cannot be written");
-    // Rewritten by root for the daemon's user: the file keeps its owner and group, so that
-    // crieurd can still read it after `sudo crieur keys create`.
-    struct stat before {};
-    if (::stat(path.c_str(), &before) == 0 && ::geteuid() == 0 && ::fchown(fileno(f), before.st_uid, before.st_gid) != 0) {
-        std::fclose(f);
-        std::remove(temporary.c_str());
-        throw std::runtime_error(temporary + ": cannot be given the owner of " + path);
-    }
     std::string text = "# crieur API keys: written by `crieur keys`; the secrets are not here, only their SHA-256\n";
     for (const auto& k : keys) text += to_json_line(k) + "\n";
-    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
-                    ::fsync(fileno(f)) == 0;
-    std::fclose(f);
-    if (!ok || std::rename(temporary.c_str(), path.c_str()) != 0) {
-        std::remove(temporary.c_str());
-        throw std::runtime_error(path + ": cannot be written");
-    }
+    write_private_file(path, text);
 }
 
 KeyRing::KeyRing(std::vector<ApiKey> keys, std::string operator_token) : operator_token_(std::move(operator_token)) {

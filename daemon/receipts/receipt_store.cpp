@@ -117,6 +117,42 @@ public:
             INSERT INTO app_sessions (citizen, at) SELECT ?1, ?2
             WHERE NOT EXISTS (SELECT 1 FROM app_sessions WHERE citizen = ?1 AND at > ?2 - 900000 AND at < ?2 + 900000))");
         erase_sessions_ = sqlite::Stmt(db, "DELETE FROM app_sessions WHERE citizen = ?1");
+        // A callback still in the outbox loses the erased message's reference, as the message does.
+        erase_callbacks_ = sqlite::Stmt(db, R"(
+            UPDATE callbacks SET payload = json_set(payload, '$.data.reference', NULL)
+            WHERE message_key IN (SELECT job_id FROM messages WHERE citizen = ?1 AND job_id IS NOT NULL))");
+        clear_callback_services_ = sqlite::Stmt(db, "DELETE FROM callback_services");
+        add_callback_service_ = sqlite::Stmt(db, "INSERT OR IGNORE INTO callback_services (service) VALUES (?1)");
+        drop_orphan_callbacks_ = sqlite::Stmt(db, R"(
+            DELETE FROM callbacks WHERE created_at < ?1 AND service NOT IN (SELECT service FROM callback_services))");
+        delete_callback_ = sqlite::Stmt(db, "DELETE FROM callbacks WHERE id = ?1");
+        fail_callback_ = sqlite::Stmt(db, "UPDATE callbacks SET attempts = ?2, last_error = ?3 WHERE id = ?1");
+        callbacks_top_ = sqlite::Stmt(db, "SELECT ifnull(max(id), 0) FROM callbacks");
+        sqlite::Stmt instance(db, "SELECT value FROM meta WHERE key = 'instance'");
+        if (instance.step()) instance_id_ = instance.text(0);
+    }
+
+    const std::string& instance_id() const { return instance_id_; }
+
+    void set_callback_services(const CallbackServices& r, int& rows) {
+        clear_callback_services_.run();
+        for (const auto& s : r.services) add_callback_service_.bind(1, s).run();
+        drop_orphan_callbacks_.bind(1, r.drop_before_ms).run();
+        rows += static_cast<int>(r.services.size()) + sqlite3_changes(db_.get());
+    }
+
+    void settle_callbacks(const CallbacksSettled& r, int& rows) {
+        for (auto id : r.done) delete_callback_.bind(1, id).run();
+        for (const auto& f : r.failed) fail_callback_.bind(1, f.id).bind(2, f.attempts).bind_opt(3, f.error).run();
+        rows += static_cast<int>(r.done.size() + r.failed.size());
+    }
+
+    // The outbox's highest row id: it grew in a batch that queued callbacks.
+    std::int64_t callbacks_top() {
+        callbacks_top_.step();
+        const auto top = callbacks_top_.int64(0);
+        callbacks_top_.reset();
+        return top;
     }
 
     void begin_batch() { sqlite::exec(db_.get(), "BEGIN IMMEDIATE"); }
@@ -301,6 +337,8 @@ public:
     }
 
     void erase_citizen(const EraseRequest& r, int& rows) {
+        erase_callbacks_.bind(1, r.citizen).run();
+        rows += sqlite3_changes(db_.get());
         erase_attempts_.bind(1, r.citizen).run();
         rows += sqlite3_changes(db_.get());
         erase_events_.bind(1, r.citizen).run();
@@ -406,6 +444,9 @@ private:
     std::unordered_set<std::string> in_flight_;  // job ids begun and not finished by this process
     sqlite::Stmt find_attempt_, insert_provider_event_, attempt_contact_, last_outcome_;
     sqlite::Stmt engaged_attempt_, insert_engagement_, insert_session_, erase_sessions_;
+    sqlite::Stmt erase_callbacks_, clear_callback_services_, add_callback_service_, drop_orphan_callbacks_,
+        delete_callback_, fail_callback_, callbacks_top_;
+    std::string instance_id_;
     std::vector<BadAddress> bad_addresses_;
     std::vector<LateFailure> late_failures_;
     // Provider events that arrived before their attempt had the provider's id, by provider + id.
@@ -468,6 +509,7 @@ ReceiptStore::ReceiptStore(boost::asio::io_context& io, const ReceiptsConfig& co
                            const Clock& clock)
     : io_(io), writer_(std::make_unique<Writer>(config, on_crash, clock)),
       reader_(std::make_unique<Reader>(config.path)), batch_max_(static_cast<std::size_t>(config.batch_max)) {
+    instance_id_ = writer_->instance_id();
     writer_thread_ = std::thread([this] { writer_loop(); });
 }
 
@@ -526,12 +568,35 @@ void ReceiptStore::cancel(CancelRequest req, std::function<void(CancelResult)> d
     push({std::move(req), {}, {}, {}, std::move(done)});
 }
 
+void ReceiptStore::set_callback_services(CallbackServices services) { push({std::move(services), {}, {}, {}}); }
+void ReceiptStore::settle_callbacks(CallbacksSettled settled) { push({std::move(settled), {}, {}, {}}); }
+
+void ReceiptStore::pending_callbacks(std::string service, std::int64_t after_id, int limit,
+                                     std::function<void(std::vector<CallbackRow>)> done) {
+    reader_->post([this, service = std::move(service), after_id, limit, done = std::move(done)](sqlite3* db) {
+        std::vector<CallbackRow> rows;
+        try {
+            sqlite::Stmt q(db, R"(
+                SELECT id, message_key, payload, created_at, attempts FROM callbacks
+                WHERE service = ?1 AND id > ?2 ORDER BY id LIMIT ?3)");
+            q.bind(1, service).bind(2, after_id).bind(3, limit);
+            while (q.step())
+                rows.push_back({q.int64(0), std::string(q.text(1)), std::string(q.text(2)), q.int64(3),
+                                static_cast<int>(q.int64(4))});
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: the callbacks of {} could not be read: {}", service, e.what());
+        }
+        boost::asio::post(io_, [done, rows = std::move(rows)]() mutable { done(std::move(rows)); });
+    });
+}
+
 void ReceiptStore::writer_loop() {
     std::vector<Pending> batch;
     std::vector<BeginResult> begins;
     std::vector<EventVerdict> events;
     std::vector<CancelResult> cancels;
     std::vector<Pending> retried;  // outcomes whose batch failed: written again after a pause
+    std::int64_t callbacks_top = 0;  // the outbox's highest row id after the last commit
     for (;;) {
         batch.clear();
         {
@@ -548,7 +613,7 @@ void ReceiptStore::writer_loop() {
         events.assign(batch.size(), EventVerdict::failed);
         cancels.assign(batch.size(), CancelResult{});
         int rows = 0;
-        bool ok = true, erased = false;
+        bool ok = true, erased = false, callbacks_queued = false;
         try {
             writer_->begin_batch();
             for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -558,12 +623,17 @@ void ReceiptStore::writer_loop() {
                 else if (auto* e = std::get_if<ProviderEvent>(&r)) events[i] = writer_->record_event(*e, rows);
                 else if (auto* g = std::get_if<Engagement>(&r)) events[i] = writer_->record_engagement(*g, rows);
                 else if (auto* k = std::get_if<CancelRequest>(&r)) cancels[i] = writer_->cancel(*k, rows);
+                else if (auto* c = std::get_if<CallbackServices>(&r)) writer_->set_callback_services(*c, rows);
+                else if (auto* d = std::get_if<CallbacksSettled>(&r)) writer_->settle_callbacks(*d, rows);
                 else if (auto* x = std::get_if<EraseRequest>(&r)) {
                     writer_->erase_citizen(*x, rows);
                     erased = true;
                 } else writer_->record_unsent(std::get<UnsentRequest>(r), rows);
             }
+            const auto top = writer_->callbacks_top();
             writer_->commit();
+            callbacks_queued = top > callbacks_top;
+            callbacks_top = top;
             // The WAL still holds the pages as they were before the erasure: copy it back and truncate it.
             if (erased) writer_->checkpoint();
         } catch (const std::exception& e) {
@@ -606,7 +676,9 @@ void ReceiptStore::writer_loop() {
         }
         // Completions go back to the io_context in one handler, in the order they were asked.
         boost::asio::post(io_, [this, batch = std::move(batch), begins = std::move(begins), events = std::move(events),
-                                 cancels = std::move(cancels), bad = std::move(bad), late = std::move(late), ok]() mutable {
+                                 cancels = std::move(cancels), bad = std::move(bad), late = std::move(late), ok,
+                                 callbacks_queued]() mutable {
+            if (callbacks_queued && on_callbacks_queued_) on_callbacks_queued_();
             if (on_bad_address_)
                 for (auto& b : bad) on_bad_address_(b);
             if (on_late_failure_)

@@ -140,6 +140,36 @@ struct Engagement {
     std::string source;   // how we know: "image", "link", "app"
 };
 
+// A status callback waiting in the outbox (filled by migration 7's triggers), as the dispatcher
+// loads it: its body is the payload, its webhook-id made of the instance and the row id.
+struct CallbackRow {
+    std::int64_t id = 0;
+    std::string message_key;  // the message's job id: one of its callbacks in flight at a time
+    std::string payload;
+    std::int64_t created_ms = 0;
+    int attempts = 0;
+};
+
+// What became of callbacks: rows to delete (taken by their endpoint, or given up), and rows to
+// keep with their attempts so far (a restart resumes them, and the operator reads last_error).
+struct CallbacksSettled {
+    std::vector<std::int64_t> done;
+    struct Failure {
+        std::int64_t id = 0;
+        int attempts = 0;
+        std::string error;
+    };
+    std::vector<Failure> failed;
+};
+
+// The services that have a callback endpoint: the triggers queue callbacks for these only.
+// Rows of services no longer listed are dropped once older than `drop_before_ms` (they would
+// have been given up by then).
+struct CallbackServices {
+    std::vector<std::string> services;
+    std::int64_t drop_before_ms = 0;
+};
+
 enum class EventVerdict {
     recorded,  // matched to its attempt and recorded
     buffered,  // no attempt has that id yet (the callback overtook the send's answer): kept until one has
@@ -176,6 +206,17 @@ public:
     void status_counts(std::function<void(std::vector<std::pair<std::string, std::int64_t>>)> done);
     void message_contact(std::string job_id, std::string channel, std::function<void(std::optional<MessageContact>)> done);
 
+    // Status callbacks (daemon/callbacks): the services whose status changes are queued, the
+    // rows settled, a page of a service's outbox after a row id (on the reader thread), and the
+    // handler called on the io_context after a commit that queued callbacks.
+    void set_callback_services(CallbackServices services);
+    void settle_callbacks(CallbacksSettled settled);
+    void pending_callbacks(std::string service, std::int64_t after_id, int limit,
+                           std::function<void(std::vector<CallbackRow>)> done);
+    void on_callbacks_queued(std::function<void()> f) { on_callbacks_queued_ = std::move(f); }
+    // This database's random instance id (part of every webhook-id).
+    const std::string& instance_id() const { return instance_id_; }
+
     // Commits what is queued and stops both threads. Completions still posted are run by the io_context.
     void stop();
 
@@ -188,7 +229,8 @@ public:
     static int schema_version();
 
 private:
-    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest, Engagement>;
+    using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest,
+                                 Engagement, CallbackServices, CallbacksSettled>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;
@@ -218,6 +260,8 @@ private:
     std::atomic<std::uint64_t> batches_committed_{0};
     std::function<void(const BadAddress&)> on_bad_address_;  // used on the io_context only
     std::function<void(const LateFailure&)> on_late_failure_;
+    std::function<void()> on_callbacks_queued_;
+    std::string instance_id_;
     std::thread writer_thread_;
 };
 

@@ -6,7 +6,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 6> kMigrations{
+inline constexpr std::array<const char*, 7> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -84,6 +84,61 @@ CREATE TABLE app_sessions (
 );
 CREATE INDEX app_sessions_by_citizen ON app_sessions(citizen, at);
 CREATE INDEX app_sessions_by_at ON app_sessions(at);
+)sql",
+    // 7: the services' status callbacks. Each status change of a message whose service has a
+    // callback endpoint is put in an outbox by the same transaction that changes it (a trigger,
+    // so that no code path that sets a status can forget one); the dispatcher POSTs them and
+    // deletes each once its endpoint took it. `meta` holds this database's instance id, part of
+    // every webhook-id, so that two daemons' callbacks never share one.
+    R"sql(
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(6))));
+CREATE TABLE callback_services (      -- the services with an endpoint, written by the daemon from its config
+    service TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE callbacks (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the webhook-id is made of it
+    service     TEXT NOT NULL,
+    message_key TEXT NOT NULL,          -- the message's job id: its callbacks go out one at a time, in order
+    payload     TEXT NOT NULL,          -- the body, exactly as signed and sent
+    created_at  INTEGER NOT NULL,       -- Unix ms: the status change; given up 24 h after it
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT
+);
+CREATE INDEX callbacks_by_service ON callbacks(service, id);
+CREATE TRIGGER callback_on_insert AFTER INSERT ON messages
+WHEN new.status IN ('sent', 'delivered', 'read', 'failed', 'expired', 'cancelled', 'unknown', 'rejected')
+     AND new.service IN (SELECT service FROM callback_services)
+BEGIN
+    INSERT INTO callbacks (service, message_key, payload, created_at)
+    VALUES (new.service, ifnull(new.job_id, new.id), json_object(
+        'type', 'message.' || new.status,
+        'timestamp', strftime('%Y-%m-%dT%H:%M:%fZ', new.updated_at / 1000.0, 'unixepoch'),
+        'data', json_object(
+            'id', new.job_id, 'service', new.service, 'reference', new.reference,
+            'status', new.status, 'status_reason', new.status_reason,
+            'template', new.template, 'campaign', new.campaign, 'channel', new.channel,
+            'provider', (SELECT provider FROM attempts WHERE message_id = new.id ORDER BY n DESC LIMIT 1),
+            'attempts', (SELECT count(*) FROM attempts WHERE message_id = new.id))), new.updated_at);
+END;
+CREATE TRIGGER callback_on_status AFTER UPDATE OF status ON messages
+WHEN new.status IS NOT old.status AND new.status IN ('sent', 'delivered', 'read', 'failed', 'expired', 'cancelled', 'unknown', 'rejected')
+     AND new.service IN (SELECT service FROM callback_services)
+BEGIN
+    INSERT INTO callbacks (service, message_key, payload, created_at)
+    VALUES (new.service, ifnull(new.job_id, new.id), json_object(
+        'type', 'message.' || new.status,
+        'timestamp', strftime('%Y-%m-%dT%H:%M:%fZ', new.updated_at / 1000.0, 'unixepoch'),
+        'data', json_object(
+            'id', new.job_id, 'service', new.service, 'reference', new.reference,
+            'status', new.status, 'status_reason', new.status_reason,
+            'template', new.template, 'campaign', new.campaign, 'channel', new.channel,
+            'provider', (SELECT provider FROM attempts WHERE message_id = new.id ORDER BY n DESC LIMIT 1),
+            'attempts', (SELECT count(*) FROM attempts WHERE message_id = new.id))), new.updated_at);
+END;
 )sql",
 };
 

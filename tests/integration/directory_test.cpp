@@ -411,7 +411,10 @@ TEST_CASE("an escalation's send that must be retried comes back as the escalatio
     REQUIRE(wait_until([&] { return outbox_counts(rig.daemon->outbox("email"))["esc-retry-1"] == 1; }, 15s));
     REQUIRE(wait_until([&] { return sms_attempts() >= 1; }, 15s));
     REQUIRE(wait_until([&] { return sms_attempts() >= 2; }, 15s));
-    CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'sms' AND outcome = 'retry'") >= 2);
+    // The second attempt is begun before its answer is recorded: wait for its outcome too.
+    CHECK(wait_until([&] {
+        return rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'sms' AND outcome = 'retry'") >= 2;
+    }, 5s));
     // Not sent again from the start: the citizen got the e-mail once.
     CHECK(rig.daemon->query("SELECT count(*) FROM attempts WHERE channel = 'email'") == 1);
     CHECK(outbox_counts(rig.daemon->outbox("email"))["esc-retry-1"] == 1);

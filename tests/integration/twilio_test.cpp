@@ -7,51 +7,13 @@
 #include "channels/http_client.hpp"
 #include "channels/sms/twilio.hpp"
 #include "support/daemon_fixture.hpp"
+#include "support/twilio_rig.hpp"
 #include "provider_conformance.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-constexpr const char* kSid = "AC00000000000000000000000000000001";
-constexpr const char* kToken = "emulator-auth-token";
-
-struct TwilioRig {
-    TempDir dir;
-    RedisServer redis{dir / "redis"};
-    int emulator_port = free_port();
-    Process emulator{{TWILIO_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--account-sid", kSid,
-                      "--auth-token", kToken, "--callback-delay-ms", "100"},
-                     dir / "emulator.log"};
-    std::unique_ptr<DaemonUnderTest> daemon;
-
-    explicit TwilioRig(const std::string& sections = "") {
-        REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
-        // The daemon's HTTP port is chosen by the fixture; the callback URL needs it first.
-        daemon = std::make_unique<DaemonUnderTest>(dir, redis, DaemonOptions{});
-        const std::string callback = "http://127.0.0.1:" + std::to_string(daemon->http_port()) + "/hooks/twilio";
-        daemon = std::make_unique<DaemonUnderTest>(
-            dir, redis,
-            DaemonOptions{
-                          .extra_sections = "[[providers]]\ntype = \"twilio\"\nbase_url = \"http://127.0.0.1:" +
-                                            std::to_string(emulator_port) + "\"\naccount_sid = \"" + kSid +
-                                            "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\nfrom = \"+33700000001\"\n"
-                                            "status_callback = \"" + callback + "\"\ntimeout_ms = 1500\n" + sections,
-                          .env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken}},
-            daemon->http_port());
-        daemon->start();
-    }
-    std::string status_of(const std::string& id) {
-        auto r = daemon->api("GET", "/v1/messages/" + id);
-        rapidjson::Document d;
-        d.Parse(r.body.c_str());
-        return r.status == 200 && d.IsObject() && d["status"].IsString() ? d["status"].GetString() : "";
-    }
-};
-
-}  // namespace
 
 TEST_CASE("an SMS goes to Twilio with every field, and Twilio's delivery callback marks it delivered") {
     TwilioRig rig;
