@@ -219,11 +219,11 @@ void Daemon::apply_reload(const ReloadResult& r) {
     routes_.set_request_rate(next.http.requests_per_key_per_s);
     if (next.http.api_keys != config_.http.api_keys)
         spdlog::info("reload: {} API keys from {}", next.http.api_keys.size(), next.http.keys_file);
-    if (!(next.callbacks == config_.callbacks)) {
-        callbacks_.configure(next.callbacks);
+    // Every reload, changed or not: it also resumes an endpoint suspended by a 410.
+    callbacks_.configure(next.callbacks);
+    if (!(next.callbacks == config_.callbacks))
         spdlog::info("reload: {} services' callback endpoints from {}", next.callbacks.endpoints.size(),
                      next.callbacks.file.empty() ? "(none)" : next.callbacks.file);
-    }
     config_.callbacks = next.callbacks;
     // What is applied above, or read where it is used, is taken; what the parts were built from
     // waits for a restart, and each such section that changed is named.

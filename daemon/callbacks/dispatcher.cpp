@@ -67,11 +67,12 @@ void CallbackDispatcher::configure(const CallbacksConfig& config) {
         auto found = endpoints_.find(c.service);
         EndpointPtr e = found != endpoints_.end() ? found->second : std::make_shared<Endpoint>(io_);
         if (found == endpoints_.end() || !(e->config == c)) {
-            // A new or changed endpoint: a suspension (410) or a backoff was about the old one.
-            e->gone = false;
+            // A new or changed endpoint: a backoff was about the old one.
             e->failures = 0;
             e->closed_until = {};
         }
+        if (e->gone) spdlog::info("callbacks: {}'s endpoint, suspended by a 410, is called again", c.service);
+        e->gone = false;  // the operator reloaded: the service says it is back
         e->config = c;
         e->keys.clear();
         for (const auto& s : c.secrets)
@@ -192,8 +193,8 @@ void CallbackDispatcher::answered(const EndpointPtr& e, std::int64_t id, const H
         break;
     case CallbackVerdict::gone:
         e->gone = true;
-        spdlog::error("callbacks: {} answered 410 Gone to {}: its endpoint is suspended until its callback is set "
-                      "again (crieur services callback set)", e->config.service, webhook_id);
+        spdlog::error("callbacks: {} answered 410 Gone to {}: its endpoint is suspended until crieurd is reloaded "
+                      "again (systemctl reload crieurd)", e->config.service, webhook_id);
         break;
     case CallbackVerdict::retry: {
         ++metrics_.service_callbacks_retried;

@@ -8,7 +8,7 @@
 // 5xx closes the endpoint for the Standard Webhooks backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
 // with jitter; Retry-After when given), then one request probes it before the others follow;
 // another 4xx is final (the endpoint refuses that payload: retrying would not change it); 410
-// Gone suspends the endpoint until its config changes. A callback still failing max_age_s after
+// Gone suspends the endpoint until the next reload or restart. A callback still failing max_age_s after
 // its status change is given up: a log line and a metric. What became of each row is written
 // back in batches; a restart resends the rows not yet settled (the same webhook-id, so a
 // receiver drops the copy). Use from the io_context's thread only.
@@ -54,8 +54,9 @@ public:
     CallbackDispatcher(const CallbackDispatcher&) = delete;
     CallbackDispatcher& operator=(const CallbackDispatcher&) = delete;
 
-    // At start and on reload: the endpoints and how to call them. An endpoint whose URL or secrets
-    // changed keeps its queue (and leaves a suspension or a backoff); one removed stops.
+    // At start and on every reload: the endpoints and how to call them. An endpoint whose URL or
+    // secrets changed keeps its queue and leaves its backoff; every one leaves a 410's suspension;
+    // one removed stops.
     void configure(const CallbacksConfig& config);
     // The outbox grew (after a commit).
     void notify();

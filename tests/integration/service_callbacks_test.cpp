@@ -146,8 +146,8 @@ TEST_CASE("a callback the endpoint refuses with a 4xx is dropped and counted, an
     receiver.control(R"({"gone": true})");
     const int before = receiver.count("requests");
     enqueue(client, {sms_job_to("rf-2", "+33612345678"), sms_job_to("rf-3", "+33612345678")});
-    // Both messages sent and delivered: their four callbacks stay in the outbox for when the
-    // endpoint is set again, after the 410s of the requests that were already out.
+    // Both messages sent and delivered: their four callbacks stay in the outbox until a reload,
+    // after the 410s of the requests that were already out.
     REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM callbacks") == 4; }, 20s));
     std::this_thread::sleep_for(300ms);
     const int after = receiver.count("requests");
@@ -155,6 +155,11 @@ TEST_CASE("a callback the endpoint refuses with a 4xx is dropped and counted, an
     CHECK(after <= before + 2);  // at most one in flight per message when the first 410 came
     std::this_thread::sleep_for(1500ms);
     CHECK(receiver.count("requests") == after);
+    // The service fixed its endpoint; the operator reloads: the four go out.
+    receiver.control(R"({"gone": false})");
+    rig.daemon->process().signal(SIGHUP);
+    CHECK(wait_until([&] { return receiver.count("unique") == 5; }, 10s));
+    CHECK(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM callbacks") == 0; }, 5s));
 }
 
 TEST_CASE("crieur services callback set, rotate, retire and remove, and crieurd takes each on SIGHUP") {
