@@ -135,6 +135,10 @@ public:
     const std::string& instance_id() const { return instance_id_; }
 
     void set_callback_services(const CallbackServices& r, int& rows) {
+        if (r.services.empty() == callback_triggers_) {  // the first endpoint, or none left
+            sqlite::exec(db_.get(), r.services.empty() ? schema::kDropCallbackTriggers : schema::kCallbackTriggers);
+            callback_triggers_ = !r.services.empty();
+        }
         clear_callback_services_.run();
         for (const auto& s : r.services) add_callback_service_.bind(1, s).run();
         drop_orphan_callbacks_.bind(1, r.drop_before_ms).run();
@@ -447,6 +451,7 @@ private:
     sqlite::Stmt erase_callbacks_, clear_callback_services_, add_callback_service_, drop_orphan_callbacks_,
         delete_callback_, fail_callback_, callbacks_top_;
     std::string instance_id_;
+    bool callback_triggers_ = false;  // created on this connection (schema::kCallbackTriggers)
     std::vector<BadAddress> bad_addresses_;
     std::vector<LateFailure> late_failures_;
     // Provider events that arrived before their attempt had the provider's id, by provider + id.

@@ -94,6 +94,7 @@ struct Outbox {
     sqlite::DbPtr db = sqlite::open(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     Outbox() {
         sqlite::migrate(db.get(), schema::kMigrations, "receipts");
+        sqlite::exec(db.get(), schema::kCallbackTriggers);  // as the writer does once a service has an endpoint
         sqlite::exec(db.get(), "INSERT INTO callback_services VALUES ('etat-civil')");
     }
     void run(const char* sql) { sqlite::exec(db.get(), sql); }
@@ -140,6 +141,10 @@ TEST_CASE("the receipts' triggers queue one callback per status change of a serv
     CHECK(std::string(d["type"].GetString()) == "message.delivered");
     d.Parse(p[2].c_str());
     CHECK(std::string(d["type"].GetString()) == "message.rejected");
+    // No endpoint left: the triggers are dropped, and a status change costs nothing more.
+    sqlite::exec(o.db.get(), schema::kDropCallbackTriggers);
+    o.run("UPDATE messages SET status = 'read', updated_at = 1764748804000 WHERE id = 1");
+    CHECK(o.payloads().size() == 3);
     CHECK(std::string(d["data"]["status_reason"].GetString()) == "data.name: missing");
     // A database of its own has an instance id for the webhook-ids.
     sqlite::Stmt q(o.db.get(), "SELECT value FROM meta WHERE key = 'instance'");
