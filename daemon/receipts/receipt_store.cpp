@@ -136,7 +136,7 @@ public:
 
     void set_callback_services(const CallbackServices& r, int& rows) {
         if (r.services.empty() == callback_triggers_) {  // the first endpoint, or none left
-            sqlite::exec(db_.get(), r.services.empty() ? schema::kDropCallbackTriggers : schema::kCallbackTriggers);
+            sqlite::exec(db_.get(), r.services.empty() ? schema::kDropCallbackTriggers : schema::callback_triggers().c_str());
             callback_triggers_ = !r.services.empty();
         }
         clear_callback_services_.run();
@@ -451,7 +451,7 @@ private:
     sqlite::Stmt erase_callbacks_, clear_callback_services_, add_callback_service_, drop_orphan_callbacks_,
         delete_callback_, fail_callback_, callbacks_top_;
     std::string instance_id_;
-    bool callback_triggers_ = false;  // created on this connection (schema::kCallbackTriggers)
+    bool callback_triggers_ = false;  // created on this connection (schema::callback_triggers())
     std::vector<BadAddress> bad_addresses_;
     std::vector<LateFailure> late_failures_;
     // Provider events that arrived before their attempt had the provider's id, by provider + id.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <string>
 
 namespace crieur::schema {
 
@@ -87,7 +88,7 @@ CREATE INDEX app_sessions_by_at ON app_sessions(at);
 )sql",
     // 7: the services' status callbacks. Each status change of a message whose service has a
     // callback endpoint is put in an outbox by the same transaction that changes it (a trigger,
-    // kCallbackTriggers below, so that no code path that sets a status can forget one); the
+    // callback_triggers() below, so that no code path that sets a status can forget one); the
     // dispatcher POSTs them and deletes each once its endpoint took it. `meta` holds this database's instance id, part of
     // every webhook-id, so that two daemons' callbacks never share one.
     R"sql(
@@ -117,25 +118,9 @@ CREATE INDEX callbacks_by_service ON callbacks(service, id);
 // endpoint, dropped when none has: a town without callbacks pays nothing per status change
 // (measured: the triggers' WHEN alone cost 2 µs per message, the first form with an IN
 // subquery 12 µs). The INSERT's table is unqualified, as SQLite asks of a trigger.
-inline constexpr const char* kCallbackTriggers = R"sql(
-CREATE TEMP TRIGGER IF NOT EXISTS callback_on_insert AFTER INSERT ON main.messages
-WHEN new.status IN ('sent', 'delivered', 'read', 'failed', 'expired', 'cancelled', 'unknown', 'rejected')
-     AND EXISTS (SELECT 1 FROM main.callback_services WHERE service = new.service)
-BEGIN
-    INSERT INTO callbacks (service, message_key, payload, created_at)
-    VALUES (new.service, ifnull(new.job_id, new.id), json_object(
-        'type', 'message.' || new.status,
-        'timestamp', strftime('%Y-%m-%dT%H:%M:%fZ', new.updated_at / 1000.0, 'unixepoch'),
-        'data', json_object(
-            'id', new.job_id, 'service', new.service, 'reference', new.reference,
-            'status', new.status, 'status_reason', new.status_reason,
-            'template', new.template, 'campaign', new.campaign, 'channel', new.channel,
-            'provider', (SELECT provider FROM main.attempts WHERE message_id = new.id ORDER BY n DESC LIMIT 1),
-            'attempts', (SELECT count(*) FROM main.attempts WHERE message_id = new.id))), new.updated_at);
-END;
-CREATE TEMP TRIGGER IF NOT EXISTS callback_on_status AFTER UPDATE OF status ON main.messages
-WHEN new.status IS NOT old.status AND new.status IN ('sent', 'delivered', 'read', 'failed', 'expired', 'cancelled', 'unknown', 'rejected')
-     AND EXISTS (SELECT 1 FROM main.callback_services WHERE service = new.service)
+inline std::string callback_triggers() {
+    // What both triggers insert: the callback's body, as signed and sent.
+    const std::string insert = R"sql(
 BEGIN
     INSERT INTO callbacks (service, message_key, payload, created_at)
     VALUES (new.service, ifnull(new.job_id, new.id), json_object(
@@ -149,6 +134,13 @@ BEGIN
             'attempts', (SELECT count(*) FROM main.attempts WHERE message_id = new.id))), new.updated_at);
 END;
 )sql";
+    const std::string heard = R"sql(
+     new.status IN ('sent', 'delivered', 'read', 'failed', 'expired', 'cancelled', 'unknown', 'rejected')
+     AND EXISTS (SELECT 1 FROM main.callback_services WHERE service = new.service))sql";
+    return "CREATE TEMP TRIGGER IF NOT EXISTS callback_on_insert AFTER INSERT ON main.messages WHEN" + heard + insert +
+           "CREATE TEMP TRIGGER IF NOT EXISTS callback_on_status AFTER UPDATE OF status ON main.messages\n"
+           "WHEN new.status IS NOT old.status AND" + heard + insert;
+}
 inline constexpr const char* kDropCallbackTriggers =
     "DROP TRIGGER IF EXISTS temp.callback_on_insert; DROP TRIGGER IF EXISTS temp.callback_on_status;";
 

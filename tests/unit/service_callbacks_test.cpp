@@ -94,7 +94,7 @@ struct Outbox {
     sqlite::DbPtr db = sqlite::open(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     Outbox() {
         sqlite::migrate(db.get(), schema::kMigrations, "receipts");
-        sqlite::exec(db.get(), schema::kCallbackTriggers);  // as the writer does once a service has an endpoint
+        sqlite::exec(db.get(), schema::callback_triggers().c_str());  // as the writer does once a service has an endpoint
         sqlite::exec(db.get(), "INSERT INTO callback_services VALUES ('etat-civil')");
     }
     void run(const char* sql) { sqlite::exec(db.get(), sql); }
