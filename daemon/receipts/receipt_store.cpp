@@ -151,6 +151,12 @@ public:
         rows += static_cast<int>(r.done.size() + r.failed.size());
     }
 
+    // After a rollback: the triggers made or dropped in the batch are undone with it.
+    void recheck_callback_triggers() {
+        sqlite::Stmt q(db_.get(), "SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger' AND name = 'callback_on_status'");
+        callback_triggers_ = q.step() && q.int64(0) > 0;
+    }
+
     // The outbox's highest row id: it grew in a batch that queued callbacks.
     std::int64_t callbacks_top() {
         callbacks_top_.step();
@@ -644,6 +650,10 @@ void ReceiptStore::writer_loop() {
         } catch (const std::exception& e) {
             spdlog::error("receipts: a batch of {} could not be committed: {}", batch.size(), e.what());
             writer_->rollback();
+            try {
+                writer_->recheck_callback_triggers();
+            } catch (const std::exception&) {
+            }
             ok = false;
             // While stopping, two more tries at most: the stop must not wait a minute.
             const int tries = [&] {
@@ -654,6 +664,10 @@ void ReceiptStore::writer_loop() {
                 if (auto* b = std::get_if<BeginRequest>(&batch[i].request)) {
                     writer_->forget(*b);
                     begins[i] = BeginResult{};  // store_failed
+                } else if (std::holds_alternative<CallbackServices>(batch[i].request) && batch[i].tries < tries) {
+                    // The services with an endpoint, and their triggers: written again after the pause.
+                    ++batch[i].tries;
+                    retried.push_back(std::move(batch[i]));
                 } else if (auto* f = std::get_if<FinishRequest>(&batch[i].request);
                            f && batch[i].tries < tries) {
                     // The send happened: its outcome is written, later, rather than failed. A
