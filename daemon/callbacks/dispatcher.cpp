@@ -171,7 +171,7 @@ void CallbackDispatcher::answered(const EndpointPtr& e, std::int64_t id, const H
     it->sending = false;
     if (e->removed) return;
     const auto verdict = classify_callback_answer(response);
-    const std::string webhook_id = id_prefix_ + std::to_string(id);
+    auto webhook_id = [&] { return id_prefix_ + std::to_string(id); };  // for the log lines only
     auto drop = [&] {
         settled_.done.push_back(id);
         e->rows.erase(it);
@@ -181,20 +181,20 @@ void CallbackDispatcher::answered(const EndpointPtr& e, std::int64_t id, const H
     switch (verdict) {
     case CallbackVerdict::delivered:
         ++metrics_.service_callbacks_delivered;
-        if (e->failures > 0) spdlog::info("callbacks: {} answers again ({})", e->config.service, webhook_id);
+        if (e->failures > 0) spdlog::info("callbacks: {} answers again ({})", e->config.service, webhook_id());
         e->failures = 0;
         drop();
         break;
     case CallbackVerdict::refused:
         ++metrics_.service_callbacks_refused;
-        spdlog::warn("callbacks: {} refused {} with HTTP {} ({}): dropped", e->config.service, webhook_id,
+        spdlog::warn("callbacks: {} refused {} with HTTP {} ({}): dropped", e->config.service, webhook_id(),
                      response.status, short_text(response.body));
         drop();
         break;
     case CallbackVerdict::gone:
         e->gone = true;
         spdlog::error("callbacks: {} answered 410 Gone to {}: its endpoint is suspended until crieurd is reloaded "
-                      "again (systemctl reload crieurd)", e->config.service, webhook_id);
+                      "(systemctl reload crieurd)", e->config.service, webhook_id());
         break;
     case CallbackVerdict::retry: {
         ++metrics_.service_callbacks_retried;
@@ -211,7 +211,7 @@ void CallbackDispatcher::answered(const EndpointPtr& e, std::int64_t id, const H
             wait += std::chrono::milliseconds(jitter() % (wait.count() / 10 + 1));
         }
         e->closed_until = std::max(e->closed_until, std::chrono::steady_clock::now() + wait);
-        spdlog::warn("callbacks: {} did not take {} ({}, attempt {}): next try in {} s", e->config.service, webhook_id,
+        spdlog::warn("callbacks: {} did not take {} ({}, attempt {}): next try in {} s", e->config.service, webhook_id(),
                      error, it->row.attempts,
                      std::chrono::duration_cast<std::chrono::seconds>(wait).count());
         give_up_old(*e);
