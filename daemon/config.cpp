@@ -167,7 +167,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "callbacks", "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
+                                                              "http",   "callbacks", "retention", "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
                                                               "provider_defaults", "links"};
     for (auto&& [k, v] : root) {
         // [[providers]] (an array of tables), the older [providers] table, and the older
@@ -279,6 +279,24 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
                     s.problem("file", c.callbacks.file + ": service " + e.service + ": url: " + why);
             c.callbacks.endpoints = std::move(read.endpoints);
         }
+    }
+    {
+        auto s = section("retention");
+        auto& r = c.retention;
+        s.integer("personal_days", r.personal_days, 0, 36'500);
+        s.integer("days", r.days, 0, 36'500);
+        s.integer("dead_letter_days", r.dead_letter_days, 0, 36'500);
+        s.boolean("trim_streams", r.trim_streams);
+        s.integer("batch", r.batch, 10, 10'000);
+        s.integer("interval_s", r.interval_s, 1, 86'400);
+        if (r.days > 0 && r.personal_days > r.days)
+            s.problem("days", "days = " + std::to_string(r.days) + " removes receipts before their personal fields are due (personal_days = " +
+                                  std::to_string(r.personal_days) + "): make days at least personal_days");
+        s.reject_unknown();
+        if (r.personal_days == 0)
+            c.notices.push_back(r.days == 0 ? "retention.personal_days = 0: the receipts' personal fields are kept for ever"
+                                            : "retention.personal_days = 0: the receipts' personal fields are kept until the receipts go (retention.days)");
+        if (r.days == 0) c.notices.push_back("retention.days = 0: receipts are kept for ever");
     }
     {
         auto s = section("outbox");

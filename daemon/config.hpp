@@ -87,6 +87,18 @@ struct CallbacksConfig {
     bool operator==(const CallbacksConfig&) const = default;
 };
 
+// Storage limitation (docs/privacy.md): how long personal data stays, in the receipts and in Redis.
+// A number of days of 0 keeps that data for ever (an archive kept on purpose, said at start-up).
+struct RetentionConfig {
+    int personal_days = 7;     // receipts' recipients, references, provider texts and raw reports cleared
+    int days = 90;             // receipts removed whole (with their attempts and events), app sessions too
+    int dead_letter_days = 7;  // dead-lettered jobs, which hold personal data, trimmed from the dead-letter stream
+    bool trim_streams = true;  // acknowledged jobs trimmed from the job streams within seconds (XTRIM MINID)
+    int batch = 500;           // messages per sweep and step: the writer is never held for long
+    int interval_s = 60;       // between sweeps that found nothing more to do
+    bool operator==(const RetentionConfig&) const = default;
+};
+
 struct OutboxConfig {
     std::string dir;  // required: one <channel>.jsonl file per channel
     bool operator==(const OutboxConfig&) const = default;
@@ -199,6 +211,7 @@ struct Config {
     ReceiptsConfig receipts;
     HttpConfig http;
     CallbacksConfig callbacks;
+    RetentionConfig retention;
     OutboxConfig outbox;
     TemplatesConfig templates;
     DirectoryConfig directory;

@@ -58,6 +58,7 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       reads_(io_, endpoint_of(config_.redis), "reads"), urgent_reads_(io_, endpoint_of(config_.redis), "urgent reads"),
       commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream, urgent_stream_of(config_.redis)),
+      retention_(store_, commands_, metrics_, clock_),
       rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
       caps_(commands_, config_.redis.stream + ":caps:", config_.caps, date::locate_zone(config_.quiet_hours.time_zone)),
       send_time_(make_learner(config_)),
@@ -81,6 +82,7 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     // A commit queued status callbacks for the services: the dispatcher loads and sends them.
     store_.on_callbacks_queued([this] { callbacks_.notify(); });
     callbacks_.configure(config_.callbacks);
+    retention_.configure(config_.retention, {config_.redis.stream, urgent_stream_of(config_.redis)}, config_.redis.dead_stream);
     add_routes();
     if (config_.http.enabled) http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port), config_.http.max_connections);
 }
@@ -132,6 +134,8 @@ int Daemon::run() {
 //   - every 500 ms: move the scheduled jobs that are due back onto the stream;
 //   - every 2 s: refresh the queue lag and pending gauges (XINFO GROUPS);
 //   - every sixth of redis.claim_after_ms: make the entries that wait in this daemon idle again;
+//   - the retention (daemon/retention): a receipts step every retention.interval_s (sooner while
+//     there is more), the streams trimmed every 5 s;
 //   - while draining, every tick: stop once nothing is in flight, or at the drain deadline.
 void Daemon::start_tick() {
     tick_.expires_after(kTickPeriod);
@@ -163,6 +167,7 @@ void Daemon::on_tick() {
         last_lag_ = now;
         intake_.refresh_lag();
     }
+    retention_.tick();
 }
 
 void Daemon::on_signal(int signo) {
@@ -225,6 +230,8 @@ void Daemon::apply_reload(const ReloadResult& r) {
         spdlog::info("reload: {} services' callback endpoints from {}", next.callbacks.endpoints.size(),
                      next.callbacks.file.empty() ? "(none)" : next.callbacks.file);
     config_.callbacks = next.callbacks;
+    retention_.configure(next.retention, {config_.redis.stream, urgent_stream_of(config_.redis)}, config_.redis.dead_stream);
+    config_.retention = next.retention;
     // What is applied above, or read where it is used, is taken; what the parts were built from
     // waits for a restart, and each such section that changed is named.
     std::vector<std::string> restart;
@@ -282,7 +289,7 @@ void Daemon::apply_reload(const ReloadResult& r) {
     config_.quiet_hours.end_minute = next.quiet_hours.end_minute;
     std::string waiting;
     for (auto& name : restart) waiting += (waiting.empty() ? "" : ", ") + name;
-    spdlog::info("reloaded {}: templates ({}), API keys, callbacks, log level, intake limits, router, retry, quiet hours applied", config_path_,
+    spdlog::info("reloaded {}: templates ({}), API keys, callbacks, retention, log level, intake limits, router, retry, quiet hours applied", config_path_,
                  r.templates->names().size());
     if (!restart.empty())
         spdlog::warn("reload: changed but applied only at the next restart: {}", waiting);

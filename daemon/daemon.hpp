@@ -14,6 +14,7 @@
 
 #include "channels/registry.hpp"
 #include "daemon/callbacks/dispatcher.hpp"
+#include "daemon/retention/retention.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
 #include "daemon/directory/directory_service.hpp"
@@ -71,6 +72,7 @@ private:
     redis::RedisConnection urgent_reads_;  // the same on the urgent stream: never behind the other's block
     redis::RedisConnection commands_;  // everything else: XACK, XADD, XAUTOCLAIM, the schedule
     Schedule schedule_;
+    Retention retention_;  // personal data cleared and removed after its days, streams trimmed
     RateLimiter rate_limiter_;
     Caps caps_;
     std::unique_ptr<sendtime::Learner> send_time_;  // null when [send_time] is off

@@ -78,6 +78,11 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
       service_callbacks_given_up);
     line(out, "crieur_service_callbacks_waiting", "gauge", "Status callbacks loaded from the outbox and not yet taken.",
          service_callbacks_waiting.load());
+    c("crieur_retention_personal_cleared_total", "Receipts whose personal fields were cleared (retention.personal_days).",
+      retention_personal_cleared);
+    c("crieur_retention_deleted_total", "Receipts and app sessions removed whole (retention.days).", retention_deleted);
+    c("crieur_stream_entries_trimmed_total", "Acknowledged jobs trimmed from the job streams.", stream_entries_trimmed);
+    c("crieur_dead_letters_trimmed_total", "Dead letters trimmed after retention.dead_letter_days.", dead_letters_trimmed);
     line(out, "crieur_receipt_rows_total", "counter", "Rows written to the receipts database.",
          static_cast<std::int64_t>(receipts_rows));
     line(out, "crieur_receipt_batches_total", "counter", "Transactions committed to the receipts database.",

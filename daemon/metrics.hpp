@@ -54,6 +54,11 @@ struct Metrics {
     Counter service_callbacks_refused{0};    // refused for good by the endpoint (another 4xx): dropped
     Counter service_callbacks_given_up{0};   // still failing 24 h after their status change: dropped
     std::atomic<std::int64_t> service_callbacks_waiting{0};  // loaded from the outbox, not yet taken
+    // Retention (daemon/retention).
+    Counter retention_personal_cleared{0};  // receipts whose personal fields were cleared
+    Counter retention_deleted{0};           // receipts (and app sessions) removed whole
+    Counter stream_entries_trimmed{0};      // acknowledged jobs trimmed from the job streams
+    Counter dead_letters_trimmed{0};        // dead letters trimmed after retention.dead_letter_days
     std::atomic<std::int64_t> inflight{0};
     std::atomic<std::int64_t> queue_lag{-1};        // entries not yet delivered to the group (XINFO GROUPS lag)
     std::atomic<std::int64_t> pending_entries{-1};  // entries delivered and not acknowledged (group-wide)

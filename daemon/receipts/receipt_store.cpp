@@ -1,6 +1,7 @@
 #include "daemon/receipts/receipt_store.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <unordered_map>
 
 #include <boost/asio/post.hpp>
@@ -130,7 +131,99 @@ public:
         callbacks_top_ = sqlite::Stmt(db, "SELECT ifnull(max(id), 0) FROM callbacks");
         sqlite::Stmt instance(db, "SELECT value FROM meta WHERE key = 'instance'");
         if (instance.step()) instance_id_ = instance.text(0);
+        touch_message_ = sqlite::Stmt(db, "UPDATE messages SET updated_at = ?2 WHERE id = ?1");
+        // The retention's sweeps (migration 8): the messages after the cursor, in the order of
+        // their last change, up to the cutoff.
+        retention_page_ = sqlite::Stmt(db, R"(
+            SELECT id, updated_at, status IN ('queued', 'scheduled', 'sending') FROM messages INDEXED BY messages_by_updated
+            WHERE (updated_at, id) > (?1, ?2) AND updated_at < ?3 ORDER BY updated_at, id LIMIT ?4)");
+        clear_attempts_ = sqlite::Stmt(db, R"(
+            UPDATE attempts SET recipient = NULL, error_text = NULL
+            WHERE message_id = ?1 AND (recipient IS NOT NULL OR error_text IS NOT NULL))");
+        clear_events_ = sqlite::Stmt(db, "UPDATE events SET raw = NULL WHERE message_id = ?1 AND raw IS NOT NULL");
+        clear_reference_ = sqlite::Stmt(db, "UPDATE messages SET reference = NULL WHERE id = ?1 AND reference IS NOT NULL");
+        delete_events_ = sqlite::Stmt(db, "DELETE FROM events WHERE message_id = ?1");
+        delete_attempts_ = sqlite::Stmt(db, "DELETE FROM attempts WHERE message_id = ?1");
+        delete_message_ = sqlite::Stmt(db, "DELETE FROM messages WHERE id = ?1");
+        delete_sessions_ = sqlite::Stmt(db, R"(
+            DELETE FROM app_sessions WHERE rowid IN (SELECT rowid FROM app_sessions WHERE at < ?1 ORDER BY at LIMIT ?2))");
+        delete_cancelled_campaigns_ = sqlite::Stmt(db, "DELETE FROM cancelled_campaigns WHERE at < ?1");
+        save_meta_ = sqlite::Stmt(db, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+        load_retention_cursors();
     }
+
+    // Where the sweeps stopped, kept in `meta` as "<updated_at> <id>": read at start, and again
+    // after a rollback (the cursors moved in memory by the failed batch did not move on disk).
+    void load_retention_cursors() {
+        sqlite::Stmt q(db_.get(), "SELECT key, value FROM meta WHERE key IN ('retention.personal', 'retention.deleted')");
+        personal_cursor_ = deleted_cursor_ = {};
+        while (q.step()) {
+            RetentionCursor c;
+            const std::string v(q.text(1));
+            if (std::sscanf(v.c_str(), "%lld %lld", &c.at, &c.id) != 2) continue;
+            (q.text(0) == "retention.personal" ? personal_cursor_ : deleted_cursor_) = c;
+        }
+    }
+
+    RetentionResult retain(const RetentionStep& r, int& rows) {
+        RetentionResult out;
+        out.error = {};
+        if (r.personal_before_ms > 0) {
+            out.more |= sweep(personal_cursor_, "retention.personal", r.personal_before_ms, r.limit, [&](std::int64_t id) {
+                int changed = 0;
+                for (auto* st : {&clear_attempts_, &clear_events_, &clear_reference_}) {
+                    st->bind(1, id).run();
+                    changed += sqlite3_changes(db_.get());
+                }
+                rows += changed;
+                if (changed > 0) ++out.cleared;
+            });
+        }
+        if (r.delete_before_ms > 0) {
+            out.more |= sweep(deleted_cursor_, "retention.deleted", r.delete_before_ms, r.limit, [&](std::int64_t id) {
+                for (auto* st : {&delete_events_, &delete_attempts_, &delete_message_}) {
+                    st->bind(1, id).run();
+                    rows += sqlite3_changes(db_.get());
+                }
+                ++out.deleted;
+            });
+            delete_sessions_.bind(1, r.delete_before_ms).bind(2, r.limit).run();
+            out.sessions = sqlite3_changes(db_.get());
+            out.more |= out.sessions >= r.limit;
+            rows += static_cast<int>(out.sessions);
+            delete_cancelled_campaigns_.bind(1, r.delete_before_ms).run();
+            for (auto it = cancelled_campaigns_.begin(); it != cancelled_campaigns_.end();)
+                it = it->second < r.delete_before_ms ? cancelled_campaigns_.erase(it) : std::next(it);
+        }
+        return out;
+    }
+
+private:
+    struct RetentionCursor {
+        long long at = 0, id = 0;  // the last message swept: its updated_at and id
+    };
+    // Walks up to `limit` messages after the cursor and last changed before `before`, calls
+    // `take` with the final ones, and moves the cursor past them all. True: the limit was reached.
+    template <class Take>
+    bool sweep(RetentionCursor& cursor, const char* key, std::int64_t before, int limit, Take take) {
+        std::vector<std::int64_t> final_ids;
+        int seen = 0;
+        retention_page_.bind(1, static_cast<std::int64_t>(cursor.at)).bind(2, static_cast<std::int64_t>(cursor.id))
+            .bind(3, before).bind(4, limit);
+        while (retention_page_.step()) {
+            ++seen;
+            cursor.id = retention_page_.int64(0);
+            cursor.at = retention_page_.int64(1);
+            if (retention_page_.int64(2) == 0) final_ids.push_back(cursor.id);
+        }
+        retention_page_.reset();
+        for (auto id : final_ids) take(id);
+        if (seen > 0)
+            save_meta_.bind(1, key).bind(2, std::to_string(cursor.at) + " " + std::to_string(cursor.id)).run();
+        return seen >= limit;
+    }
+
+public:
 
     const std::string& instance_id() const { return instance_id_; }
 
@@ -299,6 +392,10 @@ public:
             if (e.status == Status::failed && !job_id.empty())
                 late_failures_.push_back({std::string(job_id), attempt.channel, e.provider, e.provider_status, attempt.n,
                                           e.temporary});
+        } else if (!e.raw.empty()) {
+            // A report that changes nothing still brings a raw body: the message counts as changed,
+            // so that the retention's sweep comes back for it (migration 8).
+            touch_message_.bind(1, attempt.message_id).bind(2, now).run();
         }
     }
 
@@ -456,6 +553,9 @@ private:
     sqlite::Stmt engaged_attempt_, insert_engagement_, insert_session_, erase_sessions_;
     sqlite::Stmt erase_callbacks_, clear_callback_services_, add_callback_service_, drop_orphan_callbacks_,
         delete_callback_, fail_callback_, callbacks_top_;
+    sqlite::Stmt touch_message_, retention_page_, clear_attempts_, clear_events_, clear_reference_, delete_events_,
+        delete_attempts_, delete_message_, delete_sessions_, delete_cancelled_campaigns_, save_meta_;
+    RetentionCursor personal_cursor_, deleted_cursor_;
     std::string instance_id_;
     bool callback_triggers_ = false;  // created on this connection (schema::callback_triggers())
     std::vector<BadAddress> bad_addresses_;
@@ -579,6 +679,12 @@ void ReceiptStore::cancel(CancelRequest req, std::function<void(CancelResult)> d
     push({std::move(req), {}, {}, {}, std::move(done)});
 }
 
+void ReceiptStore::retain(RetentionStep step, std::function<void(RetentionResult)> done) {
+    Pending p{std::move(step), {}, {}, {}};
+    p.on_retention = std::move(done);
+    push(std::move(p));
+}
+
 void ReceiptStore::set_callback_services(CallbackServices services) { push({std::move(services), {}, {}, {}}); }
 void ReceiptStore::settle_callbacks(CallbacksSettled settled) { push({std::move(settled), {}, {}, {}}); }
 
@@ -606,6 +712,7 @@ void ReceiptStore::writer_loop() {
     std::vector<BeginResult> begins;
     std::vector<EventVerdict> events;
     std::vector<CancelResult> cancels;
+    std::vector<RetentionResult> retentions;
     std::vector<Pending> retried;  // outcomes whose batch failed: written again after a pause
     std::int64_t callbacks_top = 0;  // the outbox's highest row id after the last commit
     for (;;) {
@@ -623,6 +730,7 @@ void ReceiptStore::writer_loop() {
         begins.assign(batch.size(), BeginResult{});
         events.assign(batch.size(), EventVerdict::failed);
         cancels.assign(batch.size(), CancelResult{});
+        retentions.assign(batch.size(), RetentionResult{});
         int rows = 0;
         bool ok = true, erased = false, callbacks_queued = false;
         try {
@@ -636,6 +744,7 @@ void ReceiptStore::writer_loop() {
                 else if (auto* k = std::get_if<CancelRequest>(&r)) cancels[i] = writer_->cancel(*k, rows);
                 else if (auto* c = std::get_if<CallbackServices>(&r)) writer_->set_callback_services(*c, rows);
                 else if (auto* d = std::get_if<CallbacksSettled>(&r)) writer_->settle_callbacks(*d, rows);
+                else if (auto* t = std::get_if<RetentionStep>(&r)) retentions[i] = writer_->retain(*t, rows);
                 else if (auto* x = std::get_if<EraseRequest>(&r)) {
                     writer_->erase_citizen(*x, rows);
                     erased = true;
@@ -652,6 +761,7 @@ void ReceiptStore::writer_loop() {
             writer_->rollback();
             try {
                 writer_->recheck_callback_triggers();
+                writer_->load_retention_cursors();
             } catch (const std::exception&) {
             }
             ok = false;
@@ -680,6 +790,7 @@ void ReceiptStore::writer_loop() {
                 }
                 events[i] = EventVerdict::failed;
                 cancels[i] = CancelResult{};
+                retentions[i] = RetentionResult{};
             }
         }
         auto bad = writer_->take_bad_addresses();
@@ -695,8 +806,8 @@ void ReceiptStore::writer_loop() {
         }
         // Completions go back to the io_context in one handler, in the order they were asked.
         boost::asio::post(io_, [this, batch = std::move(batch), begins = std::move(begins), events = std::move(events),
-                                 cancels = std::move(cancels), bad = std::move(bad), late = std::move(late), ok,
-                                 callbacks_queued]() mutable {
+                                 cancels = std::move(cancels), retentions = std::move(retentions), bad = std::move(bad),
+                                 late = std::move(late), ok, callbacks_queued]() mutable {
             if (callbacks_queued && on_callbacks_queued_) on_callbacks_queued_();
             if (on_bad_address_)
                 for (auto& b : bad) on_bad_address_(b);
@@ -707,6 +818,7 @@ void ReceiptStore::writer_loop() {
                 else if (batch[i].on_done) batch[i].on_done(ok ? std::error_code{} : make_error_code(errc::store_failed));
                 else if (batch[i].on_event) batch[i].on_event(events[i]);
                 else if (batch[i].on_cancel) batch[i].on_cancel(cancels[i]);
+                else if (batch[i].on_retention) batch[i].on_retention(retentions[i]);
             }
         });
         // After the failed batch's other completions are on their way: they do not wait for the pause.
@@ -722,6 +834,7 @@ void ReceiptStore::writer_loop() {
         begins = {};
         events = {};
         cancels = {};
+        retentions = {};
     }
 }
 

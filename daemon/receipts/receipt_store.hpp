@@ -170,6 +170,23 @@ struct CallbackServices {
     std::int64_t drop_before_ms = 0;
 };
 
+// One step of the retention (docs/privacy.md), run on the writer thread inside a normal batch:
+// each sweep walks the messages in the order of their last change, from where the previous step
+// stopped, and takes at most `limit` of them. Messages not yet final (queued, scheduled,
+// sending) are passed over: their next change brings them back, later.
+struct RetentionStep {
+    std::int64_t personal_before_ms = 0;  // clear the personal fields of messages last changed before; 0: none
+    std::int64_t delete_before_ms = 0;    // remove messages (and app sessions) last changed before; 0: none
+    int limit = 500;
+};
+struct RetentionResult {
+    std::error_code error = errc::store_failed;  // none: committed
+    std::int64_t cleared = 0;   // messages whose personal fields were cleared
+    std::int64_t deleted = 0;   // messages removed with their attempts and events
+    std::int64_t sessions = 0;  // app sessions removed
+    bool more = false;          // a sweep stopped at its limit: there is more to do now
+};
+
 enum class EventVerdict {
     recorded,  // matched to its attempt and recorded
     buffered,  // no attempt has that id yet (the callback overtook the send's answer): kept until one has
@@ -217,6 +234,9 @@ public:
     // This database's random instance id (part of every webhook-id).
     const std::string& instance_id() const { return instance_id_; }
 
+    // One step of the retention; `done` on the io_context after its commit.
+    void retain(RetentionStep step, std::function<void(RetentionResult)> done);
+
     // Commits what is queued and stops both threads. Completions still posted are run by the io_context.
     void stop();
 
@@ -230,13 +250,14 @@ public:
 
 private:
     using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest,
-                                 Engagement, CallbackServices, CallbacksSettled>;
+                                 Engagement, CallbackServices, CallbacksSettled, RetentionStep>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;
         std::function<void(std::error_code)> on_done;  // errc::store_failed when the batch was rolled back
         std::function<void(EventVerdict)> on_event;
         std::function<void(CancelResult)> on_cancel;
+        std::function<void(RetentionResult)> on_retention;
         int tries = 0;  // a send's outcome is written again when its batch fails (kFinishTries times)
     };
     // About a minute of retries (50 ms doubling to 5 s) before an outcome is given up as failed.

@@ -46,21 +46,21 @@ TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, 
     const HttpResult again = request_as(daemon, key, "POST", "/v1/messages?preview=1", job("api-1"));
     CHECK(again.status == 202);
     CHECK(again.body == sent.body);
-    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 1);
+    CHECK(entries_added(client) == 1);
     const HttpResult reused = request_as(daemon, key, "POST", "/v1/messages", job("api-1", R"(,"priority":"bulk")"));
     CHECK(reused.status == 409);
     CHECK(reused.header("Content-Type") == "application/problem+json");
     CHECK(reused.body.find(R"("type":"urn:crieur:problem:id_reused")") != std::string::npos);
-    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 1);
+    CHECK(entries_added(client) == 1);
 
     // A Redis that lost its scripts (restarted, SCRIPT FLUSH): the script is sent again.
     client.command({"SCRIPT", "FLUSH"});
     CHECK(request_as(daemon, key, "POST", "/v1/messages", job("api-after-flush")).status == 202);
-    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 2);
+    CHECK(entries_added(client) == 2);
 
     // Urgent jobs go to the urgent stream.
     CHECK(request_as(daemon, key, "POST", "/v1/messages", job("api-urgent", R"(,"priority":"urgent")")).status == 202);
-    CHECK(client.integer({"XLEN", "crieur:jobs:urgent"}) == 1);
+    CHECK(entries_added(client, "crieur:jobs:urgent") == 1);
 
     // Problems, each naming what was wrong; nothing queued for any of them.
     auto refused = [&](const std::string& body, int status, const std::string& code, const std::string& field) {
@@ -74,7 +74,7 @@ TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, 
     refused(R"({"v":1,"id":"api-4","template":"passport_expiry","to":{"sms":"+33612345678"},"data":{}})", 422, "bad_template_data", "");
     refused("not json", 422, "job_not_json", "");
     refused(job("api-5", R"(,"service":"social")"), 403, "wrong_service", "service");
-    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 2);
+    CHECK(entries_added(client) == 2);
 
     CHECK(request_as(daemon, reader, "POST", "/v1/messages", job("api-6")).status == 403);  // no `send` scope
     const HttpResult tested = request_as(daemon, test_key, "POST", "/v1/messages", job("api-7", R"(,"test":false)"));
@@ -117,13 +117,13 @@ TEST_CASE("POST /v1/messages/batch: each line answered in order, the good ones q
     CHECK(answers[500].rfind(R"({"line":502,"id":"b-bad","status":422,"problem":{"type":"urn:crieur:problem:job_unknown_field")", 0) == 0);
     CHECK(answers[501].rfind(R"({"line":503,"status":422,"problem":{"type":"urn:crieur:problem:job_not_json")", 0) == 0);
     CHECK(answers[502].rfind(R"({"line":504,"id":"b-7","status":409)", 0) == 0);
-    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 500);
+    CHECK(entries_added(client) == 500);
     REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 500; }, 20s));
 
     // The same batch again: every good line answers as before, nothing more is queued.
     const HttpResult again = request_as(daemon, key, "POST", "/v1/messages/batch", body);
     CHECK(again.body == r.body);
-    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 500);
+    CHECK(entries_added(client) == 500);
 
     // Over 1 MiB in all, under the batch's own limit: taken whole.
     std::string large;
@@ -134,7 +134,7 @@ TEST_CASE("POST /v1/messages/batch: each line answered in order, the good ones q
     std::size_t accepted = 0;
     for (std::size_t at = taken.body.find("\"status\":202"); at != std::string::npos; at = taken.body.find("\"status\":202", at + 1)) ++accepted;
     CHECK(accepted == 5000);
-    CHECK(client.integer({"XLEN", "crieur:jobs"}) == 5500);
+    CHECK(entries_added(client) == 5500);
 
     std::string too_many;
     for (int i = 0; i < 10'001; ++i) too_many += R"({"v":1})" "\n";

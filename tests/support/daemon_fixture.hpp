@@ -147,6 +147,16 @@ inline long long pending_count(redis::SyncClient& redis) {
     return r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->integer : -1;
 }
 
+// How many entries were ever added to the stream (XLEN counts only those not yet trimmed: the
+// daemon trims acknowledged jobs).
+inline long long entries_added(redis::SyncClient& redis, const char* stream = "crieur:jobs") {
+    auto r = redis.command({"XINFO", "STREAM", stream});
+    if (!r || r->type != REDIS_REPLY_ARRAY) return -1;
+    for (std::size_t i = 0; i + 1 < r->elements; i += 2)
+        if (redis::text(r->element[i]) == "entries-added") return r->element[i + 1]->integer;
+    return -1;
+}
+
 // job_id → how many outbox lines carry it.
 inline std::map<std::string, int> outbox_counts(const std::string& path) {
     std::map<std::string, int> counts;

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -273,4 +274,22 @@ TEST_CASE("an empty API key file or variable is a config error, not an open API"
     p = problems(std::string(kMinimal) + "[http]\napi_token_env = \"CRIEUR_CONFIG_TEST_EMPTY\"\n");
     REQUIRE(p.size() == 1);
     CHECK(p[0] == "crieur.toml:6: http.api_token_env: environment variable CRIEUR_CONFIG_TEST_EMPTY is empty");
+}
+
+TEST_CASE("retention: 7 and 90 days by default, days never shorter than personal_days, 0 keeps for ever and says so") {
+    Config c = parse_config(kMinimal, "crieur.toml", "/");
+    CHECK(c.retention.personal_days == 7);
+    CHECK(c.retention.days == 90);
+    CHECK(c.retention.trim_streams);
+    auto p = problems(std::string(kMinimal) + "[retention]\npersonal_days = 30\ndays = 10\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].rfind("crieur.toml:7: retention.days: days = 10 removes receipts before their personal fields are due", 0) == 0);
+    Config forever = parse_config(std::string(kMinimal) + "[retention]\npersonal_days = 0\ndays = 0\n", "crieur.toml", "/");
+    CHECK(forever.retention.days == 0);
+    CHECK(std::count_if(forever.notices.begin(), forever.notices.end(),
+                        [](const std::string& n) { return n.find("kept for ever") != std::string::npos; }) == 2);
+    // Personal fields kept until the receipts go: allowed. A batch too small: its range.
+    CHECK(parse_config(std::string(kMinimal) + "[retention]\npersonal_days = 0\n", "crieur.toml", "/").retention.days == 90);
+    CHECK(problems(std::string(kMinimal) + "[retention]\nbatch = 5\n") ==
+          std::vector<std::string>{"crieur.toml:6: retention.batch: expected an integer from 10 to 10000"});
 }
