@@ -245,6 +245,8 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.secret("api_token", c.http.api_token);
         s.path("keys_file", c.http.keys_file);
         s.integer("requests_per_key_per_s", c.http.requests_per_key_per_s, 0, 1'000'000);
+        s.string("public_listen", c.http.public_listen);
+        s.integer("public_port", c.http.public_port, 0, 65535);
         s.reject_unknown();
         if (!c.http.keys_file.empty()) {
             auto read = keys::read_key_file(c.http.keys_file);
@@ -262,6 +264,21 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
             problems.push_back(where + ": http.listen: " + c.http.listen +
                                " is reachable from other machines: set http.keys_file (crieur keys create) or "
                                "http.api_token_file (or api_token_env), or listen on 127.0.0.1");
+        // The public listener serves only what must be reachable from outside (hooks, links).
+        const toml::node* public_port = root["http"]["public_port"].node();
+        const std::string public_where = name + ":" + std::to_string(public_port ? public_port->source().begin.line : 1);
+        boost::asio::ip::make_address(c.http.public_listen, bad);
+        if (bad) {
+            const toml::node* at = root["http"]["public_listen"].node();
+            problems.push_back(name + ":" + std::to_string(at ? at->source().begin.line : 1) + ": http.public_listen: '" +
+                               c.http.public_listen + "' is not an IP address");
+        }
+        else if (c.http.enabled && c.http.public_port != 0 && c.http.public_port == c.http.port)
+            problems.push_back(public_where + ": http.public_port: " + std::to_string(c.http.public_port) +
+                               " is http.port too: the public listener needs a port of its own");
+        else if (c.http.enabled && c.http.public_port == 0)
+            c.notices.push_back("http.public_port is not set: the providers' callbacks (/hooks/), unsubscribe (/u/) and "
+                                "tracking links (/t/) are served by the one listener with /v1; set it to serve them apart");
     }
     {
         auto s = section("callbacks");

@@ -71,6 +71,10 @@ struct HttpConfig {
     std::string keys_file;  // the services' API keys (JSON lines, `crieur keys`); empty: none
     std::vector<keys::ApiKey> api_keys;  // read from keys_file with the config, and again on reload
     int requests_per_key_per_s = 100;     // each service key's requests; 0: no limit
+    // The public listener: /hooks/, /u/, /t/ (and /healthz), what providers and citizens reach;
+    // then the listener above serves the rest only. 0: one listener serves everything.
+    std::string public_listen = "127.0.0.1";
+    int public_port = 0;
     bool operator==(const HttpConfig&) const = default;
 };
 

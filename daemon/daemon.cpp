@@ -73,7 +73,8 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
                      [this](Job job, Resume resume, const StreamEntry& entry, std::function<void(Disposition)> done) {
                          return pipeline_.process(std::move(job), std::move(resume), entry, std::move(done));
                      }),
-      http_(io_, routes_), watchdog_(io_, [this] { return !stopped_; }), signals_(io_, SIGTERM, SIGINT, SIGHUP),
+      http_(io_, routes_, config_.http.public_port ? http::Exposure::internal : http::Exposure::all),
+      public_http_(io_, routes_, http::Exposure::external), watchdog_(io_, [this] { return !stopped_; }), signals_(io_, SIGTERM, SIGINT, SIGHUP),
       tick_(io_) {
     // A provider's callback said an address cannot be reached: the directory stops using it.
     store_.on_bad_address([this](const BadAddress& b) { directory_.invalidate(b.channel, b.recipient, b.reason); });
@@ -84,7 +85,12 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     callbacks_.configure(config_.callbacks);
     retention_.configure(config_.retention, {config_.redis.stream, urgent_stream_of(config_.redis)}, config_.redis.dead_stream);
     add_routes();
-    if (config_.http.enabled) http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port), config_.http.max_connections);
+    if (config_.http.enabled) {
+        http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port), config_.http.max_connections);
+        if (config_.http.public_port)
+            public_http_.start(config_.http.public_listen, static_cast<unsigned short>(config_.http.public_port),
+                               config_.http.max_connections);
+    }
 }
 
 Daemon::~Daemon() {
@@ -119,10 +125,14 @@ int Daemon::run() {
     start_tick();
     watchdog_.start();
     for (auto& notice : config_.notices) spdlog::info("config: {}", notice);
-    spdlog::info("crieurd {}: consumer {} in group {} on {} and {} at {}:{}; receipts in {}; http on {}:{}",
+    const std::string listeners =
+        config_.http.public_port ? fmt::format("http on {}:{} (internal), {}:{} (public: hooks and links)", config_.http.listen,
+                                               http_.port(), config_.http.public_listen, public_http_.port())
+                                 : fmt::format("http on {}:{}", config_.http.listen, http_.port());
+    spdlog::info("crieurd {}: consumer {} in group {} on {} and {} at {}:{}; receipts in {}; {}",
                  CRIEUR_VERSION, intake_.consumer(), config_.redis.group, config_.redis.stream,
                  urgent_stream_of(config_.redis), config_.redis.host,
-                 config_.redis.port, config_.receipts.path, config_.http.listen, http_.port());
+                 config_.redis.port, config_.receipts.path, listeners);
     systemd::notify_ready();
     io_.run();
     return 0;
@@ -318,6 +328,7 @@ void Daemon::finish_stop() {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     http_.stop();
+    public_http_.stop();
     reads_.stop();
     urgent_reads_.stop();
     commands_.stop();

@@ -80,7 +80,8 @@ private:
     Intake intake_;
     Intake urgent_intake_;
     http::Routes routes_;
-    http::HttpServer http_;
+    http::HttpServer http_;         // the internal listener (all the routes when there is no public one)
+    http::HttpServer public_http_;  // the public listener (http.public_port): hooks and links only
     systemd::Watchdog watchdog_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer tick_;

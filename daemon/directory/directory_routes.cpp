@@ -175,7 +175,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                     reply({200, "text/plain; charset=utf-8", "Unsubscribed.\n", {}});
                 });
         });
-    }, http::Access::open);
+    }, http::Access::external);
     // A GET (a link scanner, or a citizen clicking the link in a client without one-click) changes
     // nothing: it shows a button that POSTs.
     routes.add("GET", "/u/", [&config](const Request&, std::string_view token, Reply reply) {
@@ -187,7 +187,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
             "<p>Ne plus recevoir les messages d'information par e-mail / Stop information e-mails</p>"
             "<button type=\"submit\">Confirmer / Confirm</button></form></html>";
         reply({200, "text/html; charset=utf-8", std::move(page), {}});
-    }, http::Access::open);
+    }, http::Access::external);
 }
 
 }  // namespace crieur::directory

@@ -105,7 +105,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
         record_one(store, {*id, "email", "open", "", to_unix_ms(clock.now()), "image"});
         reply({200, "image/gif", std::string(reinterpret_cast<const char*>(kPixel), sizeof kPixel),
                {{"Cache-Control", "no-store, private"}}});
-    }, http::Access::open);
+    }, http::Access::external);
 
     routes.add("GET", "/t/c/", [&config, &store, &clock](const Request& req, std::string_view token, Reply reply) {
         std::string url;
@@ -119,7 +119,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
         record_one(store, {*id, "email", "click", "", to_unix_ms(clock.now()), "link"});
         reply({302, "text/plain; charset=utf-8", "Moved: " + url + "\n",
                {{"Location", url}, {"Cache-Control", "no-store, private"}, {"Referrer-Policy", "no-referrer"}}});
-    }, http::Access::open);
+    }, http::Access::external);
 }
 
 }  // namespace crieur::engagement

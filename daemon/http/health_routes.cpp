@@ -11,7 +11,7 @@ void add_health_routes(Routes& routes, std::function<Readiness()> readiness, Met
     routes.add(
         "GET", "/healthz",
         [](const Request&, std::string_view, Reply reply) { reply({200, "application/json", R"({"status":"ok"})", {}}); },
-        Access::open);
+        Access::probe);
     routes.add(
         "GET", "/readyz",
         [readiness = std::move(readiness)](const Request&, std::string_view, Reply reply) {

@@ -70,8 +70,8 @@ void add_hook_routes(Routes& routes, const ChannelRegistry& channels, ReceiptSto
         }
         pending->done();
     };
-    routes.add("GET", "/hooks/", hook, Access::open);
-    routes.add("POST", "/hooks/", hook, Access::open);
+    routes.add("GET", "/hooks/", hook, Access::external);
+    routes.add("POST", "/hooks/", hook, Access::external);
 }
 
 }  // namespace crieur::http

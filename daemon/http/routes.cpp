@@ -47,14 +47,23 @@ std::int64_t Routes::wait_for(const std::string& key_id) const {
     return static_cast<std::int64_t>((1 - b.tokens) * 1000.0 / rate_per_s_) + 1;
 }
 
-void Routes::dispatch(const Request& req, Reply reply) const {
+void Routes::dispatch(const Request& req, Reply reply, Exposure on) const {
+    // A route the listener does not serve does not exist there: 404, as for any unknown path.
+    auto served = [on](const Route& r) {
+        switch (on) {
+            case Exposure::all: return true;
+            case Exposure::internal: return r.access != Access::external;
+            case Exposure::external: return r.access == Access::external || r.access == Access::probe;
+        }
+        return false;
+    };
     bool path_known = false;
     // An exact path first: POST /v1/messages/batch is not a message id under POST /v1/messages/.
     const Route* exact = nullptr;
     for (const auto& r : routes_)
-        if (r.path == req.path && r.method == req.method) exact = &r;
+        if (r.path == req.path && r.method == req.method && served(r)) exact = &r;
     for (const auto& r : routes_) {
-        if (exact && &r != exact) continue;
+        if ((exact && &r != exact) || !served(r)) continue;
         const bool prefix = r.path.ends_with('/');
         const bool match = prefix ? req.path.starts_with(r.path) && req.path.size() > r.path.size() : req.path == r.path;
         if (!match) continue;

@@ -49,17 +49,25 @@ using Reply = std::function<void(Response)>;
 // `tail` is what follows the route's prefix (for "/v1/messages/" routes: the id).
 using Handler = std::function<void(const Request& req, std::string_view tail, Reply reply)>;
 
-// Who may call a route. `open` is for what providers, citizens' mail clients and probes must
-// reach without our key: they prove themselves otherwise (a signature, a signed token) or read
-// nothing personal (/healthz).
-enum class Access { key, open };
+// Who may call a route, and on which listener (http.port, the internal one; http.public_port,
+// the public one, when set):
+//   key:      a key with the route's scope; internal listener.
+//   open:     no key, reads nothing personal (/readyz); internal listener.
+//   external: what providers and citizens' mail clients must reach without our key (/hooks/,
+//             /u/, /t/): they prove themselves otherwise (a signature, a signed token); public
+//             listener only, so that a reverse proxy publishing it never exposes /v1.
+//   probe:    no key, reads nothing (/healthz); every listener, for the probes in front of each.
+enum class Access { key, open, external, probe };
+
+// Which routes a listener serves: `all` when there is one listener (http.public_port = 0).
+enum class Exposure { all, internal, external };
 
 class Routes {
 public:
     // A path ending in '/' matches every path under it.
     void add(std::string method, std::string path, Handler handler, Access access = Access::key);
     void add(std::string method, std::string path, Handler handler, keys::Scope scope);
-    void dispatch(const Request& req, Reply reply) const;
+    void dispatch(const Request& req, Reply reply, Exposure on = Exposure::all) const;
     // The largest request body a path takes: 1 MiB unless a route set more (a batch of jobs).
     void set_body_limit(std::string path, std::uint64_t bytes);
     std::uint64_t body_limit(std::string_view path) const;

@@ -28,8 +28,8 @@ constexpr auto kReadTimeout = std::chrono::seconds(30);
 class Session : public std::enable_shared_from_this<Session> {
 public:
     // `open` counts the live sessions (for the connection cap); a session is one until it ends.
-    Session(tcp::socket&& socket, const Routes& routes, std::shared_ptr<std::atomic<int>> open)
-        : stream_(std::move(socket)), routes_(routes), open_(std::move(open)) {
+    Session(tcp::socket&& socket, const Routes& routes, Exposure exposure, std::shared_ptr<std::atomic<int>> open)
+        : stream_(std::move(socket)), routes_(routes), exposure_(exposure), open_(std::move(open)) {
         open_->fetch_add(1, std::memory_order_relaxed);
     }
     ~Session() { open_->fetch_sub(1, std::memory_order_relaxed); }
@@ -89,7 +89,7 @@ private:
         // Handlers may answer later (after a database query): the session waits for its reply.
         routes_.dispatch(request, [self = shared_from_this()](Response r) {
             asio::dispatch(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->send(std::move(r)); });
-        });
+        }, exposure_);
     }
 
     void send(Response r) {
@@ -118,6 +118,7 @@ private:
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     const Routes& routes_;
+    Exposure exposure_;
     std::shared_ptr<std::atomic<int>> open_;
     unsigned version_ = 11;
     bool keep_alive_ = true;
@@ -127,9 +128,10 @@ private:
 
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
 public:
-    Listener(asio::io_context& io, const Routes& routes, const tcp::endpoint& endpoint, int max_connections)
+    Listener(asio::io_context& io, const Routes& routes, Exposure exposure, const tcp::endpoint& endpoint,
+             int max_connections)
         : io_(io), acceptor_(asio::make_strand(io)), retry_(acceptor_.get_executor()), routes_(routes),
-          max_connections_(max_connections) {
+          exposure_(exposure), max_connections_(max_connections) {
         acceptor_.open(endpoint.protocol());
         acceptor_.set_option(asio::socket_base::reuse_address(true));
         acceptor_.bind(endpoint);
@@ -173,7 +175,7 @@ private:
         } else {
             if (refusing_) spdlog::info("http: under the connection cap again ({} open)", open());
             refusing_ = false;
-            std::make_shared<Session>(std::move(s), routes_, open_)->start();
+            std::make_shared<Session>(std::move(s), routes_, exposure_, open_)->start();
         }
         accept();
     }
@@ -183,18 +185,20 @@ private:
     tcp::acceptor acceptor_;
     asio::steady_timer retry_;
     const Routes& routes_;
+    Exposure exposure_;
     int max_connections_;
     std::shared_ptr<std::atomic<int>> open_ = std::make_shared<std::atomic<int>>(0);
     std::chrono::milliseconds backoff_{0};
     bool refusing_ = false;
 };
 
-HttpServer::HttpServer(asio::io_context& io, const Routes& routes) : io_(io), routes_(routes) {}
+HttpServer::HttpServer(asio::io_context& io, const Routes& routes, Exposure exposure)
+    : io_(io), routes_(routes), exposure_(exposure) {}
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start(const std::string& address, unsigned short port, int max_connections) {
     tcp::endpoint endpoint(asio::ip::make_address(address), port);
-    listener_ = std::make_shared<Listener>(io_, routes_, endpoint, max_connections);
+    listener_ = std::make_shared<Listener>(io_, routes_, exposure_, endpoint, max_connections);
     listener_->accept();
 }
 

@@ -15,7 +15,8 @@ namespace crieur::http {
 
 class HttpServer {
 public:
-    HttpServer(boost::asio::io_context& io, const Routes& routes);
+    // `exposure`: which of the table's routes this listener serves (the others answer 404).
+    HttpServer(boost::asio::io_context& io, const Routes& routes, Exposure exposure = Exposure::all);
     ~HttpServer();
 
     // Binds and starts accepting; throws std::system_error when the address cannot be bound.
@@ -28,6 +29,7 @@ private:
     class Listener;
     boost::asio::io_context& io_;
     const Routes& routes_;
+    Exposure exposure_;
     std::shared_ptr<Listener> listener_;
 };
 

@@ -714,3 +714,31 @@ TEST_CASE("SIGHUP rotates the API key, applies the routing rules, and names each
     CHECK(log.find("[router]") == std::string::npos);  // applied, so not named
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("with http.public_port, the hooks and links are served apart from /v1 and /metrics") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    const int public_port = free_port();
+    DaemonOptions options;
+    options.extra_http = "public_port = " + std::to_string(public_port) + "\n";
+    DaemonUnderTest daemon(dir, redis, options);
+    daemon.start();
+    // The public listener: a provider's callback reaches the hooks (which know no hook by that
+    // name), a citizen's unsubscribe link its page (which knows no such token); /v1 and /metrics
+    // do not exist there ("no such resource": the route table's own 404).
+    const std::string unknown_route = "no such resource";
+    CHECK(http_post(public_port, "/hooks/nope", "x=1").body.find("no such hook") != std::string::npos);
+    CHECK(http_get(public_port, "/u/not-a-token").status != 0);
+    CHECK(http_get(public_port, "/u/not-a-token").body.find(unknown_route) == std::string::npos);
+    CHECK(http_get(public_port, "/healthz").status == 200);
+    CHECK(http_request(public_port, "GET", "/metrics", {}, {api_auth()}).body.find(unknown_route) != std::string::npos);
+    CHECK(http_request(public_port, "GET", "/v1/messages/x", {}, {api_auth()}).body.find(unknown_route) != std::string::npos);
+    CHECK(http_get(public_port, "/readyz").status == 404);
+    // The internal listener: the API and the operators' routes, not the hooks and links.
+    CHECK(daemon.api("GET", "/metrics").status == 200);
+    CHECK(http_get(daemon.http_port(), "/readyz").status == 200);
+    CHECK(http_post(daemon.http_port(), "/hooks/nope", "x=1").body.find(unknown_route) != std::string::npos);
+    CHECK(http_get(daemon.http_port(), "/u/not-a-token").body.find(unknown_route) != std::string::npos);
+    CHECK(read_file(daemon.log()).find("(public: hooks and links)") != std::string::npos);
+    CHECK(daemon.stop() == 0);
+}

@@ -243,8 +243,8 @@ TEST_CASE("the older one-section-per-type form is still read, as an instance nam
     CHECK(c.provider_defaults.max_connections == 12);
     CHECK(c.links.unsubscribe_url == "https://m.example.fr/u");  // the links lived in [smtp]
     CHECK(c.links.secret == "s-123");
-    REQUIRE(c.notices.size() == 1);
-    CHECK(c.notices[0] == "crieur.toml:7: [twilio] is read as [[providers]] type = \"twilio\", name = \"twilio\"");
+    CHECK(std::count(c.notices.begin(), c.notices.end(),
+                     "crieur.toml:7: [twilio] is read as [[providers]] type = \"twilio\", name = \"twilio\"") == 1);
     CHECK(problems(std::string(kMinimal) + "[links]\nunsubscribe_url = \"https://m.example.fr/u\"\n")[0] ==
           "crieur.toml:5: links.secret_env: required (or secret_file) with unsubscribe_url or tracking_url: it signs the links");
 }
@@ -292,4 +292,19 @@ TEST_CASE("retention: 7 and 90 days by default, days never shorter than personal
     CHECK(parse_config(std::string(kMinimal) + "[retention]\npersonal_days = 0\n", "crieur.toml", "/").retention.days == 90);
     CHECK(problems(std::string(kMinimal) + "[retention]\nbatch = 5\n") ==
           std::vector<std::string>{"crieur.toml:6: retention.batch: expected an integer from 10 to 10000"});
+}
+
+TEST_CASE("the public listener: a port of its own, and one listener for all said at start-up") {
+    Config one = parse_config(kMinimal, "crieur.toml", "/");
+    CHECK(one.http.public_port == 0);
+    CHECK(std::count_if(one.notices.begin(), one.notices.end(),
+                        [](const std::string& n) { return n.rfind("http.public_port is not set", 0) == 0; }) == 1);
+    Config two = parse_config(std::string(kMinimal) + "[http]\npublic_port = 8081\n", "crieur.toml", "/");
+    CHECK(two.http.public_port == 8081);
+    CHECK(std::none_of(two.notices.begin(), two.notices.end(),
+                       [](const std::string& n) { return n.find("public_port") != std::string::npos; }));
+    CHECK(problems(std::string(kMinimal) + "[http]\nport = 8080\npublic_port = 8080\n") ==
+          std::vector<std::string>{"crieur.toml:7: http.public_port: 8080 is http.port too: the public listener needs a port of its own"});
+    CHECK(problems(std::string(kMinimal) + "[http]\npublic_listen = \"here\"\npublic_port = 8081\n")[0] ==
+          "crieur.toml:6: http.public_listen: 'here' is not an IP address");
 }

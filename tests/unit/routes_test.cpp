@@ -9,13 +9,14 @@ namespace keys = crieur::keys;
 
 namespace {
 // Dispatches one request and returns the status it got.
-int status_of(const Routes& routes, const std::string& method, const std::string& path, const std::string& auth = {}) {
+int status_of(const Routes& routes, const std::string& method, const std::string& path, const std::string& auth = {},
+              Exposure on = Exposure::all) {
     Request req;
     req.method = method;
     req.path = path;
     if (!auth.empty()) req.headers.emplace_back("authorization", auth);
     int status = 0;
-    routes.dispatch(req, [&](Response r) { status = r.status; });
+    routes.dispatch(req, [&](Response r) { status = r.status; }, on);
     return status;
 }
 
@@ -97,4 +98,31 @@ TEST_CASE("a service key past its request rate is answered 429 with Retry-After,
     for (int i = 0; i < 10; ++i) CHECK(status_of(routes, "GET", "/v1/messages/m", "Bearer ops-token") == 200);
     routes.set_request_rate(0);
     CHECK(status_of(routes, "GET", "/v1/messages/m", "Bearer " + a.token) == 200);
+}
+
+TEST_CASE("with two listeners, the public one serves the hooks and links only, the internal one everything else") {
+    bool reached = false;
+    Routes routes = table(&reached);
+    routes.set_api_token("s3cret-key");
+    auto ok = [](const Request&, std::string_view, Reply reply) { reply({200, "", "", {}}); };
+    routes.add("POST", "/hooks/", ok, Access::external);
+    routes.add("GET", "/u/", ok, Access::external);
+    routes.add("GET", "/livez", ok, Access::probe);
+    const std::string key = "Bearer s3cret-key";
+    // The public listener: hooks, links and the probe; /v1 and the open /healthz do not exist there.
+    CHECK(status_of(routes, "POST", "/hooks/twilio", {}, Exposure::external) == 200);
+    CHECK(status_of(routes, "GET", "/u/token", {}, Exposure::external) == 200);
+    CHECK(status_of(routes, "GET", "/livez", {}, Exposure::external) == 200);
+    CHECK(status_of(routes, "GET", "/v1/messages/m-1", key, Exposure::external) == 404);
+    CHECK(status_of(routes, "GET", "/healthz", {}, Exposure::external) == 404);
+    CHECK(status_of(routes, "GET", "/hooks/twilio", {}, Exposure::external) == 405);
+    CHECK_FALSE(reached);
+    // The internal listener: everything but the hooks and links.
+    CHECK(status_of(routes, "POST", "/hooks/twilio", {}, Exposure::internal) == 404);
+    CHECK(status_of(routes, "GET", "/u/token", {}, Exposure::internal) == 404);
+    CHECK(status_of(routes, "GET", "/livez", {}, Exposure::internal) == 200);
+    CHECK(status_of(routes, "GET", "/v1/messages/m-1", key, Exposure::internal) == 200);
+    // One listener: all of them.
+    CHECK(status_of(routes, "POST", "/hooks/twilio", {}, Exposure::all) == 200);
+    CHECK(status_of(routes, "GET", "/healthz", {}, Exposure::all) == 200);
 }
