@@ -11,7 +11,7 @@ namespace crieur::directory {
 
 namespace {
 
-using http::json_error;
+using http::status_problem;
 using http::Reply;
 using http::Request;
 using http::Response;
@@ -61,11 +61,11 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
 
     routes.add("GET", "/v1/citizens/", [&directory](const Request&, std::string_view tail, Reply reply) {
         auto parts = split_tail(tail);
-        if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
+        if (!parts || !parts->second.empty()) return reply(http::problem(400, "bad_id", "bad citizen id"));
         directory.lookup(parts->first, [reply = std::move(reply), id = parts->first](Lookup l) {
-            if (l.error) return reply(json_error(503, l.error.message()));
-            if (l.erased) return reply(json_error(410, "citizen " + id + " was erased at their request"));
-            if (!l.citizen) return reply(json_error(404, "no citizen " + id));
+            if (l.error) return reply(status_problem(503, l.error.message()));
+            if (l.erased) return reply(http::problem(410, "citizen_erased", "citizen " + id + " was erased at their request"));
+            if (!l.citizen) return reply(http::problem(404, "citizen_not_found", "no citizen " + id));
             reply({200, "application/json", citizen_to_json(*l.citizen), {}});
         });
     }, keys::Scope::citizens_read);
@@ -73,14 +73,14 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
     routes.add("PUT", "/v1/citizens/", [&config, &directory, &clock, check, refusal = std::move(refusal)](
                                            const Request& req, std::string_view tail, Reply reply) {
         auto parts = split_tail(tail);
-        if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
+        if (!parts || !parts->second.empty()) return reply(http::problem(400, "bad_id", "bad citizen id"));
         auto parsed = citizen_from_json(req.body, *check, parts->first);
         if (auto* e = std::get_if<FieldError>(&parsed))
-            return reply(json_error(422, (e->field.empty() ? "" : e->field + ": ") + e->reason));
+            return reply(http::problem(422, "citizen_invalid", (e->field.empty() ? "" : e->field + ": ") + e->reason, e->field));
         if (refusal)
             for (const auto& contact : std::get<Citizen>(parsed).contacts)
                 if (auto why = refusal(contact.channel, contact.address); !why.empty())
-                    return reply(json_error(422, "contacts." + contact.channel + ": " + why));
+                    return reply(http::problem(422, "contact_refused", "contacts." + contact.channel + ": " + why, "contacts." + contact.channel));
         // Upserted on the worker; an erased id is refused there, in the same order as the erasure.
         struct Result {
             bool erased = false, created = false;
@@ -96,8 +96,8 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                 return r;
             },
             [reply = std::move(reply), id = parts->first](std::optional<Result> r) {
-                if (!r) return reply(json_error(503, "the directory could not be written"));
-                if (r->erased) return reply(json_error(410, "citizen " + id + " was erased at their request; not re-created"));
+                if (!r) return reply(status_problem(503, "the directory could not be written"));
+                if (r->erased) return reply(http::problem(410, "citizen_erased", "citizen " + id + " was erased at their request; not re-created"));
                 reply({r->created ? 201 : 200, "application/json",
                        std::string(R"({"id":")") + id + R"(","created":)" + (r->created ? "true" : "false") + "}", {}});
             });
@@ -106,10 +106,10 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
     routes.add("POST", "/v1/citizens/", [&directory, &clock](const Request& req, std::string_view tail,
                                                                      Reply reply) {
         auto parts = split_tail(tail);
-        if (!parts || parts->second != "consents") return reply(json_error(404, "no such route"));
+        if (!parts || parts->second != "consents") return reply(status_problem(404, "no such route"));
         auto consents = consents_from(req.body);
         if (auto* e = std::get_if<FieldError>(&consents))
-            return reply(json_error(422, (e->field.empty() ? "" : e->field + ": ") + e->reason));
+            return reply(http::problem(422, "citizen_invalid", (e->field.empty() ? "" : e->field + ": ") + e->reason, e->field));
         directory.run<bool>(
             [id = parts->first, list = std::move(std::get<std::vector<Consent>>(consents)),
              now = to_unix_ms(clock.now())](Directory& d) mutable {
@@ -123,8 +123,8 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                 });
             },
             [reply = std::move(reply), id = parts->first](std::optional<bool> ok) {
-                if (!ok) return reply(json_error(503, "the directory could not be written"));
-                if (!*ok) return reply(json_error(404, "no citizen " + id));
+                if (!ok) return reply(status_problem(503, "the directory could not be written"));
+                if (!*ok) return reply(http::problem(404, "citizen_not_found", "no citizen " + id));
                 reply({204, "text/plain", "", {}});
             });
     }, keys::Scope::citizens_write);
@@ -132,7 +132,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
     routes.add("DELETE", "/v1/citizens/", [&directory, &store, &clock](const Request&,
                                                                                std::string_view tail, Reply reply) {
         auto parts = split_tail(tail);
-        if (!parts || !parts->second.empty()) return reply(json_error(400, "bad citizen id"));
+        if (!parts || !parts->second.empty()) return reply(http::problem(400, "bad_id", "bad citizen id"));
         const std::string id = parts->first;
         directory.run<bool>(
             [id, now = to_unix_ms(clock.now())](Directory& d) {
@@ -141,9 +141,9 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                 return found;
             },
             [&store, id, reply = std::move(reply)](std::optional<bool> found) mutable {
-                if (!found) return reply(json_error(503, "the directory could not be written; nothing was erased"));
+                if (!found) return reply(status_problem(503, "the directory could not be written; nothing was erased"));
                 store.erase_citizen({id}, [found = *found, id, reply = std::move(reply)](std::error_code e) {
-                    if (e) return reply(json_error(503, "the directory entry is erased; the receipts could not be anonymised yet: ask again"));
+                    if (e) return reply(status_problem(503, "the directory entry is erased; the receipts could not be anonymised yet: ask again"));
                     spdlog::info("directory: a citizen was erased at their request (GDPR)");
                     reply({200, "application/json",
                            std::string(R"({"erased":true,"was_in_directory":)") + (found ? "true" : "false") + "}", {}});
@@ -155,14 +155,14 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
     // citizen refuses information e-mails; an inline address goes on the suppression list.
     routes.add("POST", "/u/", [&config, &directory, &store, &clock](const Request&, std::string_view token, Reply reply) {
         auto message_id = unsubscribe_message_id(config.links.secret, token);
-        if (!message_id) return reply(json_error(404, "unknown or damaged unsubscribe link"));
+        if (!message_id) return reply(status_problem(404, "unknown or damaged unsubscribe link"));
         store.message_contact(*message_id, "email", [&directory, &clock, reply = std::move(reply)](
                                                         std::optional<MessageContact> contact) mutable {
-            if (!contact) return reply(json_error(404, "this message is not known here"));
+            if (!contact) return reply(status_problem(404, "this message is not known here"));
             if (contact->citizen.empty()) {
                 return directory.suppress("email", contact->recipient, "unsubscribe link",
                                           [reply = std::move(reply)](std::error_code e) {
-                                              if (e) return reply(json_error(503, "could not record it; please try again"));
+                                              if (e) return reply(status_problem(503, "could not record it; please try again"));
                                               reply({200, "text/plain; charset=utf-8", "Unsubscribed.\n", {}});
                                           });
             }
@@ -171,7 +171,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                     return d.set_consent(citizen, {"email", "information", false, "unsubscribe link", now});
                 },
                 [reply = std::move(reply)](std::optional<bool> ok) {
-                    if (!ok) return reply(json_error(503, "could not record it; please try again"));
+                    if (!ok) return reply(status_problem(503, "could not record it; please try again"));
                     reply({200, "text/plain; charset=utf-8", "Unsubscribed.\n", {}});
                 });
         });
@@ -180,7 +180,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
     // nothing: it shows a button that POSTs.
     routes.add("GET", "/u/", [&config](const Request&, std::string_view token, Reply reply) {
         if (!unsubscribe_message_id(config.links.secret, token))
-            return reply(json_error(404, "unknown or damaged unsubscribe link"));
+            return reply(status_problem(404, "unknown or damaged unsubscribe link"));
         std::string page =
             "<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\"><title>Désinscription</title>"
             "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"

@@ -12,7 +12,7 @@ namespace crieur::engagement {
 
 namespace {
 
-using http::json_error;
+using http::status_problem;
 using http::Reply;
 using http::Request;
 
@@ -45,7 +45,7 @@ void record_all(ReceiptStore& store, std::vector<Engagement> events, std::size_t
     tally->erased = erased;
     tally->reply = std::move(reply);
     auto finish = [](Tally& t) {
-        if (t.failed > 0) return t.reply(json_error(503, "the receipts database refused the events: send them again"));
+        if (t.failed > 0) return t.reply(status_problem(503, "the receipts database refused the events: send them again"));
         std::string body = "{\"recorded\":" + std::to_string(t.recorded) + ",\"erased_citizens\":" +
                            std::to_string(t.erased) + ",\"unknown_messages\":[";
         for (std::size_t i = 0; i < t.unknown.size() && i < 50; ++i) body += (i ? "," : "") + json_string(t.unknown[i]);
@@ -76,7 +76,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
     routes.add("POST", "/v1/events", [&store, &directory, &clock](const Request& req, std::string_view, Reply reply) {
         auto parsed = parse_events(req.body, clock.now());
         if (auto* err = std::get_if<EventsError>(&parsed))
-            return reply(json_error(422, err->field.empty() ? err->reason : err->field + ": " + err->reason));
+            return reply(http::problem(422, "event_invalid", err->field.empty() ? err->reason : err->field + ": " + err->reason, err->field));
         auto events = std::move(std::get<std::vector<Engagement>>(parsed));
         std::set<std::string> citizens;
         for (auto& e : events)
@@ -91,7 +91,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
                 return erased;
             },
             [&store, events = std::move(events), reply = std::move(reply)](std::optional<std::set<std::string>> erased) mutable {
-                if (!erased) return reply(json_error(503, "the directory could not be read: send the events again"));
+                if (!erased) return reply(status_problem(503, "the directory could not be read: send the events again"));
                 const auto before = events.size();
                 std::erase_if(events, [&](const Engagement& e) { return e.event == "session" && erased->count(e.citizen); });
                 record_all(store, std::move(events), before - events.size(), std::move(reply));
@@ -101,7 +101,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
 
     routes.add("GET", "/t/o/", [&config, &store, &clock](const Request&, std::string_view token, Reply reply) {
         auto id = tracking::open_message_id(config.links.secret, token);
-        if (!id) return reply(json_error(404, "unknown image"));
+        if (!id) return reply(status_problem(404, "unknown image"));
         record_one(store, {*id, "email", "open", "", to_unix_ms(clock.now()), "image"});
         reply({200, "image/gif", std::string(reinterpret_cast<const char*>(kPixel), sizeof kPixel),
                {{"Cache-Control", "no-store, private"}}});
@@ -115,7 +115,7 @@ void add_engagement_routes(http::Routes& routes, const Config& config, ReceiptSt
         // Never a redirect to a URL the token was not made for (an open redirect), nor one that
         // could break out of its header line.
         const bool printable = std::none_of(url.begin(), url.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
-        if (!id || !printable) return reply(json_error(404, "unknown or damaged link"));
+        if (!id || !printable) return reply(status_problem(404, "unknown or damaged link"));
         record_one(store, {*id, "email", "click", "", to_unix_ms(clock.now()), "link"});
         reply({302, "text/plain; charset=utf-8", "Moved: " + url + "\n",
                {{"Location", url}, {"Cache-Control", "no-store, private"}, {"Referrer-Policy", "no-referrer"}}});

@@ -19,7 +19,7 @@ public:
         : left_(writes), answer_(std::move(answer)), reply_(std::move(reply)) {}
     void done(std::error_code e = {}) {
         failed_ = failed_ || e;
-        if (--left_ == 0) reply_(failed_ ? json_error(500, "could not record it; send it again") : answer_);
+        if (--left_ == 0) reply_(failed_ ? status_problem(500, "could not record it; send it again") : answer_);
     }
 
 private:
@@ -38,18 +38,18 @@ void add_hook_routes(Routes& routes, const ChannelRegistry& channels, ReceiptSto
         const std::string_view name = tail.substr(0, slash);
         const std::string_view rest = slash == std::string_view::npos ? std::string_view() : tail.substr(slash);
         const Channel* driver = channels.by_name(name);
-        if (!driver) return reply(json_error(404, "no such hook"));
+        if (!driver) return reply(status_problem(404, "no such hook"));
         HookResult r = driver->hook(HookRequest{req.method, rest, req.query, req.body, &req.headers});
         switch (r.verdict) {
-        case HookResult::Verdict::not_found: return reply(json_error(404, "no such hook"));
+        case HookResult::Verdict::not_found: return reply(status_problem(404, "no such hook"));
         case HookResult::Verdict::refused:
             metrics.callbacks_rejected++;
             spdlog::warn("hooks: {}: refused {}", driver->provider(), r.why);
-            return reply(json_error(403, r.why));
+            return reply(status_problem(403, r.why));
         case HookResult::Verdict::malformed:
             metrics.callbacks_malformed++;
             spdlog::warn("hooks: {}: {} was refused", driver->provider(), r.why);
-            return reply(json_error(400, r.why));
+            return reply(status_problem(400, r.why));
         case HookResult::Verdict::taken: break;
         }
         metrics.callbacks_received++;

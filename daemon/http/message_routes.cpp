@@ -35,9 +35,9 @@ void do_cancel(ReceiptStore& store, bool campaign, const keys::Caller& caller, s
     (campaign ? r.campaign : r.job_id) = id;
     r.reason = caller.key_id.empty() ? "cancelled by an operator" : "cancelled through the API (key " + caller.key_id + ")";
     store.cancel(std::move(r), [reply = std::move(reply), id, campaign](CancelResult c) {
-        if (c.error) return reply(json_error(503, "the receipts database refused it; try again"));
+        if (c.error) return reply(status_problem(503, "the receipts database refused it; try again"));
         if (!campaign && c.status != Status::cancelled)
-            return reply(json_error(409, "message " + id + " is " + std::string(to_string(c.status)) +
+            return reply(problem(409, "too_late", "message " + id + " is " + std::string(to_string(c.status)) +
                                              ": too late to cancel"));
         rapidjson::StringBuffer b;
         rapidjson::Writer<rapidjson::StringBuffer> w(b);
@@ -54,13 +54,13 @@ void do_cancel(ReceiptStore& store, bool campaign, const keys::Caller& caller, s
 Handler cancel(ReceiptStore& store, bool campaign) {
     return [&store, campaign](const Request& req, std::string_view tail, Reply reply) {
         auto id = id_of(tail, "/cancel");
-        if (!id) return reply(json_error(404, "no such route"));
+        if (!id) return reply(status_problem(404, "no such route"));
         if (campaign || req.caller.every_service()) return do_cancel(store, campaign, req.caller, std::move(*id), std::move(reply));
         // A service cancels its own messages only: the message is looked up first (its service
         // never changes, so the check holds for the cancel that follows).
         store.message_json(*id, [&store, caller = req.caller, id = *id, reply = std::move(reply)](
                                     std::optional<std::string> json) mutable {
-            if (json && !visible_to(caller, *json)) return reply(json_error(404, "no message with id " + id));
+            if (json && !visible_to(caller, *json)) return reply(problem(404, "message_not_found", "no message with id " + id));
             do_cancel(store, false, caller, std::move(id), std::move(reply));
         });
     };
@@ -70,9 +70,9 @@ Handler cancel(ReceiptStore& store, bool campaign) {
 void add_message_routes(Routes& routes, ReceiptStore& store) {
     routes.add("GET", "/v1/messages/", [&store](const Request& req, std::string_view tail, Reply reply) {
         auto id = id_of(tail);
-        if (!id) return reply(json_error(400, "bad message id"));
+        if (!id) return reply(problem(400, "bad_id", "bad message id"));
         store.message_json(*id, [caller = req.caller, reply = std::move(reply), id = *id](std::optional<std::string> json) {
-            if (!json || !visible_to(caller, *json)) return reply(json_error(404, "no message with id " + id));
+            if (!json || !visible_to(caller, *json)) return reply(problem(404, "message_not_found", "no message with id " + id));
             reply({200, "application/json", std::move(*json), {}});
         });
     }, keys::Scope::read);

@@ -74,36 +74,63 @@ void Routes::dispatch(const Request& req, Reply reply, Exposure on) const {
                                  std::chrono::system_clock::now().time_since_epoch()).count();
             auto who = keys_->authenticate(req.header("authorization"), now);
             if (auto* no = std::get_if<keys::Refusal>(&who)) {
-                Response refused = json_error(no->status, no->reason);
+                Response refused = problem(no->status, no->code, no->reason);
                 refused.headers.emplace_back("WWW-Authenticate", "Bearer");
                 return reply(std::move(refused));
             }
             req.caller = std::move(std::get<keys::Caller>(who));
             if (const auto wait = req.caller.key_id.empty() ? 0 : wait_for(req.caller.key_id); wait > 0) {
-                Response slow = json_error(429, "this key made more than " + std::to_string(rate_per_s_) +
+                Response slow = problem(429, "rate_limited", "this key made more than " + std::to_string(rate_per_s_) +
                                                     " requests in a second (http.requests_per_key_per_s); try again shortly");
                 slow.headers.emplace_back("Retry-After", std::to_string((wait + 999) / 1000));
                 return reply(std::move(slow));
             }
             if (!req.caller.has(r.scope))
-                return reply(json_error(403, "this key lacks the scope '" + std::string(keys::to_string(r.scope)) +
+                return reply(problem(403, "scope_missing", "this key lacks the scope '" + std::string(keys::to_string(r.scope)) +
                                                  "' that " + req.method + " " + r.path + " needs"));
         }
         r.handler(req, std::string_view(req.path).substr(prefix ? r.path.size() : req.path.size()), std::move(reply));
         return;
     }
-    reply(path_known ? json_error(405, "method not allowed") : json_error(404, "no such resource"));
+    reply(path_known ? problem(405, "method_not_allowed", req.method + " is not a method of " + req.path)
+                     : problem(404, "no_such_route", "no such resource: " + req.path));
 }
 
-Response json_error(int status, std::string_view message) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+Response problem(int status, std::string_view code, std::string_view detail, std::string_view field) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    auto text = [&](const char* key, std::string_view v) {
+        w.Key(key);
+        w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    };
     w.StartObject();
-    w.Key("error");
-    w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+    text("type", "urn:crieur:problem:" + std::string(code));
+    text("title", code);
+    w.Key("status");
+    w.Int(status);
+    text("detail", detail);
+    if (!field.empty()) text("field", field);
     w.EndObject();
-    return {status, "application/json", std::string(buf.GetString(), buf.GetSize()), {}};
+    return {status, "application/problem+json", std::string(b.GetString(), b.GetSize()), {}};
 }
+std::string_view status_code_name(int status) {
+    switch (status) {
+        case 400: return "bad_request";
+        case 401: return "unauthorized";
+        case 403: return "forbidden";
+        case 404: return "not_found";
+        case 405: return "method_not_allowed";
+        case 409: return "conflict";
+        case 410: return "gone";
+        case 413: return "body_too_large";
+        case 422: return "invalid";
+        case 429: return "rate_limited";
+        case 503: return "unavailable";
+        default: return status >= 500 ? "internal" : "bad_request";
+    }
+}
+
+Response status_problem(int status, std::string_view detail) { return problem(status, status_code_name(status), detail); }
 
 bool percent_decode(std::string_view in, std::string& out) {
     out.clear();

@@ -103,7 +103,14 @@ private:
     std::shared_ptr<const keys::KeyRing> keys_ = std::make_shared<const keys::KeyRing>();
 };
 
-Response json_error(int status, std::string_view message);
+// Every error is an RFC 9457 problem document (application/problem+json): `type` is
+// urn:crieur:problem:<code>, one per kind of error (docs/api.md), `field` the request's field at
+// fault when there is one.
+Response problem(int status, std::string_view code, std::string_view detail, std::string_view field = {});
+// A problem whose code is the status's own (not_found, conflict, unavailable, ...): for the errors
+// that need no finer code than their status.
+Response status_problem(int status, std::string_view detail);
+std::string_view status_code_name(int status);
 // Percent-decodes a path segment into `out`; false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
 

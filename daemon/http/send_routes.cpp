@@ -118,23 +118,6 @@ std::string accepted_json(const Job& job, const std::string& entry, const std::v
 }
 }  // namespace
 
-Response problem(int status, std::string_view code, std::string_view detail, std::string_view field) {
-    rapidjson::StringBuffer b;
-    rapidjson::Writer<rapidjson::StringBuffer> w(b);
-    auto text = [&](const char* key, std::string_view v) {
-        w.Key(key);
-        w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-    };
-    w.StartObject();
-    text("type", "urn:crieur:problem:" + std::string(code));
-    text("title", code);
-    w.Key("status");
-    w.Int(status);
-    text("detail", detail);
-    if (!field.empty()) text("field", field);
-    w.EndObject();
-    return {status, "application/problem+json", std::string(b.GetString(), b.GetSize()), {}};
-}
 
 namespace {
 // A job checked and ready to queue, or the problem that refuses it.

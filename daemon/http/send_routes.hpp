@@ -27,7 +27,5 @@ using CurrentTemplates = std::function<std::shared_ptr<const render::TemplateSto
 
 void add_send_routes(Routes& routes, const Config& config, redis::RedisConnection& redis, CurrentTemplates templates);
 
-// An RFC 9457 problem document: `type` is urn:crieur:problem:<code>, `field` the job's field at fault.
-Response problem(int status, std::string_view code, std::string_view detail, std::string_view field = {});
 
 }  // namespace crieur::http

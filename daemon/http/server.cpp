@@ -65,7 +65,7 @@ private:
         if (ec == bhttp::error::end_of_stream) return do_close();
         if (ec) {
             if (ec == bhttp::error::body_limit) {
-                Response r = json_error(413, "request body too large");
+                Response r = status_problem(413, "request body too large");
                 keep_alive_ = false;
                 return send(std::move(r));
             }

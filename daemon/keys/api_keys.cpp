@@ -189,8 +189,8 @@ KeyRing::KeyRing(std::vector<ApiKey> keys, std::string operator_token) : operato
 
 std::variant<Caller, Refusal> KeyRing::authenticate(std::string_view authorization, std::int64_t now_ms) const {
     if (!authorization.starts_with("Bearer ")) {
-        if (empty()) return Refusal{401, "this route needs an API key, and none is configured (crieur keys create)"};
-        return Refusal{401, "an API key is required (Authorization: Bearer <key>)"};
+        if (empty()) return Refusal{401, "no_keys", "this route needs an API key, and none is configured (crieur keys create)"};
+        return Refusal{401, "key_missing", "an API key is required (Authorization: Bearer <key>)"};
     }
     const std::string_view token = authorization.substr(7);
     if (!operator_token_.empty() && same_bytes(token, operator_token_))
@@ -198,20 +198,20 @@ std::variant<Caller, Refusal> KeyRing::authenticate(std::string_view authorizati
     // crieur_<live|test>_<id>_<secret>
     constexpr std::string_view kPrefix = "crieur_";
     if (!token.starts_with(kPrefix) || token.size() < kPrefix.size() + 5 + 16 + 2)
-        return Refusal{401, "the API key is not valid"};
+        return Refusal{401, "key_invalid", "the API key is not valid"};
     const std::string_view flavour = token.substr(kPrefix.size(), 5);
     const std::string_view id = token.substr(kPrefix.size() + 5, 16);
     const std::string_view secret = token.substr(kPrefix.size() + 5 + 17);
     if ((flavour != "live_" && flavour != "test_") || token[kPrefix.size() + 5 + 16] != '_')
-        return Refusal{401, "the API key is not valid"};
+        return Refusal{401, "key_invalid", "the API key is not valid"};
     auto it = keys_.find(std::string(id));
     // The same answer for an unknown id and a wrong secret: a caller learns nothing about which ids exist.
     if (it == keys_.end() || !same_bytes(hex_encode(sha256(secret)), it->second.secret_sha256) ||
         it->second.test != (flavour == "test_"))
-        return Refusal{401, "the API key is not valid"};
+        return Refusal{401, "key_invalid", "the API key is not valid"};
     const ApiKey& k = it->second;
-    if (k.revoked_ms != 0 && k.revoked_ms <= now_ms) return Refusal{401, "the API key " + k.id + " was revoked"};
-    if (k.expires_ms != 0 && k.expires_ms <= now_ms) return Refusal{401, "the API key " + k.id + " has expired"};
+    if (k.revoked_ms != 0 && k.revoked_ms <= now_ms) return Refusal{401, "key_revoked", "the API key " + k.id + " was revoked"};
+    if (k.expires_ms != 0 && k.expires_ms <= now_ms) return Refusal{401, "key_expired", "the API key " + k.id + " has expired"};
     return Caller{k.id, k.service, k.scopes, k.test};
 }
 

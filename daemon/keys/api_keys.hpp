@@ -82,6 +82,7 @@ void write_key_file(const std::string& path, const std::vector<ApiKey>& keys);
 // Why a request was refused: 401 (no or bad key) or 403 (a key without the scope).
 struct Refusal {
     int status = 401;
+    std::string code;  // the problem's code: key_missing, key_invalid, key_revoked, key_expired, no_keys
     std::string reason;
 };
 

@@ -126,3 +126,35 @@ TEST_CASE("with two listeners, the public one serves the hooks and links only, t
     CHECK(status_of(routes, "POST", "/hooks/twilio", {}, Exposure::all) == 200);
     CHECK(status_of(routes, "GET", "/healthz", {}, Exposure::all) == 200);
 }
+
+TEST_CASE("every refusal of the route table is an RFC 9457 problem with a type of its own") {
+    bool reached = false;
+    Routes routes = table(&reached);
+    routes.set_api_token("s3cret-key");
+    auto answer = [&](const std::string& method, const std::string& path, const std::string& auth = {}) {
+        Request req;
+        req.method = method;
+        req.path = path;
+        if (!auth.empty()) req.headers.emplace_back("authorization", auth);
+        Response out;
+        routes.dispatch(req, [&](Response r) { out = std::move(r); });
+        return out;
+    };
+    auto type_of = [](const Response& r) {
+        const auto at = r.body.find(R"("type":"urn:crieur:problem:)");
+        if (at == std::string::npos) return std::string();
+        const auto from = at + std::string_view(R"("type":"urn:crieur:problem:)").size();
+        return r.body.substr(from, r.body.find('"', from) - from);
+    };
+    const Response missing = answer("GET", "/v1/messages/m-1");
+    CHECK(missing.content_type == "application/problem+json");
+    CHECK(type_of(missing) == "key_missing");
+    CHECK(missing.body.find(R"("status":401)") != std::string::npos);
+    CHECK(type_of(answer("GET", "/v1/messages/m-1", "Bearer nope")) == "key_invalid");
+    CHECK(type_of(answer("GET", "/v1/nothing", "Bearer s3cret-key")) == "no_such_route");
+    CHECK(type_of(answer("DELETE", "/healthz")) == "method_not_allowed");
+    CHECK(type_of(status_problem(503, "try again")) == "unavailable");
+    CHECK(problem(422, "citizen_invalid", "contacts.sms: not a number", "contacts.sms").body.find(R"("field":"contacts.sms")") !=
+          std::string::npos);
+    CHECK_FALSE(reached);
+}
