@@ -4,7 +4,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "channels/http_client.hpp"
+#include "daemon/job_codec.hpp"
 #include "daemon/receipts/receipt_store.hpp"
+
+#include <charconv>
 
 namespace crieur::http {
 
@@ -67,12 +71,91 @@ Handler cancel(ReceiptStore& store, bool campaign) {
 }
 }  // namespace
 
+// The list's filters from the query string; a problem naming the parameter when one is wrong.
+std::variant<receipts::MessageFilter, Response> list_filter(const Request& req) {
+    receipts::MessageFilter f;
+    auto bad = [](std::string_view name, std::string detail) {
+        return problem(400, "bad_query", std::string(name) + ": " + detail, name);
+    };
+    for (auto& [k, v] : form_decode(req.query)) {
+        if (k == "status") {
+            if (!parse_status(v)) return bad(k, "'" + v + "' is not a status (docs/jobs.md)");
+            f.status = v;
+        } else if (k == "template") f.template_name = v;
+        else if (k == "campaign") f.campaign = v;
+        else if (k == "reference") f.reference = v;
+        else if (k == "citizen") f.citizen = v;
+        else if (k == "service") f.service = v;
+        else if (k == "since" || k == "until") {
+            auto t = parse_rfc3339(v);
+            if (!t) return bad(k, "'" + v + "' is not an RFC 3339 time (2026-12-01T09:30:00Z)");
+            (k == "since" ? f.since_ms : f.until_ms) = std::max<std::int64_t>(1, to_unix_ms(*t));
+        } else if (k == "limit") {
+            int n = 0;
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec != std::errc{} || end != v.data() + v.size() || n < 1 || n > 500)
+                return bad(k, "a number of messages from 1 to 500");
+            f.limit = n;
+        } else if (k == "cursor") {
+            // The cursor is what a page's next_cursor said: "m" and where it stopped.
+            std::int64_t at = 0;
+            auto [end, ec] = v.size() > 1 && v[0] == 'm' ? std::from_chars(v.data() + 1, v.data() + v.size(), at)
+                                                          : std::from_chars_result{v.data(), std::errc::invalid_argument};
+            if (ec != std::errc{} || end != v.data() + v.size() || at <= 0)
+                return problem(400, "bad_cursor", "cursor: not one this API gave (use the page's next_cursor as it is)", k);
+            f.before_id = at;
+        } else {
+            return bad(k, "unknown parameter (status, template, campaign, reference, citizen, service, since, until, cursor, limit)");
+        }
+    }
+    if (!req.caller.every_service()) {
+        // A service lists its own messages; naming another's is an error, not an empty list.
+        if (!f.service.empty() && f.service != req.caller.service)
+            return problem(403, "wrong_service", "service: this key lists the messages of " + req.caller.service + " only", "service");
+        f.service = req.caller.service;
+    }
+    return f;
+}
+
 void add_message_routes(Routes& routes, ReceiptStore& store) {
+    routes.add("GET", "/v1/messages", [&store](const Request& req, std::string_view, Reply reply) {
+        auto filter = list_filter(req);
+        if (auto* refused = std::get_if<Response>(&filter)) return reply(std::move(*refused));
+        store.message_list(std::move(std::get<receipts::MessageFilter>(filter)),
+                           [reply = std::move(reply)](std::optional<receipts::MessagePage> page) {
+                               if (!page) return reply(status_problem(503, "the receipts could not be read; try again"));
+                               reply({200, "application/json", std::move(page->json), {}});
+                           });
+    }, keys::Scope::read);
     routes.add("GET", "/v1/messages/", [&store](const Request& req, std::string_view tail, Reply reply) {
         auto id = id_of(tail);
         if (!id) return reply(problem(400, "bad_id", "bad message id"));
         store.message_json(*id, [caller = req.caller, reply = std::move(reply), id = *id](std::optional<std::string> json) {
             if (!json || !visible_to(caller, *json)) return reply(problem(404, "message_not_found", "no message with id " + id));
+            reply({200, "application/json", std::move(*json), {}});
+        });
+    }, keys::Scope::read);
+    routes.add("GET", "/v1/stats", [&store](const Request& req, std::string_view, Reply reply) {
+        std::string by = "status", service;
+        std::int64_t since = 0;
+        for (auto& [k, v] : form_decode(req.query)) {
+            if (k == "by") {
+                if (v != "status" && v != "channel" && v != "template" && v != "service")
+                    return reply(problem(400, "bad_query", "by: status, channel, template or service", "by"));
+                by = v;
+            } else if (k == "since") {
+                auto t = parse_rfc3339(v);
+                if (!t) return reply(problem(400, "bad_query", "since: '" + v + "' is not an RFC 3339 time", "since"));
+                since = std::max<std::int64_t>(1, to_unix_ms(*t));
+            } else if (k == "service" && req.caller.every_service()) {
+                service = v;
+            } else {
+                return reply(problem(400, "bad_query", k + ": unknown parameter (by, since; service for an operator)", k));
+            }
+        }
+        if (!req.caller.every_service()) service = req.caller.service;
+        store.message_stats(service, by, since, [reply = std::move(reply)](std::optional<std::string> json) {
+            if (!json) return reply(status_problem(503, "the receipts could not be read; try again"));
             reply({200, "application/json", std::move(*json), {}});
         });
     }, keys::Scope::read);

@@ -96,6 +96,90 @@ std::optional<std::string> message_json(sqlite3* db, const std::string& id) {
     return json;
 }
 
+MessagePage message_list(sqlite3* db, const MessageFilter& f) {
+    // Only the filters given, so that SQLite picks the index that fits (the service's, the
+    // reference's, the campaign's, the citizen's), walked newest first.
+    std::string sql = R"(
+        SELECT id, job_id AS id_, service, template, campaign, reference, citizen, priority, channel, status,
+               status_reason, created_at, updated_at
+        FROM messages WHERE 1)";
+    std::vector<std::pair<std::string_view, const std::string*>> texts{
+        {" AND service = ?", &f.service}, {" AND status = ?", &f.status}, {" AND template = ?", &f.template_name},
+        {" AND campaign = ?", &f.campaign}, {" AND reference = ?", &f.reference}, {" AND citizen = ?", &f.citizen}};
+    std::vector<std::pair<std::string_view, std::int64_t>> numbers{
+        {" AND created_at >= ?", f.since_ms}, {" AND created_at < ?", f.until_ms}, {" AND id < ?", f.before_id}};
+    for (auto& [clause, v] : texts)
+        if (!v->empty()) sql += clause;
+    for (auto& [clause, v] : numbers)
+        if (v != 0) sql += clause;
+    sql += " ORDER BY id DESC LIMIT ?";
+    sqlite::Stmt q(db, sql.c_str());
+    int i = 0;
+    for (auto& [clause, v] : texts)
+        if (!v->empty()) q.bind(++i, *v);
+    for (auto& [clause, v] : numbers)
+        if (v != 0) q.bind(++i, v);
+    q.bind(++i, f.limit + 1);
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("messages");
+    w.StartArray();
+    int n = 0;
+    MessagePage page;
+    std::int64_t last = 0;
+    while (q.step()) {
+        if (++n > f.limit) {
+            page.last_id = last;  // one more row exists: the next page starts after the last shown
+            break;
+        }
+        last = q.int64(0);
+        w.StartObject();
+        w.Key("id");
+        write_value(w, q, 1, false);
+        write_row(w, q, 2);
+        w.EndObject();
+    }
+    w.EndArray();
+    w.Key("next_cursor");
+    if (page.last_id) w.String(("m" + std::to_string(page.last_id)).c_str());
+    else w.Null();
+    w.EndObject();
+    page.json.assign(buf.GetString(), buf.GetSize());
+    return page;
+}
+
+std::string message_stats(sqlite3* db, const std::string& service, const std::string& by, std::int64_t since_ms) {
+    // `by` is a column name from a fixed list, never the caller's text.
+    const char* column = by == "channel" ? "channel" : by == "template" ? "template" : by == "service" ? "service" : "status";
+    std::string sql = std::string("SELECT ") + column + ", count(*) FROM messages WHERE 1";
+    if (!service.empty()) sql += " AND service = ?1";
+    if (since_ms) sql += service.empty() ? " AND created_at >= ?1" : " AND created_at >= ?2";
+    sql += std::string(" GROUP BY ") + column + " ORDER BY " + column;
+    sqlite::Stmt q(db, sql.c_str());
+    int i = 0;
+    if (!service.empty()) q.bind(++i, service);
+    if (since_ms) q.bind(++i, since_ms);
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("since");
+    if (since_ms) w.String(format_rfc3339(from_unix_ms(since_ms)).c_str());
+    else w.Null();
+    w.Key("by");
+    w.String(column);
+    w.Key("counts");
+    w.StartObject();
+    while (q.step()) {
+        const std::string key = q.is_null(0) ? std::string("none") : std::string(q.text(0));  // no channel yet: "none"
+        w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+        w.Int64(q.int64(1));
+    }
+    w.EndObject();
+    w.EndObject();
+    return {buf.GetString(), buf.GetSize()};
+}
+
 std::vector<std::pair<std::string, std::int64_t>> status_counts(sqlite3* db) {
     std::vector<std::pair<std::string, std::int64_t>> counts;
     sqlite::Stmt s(db, "SELECT status, count(*) FROM messages GROUP BY status ORDER BY status");

@@ -16,6 +16,26 @@ namespace crieur::receipts {
 // for a rejected job whose id could not be read); nullopt when there is none.
 std::optional<std::string> message_json(sqlite3* db, const std::string& id);
 
+// A page of the message list, newest first (by row id: stable while messages come in). Empty
+// filters match everything; `before_id` is where the previous page stopped (0: the newest).
+struct MessageFilter {
+    std::string service;  // empty: every service (an operator's list)
+    std::string status, template_name, campaign, reference, citizen;
+    std::int64_t since_ms = 0, until_ms = 0;  // created_at in [since, until); 0: unbounded
+    std::int64_t before_id = 0;
+    int limit = 50;
+};
+struct MessagePage {
+    std::string json;           // {"messages":[...],"next_cursor":...}
+    std::int64_t last_id = 0;   // the page's last row id when there may be more; 0: the end
+};
+MessagePage message_list(sqlite3* db, const MessageFilter& filter);
+
+// Counts of messages by one of their fields (status, channel, template, service), for a
+// service or every one, queued since a time: {"since":...,"by":"status","counts":{"sent":12,...}}.
+// `by` must be one of the four (the caller checks it).
+std::string message_stats(sqlite3* db, const std::string& service, const std::string& by, std::int64_t since_ms);
+
 // Messages per status.
 std::vector<std::pair<std::string, std::int64_t>> status_counts(sqlite3* db);
 

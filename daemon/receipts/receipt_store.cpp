@@ -858,6 +858,32 @@ void ReceiptStore::message_contact(std::string job_id, std::string channel,
     });
 }
 
+void ReceiptStore::message_list(receipts::MessageFilter filter,
+                                std::function<void(std::optional<receipts::MessagePage>)> done) {
+    reader_->post([this, filter = std::move(filter), done = std::move(done)](sqlite3* db) {
+        std::optional<receipts::MessagePage> page;
+        try {
+            page = receipts::message_list(db, filter);
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: the message list could not be read: {}", e.what());
+        }
+        boost::asio::post(io_, [done, page = std::move(page)]() mutable { done(std::move(page)); });
+    });
+}
+
+void ReceiptStore::message_stats(std::string service, std::string by, std::int64_t since_ms,
+                                 std::function<void(std::optional<std::string>)> done) {
+    reader_->post([this, service = std::move(service), by = std::move(by), since_ms, done = std::move(done)](sqlite3* db) {
+        std::optional<std::string> json;
+        try {
+            json = receipts::message_stats(db, service, by, since_ms);
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: the stats could not be read: {}", e.what());
+        }
+        boost::asio::post(io_, [done, json = std::move(json)]() mutable { done(std::move(json)); });
+    });
+}
+
 void ReceiptStore::status_counts(std::function<void(std::vector<std::pair<std::string, std::int64_t>>)> done) {
     reader_->post([this, done = std::move(done)](sqlite3* db) {
         auto counts = receipts::status_counts(db);

@@ -22,6 +22,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/errors.hpp"
+#include "daemon/receipts/queries.hpp"
 #include "daemon/status.hpp"
 #include "daemon/types.hpp"
 
@@ -221,6 +222,11 @@ public:
     // (by job id, or by stream entry id), or nullopt when unknown.
     void message_json(std::string id, std::function<void(std::optional<std::string>)> done);
     void status_counts(std::function<void(std::vector<std::pair<std::string, std::int64_t>>)> done);
+    // A page of the message list (receipts::message_list), or nullopt when the query failed.
+    void message_list(receipts::MessageFilter filter, std::function<void(std::optional<receipts::MessagePage>)> done);
+    // Counts by a field (receipts::message_stats), or nullopt when the query failed.
+    void message_stats(std::string service, std::string by, std::int64_t since_ms,
+                       std::function<void(std::optional<std::string>)> done);
     void message_contact(std::string job_id, std::string channel, std::function<void(std::optional<MessageContact>)> done);
 
     // Status callbacks (daemon/callbacks): the services whose status changes are queued, the

@@ -115,8 +115,12 @@ CREATE INDEX callbacks_by_service ON callbacks(service, id);
     // from a cursor kept in `meta`, and a message that changes again moves ahead of the cursor, to
     // be swept when its new change is old enough (a journey's warning scheduled months ahead is
     // kept until it went out). Measured: a few µs per message (docs/privacy.md).
+    // The message list (GET /v1/messages) also reads it: a service's messages newest first, and
+    // one found by the service's reference.
     R"sql(
 CREATE INDEX messages_by_updated ON messages(updated_at);
+CREATE INDEX messages_by_service ON messages(service, id);
+CREATE INDEX messages_by_reference ON messages(reference) WHERE reference IS NOT NULL;
 )sql",
 };
 
