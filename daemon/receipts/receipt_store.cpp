@@ -168,17 +168,7 @@ public:
     RetentionResult retain(const RetentionStep& r, int& rows) {
         RetentionResult out;
         out.error = {};
-        if (r.personal_before_ms > 0) {
-            out.more |= sweep(personal_cursor_, "retention.personal", r.personal_before_ms, r.limit, [&](std::int64_t id) {
-                int changed = 0;
-                for (auto* st : {&clear_attempts_, &clear_events_, &clear_reference_}) {
-                    st->bind(1, id).run();
-                    changed += sqlite3_changes(db_.get());
-                }
-                rows += changed;
-                if (changed > 0) ++out.cleared;
-            });
-        }
+        // Removal first: what goes whole is not cleared in vain before.
         if (r.delete_before_ms > 0) {
             out.more |= sweep(deleted_cursor_, "retention.deleted", r.delete_before_ms, r.limit, [&](std::int64_t id) {
                 for (auto* st : {&delete_events_, &delete_attempts_, &delete_message_}) {
@@ -194,6 +184,17 @@ public:
             delete_cancelled_campaigns_.bind(1, r.delete_before_ms).run();
             for (auto it = cancelled_campaigns_.begin(); it != cancelled_campaigns_.end();)
                 it = it->second < r.delete_before_ms ? cancelled_campaigns_.erase(it) : std::next(it);
+        }
+        if (r.personal_before_ms > 0) {
+            out.more |= sweep(personal_cursor_, "retention.personal", r.personal_before_ms, r.limit, [&](std::int64_t id) {
+                int changed = 0;
+                for (auto* st : {&clear_attempts_, &clear_events_, &clear_reference_}) {
+                    st->bind(1, id).run();
+                    changed += sqlite3_changes(db_.get());
+                }
+                rows += changed;
+                if (changed > 0) ++out.cleared;
+            });
         }
         return out;
     }

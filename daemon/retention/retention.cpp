@@ -34,7 +34,7 @@ return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', keep[1], kee
 namespace {
 constexpr auto kTrimPeriod = std::chrono::seconds(5);
 constexpr auto kMoreSoon = std::chrono::milliseconds(200);  // the writer breathes between two full steps
-constexpr auto kFirstSweep = std::chrono::seconds(10);     // after start-up, which has its own work first
+constexpr auto kFirstSweep = std::chrono::seconds(10);     // at most, after start-up, which has its own work first
 constexpr std::int64_t kDayMs = 86'400'000;
 }  // namespace
 
@@ -51,6 +51,9 @@ Retention::Retention(ReceiptStore& store, redis::RedisConnection& commands, Metr
     : store_(store), commands_(commands), metrics_(metrics), clock_(clock), next_sweep_(clock.steady() + kFirstSweep) {}
 
 void Retention::configure(const RetentionConfig& config, std::vector<std::string> job_streams, std::string dead_stream) {
+    // The first sweep: kFirstSweep after start-up, or one interval if that is shorter.
+    if (config_.interval_s != config.interval_s)
+        next_sweep_ = std::min(next_sweep_, clock_.steady() + std::chrono::seconds(config.interval_s));
     config_ = config;
     job_streams_ = std::move(job_streams);
     dead_stream_ = std::move(dead_stream);

@@ -261,3 +261,35 @@ TEST_CASE("crieurd trims the jobs it acknowledged from the stream, and keeps the
     }, 5s));
     CHECK(daemon.stop() == 0);
 }
+
+TEST_CASE("crieurd sweeps its receipts by itself: old messages lose their personal fields, older ones go") {
+    test::TempDir dir;
+    test::RedisServer server(dir / "redis");
+    test::DaemonOptions options;
+    options.extra_sections = "[retention]\ninterval_s = 1\n";
+    test::DaemonUnderTest daemon(dir, server, options);
+    auto redis = server.client();
+    test::enqueue(redis, {test::sms_job("week-old", R"(,"reference":"dossier-1")"), test::sms_job("season-old"), test::sms_job("today")});
+    daemon.start();
+    REQUIRE(test::wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE status = 'sent'") == 3; }, 20s));
+    REQUIRE(daemon.stop() == 0);
+    {
+        // Their last changes moved back in time, as if the daemon had run that long.
+        auto db = sqlite::open(daemon.receipts(), SQLITE_OPEN_READWRITE);
+        sqlite::exec(db.get(), "UPDATE messages SET updated_at = updated_at - 8 * 86400000 WHERE job_id = 'week-old'");
+        sqlite::exec(db.get(), "UPDATE messages SET updated_at = updated_at - 91 * 86400000 WHERE job_id = 'season-old'");
+    }
+    daemon.start();
+    REQUIRE(test::wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE job_id = 'season-old'") == 0; }, 20s));
+    REQUIRE(test::wait_until([&] {
+        return daemon.query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id "
+                            "WHERE m.job_id = 'week-old' AND a.recipient IS NULL AND m.reference IS NULL") == 1;
+    }, 10s));
+    CHECK(daemon.query("SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id "
+                       "WHERE m.job_id = 'today' AND a.recipient = '+33612345678'") == 1);
+    CHECK(daemon.query("SELECT count(*) FROM messages WHERE job_id = 'week-old' AND status = 'sent'") == 1);
+    CHECK(test::wait_until([&] {
+        return daemon.metric("crieur_retention_personal_cleared_total") == 1 && daemon.metric("crieur_retention_deleted_total") == 1;
+    }, 5s));
+    CHECK(daemon.stop() == 0);
+}
