@@ -1,6 +1,7 @@
 #include "daemon/http/health_routes.hpp"
 
 #include "channels/registry.hpp"
+#include "daemon/http/openapi.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 
@@ -21,6 +22,11 @@ void add_health_routes(Routes& routes, std::function<Readiness()> readiness, Met
                                ",\"receipts_writable\":" + b(r.receipts_writable) + ",\"draining\":" + b(r.draining) + "}";
             reply({r.ready() ? 200 : 503, "application/json", std::move(body), {}});
         },
+        Access::open);
+    // The API's description reads no data: open, on the internal listener.
+    routes.add(
+        "GET", "/v1/openapi.json",
+        [](const Request&, std::string_view, Reply reply) { reply({200, "application/json", std::string(openapi_json()), {}}); },
         Access::open);
     routes.add("GET", "/metrics", [&metrics, &store, &channels](const Request&, std::string_view, Reply reply) {
         store.status_counts([&metrics, &store, &channels, reply = std::move(reply)](auto counts) {

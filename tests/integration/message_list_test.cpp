@@ -7,6 +7,7 @@
 #include <set>
 
 #include "support/daemon_fixture.hpp"
+#include "support/openapi_check.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -99,5 +100,24 @@ TEST_CASE("GET /v1/messages: newest first, filtered, paged by a stable cursor, a
     CHECK(daemon.api("GET", "/v1/stats?since=2999-01-01T00:00:00Z").body.find(R"("counts":{})") != std::string::npos);
     CHECK(request_as(daemon, civil, "GET", "/v1/stats?by=citizen").body.find(R"("field":"by")") != std::string::npos);
     CHECK(request_as(daemon, civil, "GET", "/v1/stats?service=ccas").status == 400);  // not an operator
+
+    // The answers, as the OpenAPI document describes them (checked by validators from outside).
+    OpenApiResponses seen(dir);
+    seen.add("GET", "/v1/messages", first);
+    seen.add("GET", "/v1/messages", request_as(daemon, civil, "GET", "/v1/messages?limit=500"));
+    seen.add("GET", "/v1/messages", other);
+    seen.add("GET", "/v1/messages", cursor);
+    seen.add("GET", "/v1/messages", request_as(daemon, civil, "GET", "/v1/messages?colour=red"));
+    seen.add("GET", "/v1/messages", request_as(daemon, sender, "GET", "/v1/messages"));
+    seen.add("GET", "/v1/messages", request_as(daemon, "crieur_live_nope", "GET", "/v1/messages"));
+    seen.add("GET", "/v1/messages/{id}", request_as(daemon, civil, "GET", "/v1/messages/ec-2"));
+    seen.add("GET", "/v1/messages/{id}", request_as(daemon, civil, "GET", "/v1/messages/cc-1"));
+    seen.add("GET", "/v1/stats", request_as(daemon, civil, "GET", "/v1/stats?by=channel"));
+    seen.add("GET", "/v1/stats", request_as(daemon, civil, "GET", "/v1/stats?by=citizen"));
+    seen.add("GET", "/readyz", http_get(daemon.http_port(), "/readyz"));
+    seen.add("GET", "/healthz", http_get(daemon.http_port(), "/healthz"));
+    const HttpResult served = seen.add("GET", "/v1/openapi.json", http_get(daemon.http_port(), "/v1/openapi.json"));
+    CHECK(served.body == read_file(CRIEUR_SOURCE_DIR "/docs/openapi.json"));
+    seen.check();
     CHECK(daemon.stop() == 0);
 }
