@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 
 #include "support/daemon_fixture.hpp"
+#include "support/openapi_check.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -86,6 +87,18 @@ TEST_CASE("POST /v1/messages: a service's key queues a checked job once per id, 
     CHECK(daemon.api("POST", "/v1/messages", job("api-9", R"(,"service":"voirie")")).status == 202);
     // Another service's job under a used id is told, not silently dropped by the receipts.
     CHECK(daemon.api("POST", "/v1/messages", job("api-1", R"(,"service":"voirie")")).status == 409);
+
+    // The answers, as the OpenAPI document describes them.
+    OpenApiResponses seen(dir);
+    seen.add("POST", "/v1/messages", sent);
+    seen.add("POST", "/v1/messages", reused);
+    seen.add("POST", "/v1/messages", tested);
+    seen.add("POST", "/v1/messages", request_as(daemon, key, "POST", "/v1/messages", job("api-10")));
+    seen.add("POST", "/v1/messages", request_as(daemon, key, "POST", "/v1/messages", "not json"));
+    seen.add("POST", "/v1/messages", request_as(daemon, reader, "POST", "/v1/messages", job("api-11")));
+    seen.add("POST", "/v1/messages", request_as(daemon, "", "POST", "/v1/messages", job("api-12")));
+    seen.add("POST", "/v1/messages/{id}/cancel", request_as(daemon, key, "POST", "/v1/messages/api-1/cancel"));
+    seen.check();
     CHECK(daemon.stop() == 0);
 }
 
