@@ -211,6 +211,8 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("max_deliveries", r.max_deliveries, 1, 1000);
         s.integer("reconnect_max_ms", r.reconnect_max_ms, 10, 600'000);
         s.integer("prune_consumers_after_s", r.prune_consumers_after_s, 0, 30 * 86'400);
+        s.boolean("claim_job_ids", r.claim_job_ids);
+        s.integer("claim_ttl_s", r.claim_ttl_s, 60, 365 * 86'400);
         s.reject_unknown();
         if (r.urgent_stream.empty()) r.urgent_stream = r.stream + ":urgent";
         if (r.urgent_stream == r.stream || r.urgent_stream == r.dead_stream)

@@ -36,6 +36,10 @@ struct RedisConfig {
     // Consumers of the group with nothing pending and idle this long are removed at start-up (each
     // restart of a daemon named <hostname>-<pid> leaves one); 0: never.
     int prune_consumers_after_s = 3600;
+    // Several daemons on this Redis: each job id is claimed in Redis before its send (JobClaims),
+    // so that two daemons never both send it. Set on every daemon that shares the streams.
+    bool claim_job_ids = false;
+    int claim_ttl_s = 86'400;  // how long a claim holds after its last use (the API's idempotency window)
     bool operator==(const RedisConfig&) const = default;
 };
 

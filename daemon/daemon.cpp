@@ -62,6 +62,9 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
       caps_(commands_, config_.redis.stream + ":caps:", config_.caps, date::locate_zone(config_.quiet_hours.time_zone)),
       send_time_(make_learner(config_)),
+      claims_(config_.redis.claim_job_ids ? std::make_unique<JobClaims>(commands_, config_.redis.stream + ":claim:",
+                                                                        store_.instance_id(), config_.redis.claim_ttl_s)
+                                          : nullptr),
       pipeline_(io_, config_, std::move(templates), store_, directory_, channels_, schedule_, rate_limiter_, caps_,
                 send_time_.get(), metrics_, clock_),
       intake_(config_, config_.redis.stream, consumer_name(config_), reads_, commands_, store_, metrics_, clock_,
@@ -80,6 +83,7 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     store_.on_bad_address([this](const BadAddress& b) { directory_.invalidate(b.channel, b.recipient, b.reason); });
     // A provider said a message it had accepted failed after all: the pipeline decides what follows.
     store_.on_late_failure([this](const LateFailure& failure) { pipeline_.on_late_failure(failure); });
+    pipeline_.set_claims(claims_.get());
     // A commit queued status callbacks for the services: the dispatcher loads and sends them.
     store_.on_callbacks_queued([this] { callbacks_.notify(); });
     callbacks_.configure(config_.callbacks);

@@ -76,6 +76,7 @@ private:
     RateLimiter rate_limiter_;
     Caps caps_;
     std::unique_ptr<sendtime::Learner> send_time_;  // null when [send_time] is off
+    std::unique_ptr<JobClaims> claims_;  // redis.claim_job_ids: several daemons on one Redis
     Pipeline pipeline_;
     Intake intake_;
     Intake urgent_intake_;

@@ -250,6 +250,7 @@ void Intake::count_start(std::shared_ptr<StreamEntry> shared) {
             return;
         }
         recovered_.insert(shared->entry_id);
+        shared->redelivered = true;
         handle(std::move(*shared));
     });
 }

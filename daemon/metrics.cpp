@@ -78,6 +78,7 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
       service_callbacks_given_up);
     line(out, "crieur_service_callbacks_waiting", "gauge", "Status callbacks loaded from the outbox and not yet taken.",
          service_callbacks_waiting.load());
+    c("crieur_jobs_claimed_elsewhere_total", "Copies of a job another daemon holds (redis.claim_job_ids): not sent here.", jobs_claimed_elsewhere);
     c("crieur_retention_personal_cleared_total", "Receipts whose personal fields were cleared (retention.personal_days).",
       retention_personal_cleared);
     c("crieur_retention_deleted_total", "Receipts and app sessions removed whole (retention.days).", retention_deleted);

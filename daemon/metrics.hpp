@@ -18,6 +18,7 @@ struct Metrics {
     Counter jobs_dead_lettered{0}; // entries moved to the dead-letter stream
     Counter resume_malformed{0};   // entries whose `resume` field could not be read (dead-lettered too)
     Counter jobs_duplicate{0};     // entries whose job id was already sent or in flight
+    Counter jobs_claimed_elsewhere{0};  // copies of a job another daemon holds (redis.claim_job_ids): not sent here
     Counter jobs_scheduled{0};
     Counter jobs_cancelled{0};     // jobs that came after their cancellation (or their campaign's): not sent     // entries put aside until their not_before
     Counter sends_started{0};

@@ -187,11 +187,38 @@ std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEn
     d->came_back = std::move(resume);
     d->prepared = std::make_unique<Message>(std::move(std::get<Message>(prepared)));
     d->job = std::move(job);
-    if (held(d, decide::admit_job(d->timing, clock_.now()))) return std::nullopt;
+    if (!claims_) {
+        admit(std::move(d));
+        return std::nullopt;
+    }
+    // Several daemons on one Redis: the id is claimed before anything is done with it.
+    const bool take_over = entry.redelivered || entry.from_schedule || !entry.resume.empty();
+    const std::string id = d->job.id;
+    claims_->claim(id, take_over, [this, d = std::move(d)](ClaimVerdict v) mutable {
+        switch (v) {
+        case ClaimVerdict::failed:
+            spdlog::warn("pipeline: job {}: its id could not be claimed in Redis; it stays pending", d->job.id);
+            return d->done(Disposition::keep);
+        case ClaimVerdict::elsewhere:
+            metrics_.jobs_claimed_elsewhere++;
+            spdlog::debug("pipeline: job {} is another daemon's (claimed in Redis); not sent here", d->job.id);
+            return d->done(Disposition::ack);
+        case ClaimVerdict::taken_over:
+            spdlog::info("pipeline: job {} goes on here, taken over from the daemon that held it", d->job.id);
+            break;
+        case ClaimVerdict::ours: break;
+        }
+        admit(std::move(d));
+    });
+    return std::nullopt;
+}
+
+void Pipeline::admit(std::shared_ptr<Delivery> d) {
+    if (held(d, decide::admit_job(d->timing, clock_.now()))) return;
     if (d->escalation()) metrics_.escalations_due++;
     if (d->job.citizen.empty()) {
         route_and_send(std::move(d), nullptr);
-        return std::nullopt;
+        return;
     }
     const std::string citizen = d->job.citizen;
     directory_.lookup(citizen, [this, d = std::move(d)](directory::Lookup found) mutable {
@@ -214,7 +241,6 @@ std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEn
         const directory::Citizen* who = &*d->citizen;
         route_and_send(std::move(d), who);
     });
-    return std::nullopt;
 }
 
 bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admission) {

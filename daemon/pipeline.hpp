@@ -20,6 +20,7 @@
 #include "daemon/config.hpp"
 #include "daemon/delivery_decisions.hpp"
 #include "daemon/intake.hpp"
+#include "daemon/job_claims.hpp"
 #include "daemon/job_codec.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/render/template_store.hpp"
@@ -73,11 +74,16 @@ public:
     // A reloaded template set: used for the jobs read from now on.
     void set_templates(std::shared_ptr<const render::TemplateStore> templates) { templates_ = std::move(templates); }
     std::shared_ptr<const render::TemplateStore> templates() const { return templates_; }
+    // Several daemons on one Redis (redis.claim_job_ids): each job's id is claimed before it is
+    // worked on. Null: one daemon, no claims.
+    void set_claims(JobClaims* claims) { claims_ = claims; }
 
 private:
     // One message on its way down its candidates: the next is tried when one is a bad address or
     // fails for good.
     struct Delivery;
+    // The job's admission (deadline, not_before, quiet hours, send time), then its citizen, its route.
+    void admit(std::shared_ptr<Delivery> d);
     // A place in a provider's send gate (limit 0: the provider has no gate).
     struct Seat {
         Channel* driver;
@@ -102,6 +108,7 @@ private:
     void put_aside(const std::shared_ptr<Delivery>& d, Resume resume, TimePoint at,
                    std::function<void(std::error_code)> done);
 
+    JobClaims* claims_ = nullptr;
     IntakeConfig intake_;
     RouterPolicy policy_;
     decide::EscalationPolicy escalation_;

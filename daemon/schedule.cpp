@@ -22,9 +22,9 @@ for _, whole in ipairs(due) do
     if string.sub(payload, 1, a - 1) == 'u' then stream = KEYS[3] end
     local resume, job = string.sub(payload, a + 1, b - 1), string.sub(payload, b + 1)
     if resume == '-' then
-      redis.call('XADD', stream, '*', 'job', job)
+      redis.call('XADD', stream, '*', 'from', 'schedule', 'job', job)
     else
-      redis.call('XADD', stream, '*', 'job', job, 'resume', resume)
+      redis.call('XADD', stream, '*', 'from', 'schedule', 'job', job, 'resume', resume)
     end
     redis.call('HDEL', KEYS[5], whole)
     -- a next step an earlier version wrote for the same job, replaced by this one: gone with it
@@ -42,9 +42,9 @@ for _, whole in ipairs(due) do
       if string.sub(p, 1, a - 1) == 'u' then stream = KEYS[3] end
       local job, tried = string.sub(p, c + 1), string.sub(p, b + 1, c - 1)
       if string.sub(p, a + 1, b - 1) == 'failure' then
-        redis.call('XADD', stream, '*', 'job', job, 'escalate', tried, 'fallback', 'on_failure')
+        redis.call('XADD', stream, '*', 'from', 'schedule', 'job', job, 'escalate', tried, 'fallback', 'on_failure')
       else
-        redis.call('XADD', stream, '*', 'job', job, 'escalate', tried)
+        redis.call('XADD', stream, '*', 'from', 'schedule', 'job', job, 'escalate', tried)
       end
       redis.call('HDEL', KEYS[4], id)
     end
@@ -58,16 +58,16 @@ for _, whole in ipairs(due) do
   if string.sub(tag, 1, 4) == 'esc|' then
     -- esc|<channels tried>|<job id>: an escalation on silence
     local bar = string.find(tag, '|', 5, true)
-    redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1), 'escalate', string.sub(tag, 5, bar - 1))
+    redis.call('XADD', stream, '*', 'from', 'schedule', 'job', string.sub(member, space + 1), 'escalate', string.sub(tag, 5, bar - 1))
   elseif string.sub(tag, 1, 3) == 'st|' then
     -- st|<entry id>: held until the send time chosen for it
-    redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1), 'sendtime', 'chosen')
+    redis.call('XADD', stream, '*', 'from', 'schedule', 'job', string.sub(member, space + 1), 'sendtime', 'chosen')
   elseif string.sub(tag, 1, 5) == 'slot|' then
     -- slot|<provider>|<entry id>: a rate-limit slot is reserved for it
     local bar = string.find(tag, '|', 6, true)
-    redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1), 'slot', string.sub(tag, 6, bar - 1))
+    redis.call('XADD', stream, '*', 'from', 'schedule', 'job', string.sub(member, space + 1), 'slot', string.sub(tag, 6, bar - 1))
   else
-    redis.call('XADD', stream, '*', 'job', string.sub(member, space + 1))
+    redis.call('XADD', stream, '*', 'from', 'schedule', 'job', string.sub(member, space + 1))
   end
   redis.call('ZREM', KEYS[1], whole)
   end

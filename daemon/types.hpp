@@ -48,6 +48,10 @@ struct StreamEntry {
     // How it comes back from the schedule: the `resume` field as written (daemon/resume.hpp);
     // empty for a job seen for the first time. Decoded, and checked, by the intake.
     std::string resume;
+    // Read again after an interruption: this consumer's own pending entry after a restart, or
+    // one taken over from another consumer (XAUTOCLAIM).
+    bool redelivered = false;
+    bool from_schedule = false;  // put back by crieur's schedule (`from` = "schedule"): a job's continuation
 };
 
 // What a channel driver sends: the rendered content (channel, locale, text and the channel's

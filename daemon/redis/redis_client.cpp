@@ -42,6 +42,8 @@ std::vector<StreamEntry> parse_entries(const redisReply* array) {
                 if (name == "job") {
                     entry.job_json = str(fields->element[f + 1]);
                     entry.has_job = true;
+                } else if (name == "from") {
+                    entry.from_schedule = str(fields->element[f + 1]) == "schedule";
                 } else if (name == "resume") {
                     entry.resume = str(fields->element[f + 1]);
                 } else if (name == "escalate") {
