@@ -1,5 +1,7 @@
 #include "daemon/job_claims.hpp"
 
+#include <algorithm>
+
 #include "daemon/redis/hiredis_asio.hpp"
 
 namespace crieur {
@@ -17,9 +19,10 @@ return 1
 )lua";
 }  // namespace
 
-void JobClaims::claim(const std::string& job_id, bool take_over, std::function<void(ClaimVerdict)> done) {
+void JobClaims::claim(const std::string& job_id, bool take_over, long long wait_ms, std::function<void(ClaimVerdict)> done) {
     const std::string key = prefix_ + job_id;
-    conn_.command({"EVAL", kClaim, "1", key, instance_, ttl_ms_, take_over ? "1" : "0"},
+    const std::string ttl = std::to_string(ttl_ms_ + std::max(0LL, wait_ms));
+    conn_.command({"EVAL", kClaim, "1", key, instance_, ttl, take_over ? "1" : "0"},
                   [done = std::move(done)](const redisReply* r) {
                       if (!r || r->type != REDIS_REPLY_INTEGER) return done(ClaimVerdict::failed);
                       done(r->integer == 1 ? ClaimVerdict::ours : r->integer == 2 ? ClaimVerdict::taken_over : ClaimVerdict::elsewhere);

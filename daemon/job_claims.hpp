@@ -25,14 +25,16 @@ class JobClaims {
 public:
     // `prefix`: the claims' keys are <prefix><job id>; `instance`: this daemon's receipts instance id.
     JobClaims(redis::RedisConnection& conn, std::string prefix, std::string instance, int ttl_s)
-        : conn_(conn), prefix_(std::move(prefix)), instance_(std::move(instance)), ttl_ms_(std::to_string(ttl_s * 1000LL)) {}
+        : conn_(conn), prefix_(std::move(prefix)), instance_(std::move(instance)), ttl_ms_(ttl_s * 1000LL) {}
 
-    // `take_over`: the entry is a continuation or was taken from another consumer.
-    void claim(const std::string& job_id, bool take_over, std::function<void(ClaimVerdict)> done);
+    // `take_over`: the entry is a continuation or was taken from another consumer. `wait_ms`:
+    // how long the job will wait before it goes (its not_before): the claim holds that much longer.
+    void claim(const std::string& job_id, bool take_over, long long wait_ms, std::function<void(ClaimVerdict)> done);
 
 private:
     redis::RedisConnection& conn_;
-    std::string prefix_, instance_, ttl_ms_;
+    std::string prefix_, instance_;
+    long long ttl_ms_;
 };
 
 }  // namespace crieur

@@ -194,7 +194,9 @@ std::optional<JobError> Pipeline::process(Job job, Resume resume, const StreamEn
     // Several daemons on one Redis: the id is claimed before anything is done with it.
     const bool take_over = entry.redelivered || entry.from_schedule || !entry.resume.empty();
     const std::string id = d->job.id;
-    claims_->claim(id, take_over, [this, d = std::move(d)](ClaimVerdict v) mutable {
+    // A warning scheduled months ahead stays claimed until it has gone, not only for the TTL.
+    const long long wait_ms = d->job.not_before ? (*d->job.not_before - clock_.now()).count() : 0;
+    claims_->claim(id, take_over, wait_ms, [this, d = std::move(d)](ClaimVerdict v) mutable {
         switch (v) {
         case ClaimVerdict::failed:
             spdlog::warn("pipeline: job {}: its id could not be claimed in Redis; it stays pending", d->job.id);

@@ -3,9 +3,15 @@
 // daemon killed mid-run is finished by the other.
 #include <doctest/doctest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <map>
+#include <optional>
 #include <thread>
 
+#include "daemon/job_claims.hpp"
+#include "daemon/redis/hiredis_asio.hpp"
 #include "support/daemon_fixture.hpp"
 
 using namespace crieur;
@@ -80,4 +86,37 @@ TEST_CASE("two daemons on one Redis: one killed mid-run, the other finishes its 
     MESSAGE("sent twice after the kill: " << twice);
     CHECK(b.metric("crieur_jobs_claimed_total") > 0);
     CHECK(b.stop() == 0);
+}
+
+TEST_CASE("a job id's claim: ours when new or already ours, another daemon's fresh copy refused, taken over by a continuation") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    boost::asio::io_context io;
+    redis::RedisConnection conn{io, {"127.0.0.1", redis.port()}, "claims-test"};
+    conn.start();
+    {
+        auto work = boost::asio::make_work_guard(io);
+        while (!conn.connected()) io.run_one();
+    }
+    JobClaims a(conn, "crieur:jobs:claim:", "instance-a", 3600), b(conn, "crieur:jobs:claim:", "instance-b", 3600);
+    auto claim = [&](JobClaims& who, const std::string& id, bool take_over, long long wait_ms = 0) {
+        std::optional<ClaimVerdict> out;
+        auto work = boost::asio::make_work_guard(io);
+        who.claim(id, take_over, wait_ms, [&](ClaimVerdict v) { out = v; });
+        io.restart();
+        while (!out) io.run_one();
+        return *out;
+    };
+    CHECK(claim(a, "j-1", false) == ClaimVerdict::ours);
+    CHECK(claim(a, "j-1", false) == ClaimVerdict::ours);
+    CHECK(claim(b, "j-1", false) == ClaimVerdict::elsewhere);
+    CHECK(claim(b, "j-1", true) == ClaimVerdict::taken_over);
+    CHECK(claim(a, "j-1", false) == ClaimVerdict::elsewhere);  // b's now
+    auto client = redis.client();
+    CHECK(redis::text(client.command({"GET", "crieur:jobs:claim:j-1"}).get()) == "instance-b");
+    CHECK(client.integer({"PTTL", "crieur:jobs:claim:j-1"}) > 3'500'000);  // claim_ttl_s from the last claim
+    // A job that waits 30 days before it goes stays claimed until then, and the TTL on top.
+    CHECK(claim(a, "j-later", false, 30LL * 86'400'000) == ClaimVerdict::ours);
+    CHECK(client.integer({"PTTL", "crieur:jobs:claim:j-later"}) > 30LL * 86'400'000);
+    conn.stop();
 }
