@@ -160,6 +160,14 @@ TEST_CASE("POST /v1/messages/batch: each line answered in order, the good ones q
     const HttpResult huge = request_as(daemon, key, "POST", "/v1/messages", job("big", R"(,"reference":")" + std::string(2 << 20, 'r') + "\""));
     CHECK(huge.status == 413);
     CHECK(request_as(daemon, key, "POST", "/v1/messages", job("after-big")).status == 202);  // still serving
+
+    // The answers, each batch line too, as the OpenAPI document describes them.
+    OpenApiResponses seen(dir);
+    seen.add("POST", "/v1/messages/batch", r);
+    seen.add("POST", "/v1/messages/batch", over);
+    seen.add("POST", "/v1/messages/batch", request_as(daemon, key, "POST", "/v1/messages/batch", "\n\n"));
+    seen.add("POST", "/v1/messages", huge);
+    seen.check();
     CHECK(daemon.stop() == 0);
 }
 

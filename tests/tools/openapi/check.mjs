@@ -38,6 +38,17 @@ if (responsesPath) {
     if (!answer) { console.log(`${where}: the document does not list this status`); problems++; continue; }
     const media = answer.content && Object.values(answer.content)[0];
     if (!media?.schema) continue;
+    // JSON lines (a batch's answer): each line against the document's x-line-schema.
+    if (media["x-line-schema"]) {
+      const validateLine = ajv.compile(rebase(media["x-line-schema"]));
+      for (const [n, text] of r.body.split("\n").filter((l) => l.trim()).entries()) {
+        let item;
+        try { item = JSON.parse(text); } catch { console.log(`${where}: line ${n + 1} is not JSON`); problems++; continue; }
+        if (!validateLine(item)) { console.log(`${where}: line ${n + 1}: ${ajv.errorsText(validateLine.errors)}`); problems++; }
+      }
+      checked++;
+      continue;
+    }
     let body;
     try { body = JSON.parse(r.body); } catch { console.log(`${where}: the body is not JSON`); problems++; continue; }
     const validate = ajv.compile(rebase(media.schema));
