@@ -26,12 +26,13 @@ void write_value(JsonWriter& w, const sqlite::Stmt& s, int col, bool as_time) {
     }
 }
 
-// Writes the current row's columns as object members, from column `first` on; times are the
-// columns named `at` or `*_at`; a `recipient` is masked.
-void write_row(JsonWriter& w, const sqlite::Stmt& s, int first = 0) {
+// Writes the current row's columns as object members, from column `first` on (but `skip`, which
+// the caller writes); times are the columns named `at` or `*_at`; a `recipient` is masked.
+void write_row(JsonWriter& w, const sqlite::Stmt& s, int first = 0, std::string_view skip = {}) {
     const int n = sqlite3_column_count(s.get());
     for (int c = first; c < n; ++c) {
         std::string_view name = sqlite3_column_name(s.get(), c);
+        if (!skip.empty() && name == skip) continue;
         w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
         if (name == "recipient" && !s.is_null(c)) {
             const std::string masked = mask_address(s.text(c));
@@ -53,6 +54,20 @@ void write_rows(JsonWriter& w, sqlite::Stmt& s) {
 }
 
 }  // namespace
+
+bool mask_recipients(sqlite::Stmt& recipients, std::int64_t message_id, std::string& text) {
+    bool changed = false;
+    recipients.bind(1, message_id);
+    while (recipients.step()) {
+        const std::string whole(recipients.text(0)), masked = mask_address(whole);
+        for (auto at = text.find(whole); at != std::string::npos; at = text.find(whole, at + masked.size())) {
+            text.replace(at, whole.size(), masked);
+            changed = true;
+        }
+    }
+    recipients.reset();
+    return changed;
+}
 
 std::optional<std::string> message_json(sqlite3* db, const std::string& id) {
     sqlite::Stmt msg(db, R"(
@@ -84,15 +99,10 @@ std::optional<std::string> message_json(sqlite3* db, const std::string& id) {
     write_rows(w, events);
     w.EndObject();
     // Every copy of an address is masked, wherever it stands: the attempts' recipients, and the
-    // providers' texts and reasons that quote them (Twilio writes the number into its errors).
+    // providers' texts and reasons that quote them.
     std::string json(buf.GetString(), buf.GetSize());
-    sqlite::Stmt recipients(db, "SELECT DISTINCT recipient FROM attempts WHERE message_id = ?1 AND length(recipient) >= 5");
-    recipients.bind(1, rowid);
-    while (recipients.step()) {
-        const std::string whole(recipients.text(0)), masked = mask_address(whole);
-        for (auto at = json.find(whole); at != std::string::npos; at = json.find(whole, at + masked.size()))
-            json.replace(at, whole.size(), masked);
-    }
+    sqlite::Stmt recipients(db, kMessageRecipients);
+    mask_recipients(recipients, rowid, json);
     return json;
 }
 
@@ -128,6 +138,8 @@ MessagePage message_list(sqlite3* db, const MessageFilter& f) {
     int n = 0;
     MessagePage page;
     std::int64_t last = 0;
+    sqlite::Stmt recipients(db, kMessageRecipients);
+    std::string reason;
     while (q.step()) {
         if (++n > f.limit) {
             page.last_id = last;  // one more row exists: the next page starts after the last shown
@@ -137,7 +149,16 @@ MessagePage message_list(sqlite3* db, const MessageFilter& f) {
         w.StartObject();
         w.Key("id");
         write_value(w, q, 1, false);
-        write_row(w, q, 2);
+        write_row(w, q, 2, "status_reason");
+        // A provider's reason may quote the address: masked, as in the message's own view.
+        w.Key("status_reason");
+        if (q.is_null(10)) {
+            w.Null();
+        } else {
+            reason.assign(q.text(10));
+            mask_recipients(recipients, last, reason);
+            w.String(reason.c_str(), static_cast<rapidjson::SizeType>(reason.size()));
+        }
         w.EndObject();
     }
     w.EndArray();

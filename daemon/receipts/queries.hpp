@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include "daemon/receipts/sqlite.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +17,13 @@ namespace crieur::receipts {
 // The message with its attempts and events as a JSON object, by job id (or by stream entry id
 // for a rejected job whose id could not be read); nullopt when there is none.
 std::optional<std::string> message_json(sqlite3* db, const std::string& id);
+
+// Every copy of the message's recipients in `text` masked (the providers' texts and reasons
+// quote the number: Twilio writes it into its errors). `recipients` is a statement prepared on
+// kMessageRecipients, reused from one message to the next; true when `text` changed.
+inline constexpr const char* kMessageRecipients =
+    "SELECT DISTINCT recipient FROM attempts WHERE message_id = ?1 AND length(recipient) >= 5";
+bool mask_recipients(sqlite::Stmt& recipients, std::int64_t message_id, std::string& text);
 
 // A page of the message list, newest first (by row id: stable while messages come in). Empty
 // filters match everything; `before_id` is where the previous page stopped (0: the newest).

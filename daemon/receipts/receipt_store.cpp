@@ -148,6 +148,9 @@ public:
         delete_sessions_ = sqlite::Stmt(db, R"(
             DELETE FROM app_sessions WHERE rowid IN (SELECT rowid FROM app_sessions WHERE at < ?1 ORDER BY at LIMIT ?2))");
         delete_cancelled_campaigns_ = sqlite::Stmt(db, "DELETE FROM cancelled_campaigns WHERE at < ?1");
+        recipients_ = sqlite::Stmt(db, receipts::kMessageRecipients);
+        reason_of_ = sqlite::Stmt(db, "SELECT status_reason FROM messages WHERE id = ?1 AND status_reason IS NOT NULL");
+        set_reason_ = sqlite::Stmt(db, "UPDATE messages SET status_reason = ?2 WHERE id = ?1");
         save_meta_ = sqlite::Stmt(db, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
         load_retention_cursors();
     }
@@ -188,6 +191,15 @@ public:
         if (r.personal_before_ms > 0) {
             out.more |= sweep(personal_cursor_, "retention.personal", r.personal_before_ms, r.limit, [&](std::int64_t id) {
                 int changed = 0;
+                // A provider's reason may quote the address: masked while the recipients are
+                // still there to say what to mask (the view masks them by the same rule).
+                reason_of_.bind(1, id);
+                std::string reason = reason_of_.step() ? std::string(reason_of_.text(0)) : std::string();
+                reason_of_.reset();
+                if (!reason.empty() && receipts::mask_recipients(recipients_, id, reason)) {
+                    set_reason_.bind(1, id).bind(2, reason).run();
+                    ++changed;
+                }
                 for (auto* st : {&clear_attempts_, &clear_events_, &clear_reference_}) {
                     st->bind(1, id).run();
                     changed += sqlite3_changes(db_.get());
@@ -555,7 +567,8 @@ private:
     sqlite::Stmt erase_callbacks_, clear_callback_services_, add_callback_service_, drop_orphan_callbacks_,
         delete_callback_, fail_callback_, callbacks_top_;
     sqlite::Stmt touch_message_, retention_page_, clear_attempts_, clear_events_, clear_reference_, delete_events_,
-        delete_attempts_, delete_message_, delete_sessions_, delete_cancelled_campaigns_, save_meta_;
+        delete_attempts_, delete_message_, delete_sessions_, delete_cancelled_campaigns_, save_meta_, recipients_,
+        reason_of_, set_reason_;
     RetentionCursor personal_cursor_, deleted_cursor_;
     std::string instance_id_;
     bool callback_triggers_ = false;  // created on this connection (schema::callback_triggers())

@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "daemon/receipts/queries.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/receipts/sqlite.hpp"
 #include "daemon/retention/retention.hpp"
@@ -86,14 +87,15 @@ struct Harness {
             if (!r.more) return total;
         }
     }
-    // Personal fields still held for the job id: recipients, provider texts, raw reports, reference.
+    // Personal fields still held for the job id: recipients, provider texts, raw reports,
+    // reference, and a status reason that quotes the number whole.
     int personal_fields(const std::string& id) {
         auto db = sqlite::open(config.path, SQLITE_OPEN_READONLY);
         sqlite::Stmt q(db.get(), R"(
             SELECT (SELECT count(*) FROM attempts a WHERE a.message_id = m.id AND a.recipient IS NOT NULL)
                  + (SELECT count(*) FROM attempts a WHERE a.message_id = m.id AND a.error_text IS NOT NULL)
                  + (SELECT count(*) FROM events e WHERE e.message_id = m.id AND e.raw IS NOT NULL)
-                 + (m.reference IS NOT NULL)
+                 + (m.reference IS NOT NULL) + (ifnull(instr(m.status_reason, '+33612345678'), 0) > 0)
             FROM messages m WHERE m.job_id = ?1)");
         q.bind(1, id);
         return q.step() ? static_cast<int>(q.int64(0)) : -1;  // -1: no such message
@@ -115,7 +117,7 @@ TEST_CASE("the retention clears personal fields after personal_days and removes 
     h.clock.advance(5 * kDay);
     h.sent("recent");
     CHECK(h.personal_fields("old") == 3);         // recipient, raw report, reference
-    CHECK(h.personal_fields("old-failed") == 3);  // recipient, provider's text, reference
+    CHECK(h.personal_fields("old-failed") == 4);  // recipient, provider's text, reference, the reason quoting it
 
     SUBCASE("before personal_days nothing is touched") {
         h.clock.advance(1 * kDay);
@@ -129,6 +131,7 @@ TEST_CASE("the retention clears personal fields after personal_days and removes 
         CHECK(r.deleted == 0);
         CHECK(h.personal_fields("old") == 0);
         CHECK(h.personal_fields("old-failed") == 0);
+        CHECK(h.count("SELECT count(*) FROM messages WHERE job_id = 'old-failed' AND status_reason = 'unreachable: +336******78'") == 1);
         CHECK(h.personal_fields("recent") == 3);
         CHECK(h.count("SELECT count(*) FROM messages WHERE job_id = 'old' AND status = 'delivered' AND citizen = 'c-old'") == 1);
         CHECK(h.sweep().cleared == 0);  // the cursor moved past them
@@ -292,4 +295,17 @@ TEST_CASE("crieurd sweeps its receipts by itself: old messages lose their person
         return daemon.metric("crieur_retention_personal_cleared_total") == 1 && daemon.metric("crieur_retention_deleted_total") == 1;
     }, 5s));
     CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("the message list masks an address a provider's reason quotes, as the message's view does") {
+    Harness h;
+    h.sent("failed-1", OutcomeKind::failed);
+    auto db = sqlite::open(h.config.path, SQLITE_OPEN_READONLY);
+    receipts::MessageFilter all;
+    const auto page = receipts::message_list(db.get(), all);
+    CHECK(page.json.find("+33612345678") == std::string::npos);
+    CHECK(page.json.find(R"("status_reason":"unreachable: +336******78")") != std::string::npos);
+    const auto view = receipts::message_json(db.get(), "failed-1");
+    REQUIRE(view);
+    CHECK(view->find("+33612345678") == std::string::npos);
 }
