@@ -71,12 +71,30 @@ Handler cancel(ReceiptStore& store, bool campaign) {
 }
 }  // namespace
 
+Response bad_query(std::string_view name, std::string detail) {
+    return problem(400, "bad_query", std::string(name) + ": " + detail, name);
+}
+
+// A `since` or `until` parameter: Unix ms (never 0, which means unbounded), or the problem.
+std::variant<std::int64_t, Response> time_param(std::string_view name, const std::string& v) {
+    auto t = parse_rfc3339(v);
+    if (!t) return bad_query(name, "'" + v + "' is not an RFC 3339 time (2026-12-01T09:30:00Z)");
+    return std::max<std::int64_t>(1, to_unix_ms(*t));
+}
+
+// The service a read covers: the key's own for a service key (naming another is an error, not an
+// empty answer), the one named (or every one: empty) for an operator.
+std::variant<std::string, Response> service_param(const Request& req, const std::string& named) {
+    if (req.caller.every_service()) return named;
+    if (!named.empty() && named != req.caller.service)
+        return problem(403, "wrong_service", "service: this key reads the messages of " + req.caller.service + " only", "service");
+    return req.caller.service;
+}
+
 // The list's filters from the query string; a problem naming the parameter when one is wrong.
 std::variant<receipts::MessageFilter, Response> list_filter(const Request& req) {
     receipts::MessageFilter f;
-    auto bad = [](std::string_view name, std::string detail) {
-        return problem(400, "bad_query", std::string(name) + ": " + detail, name);
-    };
+    auto bad = bad_query;
     for (auto& [k, v] : form_decode(req.query)) {
         if (k == "status") {
             if (!parse_status(v)) return bad(k, "'" + v + "' is not a status (docs/jobs.md)");
@@ -87,9 +105,9 @@ std::variant<receipts::MessageFilter, Response> list_filter(const Request& req) 
         else if (k == "citizen") f.citizen = v;
         else if (k == "service") f.service = v;
         else if (k == "since" || k == "until") {
-            auto t = parse_rfc3339(v);
-            if (!t) return bad(k, "'" + v + "' is not an RFC 3339 time (2026-12-01T09:30:00Z)");
-            (k == "since" ? f.since_ms : f.until_ms) = std::max<std::int64_t>(1, to_unix_ms(*t));
+            auto t = time_param(k, v);
+            if (auto* refused = std::get_if<Response>(&t)) return std::move(*refused);
+            (k == "since" ? f.since_ms : f.until_ms) = std::get<std::int64_t>(t);
         } else if (k == "limit") {
             int n = 0;
             auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -108,12 +126,9 @@ std::variant<receipts::MessageFilter, Response> list_filter(const Request& req) 
             return bad(k, "unknown parameter (status, template, campaign, reference, citizen, service, since, until, cursor, limit)");
         }
     }
-    if (!req.caller.every_service()) {
-        // A service lists its own messages; naming another's is an error, not an empty list.
-        if (!f.service.empty() && f.service != req.caller.service)
-            return problem(403, "wrong_service", "service: this key lists the messages of " + req.caller.service + " only", "service");
-        f.service = req.caller.service;
-    }
+    auto service = service_param(req, f.service);
+    if (auto* refused = std::get_if<Response>(&service)) return std::move(*refused);
+    f.service = std::move(std::get<std::string>(service));
     return f;
 }
 
@@ -136,25 +151,26 @@ void add_message_routes(Routes& routes, ReceiptStore& store) {
         });
     }, keys::Scope::read);
     routes.add("GET", "/v1/stats", [&store](const Request& req, std::string_view, Reply reply) {
-        std::string by = "status", service;
+        std::string by = "status", named;
         std::int64_t since = 0;
         for (auto& [k, v] : form_decode(req.query)) {
             if (k == "by") {
                 if (v != "status" && v != "channel" && v != "template" && v != "service")
-                    return reply(problem(400, "bad_query", "by: status, channel, template or service", "by"));
+                    return reply(bad_query(k, "status, channel, template or service"));
                 by = v;
             } else if (k == "since") {
-                auto t = parse_rfc3339(v);
-                if (!t) return reply(problem(400, "bad_query", "since: '" + v + "' is not an RFC 3339 time", "since"));
-                since = std::max<std::int64_t>(1, to_unix_ms(*t));
-            } else if (k == "service" && req.caller.every_service()) {
-                service = v;
+                auto t = time_param(k, v);
+                if (auto* refused = std::get_if<Response>(&t)) return reply(std::move(*refused));
+                since = std::get<std::int64_t>(t);
+            } else if (k == "service") {
+                named = v;
             } else {
-                return reply(problem(400, "bad_query", k + ": unknown parameter (by, since; service for an operator)", k));
+                return reply(bad_query(k, "unknown parameter (by, since, service)"));
             }
         }
-        if (!req.caller.every_service()) service = req.caller.service;
-        store.message_stats(service, by, since, [reply = std::move(reply)](std::optional<std::string> json) {
+        auto service = service_param(req, named);
+        if (auto* refused = std::get_if<Response>(&service)) return reply(std::move(*refused));
+        store.message_stats(std::get<std::string>(service), by, since, [reply = std::move(reply)](std::optional<std::string> json) {
             if (!json) return reply(status_problem(503, "the receipts could not be read; try again"));
             reply({200, "application/json", std::move(*json), {}});
         });
