@@ -8,16 +8,21 @@ using namespace crieur::http;
 namespace keys = crieur::keys;
 
 namespace {
-// Dispatches one request and returns the status it got.
-int status_of(const Routes& routes, const std::string& method, const std::string& path, const std::string& auth = {},
-              Exposure on = Exposure::all) {
+// Dispatches one request and returns the answer it got, or its status.
+Response answer_of(const Routes& routes, const std::string& method, const std::string& path, const std::string& auth = {},
+                   Exposure on = Exposure::all) {
     Request req;
     req.method = method;
     req.path = path;
     if (!auth.empty()) req.headers.emplace_back("authorization", auth);
-    int status = 0;
-    routes.dispatch(req, [&](Response r) { status = r.status; }, on);
-    return status;
+    Response out;
+    out.status = 0;
+    routes.dispatch(req, [&](Response r) { out = std::move(r); }, on);
+    return out;
+}
+int status_of(const Routes& routes, const std::string& method, const std::string& path, const std::string& auth = {},
+              Exposure on = Exposure::all) {
+    return answer_of(routes, method, path, auth, on).status;
 }
 
 Routes table(bool* reached) {
@@ -132,13 +137,7 @@ TEST_CASE("every refusal of the route table is an RFC 9457 problem with a type o
     Routes routes = table(&reached);
     routes.set_api_token("s3cret-key");
     auto answer = [&](const std::string& method, const std::string& path, const std::string& auth = {}) {
-        Request req;
-        req.method = method;
-        req.path = path;
-        if (!auth.empty()) req.headers.emplace_back("authorization", auth);
-        Response out;
-        routes.dispatch(req, [&](Response r) { out = std::move(r); });
-        return out;
+        return answer_of(routes, method, path, auth);
     };
     auto type_of = [](const Response& r) {
         const auto at = r.body.find(R"("type":"urn:crieur:problem:)");
