@@ -1,6 +1,7 @@
 #include "daemon/config.hpp"
 
 #include "daemon/config_section.hpp"
+#include "daemon/redis/address.hpp"
 
 #include <date/tz.h>
 #include <toml++/toml.h>
@@ -198,6 +199,18 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.string("host", r.host);
         s.integer("port", r.port, 1, 65535);
         s.secret("password", r.password);
+        s.strings("sentinels", r.sentinels);
+        s.string("master_name", r.master_name);
+        s.secret("sentinel_password", r.sentinel_password);
+        for (auto& address : r.sentinels)
+            if (!redis::parse_address(address))
+                s.problem("sentinels", "\"" + address + "\" is not host:port (an IPv6 address as [::1]:26379)");
+        if (!r.sentinels.empty() && r.master_name.empty())
+            s.problem("master_name", "required with sentinels: the name of the set they watch (sentinel monitor <name> ...)");
+        if (r.sentinels.empty() && !r.master_name.empty())
+            s.problem("master_name", "needs sentinels = [\"host:port\", ...]");
+        if (!r.sentinels.empty() && (s.has("host") || s.has("port")))
+            s.problem(s.has("host") ? "host" : "port", "not used with sentinels (they name the primary): remove it");
         s.string("stream", r.stream);
         s.string("urgent_stream", r.urgent_stream);
         s.string("dead_stream", r.dead_stream);
@@ -249,6 +262,9 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("requests_per_key_per_s", c.http.requests_per_key_per_s, 0, 1'000'000);
         s.string("public_listen", c.http.public_listen);
         s.integer("public_port", c.http.public_port, 0, 65535);
+        s.string_checked("advertise_url", c.http.advertise_url, [](const std::string& v) {
+            return (v.starts_with("http://") || v.starts_with("https://")) && v.find_first_of(" ?#", 0) == std::string::npos;
+        }, "expected the internal listener's base URL as other daemons reach it (http://10.0.0.5:8080)");
         s.reject_unknown();
         if (!c.http.keys_file.empty()) {
             auto read = keys::read_key_file(c.http.keys_file);

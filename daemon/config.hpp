@@ -21,6 +21,11 @@ struct RedisConfig {
     std::string host = "127.0.0.1";
     int port = 6379;
     std::string password;  // from password_env or password_file, never inline
+    // Redis Sentinel: "host:port" of each sentinel, and the name of the set they watch. With them,
+    // host and port are not written: the sentinels say which server is the primary.
+    std::vector<std::string> sentinels;
+    std::string master_name;
+    std::string sentinel_password;  // sentinel_password_env or _file, when the sentinels ask for one
     std::string stream = "crieur:jobs";
     std::string urgent_stream;  // read before `stream`, by a reader of its own; empty: "<stream>:urgent"
     std::string dead_stream = "crieur:dead";
@@ -79,6 +84,9 @@ struct HttpConfig {
     // then the listener above serves the rest only. 0: one listener serves everything.
     std::string public_listen = "127.0.0.1";
     int public_port = 0;
+    // Several daemons (redis.claim_job_ids): the URL at which the others reach this one's internal
+    // listener, registered in Redis. Empty: http://<listen>:<port>, the host name for 0.0.0.0 or ::.
+    std::string advertise_url;
     bool operator==(const HttpConfig&) const = default;
 };
 

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <csignal>
 
+#include <spdlog/fmt/ranges.h>
+
 #include "daemon/directory/directory_routes.hpp"
 #include "daemon/engagement/engagement_routes.hpp"
 #include "daemon/http/health_routes.hpp"
@@ -20,7 +22,28 @@ namespace crieur {
 
 namespace {
 redis::Endpoint endpoint_of(const RedisConfig& r) {
-    return {r.host, r.port, r.password, std::chrono::milliseconds(r.reconnect_max_ms)};
+    redis::Endpoint e{r.host, r.port, r.password, std::chrono::milliseconds(r.reconnect_max_ms)};
+    for (auto& s : r.sentinels)
+        if (auto a = redis::parse_address(s)) e.sentinels.push_back(*a);
+    e.master_name = r.master_name;
+    e.sentinel_password = r.sentinel_password;
+    return e;
+}
+// Where the other daemons reach this one's internal listener.
+std::string advertised_url(const HttpConfig& h, unsigned short port) {
+    if (!h.advertise_url.empty()) return h.advertise_url;
+    std::string host = h.listen;
+    if (host == "0.0.0.0" || host == "::") {
+        char name[256] = {};
+        host = gethostname(name, sizeof name - 1) == 0 ? name : "localhost";
+    } else if (host.find(':') != std::string::npos) {
+        host = "[" + host + "]";
+    }
+    return "http://" + host + ":" + std::to_string(port);
+}
+std::string redis_where(const RedisConfig& r) {
+    if (r.sentinels.empty()) return fmt::format("{}:{}", r.host, r.port);
+    return fmt::format("the primary of '{}' (sentinels {})", r.master_name, fmt::join(r.sentinels, ", "));
 }
 constexpr auto kTickPeriod = std::chrono::milliseconds(50);
 constexpr auto kPromotePeriod = std::chrono::milliseconds(500);
@@ -88,13 +111,18 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     store_.on_callbacks_queued([this] { callbacks_.notify(); });
     callbacks_.configure(config_.callbacks);
     retention_.configure(config_.retention, {config_.redis.stream, urgent_stream_of(config_.redis)}, config_.redis.dead_stream);
-    add_routes();
     if (config_.http.enabled) {
         http_.start(config_.http.listen, static_cast<unsigned short>(config_.http.port), config_.http.max_connections);
         if (config_.http.public_port)
             public_http_.start(config_.http.public_listen, static_cast<unsigned short>(config_.http.public_port),
                                config_.http.max_connections);
+        // Several daemons: this one registers where the others reach it (its port now bound).
+        if (config_.redis.claim_job_ids)
+            peers_ = std::make_unique<cluster::PeerDaemons>(io_, commands_, config_.redis.stream + ":daemons",
+                                                            intake_.consumer(), advertised_url(config_.http, http_.port()),
+                                                            clock_, HttpClientOptions{16, config_.provider_defaults.ca_path});
     }
+    add_routes();  // before io_.run(): no request is read until then
 }
 
 Daemon::~Daemon() {
@@ -133,10 +161,9 @@ int Daemon::run() {
         config_.http.public_port ? fmt::format("http on {}:{} (internal), {}:{} (public: hooks and links)", config_.http.listen,
                                                http_.port(), config_.http.public_listen, public_http_.port())
                                  : fmt::format("http on {}:{}", config_.http.listen, http_.port());
-    spdlog::info("crieurd {}: consumer {} in group {} on {} and {} at {}:{}; receipts in {}; {}",
+    spdlog::info("crieurd {}: consumer {} in group {} on {} and {} at {}; receipts in {}; {}",
                  CRIEUR_VERSION, intake_.consumer(), config_.redis.group, config_.redis.stream,
-                 urgent_stream_of(config_.redis), config_.redis.host,
-                 config_.redis.port, config_.receipts.path, listeners);
+                 urgent_stream_of(config_.redis), redis_where(config_.redis), config_.receipts.path, listeners);
     systemd::notify_ready();
     io_.run();
     return 0;
@@ -182,6 +209,7 @@ void Daemon::on_tick() {
         intake_.refresh_lag();
     }
     retention_.tick();
+    if (peers_) peers_->tick();
 }
 
 void Daemon::on_signal(int signo) {
@@ -333,6 +361,7 @@ void Daemon::finish_stop() {
     signals_.cancel(ignored);
     http_.stop();
     public_http_.stop();
+    if (peers_) peers_->leave();  // best effort: the others stop asking it 15 s after its last registration anyway
     reads_.stop();
     urgent_reads_.stop();
     commands_.stop();
@@ -357,7 +386,7 @@ void Daemon::add_routes() {
     routes_.set_request_rate(config_.http.requests_per_key_per_s);
     http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
     http::add_hook_routes(routes_, channels_, store_, directory_, metrics_);
-    http::add_message_routes(routes_, store_);
+    http::add_message_routes(routes_, store_, peers_.get());
     http::add_send_routes(routes_, config_, commands_, [this] { return pipeline_.templates(); });
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_,
                                     [this](std::string_view channel, std::string_view address) {

@@ -14,6 +14,7 @@
 
 #include "channels/registry.hpp"
 #include "daemon/callbacks/dispatcher.hpp"
+#include "daemon/cluster/peers.hpp"
 #include "daemon/retention/retention.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
@@ -77,6 +78,7 @@ private:
     Caps caps_;
     std::unique_ptr<sendtime::Learner> send_time_;  // null when [send_time] is off
     std::unique_ptr<JobClaims> claims_;  // redis.claim_job_ids: several daemons on one Redis
+    std::unique_ptr<cluster::PeerDaemons> peers_;  // the same: the others, asked for the messages they hold
     Pipeline pipeline_;
     Intake intake_;
     Intake urgent_intake_;

@@ -75,7 +75,14 @@ int usage(FILE* to = stderr) {
     return to == stdout ? 0 : 2;
 }
 
-redis::SyncClient connect(const Config& c) { return redis::SyncClient(c.redis.host, c.redis.port, c.redis.password); }
+redis::SyncClient connect(const Config& c) {
+    if (c.redis.sentinels.empty()) return redis::SyncClient(c.redis.host, c.redis.port, c.redis.password);
+    std::vector<redis::Address> sentinels;
+    for (auto& s : c.redis.sentinels)
+        if (auto a = redis::parse_address(s)) sentinels.push_back(*a);
+    const auto primary = redis::primary_from_sentinels(sentinels, c.redis.master_name, c.redis.sentinel_password);
+    return redis::SyncClient(primary.host, primary.port, c.redis.password);
+}
 
 // Splits input into jobs: a whole document that is one JSON object is one job; otherwise one job
 // per non-blank line. Returns (line number, text) pairs.

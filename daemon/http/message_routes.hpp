@@ -8,10 +8,15 @@
 
 namespace crieur {
 class ReceiptStore;
+namespace cluster {
+class PeerDaemons;
+}
 }
 
 namespace crieur::http {
 
-void add_message_routes(Routes& routes, ReceiptStore& store);
+// With `peers` (several daemons on one Redis), a message this daemon does not hold is asked of the
+// others, and the list and the counts are merged over all of them (cluster/peers.hpp).
+void add_message_routes(Routes& routes, ReceiptStore& store, cluster::PeerDaemons* peers = nullptr);
 
 }  // namespace crieur::http

@@ -159,6 +159,10 @@ MessagePage message_list(sqlite3* db, const MessageFilter& f) {
             mask_recipients(recipients, last, reason);
             w.String(reason.c_str(), static_cast<rapidjson::SizeType>(reason.size()));
         }
+        if (f.item_cursors) {
+            w.Key("cursor");
+            w.String(("m" + std::to_string(last)).c_str());
+        }
         w.EndObject();
     }
     w.EndArray();

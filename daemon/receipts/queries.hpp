@@ -33,6 +33,7 @@ struct MessageFilter {
     std::int64_t since_ms = 0, until_ms = 0;  // created_at in [since, until); 0: unbounded
     std::int64_t before_id = 0;
     int limit = 50;
+    bool item_cursors = false;  // each message with its own "cursor" (for a daemon that merges lists)
 };
 struct MessagePage {
     std::string json;           // {"messages":[...],"next_cursor":...}

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "daemon/log.hpp"
+#include "daemon/redis/sentinel.hpp"
 
 namespace crieur::redis {
 
@@ -68,19 +69,27 @@ private:
 };
 
 RedisConnection::RedisConnection(asio::io_context& io, Endpoint endpoint, std::string name)
-    : io_(io), endpoint_(std::move(endpoint)), name_(std::move(name)), reconnect_timer_(io), resolver_(io) {}
+    : io_(io), endpoint_(std::move(endpoint)), name_(std::move(name)), reconnect_timer_(io), resolver_(io),
+      watch_timer_(io) {
+    if (!endpoint_.sentinels.empty())
+        sentinels_ = std::make_unique<SentinelResolver>(io_, endpoint_.sentinels, endpoint_.master_name,
+                                                        endpoint_.sentinel_password, name_);
+}
 
 RedisConnection::~RedisConnection() { stop(); }
 
 void RedisConnection::start() {
     stopping_ = false;
+    if (sentinels_) sentinels_->start();
     connect();
 }
 
 void RedisConnection::stop() {
     stopping_ = true;
     reconnect_timer_.cancel();
+    watch_timer_.cancel();
     resolver_.cancel();
+    if (sentinels_) sentinels_->stop();
     if (ctx_) {
         auto* ctx = ctx_;
         ctx_ = nullptr;
@@ -93,6 +102,20 @@ void RedisConnection::stop() {
 void RedisConnection::connect() {
     reconnect_scheduled_ = false;
     if (stopping_) return;
+    if (!sentinels_) return connect_host();
+    sentinels_->primary([this](std::optional<Address> primary) {
+        if (stopping_) return;
+        if (!primary) return lost(("no sentinel answers for the primary of '" + endpoint_.master_name + "'").c_str());
+        if (endpoint_.host != primary->host || endpoint_.port != primary->port)
+            spdlog::info("redis {}: the sentinels name {}:{} as the primary of '{}'", name_, primary->host, primary->port,
+                         endpoint_.master_name);
+        endpoint_.host = primary->host;
+        endpoint_.port = primary->port;
+        connect_host();
+    });
+}
+
+void RedisConnection::connect_host() {
     boost::system::error_code ec;
     asio::ip::make_address(endpoint_.host, ec);
     if (!ec) return connect_to(endpoint_.host);
@@ -138,12 +161,59 @@ void RedisConnection::on_connect_cb(const redisAsyncContext* ctx, int status) {
         self->lost(ctx->errstr);
         return;
     }
+    if (self->sentinels_) return self->confirm_primary();
     self->connected_ = true;
     self->backoff_ = std::chrono::milliseconds{100};
     if (self->failed_attempts_ > 0 || self->reconnects_ > 0)
         spdlog::info("redis {}: connected to {}:{}", self->name_, self->endpoint_.host, self->endpoint_.port);
     self->failed_attempts_ = 0;
     if (self->on_up_) self->on_up_();
+}
+
+// Through sentinels, the server they named may have been demoted since: ROLE says whether it is
+// the primary before anything is sent there (a replica would refuse writes, and serve stale reads).
+void RedisConnection::confirm_primary() {
+    command({"ROLE"}, [this](const redisReply* r) {
+        if (!r || stopping_ || !ctx_) return;  // lost meanwhile: lost() reconnects
+        const bool primary = r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
+                             std::string_view(r->element[0]->str, r->element[0]->len) == "master";
+        if (!primary) {
+            spdlog::warn("redis {}: {}:{} is not the primary of '{}' (any more); asking the sentinels again", name_,
+                         endpoint_.host, endpoint_.port, endpoint_.master_name);
+            redisAsyncDisconnect(ctx_);  // on_disconnect_cb → lost() → connect() asks again
+            return;
+        }
+        connected_ = true;
+        backoff_ = std::chrono::milliseconds{100};
+        if (failed_attempts_ > 0 || reconnects_ > 0)
+            spdlog::info("redis {}: connected to {}:{}, primary of '{}'", name_, endpoint_.host, endpoint_.port,
+                         endpoint_.master_name);
+        failed_attempts_ = 0;
+        watch_primary();
+        if (on_up_) on_up_();
+    });
+}
+
+// Every second while connected: do the sentinels still name this server? A primary cut off by the
+// network keeps the connection open without answering, and one demoted by hand keeps serving
+// reads; both are left for the one the sentinels name.
+void RedisConnection::watch_primary() {
+    watch_timer_.expires_after(std::chrono::seconds(1));
+    watch_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_ || !connected_) return;
+        sentinels_->primary(
+            [this](std::optional<Address> primary) {
+                if (stopping_ || !connected_ || !ctx_) return;
+                if (primary && (primary->host != endpoint_.host || primary->port != endpoint_.port)) {
+                    spdlog::warn("redis {}: the sentinels now name {}:{} as the primary of '{}'; leaving {}:{}", name_,
+                                 primary->host, primary->port, endpoint_.master_name, endpoint_.host, endpoint_.port);
+                    redisAsyncDisconnect(ctx_);
+                    return;
+                }
+                watch_primary();
+            },
+            std::chrono::milliseconds(0));
+    });
 }
 
 void RedisConnection::on_disconnect_cb(const redisAsyncContext* ctx, int status) {
@@ -156,14 +226,16 @@ void RedisConnection::on_disconnect_cb(const redisAsyncContext* ctx, int status)
 void RedisConnection::lost(const char* why) {
     const bool was_connected = connected_;
     connected_ = false;
+    watch_timer_.cancel();
     if (stopping_) return;
     if (was_connected) {
         spdlog::warn("redis {}: connection lost ({}); reconnecting", name_, why ? why : "?");
         ++reconnects_;
         if (on_down_) on_down_();
     } else if (failed_attempts_++ == 0) {
-        spdlog::warn("redis {}: cannot connect to {}:{} ({}); retrying with backoff", name_, endpoint_.host,
-                     endpoint_.port, why ? why : "?");
+        const std::string where = sentinels_ ? "the primary of '" + endpoint_.master_name + "'"
+                                             : endpoint_.host + ":" + std::to_string(endpoint_.port);
+        spdlog::warn("redis {}: cannot connect to {} ({}); retrying with backoff", name_, where, why ? why : "?");
     }
     schedule_reconnect();
 }

@@ -18,16 +18,25 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "daemon/redis/address.hpp"
 
 namespace crieur::redis {
 
 class AsioAdapter;
+class SentinelResolver;
 
 struct Endpoint {
     std::string host = "127.0.0.1";
     int port = 6379;
     std::string password;
     std::chrono::milliseconds reconnect_max{5000};
+    // With sentinels, host and port are not used: the sentinels say which server is the primary
+    // of `master_name`, before each connection and every second while connected.
+    std::vector<Address> sentinels;
+    std::string master_name;
+    std::string sentinel_password;
 };
 
 class RedisConnection {
@@ -64,7 +73,10 @@ private:
     static void on_reply_cb(redisAsyncContext* ctx, void* reply, void* privdata);
 
     void connect();
+    void connect_host();
     void connect_to(const std::string& address);
+    void confirm_primary();
+    void watch_primary();
     void lost(const char* why);
     void schedule_reconnect();
 
@@ -75,6 +87,8 @@ private:
     boost::asio::ip::tcp::resolver resolver_;  // hiredis would resolve a host name with a blocking call
     redisAsyncContext* ctx_ = nullptr;  // owned by hiredis once connected; freed by it on disconnect
     std::shared_ptr<AsioAdapter> adapter_;
+    std::unique_ptr<SentinelResolver> sentinels_;  // when the endpoint names sentinels
+    boost::asio::steady_timer watch_timer_;        // while connected through them: is it still the primary?
     std::function<void()> on_up_, on_down_;
     std::chrono::milliseconds backoff_{100};
     bool connected_ = false;

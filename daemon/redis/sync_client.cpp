@@ -44,4 +44,22 @@ long long SyncClient::integer(const std::vector<std::string_view>& args) {
     return r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
 }
 
+Address primary_from_sentinels(const std::vector<Address>& sentinels, const std::string& master_name,
+                               const std::string& sentinel_password) {
+    std::string why;
+    for (auto& s : sentinels) {
+        try {
+            SyncClient sentinel(s.host, s.port, sentinel_password, 2000);
+            auto r = sentinel.command({"SENTINEL", "get-master-addr-by-name", master_name});
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 2)
+                if (auto a = parse_address(std::string(text(r->element[0])) + ":" + std::string(text(r->element[1]))))
+                    return *a;
+            why = r->type == REDIS_REPLY_ERROR ? std::string(text(r.get())) : "does not know '" + master_name + "'";
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+    }
+    throw std::runtime_error("no sentinel names the primary of '" + master_name + "' (last: " + why + ")");
+}
+
 }  // namespace crieur::redis

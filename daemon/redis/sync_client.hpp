@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/redis/address.hpp"
+
 namespace crieur::redis {
 
 struct ReplyFree {
@@ -36,6 +38,11 @@ private:
     };
     std::unique_ptr<redisContext, Free> ctx_;
 };
+
+// The primary of `master_name` as the first sentinel that answers names it; throws
+// std::runtime_error when none does.
+Address primary_from_sentinels(const std::vector<Address>& sentinels, const std::string& master_name,
+                               const std::string& sentinel_password = {});
 
 // The text of a string/status/error reply.
 inline std::string_view text(const redisReply* r) {

@@ -6,7 +6,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <rapidjson/document.h>
+
 #include <map>
+#include <set>
 #include <optional>
 #include <thread>
 
@@ -30,15 +33,22 @@ std::map<std::string, int> sent_by_both(const DaemonUnderTest& a, const DaemonUn
     for (auto& [id, n] : outbox_counts(b.outbox("sms"))) counts[id] += n;
     return counts;
 }
+// Two claiming daemons on one Redis, started.
+struct TwoDaemons {
+    TempDir dir_a, dir_b, dir_redis;
+    RedisServer redis{dir_redis / "redis"};
+    DaemonUnderTest a{dir_a, redis, claiming()}, b{dir_b, redis, claiming()};
+    TwoDaemons() {
+        a.start();
+        b.start();
+    }
+};
 }  // namespace
 
 TEST_CASE("two daemons on one Redis: the same 10,000 ids queued twice are sent once between them") {
-    TempDir dir_a, dir_b, dir_redis;
-    RedisServer redis(dir_redis / "redis");
-    DaemonUnderTest a(dir_a, redis, claiming()), b(dir_b, redis, claiming());
-    a.start();
-    b.start();
-    auto client = redis.client();
+    TwoDaemons two;
+    auto &a = two.a, &b = two.b;
+    auto client = two.redis.client();
     constexpr int kIds = 10'000;
     for (int copy = 0; copy < 2; ++copy) {
         std::vector<std::string> jobs;
@@ -119,4 +129,70 @@ TEST_CASE("a job id's claim: ours when new or already ours, another daemon's fre
     CHECK(claim(a, "j-later", false, 30LL * 86'400'000) == ClaimVerdict::ours);
     CHECK(client.integer({"PTTL", "crieur:jobs:claim:j-later"}) > 30LL * 86'400'000);
     conn.stop();
+}
+
+TEST_CASE("two daemons on one Redis: either answers for a message the other handled, and lists and counts all of them") {
+    TwoDaemons two;
+    auto &a = two.a, &b = two.b;
+    auto client = two.redis.client();
+    constexpr int kIds = 2'000;
+    std::vector<std::string> jobs;
+    for (int i = 0; i < kIds; ++i) jobs.push_back(sms_job("look-" + std::to_string(i)));
+    enqueue(client, jobs);
+    REQUIRE(wait_until([&] { return pending_count(client) == 0 && static_cast<int>(sent_by_both(a, b).size()) == kIds; }, 60s));
+    const auto by_a = outbox_counts(a.outbox("sms")), by_b = outbox_counts(b.outbox("sms"));
+    REQUIRE(!by_a.empty());
+    REQUIRE(!by_b.empty());
+    const std::string of_a = by_a.begin()->first, of_b = by_b.begin()->first;
+    // The daemons find each other through Redis within a registration period (5 s).
+    REQUIRE(wait_until([&] { return a.api("GET", "/v1/messages/" + of_b).status == 200 &&
+                                    b.api("GET", "/v1/messages/" + of_a).status == 200; }, 20s, 200ms));
+    CHECK(a.api("GET", "/v1/messages/" + of_b).body.find("\"job_id\":\"" + of_b + "\"") != std::string::npos);
+    CHECK(a.api("GET", "/v1/messages/nobody-has-this").status == 404);
+    // The list through one daemon, page by page: every message of both, each once, newest first.
+    std::set<std::string> listed;
+    int pages = 0, repeated = 0;
+    std::string cursor;
+    for (;;) {
+        auto r = a.api("GET", "/v1/messages?limit=500" + (cursor.empty() ? "" : "&cursor=" + cursor));
+        REQUIRE(r.status == 200);
+        rapidjson::Document d;
+        d.Parse(r.body.c_str());
+        REQUIRE(d.IsObject());
+        CHECK_FALSE(d.HasMember("unavailable"));
+        std::string previous = "9999";
+        for (auto& m : d["messages"].GetArray()) {
+            repeated += !listed.insert(m["id"].GetString()).second;
+            CHECK(std::string(m["created_at"].GetString()) <= previous);
+            previous = m["created_at"].GetString();
+            CHECK_FALSE(m.HasMember("cursor"));
+        }
+        ++pages;
+        if (d["next_cursor"].IsNull()) break;
+        cursor = d["next_cursor"].GetString();
+        REQUIRE(pages < 20);
+    }
+    CHECK(listed.size() == static_cast<std::size_t>(kIds));
+    CHECK(repeated == 0);
+    CHECK(pages >= 4);
+    // The counts: both daemons' together.
+    {
+        auto r = b.api("GET", "/v1/stats?by=status");
+        REQUIRE(r.status == 200);
+        rapidjson::Document d;
+        d.Parse(r.body.c_str());
+        std::int64_t total = 0;
+        for (auto& c : d["counts"].GetObject()) total += c.value.GetInt64();
+        CHECK(total == kIds);
+    }
+    // A daemon stopped: its messages are not said not to exist, but unavailable for now.
+    b.kill9();
+    auto r = a.api("GET", "/v1/messages/" + of_b);
+    CHECK(r.status == 503);
+    CHECK(r.body.find("peer_unavailable") != std::string::npos);
+    CHECK(!r.header("Retry-After").empty());
+    r = a.api("GET", "/v1/messages?limit=500");
+    CHECK(r.status == 200);
+    CHECK(r.body.find("\"unavailable\":[") != std::string::npos);
+    CHECK(a.stop() == 0);
 }

@@ -24,6 +24,7 @@ inline std::string api_auth() { return std::string("Authorization: Bearer ") + k
 
 struct DaemonOptions {
     std::string extra_redis;    // lines added to [redis]
+    std::string redis_address;  // the [redis] lines that say where it is; empty: port = <the server's>
     std::string extra_intake;   // lines added to [intake]
     std::string extra_receipts; // lines added to [receipts]
     std::string extra_http;     // lines added to [http]
@@ -45,7 +46,8 @@ public:
         : dir_(dir), http_port_(http_port ? http_port : free_port()) {
         config_ = dir / "crieur.toml";
         // Claims after 1 s, looked for every 100 ms, unless the test says otherwise.
-        std::string text = "[redis]\nport = " + std::to_string(redis.port()) + "\n";
+        std::string text = "[redis]\n" + (options.redis_address.empty() ? "port = " + std::to_string(redis.port()) + "\n"
+                                                                          : options.redis_address);
         if (options.extra_redis.find("claim_after_ms") == std::string::npos) text += "claim_after_ms = 1000\n";
         if (options.extra_redis.find("claim_interval_ms") == std::string::npos) text += "claim_interval_ms = 100\n";
         text += options.extra_redis;

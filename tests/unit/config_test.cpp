@@ -308,3 +308,20 @@ TEST_CASE("the public listener: a port of its own, and one listener for all said
     CHECK(problems(std::string(kMinimal) + "[http]\npublic_listen = \"here\"\npublic_port = 8081\n")[0] ==
           "crieur.toml:6: http.public_listen: 'here' is not an IP address");
 }
+
+TEST_CASE("Redis Sentinel: host:port of each sentinel and the set's name, host and port then refused, each error on its line") {
+    Config c = parse_config(std::string(kMinimal) + "[redis]\nsentinels = [\"10.0.0.1:26379\", \"[::1]:26380\"]\nmaster_name = \"crieur\"\n",
+                            "crieur.toml", "/");
+    CHECK(c.redis.sentinels == std::vector<std::string>{"10.0.0.1:26379", "[::1]:26380"});
+    CHECK(c.redis.master_name == "crieur");
+    auto p = problems(std::string(kMinimal) + "[redis]\nsentinels = [\"10.0.0.1\"]\n");
+    REQUIRE(p.size() == 2);
+    CHECK(p[0] == "crieur.toml:6: redis.sentinels: \"10.0.0.1\" is not host:port (an IPv6 address as [::1]:26379)");
+    CHECK(p[1].starts_with("crieur.toml:5: redis.master_name: required with sentinels"));
+    p = problems(std::string(kMinimal) + "[redis]\nhost = \"10.0.0.9\"\nsentinels = [\"10.0.0.1:26379\"]\nmaster_name = \"m\"\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "crieur.toml:6: redis.host: not used with sentinels (they name the primary): remove it");
+    p = problems(std::string(kMinimal) + "[redis]\nmaster_name = \"m\"\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "crieur.toml:6: redis.master_name: needs sentinels = [\"host:port\", ...]");
+}

@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "daemon/redis/redis_client.hpp"
+#include "daemon/redis/sentinel.hpp"
 
 using namespace crieur;
 
@@ -97,4 +98,26 @@ TEST_CASE("the resume field is read as written, and an earlier version's fields 
     CHECK(entries[4].resume == "slot:twilio");
     CHECK(entries[5].resume == "send_time");
     CHECK(entries[6].resume.empty());
+}
+
+TEST_CASE("a sentinel's answer names the primary, nil (an unknown set) or a wrong shape names none") {
+    Builder b;
+    auto primary = redis::parse_master_reply(b.array({b.str("10.0.0.7"), b.str("6380")}));
+    REQUIRE(primary);
+    CHECK(*primary == redis::Address{"10.0.0.7", 6380});
+    CHECK_FALSE(redis::parse_master_reply(b.nil()));
+    CHECK_FALSE(redis::parse_master_reply(b.array({b.str("10.0.0.7")})));
+    CHECK_FALSE(redis::parse_master_reply(b.array({b.str("10.0.0.7"), b.str("port")})));
+    CHECK_FALSE(redis::parse_master_reply(nullptr));
+}
+
+TEST_CASE("addresses: host:port, [v6]:port, but no port, a bare v6 or a port out of range are not addresses") {
+    CHECK(*redis::parse_address("sentinel-1.mairie.lan:26379") == redis::Address{"sentinel-1.mairie.lan", 26379});
+    CHECK(*redis::parse_address("[fd00::5]:26379") == redis::Address{"fd00::5", 26379});
+    CHECK_FALSE(redis::parse_address("10.0.0.1"));
+    CHECK_FALSE(redis::parse_address("fd00::5:26379"));
+    CHECK_FALSE(redis::parse_address("10.0.0.1:0"));
+    CHECK_FALSE(redis::parse_address("10.0.0.1:65536"));
+    CHECK_FALSE(redis::parse_address(":26379"));
+    CHECK_FALSE(redis::parse_address("10.0.0.1:26379x"));
 }
