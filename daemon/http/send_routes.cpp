@@ -1,7 +1,6 @@
 #include "daemon/http/send_routes.hpp"
 
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -14,6 +13,7 @@
 #include "daemon/log.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/redis/script.hpp"
 #include "daemon/render/preview_json.hpp"
 #include "daemon/render/template_store.hpp"
 
@@ -27,7 +27,7 @@ constexpr int kRememberIdsSeconds = 24 * 3600;
 // Queues the job once per id. KEYS[1] the id's record, KEYS[2] the stream; ARGV[1] the
 // body's SHA-256, ARGV[2] the TTL, ARGV[3] the job. Returns {1, entry id} when queued now, {0,
 // entry id} when the same body was queued before, {2, ""} when another body has this id.
-constexpr const char* kQueueOnce = R"lua(
+const redis::Script kQueueOnce(R"lua(
 local seen = redis.call('GET', KEYS[1])
 if seen then
   local space = string.find(seen, ' ', 1, true)
@@ -37,7 +37,7 @@ end
 local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. id, 'EX', tonumber(ARGV[2]))
 return {1, id}
-)lua";
+)lua");
 
 // What the key fixes, put in the job (or checked against it): its service, and for a test key
 // `"test": true`; the body rewritten when it lacked them. nullopt and `refusal` set when the job
@@ -150,37 +150,22 @@ std::variant<Checked, Response> check(const std::string& text, const keys::Calle
 // What queueing said: queued now or before (the entry), the id taken by another body, or Redis away.
 enum class Queued { now, before, id_reused, unavailable };
 
-// The script's SHA-1, for EVALSHA: Redis keeps the script after its first EVAL, and each job then
-// carries 40 bytes instead of the script's text.
-const std::string& queue_once_sha1() {
-    static const std::string sha = [] {
-        unsigned char digest[SHA_DIGEST_LENGTH];
-        SHA1(reinterpret_cast<const unsigned char*>(kQueueOnce), std::strlen(kQueueOnce), digest);
-        return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-    }();
-    return sha;
-}
-
 void queue_once(redis::RedisConnection& redis, const Config& config, const Checked& c,
-                std::function<void(Queued, std::string entry)> done, bool by_sha = true) {
+                std::function<void(Queued, std::string entry)> done) {
     // By id alone, not by service: the receipts know a job id once, whoever sent it, so another
     // service's job with a used id would never go out; it is told (409) rather than dropped.
     const std::string key = config.redis.stream + ":api-ids:" + c.job.id;
-    auto answered = [&redis, &config, &c, done = std::move(done), id = c.job.id, by_sha](const redisReply* r) mutable {
-                      if (by_sha && r && r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT"))
-                          return queue_once(redis, config, c, std::move(done), false);  // a Redis that restarted: the text once more
-                      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                          spdlog::warn("api: job {} not queued: Redis {}", id,
-                                       r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unreachable");
-                          return done(Queued::unavailable, {});
-                      }
-                      const long long verdict = r->element[0]->integer;
-                      if (verdict == 2) return done(Queued::id_reused, {});
-                      done(verdict == 1 ? Queued::now : Queued::before, std::string(r->element[1]->str, r->element[1]->len));
-                  };
     const std::string hash = hex_encode(sha256(c.body)), ttl = std::to_string(kRememberIdsSeconds);
-    if (by_sha) redis.command({"EVALSHA", queue_once_sha1(), "2", key, c.stream, hash, ttl, c.body}, std::move(answered));
-    else redis.command({"EVAL", kQueueOnce, "2", key, c.stream, hash, ttl, c.body}, std::move(answered));
+    kQueueOnce.run(redis, {key, c.stream}, {hash, ttl, c.body}, [done = std::move(done), id = c.job.id](const redisReply* r) {
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            spdlog::warn("api: job {} not queued: Redis {}", id,
+                         r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unreachable");
+            return done(Queued::unavailable, {});
+        }
+        const long long verdict = r->element[0]->integer;
+        if (verdict == 2) return done(Queued::id_reused, {});
+        done(verdict == 1 ? Queued::now : Queued::before, std::string(r->element[1]->str, r->element[1]->len));
+    });
 }
 
 Response unqueued(Queued q, const std::string& id) {

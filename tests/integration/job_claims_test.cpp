@@ -128,6 +128,10 @@ TEST_CASE("a job id's claim: ours when new or already ours, another daemon's fre
     // A job that waits 30 days before it goes stays claimed until then, and the TTL on top.
     CHECK(claim(a, "j-later", false, 30LL * 86'400'000) == ClaimVerdict::ours);
     CHECK(client.integer({"PTTL", "crieur:jobs:claim:j-later"}) > 30LL * 86'400'000);
+    // A Redis that forgot the script (restarted, or a replica just promoted): the text once more.
+    REQUIRE(redis::text(client.command({"SCRIPT", "FLUSH"}).get()) == "OK");
+    CHECK(claim(b, "j-after-flush", false) == ClaimVerdict::ours);
+    CHECK(claim(a, "j-after-flush", false) == ClaimVerdict::elsewhere);
     conn.stop();
 }
 
