@@ -25,6 +25,33 @@ std::optional<UrlParts> parts_of(const std::string& url) {
     return p;
 }
 
+std::string redact_url(const std::string& url) {
+    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+    if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return "***";
+    auto part = [&](CURLUPart which) {
+        char* v = nullptr;
+        std::string out = curl_url_get(u.get(), which, &v, 0) == CURLUE_OK && v ? v : "";
+        curl_free(v);
+        return out;
+    };
+    if (!part(CURLUPART_USER).empty()) curl_url_set(u.get(), CURLUPART_USER, "***", 0);
+    if (!part(CURLUPART_PASSWORD).empty()) curl_url_set(u.get(), CURLUPART_PASSWORD, "***", 0);
+    if (const std::string query = part(CURLUPART_QUERY); !query.empty()) {
+        std::string masked;
+        for (std::size_t at = 0; at <= query.size();) {
+            const auto amp = std::min(query.find('&', at), query.size());
+            const std::string_view field(query.data() + at, amp - at);
+            const auto eq = field.find('=');
+            masked += (masked.empty() ? "" : "&") + std::string(field.substr(0, eq)) + (eq == std::string_view::npos ? "" : "=***");
+            at = amp + 1;
+        }
+        curl_url_set(u.get(), CURLUPART_QUERY, masked.c_str(), 0);
+    }
+    curl_url_set(u.get(), CURLUPART_FRAGMENT, nullptr, 0);
+    const std::string out = part(CURLUPART_URL);
+    return out.empty() ? "***" : out;
+}
+
 bool is_internal_host(std::string_view host) {
     if (host == "localhost" || host.ends_with(".localhost")) return true;
     std::string literal(host);

@@ -14,6 +14,11 @@ struct UrlParts {
 };
 std::optional<UrlParts> parts_of(const std::string& url);
 
+// A URL as it may be shown (a listing, a log line): credentials (user:password@) and each query
+// value replaced by "***", since a service's endpoint may carry its token there; the scheme,
+// host, port, path and the query's names kept. A URL libcurl cannot read is shown as "***".
+std::string redact_url(const std::string& url);
+
 // Whether a URL's host is a name or address of this machine or of a private network:
 // localhost, loopback, link-local (the cloud metadata address), RFC 1918, unique local IPv6,
 // unspecified. Literal addresses only: a public name that resolves to a private address (DNS

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "channels/url.hpp"
 #include "daemon/callbacks/endpoints.hpp"
 #include "daemon/callbacks/signature.hpp"
 #include "daemon/config.hpp"
@@ -705,8 +706,9 @@ int services_command(const Config& config, const std::vector<std::string>& args)
                 w.StartObject();
                 w.Key("service");
                 w.String(e.service.c_str());
-                w.Key("url");
-                w.String(e.url.c_str());
+                w.Key("url");  // its credentials and query values masked: a token may sit there
+                const std::string shown = redact_url(e.url);
+                w.String(shown.c_str());
                 w.Key("secrets");  // how many, never what
                 w.Uint(static_cast<unsigned>(e.secrets.size()));
                 w.Key("created_ms");
@@ -717,7 +719,7 @@ int services_command(const Config& config, const std::vector<std::string>& args)
             }
             char row[1200];
             std::snprintf(row, sizeof row, "%-16s %-8zu %-24s %s\n", e.service.c_str(), e.secrets.size(),
-                          format_ms(e.created_ms).c_str(), e.url.substr(0, 1000).c_str());
+                          format_ms(e.created_ms).c_str(), redact_url(e.url).substr(0, 1000).c_str());
             out += row;
         }
         std::fwrite(out.data(), 1, out.size(), stdout);

@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 
 #include "channels/http_client.hpp"
+#include "channels/url.hpp"
 #include "daemon/callbacks/dispatcher.hpp"
 #include "daemon/callbacks/endpoints.hpp"
 #include "daemon/callbacks/signature.hpp"
@@ -150,4 +151,12 @@ TEST_CASE("the receipts' triggers queue one callback per status change of a serv
     sqlite::Stmt q(o.db.get(), "SELECT value FROM meta WHERE key = 'instance'");
     REQUIRE(q.step());
     CHECK(std::string(q.text(0)).size() == 12);
+}
+
+TEST_CASE("a callback URL as listed: credentials and query values masked, the rest kept") {
+    CHECK(redact_url("https://crm.mairie.example/hooks/crieur") == "https://crm.mairie.example/hooks/crieur");
+    CHECK(redact_url("https://svc:s3cret@crm.mairie.example:8443/h?token=abc&v=2#frag") ==
+          "https://***:***@crm.mairie.example:8443/h?token=***&v=***");
+    CHECK(redact_url("https://crm.mairie.example/h?flag") == "https://crm.mairie.example/h?flag");
+    CHECK(redact_url("not a url") == "***");
 }
