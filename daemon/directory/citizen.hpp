@@ -44,8 +44,14 @@ struct Citizen {
     std::string time_zone;  // IANA, "Europe/Paris"; empty: the daemon's
     std::optional<QuietHours> quiet_hours;  // empty: the config's default
     std::vector<std::string> channels;      // preferred order; empty: the service's default order
-    std::string address_line, postcode, city;
+    // The postal address: a free line as the register holds it, and its parts an audience selects
+    // by (docs/audiences.md): the number, the street, the postcode, the town (name and INSEE
+    // code), the town's district.
+    std::string address_line, street_number, street, postcode, city, insee, district;
     std::optional<double> lat, lon;
+    // What the town knows of them that a campaign may select on: "registre_canicule", "parent",
+    // "eligible_rsa" (lower case, digits, _ - : and .).
+    std::vector<std::string> tags;
     std::vector<Contact> contacts;  // in the order given, per channel
     std::vector<Consent> consents;
 };

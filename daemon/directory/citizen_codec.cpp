@@ -10,6 +10,7 @@
 #include <cmath>
 #include <optional>
 #include <set>
+#include <tuple>
 
 namespace crieur::directory {
 
@@ -17,6 +18,15 @@ namespace {
 
 bool known(std::string_view v, const auto& list) {
     return std::any_of(std::begin(list), std::end(list), [&](const char* x) { return v == x; });
+}
+
+// An INSEE town code: 5 digits, or 2A / 2B and 3 digits (Corsica).
+bool insee_code(const std::string& v) {
+    if (v.size() != 5) return false;
+    const bool corsica = v[0] == '2' && (v[1] == 'A' || v[1] == 'B');
+    for (std::size_t i = corsica ? 2 : 0; i < 5; ++i)
+        if (!std::isdigit(static_cast<unsigned char>(v[i]))) return false;
+    return true;
 }
 
 std::optional<FieldError> check_id(const std::string& id) {
@@ -46,6 +56,15 @@ std::optional<FieldError> check_profile(const Citizen& c) {
         if (!known(ch, kChannels)) return FieldError{"channels", "unknown channel '" + ch + "' (sms, email, whatsapp, push)"};
         if (!seen.insert(ch).second) return FieldError{"channels", "'" + ch + "' is listed twice"};
     }
+    if (c.tags.size() > 64) return FieldError{"tags", "at most 64 tags"};
+    for (auto& tag : c.tags)
+        if (auto why = tag_problem(tag)) return FieldError{"tags", "'" + tag + "': " + *why};
+    if (!c.insee.empty() && !insee_code(c.insee))
+        return FieldError{"address.insee", "'" + c.insee + "' is not an INSEE town code (5 characters: 75056, 2A004)"};
+    for (auto [field, value, max] : {std::tuple{"address.street", &c.street, 200}, {"address.number", &c.street_number, 16},
+                                     {"address.district", &c.district, 100}, {"address.postcode", &c.postcode, 16}})
+        if (value->size() > static_cast<std::size_t>(max))
+            return FieldError{field, "longer than " + std::to_string(max) + " characters"};
     if (c.lat.has_value() != c.lon.has_value()) return FieldError{"location", "lat and lon go together"};
     if (c.lat && (!std::isfinite(*c.lat) || std::abs(*c.lat) > 90)) return FieldError{"lat", "not a latitude"};
     if (c.lon && (!std::isfinite(*c.lon) || std::abs(*c.lon) > 180)) return FieldError{"lon", "not a longitude"};
@@ -88,6 +107,15 @@ std::string text_of(const rapidjson::Value& v) {
 
 }  // namespace
 
+// Tags are names a campaign selects on: kept simple so that an audience's tag is one to type.
+std::optional<std::string> tag_problem(const std::string& tag) {
+    if (tag.empty() || tag.size() > 64) return "a tag has 1 to 64 characters";
+    for (unsigned char ch : tag)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == ':' || ch == '.'))
+            return "only lower-case letters, digits and _ - : . may stand in a tag";
+    return std::nullopt;
+}
+
 std::optional<int> minutes_of(std::string_view s) {
     if (s.size() != 5 || s[2] != ':') return std::nullopt;
     int h = 0, m = 0;
@@ -105,7 +133,7 @@ std::variant<Citizen, FieldError> citizen_from_json(std::string_view json, const
     Citizen c;
     static const std::set<std::string> kKeys{"id",       "given_name", "family_name", "locale",   "time_zone",
                                              "quiet_hours", "channels", "address",     "location", "contacts",
-                                             "consents"};
+                                             "consents", "tags"};
     for (auto& m : d.GetObject())
         if (!kKeys.count(m.name.GetString())) return FieldError{m.name.GetString(), "unknown field"};
     auto string = [&](const char* key, std::string& out) -> std::optional<FieldError> {
@@ -139,11 +167,27 @@ std::variant<Citizen, FieldError> citizen_from_json(std::string_view json, const
     }
     if (d.HasMember("address")) {
         const auto& a = d["address"];
-        if (!a.IsObject()) return FieldError{"address", "expected {\"line\", \"postcode\", \"city\"}"};
-        for (auto [key, out] : {std::pair{"line", &c.address_line}, {"postcode", &c.postcode}, {"city", &c.city}}) {
-            if (!a.HasMember(key)) continue;
+        if (!a.IsObject())
+            return FieldError{"address", "expected {\"line\", \"number\", \"street\", \"postcode\", \"city\", \"insee\", \"district\"}"};
+        const std::pair<const char*, std::string*> parts[]{{"line", &c.address_line}, {"number", &c.street_number},
+                                                           {"street", &c.street},     {"postcode", &c.postcode},
+                                                           {"city", &c.city},         {"insee", &c.insee},
+                                                           {"district", &c.district}};
+        for (auto& m : a.GetObject())
+            if (std::none_of(std::begin(parts), std::end(parts), [&](auto& p) { return m.name == p.first; }))
+                return FieldError{std::string("address.") + m.name.GetString(), "unknown field"};
+        for (auto [key, out] : parts) {
+            if (!a.HasMember(key) || a[key].IsNull()) continue;
             if (!a[key].IsString()) return FieldError{std::string("address.") + key, "expected a string"};
             *out = a[key].GetString();
+        }
+    }
+    if (d.HasMember("tags") && !d["tags"].IsNull()) {
+        if (!d["tags"].IsArray()) return FieldError{"tags", "expected an array of tags"};
+        for (auto& v : d["tags"].GetArray()) {
+            if (!v.IsString()) return FieldError{"tags", "expected an array of tags"};
+            std::string tag = v.GetString();
+            if (std::find(c.tags.begin(), c.tags.end(), tag) == c.tags.end()) c.tags.push_back(std::move(tag));
         }
     }
     if (d.HasMember("location") && !d["location"].IsNull()) {
@@ -226,13 +270,21 @@ std::string citizen_to_json(const Citizen& c) {
     w.Key("channels"); w.StartArray();
     for (auto& ch : c.channels) w.String(ch.c_str());
     w.EndArray();
-    if (!c.address_line.empty() || !c.postcode.empty() || !c.city.empty()) {
+    if (!c.address_line.empty() || !c.street_number.empty() || !c.street.empty() || !c.postcode.empty() ||
+        !c.city.empty() || !c.insee.empty() || !c.district.empty()) {
         w.Key("address"); w.StartObject();
         opt("line", c.address_line);
+        opt("number", c.street_number);
+        opt("street", c.street);
         opt("postcode", c.postcode);
         opt("city", c.city);
+        opt("insee", c.insee);
+        opt("district", c.district);
         w.EndObject();
     }
+    w.Key("tags"); w.StartArray();
+    for (auto& t : c.tags) w.String(t.c_str());
+    w.EndArray();
     if (c.lat && c.lon) {
         w.Key("location"); w.StartObject();
         w.Key("lat"); w.Double(*c.lat);
@@ -268,7 +320,8 @@ namespace {
 const std::set<std::string> kCsvColumns{"id",       "given_name", "family_name", "locale",       "time_zone",
                                         "channels", "sms",        "whatsapp",    "email",        "address_line",
                                         "postcode", "city",       "lat",         "lon",          "quiet_start",
-                                        "quiet_end", "consent_information"};
+                                        "quiet_end", "consent_information", "street_number", "street", "insee",
+                                        "district", "tags"};
 
 std::vector<std::string> split_list(std::string_view s) {
     std::vector<std::string> out;
@@ -330,6 +383,14 @@ std::variant<Citizen, FieldError> CsvCitizenReader::read(const std::vector<std::
         } else if (col == "address_line") c.address_line = v;
         else if (col == "postcode") c.postcode = v;
         else if (col == "city") c.city = v;
+        else if (col == "street_number") c.street_number = v;
+        else if (col == "street") c.street = v;
+        else if (col == "insee") c.insee = v;
+        else if (col == "district") c.district = v;
+        else if (col == "tags") {
+            for (auto& t : split_list(v))
+                if (std::find(c.tags.begin(), c.tags.end(), t) == c.tags.end()) c.tags.push_back(t);
+        }
         else if (col == "lat") lat = v;
         else if (col == "lon") lon = v;
         else if (col == "quiet_start") quiet_start = v;

@@ -5,6 +5,7 @@
 
 #include "channels/encoding.hpp"
 #include "daemon/directory/schema.hpp"
+#include "daemon/directory/street.hpp"
 
 namespace crieur::directory {
 
@@ -62,13 +63,18 @@ Directory::Directory(const std::string& path, int cache_mb) {
     find_id_ = sqlite::Stmt(db, "SELECT id FROM citizens WHERE external_id = ?1");
     insert_citizen_ = sqlite::Stmt(db, R"(
         INSERT INTO citizens (external_id, given_name, family_name, locale, time_zone, quiet_start, quiet_end,
-                              channels, address_line, postcode, city, lat, lon, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14))");
+                              channels, address_line, postcode, city, lat, lon, updated_at,
+                              street_number, street, street_key, insee, district)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19))");
     update_citizen_ = sqlite::Stmt(db, R"(
         UPDATE citizens SET given_name = ?2, family_name = ?3, locale = ?4, time_zone = ?5, quiet_start = ?6,
                             quiet_end = ?7, channels = ?8, address_line = ?9, postcode = ?10, city = ?11,
-                            lat = ?12, lon = ?13, updated_at = ?14
+                            lat = ?12, lon = ?13, updated_at = ?14, street_number = ?15, street = ?16,
+                            street_key = ?17, insee = ?18, district = ?19
         WHERE id = ?1)");
+    clear_tags_ = sqlite::Stmt(db, "DELETE FROM citizen_tags WHERE citizen_id = ?1");
+    add_tag_ = sqlite::Stmt(db, "INSERT OR IGNORE INTO citizen_tags (tag, citizen_id) VALUES (?1, ?2)");
+    get_tags_ = sqlite::Stmt(db, "SELECT tag FROM citizen_tags WHERE citizen_id = ?1 ORDER BY tag");
     set_location_ = sqlite::Stmt(db, "INSERT OR REPLACE INTO citizen_locations VALUES (?1, ?2, ?2, ?3, ?3)");
     drop_location_ = sqlite::Stmt(db, "DELETE FROM citizen_locations WHERE id = ?1");
     contacts_of_ = sqlite::Stmt(db, "SELECT id, channel, address FROM contacts WHERE citizen_id = ?1");
@@ -85,7 +91,7 @@ Directory::Directory(const std::string& path, int cache_mb) {
         INSERT INTO consent_log (citizen_id, channel, category, granted, source, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6))");
     get_citizen_ = sqlite::Stmt(db, R"(
         SELECT id, given_name, family_name, locale, time_zone, quiet_start, quiet_end, channels, address_line,
-               postcode, city, lat, lon
+               postcode, city, lat, lon, street_number, street, insee, district
         FROM citizens WHERE external_id = ?1)");
     get_contacts_ = sqlite::Stmt(db, R"(
         SELECT channel, address, state, reason, state_at FROM contacts WHERE citizen_id = ?1
@@ -132,8 +138,12 @@ bool Directory::upsert(const Citizen& c, std::int64_t now_ms) {
         st.bind_null(12).bind_null(13);
     }
     st.bind(14, now_ms);
+    const std::string key = street_key(c.street);
+    st.bind_opt(15, c.street_number).bind_opt(16, c.street).bind_opt(17, key).bind_opt(18, c.insee).bind_opt(19, c.district);
     st.run();
     if (!exists) id = sqlite3_last_insert_rowid(db_.get());
+    if (exists) clear_tags_.bind(1, id).run();
+    for (auto& tag : c.tags) add_tag_.bind(1, tag).bind(2, id).run();
 
     if (c.lat && c.lon) {
         set_location_.bind(1, id);
@@ -211,7 +221,14 @@ std::optional<Citizen> Directory::get(const std::string& external_id) {
         c.lat = sqlite3_column_double(get_citizen_.get(), 11);
         c.lon = sqlite3_column_double(get_citizen_.get(), 12);
     }
+    c.street_number = get_citizen_.text(13);
+    c.street = get_citizen_.text(14);
+    c.insee = get_citizen_.text(15);
+    c.district = get_citizen_.text(16);
     get_citizen_.reset();
+    get_tags_.bind(1, id);
+    while (get_tags_.step()) c.tags.emplace_back(get_tags_.text(0));
+    get_tags_.reset();
     get_contacts_.bind(1, id);
     while (get_contacts_.step())
         c.contacts.push_back(Contact{std::string(get_contacts_.text(0)), std::string(get_contacts_.text(1)),

@@ -91,7 +91,7 @@ private:
         insert_contact_, update_position_, delete_contact_, upsert_consent_, log_consent_, get_citizen_,
         get_contacts_, get_consents_, is_erased_, delete_citizen_, add_erased_, mark_contact_, citizens_with_,
         add_suppression_, list_suppressions_, count_, drop_suppression_, refusals_by_source_,
-        begin_read_, end_read_;
+        clear_tags_, add_tag_, get_tags_, begin_read_, end_read_;
 };
 
 // SHA-256 of a canonical address or id, as the suppression and erasure tables keep them.

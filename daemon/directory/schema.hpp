@@ -6,7 +6,7 @@
 
 namespace crieur::directory::schema {
 
-inline constexpr std::array<const char*, 1> kMigrations{
+inline constexpr std::array<const char*, 2> kMigrations{
     // 1: citizens, their contacts and consents (with an audit log), the locations' R*Tree, the
     // suppression list (addresses that said STOP, kept as hashes) and the erased ids (hashes).
     R"sql(
@@ -70,6 +70,25 @@ CREATE TABLE erased (
     id_hash BLOB PRIMARY KEY,             -- SHA-256 of the external id
     at      INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql",
+    // 2: audiences (issue 14): the address in parts (street with its normalised key, INSEE code,
+    // district) with the indexes an audience walks, and the citizens' tags.
+    R"sql(
+ALTER TABLE citizens ADD COLUMN street_number TEXT;
+ALTER TABLE citizens ADD COLUMN street TEXT;
+ALTER TABLE citizens ADD COLUMN street_key TEXT;   -- directory::street_key(street)
+ALTER TABLE citizens ADD COLUMN insee TEXT;
+ALTER TABLE citizens ADD COLUMN district TEXT;
+CREATE INDEX citizens_by_street ON citizens(street_key, postcode);
+CREATE INDEX citizens_by_postcode ON citizens(postcode);
+CREATE INDEX citizens_by_insee ON citizens(insee);
+CREATE INDEX citizens_by_district ON citizens(district);
+CREATE TABLE citizen_tags (
+    tag        TEXT NOT NULL,
+    citizen_id INTEGER NOT NULL REFERENCES citizens(id) ON DELETE CASCADE,
+    PRIMARY KEY (tag, citizen_id)
+) WITHOUT ROWID;
+CREATE INDEX citizen_tags_by_citizen ON citizen_tags(citizen_id);
 )sql",
 };
 

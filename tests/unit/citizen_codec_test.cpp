@@ -93,3 +93,28 @@ TEST_CASE("a citizen nested a million levels deep is refused, not a crash") {
     const std::string deep_sub = R"({"id":"C-1","contacts":{"push":{"endpoint":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}}}";
     CHECK(refused(deep_sub).field == "contacts.push");
 }
+
+TEST_CASE("the address in parts and the tags: read from JSON and CSV, written back, bad ones named") {
+    auto c = parsed(R"({"id":"C-5","address":{"line":"12 av. Jean-Jaurès","number":"12","street":"av. Jean-Jaurès",
+        "postcode":"69007","city":"Lyon","insee":"69387","district":"Gerland"},"tags":["registre_canicule","parent","parent"]})");
+    CHECK(c.street_number == "12");
+    CHECK(c.street == "av. Jean-Jaurès");
+    CHECK(c.insee == "69387");
+    CHECK(c.district == "Gerland");
+    CHECK(c.tags == std::vector<std::string>{"registre_canicule", "parent"});
+    const auto json = citizen_to_json(c);
+    CHECK(json.find(R"("insee":"69387","district":"Gerland")") != std::string::npos);
+    CHECK(json.find(R"("tags":["registre_canicule","parent"])") != std::string::npos);
+    CHECK(parsed(R"({"id":"C-6","address":{"insee":"2A004"}})").insee == "2A004");
+    CHECK(refused(R"({"id":"C-6","address":{"insee":"6938"}})").field == "address.insee");
+    CHECK(refused(R"({"id":"C-6","address":{"quartier":"x"}})").field == "address.quartier");
+    CHECK(refused(R"({"id":"C-6","tags":["Registre Canicule"]})").field == "tags");
+    CHECK(refused(R"({"id":"C-6","tags":"parent"})").field == "tags");
+
+    auto reader = std::get<CsvCitizenReader>(CsvCitizenReader::from_header({"id", "street_number", "street", "postcode", "insee", "district", "tags"}));
+    auto row = std::get<Citizen>(reader.read({"C-7", "3", "Rue de la Paix", "75002", "75056", "Bourse", "parent; eligible_rsa"}, kCheck));
+    CHECK(row.street == "Rue de la Paix");
+    CHECK(row.district == "Bourse");
+    CHECK(row.tags == std::vector<std::string>{"parent", "eligible_rsa"});
+    CHECK(std::get<FieldError>(reader.read({"C-7", "", "", "", "", "", "Parent"}, kCheck)).field == "tags");
+}
