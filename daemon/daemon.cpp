@@ -10,6 +10,7 @@
 
 #include <spdlog/fmt/ranges.h>
 
+#include "daemon/audience/audience_routes.hpp"
 #include "daemon/directory/directory_routes.hpp"
 #include "daemon/engagement/engagement_routes.hpp"
 #include "daemon/http/health_routes.hpp"
@@ -77,7 +78,8 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     : config_(std::move(config)), config_path_(std::move(config_path)),
       store_(io_, config_.receipts, config_.intake.on_crash, clock_),
       callbacks_(io_, store_, metrics_, clock_, HttpClientOptions{64, config_.provider_defaults.ca_path}),
-      directory_(io_, config_.directory.path, clock_), channels_(io_, config_, clock_),
+      directory_(io_, config_.directory.path, clock_), audience_reader_(io_, config_.directory.path, clock_),
+      channels_(io_, config_, clock_),
       reads_(io_, endpoint_of(config_.redis), "reads"), urgent_reads_(io_, endpoint_of(config_.redis), "urgent reads"),
       commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream, urgent_stream_of(config_.redis)),
@@ -369,6 +371,7 @@ void Daemon::finish_stop() {
     callbacks_.stop();  // what it settled is queued for the store
     store_.stop();  // commits what is queued
     directory_.stop();
+    audience_reader_.stop();
     if (send_time_) send_time_->stop();
     if (left > 0) spdlog::warn("stopped with {} jobs in flight; they stay pending in Redis and come back", left);
     else spdlog::info("stopped: every job read was committed and acknowledged");
@@ -393,6 +396,11 @@ void Daemon::add_routes() {
                                         return channels_.refusal(channel, address);
                                     });
     engagement::add_engagement_routes(routes_, config_, store_, directory_, clock_);
+    // The registry's drivers are fixed at start-up and `carried` only reads them: safe from the reader's thread.
+    audience::add_audience_routes(routes_, config_, audience_reader_, [this] { return pipeline_.templates(); },
+                                  [this](const std::string& channel, const std::string& address) {
+                                      return channels_.carried(channel, address);
+                                  });
 }
 
 }  // namespace crieur

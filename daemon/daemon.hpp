@@ -68,6 +68,9 @@ private:
     ReceiptStore store_;
     CallbackDispatcher callbacks_;  // the services' status callbacks, from the receipts' outbox
     directory::DirectoryService directory_;
+    // A second connection and worker on the directory for the long reads (audience previews),
+    // which would otherwise hold up the lookups of messages being sent.
+    directory::DirectoryService audience_reader_;
     ChannelRegistry channels_;
     redis::RedisConnection reads_;         // dedicated to blocking XREADGROUP on the jobs stream
     redis::RedisConnection urgent_reads_;  // the same on the urgent stream: never behind the other's block

@@ -137,9 +137,7 @@ void Pipeline::apply_policies(const Config& config) {
     send_time_window_h_ = config.send_time.window_h;
     throttle_horizon_ms_ = config.rate_limits.horizon_ms;
     provider_wait_ms_ = config.provider_defaults.breaker_open_ms;
-    policy_.default_order = config.router.default_order;
-    policy_.service_order = config.router.service_order;
-    policy_.consent_required = {config.router.consent_required.begin(), config.router.consent_required.end()};
+    policy_ = policy_of(config.router);
     quiet_ = config.quiet_hours;
     default_zone_ = date::locate_zone(quiet_.time_zone);  // checked with the config
     escalation_ = {config.router.escalate_after_s, config.router.urgent_escalate_after_s,

@@ -1,5 +1,7 @@
 #include "daemon/router.hpp"
 
+#include "daemon/config.hpp"
+
 #include <algorithm>
 
 namespace crieur {
@@ -8,6 +10,14 @@ std::string RouteDecision::exclusions_text() const {
     std::string s;
     for (auto& e : excluded) s += (s.empty() ? "" : "; ") + e.channel + ": " + e.code + " (" + e.detail + ")";
     return s;
+}
+
+RouterPolicy policy_of(const RouterConfig& c) {
+    RouterPolicy p;
+    p.default_order = c.default_order;
+    p.service_order = c.service_order;
+    p.consent_required = {c.consent_required.begin(), c.consent_required.end()};
+    return p;
 }
 
 RouteDecision route(const RouteQuery& q, const RouterPolicy& policy) {

@@ -57,4 +57,8 @@ struct RouteQuery {
 
 RouteDecision route(const RouteQuery& q, const RouterPolicy& policy);
 
+struct RouterConfig;
+// The policy the config's [router] gives (the pipeline's, and an audience preview's).
+RouterPolicy policy_of(const RouterConfig& config);
+
 }  // namespace crieur

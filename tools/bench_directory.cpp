@@ -5,6 +5,8 @@
 //     grow with N).
 //  2. Routing decisions/s with the directory warm: a citizen read (profile, contacts, consents)
 //     and the router's decision, as the daemon's directory worker does them, one thread.
+//  3. Audience dry runs (POST /v1/audiences/preview's work): everyone in the town (every
+//     postcode), a polygon over part of it, a tag; seconds each against the 5 s target.
 //   bench-directory [--citizens N] [--decisions M] [--keep DIR]
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -20,6 +22,7 @@
 #include <random>
 #include <string>
 
+#include "daemon/audience/preview.hpp"
 #include "daemon/directory/directory.hpp"
 #include "daemon/router.hpp"
 
@@ -46,7 +49,7 @@ std::string phone(std::mt19937_64& rng, std::uint64_t n) {
 void generate(const std::string& path, std::uint64_t n) {
     std::mt19937_64 rng(20261201);
     std::ofstream out(path, std::ios::binary);
-    out << "id,given_name,family_name,locale,channels,sms,email,postcode,city,lat,lon,consent_information\n";
+    out << "id,given_name,family_name,locale,channels,sms,email,postcode,city,lat,lon,consent_information,tags\n";
     static const char* given[] = {"Marie", "Jean", "Léa", "Karim", "Chloé", "Lucas", "Inès", "Hugo"};
     static const char* family[] = {"Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Nguyen", "Moreau"};
     static const char* orders[] = {"sms;email", "email;sms", "sms", "email", "whatsapp;sms;email", ""};
@@ -55,11 +58,12 @@ void generate(const std::string& path, std::uint64_t n) {
         const bool mail = rng() % 10 < 7;
         const bool consent = rng() % 10 < 3;
         const std::string p = phone(rng, i);
-        std::snprintf(line, sizeof line, "C-%08llu,%s,%s,%s,%s,%s,%s%s,6900%llu,Lyon,%.5f,%.5f,%s\n",
+        std::snprintf(line, sizeof line, "C-%08llu,%s,%s,%s,%s,%s,%s%s,6900%llu,Lyon,%.5f,%.5f,%s,%s\n",
                       static_cast<unsigned long long>(i), given[rng() % 8], family[rng() % 8], rng() % 10 ? "fr" : "en",
                       orders[rng() % 6], p.c_str(), mail ? "c" : "", mail ? (std::to_string(i) + "@example.fr").c_str() : "",
                       static_cast<unsigned long long>(1 + rng() % 9), 45.70 + static_cast<double>(rng() % 10'000) / 1e5,
-                      4.78 + static_cast<double>(rng() % 10'000) / 1e5, consent ? "email" : "");
+                      4.78 + static_cast<double>(rng() % 10'000) / 1e5, consent ? "email" : "",
+                      rng() % 10 == 0 ? "registre_canicule" : "");
         out << line;
     }
 }
@@ -136,6 +140,28 @@ int main(int argc, char** argv) {
     std::printf("  routing: %.0f decisions/s (%.1f µs each; %llu routed, %llu with a channel)\n",
                 static_cast<double>(routed) / route_s, route_s / static_cast<double>(routed) * 1e6,
                 static_cast<unsigned long long>(routed), static_cast<unsigned long long>(with_candidate));
+
+    // 3. Audience dry runs over the town.
+    audience::PreviewRequest request;
+    request.template_name = "street_event";
+    request.channels = {"sms", "email", "push", "whatsapp"};
+    request.category = "alert";
+    const auto carried = [](const std::string&, const std::string&) { return true; };
+    for (auto [name, json] : {std::pair{"everyone (9 postcodes)", R"({"postcode":["69001","69002","69003","69004","69005","69006","69007","69008","69009"]})"},
+                              {"a polygon over part of the town", R"({"area":{"type":"Polygon","coordinates":[[[4.79,45.71],[4.86,45.71],[4.86,45.75],[4.81,45.79],[4.79,45.71]]]}})"},
+                              {"a tag (registre_canicule)", R"({"tags":["registre_canicule"]})"}}) {
+        request.audience = std::get<audience::Audience>(audience::parse_audience(json));
+        t0 = Steady::now();
+        auto result = audience::preview(d, request, policy, carried);
+        const double s = std::chrono::duration<double>(Steady::now() - t0).count();
+        if (auto* e = std::get_if<audience::AudienceError>(&result)) {
+            std::printf("  preview, %s: %s: %s\n", name, e->part.c_str(), e->reason.c_str());
+            continue;
+        }
+        const auto& p = std::get<audience::Preview>(result);
+        std::printf("  preview, %s: %lld citizens (%lld reachable) in %.2f s, %.2fx the 5 s target\n", name,
+                    static_cast<long long>(p.citizens), static_cast<long long>(p.reachable), s, s / 5.0);
+    }
     if (keep.empty()) fs::remove_all(dir);
     return 0;
 }

@@ -31,6 +31,10 @@
 #include <vector>
 
 #include "channels/url.hpp"
+#include <boost/asio/io_context.hpp>
+
+#include "channels/registry.hpp"
+#include "daemon/audience/preview.hpp"
 #include "daemon/callbacks/endpoints.hpp"
 #include "daemon/callbacks/signature.hpp"
 #include "daemon/config.hpp"
@@ -63,6 +67,7 @@ int usage(FILE* to = stderr) {
                "       crieur template render FILE --data DATA.json [--partials DIR]\n"
                "       crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]\n"
                "       crieur [--config FILE] citizens show ID\n"
+               "       crieur [--config FILE] audience preview FILE|- [--service S]\n"
                "       crieur [--config FILE] keys create --service S --scopes send,read,... [--name N] [--expires 90d|YYYY-MM-DD] [--test]\n"
                "       crieur [--config FILE] keys create --operator [--name N] [--expires ...]\n"
                "       crieur [--config FILE] keys list [--json]\n"
@@ -522,6 +527,51 @@ int citizens_show(const Config& c, const std::string& id) {
     return 0;
 }
 
+// The dry run of an audience, as POST /v1/audiences/preview answers it: FILE holds the same body.
+int audience_preview(const Config& c, const std::vector<std::string>& args) {
+    std::string file, service;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--service" && i + 1 < args.size()) service = args[++i];
+        else if (file.empty()) file = args[i];
+        else return usage();
+    }
+    if (file.empty()) return usage();
+    std::stringstream body;
+    if (file == "-") body << std::cin.rdbuf();
+    else {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) throw std::runtime_error("cannot read " + file);
+        body << in.rdbuf();
+    }
+    auto templates = render::TemplateStore::load(c.templates.dir);
+    if (!templates.store) throw std::runtime_error("templates: " + (templates.problems.empty() ? std::string("none") : templates.problems.front()));
+    auto request = audience::preview_request(body.str(), *templates.store, service);
+    if (auto* e = std::get_if<audience::AudienceError>(&request)) {
+        std::fprintf(stderr, "crieur: %s: %s%s\n", file.c_str(), e->part.empty() ? "" : (e->part + ": ").c_str(), e->reason.c_str());
+        return 1;
+    }
+    // The providers as the daemon would have them (drivers are built, nothing is sent).
+    boost::asio::io_context io;
+    SystemClock clock;
+    ChannelRegistry channels(io, c, clock);
+    directory::Directory dir(c.directory.path, 32);
+    const auto& r = std::get<audience::PreviewRequest>(request);
+    const auto started = std::chrono::steady_clock::now();
+    auto result = audience::preview(dir, r, policy_of(c.router), [&](const std::string& channel, const std::string& address) {
+        return channels.carried(channel, address);
+    });
+    if (auto* e = std::get_if<audience::AudienceError>(&result)) {
+        std::fprintf(stderr, "crieur: %s: audience.%s: %s\n", file.c_str(), e->part.c_str(), e->reason.c_str());
+        return 1;
+    }
+    const auto& p = std::get<audience::Preview>(result);
+    std::printf("%s\n", p.to_json(r).c_str());
+    std::fprintf(stderr, "crieur: %lld citizens, %lld reachable, %lld unreachable (%lld ms)\n", static_cast<long long>(p.citizens),
+                 static_cast<long long>(p.reachable), static_cast<long long>(p.unreachable),
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()));
+    return 0;
+}
+
 int sendtime_command(const std::vector<std::string>& args) {
     std::string citizens, history, queries;
     for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
@@ -847,6 +897,8 @@ int main(int argc, char** argv) {
         if (args[0] == "citizens" && args.size() >= 3 && args[1] == "import")
             return citizens_import(config, std::vector<std::string>(args.begin() + 2, args.end()));
         if (args[0] == "citizens" && args.size() == 3 && args[1] == "show") return citizens_show(config, args[2]);
+        if (args[0] == "audience" && args.size() >= 3 && args[1] == "preview")
+            return audience_preview(config, std::vector<std::string>(args.begin() + 2, args.end()));
         if (args[0] == "keys" && args.size() >= 2) return keys_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
         if (args[0] == "services" && args.size() >= 2)
             return services_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
