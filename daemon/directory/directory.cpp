@@ -89,10 +89,12 @@ Directory::Directory(const std::string& path, int cache_mb) {
         DO UPDATE SET granted = excluded.granted, source = excluded.source, at = excluded.at)");
     log_consent_ = sqlite::Stmt(db, R"(
         INSERT INTO consent_log (citizen_id, channel, category, granted, source, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6))");
-    get_citizen_ = sqlite::Stmt(db, R"(
+    static constexpr const char* kProfile = R"(
         SELECT id, given_name, family_name, locale, time_zone, quiet_start, quiet_end, channels, address_line,
-               postcode, city, lat, lon, street_number, street, insee, district
-        FROM citizens WHERE external_id = ?1)");
+               postcode, city, lat, lon, street_number, street, insee, district, external_id
+        FROM citizens )";
+    get_citizen_ = sqlite::Stmt(db, (std::string(kProfile) + "WHERE external_id = ?1").c_str());
+    get_citizen_by_row_ = sqlite::Stmt(db, (std::string(kProfile) + "WHERE id = ?1").c_str());
     get_contacts_ = sqlite::Stmt(db, R"(
         SELECT channel, address, state, reason, state_at FROM contacts WHERE citizen_id = ?1
         ORDER BY channel, position)");
@@ -138,8 +140,8 @@ bool Directory::upsert(const Citizen& c, std::int64_t now_ms) {
         st.bind_null(12).bind_null(13);
     }
     st.bind(14, now_ms);
-    const std::string key = street_key(c.street);
-    st.bind_opt(15, c.street_number).bind_opt(16, c.street).bind_opt(17, key).bind_opt(18, c.insee).bind_opt(19, c.district);
+    const std::string street = street_key(c.street);
+    st.bind_opt(15, c.street_number).bind_opt(16, c.street).bind_opt(17, street).bind_opt(18, c.insee).bind_opt(19, c.district);
     st.run();
     if (!exists) id = sqlite3_last_insert_rowid(db_.get());
     if (exists) clear_tags_.bind(1, id).run();
@@ -187,7 +189,19 @@ bool Directory::upsert(const Citizen& c, std::int64_t now_ms) {
 }
 
 std::optional<Citizen> Directory::get(const std::string& external_id) {
-    // One read transaction for the three queries: one lock round (fcntl, WAL checks), not three.
+    get_citizen_.bind(1, external_id);
+    return read(get_citizen_, true);
+}
+
+std::optional<Citizen> Directory::get_row(std::int64_t row, bool with_tags, bool with_contacts) {
+    get_citizen_by_row_.bind(1, row);
+    return read(get_citizen_by_row_, with_tags, with_contacts);
+}
+
+// The citizen whose profile `profile` (bound, not yet stepped) selects, with contacts, consents
+// and, when asked, tags.
+std::optional<Citizen> Directory::read(sqlite::Stmt& profile, bool with_tags, bool with_contacts) {
+    // One read transaction for the queries: one lock round (fcntl, WAL checks), not four.
     const bool own_transaction = sqlite3_get_autocommit(db_.get()) != 0;
     if (own_transaction) begin_read_.run();
     struct End {
@@ -199,36 +213,38 @@ std::optional<Citizen> Directory::get(const std::string& external_id) {
             sqlite3_reset(commit.get());
         }
     } end{end_read_, own_transaction};
-    get_citizen_.bind(1, external_id);
-    if (!get_citizen_.step()) {
-        get_citizen_.reset();
+    if (!profile.step()) {
+        profile.reset();
         return std::nullopt;
     }
     Citizen c;
-    c.id = external_id;
-    const std::int64_t id = get_citizen_.int64(0);
-    c.given_name = get_citizen_.text(1);
-    c.family_name = get_citizen_.text(2);
-    c.locale = get_citizen_.text(3);
-    c.time_zone = get_citizen_.text(4);
-    if (!get_citizen_.is_null(5) && !get_citizen_.is_null(6))
-        c.quiet_hours = QuietHours{static_cast<int>(get_citizen_.int64(5)), static_cast<int>(get_citizen_.int64(6))};
-    c.channels = split(get_citizen_.text(7));
-    c.address_line = get_citizen_.text(8);
-    c.postcode = get_citizen_.text(9);
-    c.city = get_citizen_.text(10);
-    if (!get_citizen_.is_null(11) && !get_citizen_.is_null(12)) {
-        c.lat = sqlite3_column_double(get_citizen_.get(), 11);
-        c.lon = sqlite3_column_double(get_citizen_.get(), 12);
+    const std::int64_t id = profile.int64(0);
+    c.id = profile.text(17);
+    c.given_name = profile.text(1);
+    c.family_name = profile.text(2);
+    c.locale = profile.text(3);
+    c.time_zone = profile.text(4);
+    if (!profile.is_null(5) && !profile.is_null(6))
+        c.quiet_hours = QuietHours{static_cast<int>(profile.int64(5)), static_cast<int>(profile.int64(6))};
+    c.channels = split(profile.text(7));
+    c.address_line = profile.text(8);
+    c.postcode = profile.text(9);
+    c.city = profile.text(10);
+    if (!profile.is_null(11) && !profile.is_null(12)) {
+        c.lat = sqlite3_column_double(profile.get(), 11);
+        c.lon = sqlite3_column_double(profile.get(), 12);
     }
-    c.street_number = get_citizen_.text(13);
-    c.street = get_citizen_.text(14);
-    c.insee = get_citizen_.text(15);
-    c.district = get_citizen_.text(16);
-    get_citizen_.reset();
-    get_tags_.bind(1, id);
-    while (get_tags_.step()) c.tags.emplace_back(get_tags_.text(0));
-    get_tags_.reset();
+    c.street_number = profile.text(13);
+    c.street = profile.text(14);
+    c.insee = profile.text(15);
+    c.district = profile.text(16);
+    profile.reset();
+    if (with_tags) {
+        get_tags_.bind(1, id);
+        while (get_tags_.step()) c.tags.emplace_back(get_tags_.text(0));
+        get_tags_.reset();
+    }
+    if (!with_contacts) return c;
     get_contacts_.bind(1, id);
     while (get_contacts_.step())
         c.contacts.push_back(Contact{std::string(get_contacts_.text(0)), std::string(get_contacts_.text(1)),

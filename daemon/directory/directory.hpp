@@ -55,6 +55,9 @@ public:
     // in `c` are removed; consents in `c` are set (and logged), others kept. Returns true when created.
     bool upsert(const Citizen& c, std::int64_t now_ms);
     std::optional<Citizen> get(const std::string& id);
+    // The same by the directory's row id (an audience's walk has it); tags, contacts and consents
+    // only when asked (a walk over many citizens reads those in citizen order instead).
+    std::optional<Citizen> get_row(std::int64_t row, bool with_tags = true, bool with_contacts = true);
     bool erased(const std::string& id);
     // GDPR erasure: the citizen's rows go (contacts, consents and their log, location); their id
     // is remembered as a hash so that later jobs are refused. False when unknown.
@@ -86,10 +89,12 @@ public:
     sqlite3* db() { return db_.get(); }
 
 private:
+    std::optional<Citizen> read(sqlite::Stmt& profile, bool with_tags, bool with_contacts = true);
+
     sqlite::DbPtr db_;
     sqlite::Stmt find_id_, insert_citizen_, update_citizen_, set_location_, drop_location_, contacts_of_,
         insert_contact_, update_position_, delete_contact_, upsert_consent_, log_consent_, get_citizen_,
-        get_contacts_, get_consents_, is_erased_, delete_citizen_, add_erased_, mark_contact_, citizens_with_,
+        get_citizen_by_row_, get_contacts_, get_consents_, is_erased_, delete_citizen_, add_erased_, mark_contact_, citizens_with_,
         add_suppression_, list_suppressions_, count_, drop_suppression_, refusals_by_source_,
         clear_tags_, add_tag_, get_tags_, begin_read_, end_read_;
 };
