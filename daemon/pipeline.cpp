@@ -240,7 +240,7 @@ void Pipeline::admit(std::shared_ptr<Delivery> d) {
         d->citizen = std::make_unique<directory::Citizen>(std::move(*found.citizen));
         const directory::Citizen* who = &*d->citizen;
         route_and_send(std::move(d), who);
-    });
+    }, false);  // routing needs no tags
 }
 
 bool Pipeline::held(const std::shared_ptr<Delivery>& d, decide::Admission admission) {

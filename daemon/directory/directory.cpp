@@ -188,9 +188,9 @@ bool Directory::upsert(const Citizen& c, std::int64_t now_ms) {
     return !exists;
 }
 
-std::optional<Citizen> Directory::get(const std::string& external_id) {
+std::optional<Citizen> Directory::get(const std::string& external_id, bool with_tags) {
     get_citizen_.bind(1, external_id);
-    return read(get_citizen_, true);
+    return read(get_citizen_, with_tags);
 }
 
 std::optional<Citizen> Directory::get_row(std::int64_t row, bool with_tags, bool with_contacts) {

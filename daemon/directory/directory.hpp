@@ -54,7 +54,7 @@ public:
     // known keeps its state (a number found invalid stays invalid when re-imported); contacts not
     // in `c` are removed; consents in `c` are set (and logged), others kept. Returns true when created.
     bool upsert(const Citizen& c, std::int64_t now_ms);
-    std::optional<Citizen> get(const std::string& id);
+    std::optional<Citizen> get(const std::string& id, bool with_tags = true);
     // The same by the directory's row id (an audience's walk has it); tags, contacts and consents
     // only when asked (a walk over many citizens reads those in citizen order instead).
     std::optional<Citizen> get_row(std::int64_t row, bool with_tags = true, bool with_contacts = true);

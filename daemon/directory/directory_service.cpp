@@ -63,11 +63,11 @@ void DirectoryService::loop() {
 
 void DirectoryService::log_failure(const char* what) { spdlog::error("directory: {}", what); }
 
-void DirectoryService::lookup(const std::string& id, std::function<void(Lookup)> done) {
+void DirectoryService::lookup(const std::string& id, std::function<void(Lookup)> done, bool with_tags) {
     run<Lookup>(
-        [id](Directory& d) {
+        [id, with_tags](Directory& d) {
             Lookup l;
-            l.citizen = d.get(id);
+            l.citizen = d.get(id, with_tags);
             if (!l.citizen) l.erased = d.erased(id);
             return l;
         },

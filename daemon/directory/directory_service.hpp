@@ -56,7 +56,8 @@ public:
         });
     }
 
-    void lookup(const std::string& id, std::function<void(Lookup)> done);
+    // `with_tags`: the send path's lookups need none (one query fewer per job).
+    void lookup(const std::string& id, std::function<void(Lookup)> done, bool with_tags = true);
     // A provider said the address cannot be reached: every contact with it becomes invalid.
     void invalidate(const std::string& channel, const std::string& address, const std::string& reason);
 
