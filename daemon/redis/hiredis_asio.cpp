@@ -207,13 +207,24 @@ void RedisConnection::watch_primary() {
                 if (primary && (primary->host != endpoint_.host || primary->port != endpoint_.port)) {
                     spdlog::warn("redis {}: the sentinels now name {}:{} as the primary of '{}'; leaving {}:{}", name_,
                                  primary->host, primary->port, endpoint_.master_name, endpoint_.host, endpoint_.port);
-                    redisAsyncDisconnect(ctx_);
+                    // Closed at once, not gracefully: a primary cut off by the network would never
+                    // answer the replies a graceful disconnect waits for.
+                    drop("the sentinels named another primary");
                     return;
                 }
                 watch_primary();
             },
             std::chrono::milliseconds(0));
     });
+}
+
+void RedisConnection::drop(const char* why) {
+    if (!ctx_) return;
+    auto* ctx = ctx_;
+    ctx_ = nullptr;
+    ctx->data = nullptr;  // its disconnect callback must not reach us: lost() is called here
+    redisAsyncFree(ctx);  // pending callbacks get a null reply now
+    lost(why);
 }
 
 void RedisConnection::on_disconnect_cb(const redisAsyncContext* ctx, int status) {

@@ -78,6 +78,7 @@ private:
     void confirm_primary();
     void watch_primary();
     void lost(const char* why);
+    void drop(const char* why);  // closes at once (pending replies are not awaited), then lost()
     void schedule_reconnect();
 
     boost::asio::io_context& io_;
