@@ -168,7 +168,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "callbacks", "retention", "outbox", "templates", "log", "directory", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
+                                                              "http",   "callbacks", "retention", "outbox", "templates", "log", "directory", "campaigns", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
                                                               "provider_defaults", "links"};
     for (auto&& [k, v] : root) {
         // [[providers]] (an array of tables), the older [providers] table, and the older
@@ -359,6 +359,16 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         c.directory.path = c.directory.path.empty()
                                ? (std::filesystem::path(c.receipts.path).parent_path() / "directory.db").string()
                                : resolve(base_dir, c.directory.path);
+    }
+    {
+        auto s = section("campaigns");
+        s.string("path", c.campaigns.path);
+        s.integer("page", c.campaigns.page, 1, 10'000);
+        s.integer("max_backlog", c.campaigns.max_backlog, 0, 100'000'000);
+        s.reject_unknown();
+        c.campaigns.path = c.campaigns.path.empty()
+                               ? (std::filesystem::path(c.receipts.path).parent_path() / "campaigns.db").string()
+                               : resolve(base_dir, c.campaigns.path);
     }
     {
         auto s = section("router");

@@ -153,6 +153,16 @@ struct DirectoryConfig {
     bool operator==(const DirectoryConfig&) const = default;
 };
 
+// Campaigns (docs/campaigns.md): their database, and the pace of their fan-out.
+struct CampaignsConfig {
+    std::string path;        // empty: campaigns.db beside the receipts database
+    int page = 500;          // jobs per XADD script: Redis is held about 1 ms per 500
+    // The fan-out waits while the stream holds more unread entries than this, so that the other
+    // services' messages never queue behind a whole campaign; 0: no wait (a bench, a test).
+    int max_backlog = 20'000;
+    bool operator==(const CampaignsConfig&) const = default;
+};
+
 // The router's policy (daemon/router.hpp).
 struct RouterConfig {
     std::vector<std::string> default_order{"sms", "email", "whatsapp", "push"};
@@ -231,6 +241,7 @@ struct Config {
     OutboxConfig outbox;
     TemplatesConfig templates;
     DirectoryConfig directory;
+    CampaignsConfig campaigns;
     RouterConfig router;
     RetryConfig retry;
     QuietHoursConfig quiet_hours;

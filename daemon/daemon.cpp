@@ -11,6 +11,7 @@
 #include <spdlog/fmt/ranges.h>
 
 #include "daemon/audience/audience_routes.hpp"
+#include "daemon/campaigns/campaign_routes.hpp"
 #include "daemon/directory/directory_routes.hpp"
 #include "daemon/engagement/engagement_routes.hpp"
 #include "daemon/http/health_routes.hpp"
@@ -83,6 +84,7 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       reads_(io_, endpoint_of(config_.redis), "reads"), urgent_reads_(io_, endpoint_of(config_.redis), "urgent reads"),
       commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream, urgent_stream_of(config_.redis)),
+      campaigns_(io_, config_, commands_, store_, clock_),
       retention_(store_, commands_, metrics_, clock_),
       rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
       caps_(commands_, config_.redis.stream + ":caps:", config_.caps, date::locate_zone(config_.quiet_hours.time_zone)),
@@ -152,6 +154,7 @@ int Daemon::run() {
     commands_.start();
     urgent_reads_.start();
     reads_.start();
+    campaigns_.start();  // the fan-outs a stop cut short go on (each page waits for Redis)
 
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
         if (!ec) on_signal(signo);
@@ -347,6 +350,7 @@ void Daemon::begin_drain() {
                  intake_.in_flight() + urgent_intake_.in_flight(), config_.daemon.drain_timeout_ms);
     intake_.stop_reading();
     urgent_intake_.stop_reading();
+    campaigns_.stop();  // a fan-out goes on at the next start, from its place
     // Closing the read connections ends a blocked XREADGROUP; whatever it had delivered stays pending.
     reads_.stop();
     urgent_reads_.stop();
@@ -369,6 +373,7 @@ void Daemon::finish_stop() {
     commands_.stop();
     channels_.stop_all();
     callbacks_.stop();  // what it settled is queued for the store
+    campaigns_.stop();  // its worker writes the fan-outs' places first
     store_.stop();  // commits what is queued
     directory_.stop();
     audience_reader_.stop();
@@ -394,6 +399,9 @@ void Daemon::add_routes() {
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_,
                                     [this](std::string_view channel, std::string_view address) {
                                         return channels_.refusal(channel, address);
+                                    },
+                                    [this](const std::string& citizen, std::function<void(bool)> done) {
+                                        campaigns_.erase_citizen(citizen, std::move(done));
                                     });
     engagement::add_engagement_routes(routes_, config_, store_, directory_, clock_);
     // The registry's drivers are fixed at start-up and `carried` only reads them: safe from the reader's thread.
@@ -401,6 +409,10 @@ void Daemon::add_routes() {
                                   [this](const std::string& channel, const std::string& address) {
                                       return channels_.carried(channel, address);
                                   });
+    campaigns::add_campaign_routes(routes_, config_, campaigns_, store_, audience_reader_, [this] { return pipeline_.templates(); },
+                                   [this](const std::string& channel, const std::string& address) {
+                                       return channels_.carried(channel, address);
+                                   });
 }
 
 }  // namespace crieur

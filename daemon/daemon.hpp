@@ -14,6 +14,7 @@
 
 #include "channels/registry.hpp"
 #include "daemon/callbacks/dispatcher.hpp"
+#include "daemon/campaigns/campaign_runner.hpp"
 #include "daemon/cluster/peers.hpp"
 #include "daemon/retention/retention.hpp"
 #include "daemon/clock.hpp"
@@ -76,6 +77,7 @@ private:
     redis::RedisConnection urgent_reads_;  // the same on the urgent stream: never behind the other's block
     redis::RedisConnection commands_;  // everything else: XACK, XADD, XAUTOCLAIM, the schedule
     Schedule schedule_;
+    campaigns::CampaignRunner campaigns_;  // the campaigns' snapshots and fan-outs (campaigns.db)
     Retention retention_;  // personal data cleared and removed after its days, streams trimmed
     RateLimiter rate_limiter_;
     Caps caps_;

@@ -75,9 +75,9 @@ std::optional<JobError> read_time(const Value& obj, const char* name, std::optio
     return std::nullopt;
 }
 
-constexpr std::array<std::string_view, 15> kFields{"v",       "id",         "service",  "template", "citizen",
-                                                   "to",      "data",       "channel",  "locale",   "priority",
-                                                   "not_before", "deadline", "campaign", "reference", "test"};
+constexpr std::array<std::string_view, 16> kFields{"v",       "id",         "service",  "template", "citizen",
+                                                   "to",      "data",       "channel",  "channels", "locale",
+                                                   "priority", "not_before", "deadline", "campaign", "reference", "test"};
 
 std::optional<JobError> validate(const Value& doc, Job& job) {
     for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
@@ -96,7 +96,7 @@ std::optional<JobError> validate(const Value& doc, Job& job) {
         return error(errc::job_bad_version, "v",
                      "contract version " + std::to_string(v->value.GetInt()) + " is not supported (this daemon speaks 1)");
 
-    if (auto e = read_string(doc, "id", job.id, true, kMaxIdLength)) return e;
+    if (auto e = read_string(doc, "id", job.id, true, kMaxJobIdLength)) return e;
     if (!is_token(job.id)) return error(errc::job_bad_value, "id", "field 'id' must be printable ASCII without spaces");
     if (auto e = read_string(doc, "service", job.service, true, 64)) return e;
     if (auto e = read_string(doc, "template", job.template_name, true, 64)) return e;
@@ -142,6 +142,18 @@ std::optional<JobError> validate(const Value& doc, Job& job) {
         if (!is_known_channel(text))
             return error(errc::job_bad_value, "channel", "unknown channel '" + text + "' (sms, email, whatsapp, push)");
         job.channel = text;
+    }
+    if (auto allowed = doc.FindMember("channels"); allowed != doc.MemberEnd()) {
+        if (!allowed->value.IsArray() || allowed->value.Empty())
+            return error(errc::job_wrong_type, "channels", "field 'channels' must be a non-empty array of channels");
+        for (auto& c : allowed->value.GetArray()) {
+            const std::string name = c.IsString() ? std::string(c.GetString(), c.GetStringLength()) : std::string();
+            if (!is_known_channel(name))
+                return error(errc::job_bad_value, "channels", "field 'channels': '" + name + "' is not a channel (sms, email, whatsapp, push)");
+            if (std::find(job.channels.begin(), job.channels.end(), name) == job.channels.end()) job.channels.push_back(name);
+        }
+        if (job.channel && std::find(job.channels.begin(), job.channels.end(), *job.channel) == job.channels.end())
+            return error(errc::job_bad_value, "channel", "field 'channel' forces a channel that 'channels' does not allow");
     }
     if (auto e = read_string(doc, "locale", text, false, 35)) return e;
     if (doc.HasMember("locale")) {
@@ -195,7 +207,7 @@ std::variant<Job, JobError> parse_job(std::string_view json, std::size_t max_byt
     if (auto e = validate(doc, job)) {
         // Keep the id when it is readable, so the rejection receipt can be found by it.
         auto id = doc.FindMember("id");
-        if (id != doc.MemberEnd() && id->value.IsString() && id->value.GetStringLength() <= kMaxIdLength &&
+        if (id != doc.MemberEnd() && id->value.IsString() && id->value.GetStringLength() <= kMaxJobIdLength &&
             is_token({id->value.GetString(), id->value.GetStringLength()}))
             e->id.assign(id->value.GetString(), id->value.GetStringLength());
         auto service = doc.FindMember("service");

@@ -21,7 +21,9 @@ struct JobError {
 };
 
 inline constexpr int kJobContractVersion = 1;
-inline constexpr std::size_t kMaxIdLength = 128;
+inline constexpr std::size_t kMaxIdLength = 128;  // a citizen's, a service's
+// A job's id: room for a campaign's ids, "<campaign>:<citizen>" (daemon/campaigns).
+inline constexpr std::size_t kMaxJobIdLength = 256;
 
 // Parses and validates one job. `max_bytes` is intake.max_job_bytes.
 std::variant<Job, JobError> parse_job(std::string_view json, std::size_t max_bytes);

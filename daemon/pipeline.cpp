@@ -78,11 +78,25 @@ std::variant<Message, JobError> render_for(const Job& job, const render::Templat
     return Message{job.id, address, std::move(std::get<render::Rendered>(rendered)), job.priority};
 }
 
+std::vector<std::string> allowed_channels(const Job& job, const std::vector<std::string>& template_channels) {
+    if (job.channels.empty()) return template_channels;
+    std::vector<std::string> allowed;
+    for (auto& c : template_channels)
+        if (std::find(job.channels.begin(), job.channels.end(), c) != job.channels.end()) allowed.push_back(c);
+    return allowed;
+}
+
 std::variant<Message, JobError> prepare(const Job& job, const render::TemplateStore& templates,
                                         const std::string& default_channel) {
     if (!templates.has(job.template_name))
         return JobError{errc::unknown_template, "template", "unknown template '" + job.template_name + "'", job.id};
-    auto route = route_for(job, default_channel, templates.channels(job.template_name));
+    const auto& offered = templates.channels(job.template_name);
+    if (!job.channels.empty() && allowed_channels(job, offered).empty())
+        return JobError{errc::no_template_channel, "channels",
+                        "none of the channels allowed is one of template '" + job.template_name + "' (" +
+                            join(offered, [](const std::string& c) { return c; }) + ")",
+                        job.id};
+    auto route = route_for(job, default_channel, job.channels.empty() ? offered : allowed_channels(job, offered));
     if (auto* why = std::get_if<std::string>(&route))
         return JobError{errc::no_template_channel, job.channel ? "channel" : "to", *why, job.id};
     auto& r = std::get<Route>(route);
@@ -283,15 +297,19 @@ void Pipeline::put_aside(const std::shared_ptr<Delivery>& d, Resume resume, Time
 
 void Pipeline::settle(std::shared_ptr<Delivery> d, Status status, std::string reason) {
     const Job& job = d->job;
-    store_.record_unsent({d->entry_id, job.id, job.service, job.template_name, status, std::move(reason), job.campaign},
-                         [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
+    UnsentRequest unsent{d->entry_id, job.id, job.service, job.template_name, status, std::move(reason), job.campaign};
+    unsent.citizen = job.citizen;
+    store_.record_unsent(std::move(unsent), [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
 }
 
 void Pipeline::route_and_send(std::shared_ptr<Delivery> d, const directory::Citizen* citizen) {
     const auto* manifest = templates_->manifest(d->job.template_name);
     static const std::string kService = "service";
+    // A campaign's job may narrow the template's channels (only then is a list made).
+    const auto& offered = templates_->channels(d->job.template_name);
+    const std::vector<std::string> narrowed = d->job.channels.empty() ? std::vector<std::string>{} : allowed_channels(d->job, offered);
     RouteQuery q{d->job,
-                 templates_->channels(d->job.template_name),
+                 d->job.channels.empty() ? offered : narrowed,
                  manifest ? manifest->category : kService,
                  citizen,
                  [this](const std::string& channel, const std::string& address) {

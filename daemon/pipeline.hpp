@@ -146,6 +146,10 @@ struct Route {
 std::variant<Route, std::string> route_for(const Job& job, const std::string& default_channel,
                                            const std::vector<std::string>& template_channels);
 
+// The template's channels that the job's `channels` allows, in the template's order (all of them
+// when the job narrows none).
+std::vector<std::string> allowed_channels(const Job& job, const std::vector<std::string>& template_channels);
+
 // A job checked against its template and rendered: the message, ready for a channel; or why the
 // job must be rejected (unknown template, no channel of the template, data that does not fit).
 // Used by the pipeline and by `crieur enqueue`, so that both judge a job alike. Pure.

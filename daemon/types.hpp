@@ -30,6 +30,7 @@ struct Job {
     std::vector<InlineContact> to;      // inline contacts, in the order given
     std::string data_json;              // the `data` object, kept as JSON text for the renderer
     std::optional<std::string> channel;
+    std::vector<std::string> channels;  // the channels it may go on (a campaign's); empty: the template's
     std::optional<std::string> locale;
     Priority priority = Priority::normal;
     std::optional<TimePoint> not_before;

@@ -56,7 +56,7 @@ std::variant<std::vector<Consent>, FieldError> consents_from(std::string_view bo
 }  // namespace
 
 void add_directory_routes(http::Routes& routes, const Config& config, DirectoryService& directory, ReceiptStore& store,
-                          const Clock& clock, ContactRefusal refusal) {
+                          const Clock& clock, ContactRefusal refusal, EraseElsewhere erase_elsewhere) {
     auto check = std::make_shared<const ContactCheck>(config.directory.default_region);
 
     routes.add("GET", "/v1/citizens/", [&directory](const Request&, std::string_view tail, Reply reply) {
@@ -129,7 +129,7 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
             });
     }, keys::Scope::citizens_write);
 
-    routes.add("DELETE", "/v1/citizens/", [&directory, &store, &clock](const Request&,
+    routes.add("DELETE", "/v1/citizens/", [&directory, &store, &clock, erase_elsewhere](const Request&,
                                                                                std::string_view tail, Reply reply) {
         auto parts = split_tail(tail);
         if (!parts || !parts->second.empty()) return reply(http::problem(400, "bad_id", "bad citizen id"));
@@ -140,13 +140,18 @@ void add_directory_routes(http::Routes& routes, const Config& config, DirectoryS
                 d.checkpoint();  // the WAL's copies of the erased pages go too
                 return found;
             },
-            [&store, id, reply = std::move(reply)](std::optional<bool> found) mutable {
+            [&store, id, erase_elsewhere, reply = std::move(reply)](std::optional<bool> found) mutable {
                 if (!found) return reply(status_problem(503, "the directory could not be written; nothing was erased"));
-                store.erase_citizen({id}, [found = *found, id, reply = std::move(reply)](std::error_code e) {
+                store.erase_citizen({id}, [found = *found, id, erase_elsewhere, reply = std::move(reply)](std::error_code e) {
                     if (e) return reply(status_problem(503, "the directory entry is erased; the receipts could not be anonymised yet: ask again"));
-                    spdlog::info("directory: a citizen was erased at their request (GDPR)");
-                    reply({200, "application/json",
-                           std::string(R"({"erased":true,"was_in_directory":)") + (found ? "true" : "false") + "}", {}});
+                    auto erased = [found, reply](bool ok) {
+                        if (!ok) return reply(status_problem(503, "the directory and receipts are erased; the campaigns' snapshots not yet: ask again"));
+                        spdlog::info("directory: a citizen was erased at their request (GDPR)");
+                        reply({200, "application/json",
+                               std::string(R"({"erased":true,"was_in_directory":)") + (found ? "true" : "false") + "}", {}});
+                    };
+                    if (erase_elsewhere) return erase_elsewhere(id, erased);
+                    erased(true);
                 });
             });
     }, keys::Scope::citizens_write);

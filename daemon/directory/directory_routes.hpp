@@ -26,7 +26,9 @@ using ContactRefusal = std::function<std::string(std::string_view channel, std::
 
 // A stored contact that no provider would ever use (a Web Push endpoint outside allowed_hosts)
 // is refused with 422 when it is written, rather than kept and refused at each send.
+// `erase_elsewhere`: what else holds the citizen's id (the campaigns' snapshots), told of an erasure.
+using EraseElsewhere = std::function<void(const std::string& citizen, std::function<void(bool ok)> done)>;
 void add_directory_routes(http::Routes& routes, const Config& config, DirectoryService& directory,
-                          ReceiptStore& store, const Clock& clock, ContactRefusal refusal);
+                          ReceiptStore& store, const Clock& clock, ContactRefusal refusal, EraseElsewhere erase_elsewhere = {});
 
 }  // namespace crieur::directory

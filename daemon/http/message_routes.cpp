@@ -57,11 +57,11 @@ void do_cancel(ReceiptStore& store, bool campaign, const keys::Caller& caller, s
     });
 }
 
-Handler cancel(ReceiptStore& store, bool campaign) {
-    return [&store, campaign](const Request& req, std::string_view tail, Reply reply) {
+Handler cancel(ReceiptStore& store) {
+    return [&store](const Request& req, std::string_view tail, Reply reply) {
         auto id = id_of(tail, "/cancel");
         if (!id) return reply(status_problem(404, "no such route"));
-        if (campaign || req.caller.every_service()) return do_cancel(store, campaign, req.caller, std::move(*id), std::move(reply));
+        if (req.caller.every_service()) return do_cancel(store, false, req.caller, std::move(*id), std::move(reply));
         // A service cancels its own messages only: the message is looked up first (its service
         // never changes, so the check holds for the cancel that follows).
         store.message_json(*id, [&store, caller = req.caller, id = *id, reply = std::move(reply)](
@@ -284,9 +284,11 @@ void add_message_routes(Routes& routes, ReceiptStore& store, cluster::PeerDaemon
                        });
         });
     }, keys::Scope::read);
-    routes.add("POST", "/v1/messages/", cancel(store, false), keys::Scope::cancel);
-    // Campaigns carry no service yet (issue 14 gives them one): the operators' alone until then.
-    routes.add("POST", "/v1/campaigns/", cancel(store, true));
+    routes.add("POST", "/v1/messages/", cancel(store), keys::Scope::cancel);
+}
+
+void cancel_receipts_campaign(ReceiptStore& store, const keys::Caller& caller, std::string id, Reply reply) {
+    do_cancel(store, true, caller, std::move(id), std::move(reply));
 }
 
 }  // namespace crieur::http

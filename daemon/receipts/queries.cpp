@@ -3,6 +3,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <map>
+
 #include "daemon/clock.hpp"
 #include "daemon/log.hpp"
 #include "daemon/receipts/sqlite.hpp"
@@ -201,6 +204,71 @@ std::string message_stats(sqlite3* db, const std::string& service, const std::st
         w.Int64(q.int64(1));
     }
     w.EndObject();
+    w.EndObject();
+    return {buf.GetString(), buf.GetSize()};
+}
+
+std::string campaign_report(sqlite3* db, const std::string& key) {
+    std::map<std::string, std::int64_t> by_status, by_channel;
+    std::int64_t messages = 0, pending = 0;
+    sqlite::Stmt counts(db, "SELECT status, channel, count(*) FROM messages WHERE campaign = ?1 GROUP BY status, channel");
+    counts.bind(1, key);
+    while (counts.step()) {
+        const std::string status(counts.text(0));
+        const std::string channel = counts.is_null(1) ? "none" : std::string(counts.text(1));
+        const auto n = counts.int64(2);
+        by_status[status] += n;
+        by_channel[channel] += n;
+        messages += n;
+        if (status == "queued" || status == "scheduled" || status == "sending") pending += n;
+    }
+    // When each message was first taken by a provider.
+    std::vector<std::int64_t> taken;
+    sqlite::Stmt first(db, R"(
+        SELECT min(a.finished_at) FROM messages m JOIN attempts a ON a.message_id = m.id
+        WHERE m.campaign = ?1 AND a.outcome = 'accepted' AND a.finished_at IS NOT NULL GROUP BY m.id)");
+    first.bind(1, key);
+    while (first.step()) taken.push_back(first.int64(0));
+    std::sort(taken.begin(), taken.end());
+
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("messages");
+    w.Int64(messages);
+    w.Key("pending");
+    w.Int64(pending);
+    for (auto [name, map] : {std::pair{"by_status", &by_status}, {"by_channel", &by_channel}}) {
+        w.Key(name);
+        w.StartObject();
+        for (auto& [k, n] : *map) {
+            w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
+            w.Int64(n);
+        }
+        w.EndObject();
+    }
+    w.Key("reach");
+    w.StartArray();
+    if (!taken.empty()) {
+        constexpr std::int64_t kSteps[] = {60'000, 300'000, 900'000, 3'600'000, 21'600'000, 86'400'000};
+        std::int64_t step = kSteps[5];
+        for (auto s : kSteps)
+            if ((taken.back() - taken.front()) / s < 60) {
+                step = s;
+                break;
+            }
+        std::size_t i = 0;
+        for (std::int64_t at = taken.front() / step * step; i < taken.size(); at += step) {
+            while (i < taken.size() && taken[i] < at + step) ++i;
+            w.StartObject();
+            w.Key("at");
+            w.String(format_rfc3339(from_unix_ms(at + step)).c_str());
+            w.Key("reached");
+            w.Int64(static_cast<std::int64_t>(i));
+            w.EndObject();
+        }
+    }
+    w.EndArray();
     w.EndObject();
     return {buf.GetString(), buf.GetSize()};
 }

@@ -46,6 +46,12 @@ MessagePage message_list(sqlite3* db, const MessageFilter& filter);
 // `by` must be one of the four (the caller checks it).
 std::string message_stats(sqlite3* db, const std::string& service, const std::string& by, std::int64_t since_ms);
 
+// A campaign's (or follow-up's) messages, by its key (the jobs' `campaign`): counts by status and
+// by channel, how many are still on their way (queued, scheduled, sending), and its reach over
+// time (messages a provider took, cumulated, in at most 60 steps of 1 min to 1 day):
+// {"messages":n,"pending":n,"by_status":{...},"by_channel":{...},"reach":[{"at":...,"reached":n},...]}
+std::string campaign_report(sqlite3* db, const std::string& key);
+
 // Messages per status.
 std::vector<std::pair<std::string, std::int64_t>> status_counts(sqlite3* db);
 

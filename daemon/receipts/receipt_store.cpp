@@ -69,7 +69,10 @@ public:
             UPDATE events SET raw = NULL WHERE message_id IN (SELECT id FROM messages WHERE citizen = ?1))");
         erase_messages_ = sqlite::Stmt(db, R"(
             UPDATE messages SET citizen = NULL, reference = NULL,
-                                status_reason = CASE WHEN status_reason IS NULL THEN NULL ELSE 'erased' END
+                                status_reason = CASE WHEN status_reason IS NULL THEN NULL ELSE 'erased' END,
+                                -- a campaign's job id ends with the citizen's ("<campaign>:<citizen>")
+                                job_id = CASE WHEN substr(job_id, -length(?1) - 1) = ':' || ?1
+                                              THEN substr(job_id, 1, length(job_id) - length(?1)) || 'erased-' || id ELSE job_id END
             WHERE citizen = ?1)");
         restart_message_ = sqlite::Stmt(db, R"(
             UPDATE messages SET status = 'sending', status_reason = NULL, stream_id = ?2, channel = ?3,
@@ -91,13 +94,13 @@ public:
         // One being sent is left alone too, unless its work was interrupted (a poison job): then
         // it may have gone out, and is `unknown`.
         unsent_ = sqlite::Stmt(db, R"(
-            INSERT INTO messages (job_id, stream_id, service, template, status, status_reason, created_at, updated_at, campaign)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+            INSERT INTO messages (job_id, stream_id, service, template, status, status_reason, created_at, updated_at, campaign, citizen)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?10)
             ON CONFLICT(job_id) DO UPDATE SET
                 status = CASE WHEN status = 'sending' THEN 'unknown' ELSE excluded.status END,
                 status_reason = excluded.status_reason,
                 stream_id = excluded.stream_id, updated_at = excluded.updated_at,
-                campaign = ifnull(excluded.campaign, campaign)
+                campaign = ifnull(excluded.campaign, campaign), citizen = ifnull(excluded.citizen, citizen)
             WHERE status IN ('queued', 'scheduled', 'rejected', 'unknown') OR (status = 'sending' AND ?9))");
         find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
         insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
@@ -494,7 +497,8 @@ public:
         if (r.job_id.empty()) unsent_.bind_null(1);
         else unsent_.bind(1, r.job_id);
         unsent_.bind(2, r.stream_id).bind_opt(3, r.service).bind_opt(4, r.template_name).bind(5, to_string(r.status))
-            .bind_opt(6, r.reason).bind(7, now).bind_opt(8, r.campaign).bind(9, r.interrupted ? 1 : 0).run();
+            .bind_opt(6, r.reason).bind(7, now).bind_opt(8, r.campaign).bind(9, r.interrupted ? 1 : 0)
+            .bind_opt(10, r.citizen).run();
         if (sqlite3_changes(db_.get()) != 1) return;  // the message had gone out already
         ++rows;
         // The message's row id: last_insert_rowid is not set by the upsert's update branch.
@@ -895,6 +899,21 @@ void ReceiptStore::message_stats(std::string service, std::string by, std::int64
             spdlog::error("receipts: the stats could not be read: {}", e.what());
         }
         boost::asio::post(io_, [done, json = std::move(json)]() mutable { done(std::move(json)); });
+    });
+}
+
+void ReceiptStore::campaign_reports(std::vector<std::string> keys,
+                                    std::function<void(std::optional<std::vector<std::string>>)> done) {
+    reader_->post([this, keys = std::move(keys), done = std::move(done)](sqlite3* db) {
+        std::optional<std::vector<std::string>> reports;
+        try {
+            std::vector<std::string> all;
+            for (auto& k : keys) all.push_back(receipts::campaign_report(db, k));
+            reports = std::move(all);
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: a campaign's counts could not be read: {}", e.what());
+        }
+        boost::asio::post(io_, [done, reports = std::move(reports)]() mutable { done(std::move(reports)); });
     });
 }
 

@@ -84,6 +84,7 @@ struct UnsentRequest {
     // The job's work was interrupted (a poison job): a message caught mid-send may have gone out,
     // so it becomes `unknown`, not `status`. Otherwise a message being sent is left alone.
     bool interrupted = false;
+    std::string citizen;  // whom it was for: a campaign's follow-up finds them by it
 };
 
 
@@ -227,6 +228,8 @@ public:
     // Counts by a field (receipts::message_stats), or nullopt when the query failed.
     void message_stats(std::string service, std::string by, std::int64_t since_ms,
                        std::function<void(std::optional<std::string>)> done);
+    // A campaign's messages (receipts::campaign_report) for each key, in their order.
+    void campaign_reports(std::vector<std::string> keys, std::function<void(std::optional<std::vector<std::string>>)> done);
     void message_contact(std::string job_id, std::string channel, std::function<void(std::optional<MessageContact>)> done);
 
     // Status callbacks (daemon/callbacks): the services whose status changes are queued, the

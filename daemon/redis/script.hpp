@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/redis/hiredis_asio.hpp"
 
@@ -21,6 +22,9 @@ public:
     // EVALSHA sha1 <number of keys> keys... args...; `done` as RedisConnection::command's.
     void run(RedisConnection& conn, std::initializer_list<std::string_view> keys,
              std::initializer_list<std::string_view> args, RedisConnection::Callback done) const;
+    // The same with many arguments (a page of jobs), moved into the call.
+    void run(RedisConnection& conn, std::initializer_list<std::string_view> keys, std::vector<std::string> args,
+             RedisConnection::Callback done) const;
 
 private:
     std::string text_, sha1_;

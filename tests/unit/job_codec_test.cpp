@@ -84,6 +84,11 @@ TEST_CASE("each rejection names the field at fault") {
         {with(R"(,"citizen":"c","not_before":"2026-12-01T10:00:00Z","deadline":"2026-12-01T09:00:00Z")"),
          errc::job_bad_value, "deadline"},
         {with(R"(,"citizen":"c","campaign":5)"), errc::job_wrong_type, "campaign"},
+        {with(R"(,"citizen":"c","channels":[])"), errc::job_wrong_type, "channels"},
+        {with(R"(,"citizen":"c","channels":"sms")"), errc::job_wrong_type, "channels"},
+        {with(R"(,"citizen":"c","channels":["sms","fax"])"), errc::job_bad_value, "channels"},
+        {with(R"(,"citizen":"c","channels":["sms"],"channel":"email")"), errc::job_bad_value, "channel"},
+        {R"({"v":1,"id":")" + std::string(257, 'x') + R"(","service":"s","template":"t","citizen":"c"})", errc::job_bad_value, "id"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.json);
@@ -93,6 +98,14 @@ TEST_CASE("each rejection names the field at fault") {
         CHECK_FALSE(e.reason.empty());
         if (!c.field.empty()) CHECK(e.reason.find(c.field) != std::string::npos);
     }
+}
+
+TEST_CASE("a job may narrow its channels (a campaign's), each once, and its id may hold a campaign and a citizen") {
+    const std::string id = std::string(64, 'k') + ":" + std::string(128, 'c');
+    auto r = parse_job(R"({"v":1,"id":")" + id + R"(","service":"s","template":"t","citizen":"c","channels":["push","sms","push"]})", 65536);
+    REQUIRE(std::holds_alternative<Job>(r));
+    CHECK(std::get<Job>(r).id == id);
+    CHECK(std::get<Job>(r).channels == std::vector<std::string>{"push", "sms"});
 }
 
 TEST_CASE("a rejected job keeps its id for the receipt when the id itself is fine") {

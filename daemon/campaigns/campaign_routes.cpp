@@ -1,0 +1,192 @@
+#include "daemon/campaigns/campaign_routes.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <charconv>
+
+#include "channels/http_client.hpp"
+#include "daemon/http/message_routes.hpp"
+#include "daemon/log.hpp"
+#include "daemon/render/template_store.hpp"
+
+namespace crieur::campaigns {
+
+namespace {
+using http::problem;
+using http::Reply;
+using http::Request;
+using http::Response;
+
+Response refused(const RequestError& e) {
+    const auto code = e.status == 403 ? "wrong_service" : e.field.starts_with("audience") ? "bad_audience" : "bad_campaign";
+    return problem(e.status, code, (e.field.empty() ? "" : e.field + ": ") + e.reason, e.field);
+}
+
+Response answer_of(const CampaignRunner::Answer& a, int ok_status) {
+    using O = CampaignRunner::Outcome;
+    switch (a.outcome) {
+        case O::done: {
+            Response r{ok_status, "application/json", to_json(a.campaign), {}};
+            r.headers.emplace_back("Location", "/v1/campaigns/" + a.campaign.key());
+            return r;
+        }
+        case O::exists:
+            return problem(409, "id_reused", "campaign id '" + a.campaign.key() + "' was used before: a campaign's id is never used twice", "id");
+        case O::not_found: return problem(404, "campaign_not_found", a.detail);
+        case O::bad_state: return problem(409, "bad_state", a.detail);
+        case O::bad_audience:
+            return problem(422, "bad_audience", (a.part.empty() ? "" : a.part + ": ") + a.detail, a.part == "audience." ? "audience" : a.part);
+        case O::failed: break;
+    }
+    return http::status_problem(503, a.detail.empty() ? "the campaigns database refused it; try again" : a.detail);
+}
+
+// "<id>" or "<id>/<action>" after "/v1/campaigns/".
+std::optional<std::pair<std::string, std::string>> split(std::string_view tail) {
+    std::string decoded;
+    const auto slash = tail.find('/');
+    if (!http::percent_decode(tail.substr(0, slash), decoded) || !parse_key(decoded)) return std::nullopt;
+    return std::pair{decoded, slash == std::string_view::npos ? std::string() : std::string(tail.substr(slash + 1))};
+}
+
+bool visible(const keys::Caller& caller, const Campaign& c) { return caller.every_service() || caller.service == c.service; }
+
+std::string list_json(const std::vector<Campaign>& campaigns, std::int64_t next) {
+    std::string json = "{\"campaigns\":[";
+    for (std::size_t i = 0; i < campaigns.size(); ++i) json += (i ? "," : "") + to_json(campaigns[i]);
+    json += "],\"next_cursor\":";
+    json += next ? "\"k" + std::to_string(next) + "\"" : "null";
+    return json + "}";
+}
+}  // namespace
+
+void add_campaign_routes(http::Routes& routes, const Config& config, CampaignRunner& runner, ReceiptStore& receipts,
+                         directory::DirectoryService& reader, http::CurrentTemplates templates, audience::Carried carried) {
+    routes.add("POST", "/v1/campaigns", [&runner, &reader, policy = policy_of(config.router), templates, carried](
+                                            const Request& req, std::string_view, Reply reply) {
+        const auto store = templates();
+        auto parsed = parse_campaign_request(req.body, *store, req.caller.service, req.caller.every_service());
+        if (auto* e = std::get_if<RequestError>(&parsed)) return reply(refused(*e));
+        auto request = std::get<CampaignRequest>(std::move(parsed));
+        request.campaign.created_by = req.caller.key_id;
+        if (request.dry_run) {
+            // The preview, as POST /v1/audiences/preview gives it; nothing stored, no id taken.
+            auto p = std::make_shared<audience::PreviewRequest>();
+            p->audience = *request.audience;
+            p->service = request.campaign.service;
+            p->template_name = request.campaign.template_name;
+            p->category = store->manifest(p->template_name)->category;
+            for (auto& c : store->channels(p->template_name))
+                if (request.campaign.channels.empty() ||
+                    std::find(request.campaign.channels.begin(), request.campaign.channels.end(), c) != request.campaign.channels.end())
+                    p->channels.push_back(c);
+            auto campaign = std::make_shared<Campaign>(std::move(request.campaign));
+            using Answer = std::variant<audience::Preview, audience::AudienceError>;
+            reader.run<Answer>(
+                [p, policy, carried](directory::Directory& dir) { return audience::preview(dir, *p, policy, carried); },
+                [p, campaign, reply](std::optional<Answer> a) {
+                    if (!a) return reply(http::status_problem(503, "the directory could not be read; try again"));
+                    if (auto* e = std::get_if<audience::AudienceError>(&*a))
+                        return reply(problem(422, "bad_audience", "audience." + e->part + ": " + e->reason, "audience." + e->part));
+                    const auto& preview = std::get<audience::Preview>(*a);
+                    std::string json = "{\"dry_run\":true,\"campaign\":" + to_json(*campaign) + ",\"preview\":" + preview.to_json(*p);
+                    if (preview.citizens == 0) json += ",\"warning\":\"the audience holds no citizen: the campaign would reach nobody\"";
+                    else if (preview.reachable == 0) json += ",\"warning\":\"no citizen of the audience can be reached on these channels\"";
+                    reply({200, "application/json", json + "}", {}});
+                },
+                true);
+            return;
+        }
+        if (req.caller.test) return reply(problem(403, "test_key", "a test key previews campaigns (dry_run) and launches none", "dry_run"));
+        const int status = request.draft ? 201 : 202;
+        runner.create(std::move(request), [reply, status](CampaignRunner::Answer a) { reply(answer_of(a, status)); });
+    }, keys::Scope::send);
+
+    routes.add("GET", "/v1/campaigns", [&runner](const Request& req, std::string_view, Reply reply) {
+        std::string service = req.caller.service;
+        std::int64_t before = 0;
+        int limit = 50;
+        for (auto& [k, v] : form_decode(req.query)) {
+            if (k == "service") {
+                if (!req.caller.every_service() && v != req.caller.service)
+                    return reply(problem(403, "wrong_service", "service: this key reads the campaigns of " + req.caller.service + " only", "service"));
+                service = v;
+            } else if (k == "limit") {
+                auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), limit);
+                if (ec != std::errc{} || end != v.data() + v.size() || limit < 1 || limit > 200)
+                    return reply(http::bad_query(k, "a number of campaigns from 1 to 200"));
+            } else if (k == "cursor") {
+                auto [end, ec] = v.size() > 1 && v[0] == 'k' ? std::from_chars(v.data() + 1, v.data() + v.size(), before)
+                                                              : std::from_chars_result{v.data(), std::errc::invalid_argument};
+                if (ec != std::errc{} || end != v.data() + v.size() || before <= 0)
+                    return reply(problem(400, "bad_cursor", "cursor: not one this API gave (use the page's next_cursor as it is)", k));
+            } else {
+                return reply(http::bad_query(k, "unknown parameter (service, cursor, limit)"));
+            }
+        }
+        runner.list(service, before, limit, [reply](std::optional<std::pair<std::vector<Campaign>, std::int64_t>> page) {
+            if (!page) return reply(http::status_problem(503, "the campaigns could not be read; try again"));
+            reply({200, "application/json", list_json(page->first, page->second), {}});
+        });
+    }, keys::Scope::read);
+
+    routes.add("GET", "/v1/campaigns/", [&runner](const Request& req, std::string_view tail, Reply reply) {
+        auto parts = split(tail);
+        if (!parts || !parts->second.empty()) return reply(http::status_problem(404, "no such route"));
+        runner.get(parts->first, [&runner, caller = req.caller, key = parts->first, reply](std::optional<std::optional<Campaign>> c) {
+            if (!c) return reply(http::status_problem(503, "the campaigns could not be read; try again"));
+            if (!*c || !visible(caller, **c)) return reply(problem(404, "campaign_not_found", "no campaign " + key));
+            runner.show(key, [reply, key](std::optional<std::string> json, bool found) {
+                if (!found) return reply(problem(404, "campaign_not_found", "no campaign " + key));
+                if (!json) return reply(http::status_problem(503, "the receipts could not be read; try again"));
+                reply({200, "application/json", std::move(*json), {}});
+            });
+        });
+    }, keys::Scope::read);
+
+    routes.add("POST", "/v1/campaigns/", [&runner, &receipts, templates](const Request& req, std::string_view tail, Reply reply) {
+        auto parts = split(tail);
+        if (!parts || parts->first.find('~') != std::string::npos ||
+            (parts->second != "cancel" && parts->second != "followups" && parts->second != "launch"))
+            return reply(http::status_problem(404, "no such route"));
+        const std::string id = parts->first, action = parts->second;
+        if (action == "cancel" && !req.caller.has(keys::Scope::cancel))
+            return reply(problem(403, "scope_missing", "this key lacks the scope 'cancel' that cancelling asks"));
+        if (req.caller.test) return reply(problem(403, "test_key", "a test key changes no campaign"));
+        auto body = std::make_shared<std::string>(req.body);
+        runner.get(id, [&runner, &receipts, templates, caller = req.caller, id, action, body, reply](std::optional<std::optional<Campaign>> c) {
+            if (!c) return reply(http::status_problem(503, "the campaigns could not be read; try again"));
+            if (!*c) {
+                // A campaign crieur did not launch: the `campaign` of a service's own jobs, known
+                // to the receipts only; it has no service to check, so the operators' alone.
+                if (action == "cancel" && caller.every_service()) return http::cancel_receipts_campaign(receipts, caller, id, reply);
+                return reply(problem(404, "campaign_not_found", "no campaign " + id));
+            }
+            const Campaign& campaign = **c;
+            if (!visible(caller, campaign)) return reply(problem(404, "campaign_not_found", "no campaign " + id));
+            if (action == "cancel") {
+                const std::string reason = caller.key_id.empty() ? "cancelled by an operator" : "cancelled through the API (key " + caller.key_id + ")";
+                return runner.cancel(id, reason, [reply, id](std::optional<std::int64_t> n) {
+                    if (!n) return reply(http::status_problem(503, "the cancellation could not be recorded; try again"));
+                    reply({200, "application/json", "{\"campaign\":\"" + id + "\",\"cancelled\":" + std::to_string(*n) + "}", {}});
+                });
+            }
+            if (action == "launch") return runner.launch(id, [reply](CampaignRunner::Answer a) { reply(answer_of(a, 202)); });
+            if (campaign.state == State::cancelled)
+                return reply(problem(409, "bad_state", "campaign " + id + " is cancelled: it takes no follow-up"));
+            auto parsed = parse_followup_request(*body, *templates(), campaign);
+            if (auto* e = std::get_if<RequestError>(&parsed)) return reply(refused(*e));
+            auto request = std::get<CampaignRequest>(std::move(parsed));
+            request.campaign.created_by = caller.key_id;
+            const bool dry = request.dry_run;
+            runner.followup(std::move(request), [reply, dry](CampaignRunner::Answer a) {
+                if (dry && a.outcome == CampaignRunner::Outcome::done)
+                    return reply({200, "application/json", "{\"dry_run\":true,\"followup\":" + to_json(a.campaign) + "}", {}});
+                reply(answer_of(a, 202));
+            });
+        });
+    }, keys::Scope::send);
+}
+
+}  // namespace crieur::campaigns

@@ -1,0 +1,376 @@
+#include "daemon/campaigns/campaign_runner.hpp"
+
+#include <hiredis/hiredis.h>
+#include <rapidjson/document.h>
+
+#include <filesystem>
+
+#include "daemon/config.hpp"
+#include "daemon/log.hpp"
+#include "daemon/receipts/receipt_store.hpp"
+#include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/redis/script.hpp"
+
+namespace crieur::campaigns {
+
+namespace {
+// A page onto the stream, whole, and the campaign's place moved past it. KEYS[1] the place,
+// KEYS[2] the stream; ARGV[1] the place before the page, ARGV[2] after it, ARGV[3] the place's
+// TTL, ARGV[4...] the jobs. When Redis's place is already past ARGV[1] (this page went out before
+// a crash that kept SQLite from hearing of it), nothing is added and Redis's place comes back.
+const redis::Script kQueuePage(R"lua(
+local at = tonumber(redis.call('GET', KEYS[1]) or '0')
+if at > tonumber(ARGV[1]) then return at end
+for i = 4, #ARGV do redis.call('XADD', KEYS[2], '*', 'job', ARGV[i]) end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+return tonumber(ARGV[2])
+)lua");
+
+// Long enough for any fan-out to be taken up again; the key goes by itself after.
+constexpr int kPlaceTtlSeconds = 30 * 86'400;
+constexpr auto kBacklogWait = std::chrono::milliseconds(250);
+
+std::string campaigns_path(const Config& config) {
+    if (!config.campaigns.path.empty()) return config.campaigns.path;
+    return (std::filesystem::path(config.receipts.path).parent_path() / "campaigns.db").string();
+}
+std::string directory_path(const Config& config) {
+    if (!config.directory.path.empty()) return config.directory.path;
+    return (std::filesystem::path(config.receipts.path).parent_path() / "directory.db").string();
+}
+
+// The report's two numbers that tell whether the campaign is over.
+bool over(const Campaign& c, const std::string& report) {
+    rapidjson::Document d;
+    d.Parse(report.data(), report.size());
+    if (!d.IsObject() || !d.HasMember("messages") || !d.HasMember("pending")) return false;
+    return c.state == State::running && d["messages"].GetInt64() >= c.members && d["pending"].GetInt64() == 0;
+}
+
+std::string with_counts(Campaign c, const std::string& report, const std::string& extra = {}) {
+    if (over(c, report)) c.state = State::done;
+    std::string json = to_json(c);
+    json.pop_back();
+    return json + ",\"counts\":" + report + extra + "}";
+}
+}  // namespace
+
+struct CampaignRunner::Run {
+    Campaign campaign;
+    std::string stream;     // the jobs' stream (the urgent one for an urgent campaign)
+    std::string place_key;  // its place in Redis
+    bool stopped = false;
+    boost::asio::steady_timer wait;
+    Run(boost::asio::io_context& io, Campaign c, const Config& config)
+        : campaign(std::move(c)),
+          stream(campaign.priority == Priority::urgent ? urgent_stream_of(config.redis) : config.redis.stream),
+          place_key(config.redis.stream + ":campaigns:" + campaign.key()),
+          wait(io) {}
+};
+
+CampaignRunner::CampaignRunner(boost::asio::io_context& io, const Config& config, redis::RedisConnection& redis,
+                               ReceiptStore& receipts, const Clock& clock)
+    : io_(io), config_(config), redis_(redis), receipts_(receipts), clock_(clock),
+      store_(std::make_unique<CampaignStore>(campaigns_path(config), directory_path(config), config.receipts.path)) {}
+
+CampaignRunner::~CampaignRunner() { stop(); }
+
+void CampaignRunner::start() {
+    worker_.run<std::vector<Campaign>>(io_, [this] { return store_->unfinished(); }, [this](std::optional<std::vector<Campaign>> open) {
+        if (!open) return;
+        for (auto& c : *open) {
+            spdlog::info("campaigns: {} takes up its fan-out at {} of {}", c.key(), c.queued, c.members);
+            fan_out(std::move(c));
+        }
+    });
+}
+
+void CampaignRunner::stop() {
+    stopping_ = true;
+    for (auto& [key, run] : runs_) {
+        run->stopped = true;
+        run->wait.cancel();
+    }
+    runs_.clear();
+    worker_.stop();
+}
+
+void CampaignRunner::create(CampaignRequest request, Reply done) {
+    auto r = std::make_shared<CampaignRequest>(std::move(request));
+    r->campaign.created_ms = to_unix_ms(clock_.now());
+    r->campaign.state = r->draft ? State::draft : State::launching;
+    worker_.run<Answer>(
+        io_,
+        [this, r] {
+            Answer a;
+            a.campaign = r->campaign;
+            if (r->draft) {
+                a.outcome = store_->create(r->campaign) ? Outcome::done : Outcome::exists;
+                return a;
+            }
+            auto launched = store_->launch(r->campaign, *r->audience, r->campaign.created_ms, true);
+            if (launched.exists) a.outcome = Outcome::exists;
+            else if (launched.error) {
+                a.outcome = Outcome::bad_audience;
+                a.part = "audience." + launched.error->part;
+                a.detail = launched.error->reason;
+            } else {
+                a = {Outcome::done, *store_->get(r->campaign.key()), {}, {}};
+            }
+            return a;
+        },
+        [this, done = std::move(done)](std::optional<Answer> a) {
+            if (!a) return done({Outcome::failed, {}, "the campaigns database refused it", {}});
+            if (a->outcome == Outcome::done && a->campaign.state == State::launching) {
+                spdlog::info("campaigns: {} launched for {} citizens (service {}, template {})", a->campaign.key(),
+                             a->campaign.members, a->campaign.service, a->campaign.template_name);
+                fan_out(a->campaign);
+            }
+            done(std::move(*a));
+        });
+}
+
+void CampaignRunner::launch(const std::string& id, Reply done) {
+    worker_.run<Answer>(
+        io_,
+        [this, id] {
+            Answer a;
+            auto c = store_->get(id);
+            if (!c) return Answer{Outcome::not_found, {}, "no campaign " + id, {}};
+            if (c->state != State::draft) return Answer{Outcome::bad_state, *c, "campaign " + id + " is " + to_string(c->state) + ", not a draft", {}};
+            auto audience = audience::parse_audience(c->audience_json);
+            if (auto* e = std::get_if<audience::AudienceError>(&audience)) return Answer{Outcome::bad_audience, *c, e->reason, "audience." + e->part};
+            auto launched = store_->launch(*c, std::get<audience::Audience>(audience), to_unix_ms(clock_.now()), false);
+            if (launched.error) return Answer{Outcome::bad_audience, *c, launched.error->reason, "audience." + launched.error->part};
+            return Answer{Outcome::done, *store_->get(id), {}, {}};
+        },
+        [this, done = std::move(done)](std::optional<Answer> a) {
+            if (!a) return done({Outcome::failed, {}, "the campaigns database refused it", {}});
+            if (a->outcome == Outcome::done) fan_out(a->campaign);
+            done(std::move(*a));
+        });
+}
+
+void CampaignRunner::followup(CampaignRequest request, Reply done) {
+    auto r = std::make_shared<CampaignRequest>(std::move(request));
+    r->campaign.created_ms = to_unix_ms(clock_.now());
+    r->campaign.state = State::launching;
+    auto start = [this, r, done = std::move(done)](std::optional<std::int64_t>) mutable {
+        worker_.run<Answer>(
+            io_,
+            [this, r] {
+                auto parent = store_->get(r->campaign.id);
+                if (!parent || parent->followup != 0) return Answer{Outcome::not_found, {}, "no campaign " + r->campaign.id, {}};
+                if (parent->state == State::draft)
+                    return Answer{Outcome::bad_state, *parent, "campaign " + parent->id + " is a draft: launch it first", {}};
+                auto launched = store_->launch_followup(r->campaign, r->campaign.created_ms, r->dry_run);
+                Answer a{launched.exists ? Outcome::exists : Outcome::done, r->campaign, {}, {}};
+                a.campaign.members = launched.members;
+                if (!r->dry_run && !launched.exists) a.campaign = *store_->get(r->campaign.key());
+                return a;
+            },
+            [this, r, done = std::move(done)](std::optional<Answer> a) {
+                if (!a) return done({Outcome::failed, {}, "the campaigns database refused it", {}});
+                if (a->outcome == Outcome::done && !r->dry_run) {
+                    spdlog::info("campaigns: {} ({}{}) launched for {} citizens", a->campaign.key(), to_string(a->campaign.target),
+                                 a->campaign.resolved ? ", resolution" : "", a->campaign.members);
+                    fan_out(a->campaign);
+                }
+                done(std::move(*a));
+            });
+    };
+    // The resolution: what the thread still has to send is cancelled first (fan-outs stopped,
+    // scheduled messages cancelled), then the "it is over" message goes out.
+    if (r->campaign.resolved && !r->dry_run) cancel(r->campaign.id, "resolved", std::move(start));
+    else start(std::nullopt);
+}
+
+void CampaignRunner::stop_runs(const std::string& id, const std::string& reason) {
+    for (auto it = runs_.begin(); it != runs_.end();) {
+        if (it->second->campaign.id != id) {
+            ++it;
+            continue;
+        }
+        spdlog::info("campaigns: {} fan-out stopped at {} of {} ({})", it->first, it->second->campaign.queued,
+                     it->second->campaign.members, reason);
+        it->second->stopped = true;
+        it->second->wait.cancel();
+        it = runs_.erase(it);
+    }
+}
+
+void CampaignRunner::cancel(const std::string& id, const std::string& reason,
+                            std::function<void(std::optional<std::int64_t>)> done) {
+    // Fan-outs stop at once: the page in flight, if any, is the last.
+    stop_runs(id, reason);
+    const bool resolution = reason == "resolved";
+    worker_.run<std::vector<std::string>>(
+        io_,
+        [this, id, reason, resolution, now = to_unix_ms(clock_.now())] {
+            std::vector<std::string> keys;
+            auto thread = store_->followups(id);
+            if (auto c = store_->get(id); c && c->followup == 0) thread.insert(thread.begin(), *c);
+            for (auto& c : thread) {
+                keys.push_back(c.key());
+                // A resolution cuts short what is still going out; a cancellation ends everything.
+                if (c.state == State::cancelled || (resolution && c.state == State::running)) continue;
+                store_->set_state(c.key(), State::cancelled, resolution ? "resolved before all of it went out" : reason, now);
+            }
+            return keys;
+        },
+        [this, reason, done = std::move(done)](std::optional<std::vector<std::string>> keys) mutable {
+            if (!keys) return done(std::nullopt);
+            if (keys->empty()) return done(0);
+            // Each part's messages not yet sent, in the receipts (and those still to come).
+            auto total = std::make_shared<std::int64_t>(0);
+            auto left = std::make_shared<std::size_t>(keys->size());
+            auto failed = std::make_shared<bool>(false);
+            auto shared_done = std::make_shared<std::function<void(std::optional<std::int64_t>)>>(std::move(done));
+            for (auto& key : *keys) {
+                CancelRequest req;
+                req.campaign = key;
+                req.reason = reason == "resolved" ? "its campaign was resolved" : reason;
+                receipts_.cancel(std::move(req), [total, left, failed, shared_done](CancelResult c) {
+                    if (c.error) *failed = true;
+                    *total += c.cancelled;
+                    if (--*left == 0) (*shared_done)(*failed ? std::nullopt : std::optional(*total));
+                });
+            }
+        });
+}
+
+void CampaignRunner::show(const std::string& key, std::function<void(std::optional<std::string>, bool)> done) {
+    using Thread = std::vector<Campaign>;
+    worker_.run<Thread>(
+        io_,
+        [this, key] {
+            Thread t;
+            auto c = store_->get(key);
+            if (!c) return t;
+            t.push_back(*c);
+            if (c->followup == 0)
+                for (auto& f : store_->followups(c->id)) t.push_back(std::move(f));
+            return t;
+        },
+        [this, done = std::move(done)](std::optional<Thread> t) {
+            if (!t) return done(std::nullopt, true);
+            if (t->empty()) return done(std::nullopt, false);
+            std::vector<std::string> keys;
+            for (auto& c : *t) keys.push_back(c.key());
+            receipts_.campaign_reports(keys, [t = std::move(*t), done](std::optional<std::vector<std::string>> reports) {
+                if (!reports) return done(std::nullopt, true);
+                std::string followups;
+                for (std::size_t i = 1; i < t.size(); ++i) followups += (i > 1 ? "," : "") + with_counts(t[i], (*reports)[i]);
+                done(with_counts(t[0], (*reports)[0], t[0].followup == 0 ? ",\"followups\":[" + followups + "]" : ""), true);
+            });
+        });
+}
+
+void CampaignRunner::list(const std::string& service, std::int64_t before, int limit,
+                          std::function<void(std::optional<std::pair<std::vector<Campaign>, std::int64_t>>)> done) {
+    worker_.run<std::pair<std::vector<Campaign>, std::int64_t>>(
+        io_, [this, service, before, limit] { return store_->list(service, before, limit); }, std::move(done));
+}
+
+void CampaignRunner::get(const std::string& key, std::function<void(std::optional<std::optional<Campaign>>)> done) {
+    worker_.run<std::optional<Campaign>>(io_, [this, key] { return store_->get(key); }, std::move(done));
+}
+
+void CampaignRunner::erase_citizen(const std::string& citizen, std::function<void(bool)> done) {
+    worker_.run<std::int64_t>(io_, [this, citizen] { return store_->erase_citizen(citizen); },
+                              [done = std::move(done)](std::optional<std::int64_t> n) { done(n.has_value()); });
+}
+
+void CampaignRunner::fan_out(Campaign c) {
+    if (stopping_ || runs_.count(c.key())) return;
+    auto run = std::make_shared<Run>(io_, std::move(c), config_);
+    runs_.emplace(run->campaign.key(), run);
+    pump(run);
+}
+
+void CampaignRunner::pump(std::shared_ptr<Run> run) {
+    if (run->stopped) return;
+    auto again_later = [this, run] {
+        run->wait.expires_after(kBacklogWait);
+        run->wait.async_wait([this, run](boost::system::error_code e) {
+            if (!e) pump(run);
+        });
+    };
+    if (!redis_.connected()) return again_later();
+    auto next_page = [this, run] {
+        worker_.run<CampaignStore::Page>(
+            io_, [this, c = run->campaign, after = run->campaign.queued, n = config_.campaigns.page] { return store_->page(c, after, n); },
+            [this, run](std::optional<CampaignStore::Page> page) {
+                if (run->stopped) return;
+                if (!page) {  // the database refused the read: try again later
+                    run->wait.expires_after(std::chrono::seconds(1));
+                    run->wait.async_wait([this, run](boost::system::error_code e) {
+                        if (!e) pump(run);
+                    });
+                    return;
+                }
+                if (page->jobs.empty()) return finish(run);
+                queue_page(run, std::move(*page));
+            });
+    };
+    if (config_.campaigns.max_backlog <= 0) return next_page();
+    // The stream's unread entries for our group (Redis ≥ 7 tells them; when it cannot, no wait).
+    redis_.command({"XINFO", "GROUPS", run->stream}, [this, run, next_page, again_later](const redisReply* r) {
+        if (run->stopped) return;
+        long long lag = -1;
+        if (r && r->type == REDIS_REPLY_ARRAY)
+            for (std::size_t g = 0; g < r->elements; ++g) {
+                const redisReply* m = r->element[g];
+                if (m->type != REDIS_REPLY_ARRAY) continue;
+                bool ours = false;
+                long long l = -1;
+                for (std::size_t i = 0; i + 1 < m->elements; i += 2) {
+                    const std::string_view key(m->element[i]->str, m->element[i]->len);
+                    const redisReply* v = m->element[i + 1];
+                    if (key == "name" && v->type == REDIS_REPLY_STRING) ours = std::string_view(v->str, v->len) == config_.redis.group;
+                    else if (key == "lag" && v->type == REDIS_REPLY_INTEGER) l = v->integer;
+                }
+                if (ours) lag = l;
+            }
+        if (lag > config_.campaigns.max_backlog) return again_later();
+        next_page();
+    });
+}
+
+void CampaignRunner::queue_page(std::shared_ptr<Run> run, CampaignStore::Page page) {
+    const auto from = run->campaign.queued, to = page.last;
+    const auto count = static_cast<std::int64_t>(page.jobs.size());
+    std::vector<std::string> args;
+    args.reserve(page.jobs.size() + 3);
+    args.push_back(std::to_string(from));
+    args.push_back(std::to_string(to));
+    args.push_back(std::to_string(kPlaceTtlSeconds));
+    for (auto& j : page.jobs) args.push_back(std::move(j));
+    kQueuePage.run(redis_, {run->place_key, run->stream}, std::move(args), [this, run, to, count](const redisReply* r) {
+        if (!r || r->type != REDIS_REPLY_INTEGER) {
+            spdlog::warn("campaigns: {}: a page was not queued (Redis {}); trying again", run->campaign.key(),
+                         r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unreachable");
+            run->wait.expires_after(std::chrono::seconds(1));
+            run->wait.async_wait([this, run](boost::system::error_code e) {
+                if (!e) pump(run);
+            });
+            return;
+        }
+        const auto at = static_cast<std::int64_t>(r->integer);
+        if (at == to) jobs_queued_ += count;
+        else spdlog::info("campaigns: {}: Redis had it queued up to {} (a page went out before a stop); going on from there", run->campaign.key(), at);
+        run->campaign.queued = at;
+        worker_.post([this, key = run->campaign.key(), at, now = to_unix_ms(clock_.now())] { store_->set_queued(key, at, now); });
+        if (!run->stopped) pump(run);
+    });
+}
+
+void CampaignRunner::finish(std::shared_ptr<Run> run) {
+    const auto key = run->campaign.key();
+    // Every job is on the stream: the campaign becomes running (its place set to the last member).
+    worker_.post([this, key, members = run->campaign.members, now = to_unix_ms(clock_.now())] { store_->set_queued(key, members, now); });
+    spdlog::info("campaigns: {}: its {} jobs are on the stream", key, run->campaign.members);
+    runs_.erase(key);
+}
+
+}  // namespace crieur::campaigns
