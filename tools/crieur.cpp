@@ -10,6 +10,8 @@
 //   crieur template render FILE --data DATA.json [--partials DIR]
 //   crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]
 //   crieur [--config FILE] citizens show ID        a citizen as the directory holds them (JSON)
+//   crieur [--config FILE] campaign create FILE|- [--service S] [--no-wait]   (docs/campaigns.md)
+//   crieur [--config FILE] campaign followup ID FILE|- | launch ID | show ID | list | cancel ID
 //   crieur sendtime --citizens F --history F --queries F > answers.csv   (docs/sendtime.md)
 // The config is the daemon's (redis address and streams, receipts database, templates); default
 // $CRIEUR_CONFIG, else /etc/crieur/crieur.toml. The template commands work without one.
@@ -50,6 +52,7 @@
 #include "daemon/receipts/sqlite.hpp"
 #include "daemon/redis/sync_client.hpp"
 #include "daemon/status.hpp"
+#include "tools/campaign_command.hpp"
 
 namespace {
 
@@ -68,6 +71,10 @@ int usage(FILE* to = stderr) {
                "       crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]\n"
                "       crieur [--config FILE] citizens show ID\n"
                "       crieur [--config FILE] audience preview FILE|- [--service S]\n"
+               "       crieur [--config FILE] campaign create FILE|- [--service S] [--no-wait]\n"
+               "       crieur [--config FILE] campaign followup ID FILE|- [--no-wait]\n"
+               "       crieur [--config FILE] campaign launch|show|cancel ID\n"
+               "       crieur [--config FILE] campaign list [--service S] [--limit N]\n"
                "       crieur [--config FILE] keys create --service S --scopes send,read,... [--name N] [--expires 90d|YYYY-MM-DD] [--test]\n"
                "       crieur [--config FILE] keys create --operator [--name N] [--expires ...]\n"
                "       crieur [--config FILE] keys list [--json]\n"
@@ -899,6 +906,10 @@ int main(int argc, char** argv) {
         if (args[0] == "citizens" && args.size() == 3 && args[1] == "show") return citizens_show(config, args[2]);
         if (args[0] == "audience" && args.size() >= 3 && args[1] == "preview")
             return audience_preview(config, std::vector<std::string>(args.begin() + 2, args.end()));
+        if (args[0] == "campaign" && args.size() >= 2) {
+            const int rc = cli::campaign_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
+            return rc == 2 ? usage() : rc;
+        }
         if (args[0] == "keys" && args.size() >= 2) return keys_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
         if (args[0] == "services" && args.size() >= 2)
             return services_command(config, std::vector<std::string>(args.begin() + 1, args.end()));

@@ -245,6 +245,19 @@ TEST_CASE("a campaign's bad request is refused naming the field, before anything
     CHECK(state_of(d, "travaux-1") == "cancelled");
     CHECK(request_as(d, roads, "POST", "/v1/campaigns/travaux-1/followups", R"({"template":"street_event")" + data + "}").status == 409);
     seen.check();
+
+    // The command line: the same API with the config's operators' token, and the fan-out's progress.
+    std::ofstream(dir / "campaign.json") << R"({"id":"cli-1","template":"street_event","audience":{"district":"Gerland"})" << data << "}";
+    std::string out;
+    CHECK(run_cli(d, dir, {"campaign", "create", dir / "campaign.json", "--service", "voirie"}, out) == 0);
+    CHECK_MESSAGE(out.find("campaign cli-1 launched for") != std::string::npos, out);
+    CHECK(out.find("\"members\":") != std::string::npos);
+    CHECK(run_cli(d, dir, {"campaign", "show", "cli-1"}, out) == 0);
+    CHECK(out.find("\"counts\":") != std::string::npos);
+    CHECK(run_cli(d, dir, {"campaign", "create", dir / "campaign.json", "--service", "voirie"}, out) == 1);  // the id is taken
+    CHECK(out.find("409") != std::string::npos);
+    CHECK(run_cli(d, dir, {"campaign", "list"}, out) == 0);
+    CHECK(out.find("cli-1") != std::string::npos);
     CHECK(d.stop() == 0);
 }
 
