@@ -67,6 +67,13 @@ std::variant<Message, JobError> render_for(const Job& job, const render::Templat
         who.AddMember("given_name", rapidjson::Value(citizen->given_name.c_str(), allocator), allocator);
         who.AddMember("family_name", rapidjson::Value(citizen->family_name.c_str(), allocator), allocator);
         data.AddMember("citizen", who, allocator);
+        // `name` left out of the data is the citizen's own (a campaign sends one data to many;
+        // a WhatsApp template's parameters are read from the data).
+        if (!data.HasMember("name") && !(citizen->given_name.empty() && citizen->family_name.empty())) {
+            std::string name = citizen->given_name;
+            if (!citizen->family_name.empty()) name += (name.empty() ? "" : " ") + citizen->family_name;
+            data.AddMember("name", rapidjson::Value(name.c_str(), static_cast<rapidjson::SizeType>(name.size()), allocator), allocator);
+        }
     }
     // The citizen's own language first; the job's when the directory has none (docs/jobs.md).
     const std::string locale =

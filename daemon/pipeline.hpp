@@ -158,7 +158,8 @@ std::variant<Message, JobError> prepare(const Job& job, const render::TemplateSt
 
 // The job rendered for one channel and address. `citizen`, when the job is addressed to one, gives
 // the locale (the job's `locale` only when the citizen has none) and the `citizen` object templates may use
-// ({{citizen.given_name}}, {{citizen.family_name}}). Pure.
+// ({{citizen.given_name}}, {{citizen.family_name}}), and `name` (given and family name) when the
+// data has none. Pure.
 std::variant<Message, JobError> render_for(const Job& job, const render::TemplateStore& templates,
                                            const std::string& channel, const std::string& address,
                                            const directory::Citizen* citizen);

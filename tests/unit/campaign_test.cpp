@@ -2,6 +2,10 @@
 // field), and the jobs they put on the stream (the contract of docs/jobs.md).
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "daemon/campaigns/campaign.hpp"
 #include "daemon/job_codec.hpp"
 #include "daemon/render/template_store.hpp"
@@ -126,4 +130,24 @@ TEST_CASE("a follow-up takes its campaign's service, priority and channels unles
     auto audience = parse_followup_request(R"({"template":"street_event_resolved","audience":{}})", *shipped(), parent);
     REQUIRE(std::holds_alternative<RequestError>(audience));
     CHECK(std::get<RequestError>(audience).field == "audience");  // a follow-up goes to the campaign's snapshot
+}
+
+TEST_CASE("every shipped example request is a valid campaign or follow-up with the shipped templates") {
+    int campaigns = 0, followups = 0;
+    Campaign parent;
+    parent.id = "example";
+    parent.service = "mairie";
+    for (auto& f : std::filesystem::directory_iterator(CRIEUR_SOURCE_DIR "/docs/examples/campaigns")) {
+        std::ifstream in(f.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        CAPTURE(f.path().filename().string());
+        const bool followup = f.path().filename().string().ends_with(".followup.json");
+        auto r = followup ? parse_followup_request(text.str(), *shipped(), parent)
+                          : parse_campaign_request(text.str(), *shipped(), "mairie", false);
+        if (auto* e = std::get_if<RequestError>(&r)) FAIL(e->field << ": " << e->reason);
+        ++(followup ? followups : campaigns);
+    }
+    CHECK(campaigns >= 4);
+    CHECK(followups >= 3);
 }

@@ -75,3 +75,31 @@ TEST_CASE("the citizen's own language wins over the job's, which serves when the
     REQUIRE(std::holds_alternative<Message>(french));
     CHECK(std::get<Message>(french).content.locale == "fr");
 }
+
+TEST_CASE("a campaign's data without a name: the citizen's own from the directory, and a text written around none") {
+    auto store = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
+    REQUIRE(store);
+    Job job;
+    job.id = "canicule:C-1";
+    job.template_name = "heatwave_check";
+    job.citizen = "C-1";
+    job.data_json = R"({"callback_number":"04 72 00 00 00"})";
+    REQUIRE(std::holds_alternative<Message>(prepare(job, *store, "sms")));  // the campaign's check: no name needed
+    directory::Citizen citizen;
+    citizen.id = "C-1";
+    citizen.given_name = "Lucienne";
+    citizen.family_name = "Mercier";
+    auto named = render_for(job, *store, "sms", "+33612345678", &citizen);
+    REQUIRE(std::holds_alternative<Message>(named));
+    CHECK(std::get<Message>(named).content.text.starts_with("Lucienne Mercier, la canicule est là."));
+    auto whatsapp = render_for(job, *store, "whatsapp", "+33612345678", &citizen);
+    REQUIRE(std::holds_alternative<Message>(whatsapp));
+    CHECK(std::get<Message>(whatsapp).content.whatsapp_parameters.front() == "Lucienne Mercier");
+    directory::Citizen unnamed;
+    unnamed.id = "C-2";
+    auto plain = render_for(job, *store, "sms", "+33612345678", &unnamed);
+    REQUIRE(std::holds_alternative<Message>(plain));
+    CHECK(std::get<Message>(plain).content.text.starts_with("La canicule est là."));
+    job.data_json = R"({"name":"Madame Mercier","callback_number":"04 72 00 00 00"})";  // the data's own wins
+    CHECK(std::get<Message>(render_for(job, *store, "sms", "+33612345678", &citizen)).content.text.starts_with("Madame Mercier,"));
+}
