@@ -165,6 +165,31 @@ int campaign_command(const Config& config, const std::vector<std::string>& args)
         std::fprintf(stderr, "crieur: campaign %s launched for %lld citizens\n", key.c_str(), static_cast<long long>(number(d, "members")));
         return follow(config, key);
     }
+    if (what == "cap" && args.size() >= 2) {
+        std::string file, query;
+        bool wait = true;
+        for (std::size_t i = 1; i < args.size(); ++i) {
+            auto param = [&](const char* name) { query += (query.empty() ? "?" : "&") + std::string(name) + "=" + args[++i]; };
+            if (args[i] == "--service" && i + 1 < args.size()) param("service");
+            else if (args[i] == "--language" && i + 1 < args.size()) param("language");
+            else if (args[i] == "--template" && i + 1 < args.size()) param("template");
+            else if (args[i] == "--dry-run") query += (query.empty() ? "?" : "&") + std::string("dry_run=1");
+            else if (args[i] == "--no-wait") wait = false;
+            else if (file.empty()) file = args[i];
+            else return 2;
+        }
+        if (file.empty()) return 2;
+        auto a = call(config, "POST", "/v1/campaigns/cap" + query, read_input(file));
+        if (a.status != 200 && a.status != 202) return refused(a, file);
+        rapidjson::Document d;
+        d.Parse(a.body.c_str());
+        if (a.status != 202 || !wait || !d.IsObject() || !d.HasMember("id")) {
+            std::printf("%s\n", a.body.c_str());
+            return 0;
+        }
+        std::fprintf(stderr, "crieur: campaign %s launched for %lld citizens\n", d["id"].GetString(), static_cast<long long>(number(d, "members")));
+        return follow(config, d["id"].GetString());
+    }
     if (what == "show" && args.size() == 2) {
         auto a = call(config, "GET", "/v1/campaigns/" + args[1]);
         if (a.status != 200) return refused(a, args[1]);

@@ -1,4 +1,4 @@
-// `crieur campaign create|followup|launch|show|list|cancel`: campaigns through the daemon's API.
+// `crieur campaign create|cap|followup|launch|show|list|cancel`: campaigns through the daemon's API.
 #pragma once
 
 #include <string>

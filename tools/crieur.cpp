@@ -11,6 +11,7 @@
 //   crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]
 //   crieur [--config FILE] citizens show ID        a citizen as the directory holds them (JSON)
 //   crieur [--config FILE] campaign create FILE|- [--service S] [--no-wait]   (docs/campaigns.md)
+//   crieur [--config FILE] campaign cap ALERT.xml|- [--service S] [--dry-run]      a CAP 1.2 alert
 //   crieur [--config FILE] campaign followup ID FILE|- | launch ID | show ID | list | cancel ID
 //   crieur sendtime --citizens F --history F --queries F > answers.csv   (docs/sendtime.md)
 // The config is the daemon's (redis address and streams, receipts database, templates); default
@@ -72,6 +73,7 @@ int usage(FILE* to = stderr) {
                "       crieur [--config FILE] citizens show ID\n"
                "       crieur [--config FILE] audience preview FILE|- [--service S]\n"
                "       crieur [--config FILE] campaign create FILE|- [--service S] [--no-wait]\n"
+               "       crieur [--config FILE] campaign cap ALERT.xml|- [--service S] [--language fr] [--dry-run] [--no-wait]\n"
                "       crieur [--config FILE] campaign followup ID FILE|- [--no-wait]\n"
                "       crieur [--config FILE] campaign launch|show|cancel ID\n"
                "       crieur [--config FILE] campaign list [--service S] [--limit N]\n"

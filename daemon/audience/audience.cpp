@@ -148,8 +148,20 @@ Result criteria_of(const Value& v, const std::string& prefix, Criteria& c, bool 
                                  key == "exclude" ? "an exclusion holds no exclusion of its own"
                                                   : "unknown part (area, street, postcode, district, tags, citizens, exclude)"};
     }
-    if (v.HasMember("area"))
+    if (v.HasMember("area") && v["area"].IsArray()) {
+        // Several areas: whoever is in any of them (a CAP alert's polygons and circles).
+        const Value& list = v["area"];
+        if (list.Empty() || list.Size() > 100) return AudienceError{prefix + "area", "a list of 1 to 100 areas"};
+        std::vector<Area> areas;
+        for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+            std::optional<Area> one;
+            if (auto e = area_of(list[i], at(prefix + "area", i), one)) return e;
+            areas.push_back(std::move(*one));
+        }
+        c.area = union_of(std::move(areas));
+    } else if (v.HasMember("area")) {
         if (auto e = area_of(v["area"], prefix + "area", c.area)) return e;
+    }
     if (v.HasMember("street")) {
         const Value& s = v["street"];
         const std::string part = prefix + "street";
@@ -212,8 +224,27 @@ Result criteria_of(const Value& v, const std::string& prefix, Criteria& c, bool 
 }  // namespace
 
 bool Area::contains(double lat, double lon) const {
-    if (circle) return distance_m(circle->lat, circle->lon, lat, lon) <= circle->radius_m;
-    return bg::covered_by(Point(lon, lat), polygons);  // a citizen on the drawn line is inside
+    for (auto& c : circles)
+        if (distance_m(c.lat, c.lon, lat, lon) <= c.radius_m) return true;
+    // Each polygon on its own: a union's polygons may overlap, which a MultiPolygon may not.
+    const Point p(lon, lat);
+    for (auto& polygon : polygons)
+        if (bg::covered_by(p, polygon)) return true;  // a citizen on the drawn line is inside
+    return false;
+}
+
+Area union_of(std::vector<Area> areas) {
+    Area u;
+    for (std::size_t i = 0; i < areas.size(); ++i) {
+        auto& a = areas[i];
+        for (auto& p : a.polygons) u.polygons.push_back(std::move(p));
+        u.circles.insert(u.circles.end(), a.circles.begin(), a.circles.end());
+        u.min_lat = i ? std::min(u.min_lat, a.min_lat) : a.min_lat;
+        u.max_lat = i ? std::max(u.max_lat, a.max_lat) : a.max_lat;
+        u.min_lon = i ? std::min(u.min_lon, a.min_lon) : a.min_lon;
+        u.max_lon = i ? std::max(u.max_lon, a.max_lon) : a.max_lon;
+    }
+    return u;
 }
 
 std::variant<Area, AudienceError> area_from_polygons(MultiPolygon polygons, const std::string& part) {
@@ -235,7 +266,7 @@ std::variant<Area, AudienceError> area_from_circle(Circle c, const std::string& 
     if (!std::isfinite(c.radius_m) || c.radius_m <= 0 || c.radius_m > 200'000)
         return AudienceError{part + ".radius_m", "a radius from 1 m to 200 km"};
     Area a;
-    a.circle = c;
+    a.circles.push_back(c);
     // The box around it, a little wider than the circle (the R*Tree keeps 32-bit coordinates).
     const double dlat = c.radius_m / (kEarthRadiusM * kPi / 180.0) * 1.01 + 1e-5;
     const double coslat = std::max(0.01, std::cos(radians(c.lat)));

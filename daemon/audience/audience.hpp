@@ -27,8 +27,10 @@ struct Circle {
 };
 
 struct Area {
-    MultiPolygon polygons;        // a Polygon or MultiPolygon, empty for a circle
-    std::optional<Circle> circle;
+    // A citizen is in the area when inside any of its polygons or circles: GeoJSON gives one
+    // Polygon or MultiPolygon or one circle; a CAP alert the union of its areas' polygons and circles.
+    MultiPolygon polygons;
+    std::vector<Circle> circles;
     // The bounding box to ask the R*Tree for.
     double min_lat = 0, max_lat = 0, min_lon = 0, max_lon = 0;
     bool contains(double lat, double lon) const;
@@ -70,5 +72,7 @@ std::variant<Audience, AudienceError> parse_audience(std::string_view json);
 // The area as GeoJSON geometry or {"circle": {...}}, from a parsed value (CAP alerts build one too).
 std::variant<Area, AudienceError> area_from_polygons(MultiPolygon polygons, const std::string& part);
 std::variant<Area, AudienceError> area_from_circle(Circle c, const std::string& part);
+// The union of areas (a CAP alert's): their polygons, their circles, the box around them all.
+Area union_of(std::vector<Area> areas);
 
 }  // namespace crieur::audience

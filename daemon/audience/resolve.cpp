@@ -106,7 +106,7 @@ std::optional<AudienceError> known_street(sqlite3* db, const Criteria& c, const 
 // An area with nobody inside, that would hold located citizens with its axes swapped: the
 // positions were most likely written [latitude, longitude].
 std::optional<AudienceError> swapped_area(sqlite3* db, const Area& a) {
-    if (a.circle || a.min_lon < -90 || a.max_lon > 90) return std::nullopt;
+    if (!a.circles.empty() || a.min_lon < -90 || a.max_lon > 90) return std::nullopt;
     sqlite::Stmt q(db, "SELECT count(*) FROM citizen_locations WHERE max_lat >= ?1 AND min_lat <= ?2 AND max_lon >= ?3 AND min_lon <= ?4");
     // Citizens within its own bounds: the area is not swapped (the other parts left them out).
     sqlite3_bind_double(q.get(), 1, a.min_lat);

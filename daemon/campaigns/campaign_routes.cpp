@@ -1,11 +1,13 @@
 #include "daemon/campaigns/campaign_routes.hpp"
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <charconv>
 
 #include "channels/http_client.hpp"
+#include "daemon/campaigns/cap_campaign.hpp"
 #include "daemon/http/message_routes.hpp"
 #include "daemon/log.hpp"
 #include "daemon/render/template_store.hpp"
@@ -61,49 +63,158 @@ std::string list_json(const std::vector<Campaign>& campaigns, std::int64_t next)
 }
 }  // namespace
 
+namespace {
+// What the handlers share.
+struct Context {
+    const Config& config;
+    CampaignRunner& runner;
+    ReceiptStore& receipts;
+    directory::DirectoryService& reader;
+    http::CurrentTemplates templates;
+    audience::Carried carried;
+    RouterPolicy policy;
+};
+
+// A checked campaign request: its preview (a dry run), or stored and launched.
+void create(const Context& x, CampaignRequest request, const keys::Caller& caller, Reply reply,
+            std::vector<std::string> cap_parts = {}) {
+    request.campaign.created_by = caller.key_id;
+    // An audience refused in a CAP alert's area is named by its CAP element.
+    auto named = [cap_parts](Response r) {
+        if (cap_parts.empty()) return r;
+        rapidjson::Document d;
+        d.Parse(r.body.c_str());
+        if (!d.IsObject() || !d.HasMember("field") || !d["field"].IsString()) return r;
+        const std::string field = d["field"].GetString(), cap = cap_part(field, cap_parts);
+        if (cap == field) return r;
+        std::string detail = d.HasMember("detail") && d["detail"].IsString() ? d["detail"].GetString() : "";
+        if (detail.starts_with(field)) detail = cap + detail.substr(field.size());
+        return problem(r.status, d["title"].GetString(), detail, cap);
+    };
+    if (request.dry_run) {
+        // The preview, as POST /v1/audiences/preview gives it; nothing stored, no id taken.
+        const auto store = x.templates();
+        auto p = std::make_shared<audience::PreviewRequest>();
+        p->audience = *request.audience;
+        p->service = request.campaign.service;
+        p->template_name = request.campaign.template_name;
+        p->category = store->manifest(p->template_name)->category;
+        for (auto& c : store->channels(p->template_name))
+            if (request.campaign.channels.empty() ||
+                std::find(request.campaign.channels.begin(), request.campaign.channels.end(), c) != request.campaign.channels.end())
+                p->channels.push_back(c);
+        auto campaign = std::make_shared<Campaign>(std::move(request.campaign));
+        using Answer = std::variant<audience::Preview, audience::AudienceError>;
+        x.reader.run<Answer>(
+            [p, policy = x.policy, carried = x.carried](directory::Directory& dir) { return audience::preview(dir, *p, policy, carried); },
+            [p, campaign, reply, named](std::optional<Answer> a) {
+                if (!a) return reply(http::status_problem(503, "the directory could not be read; try again"));
+                if (auto* e = std::get_if<audience::AudienceError>(&*a))
+                    return reply(named(problem(422, "bad_audience", "audience." + e->part + ": " + e->reason, "audience." + e->part)));
+                const auto& preview = std::get<audience::Preview>(*a);
+                std::string json = "{\"dry_run\":true,\"campaign\":" + to_json(*campaign) + ",\"preview\":" + preview.to_json(*p);
+                if (preview.citizens == 0) json += ",\"warning\":\"the audience holds no citizen: the campaign would reach nobody\"";
+                else if (preview.reachable == 0) json += ",\"warning\":\"no citizen of the audience can be reached on these channels\"";
+                reply({200, "application/json", json + "}", {}});
+            },
+            true);
+        return;
+    }
+    if (caller.test) return reply(problem(403, "test_key", "a test key previews campaigns (dry_run) and launches none", "dry_run"));
+    const int status = request.draft ? 201 : 202;
+    x.runner.create(std::move(request), [reply, status, named](CampaignRunner::Answer a) { reply(named(answer_of(a, status))); });
+}
+
+// A follow-up of a stored campaign (its request body checked here, against the campaign).
+void follow_up(const Context& x, const Campaign& campaign, const std::string& body, const keys::Caller& caller, Reply reply) {
+    if (campaign.state == State::cancelled)
+        return reply(problem(409, "bad_state", "campaign " + campaign.id + " is cancelled: it takes no follow-up"));
+    auto parsed = parse_followup_request(body, *x.templates(), campaign);
+    if (auto* e = std::get_if<RequestError>(&parsed)) return reply(refused(*e));
+    auto request = std::get<CampaignRequest>(std::move(parsed));
+    request.campaign.created_by = caller.key_id;
+    const bool dry = request.dry_run;
+    x.runner.followup(std::move(request), [reply, dry](CampaignRunner::Answer a) {
+        if (dry && a.outcome == CampaignRunner::Outcome::done)
+            return reply({200, "application/json", "{\"dry_run\":true,\"followup\":" + to_json(a.campaign) + "}", {}});
+        reply(answer_of(a, 202));
+    });
+}
+
+void cancel(const Context& x, const std::string& id, const keys::Caller& caller, Reply reply) {
+    const std::string reason = caller.key_id.empty() ? "cancelled by an operator" : "cancelled through the API (key " + caller.key_id + ")";
+    x.runner.cancel(id, reason, [reply, id](std::optional<std::int64_t> n) {
+        if (!n) return reply(http::status_problem(503, "the cancellation could not be recorded; try again"));
+        reply({200, "application/json", "{\"campaign\":\"" + id + "\",\"cancelled\":" + std::to_string(*n) + "}", {}});
+    });
+}
+
+// Runs `then` with the stored campaign the caller may act on, or answers why not.
+void with_campaign(const Context& x, const std::string& id, const keys::Caller& caller, Reply reply,
+                   std::function<void(const Campaign&)> then) {
+    x.runner.get(id, [caller, id, reply, then = std::move(then)](std::optional<std::optional<Campaign>> c) {
+        if (!c) return reply(http::status_problem(503, "the campaigns could not be read; try again"));
+        if (!*c || !visible(caller, **c)) return reply(problem(404, "campaign_not_found", "no campaign " + id));
+        then(**c);
+    });
+}
+}  // namespace
+
 void add_campaign_routes(http::Routes& routes, const Config& config, CampaignRunner& runner, ReceiptStore& receipts,
                          directory::DirectoryService& reader, http::CurrentTemplates templates, audience::Carried carried) {
-    routes.add("POST", "/v1/campaigns", [&runner, &reader, policy = policy_of(config.router), templates, carried](
-                                            const Request& req, std::string_view, Reply reply) {
-        const auto store = templates();
-        auto parsed = parse_campaign_request(req.body, *store, req.caller.service, req.caller.every_service());
+    auto x = std::make_shared<const Context>(Context{config, runner, receipts, reader, templates, std::move(carried), policy_of(config.router)});
+    routes.add("POST", "/v1/campaigns", [x](const Request& req, std::string_view, Reply reply) {
+        auto parsed = parse_campaign_request(req.body, *x->templates(), req.caller.service, req.caller.every_service());
         if (auto* e = std::get_if<RequestError>(&parsed)) return reply(refused(*e));
-        auto request = std::get<CampaignRequest>(std::move(parsed));
-        request.campaign.created_by = req.caller.key_id;
-        if (request.dry_run) {
-            // The preview, as POST /v1/audiences/preview gives it; nothing stored, no id taken.
-            auto p = std::make_shared<audience::PreviewRequest>();
-            p->audience = *request.audience;
-            p->service = request.campaign.service;
-            p->template_name = request.campaign.template_name;
-            p->category = store->manifest(p->template_name)->category;
-            for (auto& c : store->channels(p->template_name))
-                if (request.campaign.channels.empty() ||
-                    std::find(request.campaign.channels.begin(), request.campaign.channels.end(), c) != request.campaign.channels.end())
-                    p->channels.push_back(c);
-            auto campaign = std::make_shared<Campaign>(std::move(request.campaign));
-            using Answer = std::variant<audience::Preview, audience::AudienceError>;
-            reader.run<Answer>(
-                [p, policy, carried](directory::Directory& dir) { return audience::preview(dir, *p, policy, carried); },
-                [p, campaign, reply](std::optional<Answer> a) {
-                    if (!a) return reply(http::status_problem(503, "the directory could not be read; try again"));
-                    if (auto* e = std::get_if<audience::AudienceError>(&*a))
-                        return reply(problem(422, "bad_audience", "audience." + e->part + ": " + e->reason, "audience." + e->part));
-                    const auto& preview = std::get<audience::Preview>(*a);
-                    std::string json = "{\"dry_run\":true,\"campaign\":" + to_json(*campaign) + ",\"preview\":" + preview.to_json(*p);
-                    if (preview.citizens == 0) json += ",\"warning\":\"the audience holds no citizen: the campaign would reach nobody\"";
-                    else if (preview.reachable == 0) json += ",\"warning\":\"no citizen of the audience can be reached on these channels\"";
-                    reply({200, "application/json", json + "}", {}});
-                },
-                true);
-            return;
-        }
-        if (req.caller.test) return reply(problem(403, "test_key", "a test key previews campaigns (dry_run) and launches none", "dry_run"));
-        const int status = request.draft ? 201 : 202;
-        runner.create(std::move(request), [reply, status](CampaignRunner::Answer a) { reply(answer_of(a, status)); });
+        create(*x, std::get<CampaignRequest>(std::move(parsed)), req.caller, std::move(reply));
     }, keys::Scope::send);
 
-    routes.add("GET", "/v1/campaigns", [&runner](const Request& req, std::string_view, Reply reply) {
+    // An OASIS CAP 1.2 alert: an Alert creates a campaign, an Update follows it up, a Cancel cancels it.
+    routes.add("POST", "/v1/campaigns/cap", [x](const Request& req, std::string_view, Reply reply) {
+        CapOptions options;
+        options.time_zone = x->config.quiet_hours.time_zone;
+        std::string service;
+        for (auto& [k, v] : form_decode(req.query)) {
+            if (k == "template") options.template_name = v;
+            else if (k == "language") options.language = v;
+            else if (k == "dry_run") options.dry_run = v == "1" || v == "true";
+            else if (k == "service") service = v;
+            else return reply(http::bad_query(k, "unknown parameter (template, language, dry_run, service)"));
+        }
+        auto cap = request_from_cap(req.body, options);
+        if (auto* e = std::get_if<RequestError>(&cap)) return reply(problem(422, "bad_cap", (e->field.empty() ? "" : e->field + ": ") + e->reason, e->field));
+        auto& r = std::get<CapRequest>(cap);
+        if (r.action == CapAction::create) {
+            std::string body = r.body;
+            if (!service.empty()) {
+                rapidjson::Document d;
+                d.Parse(body.c_str());
+                d.AddMember("service", rapidjson::Value(service.c_str(), d.GetAllocator()), d.GetAllocator());
+                rapidjson::StringBuffer b;
+                rapidjson::Writer<rapidjson::StringBuffer> w(b);
+                d.Accept(w);
+                body = b.GetString();
+            }
+            auto parsed = parse_campaign_request(body, *x->templates(), req.caller.service, req.caller.every_service());
+            if (auto* e = std::get_if<RequestError>(&parsed)) {
+                auto refusal = *e;
+                refusal.field = cap_part(refusal.field, r.parts);
+                return reply(refused(refusal));
+            }
+            return create(*x, std::get<CampaignRequest>(std::move(parsed)), req.caller, std::move(reply), r.parts);
+        }
+        if (req.caller.test) return reply(problem(403, "test_key", "a test key changes no campaign"));
+        if (r.action == CapAction::cancel && !req.caller.has(keys::Scope::cancel))
+            return reply(problem(403, "scope_missing", "this key lacks the scope 'cancel' that a CAP Cancel asks"));
+        with_campaign(*x, r.campaign, req.caller, reply, [x, r, dry = options.dry_run, caller = req.caller, reply](const Campaign& c) {
+            if (r.action == CapAction::cancel && dry)
+                return reply({200, "application/json", "{\"dry_run\":true,\"cancels\":\"" + c.id + "\"}", {}});
+            if (r.action == CapAction::cancel) return cancel(*x, c.id, caller, reply);
+            follow_up(*x, c, r.body, caller, reply);
+        });
+    }, keys::Scope::send);
+
+    routes.add("GET", "/v1/campaigns", [x](const Request& req, std::string_view, Reply reply) {
         std::string service = req.caller.service;
         std::int64_t before = 0;
         int limit = 50;
@@ -125,19 +236,17 @@ void add_campaign_routes(http::Routes& routes, const Config& config, CampaignRun
                 return reply(http::bad_query(k, "unknown parameter (service, cursor, limit)"));
             }
         }
-        runner.list(service, before, limit, [reply](std::optional<std::pair<std::vector<Campaign>, std::int64_t>> page) {
+        x->runner.list(service, before, limit, [reply](std::optional<std::pair<std::vector<Campaign>, std::int64_t>> page) {
             if (!page) return reply(http::status_problem(503, "the campaigns could not be read; try again"));
             reply({200, "application/json", list_json(page->first, page->second), {}});
         });
     }, keys::Scope::read);
 
-    routes.add("GET", "/v1/campaigns/", [&runner](const Request& req, std::string_view tail, Reply reply) {
+    routes.add("GET", "/v1/campaigns/", [x](const Request& req, std::string_view tail, Reply reply) {
         auto parts = split(tail);
         if (!parts || !parts->second.empty()) return reply(http::status_problem(404, "no such route"));
-        runner.get(parts->first, [&runner, caller = req.caller, key = parts->first, reply](std::optional<std::optional<Campaign>> c) {
-            if (!c) return reply(http::status_problem(503, "the campaigns could not be read; try again"));
-            if (!*c || !visible(caller, **c)) return reply(problem(404, "campaign_not_found", "no campaign " + key));
-            runner.show(key, [reply, key](std::optional<std::string> json, bool found) {
+        with_campaign(*x, parts->first, req.caller, reply, [x, key = parts->first, reply](const Campaign&) {
+            x->runner.show(key, [reply, key](std::optional<std::string> json, bool found) {
                 if (!found) return reply(problem(404, "campaign_not_found", "no campaign " + key));
                 if (!json) return reply(http::status_problem(503, "the receipts could not be read; try again"));
                 reply({200, "application/json", std::move(*json), {}});
@@ -145,7 +254,7 @@ void add_campaign_routes(http::Routes& routes, const Config& config, CampaignRun
         });
     }, keys::Scope::read);
 
-    routes.add("POST", "/v1/campaigns/", [&runner, &receipts, templates](const Request& req, std::string_view tail, Reply reply) {
+    routes.add("POST", "/v1/campaigns/", [x](const Request& req, std::string_view tail, Reply reply) {
         auto parts = split(tail);
         if (!parts || parts->first.find('~') != std::string::npos ||
             (parts->second != "cancel" && parts->second != "followups" && parts->second != "launch"))
@@ -155,36 +264,19 @@ void add_campaign_routes(http::Routes& routes, const Config& config, CampaignRun
             return reply(problem(403, "scope_missing", "this key lacks the scope 'cancel' that cancelling asks"));
         if (req.caller.test) return reply(problem(403, "test_key", "a test key changes no campaign"));
         auto body = std::make_shared<std::string>(req.body);
-        runner.get(id, [&runner, &receipts, templates, caller = req.caller, id, action, body, reply](std::optional<std::optional<Campaign>> c) {
+        x->runner.get(id, [x, caller = req.caller, id, action, body, reply](std::optional<std::optional<Campaign>> c) {
             if (!c) return reply(http::status_problem(503, "the campaigns could not be read; try again"));
             if (!*c) {
                 // A campaign crieur did not launch: the `campaign` of a service's own jobs, known
                 // to the receipts only; it has no service to check, so the operators' alone.
-                if (action == "cancel" && caller.every_service()) return http::cancel_receipts_campaign(receipts, caller, id, reply);
+                if (action == "cancel" && caller.every_service()) return http::cancel_receipts_campaign(x->receipts, caller, id, reply);
                 return reply(problem(404, "campaign_not_found", "no campaign " + id));
             }
             const Campaign& campaign = **c;
             if (!visible(caller, campaign)) return reply(problem(404, "campaign_not_found", "no campaign " + id));
-            if (action == "cancel") {
-                const std::string reason = caller.key_id.empty() ? "cancelled by an operator" : "cancelled through the API (key " + caller.key_id + ")";
-                return runner.cancel(id, reason, [reply, id](std::optional<std::int64_t> n) {
-                    if (!n) return reply(http::status_problem(503, "the cancellation could not be recorded; try again"));
-                    reply({200, "application/json", "{\"campaign\":\"" + id + "\",\"cancelled\":" + std::to_string(*n) + "}", {}});
-                });
-            }
-            if (action == "launch") return runner.launch(id, [reply](CampaignRunner::Answer a) { reply(answer_of(a, 202)); });
-            if (campaign.state == State::cancelled)
-                return reply(problem(409, "bad_state", "campaign " + id + " is cancelled: it takes no follow-up"));
-            auto parsed = parse_followup_request(*body, *templates(), campaign);
-            if (auto* e = std::get_if<RequestError>(&parsed)) return reply(refused(*e));
-            auto request = std::get<CampaignRequest>(std::move(parsed));
-            request.campaign.created_by = caller.key_id;
-            const bool dry = request.dry_run;
-            runner.followup(std::move(request), [reply, dry](CampaignRunner::Answer a) {
-                if (dry && a.outcome == CampaignRunner::Outcome::done)
-                    return reply({200, "application/json", "{\"dry_run\":true,\"followup\":" + to_json(a.campaign) + "}", {}});
-                reply(answer_of(a, 202));
-            });
+            if (action == "cancel") return cancel(*x, id, caller, reply);
+            if (action == "launch") return x->runner.launch(id, [reply](CampaignRunner::Answer a) { reply(answer_of(a, 202)); });
+            follow_up(*x, campaign, *body, caller, reply);
         });
     }, keys::Scope::send);
 }

@@ -246,6 +246,39 @@ TEST_CASE("a campaign's bad request is refused naming the field, before anything
     CHECK(request_as(d, roads, "POST", "/v1/campaigns/travaux-1/followups", R"({"template":"street_event")" + data + "}").status == 409);
     seen.check();
 
+    // A CAP 1.2 alert: its polygon (latitude first) reaches whom shapely finds inside; its AllClear
+    // update resolves it; a second copy is refused; a polygon that crosses itself is named by its CAP element.
+    const auto inside = inside_by_shapely(town, dir.path().string(), kPolygon);
+    const auto flood = read_file(CRIEUR_SOURCE_DIR "/docs/examples/campaigns/flood-alert.cap.xml");
+    auto cap_dry = d.api("POST", "/v1/campaigns/cap?service=voirie&dry_run=1", flood);
+    seen.add("POST", "/v1/campaigns/cap", cap_dry);
+    REQUIRE_MESSAGE(cap_dry.status == 200, cap_dry.body);
+    CHECK(parsed(cap_dry.body)["preview"]["citizens"].GetInt64() == static_cast<std::int64_t>(inside.size()));
+    auto cap = d.api("POST", "/v1/campaigns/cap?service=voirie", flood);
+    seen.add("POST", "/v1/campaigns/cap", cap);
+    REQUIRE_MESSAGE(cap.status == 202, cap.body);
+    CHECK(parsed(cap.body)["id"].GetString() == std::string("cap-PREF69-CRUE-2026-12-03-001"));
+    CHECK(parsed(cap.body)["members"].GetInt64() == static_cast<std::int64_t>(inside.size()));
+    CHECK(d.api("POST", "/v1/campaigns/cap?service=voirie", flood).status == 409);
+    auto all_clear = d.api("POST", "/v1/campaigns/cap", read_file(CRIEUR_SOURCE_DIR "/docs/examples/campaigns/flood-all-clear.cap.xml"));
+    seen.add("POST", "/v1/campaigns/cap", all_clear);
+    REQUIRE_MESSAGE(all_clear.status == 202, all_clear.body);
+    CHECK(parsed(all_clear.body)["resolved"].GetBool());
+    CHECK(parsed(all_clear.body)["members"].GetInt64() == static_cast<std::int64_t>(inside.size()));
+    std::string bow_tie = flood;
+    bow_tie.replace(bow_tie.find("<identifier>") + 12, 6, "BOWTIE");
+    const auto polygon_at = bow_tie.find("<polygon>") + 9;
+    bow_tie.replace(polygon_at, bow_tie.find("</polygon>") - polygon_at, "45.73,4.82 45.78,4.87 45.73,4.87 45.78,4.82 45.73,4.82");
+    auto crossed = d.api("POST", "/v1/campaigns/cap?service=voirie", bow_tie);
+    seen.add("POST", "/v1/campaigns/cap", crossed);
+    CHECK(crossed.status == 422);
+    CHECK_MESSAGE(crossed.body.find("\"field\":\"alert.info[0].area[0].polygon[0]") != std::string::npos, crossed.body);
+    auto not_cap = d.api("POST", "/v1/campaigns/cap?service=voirie", "<alert><identifier>x</identifier></alert>");
+    seen.add("POST", "/v1/campaigns/cap", not_cap);
+    CHECK(not_cap.status == 422);
+    CHECK(not_cap.body.find("not a CAP 1.2 alert") != std::string::npos);
+    seen.check();
+
     // The command line: the same API with the config's operators' token, and the fan-out's progress.
     std::ofstream(dir / "campaign.json") << R"({"id":"cli-1","template":"street_event","audience":{"district":"Gerland"})" << data << "}";
     std::string out;
@@ -258,6 +291,8 @@ TEST_CASE("a campaign's bad request is refused naming the field, before anything
     CHECK(out.find("409") != std::string::npos);
     CHECK(run_cli(d, dir, {"campaign", "list"}, out) == 0);
     CHECK(out.find("cli-1") != std::string::npos);
+    CHECK(run_cli(d, dir, {"campaign", "cap", CRIEUR_SOURCE_DIR "/docs/examples/campaigns/flood-alert.cap.xml", "--service", "voirie", "--dry-run"}, out) == 0);
+    CHECK(out.find("\"citizens\":" + std::to_string(inside.size()) + ",") != std::string::npos);
     CHECK(d.stop() == 0);
 }
 

@@ -142,6 +142,7 @@ TEST_CASE("every shipped example request is a valid campaign or follow-up with t
         std::stringstream text;
         text << in.rdbuf();
         CAPTURE(f.path().filename().string());
+        if (f.path().extension() != ".json") continue;  // the CAP alerts: tests/unit/cap_test.cpp
         const bool followup = f.path().filename().string().ends_with(".followup.json");
         auto r = followup ? parse_followup_request(text.str(), *shipped(), parent)
                           : parse_campaign_request(text.str(), *shipped(), "mairie", false);
