@@ -111,6 +111,12 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     // A provider said a message it had accepted failed after all: the pipeline decides what follows.
     store_.on_late_failure([this](const LateFailure& failure) { pipeline_.on_late_failure(failure); });
     pipeline_.set_claims(claims_.get());
+    if (config_.redis.claim_job_ids) {
+        cancellations_ = std::make_unique<cluster::CampaignCancellations>(
+            commands_, store_, config_.redis.stream + ":cancelled-campaigns",
+            std::int64_t{config_.receipts.cancelled_campaign_hold_s} * 1000, clock_);
+        campaigns_.on_cancelled([this](const std::string& key) { cancellations_->publish(key); });
+    }
     // A commit queued status callbacks for the services: the dispatcher loads and sends them.
     store_.on_callbacks_queued([this] { callbacks_.notify(); });
     callbacks_.configure(config_.callbacks);
@@ -182,6 +188,7 @@ int Daemon::run() {
 //   - every sixth of redis.claim_after_ms: make the entries that wait in this daemon idle again;
 //   - the retention (daemon/retention): a receipts step every retention.interval_s (sooner while
 //     there is more), the streams trimmed every 5 s;
+//   - every second, with several daemons: the campaign cancellations taken through the others;
 //   - while draining, every tick: stop once nothing is in flight, or at the drain deadline.
 void Daemon::start_tick() {
     tick_.expires_after(kTickPeriod);
@@ -215,6 +222,10 @@ void Daemon::on_tick() {
     }
     retention_.tick();
     if (peers_) peers_->tick();
+    if (cancellations_ && now - last_cancellations_ >= std::chrono::seconds(1)) {
+        last_cancellations_ = now;
+        cancellations_->poll();
+    }
 }
 
 void Daemon::on_signal(int signo) {

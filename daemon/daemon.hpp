@@ -15,6 +15,7 @@
 #include "channels/registry.hpp"
 #include "daemon/callbacks/dispatcher.hpp"
 #include "daemon/campaigns/campaign_runner.hpp"
+#include "daemon/cluster/cancellations.hpp"
 #include "daemon/cluster/peers.hpp"
 #include "daemon/retention/retention.hpp"
 #include "daemon/clock.hpp"
@@ -83,7 +84,8 @@ private:
     Caps caps_;
     std::unique_ptr<sendtime::Learner> send_time_;  // null when [send_time] is off
     std::unique_ptr<JobClaims> claims_;  // redis.claim_job_ids: several daemons on one Redis
-    std::unique_ptr<cluster::PeerDaemons> peers_;  // the same: the others, asked for the messages they hold
+    std::unique_ptr<cluster::PeerDaemons> peers_;
+    std::unique_ptr<cluster::CampaignCancellations> cancellations_;  // the same: campaign cancellations told to all  // the same: the others, asked for the messages they hold
     Pipeline pipeline_;
     Intake intake_;
     Intake urgent_intake_;
@@ -93,7 +95,7 @@ private:
     systemd::Watchdog watchdog_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer tick_;
-    std::chrono::steady_clock::time_point last_claim_{}, last_promote_{}, last_lag_{}, drain_deadline_{};
+    std::chrono::steady_clock::time_point last_claim_{}, last_promote_{}, last_lag_{}, last_cancellations_{}, drain_deadline_{};
     bool draining_ = false;
     bool stopped_ = false;
     bool reloading_ = false;

@@ -269,7 +269,10 @@ void add_campaign_routes(http::Routes& routes, const Config& config, CampaignRun
             if (!*c) {
                 // A campaign crieur did not launch: the `campaign` of a service's own jobs, known
                 // to the receipts only; it has no service to check, so the operators' alone.
-                if (action == "cancel" && caller.every_service()) return http::cancel_receipts_campaign(x->receipts, caller, id, reply);
+                if (action == "cancel" && caller.every_service()) {
+                    x->runner.cancelled(id);  // the other daemons' receipts too
+                    return http::cancel_receipts_campaign(x->receipts, caller, id, reply);
+                }
                 return reply(problem(404, "campaign_not_found", "no campaign " + id));
             }
             const Campaign& campaign = **c;

@@ -230,8 +230,9 @@ void CampaignRunner::cancel(const std::string& id, const std::string& reason,
                 CancelRequest req;
                 req.campaign = key;
                 req.reason = reason == "resolved" ? "its campaign was resolved" : reason;
-                receipts_.cancel(std::move(req), [total, left, failed, shared_done](CancelResult c) {
+                receipts_.cancel(std::move(req), [this, key, total, left, failed, shared_done](CancelResult c) {
                     if (c.error) *failed = true;
+                    else cancelled(key);
                     *total += c.cancelled;
                     if (--*left == 0) (*shared_done)(*failed ? std::nullopt : std::optional(*total));
                 });

@@ -76,6 +76,12 @@ public:
     void get(const std::string& key, std::function<void(std::optional<std::optional<Campaign>>)> done);
     void erase_citizen(const std::string& citizen, std::function<void(bool ok)> done);
 
+    // Called for each campaign key cancelled in this daemon's receipts (the other daemons are told).
+    void on_cancelled(std::function<void(const std::string& key)> f) { on_cancelled_ = std::move(f); }
+    void cancelled(const std::string& key) {
+        if (on_cancelled_) on_cancelled_(key);
+    }
+
     // How many fan-outs are going (a gauge), and jobs queued by them since the start (a counter).
     std::size_t fanouts() const { return runs_.size(); }
     std::int64_t jobs_queued() const { return jobs_queued_; }
@@ -96,6 +102,7 @@ private:
     std::unique_ptr<CampaignStore> store_;  // used on worker_'s thread only
     std::map<std::string, std::shared_ptr<Run>> runs_;  // by key: the fan-outs going
     std::int64_t jobs_queued_ = 0;
+    std::function<void(const std::string&)> on_cancelled_;
     bool stopping_ = false;
     Worker worker_{"campaigns"};  // last: stopped (joined) first
 };

@@ -288,8 +288,11 @@ public:
         CancelResult out;
         out.error = {};
         if (!r.campaign.empty()) {
-            add_cancelled_campaign_.bind(1, r.campaign).bind(2, now).run();
-            cancelled_campaigns_[r.campaign] = now;
+            // Its jobs queued up to hold after the cancellation are cancelled as they come: from
+            // the cancellation's own time, when another daemon took it.
+            const auto at = r.at_ms ? r.at_ms : now;
+            add_cancelled_campaign_.bind(1, r.campaign).bind(2, at).run();
+            cancelled_campaigns_[r.campaign] = at;
             cancel_campaign_.bind(1, r.campaign).bind_opt(2, r.reason).bind(3, now).run();
             out.cancelled = sqlite3_changes(db_.get());
             rows += 1 + static_cast<int>(out.cancelled);

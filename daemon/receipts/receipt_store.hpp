@@ -116,6 +116,7 @@ struct CancelRequest {
     std::string job_id;    // one of the two
     std::string campaign;
     std::string reason;
+    std::int64_t at_ms = 0;  // when the campaign was cancelled (through another daemon); 0: now
 };
 struct CancelResult {
     std::error_code error = errc::store_failed;  // none: the database took it

@@ -346,3 +346,40 @@ TEST_CASE("a campaign's fan-out cut by kill -9 goes on after the restart: every 
     CHECK(most_unread <= 1000 + 200 + 100);  // and held there (a page may go out just under it)
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("two daemons on one Redis: a campaign cancelled through one is cancelled in the other's receipts too") {
+    TempDir dir_a, dir_b, dir_redis;
+    const Town town = make_town(2'000);
+    write_town(town, dir_a / "directory.db");
+    write_town(town, dir_b / "directory.db");  // each daemon its own copy of the town's directory
+    RedisServer redis(dir_redis / "redis");
+    DaemonOptions options{.extra_redis = "claim_job_ids = true\n"};
+    DaemonUnderTest a(dir_a, redis, options), b(dir_b, redis, options);
+    a.start();
+    b.start();
+    // Messages for tomorrow: both daemons read their share of the jobs and schedule them.
+    const auto tomorrow = format_rfc3339(std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now() + 24h));
+    auto r = a.api("POST", "/v1/campaigns", R"({"id":"demain-1","service":"voirie","template":"street_event","not_before":")" + tomorrow +
+                                                R"(","audience":{"district":["Gerland","Presqu'île","Croix-Rousse"]},"data":)" + std::string(kEventData) + "}");
+    REQUIRE_MESSAGE(r.status == 202, r.body);
+    auto scheduled = [](const DaemonUnderTest& d) { return d.query("SELECT count(*) FROM messages WHERE campaign = 'demain-1' AND status = 'scheduled'"); };
+    REQUIRE(wait_until([&] { return scheduled(a) + scheduled(b) == 2'000; }, 60s, 100ms));
+    const auto on_b = scheduled(b);
+    MESSAGE("daemon b holds " << on_b << " of the 2,000 messages");
+    REQUIRE(on_b > 0);
+    auto cancelled = a.api("POST", "/v1/campaigns/demain-1/cancel");
+    REQUIRE(cancelled.status == 200);
+    // Daemon b hears of it through Redis within a second or two.
+    CHECK(wait_until([&] { return b.query("SELECT count(*) FROM messages WHERE campaign = 'demain-1' AND status = 'cancelled'") == on_b; }, 10s, 100ms));
+    CHECK(scheduled(a) + scheduled(b) == 0);
+    // A job of the campaign that comes after (a service still fanning its own out) is cancelled on either.
+    auto client = redis.client();
+    enqueue(client, {R"({"v":1,"id":"demain-1:late","service":"voirie","template":"street_event","citizen":"T-1","campaign":"demain-1","data":)" +
+                     std::string(kEventData) + "}"});
+    REQUIRE(wait_until([&] { return a.query("SELECT count(*) FROM messages WHERE job_id = 'demain-1:late'") +
+                                    b.query("SELECT count(*) FROM messages WHERE job_id = 'demain-1:late'") == 1; }, 10s));
+    CHECK(a.query("SELECT count(*) FROM messages WHERE job_id = 'demain-1:late' AND status = 'cancelled'") +
+              b.query("SELECT count(*) FROM messages WHERE job_id = 'demain-1:late' AND status = 'cancelled'") == 1);
+    CHECK(a.stop() == 0);
+    CHECK(b.stop() == 0);
+}
