@@ -111,6 +111,7 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     // A provider said a message it had accepted failed after all: the pipeline decides what follows.
     store_.on_late_failure([this](const LateFailure& failure) { pipeline_.on_late_failure(failure); });
     pipeline_.set_claims(claims_.get());
+    campaigns_.set_metrics(&metrics_);
     if (config_.redis.claim_job_ids) {
         cancellations_ = std::make_unique<cluster::CampaignCancellations>(
             commands_, store_, config_.redis.stream + ":cancelled-campaigns",

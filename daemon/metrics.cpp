@@ -84,6 +84,7 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     c("crieur_retention_deleted_total", "Receipts and app sessions removed whole (retention.days).", retention_deleted);
     c("crieur_stream_entries_trimmed_total", "Acknowledged jobs trimmed from the job streams.", stream_entries_trimmed);
     c("crieur_dead_letters_trimmed_total", "Dead letters trimmed after retention.dead_letter_days.", dead_letters_trimmed);
+    c("crieur_campaign_jobs_queued_total", "Jobs put on the streams by campaigns' fan-outs.", campaign_jobs_queued);
     line(out, "crieur_receipt_rows_total", "counter", "Rows written to the receipts database.",
          static_cast<std::int64_t>(receipts_rows));
     line(out, "crieur_receipt_batches_total", "counter", "Transactions committed to the receipts database.",
@@ -96,6 +97,7 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
     line(out, "crieur_pending_entries", "gauge",
          "Entries delivered to the group and not yet acknowledged, all consumers (-1: unknown).",
          pending_entries.load());
+    line(out, "crieur_campaign_fanouts", "gauge", "Campaigns whose jobs are going onto the stream.", campaign_fanouts.load());
     line(out, "crieur_redis_up", "gauge", "1 when the Redis connections are up.", redis_up.load() ? 1 : 0);
     out += "# HELP crieur_messages Messages in the receipts database by status.\n# TYPE crieur_messages gauge\n";
     for (auto& [status, n] : status_counts)

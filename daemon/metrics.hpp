@@ -60,6 +60,9 @@ struct Metrics {
     Counter retention_deleted{0};           // receipts (and app sessions) removed whole
     Counter stream_entries_trimmed{0};      // acknowledged jobs trimmed from the job streams
     Counter dead_letters_trimmed{0};        // dead letters trimmed after retention.dead_letter_days
+    // Campaigns (daemon/campaigns).
+    Counter campaign_jobs_queued{0};               // jobs put on the streams by the fan-outs
+    std::atomic<std::int64_t> campaign_fanouts{0};  // fan-outs going
     std::atomic<std::int64_t> inflight{0};
     std::atomic<std::int64_t> queue_lag{-1};        // entries not yet delivered to the group (XINFO GROUPS lag)
     std::atomic<std::int64_t> pending_entries{-1};  // entries delivered and not acknowledged (group-wide)

@@ -23,6 +23,20 @@ void put(Writer& w, const char* key, std::string_view v) {
     w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
+// What the campaign's view and each of its jobs share: priority, channels, times, reference.
+void how_it_goes(Writer& w, const Campaign& c) {
+    put(w, "priority", crieur::to_string(c.priority));
+    if (!c.channels.empty()) {
+        w.Key("channels");
+        w.StartArray();
+        for (auto& ch : c.channels) w.String(ch.c_str());
+        w.EndArray();
+    }
+    if (c.not_before) put(w, "not_before", format_rfc3339(*c.not_before));
+    if (c.deadline) put(w, "deadline", format_rfc3339(*c.deadline));
+    if (!c.reference.empty()) put(w, "reference", c.reference);
+}
+
 std::string text_of(const rapidjson::Value& v) {
     rapidjson::StringBuffer b;
     Writer w(b);
@@ -88,6 +102,8 @@ std::optional<RequestError> read_message(const rapidjson::Document& d, const ren
     if (auto data = d.FindMember("data"); data != d.MemberEnd()) {
         if (!data->value.IsObject()) return RequestError{"data", "expected an object: the template's variables"};
         c.data_json = text_of(data->value);
+        // Each job carries it, and a job is at most intake.max_job_bytes (64 KiB by default).
+        if (c.data_json.size() > 16 * 1024) return RequestError{"data", "at most 16 KiB: every citizen's job carries it"};
     }
     std::string text;
     if (auto e = string_field("priority", text, 16)) return e;
@@ -262,16 +278,7 @@ std::string to_json(const Campaign& c) {
     put(w, "template", c.template_name);
     put(w, "state", to_string(c.state));
     if (!c.state_reason.empty()) put(w, "state_reason", c.state_reason);
-    put(w, "priority", crieur::to_string(c.priority));
-    if (!c.channels.empty()) {
-        w.Key("channels");
-        w.StartArray();
-        for (auto& ch : c.channels) w.String(ch.c_str());
-        w.EndArray();
-    }
-    if (c.not_before) put(w, "not_before", format_rfc3339(*c.not_before));
-    if (c.deadline) put(w, "deadline", format_rfc3339(*c.deadline));
-    if (!c.reference.empty()) put(w, "reference", c.reference);
+    how_it_goes(w, c);
     if (!c.audience_json.empty()) {
         w.Key("audience");
         w.RawValue(c.audience_json.data(), c.audience_json.size(), rapidjson::kObjectType);
@@ -299,16 +306,7 @@ std::string common_job_fields(const Campaign& c) {
     put(w, "campaign", c.key());
     w.Key("data");
     w.RawValue(c.data_json.data(), c.data_json.size(), rapidjson::kObjectType);
-    put(w, "priority", crieur::to_string(c.priority));
-    if (!c.channels.empty()) {
-        w.Key("channels");
-        w.StartArray();
-        for (auto& ch : c.channels) w.String(ch.c_str());
-        w.EndArray();
-    }
-    if (c.not_before) put(w, "not_before", format_rfc3339(*c.not_before));
-    if (c.deadline) put(w, "deadline", format_rfc3339(*c.deadline));
-    if (!c.reference.empty()) put(w, "reference", c.reference);
+    how_it_goes(w, c);
     w.EndObject();
     std::string s(b.GetString(), b.GetSize());
     return s.substr(1);  // without its '{': each job puts its own fields in front

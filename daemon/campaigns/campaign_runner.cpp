@@ -92,6 +92,7 @@ void CampaignRunner::stop() {
         run->wait.cancel();
     }
     runs_.clear();
+    count_fanouts();
     worker_.stop();
 }
 
@@ -197,6 +198,7 @@ void CampaignRunner::stop_runs(const std::string& id, const std::string& reason)
         it->second->wait.cancel();
         it = runs_.erase(it);
     }
+    count_fanouts();
 }
 
 void CampaignRunner::cancel(const std::string& id, const std::string& reason,
@@ -286,6 +288,7 @@ void CampaignRunner::fan_out(Campaign c) {
     if (stopping_ || runs_.count(c.key())) return;
     auto run = std::make_shared<Run>(io_, std::move(c), config_);
     runs_.emplace(run->campaign.key(), run);
+    count_fanouts();
     pump(run);
 }
 
@@ -358,7 +361,10 @@ void CampaignRunner::queue_page(std::shared_ptr<Run> run, CampaignStore::Page pa
             return;
         }
         const auto at = static_cast<std::int64_t>(r->integer);
-        if (at == to) jobs_queued_ += count;
+        if (at == to) {
+            jobs_queued_ += count;
+            if (metrics_) metrics_->campaign_jobs_queued += static_cast<std::uint64_t>(count);
+        }
         else spdlog::info("campaigns: {}: Redis had it queued up to {} (a page went out before a stop); going on from there", run->campaign.key(), at);
         run->campaign.queued = at;
         worker_.post([this, key = run->campaign.key(), at, now = to_unix_ms(clock_.now())] { store_->set_queued(key, at, now); });
@@ -372,6 +378,7 @@ void CampaignRunner::finish(std::shared_ptr<Run> run) {
     worker_.post([this, key, members = run->campaign.members, now = to_unix_ms(clock_.now())] { store_->set_queued(key, members, now); });
     spdlog::info("campaigns: {}: its {} jobs are on the stream", key, run->campaign.members);
     runs_.erase(key);
+    count_fanouts();
 }
 
 }  // namespace crieur::campaigns

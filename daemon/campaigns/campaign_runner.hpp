@@ -24,6 +24,7 @@
 #include "daemon/campaigns/campaign.hpp"
 #include "daemon/campaigns/campaign_store.hpp"
 #include "daemon/clock.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/worker.hpp"
 
 namespace crieur {
@@ -76,6 +77,9 @@ public:
     void get(const std::string& key, std::function<void(std::optional<std::optional<Campaign>>)> done);
     void erase_citizen(const std::string& citizen, std::function<void(bool ok)> done);
 
+    // The fan-outs' gauge and counter (the daemon's /metrics); none: not counted.
+    void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+
     // Called for each campaign key cancelled in this daemon's receipts (the other daemons are told).
     void on_cancelled(std::function<void(const std::string& key)> f) { on_cancelled_ = std::move(f); }
     void cancelled(const std::string& key) {
@@ -103,6 +107,10 @@ private:
     std::map<std::string, std::shared_ptr<Run>> runs_;  // by key: the fan-outs going
     std::int64_t jobs_queued_ = 0;
     std::function<void(const std::string&)> on_cancelled_;
+    Metrics* metrics_ = nullptr;
+    void count_fanouts() {
+        if (metrics_) metrics_->campaign_fanouts = static_cast<std::int64_t>(runs_.size());
+    }
     bool stopping_ = false;
     Worker worker_{"campaigns"};  // last: stopped (joined) first
 };

@@ -110,6 +110,11 @@ CampaignStore::CampaignStore(const std::string& path, const std::string& directo
         UPDATE campaigns SET state = ?2, state_reason = ?3,
             cancelled_at = CASE WHEN ?2 = 'cancelled' THEN ?4 ELSE cancelled_at END
         WHERE key = ?1)");
+    // A member not yet queued will never be: the campaign's count goes down with it (one already
+    // queued stays counted, as its message is in the receipts).
+    erase_count_ = sqlite::Stmt(db, R"(
+        UPDATE campaigns SET members = members - (SELECT count(*) FROM members m WHERE m.citizen = ?1 AND m.campaign = campaigns.seq AND m.position > campaigns.queued)
+        WHERE seq IN (SELECT campaign FROM members WHERE citizen = ?1))");
     erase_ = sqlite::Stmt(db, "DELETE FROM members WHERE citizen = ?1");
 }
 
@@ -308,8 +313,13 @@ void CampaignStore::set_state(const std::string& key, State state, const std::st
 }
 
 std::int64_t CampaignStore::erase_citizen(const std::string& citizen) {
-    erase_.bind(1, citizen).run();
-    const auto n = static_cast<std::int64_t>(sqlite3_changes(db_.get()));
+    std::int64_t n = 0;
+    in_transaction(db_.get(), [&] {
+        erase_count_.bind(1, citizen).run();
+        erase_.bind(1, citizen).run();
+        n = static_cast<std::int64_t>(sqlite3_changes(db_.get()));
+        return true;
+    });
     if (n) sqlite::exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");  // the WAL's copies go too
     return n;
 }

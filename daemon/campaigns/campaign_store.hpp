@@ -63,7 +63,7 @@ private:
     Campaign read(sqlite::Stmt& s);
     sqlite::DbPtr db_;
     bool receipts_ = false;  // attached: follow-ups may be narrowed
-    sqlite::Stmt insert_, get_, add_member_, page_, set_queued_, set_state_, erase_;
+    sqlite::Stmt insert_, get_, add_member_, page_, set_queued_, set_state_, erase_count_, erase_;
 };
 
 }  // namespace crieur::campaigns

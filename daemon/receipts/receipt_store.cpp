@@ -1,5 +1,7 @@
 #include "daemon/receipts/receipt_store.hpp"
 
+#include "daemon/worker.hpp"
+
 #include <charconv>
 #include <cstdio>
 #include <unordered_map>
@@ -590,51 +592,16 @@ private:
 // Owns a read-only connection and its thread; answers queries in the order they come.
 class ReceiptStore::Reader {
 public:
-    Reader(const std::string& path) : db_(sqlite::open(path, SQLITE_OPEN_READONLY)) {
-        sqlite3_busy_timeout(db_.get(), 2000);
-        thread_ = std::thread([this] { loop(); });
-    }
+    Reader(const std::string& path) : db_(sqlite::open(path, SQLITE_OPEN_READONLY)) { sqlite3_busy_timeout(db_.get(), 2000); }
     ~Reader() { stop(); }
-    void stop() {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_one();
-        if (thread_.joinable()) thread_.join();
-    }
+    void stop() { worker_.stop(); }
     void post(std::function<void(sqlite3*)> job) {
-        {
-            std::lock_guard lock(mutex_);
-            jobs_.push_back(std::move(job));
-        }
-        wake_.notify_one();
+        worker_.post([this, job = std::move(job)] { job(db_.get()); });
     }
 
 private:
-    void loop() {
-        for (;;) {
-            std::function<void(sqlite3*)> job;
-            {
-                std::unique_lock lock(mutex_);
-                wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-                if (jobs_.empty()) return;
-                job = std::move(jobs_.front());
-                jobs_.pop_front();
-            }
-            try {
-                job(db_.get());
-            } catch (const std::exception& e) {
-                spdlog::error("receipts: query failed: {}", e.what());
-            }
-        }
-    }
     sqlite::DbPtr db_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<std::function<void(sqlite3*)>> jobs_;
-    bool stopping_ = false;
-    std::thread thread_;
+    Worker worker_{"receipts: query failed"};  // last: stopped (joined) before the connection closes
 };
 
 ReceiptStore::ReceiptStore(boost::asio::io_context& io, const ReceiptsConfig& config, OnCrash on_crash,

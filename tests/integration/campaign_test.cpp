@@ -338,6 +338,8 @@ TEST_CASE("a campaign's fan-out cut by kill -9 goes on after the restart: every 
     }, 90s, 50ms));
     // Every citizen's job once on the stream, none skipped: as many entries as citizens, each with its own message.
     CHECK(entries_added(client, "crieur:jobs:urgent") == kTown);
+    CHECK(d.metric("crieur_campaign_jobs_queued_total") == static_cast<double>(kTown - at_kill));  // this run's, none again
+    CHECK(d.metric("crieur_campaign_fanouts") == 0);
     CHECK(d.query("SELECT count(DISTINCT citizen) FROM messages WHERE campaign = 'coupure-quartier'") == kTown);
     CHECK(d.query("SELECT count(*) FROM messages WHERE campaign = 'coupure-quartier' AND job_id = 'coupure-quartier:' || citizen") == kTown);
     // Paced: never much more unread than max_backlog (a page may go out just under it).
