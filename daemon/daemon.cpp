@@ -424,7 +424,8 @@ void Daemon::add_routes() {
     campaigns::add_campaign_routes(routes_, config_, campaigns_, store_, audience_reader_, [this] { return pipeline_.templates(); },
                                    [this](const std::string& channel, const std::string& address) {
                                        return channels_.carried(channel, address);
-                                   });
+                                   },
+                                   peers_.get());
 }
 
 }  // namespace crieur

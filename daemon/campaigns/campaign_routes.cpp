@@ -8,6 +8,8 @@
 
 #include "channels/http_client.hpp"
 #include "daemon/campaigns/cap_campaign.hpp"
+#include "daemon/cluster/peers.hpp"
+#include "daemon/receipts/receipt_store.hpp"
 #include "daemon/http/message_routes.hpp"
 #include "daemon/log.hpp"
 #include "daemon/render/template_store.hpp"
@@ -73,7 +75,36 @@ struct Context {
     http::CurrentTemplates templates;
     audience::Carried carried;
     RouterPolicy policy;
+    cluster::PeerDaemons* peers;  // several daemons: the others' counts are added
 };
+
+// GET /v1/campaigns/{id}/counts?keys=<id>,<id>~1: this daemon's counts of those campaign keys (a
+// peer asks, or an operator). A service's key counts its own service's messages only.
+void counts(const Context& x, const std::string& id, const Request& req, Reply reply) {
+    std::vector<std::string> keys;
+    for (auto& [k, v] : form_decode(req.query)) {
+        if (k != "keys") return reply(http::bad_query(k, "unknown parameter (keys)"));
+        std::size_t from = 0;
+        while (from <= v.size()) {
+            auto end = v.find(',', from);
+            if (end == std::string::npos) end = v.size();
+            const std::string one = v.substr(from, end - from);
+            auto parsed = parse_key(one);
+            if (!parsed || parsed->first != id) return reply(http::bad_query("keys", "'" + one + "' is not " + id + " or one of its follow-ups"));
+            keys.push_back(one);
+            from = end + 1;
+        }
+    }
+    if (keys.empty()) keys.push_back(id);
+    if (keys.size() > 1000) return reply(http::bad_query("keys", "at most 1,000"));
+    x.receipts.campaign_reports(keys, req.caller.every_service() ? std::string() : req.caller.service,
+                                [reply](std::optional<std::vector<std::string>> reports) {
+                                    if (!reports) return reply(http::status_problem(503, "the receipts could not be read; try again"));
+                                    std::string json = "{\"reports\":[";
+                                    for (std::size_t i = 0; i < reports->size(); ++i) json += (i ? "," : "") + (*reports)[i];
+                                    reply({200, "application/json", json + "]}", {}});
+                                });
+}
 
 // A checked campaign request: its preview (a dry run), or stored and launched.
 void create(const Context& x, CampaignRequest request, const keys::Caller& caller, Reply reply,
@@ -161,8 +192,9 @@ void with_campaign(const Context& x, const std::string& id, const keys::Caller& 
 }  // namespace
 
 void add_campaign_routes(http::Routes& routes, const Config& config, CampaignRunner& runner, ReceiptStore& receipts,
-                         directory::DirectoryService& reader, http::CurrentTemplates templates, audience::Carried carried) {
-    auto x = std::make_shared<const Context>(Context{config, runner, receipts, reader, templates, std::move(carried), policy_of(config.router)});
+                         directory::DirectoryService& reader, http::CurrentTemplates templates, audience::Carried carried,
+                         cluster::PeerDaemons* peers) {
+    auto x = std::make_shared<const Context>(Context{config, runner, receipts, reader, templates, std::move(carried), policy_of(config.router), peers});
     routes.add("POST", "/v1/campaigns", [x](const Request& req, std::string_view, Reply reply) {
         auto parsed = parse_campaign_request(req.body, *x->templates(), req.caller.service, req.caller.every_service());
         if (auto* e = std::get_if<RequestError>(&parsed)) return reply(refused(*e));
@@ -244,12 +276,43 @@ void add_campaign_routes(http::Routes& routes, const Config& config, CampaignRun
 
     routes.add("GET", "/v1/campaigns/", [x](const Request& req, std::string_view tail, Reply reply) {
         auto parts = split(tail);
-        if (!parts || !parts->second.empty()) return reply(http::status_problem(404, "no such route"));
-        with_campaign(*x, parts->first, req.caller, reply, [x, key = parts->first, reply](const Campaign&) {
-            x->runner.show(key, [reply, key](std::optional<std::string> json, bool found) {
+        if (!parts || (!parts->second.empty() && parts->second != "counts")) return reply(http::status_problem(404, "no such route"));
+        if (parts->second == "counts") return counts(*x, parts->first, req, std::move(reply));
+        with_campaign(*x, parts->first, req.caller, reply, [x, req, key = parts->first, reply](const Campaign&) {
+            x->runner.show(key, [x, req, key, reply](std::optional<CampaignRunner::Shown> shown, bool found) {
                 if (!found) return reply(problem(404, "campaign_not_found", "no campaign " + key));
-                if (!json) return reply(http::status_problem(503, "the receipts could not be read; try again"));
-                reply({200, "application/json", std::move(*json), {}});
+                if (!shown) return reply(http::status_problem(503, "the receipts could not be read; try again"));
+                const bool ask = x->peers && !x->peers->peers().empty() && req.header(cluster::kForwardedHeader).empty();
+                if (!ask) return reply({200, "application/json", thread_json(*shown), {}});
+                // Several daemons: each holds the receipts of the messages it sent; their counts are added.
+                std::string keys;
+                for (auto& c : shown->thread) keys += (keys.empty() ? "" : ",") + c.key();
+                auto s = std::make_shared<CampaignRunner::Shown>(std::move(*shown));
+                x->peers->ask(req, [key, keys](const cluster::Peer&) { return "/v1/campaigns/" + key + "/counts?keys=" + keys; },
+                              [s, reply](std::vector<cluster::PeerAnswer> answers) {
+                                  std::vector<std::vector<std::string>> theirs(s->reports.size());
+                                  std::string down;
+                                  for (auto& a : answers) {
+                                      rapidjson::Document d;
+                                      d.Parse(a.response.body.c_str());
+                                      if (a.response.status != 200 || !d.IsObject() || !d.HasMember("reports") || !d["reports"].IsArray() ||
+                                          d["reports"].Size() != s->reports.size()) {
+                                          down += (down.empty() ? "\"" : ",\"") + a.peer.name + "\"";
+                                          continue;
+                                      }
+                                      for (rapidjson::SizeType i = 0; i < d["reports"].Size(); ++i) {
+                                          rapidjson::StringBuffer b;
+                                          rapidjson::Writer<rapidjson::StringBuffer> w(b);
+                                          d["reports"][i].Accept(w);
+                                          theirs[i].emplace_back(b.GetString(), b.GetSize());
+                                      }
+                                  }
+                                  for (std::size_t i = 0; i < s->reports.size(); ++i) s->reports[i] = merged_report(s->reports[i], theirs[i]);
+                                  std::string json = thread_json(*s);
+                                  // A daemon that did not answer: the counts lack its messages, and say so.
+                                  if (!down.empty()) json = json.substr(0, json.size() - 1) + ",\"unavailable\":[" + down + "]}";
+                                  reply({200, "application/json", std::move(json), {}});
+                              });
             });
         });
     }, keys::Scope::read);

@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <filesystem>
 
@@ -16,14 +18,15 @@ namespace crieur::campaigns {
 namespace {
 // A page onto the stream, whole, and the campaign's place moved past it. KEYS[1] the place,
 // KEYS[2] the stream; ARGV[1] the place before the page, ARGV[2] after it, ARGV[3] the place's
-// TTL, ARGV[4...] the jobs. When Redis's place is already past ARGV[1] (this page went out before
-// a crash that kept SQLite from hearing of it), nothing is added and Redis's place comes back.
+// TTL, ARGV[4...] the jobs. Returns {1, the new place}; or, when Redis's place is already past
+// ARGV[1] (this page went out before a crash that kept SQLite from hearing of it), {0, Redis's
+// place} and nothing is added.
 const redis::Script kQueuePage(R"lua(
 local at = tonumber(redis.call('GET', KEYS[1]) or '0')
-if at > tonumber(ARGV[1]) then return at end
+if at > tonumber(ARGV[1]) then return {0, at} end
 for i = 4, #ARGV do redis.call('XADD', KEYS[2], '*', 'job', ARGV[i]) end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
-return tonumber(ARGV[2])
+return {1, tonumber(ARGV[2])}
 )lua");
 
 // Long enough for any fan-out to be taken up again; the key goes by itself after.
@@ -242,7 +245,7 @@ void CampaignRunner::cancel(const std::string& id, const std::string& reason,
         });
 }
 
-void CampaignRunner::show(const std::string& key, std::function<void(std::optional<std::string>, bool)> done) {
+void CampaignRunner::show(const std::string& key, std::function<void(std::optional<Shown>, bool found)> done) {
     using Thread = std::vector<Campaign>;
     worker_.run<Thread>(
         io_,
@@ -260,13 +263,43 @@ void CampaignRunner::show(const std::string& key, std::function<void(std::option
             if (t->empty()) return done(std::nullopt, false);
             std::vector<std::string> keys;
             for (auto& c : *t) keys.push_back(c.key());
-            receipts_.campaign_reports(keys, [t = std::move(*t), done](std::optional<std::vector<std::string>> reports) {
+            receipts_.campaign_reports(keys, {}, [t = std::move(*t), done](std::optional<std::vector<std::string>> reports) {
                 if (!reports) return done(std::nullopt, true);
-                std::string followups;
-                for (std::size_t i = 1; i < t.size(); ++i) followups += (i > 1 ? "," : "") + with_counts(t[i], (*reports)[i]);
-                done(with_counts(t[0], (*reports)[0], t[0].followup == 0 ? ",\"followups\":[" + followups + "]" : ""), true);
+                done(Shown{std::move(t), std::move(*reports)}, true);
             });
         });
+}
+
+std::string thread_json(const CampaignRunner::Shown& s) {
+    std::string followups;
+    for (std::size_t i = 1; i < s.thread.size(); ++i) followups += (i > 1 ? "," : "") + with_counts(s.thread[i], s.reports[i]);
+    return with_counts(s.thread[0], s.reports[0], s.thread[0].followup == 0 ? ",\"followups\":[" + followups + "]" : "");
+}
+
+std::string merged_report(const std::string& mine, const std::vector<std::string>& theirs) {
+    rapidjson::Document d;
+    d.Parse(mine.c_str());
+    if (!d.IsObject()) return mine;
+    auto& alloc = d.GetAllocator();
+    for (auto& other : theirs) {
+        rapidjson::Document o;
+        o.Parse(other.c_str());
+        if (!o.IsObject()) continue;
+        for (const char* n : {"messages", "pending"})
+            if (o.HasMember(n) && o[n].IsInt64()) d[n].SetInt64(d[n].GetInt64() + o[n].GetInt64());
+        for (const char* m : {"by_status", "by_channel"}) {
+            if (!o.HasMember(m) || !o[m].IsObject()) continue;
+            for (auto& kv : o[m].GetObject()) {
+                auto found = d[m].FindMember(kv.name);
+                if (found != d[m].MemberEnd()) found->value.SetInt64(found->value.GetInt64() + kv.value.GetInt64());
+                else d[m].AddMember(rapidjson::Value(kv.name, alloc), rapidjson::Value(kv.value.GetInt64()), alloc);
+            }
+        }
+    }
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    d.Accept(w);
+    return b.GetString();
 }
 
 void CampaignRunner::list(const std::string& service, std::int64_t before, int limit,
@@ -350,8 +383,8 @@ void CampaignRunner::queue_page(std::shared_ptr<Run> run, CampaignStore::Page pa
     args.push_back(std::to_string(to));
     args.push_back(std::to_string(kPlaceTtlSeconds));
     for (auto& j : page.jobs) args.push_back(std::move(j));
-    kQueuePage.run(redis_, {run->place_key, run->stream}, std::move(args), [this, run, to, count](const redisReply* r) {
-        if (!r || r->type != REDIS_REPLY_INTEGER) {
+    kQueuePage.run(redis_, {run->place_key, run->stream}, std::move(args), [this, run, count](const redisReply* r) {
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_INTEGER) {
             spdlog::warn("campaigns: {}: a page was not queued (Redis {}); trying again", run->campaign.key(),
                          r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unreachable");
             run->wait.expires_after(std::chrono::seconds(1));
@@ -360,12 +393,11 @@ void CampaignRunner::queue_page(std::shared_ptr<Run> run, CampaignStore::Page pa
             });
             return;
         }
-        const auto at = static_cast<std::int64_t>(r->integer);
-        if (at == to) {
+        const auto at = static_cast<std::int64_t>(r->element[1]->integer);
+        if (r->element[0]->integer == 1) {
             jobs_queued_ += count;
             if (metrics_) metrics_->campaign_jobs_queued += static_cast<std::uint64_t>(count);
-        }
-        else spdlog::info("campaigns: {}: Redis had it queued up to {} (a page went out before a stop); going on from there", run->campaign.key(), at);
+        } else spdlog::info("campaigns: {}: Redis had it queued up to {} (a page went out before a stop); going on from there", run->campaign.key(), at);
         run->campaign.queued = at;
         worker_.post([this, key = run->campaign.key(), at, now = to_unix_ms(clock_.now())] { store_->set_queued(key, at, now); });
         if (!run->stopped) pump(run);

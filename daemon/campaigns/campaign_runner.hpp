@@ -69,8 +69,13 @@ public:
     // yet sent cancelled in the receipts. `cancelled`: how many messages.
     void cancel(const std::string& id, const std::string& reason, std::function<void(std::optional<std::int64_t> cancelled)> done);
 
-    // The campaign (or follow-up) by key, with its counts; its follow-ups with theirs. JSON.
-    void show(const std::string& key, std::function<void(std::optional<std::string> json, bool found)> done);
+    // The campaign (or follow-up) by key and, for a campaign, its follow-ups; each one's counts
+    // from this daemon's receipts (receipts::campaign_report), in the same order.
+    struct Shown {
+        std::vector<Campaign> thread;
+        std::vector<std::string> reports;
+    };
+    void show(const std::string& key, std::function<void(std::optional<Shown>, bool found)> done);
     void list(const std::string& service, std::int64_t before, int limit,
               std::function<void(std::optional<std::pair<std::vector<Campaign>, std::int64_t>>)> done);
     // The campaign's own record (its service, for the routes' checks).
@@ -114,5 +119,12 @@ private:
     bool stopping_ = false;
     Worker worker_{"campaigns"};  // last: stopped (joined) first
 };
+
+// The campaign as GET /v1/campaigns/{id} shows it: with its counts (`done` when every message
+// has ended), and its follow-ups with theirs.
+std::string thread_json(const CampaignRunner::Shown& shown);
+// This daemon's report with the other daemons' counts added (their reach is not: each daemon's
+// steps differ, and the reach stays this daemon's).
+std::string merged_report(const std::string& mine, const std::vector<std::string>& theirs);
 
 }  // namespace crieur::campaigns

@@ -208,11 +208,13 @@ std::string message_stats(sqlite3* db, const std::string& service, const std::st
     return {buf.GetString(), buf.GetSize()};
 }
 
-std::string campaign_report(sqlite3* db, const std::string& key) {
+std::string campaign_report(sqlite3* db, const std::string& key, const std::string& service) {
     std::map<std::string, std::int64_t> by_status, by_channel;
     std::int64_t messages = 0, pending = 0;
-    sqlite::Stmt counts(db, "SELECT status, channel, count(*) FROM messages WHERE campaign = ?1 GROUP BY status, channel");
+    const std::string mine = service.empty() ? "" : " AND service = ?2";
+    sqlite::Stmt counts(db, "SELECT status, channel, count(*) FROM messages WHERE campaign = ?1" + mine + " GROUP BY status, channel");
     counts.bind(1, key);
+    if (!service.empty()) counts.bind(2, service);
     while (counts.step()) {
         const std::string status(counts.text(0));
         const std::string channel = counts.is_null(1) ? "none" : std::string(counts.text(1));
@@ -224,10 +226,11 @@ std::string campaign_report(sqlite3* db, const std::string& key) {
     }
     // When each message was first taken by a provider.
     std::vector<std::int64_t> taken;
-    sqlite::Stmt first(db, R"(
+    sqlite::Stmt first(db, std::string(R"(
         SELECT min(a.finished_at) FROM messages m JOIN attempts a ON a.message_id = m.id
-        WHERE m.campaign = ?1 AND a.outcome = 'accepted' AND a.finished_at IS NOT NULL GROUP BY m.id)");
+        WHERE m.campaign = ?1 AND a.outcome = 'accepted' AND a.finished_at IS NOT NULL)") + (service.empty() ? "" : " AND m.service = ?2") + " GROUP BY m.id");
     first.bind(1, key);
+    if (!service.empty()) first.bind(2, service);
     while (first.step()) taken.push_back(first.int64(0));
     std::sort(taken.begin(), taken.end());
 

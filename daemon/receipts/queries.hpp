@@ -50,7 +50,8 @@ std::string message_stats(sqlite3* db, const std::string& service, const std::st
 // by channel, how many are still on their way (queued, scheduled, sending), and its reach over
 // time (messages a provider took, cumulated, in at most 60 steps of 1 min to 1 day):
 // {"messages":n,"pending":n,"by_status":{...},"by_channel":{...},"reach":[{"at":...,"reached":n},...]}
-std::string campaign_report(sqlite3* db, const std::string& key);
+// `service`: only that service's messages (a service's key asking); empty: all.
+std::string campaign_report(sqlite3* db, const std::string& key, const std::string& service = {});
 
 // Messages per status.
 std::vector<std::pair<std::string, std::int64_t>> status_counts(sqlite3* db);

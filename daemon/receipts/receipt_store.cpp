@@ -872,13 +872,13 @@ void ReceiptStore::message_stats(std::string service, std::string by, std::int64
     });
 }
 
-void ReceiptStore::campaign_reports(std::vector<std::string> keys,
+void ReceiptStore::campaign_reports(std::vector<std::string> keys, std::string service,
                                     std::function<void(std::optional<std::vector<std::string>>)> done) {
-    reader_->post([this, keys = std::move(keys), done = std::move(done)](sqlite3* db) {
+    reader_->post([this, keys = std::move(keys), service = std::move(service), done = std::move(done)](sqlite3* db) {
         std::optional<std::vector<std::string>> reports;
         try {
             std::vector<std::string> all;
-            for (auto& k : keys) all.push_back(receipts::campaign_report(db, k));
+            for (auto& k : keys) all.push_back(receipts::campaign_report(db, k, service));
             reports = std::move(all);
         } catch (const std::exception& e) {
             spdlog::error("receipts: a campaign's counts could not be read: {}", e.what());

@@ -230,7 +230,8 @@ public:
     void message_stats(std::string service, std::string by, std::int64_t since_ms,
                        std::function<void(std::optional<std::string>)> done);
     // A campaign's messages (receipts::campaign_report) for each key, in their order.
-    void campaign_reports(std::vector<std::string> keys, std::function<void(std::optional<std::vector<std::string>>)> done);
+    void campaign_reports(std::vector<std::string> keys, std::string service,
+                          std::function<void(std::optional<std::vector<std::string>>)> done);
     void message_contact(std::string job_id, std::string channel, std::function<void(std::optional<MessageContact>)> done);
 
     // Status callbacks (daemon/callbacks): the services whose status changes are queued, the

@@ -158,6 +158,21 @@ TEST_CASE("a campaign to a drawn polygon reaches exactly whom shapely finds insi
     REQUIRE(reached.status == 200);
     CHECK(parsed(reached.body)["followup"]["members"].GetInt64() == static_cast<std::int64_t>(sent));
 
+    // Only those who did not read it: 20 of them read it in the app (the events its back end reports).
+    std::string reads;
+    int read_count = 0;
+    for (auto& [citizen, status] : first)
+        if ((status == "sent" || status == "delivered") && read_count < 20) {
+            reads += std::string(read_count++ ? "," : "") + R"({"type":"read","message":"coupure-7:)" + citizen + R"("})";
+        }
+    auto recorded = d.api("POST", "/v1/events", R"({"events":[)" + reads + "]}");
+    REQUIRE_MESSAGE(recorded.status == 200, recorded.body);
+    CHECK(recorded.body.find("\"recorded\":20") != std::string::npos);
+    auto not_read = d.api("POST", "/v1/campaigns/coupure-7/followups",
+                          R"({"template":"street_event_resolved","target":"not_read","dry_run":true,"data":)" + std::string(kResolvedData) + "}");
+    REQUIRE(not_read.status == 200);
+    CHECK(parsed(not_read.body)["followup"]["members"].GetInt64() == static_cast<std::int64_t>(inside.size()) - 20);
+
     // An id is never used twice, cancelled or not.
     auto again = d.api("POST", "/v1/campaigns", R"({"id":"coupure-7","service":"voirie","template":"street_event","audience":)" + area_audience() +
                                                     R"(,"data":)" + kEventData + "}");
@@ -349,7 +364,7 @@ TEST_CASE("a campaign's fan-out cut by kill -9 goes on after the restart: every 
     CHECK(d.stop() == 0);
 }
 
-TEST_CASE("two daemons on one Redis: a campaign cancelled through one is cancelled in the other's receipts too") {
+TEST_CASE("two daemons on one Redis: a campaign's counts add up both daemons' receipts, and a cancellation through one cancels in the other's too") {
     TempDir dir_a, dir_b, dir_redis;
     const Town town = make_town(2'000);
     write_town(town, dir_a / "directory.db");
@@ -369,6 +384,18 @@ TEST_CASE("two daemons on one Redis: a campaign cancelled through one is cancell
     const auto on_b = scheduled(b);
     MESSAGE("daemon b holds " << on_b << " of the 2,000 messages");
     REQUIRE(on_b > 0);
+    // Its counts through the daemon that keeps it add up both daemons' receipts (once they know each other).
+    OpenApiResponses seen(dir_a);
+    CHECK(wait_until([&] {
+        auto c = campaign(a, "demain-1");
+        return c.HasMember("counts") && c["counts"]["messages"].GetInt64() == 2'000 && c["counts"]["by_status"]["scheduled"].GetInt64() == 2'000;
+    }, 20s, 200ms));
+    seen.add("GET", "/v1/campaigns/{id}", a.api("GET", "/v1/campaigns/demain-1"));
+    auto theirs = b.api("GET", "/v1/campaigns/demain-1/counts?keys=demain-1");
+    seen.add("GET", "/v1/campaigns/{id}/counts", theirs);
+    CHECK(parsed(theirs.body)["reports"][0]["messages"].GetInt64() == on_b);
+    CHECK(b.api("GET", "/v1/campaigns/demain-1/counts?keys=other-2").status == 400);
+    seen.check();
     auto cancelled = a.api("POST", "/v1/campaigns/demain-1/cancel");
     REQUIRE(cancelled.status == 200);
     // Daemon b hears of it through Redis within a second or two.
