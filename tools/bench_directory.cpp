@@ -7,7 +7,7 @@
 //     and the router's decision, as the daemon's directory worker does them, one thread.
 //  3. Audience dry runs (POST /v1/audiences/preview's work): everyone in the town (every
 //     postcode), a polygon over part of it, a tag; seconds each against the 5 s target.
-//   bench-directory [--citizens N] [--decisions M] [--keep DIR]
+//   bench-directory [--citizens N] [--decisions M] [--keep DIR]   (--keep: a second run reuses DIR's directory)
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -81,12 +81,20 @@ int main(int argc, char** argv) {
     const fs::path dir = keep.empty() ? fs::temp_directory_path() / ("bench-directory-" + std::to_string(getpid())) : fs::path(keep);
     fs::create_directories(dir);
     const std::string csv = dir / "citizens.csv", config = dir / "crieur.toml", db = dir / "directory.db";
-    fs::remove(db);
+    // With --keep, a directory of the same size made by an earlier run is used again (steps 2 and 3 only).
+    bool reuse = false;
+    if (!keep.empty() && fs::exists(db)) {
+        directory::Directory earlier(db);
+        reuse = earlier.citizen_count() == static_cast<std::int64_t>(citizens);
+    }
+    if (!reuse) fs::remove(db);
     std::ofstream(config) << "[receipts]\npath = \"" << (dir / "receipts.sqlite").string() << "\"\n[outbox]\ndir = \""
                           << (dir / "outbox").string() << "\"\n[directory]\npath = \"" << db << "\"\n";
     std::printf("bench-directory: %llu citizens, %llu routing decisions\n", static_cast<unsigned long long>(citizens),
                 static_cast<unsigned long long>(decisions));
     auto t0 = Steady::now();
+    if (reuse) std::printf("  the directory of an earlier run is used again (%s): no import\n", db.c_str());
+    else {
     generate(csv, citizens);
     std::printf("  generated %s (%.0f MB) in %.1f s\n", csv.c_str(), static_cast<double>(fs::file_size(csv)) / 1e6,
                 std::chrono::duration<double>(Steady::now() - t0).count());
@@ -108,6 +116,7 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(Steady::now() - t0).count();
     std::printf("  import: %.0f rows/s (%.1f s), peak memory %.1f MB, exit %d\n", static_cast<double>(citizens) / seconds,
                 seconds, static_cast<double>(usage.ru_maxrss) / 1024.0, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
 
     // 2. Routing decisions with the directory warm.
     directory::Directory d(db);

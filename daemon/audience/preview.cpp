@@ -227,8 +227,8 @@ std::variant<Preview, AudienceError> preview(directory::Directory& dir, const Pr
         WHERE citizen_id >= ?1 ORDER BY citizen_id)");
     std::vector<std::pair<int, directory::Contact>> placed;
     auto error = resolve(dir.db(), r.audience, [&](const Member& m) {
-        auto citizen = dir.get_row(m.row, false, false);  // the router needs no tags; contacts come below
-        if (!citizen) return true;  // erased meanwhile
+        // The profile from the audience's own query (the router needs no tags; contacts come below).
+        std::optional<directory::Citizen> citizen = directory::Directory::profile_at(*m.row_stmt, m.first);
         placed.clear();
         contacts.rows_of(m.row, [&](sqlite::Stmt& s) {
             placed.push_back({static_cast<int>(s.int64(6)),
@@ -263,7 +263,7 @@ std::variant<Preview, AudienceError> preview(directory::Directory& dir, const Pr
         }
         if (static_cast<int>(p.sample.size()) < r.sample) p.sample.push_back(sample_row(*citizen, d));
         return true;
-    });
+    }, directory::Directory::kProfileColumns);
     if (error) return *error;
     return p;
 }

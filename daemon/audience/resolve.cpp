@@ -127,7 +127,8 @@ std::optional<AudienceError> swapped_area(sqlite3* db, const Area& a) {
 }
 }  // namespace
 
-std::optional<AudienceError> resolve(sqlite3* db, const Audience& a, const std::function<bool(const Member&)>& each) {
+std::optional<AudienceError> resolve(sqlite3* db, const Audience& a, const std::function<bool(const Member&)>& each,
+                                     const char* columns) {
     if (auto e = known_tags(db, a.include, "")) return e;
     if (auto e = known_street(db, a.include, "")) return e;
     if (a.exclude) {
@@ -139,12 +140,30 @@ std::optional<AudienceError> resolve(sqlite3* db, const Audience& a, const std::
     // The exclusion's SQL parts as a column, so that its area's exact test can be made here too.
     std::vector<Binding> exclude_values;
     if (a.exclude) sql += ", CASE WHEN " + conditions(*a.exclude, exclude_values) + " THEN 1 ELSE 0 END";
+    const int first = a.exclude ? 5 : 4;
+    if (columns) {
+        // Each column of the citizens table, qualified (the conditions' subqueries have tables of their own).
+        std::string list = columns;
+        std::size_t from = 0;
+        while (from < list.size()) {
+            auto end = list.find(',', from);
+            if (end == std::string::npos) end = list.size();
+            auto name = list.substr(from, end - from);
+            name.erase(0, name.find_first_not_of(' '));
+            sql += ", c." + name;
+            from = end + 1;
+        }
+    }
     values = exclude_values;
     sql += " FROM citizens c WHERE " + conditions(a.include, values) + " ORDER BY c.id";
     sqlite::Stmt q(db, sql.c_str());
     bind_all(q, values);
     bool any = false;
     Member m;
+    if (columns) {
+        m.row_stmt = &q;
+        m.first = first;
+    }
     while (q.step()) {
         const bool located = !q.is_null(2) && !q.is_null(3);
         const double lat = located ? sqlite3_column_double(q.get(), 2) : 0, lon = located ? sqlite3_column_double(q.get(), 3) : 0;

@@ -13,17 +13,24 @@
 #include <string>
 
 #include "daemon/audience/audience.hpp"
+#include "daemon/receipts/sqlite.hpp"
 
 namespace crieur::audience {
 
 struct Member {
     std::int64_t row = 0;  // the directory's row id
     std::string id;        // the citizen's external id
+    // With `columns` asked of resolve(): the query's row, those columns from `first` on.
+    const sqlite::Stmt* row_stmt = nullptr;
+    int first = 0;
 };
 
 // Calls `each` for every member (it returns false to stop). An error names the part that
 // selects wrongly: a tag no citizen has, a street where no citizen lives, an area with nobody
 // inside that would hold citizens with its longitude and latitude swapped.
-std::optional<AudienceError> resolve(sqlite3* db, const Audience& audience, const std::function<bool(const Member&)>& each);
+// `columns`: more of the citizens table's columns to select with each member (unqualified names,
+// comma-separated), read from Member::row_stmt.
+std::optional<AudienceError> resolve(sqlite3* db, const Audience& audience, const std::function<bool(const Member&)>& each,
+                                     const char* columns = nullptr);
 
 }  // namespace crieur::audience

@@ -58,6 +58,13 @@ public:
     // The same by the directory's row id (an audience's walk has it); tags, contacts and consents
     // only when asked (a walk over many citizens reads those in citizen order instead).
     std::optional<Citizen> get_row(std::int64_t row, bool with_tags = true, bool with_contacts = true);
+    // A citizen's profile (no contacts, consents or tags) as kProfileColumns select it, from the
+    // row of `s` at column `first` on: a query over many citizens reads each one's profile in
+    // its own row, rather than again by row id.
+    static constexpr const char* kProfileColumns =
+        "id, given_name, family_name, locale, time_zone, quiet_start, quiet_end, channels, address_line, "
+        "postcode, city, lat, lon, street_number, street, insee, district, external_id";
+    static Citizen profile_at(const sqlite::Stmt& s, int first);
     bool erased(const std::string& id);
     // GDPR erasure: the citizen's rows go (contacts, consents and their log, location); their id
     // is remembered as a hash so that later jobs are refused. False when unknown.
