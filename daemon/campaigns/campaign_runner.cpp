@@ -159,7 +159,11 @@ void CampaignRunner::followup(CampaignRequest request, Reply done) {
     auto r = std::make_shared<CampaignRequest>(std::move(request));
     r->campaign.created_ms = to_unix_ms(clock_.now());
     r->campaign.state = State::launching;
-    auto start = [this, r, done = std::move(done)](std::optional<std::int64_t>) mutable {
+    auto start = [this, r, done = std::move(done)](std::optional<std::int64_t> cancelled) mutable {
+        // A resolution sends nothing until what was waiting is cancelled: else an old reminder
+        // could follow the "it is over".
+        if (r->campaign.resolved && !r->dry_run && !cancelled)
+            return done({Outcome::failed, {}, "what the campaign still had to send could not be cancelled; nothing sent: try again", {}});
         worker_.run<Answer>(
             io_,
             [this, r] {
@@ -186,7 +190,7 @@ void CampaignRunner::followup(CampaignRequest request, Reply done) {
     // The resolution: what the thread still has to send is cancelled first (fan-outs stopped,
     // scheduled messages cancelled), then the "it is over" message goes out.
     if (r->campaign.resolved && !r->dry_run) cancel(r->campaign.id, "resolved", std::move(start));
-    else start(std::nullopt);
+    else start(0);
 }
 
 void CampaignRunner::stop_runs(const std::string& id, const std::string& reason) {
