@@ -95,7 +95,7 @@ private:
     systemd::Watchdog watchdog_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer tick_;
-    std::chrono::steady_clock::time_point last_claim_{}, last_promote_{}, last_lag_{}, last_cancellations_{}, drain_deadline_{};
+    std::chrono::steady_clock::time_point last_claim_{}, last_promote_{}, last_lag_{}, last_cancellations_{}, last_campaign_sweep_{}, drain_deadline_{};
     bool draining_ = false;
     bool stopped_ = false;
     bool reloading_ = false;

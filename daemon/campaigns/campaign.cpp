@@ -291,7 +291,7 @@ std::string to_json(const Campaign& c) {
     w.Int64(c.queued);
     if (!c.created_by.empty()) put(w, "created_by", c.created_by);
     for (auto [name, ms] : {std::pair{"created_at", c.created_ms}, {"launched_at", c.launched_ms}, {"queued_at", c.queued_ms},
-                            {"cancelled_at", c.cancelled_ms}})
+                            {"cancelled_at", c.cancelled_ms}, {"snapshot_removed_at", c.snapshot_removed_ms}})
         if (ms) put(w, name, format_rfc3339(from_unix_ms(ms)));
     w.EndObject();
     return std::string(b.GetString(), b.GetSize());

@@ -48,6 +48,7 @@ struct Campaign {
     std::string state_reason;
     std::string created_by;  // the API key's id ("" for the operators' token)
     std::int64_t created_ms = 0, launched_ms = 0, queued_ms = 0, cancelled_ms = 0;
+    std::int64_t snapshot_removed_ms = 0;  // the retention removed its snapshot: no follow-up any more
     std::int64_t members = 0;  // the snapshot's size, once taken
     std::int64_t queued = 0;   // jobs on the stream so far: the fan-out's place in the snapshot
 

@@ -171,6 +171,8 @@ void CampaignRunner::followup(CampaignRequest request, Reply done) {
                 if (!parent || parent->followup != 0) return Answer{Outcome::not_found, {}, "no campaign " + r->campaign.id, {}};
                 if (parent->state == State::draft)
                     return Answer{Outcome::bad_state, *parent, "campaign " + parent->id + " is a draft: launch it first", {}};
+                if (parent->snapshot_removed_ms)
+                    return Answer{Outcome::bad_state, *parent, "campaign " + parent->id + "'s snapshot was removed after retention.days: it takes no follow-up", {}};
                 auto launched = store_->launch_followup(r->campaign, r->campaign.created_ms, r->dry_run);
                 Answer a{launched.exists ? Outcome::exists : Outcome::done, r->campaign, {}, {}};
                 a.campaign.members = launched.members;
@@ -314,6 +316,17 @@ void CampaignRunner::list(const std::string& service, std::int64_t before, int l
 
 void CampaignRunner::get(const std::string& key, std::function<void(std::optional<std::optional<Campaign>>)> done) {
     worker_.run<std::optional<Campaign>>(io_, [this, key] { return store_->get(key); }, std::move(done));
+}
+
+void CampaignRunner::remove_old_snapshots(int days) {
+    if (days <= 0 || sweeping_) return;
+    sweeping_ = true;
+    const auto now = to_unix_ms(clock_.now());
+    worker_.run<std::int64_t>(io_, [this, now, days] { return store_->remove_old_snapshots(now - std::int64_t{days} * 86'400'000, now); },
+                              [this, days](std::optional<std::int64_t> n) {
+                                  sweeping_ = false;
+                                  if (n && *n) spdlog::info("campaigns: the snapshots of {} campaigns idle for {} days removed (retention.days)", *n, days);
+                              });
 }
 
 void CampaignRunner::erase_citizen(const std::string& citizen, std::function<void(bool)> done) {

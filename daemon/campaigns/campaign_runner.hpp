@@ -81,6 +81,8 @@ public:
     // The campaign's own record (its service, for the routes' checks).
     void get(const std::string& key, std::function<void(std::optional<std::optional<Campaign>>)> done);
     void erase_citizen(const std::string& citizen, std::function<void(bool ok)> done);
+    // Retention, hourly: the snapshots of the threads idle for `days` (retention.days) go; 0: kept.
+    void remove_old_snapshots(int days);
 
     // The fan-outs' gauge and counter (the daemon's /metrics); none: not counted.
     void set_metrics(Metrics* metrics) { metrics_ = metrics; }
@@ -117,6 +119,7 @@ private:
         if (metrics_) metrics_->campaign_fanouts = static_cast<std::int64_t>(runs_.size());
     }
     bool stopping_ = false;
+    bool sweeping_ = false;
     Worker worker_{"campaigns"};  // last: stopped (joined) first
 };
 

@@ -13,7 +13,7 @@ namespace crieur::campaigns {
 
 namespace {
 // Migration i takes PRAGMA user_version i to i + 1; never edit one that has shipped.
-constexpr std::array<const char*, 1> kMigrations{
+constexpr std::array<const char*, 2> kMigrations{
     R"sql(
 CREATE TABLE campaigns (
     seq           INTEGER PRIMARY KEY,       -- creation order: the list's cursor, the members' key
@@ -52,11 +52,15 @@ CREATE TABLE members (
 ) WITHOUT ROWID;
 CREATE INDEX members_by_citizen ON members(citizen);  -- an erasure finds them at once
 )sql",
+    // 2: retention: a thread's snapshots (and audience as given) removed retention.days after its last activity.
+    R"sql(
+ALTER TABLE campaigns ADD COLUMN snapshot_removed_at INTEGER;
+)sql",
 };
 
 constexpr const char* kColumns =
     "key, id, followup, service, template, audience, data, priority, channels, not_before, deadline, reference, target, "
-    "resolved, state, state_reason, created_by, created_at, launched_at, queued_at, cancelled_at, members, queued";
+    "resolved, state, state_reason, created_by, created_at, launched_at, queued_at, cancelled_at, members, queued, snapshot_removed_at";
 
 std::string channels_json(const std::vector<std::string>& channels) {
     rapidjson::StringBuffer b;
@@ -148,6 +152,7 @@ Campaign CampaignStore::read(sqlite::Stmt& s) {
     c.cancelled_ms = s.int64(20);
     c.members = s.int64(21);
     c.queued = s.int64(22);
+    c.snapshot_removed_ms = s.int64(23);
     return c;
 }
 
@@ -190,7 +195,7 @@ std::pair<std::vector<Campaign>, std::int64_t> CampaignStore::list(const std::st
             break;
         }
         out.push_back(read(s));
-        last_seq = s.int64(23);
+        last_seq = s.int64(24);
     }
     return {std::move(out), next};
 }
@@ -310,6 +315,32 @@ void CampaignStore::set_queued(const std::string& key, std::int64_t queued, std:
 
 void CampaignStore::set_state(const std::string& key, State state, const std::string& reason, std::int64_t now_ms) {
     set_state_.bind(1, key).bind(2, to_string(state)).bind_opt(3, reason).bind(4, now_ms).run();
+}
+
+std::int64_t CampaignStore::remove_old_snapshots(std::int64_t before_ms, std::int64_t now_ms) {
+    std::int64_t threads = 0;
+    in_transaction(db_.get(), [&] {
+        // Threads whose last activity (a creation, a launch, the end of a fan-out, a cancellation,
+        // of the campaign or any follow-up) is older than `before_ms`, and none still going out.
+        sqlite::Stmt old(db_.get(), R"(
+            SELECT id FROM campaigns GROUP BY id
+            HAVING max(max(created_at, ifnull(launched_at, 0), ifnull(queued_at, 0), ifnull(cancelled_at, 0))) < ?1
+               AND sum(state = 'launching') = 0 AND sum(snapshot_removed_at IS NULL) > 0)");
+        old.bind(1, before_ms);
+        std::vector<std::string> ids;
+        while (old.step()) ids.emplace_back(old.text(0));
+        old.reset();
+        sqlite::Stmt members(db_.get(), "DELETE FROM members WHERE campaign IN (SELECT seq FROM campaigns WHERE id = ?1)");
+        sqlite::Stmt mark(db_.get(), "UPDATE campaigns SET audience = NULL, snapshot_removed_at = ?2 WHERE id = ?1");
+        for (auto& id : ids) {
+            members.bind(1, id).run();
+            mark.bind(1, id).bind(2, now_ms).run();
+        }
+        threads = static_cast<std::int64_t>(ids.size());
+        return true;
+    });
+    if (threads) sqlite::exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    return threads;
 }
 
 std::int64_t CampaignStore::erase_citizen(const std::string& citizen) {

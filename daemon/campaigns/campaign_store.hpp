@@ -56,6 +56,9 @@ public:
     // cancelled (with its reason), or launching for a draft launched.
     void set_state(const std::string& key, State state, const std::string& reason, std::int64_t now_ms);
 
+    // Retention: the snapshots (and audiences as given) of the threads whose last activity is
+    // older than `before_ms`; their counts stay. Returns the threads.
+    std::int64_t remove_old_snapshots(std::int64_t before_ms, std::int64_t now_ms);
     // A citizen erased at their request leaves every snapshot. Returns the rows removed.
     std::int64_t erase_citizen(const std::string& citizen);
 
