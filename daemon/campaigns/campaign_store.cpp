@@ -77,7 +77,19 @@ Target target_of(std::string_view s) { return s == "not_read" ? Target::not_read
 std::string attach(sqlite3* db, const std::string& path, const char* name) {
     // Read-only, by URI: this connection never writes the directory or the receipts.
     sqlite::Stmt s(db, "ATTACH DATABASE ?1 AS " + std::string(name));
-    s.bind(1, "file:" + path + "?mode=ro").run();
+    // A URI: the characters it gives a meaning to are escaped in the path.
+    std::string uri = "file:";
+    for (char c : path) {
+        if (c == '%' || c == '?' || c == '#') {
+            static const char* hex = "0123456789ABCDEF";
+            uri += '%';
+            uri += hex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+            uri += hex[static_cast<unsigned char>(c) & 0xF];
+        } else {
+            uri += c;
+        }
+    }
+    s.bind(1, uri + "?mode=ro").run();
     return name;
 }
 }  // namespace

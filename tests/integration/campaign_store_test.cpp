@@ -74,3 +74,15 @@ TEST_CASE("the campaigns' store: a snapshot whole or not at all, erasure, and th
     CHECK(store.page(*store.get("recente"), 0, 1000).jobs.size() == gerland - 1);
     CHECK(store.remove_old_snapshots(now - 90 * kDay, now) == 0);  // once
 }
+
+TEST_CASE("the campaigns' store attaches a directory whose path holds characters a URI gives a meaning to") {
+    TempDir dir;
+    const std::string odd = dir / "ville #1 ?50%";
+    std::filesystem::create_directories(odd);
+    write_town(make_town(50), odd + "/directory.db");
+    CampaignStore store(odd + "/campaigns.db", odd + "/directory.db", "");
+    auto launched = store.launch(campaign("odd", 1'800'000'000'000), std::get<audience::Audience>(audience::parse_audience(R"({"district":"Gerland"})")),
+                                 1'800'000'000'000, true);
+    CHECK_FALSE(launched.error);
+    CHECK(launched.members > 0);
+}
