@@ -6,6 +6,7 @@
 //   crieur [--config FILE] dead list [--count N]    the dead-letter stream, oldest first
 //   crieur [--config FILE] dead requeue ENTRY_ID    put a dead-lettered job back on the jobs stream
 //   crieur [--config FILE] template check [DIR]
+//   crieur [--config FILE] journey check [DIR|FILE] | show NAME   journeys as the daemon reads them
 //   crieur [--config FILE] template preview NAME --channel C [--locale L] (--data JSON | --example) [--json]
 //   crieur template render FILE --data DATA.json [--partials DIR]
 //   crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]
@@ -54,6 +55,7 @@
 #include "daemon/redis/sync_client.hpp"
 #include "daemon/status.hpp"
 #include "tools/campaign_command.hpp"
+#include "tools/journey_command.hpp"
 
 namespace {
 
@@ -67,6 +69,7 @@ int usage(FILE* to = stderr) {
                "       crieur [--config FILE] dead list [--count N]\n"
                "       crieur [--config FILE] dead requeue ENTRY_ID\n"
                "       crieur [--config FILE] template check [DIR]\n"
+               "       crieur [--config FILE] journey check [DIR|FILE] | show NAME\n"
                "       crieur [--config FILE] template preview NAME --channel C [--locale L] (--data JSON | --example) [--json]\n"
                "       crieur template render FILE --data DATA.json [--partials DIR]\n"
                "       crieur [--config FILE] citizens import FILE|- [--dry-run] [--format csv|jsonl] [--batch N]\n"
@@ -854,20 +857,24 @@ int main(int argc, char** argv) {
     if (std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; }))
         return usage(stdout);
     try {
-        // The template commands need no config: a template author may have none.
+        // The template and journey commands need no config: an author may have none.
+        auto templates_dir = [&]() -> std::string {
+            try {
+                return load_config(config_path).templates.dir;
+            } catch (const ConfigError&) {
+                return "templates";
+            }
+        };
         if (args[0] == "template" && args.size() >= 2) {
             const std::vector<std::string> rest(args.begin() + 2, args.end());
-            auto templates_dir = [&]() -> std::string {
-                try {
-                    return load_config(config_path).templates.dir;
-                } catch (const ConfigError&) {
-                    return "templates";
-                }
-            };
             if (args[1] == "check") return template_check(rest.empty() ? templates_dir() : rest[0]);
             if (args[1] == "preview") return template_preview(templates_dir(), rest);
             if (args[1] == "render") return template_render(rest);
             return usage();
+        }
+        if (args[0] == "journey") {
+            const int rc = cli::journey_command(templates_dir(), std::vector<std::string>(args.begin() + 1, args.end()));
+            return rc == 2 ? usage() : rc;
         }
         if (args[0] == "sendtime") return sendtime_command(std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const std::exception& e) {
