@@ -75,9 +75,10 @@ std::optional<JobError> read_time(const Value& obj, const char* name, std::optio
     return std::nullopt;
 }
 
-constexpr std::array<std::string_view, 16> kFields{"v",       "id",         "service",  "template", "citizen",
-                                                   "to",      "data",       "channel",  "channels", "locale",
-                                                   "priority", "not_before", "deadline", "campaign", "reference", "test"};
+constexpr std::array<std::string_view, 17> kFields{"v",        "id",         "service",  "template", "citizen",
+                                                   "to",       "data",       "channel",  "channels", "locale",
+                                                   "priority", "not_before", "deadline", "campaign", "journey",
+                                                   "reference", "test"};
 
 std::optional<JobError> validate(const Value& doc, Job& job) {
     for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
@@ -172,6 +173,7 @@ std::optional<JobError> validate(const Value& doc, Job& job) {
     if (job.not_before && job.deadline && *job.deadline <= *job.not_before)
         return error(errc::job_bad_value, "deadline", "field 'deadline' must be after 'not_before'");
     if (auto e = read_string(doc, "campaign", job.campaign, false, 128)) return e;
+    if (auto e = read_string(doc, "journey", job.journey, false, 128)) return e;
     if (auto e = read_string(doc, "reference", job.reference, false, 256)) return e;
     if (auto t = doc.FindMember("test"); t != doc.MemberEnd()) {
         if (!t->value.IsBool()) return error(errc::job_wrong_type, "test", "field 'test' must be true or false");

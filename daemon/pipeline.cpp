@@ -306,6 +306,7 @@ void Pipeline::settle(std::shared_ptr<Delivery> d, Status status, std::string re
     const Job& job = d->job;
     UnsentRequest unsent{d->entry_id, job.id, job.service, job.template_name, status, std::move(reason), job.campaign};
     unsent.citizen = job.citizen;
+    unsent.journey = job.journey;
     store_.record_unsent(std::move(unsent), [d](std::error_code e) { d->done(e ? Disposition::keep : Disposition::ack); });
 }
 

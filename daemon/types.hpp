@@ -36,6 +36,7 @@ struct Job {
     std::optional<TimePoint> not_before;
     std::optional<TimePoint> deadline;
     std::string campaign;
+    std::string journey;  // the journey instance whose step it is (its id is "<journey>:<step>")
     std::string reference;
     bool test = false;  // validated, rendered, recorded, and written to the outbox, never to a provider
 };

@@ -137,6 +137,10 @@ std::variant<Checked, Response> check(const std::string& text, const keys::Calle
     auto parsed = parse_job(*body, config.intake.max_job_bytes);
     if (auto* e = std::get_if<JobError>(&parsed)) return from_job_error(*e);
     Checked c{std::move(std::get<Job>(parsed)), std::move(*body), {}, {}, {}};
+    // A journey's messages are queued by crieur's journeys: a service's job naming one would move
+    // that journey with its receipts.
+    if (!c.job.journey.empty())
+        return problem(422, "job_bad_value", "field 'journey' is set by crieur's journeys, not in a job sent (POST /v1/journeys starts one)", "journey");
     // Its template and data checked now, as the intake would: a job that would be refused is
     // answered here, not dead-lettered later.
     auto prepared = prepare(c.job, store, config.intake.default_channel);

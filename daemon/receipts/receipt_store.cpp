@@ -39,8 +39,8 @@ public:
         sqlite3* db = db_.get();
         insert_message_ = sqlite::Stmt(db, R"(
             INSERT INTO messages (job_id, stream_id, service, template, citizen, campaign, reference, priority,
-                                  channel, status, created_at, updated_at, locale)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', ?10, ?10, ?11)
+                                  channel, status, created_at, updated_at, locale, journey)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', ?10, ?10, ?11, ?12)
             ON CONFLICT(job_id) DO NOTHING)");
         find_message_ = sqlite::Stmt(db, "SELECT id, status FROM messages WHERE job_id = ?1");
         find_status_ = sqlite::Stmt(db, "SELECT status FROM messages WHERE id = ?1");
@@ -79,7 +79,7 @@ public:
         restart_message_ = sqlite::Stmt(db, R"(
             UPDATE messages SET status = 'sending', status_reason = NULL, stream_id = ?2, channel = ?3,
                                 updated_at = ?4, service = ?5, template = ?6, citizen = ?7, campaign = ?8,
-                                reference = ?9, priority = ?10, locale = ?11 WHERE id = ?1)");
+                                reference = ?9, priority = ?10, locale = ?11, journey = ?12 WHERE id = ?1)");
         insert_attempt_ = sqlite::Stmt(db, R"(
             INSERT INTO attempts (message_id, n, channel, provider, recipient, started_at, sms_encoding, sms_segments)
             VALUES (?1, (SELECT count(*) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)
@@ -96,13 +96,15 @@ public:
         // One being sent is left alone too, unless its work was interrupted (a poison job): then
         // it may have gone out, and is `unknown`.
         unsent_ = sqlite::Stmt(db, R"(
-            INSERT INTO messages (job_id, stream_id, service, template, status, status_reason, created_at, updated_at, campaign, citizen)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?10)
+            INSERT INTO messages (job_id, stream_id, service, template, status, status_reason, created_at, updated_at, campaign, citizen,
+                                  journey)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?10, ?11)
             ON CONFLICT(job_id) DO UPDATE SET
                 status = CASE WHEN status = 'sending' THEN 'unknown' ELSE excluded.status END,
                 status_reason = excluded.status_reason,
                 stream_id = excluded.stream_id, updated_at = excluded.updated_at,
-                campaign = ifnull(excluded.campaign, campaign), citizen = ifnull(excluded.citizen, citizen)
+                campaign = ifnull(excluded.campaign, campaign), citizen = ifnull(excluded.citizen, citizen),
+                journey = ifnull(excluded.journey, journey)
             WHERE status IN ('queued', 'scheduled', 'rejected', 'unknown') OR (status = 'sending' AND ?9))");
         find_by_stream_ = sqlite::Stmt(db, "SELECT id FROM messages WHERE stream_id = ?1 AND job_id IS ?2");
         insert_event_ = sqlite::Stmt(db, "INSERT INTO events (message_id, at, status, raw) VALUES (?1, ?2, ?3, ?4)");
@@ -132,6 +134,7 @@ public:
         drop_orphan_callbacks_ = sqlite::Stmt(db, R"(
             DELETE FROM callbacks WHERE created_at < ?1 AND service NOT IN (SELECT service FROM callback_services))");
         delete_callback_ = sqlite::Stmt(db, "DELETE FROM callbacks WHERE id = ?1");
+        delete_journey_feed_ = sqlite::Stmt(db, "DELETE FROM journey_feed WHERE id = ?1");
         fail_callback_ = sqlite::Stmt(db, "UPDATE callbacks SET attempts = ?2, last_error = ?3 WHERE id = ?1");
         callbacks_top_ = sqlite::Stmt(db, "SELECT ifnull(max(id), 0) FROM callbacks");
         sqlite::Stmt instance(db, "SELECT value FROM meta WHERE key = 'instance'");
@@ -153,6 +156,8 @@ public:
         delete_sessions_ = sqlite::Stmt(db, R"(
             DELETE FROM app_sessions WHERE rowid IN (SELECT rowid FROM app_sessions WHERE at < ?1 ORDER BY at LIMIT ?2))");
         delete_cancelled_campaigns_ = sqlite::Stmt(db, "DELETE FROM cancelled_campaigns WHERE at < ?1");
+        // Rows no runner took (journeys switched off since): as old as the receipts removed.
+        delete_old_journey_feed_ = sqlite::Stmt(db, "DELETE FROM journey_feed WHERE at < ?1");
         recipients_ = sqlite::Stmt(db, receipts::kMessageRecipients);
         reason_of_ = sqlite::Stmt(db, "SELECT status_reason FROM messages WHERE id = ?1 AND status_reason IS NOT NULL");
         set_reason_ = sqlite::Stmt(db, "UPDATE messages SET status_reason = ?2 WHERE id = ?1");
@@ -190,6 +195,7 @@ public:
             out.more |= out.sessions >= r.limit;
             rows += static_cast<int>(out.sessions);
             delete_cancelled_campaigns_.bind(1, r.delete_before_ms).run();
+            delete_old_journey_feed_.bind(1, r.delete_before_ms).run();
             for (auto it = cancelled_campaigns_.begin(); it != cancelled_campaigns_.end();)
                 it = it->second < r.delete_before_ms ? cancelled_campaigns_.erase(it) : std::next(it);
         }
@@ -262,6 +268,11 @@ public:
         rows += static_cast<int>(r.done.size() + r.failed.size());
     }
 
+    void settle_journey_feed(const JourneyFeedSettled& r, int& rows) {
+        for (auto id : r.done) delete_journey_feed_.bind(1, id).run();
+        rows += static_cast<int>(r.done.size());
+    }
+
     // After a rollback: the triggers made or dropped in the batch are undone with it.
     void recheck_callback_triggers() {
         sqlite::Stmt q(db_.get(), "SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger' AND name = 'callback_on_status'");
@@ -325,7 +336,7 @@ public:
         }
         insert_message_.bind(1, j.id).bind(2, r.stream_id).bind(3, j.service).bind(4, j.template_name)
             .bind_opt(5, j.citizen).bind_opt(6, j.campaign).bind_opt(7, j.reference).bind(8, to_string(j.priority))
-            .bind(9, r.channel).bind(10, now).bind_opt(11, r.locale).run();
+            .bind(9, r.channel).bind(10, now).bind_opt(11, r.locale).bind_opt(12, j.journey).run();
         BeginResult out;
         if (sqlite3_changes(db_.get()) == 1) {
             out.message_id = sqlite3_last_insert_rowid(db_.get());
@@ -365,7 +376,8 @@ public:
             // A corrected resubmission or a resend: the receipt takes the job's current fields.
             restart_message_.bind(1, out.message_id).bind(2, r.stream_id).bind(3, r.channel).bind(4, now)
                 .bind(5, j.service).bind(6, j.template_name).bind_opt(7, j.citizen).bind_opt(8, j.campaign)
-                .bind_opt(9, j.reference).bind(10, to_string(j.priority)).bind_opt(11, r.locale).run();
+                .bind_opt(9, j.reference).bind(10, to_string(j.priority)).bind_opt(11, r.locale).bind_opt(12, j.journey)
+                .run();
             ++rows;
         }
         insert_attempt_.bind(1, out.message_id).bind(2, r.channel).bind(3, r.provider).bind_opt(4, r.recipient)
@@ -503,7 +515,7 @@ public:
         else unsent_.bind(1, r.job_id);
         unsent_.bind(2, r.stream_id).bind_opt(3, r.service).bind_opt(4, r.template_name).bind(5, to_string(r.status))
             .bind_opt(6, r.reason).bind(7, now).bind_opt(8, r.campaign).bind(9, r.interrupted ? 1 : 0)
-            .bind_opt(10, r.citizen).run();
+            .bind_opt(10, r.citizen).bind_opt(11, r.journey).run();
         if (sqlite3_changes(db_.get()) != 1) return;  // the message had gone out already
         ++rows;
         // The message's row id: last_insert_rowid is not set by the upsert's update branch.
@@ -574,9 +586,9 @@ private:
     sqlite::Stmt find_attempt_, insert_provider_event_, attempt_contact_, last_outcome_;
     sqlite::Stmt engaged_attempt_, insert_engagement_, insert_session_, erase_sessions_;
     sqlite::Stmt erase_callbacks_, clear_callback_services_, add_callback_service_, drop_orphan_callbacks_,
-        delete_callback_, fail_callback_, callbacks_top_;
+        delete_callback_, fail_callback_, callbacks_top_, delete_journey_feed_;
     sqlite::Stmt touch_message_, retention_page_, clear_attempts_, clear_events_, clear_reference_, delete_events_,
-        delete_attempts_, delete_message_, delete_sessions_, delete_cancelled_campaigns_, save_meta_, recipients_,
+        delete_attempts_, delete_message_, delete_sessions_, delete_cancelled_campaigns_, delete_old_journey_feed_, save_meta_, recipients_,
         reason_of_, set_reason_;
     RetentionCursor personal_cursor_, deleted_cursor_;
     std::string instance_id_;
@@ -676,6 +688,23 @@ void ReceiptStore::retain(RetentionStep step, std::function<void(RetentionResult
 void ReceiptStore::set_callback_services(CallbackServices services) { push({std::move(services), {}, {}, {}}); }
 void ReceiptStore::settle_callbacks(CallbacksSettled settled) { push({std::move(settled), {}, {}, {}}); }
 
+void ReceiptStore::settle_journey_feed(JourneyFeedSettled settled) { push({std::move(settled), {}, {}, {}}); }
+
+void ReceiptStore::journey_feed(std::int64_t after_id, int limit, std::function<void(std::vector<JourneyFeedRow>)> done) {
+    reader_->post([this, after_id, limit, done = std::move(done)](sqlite3* db) {
+        std::vector<JourneyFeedRow> rows;
+        try {
+            sqlite::Stmt q(db, "SELECT id, journey, job_id, progress, at FROM journey_feed WHERE id > ?1 ORDER BY id LIMIT ?2");
+            q.bind(1, after_id).bind(2, limit);
+            while (q.step())
+                rows.push_back({q.int64(0), std::string(q.text(1)), std::string(q.text(2)), std::string(q.text(3)), q.int64(4)});
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: the journeys' feed could not be read: {}", e.what());
+        }
+        boost::asio::post(io_, [done, rows = std::move(rows)]() mutable { done(std::move(rows)); });
+    });
+}
+
 void ReceiptStore::pending_callbacks(std::string service, std::int64_t after_id, int limit,
                                      std::function<void(std::vector<CallbackRow>)> done) {
     reader_->post([this, service = std::move(service), after_id, limit, done = std::move(done)](sqlite3* db) {
@@ -732,6 +761,7 @@ void ReceiptStore::writer_loop() {
                 else if (auto* k = std::get_if<CancelRequest>(&r)) cancels[i] = writer_->cancel(*k, rows);
                 else if (auto* c = std::get_if<CallbackServices>(&r)) writer_->set_callback_services(*c, rows);
                 else if (auto* d = std::get_if<CallbacksSettled>(&r)) writer_->settle_callbacks(*d, rows);
+                else if (auto* jf = std::get_if<JourneyFeedSettled>(&r)) writer_->settle_journey_feed(*jf, rows);
                 else if (auto* t = std::get_if<RetentionStep>(&r)) retentions[i] = writer_->retain(*t, rows);
                 else if (auto* x = std::get_if<EraseRequest>(&r)) {
                     writer_->erase_citizen(*x, rows);

@@ -85,6 +85,7 @@ struct UnsentRequest {
     // so it becomes `unknown`, not `status`. Otherwise a message being sent is left alone.
     bool interrupted = false;
     std::string citizen;  // whom it was for: a campaign's follow-up finds them by it
+    std::string journey;  // the journey it is a step of: its failure moves the journey
 };
 
 
@@ -165,6 +166,19 @@ struct CallbacksSettled {
     std::vector<Failure> failed;
 };
 
+// How far a journey's message went, as the receipts' triggers put it in the feed (migration 9).
+struct JourneyFeedRow {
+    std::int64_t id = 0;
+    std::string journey;   // the instance
+    std::string job_id;
+    std::string progress;  // delivered, read, clicked, failed
+    std::int64_t at_ms = 0;
+};
+// Feed rows the journeys have taken: deleted.
+struct JourneyFeedSettled {
+    std::vector<std::int64_t> done;
+};
+
 // The services that have a callback endpoint: the triggers queue callbacks for these only.
 // Rows of services no longer listed are dropped once older than `drop_before_ms` (they would
 // have been given up by then).
@@ -242,6 +256,10 @@ public:
     void pending_callbacks(std::string service, std::int64_t after_id, int limit,
                            std::function<void(std::vector<CallbackRow>)> done);
     void on_callbacks_queued(std::function<void()> f) { on_callbacks_queued_ = std::move(f); }
+    // The journeys' feed (daemon/journeys): a page after a row id (on the reader thread), and the
+    // rows taken, deleted.
+    void journey_feed(std::int64_t after_id, int limit, std::function<void(std::vector<JourneyFeedRow>)> done);
+    void settle_journey_feed(JourneyFeedSettled settled);
     // This database's random instance id (part of every webhook-id).
     const std::string& instance_id() const { return instance_id_; }
 
@@ -261,7 +279,7 @@ public:
 
 private:
     using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest,
-                                 Engagement, CallbackServices, CallbacksSettled, RetentionStep>;
+                                 Engagement, CallbackServices, CallbacksSettled, RetentionStep, JourneyFeedSettled>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;

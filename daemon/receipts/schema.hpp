@@ -7,7 +7,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 8> kMigrations{
+inline constexpr std::array<const char*, 9> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -121,6 +121,42 @@ CREATE INDEX callbacks_by_service ON callbacks(service, id);
 CREATE INDEX messages_by_updated ON messages(updated_at);
 CREATE INDEX messages_by_service ON messages(service, id);
 CREATE INDEX messages_by_reference ON messages(reference) WHERE reference IS NOT NULL;
+)sql",
+    // 9: journeys (docs/journeys.md). A message that is a journey's step names its instance; how
+    // far it went (delivered, read or opened, clicked, failed for good) goes into a feed in the
+    // transaction that records it, by triggers (no code path that sets a status can forget one),
+    // and the journeys' runner takes the feed's rows and deletes them once its instances moved.
+    // The WHEN tests a column of the row: nothing to look up for the other messages.
+    R"sql(
+ALTER TABLE messages ADD COLUMN journey TEXT;
+CREATE INDEX messages_by_journey ON messages(journey) WHERE journey IS NOT NULL;
+CREATE TABLE journey_feed (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    journey  TEXT NOT NULL,
+    job_id   TEXT NOT NULL,
+    progress TEXT NOT NULL,             -- delivered, read, clicked, failed
+    at       INTEGER NOT NULL
+);
+CREATE TRIGGER journey_feed_on_insert AFTER INSERT ON messages
+WHEN new.journey IS NOT NULL AND new.job_id IS NOT NULL AND new.status IN ('delivered', 'read', 'failed', 'expired', 'rejected')
+BEGIN
+    INSERT INTO journey_feed (journey, job_id, progress, at) VALUES (new.journey, new.job_id,
+        CASE new.status WHEN 'delivered' THEN 'delivered' WHEN 'read' THEN 'read' ELSE 'failed' END, new.updated_at);
+END;
+CREATE TRIGGER journey_feed_on_status AFTER UPDATE OF status ON messages
+WHEN new.journey IS NOT NULL AND new.job_id IS NOT NULL AND new.status IS NOT old.status
+     AND new.status IN ('delivered', 'read', 'failed', 'expired', 'rejected')
+BEGIN
+    INSERT INTO journey_feed (journey, job_id, progress, at) VALUES (new.journey, new.job_id,
+        CASE new.status WHEN 'delivered' THEN 'delivered' WHEN 'read' THEN 'read' ELSE 'failed' END, new.updated_at);
+END;
+CREATE TRIGGER journey_feed_on_engagement AFTER INSERT ON events
+WHEN new.status IN ('open', 'click', 'read')
+BEGIN
+    INSERT INTO journey_feed (journey, job_id, progress, at)
+    SELECT m.journey, m.job_id, CASE new.status WHEN 'click' THEN 'clicked' ELSE 'read' END, new.at
+    FROM messages m WHERE m.id = new.message_id AND m.journey IS NOT NULL AND m.job_id IS NOT NULL;
+END;
 )sql",
 };
 

@@ -254,3 +254,43 @@ TEST_CASE("a provider's callback finds its attempt through the index on the prov
     while (plan.step()) steps.append(plan.text(3)).append("\n");
     CHECK(steps.find("USING INDEX attempts_by_provider_id") != std::string::npos);
 }
+
+TEST_CASE("a journey's message feeds its progress to the journeys, in the transaction that records it") {
+    Harness h;
+    auto store = h.open();
+    auto begin_journey = [&](const std::string& id, const std::string& journey) {
+        Job job;
+        job.id = id;
+        job.service = "etat-civil";
+        job.template_name = "passport_expiry";
+        job.journey = journey;
+        return h.await<BeginResult>([&](auto done) {
+            store->begin({std::make_shared<const Job>(job), "1-0", "sms", "outbox", "+33612345678"}, done);
+        });
+    };
+    auto b = begin_journey("p-1:warning", "p-1");
+    Outcome accepted{OutcomeKind::accepted, "outbox", "outbox-journey", {}, {}, 0};
+    REQUIRE(h.written([&](auto done) { store->finish({"p-1:warning", b.message_id, b.attempt_id, accepted, Status::sent, 42}, done); }));
+    auto plain = h.begin(*store, "plain-1");  // not a journey's: it feeds nothing
+    REQUIRE(h.finish(*store, plain, "plain-1"));
+    ProviderEvent delivered{"outbox", "outbox-journey", Status::delivered, "delivered", "", false, false};
+    CHECK(h.await<EventVerdict>([&](auto done) { store->record_event(delivered, done); }) == EventVerdict::recorded);
+    Engagement click{"p-1:warning", "", "click", "", 1'000, "link"};
+    CHECK(h.await<EventVerdict>([&](auto done) { store->record_engagement(click, done); }) == EventVerdict::recorded);
+    UnsentRequest expired{"2-0", "p-2:warning", "etat-civil", "passport_expiry", Status::expired, "its deadline passed", ""};
+    expired.journey = "p-2";
+    REQUIRE(h.written([&](auto done) { store->record_unsent(expired, done); }));
+
+    auto rows = h.await<std::vector<JourneyFeedRow>>([&](auto done) { store->journey_feed(0, 100, done); });
+    std::vector<std::string> seen;
+    for (auto& r : rows) seen.push_back(r.journey + " " + r.job_id + " " + r.progress);
+    CHECK(std::count(seen.begin(), seen.end(), "p-1 p-1:warning delivered") == 1);
+    CHECK(std::count(seen.begin(), seen.end(), "p-1 p-1:warning clicked") == 1);
+    CHECK(std::count(seen.begin(), seen.end(), "p-2 p-2:warning failed") == 1);
+    for (auto& s : seen) CHECK(s.find("plain") == std::string::npos);
+
+    store->settle_journey_feed({{rows.front().id}});
+    auto left = h.await<std::vector<JourneyFeedRow>>([&](auto done) { store->journey_feed(0, 100, done); });
+    CHECK(left.size() == rows.size() - 1);
+    CHECK(h.await<std::vector<JourneyFeedRow>>([&](auto done) { store->journey_feed(rows.back().id, 100, done); }).empty());
+}
