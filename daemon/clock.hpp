@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace crieur {
@@ -24,6 +25,26 @@ class SystemClock final : public Clock {
 public:
     TimePoint now() const override;
     SteadyPoint steady() const override { return std::chrono::steady_clock::now(); }
+};
+
+// The daemon's wall clock: the system's, moved forward by what a test writes in the file that
+// CRIEUR_TEST_CLOCK_FILE names (milliseconds to add, read every 50 ms by a thread of its own), so
+// that a journey of four months runs in seconds against the real daemon. Without that variable
+// it is the system's clock and starts no thread. The steady time is never moved.
+class DaemonClock final : public Clock {
+public:
+    DaemonClock();
+    ~DaemonClock() override;
+    DaemonClock(const DaemonClock&) = delete;
+    DaemonClock& operator=(const DaemonClock&) = delete;
+    TimePoint now() const override;
+    SteadyPoint steady() const override { return std::chrono::steady_clock::now(); }
+    bool moved() const { return !file_.empty(); }
+
+private:
+    struct Poller;
+    std::string file_;
+    std::unique_ptr<Poller> poller_;
 };
 
 // Milliseconds since the Unix epoch, the unit stored in SQLite and Redis.

@@ -168,7 +168,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
     c.file = name;
     std::vector<std::string> problems;
     static const std::set<std::string, std::less<>> kSections{"daemon", "redis", "intake", "receipts",
-                                                              "http",   "callbacks", "retention", "outbox", "templates", "log", "directory", "campaigns", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
+                                                              "http",   "callbacks", "retention", "outbox", "templates", "log", "directory", "campaigns", "journeys", "router", "retry", "quiet_hours", "rate_limits", "caps", "send_time",
                                                               "provider_defaults", "links"};
     for (auto&& [k, v] : root) {
         // [[providers]] (an array of tables), the older [providers] table, and the older
@@ -369,6 +369,19 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         c.campaigns.path = c.campaigns.path.empty()
                                ? (std::filesystem::path(c.receipts.path).parent_path() / "campaigns.db").string()
                                : resolve(base_dir, c.campaigns.path);
+    }
+    {
+        auto s = section("journeys");
+        s.string("dir", c.journeys.dir);
+        s.string("path", c.journeys.path);
+        s.integer("batch", c.journeys.batch, 1, 10'000);
+        s.integer("max_backlog", c.journeys.max_backlog, 0, 100'000'000);
+        s.reject_unknown();
+        c.journeys.dir = c.journeys.dir.empty() ? (std::filesystem::path(c.templates.dir) / "_journeys").string()
+                                                : resolve(base_dir, c.journeys.dir);
+        c.journeys.path = c.journeys.path.empty()
+                              ? (std::filesystem::path(c.receipts.path).parent_path() / "journeys.db").string()
+                              : resolve(base_dir, c.journeys.path);
     }
     {
         auto s = section("router");

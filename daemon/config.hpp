@@ -163,6 +163,18 @@ struct CampaignsConfig {
     bool operator==(const CampaignsConfig&) const = default;
 };
 
+// Journeys (docs/journeys.md): their definitions, their instances' database, and the pace of
+// their due steps.
+struct JourneysConfig {
+    std::string dir;     // empty: the templates' _journeys folder
+    std::string path;    // empty: journeys.db beside the receipts database
+    int batch = 500;     // instances moved per round (one transaction, one Redis round trip)
+    // Due steps wait while the stream holds more unread entries than this (as the campaigns'
+    // fan-out does); 0: no wait. Urgent steps go to the urgent stream, which this does not hold.
+    int max_backlog = 20'000;
+    bool operator==(const JourneysConfig&) const = default;
+};
+
 // The router's policy (daemon/router.hpp).
 struct RouterConfig {
     std::vector<std::string> default_order{"sms", "email", "whatsapp", "push"};
@@ -242,6 +254,7 @@ struct Config {
     TemplatesConfig templates;
     DirectoryConfig directory;
     CampaignsConfig campaigns;
+    JourneysConfig journeys;
     RouterConfig router;
     RetryConfig retry;
     QuietHoursConfig quiet_hours;

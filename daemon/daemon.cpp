@@ -12,6 +12,7 @@
 
 #include "daemon/audience/audience_routes.hpp"
 #include "daemon/campaigns/campaign_routes.hpp"
+#include "daemon/journeys/journey_routes.hpp"
 #include "daemon/directory/directory_routes.hpp"
 #include "daemon/engagement/engagement_routes.hpp"
 #include "daemon/http/health_routes.hpp"
@@ -75,7 +76,8 @@ std::string default_consumer_name() {
 
 std::string consumer_name(const Config& c) { return c.redis.consumer.empty() ? default_consumer_name() : c.redis.consumer; }
 
-Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates)
+Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates,
+               std::shared_ptr<const journeys::JourneyLibrary> journeys)
     : config_(std::move(config)), config_path_(std::move(config_path)),
       store_(io_, config_.receipts, config_.intake.on_crash, clock_),
       callbacks_(io_, store_, metrics_, clock_, HttpClientOptions{64, config_.provider_defaults.ca_path}),
@@ -85,6 +87,7 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       commands_(io_, endpoint_of(config_.redis), "commands"),
       schedule_(commands_, config_.redis.schedule, config_.redis.stream, urgent_stream_of(config_.redis)),
       campaigns_(io_, config_, commands_, store_, clock_),
+      journeys_(io_, config_, commands_, store_, clock_),
       retention_(store_, commands_, metrics_, clock_),
       rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
       caps_(commands_, config_.redis.stream + ":caps:", config_.caps, date::locate_zone(config_.quiet_hours.time_zone)),
@@ -110,8 +113,10 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
     store_.on_bad_address([this](const BadAddress& b) { directory_.invalidate(b.channel, b.recipient, b.reason); });
     // A provider said a message it had accepted failed after all: the pipeline decides what follows.
     store_.on_late_failure([this](const LateFailure& failure) { pipeline_.on_late_failure(failure); });
+    if (clock_.moved()) spdlog::warn("the wall clock is moved by the file CRIEUR_TEST_CLOCK_FILE names: for tests only");
     pipeline_.set_claims(claims_.get());
     campaigns_.set_metrics(&metrics_);
+    journeys_.set_library(std::move(journeys));
     if (config_.redis.claim_job_ids) {
         cancellations_ = std::make_unique<cluster::CampaignCancellations>(
             commands_, store_, config_.redis.stream + ":cancelled-campaigns",
@@ -162,6 +167,7 @@ int Daemon::run() {
     urgent_reads_.start();
     reads_.start();
     campaigns_.start();  // the fan-outs a stop cut short go on (each page waits for Redis)
+    journeys_.start();   // the waits whose time came while stopped go on at once
 
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
         if (!ec) on_signal(signo);
@@ -264,6 +270,11 @@ void Daemon::reload() {
             auto templates = render::TemplateStore::load(result->config->templates.dir);
             result->templates = templates.store;
             for (auto& p : templates.problems) result->problems += "\n" + p;
+            if (templates.store) {
+                auto journeys = journeys::JourneyLibrary::load(result->config->journeys.dir, templates.store.get());
+                result->journeys = journeys.library;
+                for (auto& p : journeys.problems) result->problems += "\n" + p;
+            }
         } catch (const std::exception& e) {
             result->problems = std::string("\n") + e.what();
         }
@@ -274,12 +285,14 @@ void Daemon::reload() {
 void Daemon::apply_reload(const ReloadResult& r) {
     reloading_ = false;
     systemd::notify_ready();
-    if (!r.config || !r.templates) {
-        spdlog::error("reload refused, the running config and templates stay:{}", r.problems);
+    if (!r.config || !r.templates || !r.journeys) {
+        spdlog::error("reload refused, the running config, templates and journeys stay:{}", r.problems);
         return;
     }
     const Config& next = *r.config;
     pipeline_.set_templates(r.templates);
+    // An instance keeps its place by step id: a step removed ends the instances waiting at it.
+    journeys_.set_library(r.journeys);
     pipeline_.apply_policies(next);
     set_log_level(next.log.level);
     intake_.update_limits(next);
@@ -319,6 +332,9 @@ void Daemon::apply_reload(const ReloadResult& r) {
     differs(!(http == config_.http), "[http] listen, port, max_connections");
     differs(!(next.outbox == config_.outbox), "[outbox]");
     differs(!(next.directory == config_.directory), "[directory]");
+    JourneysConfig journeys = next.journeys;
+    journeys.dir = config_.journeys.dir;  // read again above
+    differs(!(journeys == config_.journeys), "[journeys] path, batch, max_backlog");
     differs(next.quiet_hours.time_zone != config_.quiet_hours.time_zone, "quiet_hours.time_zone (the caps' days)");
     differs(!(next.rate_limits == config_.rate_limits), "[rate_limits]");
     differs(!(next.caps == config_.caps), "[caps]");
@@ -368,6 +384,7 @@ void Daemon::begin_drain() {
     intake_.stop_reading();
     urgent_intake_.stop_reading();
     campaigns_.stop();  // a fan-out goes on at the next start, from its place
+    journeys_.stop();   // a round under way still commits; what is due goes on at the next start
     // Closing the read connections ends a blocked XREADGROUP; whatever it had delivered stays pending.
     reads_.stop();
     urgent_reads_.stop();
@@ -391,6 +408,7 @@ void Daemon::finish_stop() {
     channels_.stop_all();
     callbacks_.stop();  // what it settled is queued for the store
     campaigns_.stop();  // its worker writes the fan-outs' places first
+    journeys_.stop();
     store_.stop();  // commits what is queued
     directory_.stop();
     audience_reader_.stop();
@@ -418,7 +436,10 @@ void Daemon::add_routes() {
                                         return channels_.refusal(channel, address);
                                     },
                                     [this](const std::string& citizen, std::function<void(bool)> done) {
-                                        campaigns_.erase_citizen(citizen, std::move(done));
+                                        // The campaigns' snapshots, then the journeys: the erasure answers once both are done.
+                                        campaigns_.erase_citizen(citizen, [this, citizen, done = std::move(done)](bool ok) {
+                                            journeys_.erase_citizen(citizen, [ok, done](bool journeys_ok) { done(ok && journeys_ok); });
+                                        });
                                     });
     engagement::add_engagement_routes(routes_, config_, store_, directory_, clock_);
     // The registry's drivers are fixed at start-up and `carried` only reads them: safe from the reader's thread.
@@ -431,6 +452,7 @@ void Daemon::add_routes() {
                                        return channels_.carried(channel, address);
                                    },
                                    peers_.get());
+    journeys::add_journey_routes(routes_, config_, journeys_, [this] { return pipeline_.templates(); });
 }
 
 }  // namespace crieur

@@ -25,6 +25,7 @@
 #include "daemon/http/routes.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/intake.hpp"
+#include "daemon/journeys/journey_runner.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/receipts/receipt_store.hpp"
@@ -41,7 +42,9 @@ class Daemon {
 public:
     // Opens the receipts database and binds the HTTP port: throws when either fails.
     // `templates` is the checked template set (TemplateStore::load).
-    Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates);
+    // `journeys`, the journeys checked against those templates (JourneyLibrary::load).
+    Daemon(Config config, std::string config_path, std::shared_ptr<const render::TemplateStore> templates,
+           std::shared_ptr<const journeys::JourneyLibrary> journeys);
     ~Daemon();
 
     int run();
@@ -54,6 +57,7 @@ private:
     struct ReloadResult {
         std::optional<Config> config;
         std::shared_ptr<const render::TemplateStore> templates;
+        std::shared_ptr<const journeys::JourneyLibrary> journeys;
         std::string problems;  // one "\n"-led line each
     };
     void reload();
@@ -65,7 +69,7 @@ private:
     Config config_;
     std::string config_path_;
     boost::asio::io_context io_{1};
-    SystemClock clock_;
+    DaemonClock clock_;  // the system's (a test may move it: CRIEUR_TEST_CLOCK_FILE)
     Metrics metrics_;
     ReceiptStore store_;
     CallbackDispatcher callbacks_;  // the services' status callbacks, from the receipts' outbox
@@ -79,6 +83,7 @@ private:
     redis::RedisConnection commands_;  // everything else: XACK, XADD, XAUTOCLAIM, the schedule
     Schedule schedule_;
     campaigns::CampaignRunner campaigns_;  // the campaigns' snapshots and fan-outs (campaigns.db)
+    journeys::JourneyRunner journeys_;     // the journeys' instances, their steps and timers (journeys.db)
     Retention retention_;  // personal data cleared and removed after its days, streams trimmed
     RateLimiter rate_limiter_;
     Caps caps_;

@@ -10,6 +10,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/journeys/journey.hpp"
 #include "daemon/log.hpp"
 #include "daemon/render/template_store.hpp"
 
@@ -72,15 +73,23 @@ int main(int argc, char** argv) {
                      templates.problems.size() == 1 ? "" : "s", config.templates.dir.c_str());
         return kExitConfig;
     }
+    // So are the journeys, checked against those templates.
+    auto journeys = crieur::journeys::JourneyLibrary::load(config.journeys.dir, templates.store.get());
+    if (!journeys.library) {
+        for (auto& p : journeys.problems) std::fprintf(stderr, "%s\n", p.c_str());
+        std::fprintf(stderr, "crieurd: %zu problem%s in the journeys (%s)\n", journeys.problems.size(),
+                     journeys.problems.size() == 1 ? "" : "s", config.journeys.dir.c_str());
+        return kExitConfig;
+    }
     if (check_only) {
-        std::printf("%s: ok (%zu templates in %s)\n", path.c_str(), templates.store->names().size(),
-                    config.templates.dir.c_str());
+        std::printf("%s: ok (%zu templates in %s, %zu journeys in %s)\n", path.c_str(), templates.store->names().size(),
+                    config.templates.dir.c_str(), journeys.library->all().size(), config.journeys.dir.c_str());
         return 0;
     }
 
     crieur::init_logging(config.log.level);
     try {
-        crieur::Daemon daemon(std::move(config), path, std::move(templates.store));
+        crieur::Daemon daemon(std::move(config), path, std::move(templates.store), std::move(journeys.library));
         return daemon.run();
     } catch (const std::exception& e) {
         spdlog::critical("cannot start: {}", e.what());

@@ -11,6 +11,7 @@
 #include "daemon/log.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/redis/redis_client.hpp"
 #include "daemon/redis/script.hpp"
 
 namespace crieur::campaigns {
@@ -369,23 +370,8 @@ void CampaignRunner::pump(std::shared_ptr<Run> run) {
     };
     if (config_.campaigns.max_backlog <= 0) return next_page();
     // The stream's unread entries for our group (Redis ≥ 7 tells them; when it cannot, no wait).
-    redis_.command({"XINFO", "GROUPS", run->stream}, [this, run, next_page, again_later](const redisReply* r) {
+    redis::group_lag(redis_, run->stream, config_.redis.group, [this, run, next_page, again_later](long long lag) {
         if (run->stopped) return;
-        long long lag = -1;
-        if (r && r->type == REDIS_REPLY_ARRAY)
-            for (std::size_t g = 0; g < r->elements; ++g) {
-                const redisReply* m = r->element[g];
-                if (m->type != REDIS_REPLY_ARRAY) continue;
-                bool ours = false;
-                long long l = -1;
-                for (std::size_t i = 0; i + 1 < m->elements; i += 2) {
-                    const std::string_view key(m->element[i]->str, m->element[i]->len);
-                    const redisReply* v = m->element[i + 1];
-                    if (key == "name" && v->type == REDIS_REPLY_STRING) ours = std::string_view(v->str, v->len) == config_.redis.group;
-                    else if (key == "lag" && v->type == REDIS_REPLY_INTEGER) l = v->integer;
-                }
-                if (ours) lag = l;
-            }
         if (lag > config_.campaigns.max_backlog) return again_later();
         next_page();
     });

@@ -3,7 +3,6 @@
 #include <date/tz.h>
 
 #include <cctype>
-#include <sstream>
 
 #include "daemon/job_codec.hpp"
 
@@ -130,10 +129,20 @@ std::variant<AnchorTime, std::string> parse_anchor_time(std::string_view text) {
 
 std::optional<TimePoint> anchor_instant(std::string_view value, const date::time_zone* zone) {
     if (value.size() == 10) {
-        std::istringstream in{std::string(value)};
-        date::local_days day;
-        in >> date::parse("%F", day);
-        if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
+        auto digits = [&](std::size_t from, std::size_t n) {
+            int v = 0;
+            for (std::size_t i = from; i < from + n; ++i) {
+                if (!std::isdigit(static_cast<unsigned char>(value[i]))) return -1;
+                v = v * 10 + (value[i] - '0');
+            }
+            return v;
+        };
+        const int y = digits(0, 4), m = digits(5, 2), d = digits(8, 2);
+        if (value[4] != '-' || value[7] != '-' || y < 0 || m < 0 || d < 0) return std::nullopt;
+        const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(static_cast<unsigned>(m)),
+                                              std::chrono::day(static_cast<unsigned>(d))};
+        if (!ymd.ok()) return std::nullopt;
+        const auto day = std::chrono::sys_days(ymd).time_since_epoch();
         return to_instant(date::local_time<milliseconds>{day}, zone);
     }
     return parse_rfc3339(value);

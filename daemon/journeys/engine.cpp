@@ -278,6 +278,11 @@ Advance advance(const Journey& j, Instance instance, const Trigger& t, std::int6
         r.result().ignored = "the journey has ended (" + in.ended_reason + ")";
         return std::move(r.result());
     }
+    // A reload took away the step it was at: nothing can move it any more.
+    if (in.state != InstanceState::ended && !in.runs.empty() && !j.step(in.step) && t.kind != Trigger::Kind::message) {
+        r.end("the step '" + in.step + "' is not in the journey any more");
+        return std::move(r.result());
+    }
     switch (t.kind) {
     case Trigger::Kind::start:
         if (!in.runs.empty()) {

@@ -194,7 +194,7 @@ std::variant<Caller, Refusal> KeyRing::authenticate(std::string_view authorizati
     }
     const std::string_view token = authorization.substr(7);
     if (!operator_token_.empty() && same_bytes(token, operator_token_))
-        return Caller{{}, {}, static_cast<Scopes>(Scope::operator_), false};
+        return Caller{{}, {}, static_cast<Scopes>(Scope::operator_), false, "operator"};
     // crieur_<live|test>_<id>_<secret>
     constexpr std::string_view kPrefix = "crieur_";
     if (!token.starts_with(kPrefix) || token.size() < kPrefix.size() + 5 + 16 + 2)
@@ -212,7 +212,7 @@ std::variant<Caller, Refusal> KeyRing::authenticate(std::string_view authorizati
     const ApiKey& k = it->second;
     if (k.revoked_ms != 0 && k.revoked_ms <= now_ms) return Refusal{401, "key_revoked", "the API key " + k.id + " was revoked"};
     if (k.expires_ms != 0 && k.expires_ms <= now_ms) return Refusal{401, "key_expired", "the API key " + k.id + " has expired"};
-    return Caller{k.id, k.service, k.scopes, k.test};
+    return Caller{k.id, k.service, k.scopes, k.test, k.name.empty() ? k.id : k.name};
 }
 
 }  // namespace crieur::keys

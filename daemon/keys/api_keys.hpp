@@ -54,6 +54,7 @@ struct Caller {
     std::string service;  // empty for an operator key: every service
     Scopes scopes = 0;
     bool test = false;
+    std::string name;  // the key's name ("operator" for the operators' token): who did an action
     bool has(Scope s) const { return (scopes & static_cast<Scopes>(Scope::operator_)) || (scopes & static_cast<Scopes>(s)); }
     bool every_service() const { return scopes & static_cast<Scopes>(Scope::operator_); }
 };

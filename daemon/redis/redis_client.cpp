@@ -153,4 +153,30 @@ void StreamClient::add(const std::string& stream, const std::vector<std::pair<st
     conn_.command(args, [done = std::move(done)](const redisReply* r) { done(to_status(r)); });
 }
 
+long long parse_group_lag(const redisReply* r, std::string_view group) {
+    long long lag = -1;
+    if (!r || r->type != REDIS_REPLY_ARRAY) return lag;
+    for (std::size_t g = 0; g < r->elements; ++g) {
+        const redisReply* m = r->element[g];
+        if (m->type != REDIS_REPLY_ARRAY) continue;
+        bool ours = false;
+        long long l = -1;
+        for (std::size_t i = 0; i + 1 < m->elements; i += 2) {
+            const std::string_view key(m->element[i]->str, m->element[i]->len);
+            const redisReply* v = m->element[i + 1];
+            if (key == "name" && v->type == REDIS_REPLY_STRING) ours = std::string_view(v->str, v->len) == group;
+            else if (key == "lag" && v->type == REDIS_REPLY_INTEGER) l = v->integer;
+        }
+        if (ours) lag = l;
+    }
+    return lag;
+}
+
+void group_lag(RedisConnection& conn, const std::string& stream, const std::string& group,
+               std::function<void(long long lag)> done) {
+    conn.command({"XINFO", "GROUPS", stream}, [group, done = std::move(done)](const redisReply* r) {
+        done(parse_group_lag(r, group));
+    });
+}
+
 }  // namespace crieur::redis

@@ -44,6 +44,13 @@ struct PendingInfo {
 
 // Pure reply parsers (exposed for tests).
 std::vector<StreamEntry> parse_entries(const redisReply* array);
+// XINFO GROUPS' answer: the `lag` (entries not yet read) of `group`; -1 when it does not say
+// (Redis before 7, or no such group).
+long long parse_group_lag(const redisReply* reply, std::string_view group);
+// Asks it of `stream`: what the campaigns' fan-out and the journeys' due steps wait on, so that
+// other services' messages never queue behind all of theirs.
+void group_lag(RedisConnection& conn, const std::string& stream, const std::string& group,
+               std::function<void(long long lag)> done);
 std::vector<StreamEntry> parse_xreadgroup(const redisReply* reply);
 Status to_status(const redisReply* reply);
 

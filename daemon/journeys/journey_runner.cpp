@@ -1,0 +1,520 @@
+#include "daemon/journeys/journey_runner.hpp"
+
+#include <date/tz.h>
+#include <hiredis/hiredis.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <map>
+
+#include "daemon/config.hpp"
+#include "daemon/directory/directory.hpp"
+#include "daemon/log.hpp"
+#include "daemon/receipts/receipt_store.hpp"
+#include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/redis/redis_client.hpp"
+#include "daemon/redis/script.hpp"
+
+namespace crieur::journeys {
+
+namespace {
+// How long a queued step's job id is remembered: a round done again after a crash comes within
+// seconds; a week covers a daemon left stopped over a long weekend.
+constexpr int kRememberSeconds = 7 * 24 * 3600;
+
+// Queues a job once per id. KEYS[1] the id's record, KEYS[2] the stream; ARGV[1] the job, ARGV[2]
+// the TTL. Returns 1 when queued now, 0 when it was before.
+const redis::Script kQueueStep(R"lua(
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[2])) then return 0 end
+redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+return 1
+)lua");
+
+// The first of `anchors` missing from `data_json` or not a date: its name and why; nullopt: all there.
+std::optional<std::pair<std::string, std::string>> missing_anchor(const std::vector<std::string>& anchors,
+                                                                  const std::string& data_json, const date::time_zone* zone) {
+    rapidjson::Document d;
+    d.Parse(data_json.c_str());
+    for (auto& a : anchors) {
+        auto it = d.IsObject() ? d.FindMember(a.c_str()) : d.MemberEnd();
+        if (!d.IsObject() || it == d.MemberEnd()) return std::pair{a, "the anchor '" + a + "' is missing from the data"};
+        if (!it->value.IsString() || !anchor_instant(it->value.GetString(), zone))
+            return std::pair{a, "the anchor '" + a + "' is not a date (2027-03-14) or an RFC 3339 date-time"};
+    }
+    return std::nullopt;
+}
+
+HistoryEntry entry(std::int64_t at, std::string kind, std::string what, std::string by = {}) {
+    return {at, std::move(kind), std::move(what), std::move(by)};
+}
+
+// The kind of a trace line, for the history ("send warning: ..." → send).
+std::string kind_of(const std::string& line) {
+    const auto space = line.find_first_of(" :");
+    return space == std::string::npos ? line : line.substr(0, space);
+}
+
+std::string job_json(const Instance& in, const SendOrder& o) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    auto str = [&](const char* k, const std::string& v) {
+        w.Key(k);
+        w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    w.StartObject();
+    w.Key("v");
+    w.Int(1);
+    str("id", o.job_id);
+    str("service", in.service);
+    str("template", o.template_name);
+    str("citizen", in.citizen);
+    w.Key("data");
+    w.RawValue(o.data_json.c_str(), o.data_json.size(), rapidjson::kObjectType);
+    if (!o.channels.empty()) {
+        w.Key("channels");
+        w.StartArray();
+        for (auto& c : o.channels) w.String(c.c_str());
+        w.EndArray();
+    }
+    str("priority", to_string(o.priority));
+    if (o.deadline_ms) str("deadline", format_rfc3339(from_unix_ms(*o.deadline_ms)));
+    str("journey", in.id);
+    if (!in.reference.empty()) str("reference", in.reference);
+    w.EndObject();
+    return {b.GetString(), b.GetSize()};
+}
+}  // namespace
+
+struct JourneyRunner::Work {
+    enum class Kind { start, event, action, show, feed, timer, erase };
+    Kind kind = Kind::timer;
+    std::string id;       // the instance (erase: the citizen)
+    std::string service;  // the caller's; empty: the operators'
+    StartRequest start;
+    Trigger trigger;
+    Action action;
+    std::int64_t feed_row = 0;
+    Reply reply;
+    std::function<void(bool)> erased;
+    Answer answer;
+};
+
+struct JourneyRunner::Round {
+    std::vector<std::shared_ptr<Work>> works;
+    bool with_due = false;
+    // Filled on the worker.
+    std::map<std::string, InstanceChange> changes;  // by id: the instances moved, as they end the round
+    std::map<std::string, std::string> created;     // new instances' ids → their request's fingerprint and creator
+    std::map<std::string, std::string> created_by;
+    struct Send {
+        std::string job_id, stream, json;
+    };
+    std::vector<Send> sends;
+    std::vector<std::int64_t> feed_rows;
+    std::vector<std::string> erased;  // citizens
+    std::int64_t steps = 0;
+    bool due_more = false;
+    bool failed = false;
+};
+
+JourneyRunner::JourneyRunner(boost::asio::io_context& io, const Config& config, redis::RedisConnection& redis,
+                             ReceiptStore& receipts, const Clock& clock)
+    : io_(io), config_(config), redis_(redis), receipts_(receipts), clock_(clock), tick_(io), feed_timer_(io) {
+    store_ = std::make_unique<JourneyStore>(config.journeys.path);
+}
+
+JourneyRunner::~JourneyRunner() { worker_.stop(); }
+
+void JourneyRunner::start() {
+    // The directory is opened on the worker: its connection is the worker's alone.
+    worker_.post([this] {
+        try {
+            directory_ = std::make_unique<directory::Directory>(config_.directory.path);
+        } catch (const std::exception& e) {
+            spdlog::warn("journeys: the directory could not be opened ({}): anchors are read in {}", e.what(),
+                         config_.quiet_hours.time_zone);
+        }
+    });
+    schedule_tick();
+    poll_feed();
+}
+
+void JourneyRunner::stop() {
+    stopping_ = true;
+    tick_.cancel();
+    feed_timer_.cancel();
+    worker_.post([this] { directory_.reset(); });
+}
+
+void JourneyRunner::schedule_tick() {
+    if (stopping_) return;
+    tick_.expires_after(std::chrono::seconds(1));
+    tick_.async_wait([this](boost::system::error_code e) {
+        if (e) return;
+        kick();
+        schedule_tick();
+    });
+}
+
+void JourneyRunner::poll_feed() {
+    if (stopping_) return;
+    feed_timer_.expires_after(std::chrono::seconds(1));
+    feed_timer_.async_wait([this](boost::system::error_code e) {
+        if (e) return;
+        if (feed_busy_ || !library_) return poll_feed();
+        feed_busy_ = true;
+        receipts_.journey_feed(feed_after_, config_.journeys.batch, [this](std::vector<JourneyFeedRow> rows) {
+            feed_busy_ = false;
+            for (auto& r : rows) {
+                auto w = std::make_shared<Work>();
+                w->kind = Work::Kind::feed;
+                w->id = r.journey;
+                w->feed_row = r.id;
+                w->trigger.kind = Trigger::Kind::message;
+                w->trigger.name = r.job_id;  // the step is found from the job id on the worker
+                w->trigger.progress = parse_progress(r.progress).value_or(MessageProgress::none);
+                pending_.push_back(std::move(w));
+                feed_after_ = std::max(feed_after_, r.id);
+            }
+            if (!rows.empty()) kick();
+            poll_feed();
+        });
+    });
+}
+
+void JourneyRunner::begin(StartRequest request, Reply done) {
+    auto w = std::make_shared<Work>();
+    w->kind = Work::Kind::start;
+    w->id = request.instance.id;
+    w->service = request.instance.service;
+    w->start = std::move(request);
+    w->reply = std::move(done);
+    pending_.push_back(std::move(w));
+    kick();
+}
+
+void JourneyRunner::event(std::string id, std::string service, std::string name, std::string data_json, Reply done) {
+    auto w = std::make_shared<Work>();
+    w->kind = Work::Kind::event;
+    w->id = std::move(id);
+    w->service = std::move(service);
+    w->trigger.kind = name.rfind("reply", 0) == 0 ? Trigger::Kind::reply : Trigger::Kind::event;
+    w->trigger.name = w->trigger.kind == Trigger::Kind::reply ? (name.size() > 6 ? name.substr(6) : "") : name;
+    w->trigger.data_json = std::move(data_json);
+    w->reply = std::move(done);
+    pending_.push_back(std::move(w));
+    kick();
+}
+
+void JourneyRunner::act(std::string id, std::string service, Action action, Reply done) {
+    auto w = std::make_shared<Work>();
+    w->kind = Work::Kind::action;
+    w->id = std::move(id);
+    w->service = std::move(service);
+    w->action = std::move(action);
+    w->reply = std::move(done);
+    pending_.push_back(std::move(w));
+    kick();
+}
+
+void JourneyRunner::show(std::string id, std::string service, Reply done) {
+    auto w = std::make_shared<Work>();
+    w->kind = Work::Kind::show;
+    w->id = std::move(id);
+    w->service = std::move(service);
+    w->reply = std::move(done);
+    pending_.push_back(std::move(w));
+    kick();
+}
+
+void JourneyRunner::erase_citizen(const std::string& citizen, std::function<void(bool ok)> done) {
+    auto w = std::make_shared<Work>();
+    w->kind = Work::Kind::erase;
+    w->id = citizen;
+    w->erased = std::move(done);
+    pending_.push_back(std::move(w));
+    kick();
+}
+
+void JourneyRunner::list(InstanceFilter filter,
+                         std::function<void(std::optional<std::pair<std::vector<Instance>, std::int64_t>>)> done) {
+    // A read: no round needed (it sees what the last commit wrote).
+    worker_.run<std::pair<std::vector<Instance>, std::int64_t>>(
+        io_, [this, filter = std::move(filter)] { return store_->list(filter); }, std::move(done));
+}
+
+void JourneyRunner::kick() {
+    if (running_ || stopping_ || !library_) return;
+    running_ = true;
+    auto round = std::make_shared<Round>();
+    const auto take = static_cast<std::size_t>(config_.journeys.batch);
+    while (!pending_.empty() && round->works.size() < take) {
+        round->works.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+    }
+    auto go = [this, round](bool with_due) {
+        round->with_due = with_due && round->works.size() < static_cast<std::size_t>(config_.journeys.batch);
+        run_round(round);
+    };
+    // Due steps wait while the stream is full of unread jobs; the API's work never does.
+    if (config_.journeys.max_backlog <= 0) return go(true);
+    redis::group_lag(redis_, config_.redis.stream, config_.redis.group, [this, go](long long lag) {
+        go(lag <= config_.journeys.max_backlog);
+    });
+}
+
+void JourneyRunner::run_round(std::shared_ptr<Round> round) {
+    worker_.run<bool>(
+        io_,
+        [this, round] {
+            compute(*round);
+            return true;
+        },
+        [this, round](std::optional<bool> ok) {
+            if (!ok) round->failed = true;
+            if (round->failed) return finish(round);
+            queue_sends(round);
+        });
+}
+
+void JourneyRunner::compute(Round& round) {
+    const auto now = to_unix_ms(clock_.now());
+    auto library = library_;
+    const date::time_zone* fallback = date::locate_zone(config_.quiet_hours.time_zone);
+    std::map<std::string, const date::time_zone*> zones;
+    auto zone_of = [&](const std::string& citizen) -> const date::time_zone* {
+        if (auto it = zones.find(citizen); it != zones.end()) return it->second;
+        const date::time_zone* z = fallback;
+        if (directory_) {
+            try {
+                if (auto c = directory_->get(citizen, false); c && !c->time_zone.empty()) z = date::locate_zone(c->time_zone);
+            } catch (const std::exception&) {  // an unknown zone was refused at import; the default then
+            }
+        }
+        return zones[citizen] = z;
+    };
+    // The instance as this round has it: moved earlier in the round, or as stored.
+    auto current = [&](const std::string& id) -> std::optional<Instance> {
+        if (auto it = round.changes.find(id); it != round.changes.end()) return it->second.instance;
+        return store_->get(id);
+    };
+    auto json_of = [&](const Instance& in, bool with_history) {
+        std::vector<HistoryEntry> h;
+        if (with_history) {
+            h = store_->history(in.id);
+            if (auto it = round.changes.find(in.id); it != round.changes.end())
+                h.insert(h.end(), it->second.history.begin(), it->second.history.end());
+        }
+        return instance_json(in, with_history ? &h : nullptr);
+    };
+    // Keeps what the engine did: the state, its history, the messages to queue.
+    auto take = [&](Advance& a, const std::string& by, const std::string& what) {
+        auto& change = round.changes[a.instance.id];
+        if (!what.empty()) change.history.push_back(entry(now, kind_of(what), what, by));
+        for (auto& line : a.trace) change.history.push_back(entry(now, kind_of(line), line));
+        for (auto& n : a.notices) change.history.push_back(entry(now, "notice", "the service is told: " + n));
+        if (!a.ignored.empty()) change.history.push_back(entry(now, "ignored", a.ignored));
+        for (auto& o : a.sends) {
+            const bool urgent = o.priority == Priority::urgent;
+            round.sends.push_back({o.job_id, urgent ? urgent_stream_of(config_.redis) : config_.redis.stream,
+                                   job_json(a.instance, o)});
+        }
+        round.steps += static_cast<std::int64_t>(a.trace.size());
+        change.instance = std::move(a.instance);
+    };
+
+    if (round.with_due) {
+        const auto room = config_.journeys.batch - static_cast<int>(round.works.size());
+        auto due = store_->due(now, room + 1);
+        round.due_more = static_cast<int>(due.size()) > room;
+        if (round.due_more) due.pop_back();
+        for (auto& id : due) {
+            auto w = std::make_shared<Work>();
+            w->kind = Work::Kind::timer;
+            w->id = id;
+            round.works.push_back(std::move(w));
+        }
+    }
+
+    for (auto& w : round.works) {
+        auto& ans = w->answer;
+        if (w->kind == Work::Kind::erase) {
+            round.erased.push_back(w->id);
+            continue;
+        }
+        if (w->kind == Work::Kind::start) {
+            const Instance& asked = w->start.instance;
+            if (auto existing = current(asked.id)) {
+                const bool mine = w->service.empty() || existing->service == w->service;
+                const std::string hash = round.created.count(asked.id) ? round.created[asked.id] : store_->request_hash(asked.id);
+                ans.outcome = mine && hash == w->start.request_hash ? Outcome::same : Outcome::conflict;
+                if (ans.outcome == Outcome::same) ans.json = json_of(*existing, false);
+                else ans.detail = "the journey id '" + asked.id + "' was started before with another request";
+                continue;
+            }
+            const Journey* j = library->find(asked.journey);
+            if (!j) {
+                ans.outcome = Outcome::not_found;
+                ans.detail = "no journey '" + asked.journey + "'";
+                continue;
+            }
+            if (auto bad = missing_anchor(j->anchors, asked.data_json, zone_of(asked.citizen))) {
+                ans = {Outcome::bad_request, {}, bad->second, "data." + bad->first};
+                continue;
+            }
+            auto a = advance(*j, asked, Trigger{Trigger::Kind::start}, now, zone_of(asked.citizen));
+            round.created[asked.id] = w->start.request_hash;
+            round.created_by[asked.id] = w->start.by;
+            take(a, w->start.by, "start " + asked.journey + (w->start.by.empty() ? "" : ", by " + w->start.by));
+            ans.outcome = Outcome::done;
+            ans.json = json_of(round.changes[asked.id].instance, false);
+            continue;
+        }
+        auto in = current(w->id);
+        if (!in || (!w->service.empty() && in->service != w->service)) {
+            ans.outcome = Outcome::not_found;
+            ans.detail = "no journey instance '" + w->id + "'";
+            if (w->kind == Work::Kind::feed) round.feed_rows.push_back(w->feed_row);  // a counted no-op
+            continue;
+        }
+        if (w->kind == Work::Kind::show) {
+            ans.outcome = Outcome::done;
+            ans.json = json_of(*in, true);
+            continue;
+        }
+        const Journey* j = library->find(in->journey);
+        if (!j) {
+            ans.outcome = Outcome::failed;
+            ans.detail = "the journey '" + in->journey + "' is no longer defined";
+            if (w->kind == Work::Kind::feed) round.feed_rows.push_back(w->feed_row);
+            continue;
+        }
+        const auto* zone = zone_of(in->citizen);
+        Advance a;
+        std::string what, by;
+        switch (w->kind) {
+        case Work::Kind::timer: a = advance(*j, *in, Trigger{Trigger::Kind::timer, in->step, in->runs[in->step]}, now, zone); break;
+        case Work::Kind::feed: {
+            round.feed_rows.push_back(w->feed_row);
+            auto step = step_of_job(*in, w->trigger.name);
+            if (!step) continue;  // an agent's message: its progress moves nothing
+            Trigger t = w->trigger;
+            t.name = step->first;
+            t.run = step->second;
+            a = advance(*j, *in, t, now, zone);
+            break;
+        }
+        case Work::Kind::event: {
+            // A service tells what its journey declares, with the anchors that event brings.
+            if (w->trigger.kind == Trigger::Kind::event) {
+                auto e = j->events.find(w->trigger.name);
+                if (e == j->events.end()) {
+                    std::string known;
+                    for (auto& [n, d] : j->events) known += (known.empty() ? "" : ", ") + n;
+                    ans = {Outcome::bad_request, {}, "the journey " + j->name + " knows no event '" + w->trigger.name +
+                                                         "' (" + (known.empty() ? "none" : known) + ")", "event"};
+                    continue;
+                }
+                if (auto bad = missing_anchor(e->second.anchors, w->trigger.data_json, zone)) {
+                    ans = {Outcome::bad_request, {}, bad->second, "data." + bad->first};
+                    continue;
+                }
+            }
+            a = advance(*j, *in, w->trigger, now, zone);
+            break;
+        }
+        case Work::Kind::action:
+            by = w->action.by;
+            what = std::string("action ") + to_string(w->action.kind) + ", by " + by;
+            a = apply(*j, *in, w->action, now, zone);
+            break;
+        default: continue;
+        }
+        // A timer that moves nothing (its step is no longer a wait, after a reload): its time is
+        // cleared, or it would be due at every round.
+        if (w->kind == Work::Kind::timer && !a.moved) {
+            a.instance.wake_ms.reset();
+            a.moved = true;
+        }
+        // A receipt that changes nothing is not worth a write.
+        if (!a.moved && !a.recorded && w->kind == Work::Kind::feed) continue;
+        ans.outcome = a.ignored.empty() || a.recorded ? Outcome::done : Outcome::ignored;
+        ans.detail = a.ignored;
+        take(a, by, what);
+        ans.json = json_of(round.changes[w->id].instance, false);
+    }
+}
+
+void JourneyRunner::queue_sends(std::shared_ptr<Round> round) {
+    if (round->sends.empty()) return commit(round);
+    auto left = std::make_shared<std::size_t>(round->sends.size());
+    for (auto& s : round->sends) {
+        const std::string key = config_.redis.stream + ":journey-ids:" + s.job_id;
+        kQueueStep.run(redis_, {key, s.stream}, {s.json, std::to_string(kRememberSeconds)},
+                       [this, round, left, id = s.job_id](const redisReply* r) {
+                           if (!r || r->type != REDIS_REPLY_INTEGER) {
+                               spdlog::warn("journeys: the step {} was not queued: Redis {}", id,
+                                            r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unreachable");
+                               round->failed = true;
+                           } else if (r->integer == 1) {
+                               ++messages_queued_;
+                           }
+                           if (--*left == 0) {
+                               // One step not queued: the whole round waits for the next (the
+                               // others are remembered, and not queued again then).
+                               if (round->failed) return finish(round);
+                               commit(round);
+                           }
+                       });
+    }
+}
+
+void JourneyRunner::commit(std::shared_ptr<Round> round) {
+    worker_.run<bool>(
+        io_,
+        [this, round] {
+            const auto now = to_unix_ms(clock_.now());
+            std::vector<InstanceChange> updates;
+            for (auto& [id, change] : round->changes) {
+                if (auto c = round->created.find(id); c != round->created.end()) {
+                    std::string existing;
+                    store_->create(change, c->second, round->created_by[id], existing);
+                } else {
+                    updates.push_back(change);
+                }
+            }
+            store_->save(updates);
+            for (auto& citizen : round->erased) store_->erase_citizen(citizen, now);
+            return true;
+        },
+        [this, round](std::optional<bool> ok) {
+            if (!ok) round->failed = true;
+            finish(round);
+        });
+}
+
+void JourneyRunner::finish(std::shared_ptr<Round> round) {
+    running_ = false;
+    if (round->failed) {
+        // Nothing of the round was written: the feed's rows are read again, the due steps are
+        // still due, the callers are told to try again.
+        for (auto& w : round->works) {
+            if (w->kind == Work::Kind::feed) feed_after_ = std::min(feed_after_, w->feed_row - 1);
+            if (w->reply) w->reply(Answer{Outcome::failed, {}, "the journeys' state could not be written, or Redis is unreachable"});
+            if (w->erased) w->erased(false);
+        }
+    } else {
+        steps_run_ += round->steps;
+        if (!round->feed_rows.empty()) receipts_.settle_journey_feed({round->feed_rows});
+        for (auto& w : round->works) {
+            if (w->reply) w->reply(std::move(w->answer));
+            if (w->erased) w->erased(true);
+        }
+    }
+    // More to do now: another round at once (after the io_context's other work), else the tick.
+    if (!stopping_ && (!pending_.empty() || (round->due_more && !round->failed)))
+        boost::asio::post(io_, [this] { kick(); });
+}
+
+}  // namespace crieur::journeys
