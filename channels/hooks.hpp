@@ -6,6 +6,7 @@
 // written sends it again. Pure values; the parsing is the driver's, the effects the daemon's.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,14 +36,16 @@ struct HookRequest {
 enum class SmsKeyword { none, opt_out, opt_in };
 SmsKeyword sms_keyword(std::string_view text);
 
-// A message a citizen sent us (an SMS reply).
+// A message a citizen sent us (an SMS or WhatsApp reply).
 struct InboundMessage {
-    std::string channel;      // "sms"
-    std::string from;         // their address (E.164 for SMS)
-    std::string text;
+    std::string channel;      // "sms", "whatsapp"
+    std::string from;         // their address (E.164)
+    std::string text;         // for a button: its payload (what the template set), else its title
     std::string provider_id;  // the provider's id of the message, when it gives one
     // What the provider itself read in it (Twilio's Advanced Opt-Out); none: read the text.
     SmsKeyword provider_keyword = SmsKeyword::none;
+    std::string in_reply_to;       // the provider's id of our message it answers (WhatsApp's context.id)
+    std::int64_t received_ms = 0;  // when the provider says it came; 0: when it reached us
 };
 
 struct HookResult {

@@ -88,6 +88,7 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
       schedule_(commands_, config_.redis.schedule, config_.redis.stream, urgent_stream_of(config_.redis)),
       campaigns_(io_, config_, commands_, store_, clock_),
       journeys_(io_, config_, commands_, store_, clock_),
+      replies_(io_, store_, directory_, &journeys_, metrics_),
       retention_(store_, commands_, metrics_, clock_),
       rate_limiter_(commands_, config_.redis.stream + ":rate:", rate_limits_of(config_)),
       caps_(commands_, config_.redis.stream + ":caps:", config_.caps, date::locate_zone(config_.quiet_hours.time_zone)),
@@ -168,6 +169,7 @@ int Daemon::run() {
     reads_.start();
     campaigns_.start();  // the fan-outs a stop cut short go on (each page waits for Redis)
     journeys_.start();   // the waits whose time came while stopped go on at once
+    replies_.start();    // the replies not worked out before a stop are, now
 
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
         if (!ec) on_signal(signo);
@@ -385,6 +387,7 @@ void Daemon::begin_drain() {
     urgent_intake_.stop_reading();
     campaigns_.stop();  // a fan-out goes on at the next start, from its place
     journeys_.stop();   // a round under way still commits; what is due goes on at the next start
+    replies_.stop();    // a reply being worked out is again at the next start
     // Closing the read connections ends a blocked XREADGROUP; whatever it had delivered stays pending.
     reads_.stop();
     urgent_reads_.stop();
@@ -409,6 +412,7 @@ void Daemon::finish_stop() {
     callbacks_.stop();  // what it settled is queued for the store
     campaigns_.stop();  // its worker writes the fan-outs' places first
     journeys_.stop();
+    replies_.stop();
     store_.stop();  // commits what is queued
     directory_.stop();
     audience_reader_.stop();
@@ -428,7 +432,7 @@ void Daemon::add_routes() {
     routes_.set_keys(keys::KeyRing(config_.http.api_keys, config_.http.api_token));
     routes_.set_request_rate(config_.http.requests_per_key_per_s);
     http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
-    http::add_hook_routes(routes_, channels_, store_, directory_, metrics_);
+    http::add_hook_routes(routes_, channels_, store_, directory_, metrics_, &replies_);
     http::add_message_routes(routes_, store_, peers_.get());
     http::add_send_routes(routes_, config_, commands_, [this] { return pipeline_.templates(); });
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_,

@@ -25,6 +25,7 @@
 #include "daemon/http/routes.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/intake.hpp"
+#include "daemon/inbound/reply_desk.hpp"
 #include "daemon/journeys/journey_runner.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/pipeline.hpp"
@@ -84,6 +85,7 @@ private:
     Schedule schedule_;
     campaigns::CampaignRunner campaigns_;  // the campaigns' snapshots and fan-outs (campaigns.db)
     journeys::JourneyRunner journeys_;     // the journeys' instances, their steps and timers (journeys.db)
+    ReplyDesk replies_;  // what citizens' replies mean: a journey's keyword, a service's callback
     Retention retention_;  // personal data cleared and removed after its days, streams trimmed
     RateLimiter rate_limiter_;
     Caps caps_;

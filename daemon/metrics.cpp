@@ -68,6 +68,13 @@ std::string Metrics::prometheus(std::uint64_t receipts_rows, std::uint64_t recei
       entries_touched);
     c("crieur_inbound_messages_total", "Messages citizens sent (SMS and WhatsApp replies), STOP and START included.",
       inbound_messages);
+    c("crieur_inbound_to_journeys_total", "Replies a journey took (a keyword its step asked for, or free words).",
+      inbound_to_journeys);
+    c("crieur_inbound_forwarded_total", "Replies with no journey, forwarded to the service of the message they answer.",
+      inbound_forwarded);
+    c("crieur_inbound_unknown_sender_total", "Replies from an address no citizen has, answering no message of ours.",
+      inbound_unknown_sender);
+    c("crieur_inbound_unmatched_total", "Replies of a known citizen with nothing of ours to answer.", inbound_unmatched);
     c("crieur_service_callbacks_delivered_total", "Status callbacks taken by a service's endpoint.",
       service_callbacks_delivered);
     c("crieur_service_callbacks_retried_total", "Status callback attempts that failed and will be tried again.",

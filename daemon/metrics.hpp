@@ -47,8 +47,12 @@ struct Metrics {
     Counter callbacks_received{0};  // provider status callbacks with a good signature
     Counter callbacks_rejected{0};  // provider status callbacks refused (bad or missing signature)
     Counter callbacks_malformed{0};  // provider callbacks whose proof held but whose contents could not be read
-    Counter inbound_messages{0};
-    Counter entries_touched{0};      // waiting entries made idle again, so that no peer claims them     // messages citizens sent us (SMS and WhatsApp replies)
+    Counter inbound_messages{0};     // messages citizens sent us (SMS and WhatsApp replies)
+    Counter inbound_to_journeys{0};  // replies a journey took (a keyword or free words)
+    Counter inbound_forwarded{0};    // replies with no journey, given to the service of the message they answer
+    Counter inbound_unknown_sender{0};  // replies from an address nobody has, answering nothing of ours
+    Counter inbound_unmatched{0};    // replies of a known citizen who was sent nothing: kept, counted
+    Counter entries_touched{0};      // waiting entries made idle again, so that no peer claims them
     // Status callbacks to the services (daemon/callbacks).
     Counter service_callbacks_delivered{0};  // taken by the service's endpoint (2xx)
     Counter service_callbacks_retried{0};    // failed attempts to be tried again (network, 5xx, 429, 408)

@@ -166,13 +166,30 @@ std::optional<WhatsappNotification> parse_whatsapp_notification(std::string_view
                     }
                     out.statuses.push_back(std::move(st));
                 }
-            // Citizens' text messages: "from" is the number in digits, without the '+'.
+            // Citizens' messages: "from" is the number in digits, without the '+'; a text, a
+            // template's quick-reply button (its payload) or an interactive reply (its id, as
+            // we set it). Pictures, voice and the rest carry no words to read: skipped.
             if (value.HasMember("messages") && value["messages"].IsArray())
                 for (auto& m : value["messages"].GetArray()) {
-                    if (!m.IsObject() || text(m, "from").empty() || text(m, "type") != "text" || !m.HasMember("text") ||
-                        !m["text"].IsObject())
-                        continue;
-                    out.messages.push_back({"whatsapp", "+" + text(m, "from"), text(m["text"], "body"), text(m, "id")});
+                    if (!m.IsObject() || text(m, "from").empty()) continue;
+                    const std::string type = text(m, "type");
+                    std::string said;
+                    if (type == "text" && m.HasMember("text") && m["text"].IsObject()) said = text(m["text"], "body");
+                    else if (type == "button" && m.HasMember("button") && m["button"].IsObject())
+                        said = text(m["button"], "payload").empty() ? text(m["button"], "text") : text(m["button"], "payload");
+                    else if (type == "interactive" && m.HasMember("interactive") && m["interactive"].IsObject()) {
+                        auto& i = m["interactive"];
+                        for (const char* kind : {"button_reply", "list_reply"})
+                            if (i.HasMember(kind) && i[kind].IsObject())
+                                said = text(i[kind], "id").empty() ? text(i[kind], "title") : text(i[kind], "id");
+                    } else continue;
+                    InboundMessage in{"whatsapp", "+" + text(m, "from"), said, text(m, "id")};
+                    if (m.HasMember("context") && m["context"].IsObject()) in.in_reply_to = text(m["context"], "id");
+                    // Unix seconds, as a string.
+                    const std::string ts = text(m, "timestamp");
+                    if (!ts.empty() && ts.size() <= 12 && ts.find_first_not_of("0123456789") == std::string::npos)
+                        in.received_ms = std::stoll(ts) * 1000;
+                    out.messages.push_back(std::move(in));
                 }
         }
     }

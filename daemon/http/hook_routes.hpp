@@ -3,7 +3,8 @@
 // an unguessable path token) and returns status updates and citizens' messages as values. This
 // route records them, and answers what the driver asked only once they are written; otherwise it
 // answers 500 and the provider sends them again. A STOP opts the address out of its channel,
-// START back in. Refused and malformed callbacks are counted in /metrics. Handlers run on the
+// START back in; every message a citizen sends is kept (daemon/receipts/inbound.hpp) and the
+// reply desk, when given, works out the rest. Refused and malformed callbacks are counted in /metrics. Handlers run on the
 // io_context.
 #pragma once
 
@@ -11,8 +12,9 @@
 
 namespace crieur {
 class ChannelRegistry;
-class Metrics;
+struct Metrics;
 class ReceiptStore;
+class ReplyDesk;
 namespace directory {
 class DirectoryService;
 }
@@ -21,6 +23,6 @@ class DirectoryService;
 namespace crieur::http {
 
 void add_hook_routes(Routes& routes, const ChannelRegistry& channels, ReceiptStore& store,
-                     directory::DirectoryService& directory, Metrics& metrics);
+                     directory::DirectoryService& directory, Metrics& metrics, ReplyDesk* desk);
 
 }  // namespace crieur::http

@@ -225,6 +225,7 @@ public:
             }
             case StepKind::notify:
                 out_.notices.push_back(s->notice);
+                out_.notice_ids.push_back(in().id + ":" + id + (run > 1 ? ":" + std::to_string(run) : ""));
                 out_.trace.push_back("notify " + id + ": " + s->notice);
                 reason = "end";
                 id = s->next;

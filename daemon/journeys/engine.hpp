@@ -43,6 +43,7 @@ struct Instance {
     std::set<std::string> events;         // what happened: the service's events, "reply", "reply.OUI"
     std::map<std::string, SentMessage> messages;  // each send step's latest message
     int actions = 0;                      // agents' messages sent so far (their job ids count them)
+    std::int64_t last_inbound = 0;        // the latest reply taken (its row in the receipts): a reply taken twice moves it once
     std::string ended_reason;             // why it ended: "end", "on booked", "stopped by <key>", ...
     std::int64_t started_ms = 0, updated_ms = 0;
 };
@@ -86,6 +87,7 @@ struct Advance {
     Instance instance;               // the state after
     std::vector<SendOrder> sends;    // in the order the steps ran
     std::vector<std::string> notices;  // the notify steps' names, for the service's callbacks
+    std::vector<std::string> notice_ids;  // each one's id, "<instance>:<step>[:<run>]": a receiver drops a copy
     std::vector<std::string> trace;  // what it did, in words, for the instance's history
     bool moved = false;              // it ran a step, or its timer changed
     // Non-empty when nothing was done and why: ended, paused, a stale or early timer, an event no

@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <map>
 
 #include "daemon/config.hpp"
@@ -84,10 +85,45 @@ std::string job_json(const Instance& in, const SendOrder& o) {
     w.EndObject();
     return {b.GetString(), b.GetSize()};
 }
+
+// At most `bytes` of the text, never in the middle of a character.
+std::string cut_utf8(const std::string& text, std::size_t bytes) {
+    if (text.size() <= bytes) return text;
+    while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80) --bytes;
+    return text.substr(0, bytes) + "…";
+}
+
+// A notify step's callback to the service (the status callbacks' envelope): the heatwave check
+// that nobody answered, so that someone calls. `id` is the same when a round is done again.
+std::string notice_json(const Instance& in, const std::string& notice, const std::string& id, std::int64_t now) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    auto str = [&](const char* k, const std::string& v) {
+        w.Key(k);
+        if (v.empty()) w.Null();
+        else w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    w.StartObject();
+    str("type", "journey.notice");
+    str("timestamp", format_rfc3339(from_unix_ms(now)));
+    w.Key("data");
+    w.StartObject();
+    str("id", id);
+    str("notice", notice);
+    str("journey", in.id);
+    str("name", in.journey);
+    str("step", in.step);
+    str("service", in.service);
+    str("citizen", in.citizen);
+    str("reference", in.reference);
+    w.EndObject();
+    w.EndObject();
+    return {b.GetString(), b.GetSize()};
+}
 }  // namespace
 
 struct JourneyRunner::Work {
-    enum class Kind { start, event, action, show, feed, timer, erase };
+    enum class Kind { start, event, action, show, feed, timer, erase, reply };
     Kind kind = Kind::timer;
     std::string id;       // the instance (erase: the citizen)
     std::string service;  // the caller's; empty: the operators'
@@ -98,6 +134,9 @@ struct JourneyRunner::Work {
     Reply reply;
     std::function<void(bool)> erased;
     Answer answer;
+    ReplyIn reply_in;
+    std::function<void(std::optional<ReplyTaken>)> replied;
+    ReplyTaken taken;
 };
 
 struct JourneyRunner::Round {
@@ -111,6 +150,7 @@ struct JourneyRunner::Round {
         std::string job_id, stream, json;
     };
     std::vector<Send> sends;
+    std::vector<receipts::ServiceCallback> notices;  // queued in the receipts' outbox before the commit
     std::vector<std::int64_t> feed_rows;
     std::vector<std::string> erased;  // citizens
     std::int64_t steps = 0;
@@ -228,6 +268,15 @@ void JourneyRunner::show(std::string id, std::string service, Reply done) {
     kick();
 }
 
+void JourneyRunner::reply(ReplyIn in, std::function<void(std::optional<ReplyTaken>)> done) {
+    auto w = std::make_shared<Work>();
+    w->kind = Work::Kind::reply;
+    w->reply_in = std::move(in);
+    w->replied = std::move(done);
+    pending_.push_back(std::move(w));
+    kick();
+}
+
 void JourneyRunner::erase_citizen(const std::string& citizen, std::function<void(bool ok)> done) {
     auto w = std::make_shared<Work>();
     w->kind = Work::Kind::erase;
@@ -313,7 +362,12 @@ void JourneyRunner::compute(Round& round) {
         auto& change = round.changes[a.instance.id];
         if (!what.empty()) change.history.push_back(entry(now, kind_of(what), what, by));
         for (auto& line : a.trace) change.history.push_back(entry(now, kind_of(line), line));
-        for (auto& n : a.notices) change.history.push_back(entry(now, "notice", "the service is told: " + n));
+        for (std::size_t i = 0; i < a.notices.size(); ++i) {
+            const auto& n = a.notices[i];
+            change.history.push_back(entry(now, "notice", "the service is told: " + n));
+            const std::string id = i < a.notice_ids.size() ? a.notice_ids[i] : a.instance.id + ":" + n;
+            round.notices.push_back({a.instance.service, a.instance.id, notice_json(a.instance, n, id, now), now});
+        }
         if (!a.ignored.empty()) change.history.push_back(entry(now, "ignored", a.ignored));
         for (auto& o : a.sends) {
             const bool urgent = o.priority == Priority::urgent;
@@ -369,6 +423,46 @@ void JourneyRunner::compute(Round& round) {
             take(a, w->start.by, "start " + asked.journey + (w->start.by.empty() ? "" : ", by " + w->start.by));
             ans.outcome = Outcome::done;
             ans.json = json_of(round.changes[asked.id].instance, false);
+            continue;
+        }
+        if (w->kind == Work::Kind::reply) {
+            // The journey of the message it names, if still open; else the citizen's latest open one.
+            const ReplyIn& r = w->reply_in;
+            std::optional<Instance> in;
+            if (!r.answered_journey.empty()) {
+                in = current(r.answered_journey);
+                if (in && in->state == InstanceState::ended) in.reset();
+            }
+            for (std::size_t c = 0; !in && c < r.citizens.size(); ++c)
+                for (auto& id : store_->open_for_citizen(r.citizens[c]))
+                    if ((in = current(id)) && in->state != InstanceState::ended) break;
+                    else in.reset();
+            const Journey* j = in ? library->find(in->journey) : nullptr;
+            if (!in || !j) continue;  // no journey of theirs: the desk forwards it
+            w->taken = {in->id, in->service, in->citizen, in->reference, {}};
+            if (r.inbound_id <= in->last_inbound) continue;  // taken before a crash: once
+            // A keyword is one the latest message asked for, or one the journey jumps on.
+            const std::string folded = fold_keyword(r.text);
+            const SentMessage* latest = nullptr;
+            std::string latest_step;
+            for (auto& [step, m] : in->messages)
+                if (!latest || m.sent_ms >= latest->sent_ms) {
+                    latest = &m;
+                    latest_step = step;
+                }
+            bool asked = j->on.count("reply." + folded) > 0;
+            if (const Step* st = latest ? j->step(latest_step) : nullptr)
+                asked = asked || std::find(st->replies.begin(), st->replies.end(), folded) != st->replies.end();
+            if (folded.empty()) asked = false;
+            if (asked) w->taken.keyword = folded;
+            Trigger t{Trigger::Kind::reply, asked ? folded : std::string()};
+            Advance a = advance(*j, *in, t, now, zone_of(in->citizen));
+            a.instance.last_inbound = r.inbound_id;
+            // Words that are no keyword are shown in the history (journeys.db is personal data,
+            // erased with the citizen), cut at 160 characters.
+            std::string what;
+            if (!asked) what = r.text.empty() ? "reply with no words" : "reply: \"" + cut_utf8(r.text, 160) + "\"";
+            take(a, "", what);
             continue;
         }
         auto in = current(w->id);
@@ -447,7 +541,7 @@ void JourneyRunner::compute(Round& round) {
 }
 
 void JourneyRunner::queue_sends(std::shared_ptr<Round> round) {
-    if (round->sends.empty()) return commit(round);
+    if (round->sends.empty()) return queue_notices(round);
     auto left = std::make_shared<std::size_t>(round->sends.size());
     for (auto& s : round->sends) {
         const std::string key = config_.redis.stream + ":journey-ids:" + s.job_id;
@@ -464,10 +558,25 @@ void JourneyRunner::queue_sends(std::shared_ptr<Round> round) {
                                // One step not queued: the whole round waits for the next (the
                                // others are remembered, and not queued again then).
                                if (round->failed) return finish(round);
-                               commit(round);
+                               queue_notices(round);
                            }
                        });
     }
+}
+
+// The notify steps' callbacks go in the receipts' outbox before the instances are committed: a
+// crash between the two does the round again and calls the service twice with the same notice id
+// (which its receiver drops), never not at all.
+void JourneyRunner::queue_notices(std::shared_ptr<Round> round) {
+    if (round->notices.empty()) return commit(round);
+    receipts_.queue_callbacks(std::move(round->notices), [this, round](std::error_code e) {
+        if (e) {
+            spdlog::warn("journeys: the notices of a round could not be queued for the services");
+            round->failed = true;
+            return finish(round);
+        }
+        commit(round);
+    });
 }
 
 void JourneyRunner::commit(std::shared_ptr<Round> round) {
@@ -503,6 +612,7 @@ void JourneyRunner::finish(std::shared_ptr<Round> round) {
             if (w->kind == Work::Kind::feed) feed_after_ = std::min(feed_after_, w->feed_row - 1);
             if (w->reply) w->reply(Answer{Outcome::failed, {}, "the journeys' state could not be written, or Redis is unreachable"});
             if (w->erased) w->erased(false);
+            if (w->replied) w->replied(std::nullopt);
         }
     } else {
         steps_run_ += round->steps;
@@ -510,6 +620,7 @@ void JourneyRunner::finish(std::shared_ptr<Round> round) {
         for (auto& w : round->works) {
             if (w->reply) w->reply(std::move(w->answer));
             if (w->erased) w->erased(true);
+            if (w->replied) w->replied(std::move(w->taken));
         }
     }
     // More to do now: another round at once (after the io_context's other work), else the tick.

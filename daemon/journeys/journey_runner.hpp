@@ -26,6 +26,7 @@
 #include "daemon/clock.hpp"
 #include "daemon/journeys/engine.hpp"
 #include "daemon/journeys/journey_store.hpp"
+#include "daemon/receipts/inbound.hpp"
 #include "daemon/worker.hpp"
 
 namespace crieur {
@@ -46,6 +47,18 @@ struct StartRequest {
     Instance instance;         // id, journey, service, citizen, reference, data
     std::string request_hash;  // the body's fingerprint: the same request is answered the same
     std::string by;            // the key's name
+};
+
+// A citizen's reply, as the reply desk worked it out (daemon/inbound/reply_desk.hpp).
+struct ReplyIn {
+    std::int64_t inbound_id = 0;        // its row in the receipts: taken once by an instance
+    std::vector<std::string> citizens;  // whose address it came from (several: a shared phone)
+    std::string answered_journey;       // the journey of the message it names (WhatsApp's context.id)
+    std::string text;
+};
+// What a journey made of it; `instance` empty when no open journey of theirs took it.
+struct ReplyTaken {
+    std::string instance, service, citizen, reference, keyword;  // keyword: one its step asked for, folded
 };
 
 class JourneyRunner {
@@ -75,6 +88,10 @@ public:
     void event(std::string id, std::string service, std::string name, std::string data_json, Reply done);
     void act(std::string id, std::string service, Action action, Reply done);
     void show(std::string id, std::string service, Reply done);
+    // A reply goes to the journey of the message it names, else to the citizen's latest open
+    // journey; a keyword the step's message asked for (OUI, AIDE) is a `reply.<KEYWORD>`, other
+    // words a plain `reply`. nullopt: nothing could be written (the desk tries again).
+    void reply(ReplyIn in, std::function<void(std::optional<ReplyTaken>)> done);
     void list(InstanceFilter filter, std::function<void(std::optional<std::pair<std::vector<Instance>, std::int64_t>>)> done);
     // The citizen's journeys end ("the citizen was erased") and lose their data.
     void erase_citizen(const std::string& citizen, std::function<void(bool ok)> done);
@@ -89,6 +106,7 @@ private:
     void run_round(std::shared_ptr<Round> round);
     void compute(Round& round);  // on the worker
     void queue_sends(std::shared_ptr<Round> round);
+    void queue_notices(std::shared_ptr<Round> round);
     void commit(std::shared_ptr<Round> round);
     void finish(std::shared_ptr<Round> round);
     void schedule_tick();

@@ -10,7 +10,7 @@ namespace crieur::journeys {
 
 namespace {
 // Migration i takes PRAGMA user_version i to i + 1; never edit one that has shipped.
-constexpr std::array<const char*, 1> kMigrations{
+constexpr std::array<const char*, 2> kMigrations{
     R"sql(
 CREATE TABLE instances (
     seq          INTEGER PRIMARY KEY,       -- creation order: the list's cursor
@@ -48,11 +48,16 @@ CREATE TABLE history (
     PRIMARY KEY (instance, n)
 ) WITHOUT ROWID;
 )sql",
+    // 2: the latest reply an instance took (the receipts' inbound row), so that a reply worked
+    // out again after a crash moves it once.
+    R"sql(
+ALTER TABLE instances ADD COLUMN last_inbound INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr const char* kColumns =
     "seq, id, journey, service, citizen, reference, data, state, step, wake_at, since, runs, events, messages, actions, "
-    "ended_reason, started_at, updated_at";
+    "ended_reason, started_at, updated_at, last_inbound";
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -150,7 +155,7 @@ JourneyStore::JourneyStore(const std::string& path)
     get_ = sqlite::Stmt(db, std::string("SELECT ") + kColumns + " FROM instances WHERE id = ?1");
     update_ = sqlite::Stmt(db, R"(
         UPDATE instances SET data = ?2, state = ?3, step = ?4, wake_at = ?5, since = ?6, runs = ?7, events = ?8,
-                             messages = ?9, actions = ?10, ended_reason = ?11, updated_at = ?12
+                             messages = ?9, actions = ?10, ended_reason = ?11, updated_at = ?12, last_inbound = ?13
         WHERE id = ?1)");
     add_history_ = sqlite::Stmt(db, R"(
         INSERT INTO history (instance, n, at, kind, what, by)
@@ -183,6 +188,7 @@ Instance JourneyStore::read(sqlite::Stmt& s) {
     in.ended_reason = s.text(15);
     in.started_ms = s.int64(16);
     in.updated_ms = s.int64(17);
+    in.last_inbound = s.int64(18);
     return in;
 }
 
@@ -238,6 +244,7 @@ void JourneyStore::write(const InstanceChange& c) {
     else update_.bind_null(5);
     update_.bind(6, in.since_ms).bind(7, runs_json(in.runs)).bind(8, events_json(in.events))
         .bind(9, messages_json(in.messages)).bind(10, in.actions).bind_opt(11, in.ended_reason).bind(12, in.updated_ms)
+        .bind(13, in.last_inbound)
         .run();
     for (auto& h : c.history)
         add_history_.bind(1, in.id).bind(2, h.at_ms).bind(3, h.kind).bind(4, h.what).bind_opt(5, h.by).run();

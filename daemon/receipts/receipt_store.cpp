@@ -162,6 +162,7 @@ public:
         reason_of_ = sqlite::Stmt(db, "SELECT status_reason FROM messages WHERE id = ?1 AND status_reason IS NOT NULL");
         set_reason_ = sqlite::Stmt(db, "UPDATE messages SET status_reason = ?2 WHERE id = ?1");
         save_meta_ = sqlite::Stmt(db, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+        inbound_.emplace(db);
         load_retention_cursors();
     }
 
@@ -199,6 +200,7 @@ public:
             for (auto it = cancelled_campaigns_.begin(); it != cancelled_campaigns_.end();)
                 it = it->second < r.delete_before_ms ? cancelled_campaigns_.erase(it) : std::next(it);
         }
+        inbound_->retain(r.personal_before_ms, r.delete_before_ms, rows);
         if (r.personal_before_ms > 0) {
             out.more |= sweep(personal_cursor_, "retention.personal", r.personal_before_ms, r.limit, [&](std::int64_t id) {
                 int changed = 0;
@@ -487,6 +489,20 @@ public:
         rows += sqlite3_changes(db_.get());
         erase_sessions_.bind(1, r.citizen).run();
         rows += sqlite3_changes(db_.get());
+        inbound_->erase_citizen(r.citizen, rows);
+    }
+
+    void record_inbound(const receipts::InboundRecord& r, int& rows) {
+        if (r.received_ms > 0) return void(inbound_->record(r, rows));
+        auto stamped = r;  // the provider gave no time: when it reached us
+        stamped.received_ms = to_unix_ms(clock_.now());
+        inbound_->record(stamped, rows);
+    }
+    void settle_inbound(const receipts::InboundSettled& r, int& rows) {
+        inbound_->settle(r, to_unix_ms(clock_.now()), rows);
+    }
+    void queue_callbacks(const std::vector<receipts::ServiceCallback>& r, int& rows) {
+        for (const auto& c : r) inbound_->queue(c, rows);
     }
 
     EventVerdict record_engagement(const Engagement& e, int& rows) {
@@ -591,6 +607,7 @@ private:
         delete_attempts_, delete_message_, delete_sessions_, delete_cancelled_campaigns_, delete_old_journey_feed_, save_meta_, recipients_,
         reason_of_, set_reason_;
     RetentionCursor personal_cursor_, deleted_cursor_;
+    std::optional<receipts::InboundWriter> inbound_;  // made once the schema has its table
     std::string instance_id_;
     bool callback_triggers_ = false;  // created on this connection (schema::callback_triggers())
     std::vector<BadAddress> bad_addresses_;
@@ -690,6 +707,43 @@ void ReceiptStore::settle_callbacks(CallbacksSettled settled) { push({std::move(
 
 void ReceiptStore::settle_journey_feed(JourneyFeedSettled settled) { push({std::move(settled), {}, {}, {}}); }
 
+void ReceiptStore::record_inbound(receipts::InboundRecord record, std::function<void(std::error_code)> done) {
+    push({std::move(record), {}, std::move(done), {}});
+}
+void ReceiptStore::settle_inbound(receipts::InboundSettled settled, std::function<void(std::error_code)> done) {
+    push({std::move(settled), {}, std::move(done), {}});
+}
+void ReceiptStore::queue_callbacks(std::vector<receipts::ServiceCallback> callbacks,
+                                   std::function<void(std::error_code)> done) {
+    push({std::move(callbacks), {}, std::move(done), {}});
+}
+
+void ReceiptStore::pending_inbound(std::int64_t after_id, int limit,
+                                   std::function<void(std::vector<receipts::InboundRow>)> done) {
+    reader_->post([this, after_id, limit, done = std::move(done)](sqlite3* db) {
+        std::vector<receipts::InboundRow> rows;
+        try {
+            rows = receipts::pending_inbound(db, after_id, limit);
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: the replies could not be read: {}", e.what());
+        }
+        boost::asio::post(io_, [done, rows = std::move(rows)]() mutable { done(std::move(rows)); });
+    });
+}
+
+void ReceiptStore::latest_message_of(std::vector<std::string> citizens,
+                                     std::function<void(std::optional<receipts::LatestMessage>)> done) {
+    reader_->post([this, citizens = std::move(citizens), done = std::move(done)](sqlite3* db) {
+        std::optional<receipts::LatestMessage> found;
+        try {
+            found = receipts::latest_message_of(db, citizens);
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: a citizen's latest message could not be read: {}", e.what());
+        }
+        boost::asio::post(io_, [done, found = std::move(found)]() mutable { done(std::move(found)); });
+    });
+}
+
 void ReceiptStore::journey_feed(std::int64_t after_id, int limit, std::function<void(std::vector<JourneyFeedRow>)> done) {
     reader_->post([this, after_id, limit, done = std::move(done)](sqlite3* db) {
         std::vector<JourneyFeedRow> rows;
@@ -763,6 +817,9 @@ void ReceiptStore::writer_loop() {
                 else if (auto* d = std::get_if<CallbacksSettled>(&r)) writer_->settle_callbacks(*d, rows);
                 else if (auto* jf = std::get_if<JourneyFeedSettled>(&r)) writer_->settle_journey_feed(*jf, rows);
                 else if (auto* t = std::get_if<RetentionStep>(&r)) retentions[i] = writer_->retain(*t, rows);
+                else if (auto* in = std::get_if<receipts::InboundRecord>(&r)) writer_->record_inbound(*in, rows);
+                else if (auto* is = std::get_if<receipts::InboundSettled>(&r)) writer_->settle_inbound(*is, rows);
+                else if (auto* sc = std::get_if<std::vector<receipts::ServiceCallback>>(&r)) writer_->queue_callbacks(*sc, rows);
                 else if (auto* x = std::get_if<EraseRequest>(&r)) {
                     writer_->erase_citizen(*x, rows);
                     erased = true;

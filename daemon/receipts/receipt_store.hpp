@@ -22,6 +22,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/errors.hpp"
+#include "daemon/receipts/inbound.hpp"
 #include "daemon/receipts/queries.hpp"
 #include "daemon/status.hpp"
 #include "daemon/types.hpp"
@@ -260,6 +261,16 @@ public:
     // rows taken, deleted.
     void journey_feed(std::int64_t after_id, int limit, std::function<void(std::vector<JourneyFeedRow>)> done);
     void settle_journey_feed(JourneyFeedSettled settled);
+    // Citizens' replies (daemon/receipts/inbound.hpp): one written as it comes (a copy the
+    // provider sends again is dropped), a page of those not worked out yet (reader thread), one
+    // settled with its callback, the latest message sent to one of some citizens (reader thread),
+    // callbacks that are not a message's (journey.notice). `done` after the commit.
+    void record_inbound(receipts::InboundRecord record, std::function<void(std::error_code)> done);
+    void pending_inbound(std::int64_t after_id, int limit, std::function<void(std::vector<receipts::InboundRow>)> done);
+    void settle_inbound(receipts::InboundSettled settled, std::function<void(std::error_code)> done);
+    void latest_message_of(std::vector<std::string> citizens,
+                           std::function<void(std::optional<receipts::LatestMessage>)> done);
+    void queue_callbacks(std::vector<receipts::ServiceCallback> callbacks, std::function<void(std::error_code)> done);
     // This database's random instance id (part of every webhook-id).
     const std::string& instance_id() const { return instance_id_; }
 
@@ -279,7 +290,8 @@ public:
 
 private:
     using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest,
-                                 Engagement, CallbackServices, CallbacksSettled, RetentionStep, JourneyFeedSettled>;
+                                 Engagement, CallbackServices, CallbacksSettled, RetentionStep, JourneyFeedSettled,
+                                 receipts::InboundRecord, receipts::InboundSettled, std::vector<receipts::ServiceCallback>>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;

@@ -7,7 +7,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 9> kMigrations{
+inline constexpr std::array<const char*, 10> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -157,6 +157,32 @@ BEGIN
     SELECT m.journey, m.job_id, CASE new.status WHEN 'click' THEN 'clicked' ELSE 'read' END, new.at
     FROM messages m WHERE m.id = new.message_id AND m.journey IS NOT NULL AND m.job_id IS NOT NULL;
 END;
+)sql",
+    // 10: what citizens send back (daemon/receipts/inbound.hpp). A reply is a row as soon as it
+    // comes (a provider's second delivery of it is dropped by its id), worked out afterwards;
+    // `pending` rows are found by a partial index, the answered message by attempts_by_provider_id.
+    R"sql(
+CREATE TABLE inbound (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    provider     TEXT NOT NULL,             -- the provider instance it came through
+    provider_id  TEXT,                      -- its id of the message
+    channel      TEXT NOT NULL,
+    sender       TEXT,                      -- the address; cleared by the retention
+    text         TEXT,                      -- cleared by the retention
+    in_reply_to  TEXT,                      -- the provider's id of our message it answers (WhatsApp)
+    received_at  INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,             -- pending, opted_out, opted_in, journey, forwarded, unknown_sender, unmatched
+    citizen      TEXT,
+    service      TEXT,
+    journey      TEXT,
+    answered_job TEXT,
+    keyword      TEXT,
+    settled_at   INTEGER
+);
+CREATE UNIQUE INDEX inbound_by_provider_id ON inbound(provider, provider_id) WHERE provider_id IS NOT NULL;
+CREATE INDEX inbound_pending ON inbound(id) WHERE outcome = 'pending';
+CREATE INDEX inbound_by_citizen ON inbound(citizen) WHERE citizen IS NOT NULL;
+CREATE INDEX inbound_by_received ON inbound(received_at);
 )sql",
 };
 

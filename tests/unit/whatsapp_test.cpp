@@ -115,3 +115,27 @@ TEST_CASE("a citizen's WhatsApp text message is read as an inbound message from 
     CHECK(n->messages[0].text == "STOP");
     CHECK(n->messages[0].provider_id == "wamid.IN");
 }
+
+TEST_CASE("a WhatsApp reply names the message it answers (context.id), and a button reply gives its payload") {
+    const std::string body = R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{
+        "messaging_product":"whatsapp","metadata":{"display_phone_number":"33100000000","phone_number_id":"42"},
+        "messages":[
+          {"from":"33612345678","id":"wamid.R1","timestamp":"1764835200","type":"text","text":{"body":"oui"},
+           "context":{"from":"33100000000","id":"wamid.OURS"}},
+          {"from":"33612345678","id":"wamid.R2","timestamp":"1764835201","type":"button",
+           "button":{"payload":"AIDE","text":"J'ai besoin d'aide"},"context":{"from":"33100000000","id":"wamid.OURS"}},
+          {"from":"33612345678","id":"wamid.R3","timestamp":"x","type":"interactive",
+           "interactive":{"type":"button_reply","button_reply":{"id":"OK","title":"Tout va bien"}}}]},
+        "field":"messages"}]}]})";
+    auto n = parse_whatsapp_notification(body);
+    REQUIRE(n);
+    REQUIRE(n->messages.size() == 3);
+    CHECK(n->messages[0].text == "oui");
+    CHECK(n->messages[0].in_reply_to == "wamid.OURS");
+    CHECK(n->messages[0].received_ms == 1764835200000LL);
+    CHECK(n->messages[1].text == "AIDE");
+    CHECK(n->messages[1].in_reply_to == "wamid.OURS");
+    CHECK(n->messages[2].text == "OK");
+    CHECK(n->messages[2].in_reply_to.empty());
+    CHECK(n->messages[2].received_ms == 0);  // an unreadable timestamp: when it reached us
+}

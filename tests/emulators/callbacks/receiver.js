@@ -6,13 +6,20 @@
 //
 // GET /stats answers what came: requests, valid, invalid, unique webhook-ids, duplicates (the
 // same webhook-id again after a 2xx), out_of_order (a message's callback whose webhook-id is
-// lower than one already taken for that message), and per message id the statuses in order.
+// lower than one already taken for that message), per message id the statuses in order, and
+// `others`: the callbacks that are no message's status (reply.received, journey.notice), whole.
 // POST /control {"fail": N, "status": 503, "retry_after": "1"} answers the next N callbacks with
 // that status (no body verification), to test retries; {"refuse": N} answers them 400; {"gone":
-// true} answers 410 from then on.
+// true} answers 410 from then on; {"clock_offset_ms": N} moves its clock by N ms.
 "use strict";
 const http = require("http");
 const { Webhook } = require("standardwebhooks");
+
+// A test that moves crieurd's clock (CRIEUR_TEST_CLOCK_FILE) moves this one with it
+// ({"clock_offset_ms": N}), so that the webhook-timestamp is checked against the same "now".
+const realNow = Date.now;
+let clockOffsetMs = 0;
+Date.now = () => realNow() + clockOffsetMs;
 
 const port = Number(process.argv[2]);
 const verifiers = process.argv.slice(3).map((s) => new Webhook(s));
@@ -22,7 +29,7 @@ if (!port || verifiers.length === 0) {
 }
 
 const stats = { requests: 0, valid: 0, invalid: 0, unique: 0, duplicates: 0, out_of_order: 0, failed_on_purpose: 0,
-                signatures: {}, messages: {} };
+                signatures: {}, messages: {}, others: [] };
 const seen = new Set();
 const lastRow = new Map();  // message id -> the highest webhook-id row taken
 let fail = 0, failStatus = 503, retryAfter = null, refuse = 0, gone = false;
@@ -59,6 +66,7 @@ const server = http.createServer((req, res) => {
       if (c.fail !== undefined) { fail = c.fail; failStatus = c.status || 503; retryAfter = c.retry_after || null; }
       if (c.refuse !== undefined) refuse = c.refuse;
       if (c.gone !== undefined) gone = c.gone;
+      if (c.clock_offset_ms !== undefined) clockOffsetMs = c.clock_offset_ms;
       res.writeHead(204);
       res.end();
       return;
@@ -99,7 +107,10 @@ const server = http.createServer((req, res) => {
       const row = rowOf(id);
       if (lastRow.has(message) && lastRow.get(message) > row) stats.out_of_order++;
       lastRow.set(message, Math.max(row, lastRow.get(message) || -1));
-      (stats.messages[message] = stats.messages[message] || []).push(payload.data.status);
+      if (payload.data && payload.data.status !== undefined)
+        (stats.messages[message] = stats.messages[message] || []).push(payload.data.status);
+      else  // a reply or a journey's notice: kept whole, in the order they came
+        stats.others.push({ type: payload.type, data: payload.data });
     }
     res.writeHead(204);
     res.end();
