@@ -6,6 +6,7 @@
 // X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the app secret). Fault modes by the
 // destination: 33600131026 accepted then failed 131026 (not on WhatsApp), 33600130429 429
 // (130429), 33600000500 500 (code 2). GET /emulator/messages lists the bodies it received.
+// POST /emulator/inbound {"from","text","button","context"} plays a citizen's message (below).
 //   whatsapp-emulator --port P --phone-number-id ID --access-token T --app-secret S --webhook URL
 #include "emulators/emulator.hpp"
 
@@ -14,6 +15,8 @@
 #include <rapidjson/writer.h>
 
 #include <chrono>
+#include <ctime>
+#include <map>
 #include <mutex>
 #include <random>
 #include <regex>
@@ -31,6 +34,7 @@ namespace {
 std::string phone_number_id, access_token, app_secret, webhook;
 std::mutex received_mutex;
 std::vector<std::string> received;
+std::map<std::string, std::vector<std::string>> sent_ids;  // by destination: the wamids given, in order
 
 http::response<http::string_body> error(unsigned status, int code, const std::string& message, unsigned version) {
     rapidjson::StringBuffer b;
@@ -122,6 +126,10 @@ http::response<http::string_body> send(const emulator::Request& req) {
         received.push_back(req.body());
     }
     const std::string id = wamid(), opaque = str(d, "biz_opaque_callback_data");
+    {
+        std::lock_guard lock(received_mutex);
+        sent_ids[to].push_back(id);
+    }
     if (!webhook.empty())
         std::thread([id, to, opaque] {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -136,6 +144,73 @@ http::response<http::string_body> send(const emulator::Request& req) {
                 v);
 }
 
+// A citizen's message to the business number, as the `messages` webhook posts it: a text, or a
+// template's quick-reply button (its payload); `context` names the message answered, as WhatsApp
+// does when the citizen replies to one: "latest" (the latest sent to them), "first" or none.
+http::response<http::string_body> inbound(const emulator::Request& req) {
+    rapidjson::Document in;
+    in.Parse(req.body().c_str());
+    auto str = [&](const char* k) {
+        return in.IsObject() && in.HasMember(k) && in[k].IsString() ? std::string(in[k].GetString()) : std::string();
+    };
+    const std::string from = str("from"), context = str("context"), button = str("button");
+    std::string answered;
+    {
+        std::lock_guard lock(received_mutex);
+        auto& ids = sent_ids[from];
+        if (!ids.empty() && context == "latest") answered = ids.back();
+        if (!ids.empty() && context == "first") answered = ids.front();
+    }
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartObject();
+    w.Key("object"); w.String("whatsapp_business_account");
+    w.Key("entry"); w.StartArray(); w.StartObject();
+    w.Key("id"); w.String("102290129340398");
+    w.Key("changes"); w.StartArray(); w.StartObject();
+    w.Key("value"); w.StartObject();
+    w.Key("messaging_product"); w.String("whatsapp");
+    w.Key("metadata"); w.StartObject();
+    w.Key("display_phone_number"); w.String("33700000001");
+    w.Key("phone_number_id"); w.String(phone_number_id.c_str());
+    w.EndObject();
+    w.Key("contacts"); w.StartArray(); w.StartObject();
+    w.Key("profile"); w.StartObject(); w.Key("name"); w.String("Citizen"); w.EndObject();
+    w.Key("wa_id"); w.String(from.c_str());
+    w.EndObject(); w.EndArray();
+    w.Key("messages"); w.StartArray(); w.StartObject();
+    if (!answered.empty()) {
+        w.Key("context"); w.StartObject();
+        w.Key("from"); w.String("33700000001");
+        w.Key("id"); w.String(answered.c_str());
+        w.EndObject();
+    }
+    w.Key("from"); w.String(from.c_str());
+    w.Key("id"); w.String(wamid().c_str());
+    w.Key("timestamp"); w.String(std::to_string(std::time(nullptr)).c_str());
+    if (!button.empty()) {
+        w.Key("type"); w.String("button");
+        w.Key("button"); w.StartObject();
+        w.Key("payload"); w.String(button.c_str());
+        w.Key("text"); w.String(str("text").c_str());
+        w.EndObject();
+    } else {
+        w.Key("type"); w.String("text");
+        w.Key("text"); w.StartObject(); w.Key("body"); w.String(str("text").c_str()); w.EndObject();
+    }
+    w.EndObject(); w.EndArray();
+    w.EndObject();
+    w.Key("field"); w.String("messages");
+    w.EndObject(); w.EndArray();
+    w.EndObject(); w.EndArray();
+    w.EndObject();
+    const std::string body = b.GetString();
+    const long code = emulator::post(webhook, body,
+                                     {"Content-Type: application/json",
+                                      "X-Hub-Signature-256: " + crieur::whatsapp_signature(app_secret, body)});
+    return json(200, "{\"webhook_status\":" + std::to_string(code) + ",\"context\":\"" + answered + "\"}", req.version());
+}
+
 http::response<http::string_body> handle(const emulator::Request& req) {
     static const std::regex messages(R"(/v[0-9.]+/([^/]+)/messages)");
     std::smatch m;
@@ -144,6 +219,7 @@ http::response<http::string_body> handle(const emulator::Request& req) {
         if (m[1] != phone_number_id) return error(400, 100, "Unsupported post request", req.version());
         return send(req);
     }
+    if (req.method() == http::verb::post && target == "/emulator/inbound" && !webhook.empty()) return inbound(req);
     if (req.method() == http::verb::get && target == "/emulator/messages") {
         std::lock_guard lock(received_mutex);
         std::string all = "[";

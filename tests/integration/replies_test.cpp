@@ -245,3 +245,95 @@ TEST_CASE("a reply with no journey goes to the service of the message it answers
     CHECK(rig.daemon->query("SELECT count(*) FROM inbound WHERE outcome = 'pending'") == 0);
     CHECK(rig.daemon->stop() == 0);
 }
+
+namespace {
+
+// A journey that asks on WhatsApp and waits for the answer (the emulator reports every message
+// read at once, so the shipped heatwave check, which a read also answers, would not wait).
+constexpr const char* kAskJourney = R"(description = "Asks on WhatsApp, waits a day for OK"
+[[step]]
+id = "ask"
+send = "heatwave_check"
+channels = ["whatsapp"]
+replies = ["OK", "AIDE"]
+
+[[step]]
+id = "answer"
+wait = "1d"
+until = ["reply"]
+next = "end"
+)";
+
+struct WhatsappRepliesRig {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    int emulator_port = free_port();
+    int daemon_port = free_port();
+    Process emulator{{WHATSAPP_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--phone-number-id", "1234567890",
+                      "--access-token", "wa-token", "--app-secret", "wa-secret", "--webhook",
+                      "http://127.0.0.1:" + std::to_string(daemon_port) + "/hooks/whatsapp"},
+                     dir / "emulator.log"};
+    std::unique_ptr<DaemonUnderTest> daemon;
+
+    WhatsappRepliesRig() {
+        std::filesystem::create_directories(dir / "journeys");
+        std::ofstream(dir / "journeys/ask.toml") << kAskJourney;
+        REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
+        DaemonOptions o;
+        o.extra_sections = "[[providers]]\ntype = \"whatsapp\"\nbase_url = \"http://127.0.0.1:" + std::to_string(emulator_port) +
+                           "/v21.0\"\nphone_number_id = \"1234567890\"\naccess_token_env = \"WA_TOKEN\"\n"
+                           "app_secret_env = \"WA_SECRET\"\n[journeys]\ndir = \"journeys\"\n";
+        o.env = {"WA_TOKEN=wa-token", "WA_SECRET=wa-secret"};
+        daemon = std::make_unique<DaemonUnderTest>(dir, redis, o, daemon_port);
+        daemon->start();
+        REQUIRE(daemon->api("PUT", "/v1/citizens/C-wa",
+                            R"({"locale":"fr","channels":["whatsapp"],"contacts":{"whatsapp":"+33655555555"}})")
+                    .status == 201);
+    }
+    void ask(const std::string& id) {
+        auto r = daemon->api("POST", "/v1/journeys",
+                             R"({"journey":"ask","id":")" + id + R"(","citizen":"C-wa","service":"ccas","data":{"callback_number":"04 72 00 00 00"}})");
+        INFO(r.body);
+        REQUIRE(r.status == 201);
+    }
+    int sent() {
+        auto d = parsed(http_get(emulator_port, "/emulator/messages").body);
+        return d.IsArray() ? static_cast<int>(d.Size()) : 0;
+    }
+    std::string reply(const std::string& body) {
+        auto r = http_post(emulator_port, "/emulator/inbound", body, {"Content-Type: application/json"});
+        REQUIRE(r.status == 200);
+        auto d = parsed(r.body);
+        CHECK(d["webhook_status"].GetInt() == 200);
+        return d["context"].GetString();
+    }
+    std::string state(const std::string& id) {
+        auto d = parsed(daemon->api("GET", "/v1/journeys/" + id).body);
+        return d.IsObject() && d.HasMember("state") ? d["state"].GetString() : "";
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a WhatsApp reply goes to the journey of the message it answers (context.id), not the citizen's latest; "
+          "one that names none goes to the latest") {
+    WhatsappRepliesRig rig;
+    rig.ask("ask-1");
+    REQUIRE(wait_until([&] { return rig.sent() == 1; }, 15s));
+    rig.ask("ask-2");
+    REQUIRE(wait_until([&] { return rig.sent() == 2; }, 15s));
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE journey IN ('ask-1', 'ask-2') AND status = 'read'") == 2; }, 15s));
+
+    // The citizen answers the first question, with its quick-reply button.
+    CHECK_FALSE(rig.reply(R"({"from":"33655555555","button":"OK","text":"Tout va bien","context":"first"})").empty());
+    REQUIRE_MESSAGE(wait_until([&] { return rig.state("ask-1") == "ended"; }, 10s), read_file(rig.daemon->log()));
+    std::this_thread::sleep_for(500ms);
+    CHECK(rig.state("ask-2") == "active");
+    CHECK(rig.daemon->query("SELECT count(*) FROM inbound WHERE journey = 'ask-1' AND answered_job = 'ask-1:ask' AND keyword = 'OK'") == 1);
+
+    // Typed without replying to a message: the latest open journey takes it.
+    CHECK(rig.reply(R"({"from":"33655555555","text":"ok"})").empty());
+    REQUIRE(wait_until([&] { return rig.state("ask-2") == "ended"; }, 10s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM inbound WHERE journey = 'ask-2' AND keyword = 'OK'") == 1);
+    CHECK(rig.daemon->stop() == 0);
+}
