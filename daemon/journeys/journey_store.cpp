@@ -323,13 +323,26 @@ std::vector<std::string> JourneyStore::open_for_citizen(const std::string& citiz
 }
 
 std::int64_t JourneyStore::erase_citizen(const std::string& citizen, std::int64_t now_ms) {
+    // The words of their replies leave the history first, while the instances still say whose they are.
+    sqlite::Stmt words(db_.get(), R"(
+        UPDATE history SET what = 'reply (erased)'
+        WHERE instance IN (SELECT seq FROM instances WHERE citizen = ?1) AND what LIKE 'reply: %')");
     sqlite::Stmt q(db_.get(), R"(
         UPDATE instances SET data = '{}', reference = NULL, citizen = '', wake_at = NULL, updated_at = ?2,
             ended_reason = CASE WHEN state = 'ended' THEN ended_reason ELSE 'the citizen was erased' END,
             state = 'ended'
         WHERE citizen = ?1)");
-    q.bind(1, citizen).bind(2, now_ms).run();
-    return sqlite3_changes(db_.get());
+    sqlite::exec(db_.get(), "BEGIN IMMEDIATE");
+    try {
+        words.bind(1, citizen).run();
+        q.bind(1, citizen).bind(2, now_ms).run();
+        const auto n = sqlite3_changes(db_.get());
+        sqlite::exec(db_.get(), "COMMIT");
+        return n;
+    } catch (...) {
+        sqlite::exec(db_.get(), "ROLLBACK");
+        throw;
+    }
 }
 
 std::vector<std::pair<std::string, std::int64_t>> JourneyStore::counts() {

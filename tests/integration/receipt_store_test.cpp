@@ -302,3 +302,71 @@ TEST_CASE("a journey's message feeds its progress to the journeys, in the transa
     CHECK(left.size() == rows.size() - 1);
     CHECK(h.await<std::vector<JourneyFeedRow>>([&](auto done) { store->journey_feed(rows.back().id, 100, done); }).empty());
 }
+
+TEST_CASE("citizens' replies: a provider's second delivery is dropped, a reply names our message by the provider's "
+          "id, one is settled once, and the retention clears then removes them") {
+    Harness h;
+    auto store = h.open();
+    // Our WhatsApp message, accepted with the provider's id wamid.OURS.
+    Job job;
+    job.id = "hw-1:check";
+    job.service = "ccas";
+    job.citizen = "C-1";
+    job.journey = "hw-1";
+    auto b = h.await<BeginResult>([&](auto done) {
+        store->begin({std::make_shared<const Job>(job), "1-0", "whatsapp", "wa", "+33612345678"}, done);
+    });
+    Outcome accepted{OutcomeKind::accepted, "wa", "wamid.OURS", {}, {}, 0};
+    REQUIRE(h.written([&](auto done) { store->finish({"hw-1:check", b.message_id, b.attempt_id, accepted, Status::sent, 42}, done); }));
+
+    const auto day = 24LL * 3600 * 1000;
+    const auto now = to_unix_ms(h.clock.now());
+    using receipts::InboundOutcome;
+    receipts::InboundRecord answer{"wa", "wamid.R1", "whatsapp", "+33612345678", "OK", "wamid.OURS", now - 10 * day, InboundOutcome::pending};
+    receipts::InboundRecord old{"wa", "wamid.R0", "whatsapp", "+33612345678", "merci", "", now - 100 * day, InboundOutcome::pending};
+    receipts::InboundRecord stop{"wa", "wamid.R2", "whatsapp", "+33612345678", "STOP", "", now, InboundOutcome::opted_out};
+    for (auto* r : {&answer, &answer, &old, &stop}) REQUIRE(h.written([&](auto done) { store->record_inbound(*r, done); }));
+    CHECK(h.written([&](auto done) { store->record_inbound(answer, done); }));  // again: taken, and dropped
+
+    auto pending = h.await<std::vector<receipts::InboundRow>>([&](auto done) { store->pending_inbound(0, 10, done); });
+    REQUIRE(pending.size() == 2);  // the copy dropped, the STOP settled as written
+    const auto& named = pending[0].text == "OK" ? pending[0] : pending[1];
+    CHECK(named.answered_job == "hw-1:check");
+    CHECK(named.answered_journey == "hw-1");
+    CHECK(named.answered_citizen == "C-1");
+    CHECK(named.answered_service == "ccas");
+
+    // Settled with a callback for a service that has an endpoint: once, even if settled again.
+    store->set_callback_services({{"ccas"}, 0});
+    receipts::InboundSettled s{named.id, InboundOutcome::journey, "C-1", "ccas", "hw-1", "hw-1:check", "OK", "hw-1:check",
+                               R"({"type":"reply.received","data":{"citizen":"C-1","text":"OK"}})"};
+    REQUIRE(h.written([&](auto done) { store->settle_inbound(s, done); }));
+    REQUIRE(h.written([&](auto done) { store->settle_inbound(s, done); }));
+    auto callbacks = h.await<std::vector<CallbackRow>>([&](auto done) { store->pending_callbacks("ccas", 0, 10, done); });
+    CHECK(callbacks.size() == 1);
+    auto left = h.await<std::vector<receipts::InboundRow>>([&](auto done) { store->pending_inbound(0, 10, done); });
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].text == "merci");
+
+    // The latest message of a citizen: whose service, which journey.
+    auto latest = h.await<std::optional<receipts::LatestMessage>>(
+        [&](auto done) { store->latest_message_of({"C-0", "C-1"}, done); });
+    REQUIRE(latest);
+    CHECK(latest->job_id == "hw-1:check");
+    CHECK(latest->citizen == "C-1");
+
+    // The retention: words and address after 7 days, the row after 90; one not settled is kept.
+    receipts::InboundSettled unmatched{left[0].id, InboundOutcome::unmatched, "C-1"};
+    REQUIRE(h.written([&](auto done) { store->settle_inbound(unmatched, done); }));
+    auto r = h.await<RetentionResult>([&](auto done) { store->retain({now - 7 * day, now - 90 * day, 500}, done); });
+    CHECK(!r.error);
+    store->stop();
+    auto db = sqlite::open(h.config.path, SQLITE_OPEN_READONLY);
+    auto count = [&](const char* sql) {
+        sqlite::Stmt q(db.get(), sql);
+        return q.step() ? q.int64(0) : -1;
+    };
+    CHECK(count("SELECT count(*) FROM inbound") == 2);  // the 100-day-old one is gone
+    CHECK(count("SELECT count(*) FROM inbound WHERE provider_id = 'wamid.R1' AND text IS NULL AND sender IS NULL") == 1);
+    CHECK(count("SELECT count(*) FROM inbound WHERE provider_id = 'wamid.R2' AND text = 'STOP'") == 1);  // today's
+}

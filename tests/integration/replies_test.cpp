@@ -205,6 +205,16 @@ TEST_CASE("the heatwave check unanswered: two hours later the question again on 
     CHECK(reply.find("je vais bien, merci") != std::string::npos);
     CHECK(rig.daemon->api("GET", "/v1/journeys/hw-silent").body.find("reply: \\\"je vais bien, merci\\\"") != std::string::npos);
     CHECK(rig.sms_to("+33633333333") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM inbound WHERE citizen = 'C-silent'") == 1);
+
+    // Erased at their request: their replies leave the receipts, their words the journey's history.
+    const auto erased = rig.daemon->api("DELETE", "/v1/citizens/C-silent");
+    INFO(erased.body);
+    REQUIRE(erased.status / 100 == 2);
+    CHECK(rig.daemon->query("SELECT count(*) FROM inbound WHERE citizen = 'C-silent'") == 0);
+    const auto after = rig.daemon->api("GET", "/v1/journeys/hw-silent").body;
+    CHECK(after.find("je vais bien") == std::string::npos);
+    CHECK(after.find("C-silent") == std::string::npos);
     CHECK(rig.daemon->stop() == 0);
 }
 
