@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "channels/hooks.hpp"
 #include "daemon/types.hpp"
@@ -35,6 +36,13 @@ public:
     // A request to /hooks/<name>/...: the provider's proof checked, its contents as values. Pure
     // (no effect but reading the request); the route records what it returns.
     virtual HookResult hook(const HookRequest& /*request*/) const { return {}; }
+    // Where a driver whose provider pushes no citizens' messages (OVHcloud: they must be fetched)
+    // hands what it fetched: its instance name, the messages, and `stored`, called once they are
+    // written (true: the driver may delete them at the provider) or could not be (false: keep them).
+    using InboundSink = std::function<void(std::string_view provider, std::vector<InboundMessage> messages,
+                                           std::function<void(bool stored)> stored)>;
+    // Starts fetching them, when the provider needs it and the config asks for it.
+    virtual void start_inbound(InboundSink /*sink*/) {}
     // Finishes what is in flight (calling every `done`) and refuses new sends.
     virtual void stop() {}
 };

@@ -206,6 +206,10 @@ std::string ChannelRegistry::prometheus() const {
     return out;
 }
 
+void ChannelRegistry::start_inbound(const Channel::InboundSink& sink) {
+    for (auto& e : drivers_) e.driver->start_inbound(sink);
+}
+
 void ChannelRegistry::stop_all() {
     for (auto& e : drivers_) e.driver->stop();
 }

@@ -50,6 +50,8 @@ public:
     int max_in_flight(const Channel* driver) const;
     // Prometheus lines: each provider's breaker state, weight now and answer time.
     std::string prometheus() const;
+    // Each driver that must fetch citizens' messages itself starts doing so (Channel::start_inbound).
+    void start_inbound(const Channel::InboundSink& sink);
     void stop_all();
 
 private:

@@ -170,6 +170,12 @@ int Daemon::run() {
     campaigns_.start();  // the fan-outs a stop cut short go on (each page waits for Redis)
     journeys_.start();   // the waits whose time came while stopped go on at once
     replies_.start();    // the replies not worked out before a stop are, now
+    // Providers that push no replies (OVHcloud) have theirs fetched, and deleted there once written.
+    channels_.start_inbound([this](std::string_view provider, std::vector<InboundMessage> messages,
+                                   std::function<void(bool)> stored) {
+        replies_.take(std::string(provider), std::move(messages),
+                      [stored = std::move(stored)](std::error_code e) { stored(!e); });
+    });
 
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
         if (!ec) on_signal(signo);
@@ -432,7 +438,7 @@ void Daemon::add_routes() {
     routes_.set_keys(keys::KeyRing(config_.http.api_keys, config_.http.api_token));
     routes_.set_request_rate(config_.http.requests_per_key_per_s);
     http::add_health_routes(routes_, [this] { return readiness(); }, metrics_, store_, channels_);
-    http::add_hook_routes(routes_, channels_, store_, directory_, metrics_, &replies_);
+    http::add_hook_routes(routes_, channels_, store_, metrics_, replies_);
     http::add_message_routes(routes_, store_, peers_.get());
     http::add_send_routes(routes_, config_, commands_, [this] { return pipeline_.templates(); });
     directory::add_directory_routes(routes_, config_, directory_, store_, clock_,

@@ -9,6 +9,8 @@
 
 #include "channels/encoding.hpp"
 #include "daemon/config_section.hpp"
+#include "daemon/job_codec.hpp"
+#include "daemon/log.hpp"
 #include "daemon/status.hpp"
 
 namespace crieur {
@@ -76,8 +78,124 @@ std::string ovh_status(const std::string& dlr) {
     return {};
 }
 
-OvhChannel::OvhChannel(HttpClient& http, std::string name, OvhConfig config, const Clock& clock)
-    : http_(http), clock_(clock), name_(std::move(name)), config_(std::move(config)), url_(config_.base_url + "/sms/" + config_.service_name + "/jobs") {}
+std::optional<InboundMessage> parse_ovh_incoming(std::string_view body) {
+    rapidjson::Document d;
+    d.Parse(body.data(), body.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("id") || !d["id"].IsInt64() || !d.HasMember("sender") ||
+        !d["sender"].IsString())
+        return std::nullopt;
+    InboundMessage m;
+    m.channel = "sms";
+    m.from = d["sender"].GetString();
+    if (m.from.starts_with("00")) m.from = "+" + m.from.substr(2);
+    if (m.from.empty()) return std::nullopt;
+    if (d.HasMember("message") && d["message"].IsString()) m.text = d["message"].GetString();
+    m.provider_id = std::to_string(d["id"].GetInt64());
+    if (d.HasMember("creationDatetime") && d["creationDatetime"].IsString())
+        if (auto at = parse_rfc3339(d["creationDatetime"].GetString())) m.received_ms = to_unix_ms(*at);
+    return m;
+}
+
+OvhChannel::OvhChannel(boost::asio::io_context& io, HttpClient& http, std::string name, OvhConfig config, const Clock& clock)
+    : io_(io), http_(http), clock_(clock), name_(std::move(name)), config_(std::move(config)),
+      url_(config_.base_url + "/sms/" + config_.service_name + "/jobs") {}
+
+OvhChannel::~OvhChannel() { *alive_ = false; }
+
+HttpRequest OvhChannel::signed_request(std::string method, std::string url, std::string body) const {
+    HttpRequest req;
+    req.method = std::move(method);
+    req.url = std::move(url);
+    req.body = std::move(body);
+    const std::string ts = std::to_string(to_unix_ms(clock_.now()) / 1000);
+    req.headers = {{"X-Ovh-Application", config_.application_key},
+                   {"X-Ovh-Consumer", config_.consumer_key},
+                   {"X-Ovh-Timestamp", ts},
+                   {"X-Ovh-Signature", ovh_signature(config_.application_secret, config_.consumer_key, req.method,
+                                                     req.url, req.body, ts)}};
+    if (!req.body.empty()) req.headers.insert(req.headers.begin(), {"Content-Type", "application/json"});
+    req.timeout = std::chrono::milliseconds(config_.timeout_ms);
+    return req;
+}
+
+// OVH pushes no citizens' messages: they are fetched (the list of ids, then each one), handed to
+// the sink, and deleted at OVH once stored, since OVH offers no filter for the unread ones. One
+// round at a time; a round that fails waits for the next.
+void OvhChannel::start_inbound(InboundSink sink) {
+    if (config_.inbound_poll_s <= 0 || sink_) return;
+    sink_ = std::move(sink);
+    poll_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    poll_later(std::chrono::seconds(0));
+}
+
+void OvhChannel::stop() {
+    *alive_ = false;
+    if (poll_timer_) poll_timer_->cancel();
+}
+
+void OvhChannel::poll_later(std::chrono::seconds after) {
+    if (!*alive_) return;
+    poll_timer_->expires_after(after);
+    poll_timer_->async_wait([this, alive = alive_](boost::system::error_code e) {
+        if (!e && *alive) poll();
+    });
+}
+
+void OvhChannel::poll() {
+    const std::string base = config_.base_url + "/sms/" + config_.service_name + "/incoming";
+    http_.perform(signed_request("GET", base, ""), [this, alive = alive_](HttpResponse r) {
+        if (!*alive) return;
+        const auto every = std::chrono::seconds(config_.inbound_poll_s);
+        rapidjson::Document d;
+        d.Parse(r.body.c_str());
+        if (r.status != 200 || d.HasParseError() || !d.IsArray()) {
+            spdlog::warn("ovh: {}: the incoming messages could not be listed (HTTP {}{})", name_, r.status,
+                         r.error ? ", " + r.error.message() : "");
+            return poll_later(every);
+        }
+        auto ids = std::make_shared<std::vector<long long>>();
+        for (auto& v : d.GetArray())
+            if (v.IsInt64() && ids->size() < 100) ids->push_back(v.GetInt64());
+        if (ids->empty()) return poll_later(every);
+        fetch(ids, 0, {});
+    });
+}
+
+void OvhChannel::fetch(std::shared_ptr<std::vector<long long>> ids, std::size_t next, std::vector<InboundMessage> got) {
+    const auto every = std::chrono::seconds(config_.inbound_poll_s);
+    if (next == ids->size()) {
+        // Deleted at OVH only once written here: a crash before keeps them there for the next round.
+        auto fetched = std::make_shared<std::vector<long long>>();
+        for (auto& m : got) fetched->push_back(std::stoll(m.provider_id));
+        if (got.empty()) return poll_later(every);
+        return sink_(name_, std::move(got), [this, alive = alive_, fetched, every, full = ids->size() >= 100](bool stored) {
+            if (!*alive) return;
+            if (stored) remove(*fetched);
+            poll_later(stored && full ? std::chrono::seconds(0) : every);
+        });
+    }
+    const std::string url = config_.base_url + "/sms/" + config_.service_name + "/incoming/" + std::to_string((*ids)[next]);
+    http_.perform(signed_request("GET", url, ""),
+                  [this, alive = alive_, ids, next, got = std::move(got)](HttpResponse r) mutable {
+                      if (!*alive) return;
+                      if (r.status == 200) {
+                          if (auto m = parse_ovh_incoming(r.body)) got.push_back(std::move(*m));
+                          else spdlog::warn("ovh: {}: incoming message {} could not be read", name_, (*ids)[next]);
+                      }  // gone meanwhile (404) or unanswered: the next round sees it again, or not
+                      fetch(ids, next + 1, std::move(got));
+                  });
+}
+
+void OvhChannel::remove(const std::vector<long long>& ids) {
+    for (auto id : ids) {
+        const std::string url = config_.base_url + "/sms/" + config_.service_name + "/incoming/" + std::to_string(id);
+        http_.perform(signed_request("DELETE", url, ""), [this, alive = alive_, id](HttpResponse r) {
+            // Not deleted: fetched again next round, and dropped as a copy by its id.
+            if (*alive && r.status / 100 != 2)
+                spdlog::warn("ovh: {}: incoming message {} could not be deleted (HTTP {})", name_, id, r.status);
+        });
+    }
+}
 
 void OvhChannel::send(Message message, Done done) {
     rapidjson::StringBuffer b;
@@ -85,7 +203,11 @@ void OvhChannel::send(Message message, Done done) {
     w.StartObject();
     w.Key("message"); w.String(message.content.text.c_str());
     w.Key("receivers"); w.StartArray(); w.String(message.recipient.c_str()); w.EndArray();
-    w.Key("sender"); w.String(config_.sender.c_str());
+    if (config_.sender_for_response) {
+        w.Key("senderForResponse"); w.Bool(true);  // from a number citizens can answer
+    } else {
+        w.Key("sender"); w.String(config_.sender.c_str());
+    }
     w.Key("charset"); w.String("UTF-8");
     w.Key("coding"); w.String(message.content.sms && message.content.sms->encoding == sms::Encoding::ucs2 ? "8bit" : "7bit");
     w.Key("noStopClause"); w.Bool(true);  // a public-service message, not marketing
@@ -140,16 +262,19 @@ std::shared_ptr<const ProviderSettings> parse_ovh(config::Section& s) {
     s.string("application_key", o.application_key, true);
     s.secret("application_secret", o.application_secret);
     s.secret("consumer_key", o.consumer_key);
-    s.string("sender", o.sender, true);
+    s.string("sender", o.sender);
     s.secret("callback_token", o.callback_token);
     s.integer("timeout_ms", o.timeout_ms, 100, 120'000);
+    s.boolean("sender_for_response", o.sender_for_response);
+    s.integer("inbound_poll_s", o.inbound_poll_s, 0, 3600);
+    if (o.sender.empty() && !o.sender_for_response) s.problem("sender", "required (or sender_for_response = true)");
     if (o.application_secret.empty()) s.problem("application_secret_env", "required (or application_secret_file)");
     if (o.consumer_key.empty()) s.problem("consumer_key_env", "required (or consumer_key_file)");
     return std::make_shared<SettingsOf<OvhConfig>>(std::move(o));
 }
 
 std::unique_ptr<Channel> make_ovh(const ProviderContext& context, const ProviderConfig& instance) {
-    return std::make_unique<OvhChannel>(context.http, instance.name, instance.settings_as<OvhConfig>(), context.clock);
+    return std::make_unique<OvhChannel>(context.io, context.http, instance.name, instance.settings_as<OvhConfig>(), context.clock);
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 // route records them, and answers what the driver asked only once they are written; otherwise it
 // answers 500 and the provider sends them again. A STOP opts the address out of its channel,
 // START back in; every message a citizen sends is kept (daemon/receipts/inbound.hpp) and the
-// reply desk, when given, works out the rest. Refused and malformed callbacks are counted in /metrics. Handlers run on the
+// reply desk works out the rest (daemon/inbound/reply_desk.hpp). Refused and malformed callbacks are counted in /metrics. Handlers run on the
 // io_context.
 #pragma once
 
@@ -15,14 +15,11 @@ class ChannelRegistry;
 struct Metrics;
 class ReceiptStore;
 class ReplyDesk;
-namespace directory {
-class DirectoryService;
-}
 }  // namespace crieur
 
 namespace crieur::http {
 
 void add_hook_routes(Routes& routes, const ChannelRegistry& channels, ReceiptStore& store,
-                     directory::DirectoryService& directory, Metrics& metrics, ReplyDesk* desk);
+                     Metrics& metrics, ReplyDesk& desk);
 
 }  // namespace crieur::http

@@ -58,6 +58,40 @@ ReplyDesk::ReplyDesk(boost::asio::io_context& io, ReceiptStore& receipts, direct
                      journeys::JourneyRunner* journeys, Metrics& metrics)
     : io_(io), receipts_(receipts), directory_(directory), journeys_(journeys), metrics_(metrics), timer_(io) {}
 
+void ReplyDesk::take(std::string provider, std::vector<InboundMessage> messages,
+                     std::function<void(std::error_code)> written) {
+    struct Left {
+        std::size_t writes = 1;
+        std::error_code error;
+        bool replies = false;
+        std::function<void(std::error_code)> written;
+    };
+    auto left = std::make_shared<Left>();
+    left->written = std::move(written);
+    auto done = [this, left](std::error_code e) {
+        if (e) left->error = e;
+        if (--left->writes > 0) return;
+        if (left->written) left->written(left->error);
+        if (!left->error && left->replies) notify();
+    };
+    for (auto& m : messages) {
+        metrics_.inbound_messages++;
+        const SmsKeyword word = m.provider_keyword != SmsKeyword::none ? m.provider_keyword : sms_keyword(m.text);
+        left->writes += word == SmsKeyword::none ? 1 : 2;
+        left->replies = left->replies || word == SmsKeyword::none;
+        // A STOP is confirmed to the provider only once written: never only in memory.
+        if (word == SmsKeyword::opt_out) directory_.opt_out(m.channel, m.from, m.channel + " STOP", done);
+        else if (word == SmsKeyword::opt_in) directory_.opt_in(m.channel, m.from, m.channel + " START", m.channel + " STOP", done);
+        receipts::InboundRecord record{provider, std::move(m.provider_id), m.channel, std::move(m.from),
+                                       std::move(m.text), std::move(m.in_reply_to), m.received_ms,
+                                       word == SmsKeyword::opt_out  ? receipts::InboundOutcome::opted_out
+                                       : word == SmsKeyword::opt_in ? receipts::InboundOutcome::opted_in
+                                                                    : receipts::InboundOutcome::pending};
+        receipts_.record_inbound(std::move(record), done);
+    }
+    done({});
+}
+
 void ReplyDesk::start() {
     stopping_ = false;
     poll();

@@ -19,10 +19,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "channels/hooks.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/receipts/inbound.hpp"
 
@@ -47,6 +49,12 @@ public:
     ReplyDesk(boost::asio::io_context& io, ReceiptStore& receipts, directory::DirectoryService& directory,
               journeys::JourneyRunner* journeys, Metrics& metrics);
     void start();
+    // Citizens' messages as a provider gave them (its hook, or its driver's fetching): STOP and
+    // START close and open the channel for the address (the directory), and every one is written
+    // to the receipts (STOP and START settled as they are). `written` once all are, with an error
+    // when one could not be: the provider must give them again (a copy is dropped by its id).
+    // The replies are worked out once written.
+    void take(std::string provider, std::vector<InboundMessage> messages, std::function<void(std::error_code)> written);
     // A reply was written: look now rather than at the next tick.
     void notify();
     void stop();

@@ -4,11 +4,19 @@
 // answers {"totalCreditsRemoved","invalidReceivers","ids","validReceivers"} and, after a moment,
 // calls the delivery report URL with ?id=…&dlr=1 (dlr=2 for +33600000002). +33600000000 is an
 // invalid receiver; a sender over 11 characters is a 400. GET /emulator/jobs lists the bodies.
+// Citizens' replies wait under GET /1.0/sms/{service}/incoming[/{id}] until DELETEd, as OVH
+// keeps them; POST /emulator/inbound (form: From, Body) plays one.
 //   ovh-emulator --port P --service sms-xx1 --application-key AK --application-secret AS
 //                --consumer-key CK --callback URL
 #include "emulators/emulator.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <ctime>
+#include <optional>
 
 #include <chrono>
 #include <mutex>
@@ -18,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "channels/encoding.hpp"
 #include "channels/sms/ovh.hpp"
 
 namespace http = emulator::http;
@@ -34,7 +43,8 @@ http::response<http::string_body> error(unsigned status, const std::string& code
                             message + R"("})", v);
 }
 
-http::response<http::string_body> send(const emulator::Request& req) {
+// What the API answers a request whose credentials or signature do not hold; nullopt: they hold.
+std::optional<http::response<http::string_body>> refused(const emulator::Request& req) {
     const unsigned v = req.version();
     if (req["X-Ovh-Application"] != application_key) return error(403, "INVALID_KEY", "This application key is invalid", v);
     if (req["X-Ovh-Consumer"] != consumer_key) return error(403, "INVALID_CREDENTIAL", "This credential is not valid", v);
@@ -42,8 +52,23 @@ http::response<http::string_body> send(const emulator::Request& req) {
     const long now = static_cast<long>(std::time(nullptr));
     if (ts.empty() || std::labs(std::atol(ts.c_str()) - now) > 300) return error(400, "QUERY_TIME_OUT", "Query out of time", v);
     const std::string url = "http://" + std::string(req[http::field::host]) + std::string(req.target());
-    if (req["X-Ovh-Signature"] != crieur::ovh_signature(application_secret, consumer_key, "POST", url, req.body(), ts))
+    const std::string method(req.method_string());
+    if (req["X-Ovh-Signature"] != crieur::ovh_signature(application_secret, consumer_key, method, url, req.body(), ts))
         return error(400, "INVALID_SIGNATURE", "Invalid signature", v);
+    return std::nullopt;
+}
+
+// Citizens' SMS to the service's number, waiting to be read (OVH pushes none).
+struct Incoming {
+    long long id;
+    std::string sender, message, created;
+};
+std::vector<Incoming> incoming;
+long long next_incoming = 1000;
+
+http::response<http::string_body> send(const emulator::Request& req) {
+    const unsigned v = req.version();
+    if (auto no = refused(req)) return *no;
     rapidjson::Document d;
     d.Parse(req.body().c_str());
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("message") || !d["message"].IsString() ||
@@ -82,8 +107,64 @@ http::response<http::string_body> send(const emulator::Request& req) {
                 v);
 }
 
+// GET /1.0/sms/{service}/incoming: the ids; GET .../incoming/{id}: one, as sms.Incoming;
+// DELETE .../incoming/{id}: gone.
+http::response<http::string_body> incoming_route(const emulator::Request& req, const std::string& id) {
+    const unsigned v = req.version();
+    if (auto no = refused(req)) return *no;
+    std::lock_guard lock(mutex);
+    if (id.empty()) {
+        std::string ids;
+        for (auto& m : incoming) ids += (ids.empty() ? "" : ",") + std::to_string(m.id);
+        return json(200, "[" + ids + "]", v);
+    }
+    auto it = std::find_if(incoming.begin(), incoming.end(), [&](const Incoming& m) { return std::to_string(m.id) == id; });
+    if (it == incoming.end()) return error(404, "NOT_FOUND", "The requested object (id = " + id + ") does not exist", v);
+    if (req.method() == http::verb::delete_) {
+        incoming.erase(it);
+        return json(200, "null", v);
+    }
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartObject();
+    w.Key("creationDatetime"); w.String(it->created.c_str());
+    w.Key("credits"); w.Int(0);
+    w.Key("id"); w.Int64(it->id);
+    w.Key("message"); w.String(it->message.c_str());
+    w.Key("sender"); w.String(it->sender.c_str());
+    w.Key("tag"); w.String("");
+    w.EndObject();
+    return json(200, b.GetString(), v);
+}
+
+// POST /emulator/inbound (form: From, Body) plays a citizen's SMS; GET /emulator/incoming says
+// how many wait (read and not deleted).
+http::response<http::string_body> play_inbound(const emulator::Request& req) {
+    std::string from, body;
+    for (auto& [k, v] : crieur::form_decode(req.body())) {
+        if (k == "From") from = v;
+        else if (k == "Body") body = v;
+    }
+    if (from.starts_with("+")) from = "00" + from.substr(1);  // as OVH writes it
+    const std::time_t t = std::time(nullptr);
+    char created[32];
+    std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%S+00:00", std::gmtime(&t));
+    std::lock_guard lock(mutex);
+    incoming.push_back({next_incoming++, from, body, created});
+    return json(200, "{\"id\":" + std::to_string(incoming.back().id) + "}", req.version());
+}
+
 http::response<http::string_body> handle(const emulator::Request& req) {
     const std::string target(req.target());
+    const std::string in = "/1.0/sms/" + service + "/incoming";
+    if (target == in && req.method() == http::verb::get) return incoming_route(req, "");
+    if (target.starts_with(in + "/") && (req.method() == http::verb::get || req.method() == http::verb::delete_))
+        return incoming_route(req, target.substr(in.size() + 1));
+    if (req.method() == http::verb::post && target == "/emulator/inbound") return play_inbound(req);
+    if (req.method() == http::verb::get && target == "/emulator/incoming") {
+        std::lock_guard lock(mutex);
+        return json(200, "{\"waiting\":" + std::to_string(incoming.size()) + "}", req.version());
+    }
     if (req.method() == http::verb::post && target == "/1.0/sms/" + service + "/jobs") return send(req);
     if (req.method() == http::verb::get && target == "/emulator/jobs") {
         std::lock_guard lock(mutex);

@@ -107,3 +107,55 @@ crieur::test::ConformanceProfile ovh_profile() {
 CRIEUR_CONFORMANCE_PROFILE(ovh_profile);
 
 }  // namespace
+
+TEST_CASE("citizens' replies through OVHcloud are fetched (OVH pushes none), stored, then deleted there; a STOP "
+          "opts the number out") {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    const int emulator_port = free_port();
+    Process emulator{{OVH_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--service", "sms-ab12345-1",
+                      "--application-key", "AK123", "--application-secret", "AS456", "--consumer-key", "CK789"},
+                     dir / "emulator.log"};
+    REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/jobs").status == 200; }, 10s));
+    DaemonUnderTest daemon{dir, redis,
+                           DaemonOptions{.extra_sections = "[[providers]]\ntype = \"ovh\"\nname = \"sms-ovh\"\nbase_url = \"http://127.0.0.1:" +
+                                                           std::to_string(emulator_port) +
+                                                           "/1.0\"\nservice_name = \"sms-ab12345-1\"\napplication_key = \"AK123\"\n"
+                                                           "application_secret_env = \"OVH_AS\"\nconsumer_key_env = \"OVH_CK\"\n"
+                                                           "sender_for_response = true\ninbound_poll_s = 1\n",
+                                         .env = {"OVH_AS=AS456", "OVH_CK=CK789"}}};
+    daemon.start();
+    REQUIRE(daemon.api("PUT", "/v1/citizens/C-ovh", R"({"channels":["sms"],"contacts":{"sms":"+33612345678"}})").status == 201);
+    auto client = redis.client();
+    enqueue(client, {R"({"v":1,"id":"ovh-ask","service":"etat-civil","template":"passport_expiry","citizen":"C-ovh","data":)" +
+                     std::string(kPassportData) + "}"});
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM messages WHERE job_id = 'ovh-ask' AND status = 'sent'") == 1; }, 15s));
+    rapidjson::Document d;
+    d.Parse(http_get(emulator_port, "/emulator/jobs").body.c_str());
+    REQUIRE(d.IsArray());
+    CHECK(d[0]["senderForResponse"].GetBool());  // from a number that can be answered
+    CHECK_FALSE(d[0].HasMember("sender"));
+
+    auto play = [&](const std::string& text) {
+        REQUIRE(http_post(emulator_port, "/emulator/inbound", "From=%2B33612345678&Body=" + text,
+                          {"Content-Type: application/x-www-form-urlencoded"}).status == 200);
+    };
+    play("Merci%20beaucoup");
+    REQUIRE_MESSAGE(wait_until([&] { return daemon.query("SELECT count(*) FROM inbound WHERE outcome = 'forwarded'") == 1; }, 10s),
+                    read_file(daemon.log()));
+    CHECK(daemon.query("SELECT count(*) FROM inbound WHERE provider = 'sms-ovh' AND answered_job = 'ovh-ask' AND "
+                       "citizen = 'C-ovh' AND text = 'Merci beaucoup' AND received_at > 0") == 1);
+    auto waiting = [&] {
+        rapidjson::Document w;
+        w.Parse(http_get(emulator_port, "/emulator/incoming").body.c_str());
+        return w.IsObject() ? w["waiting"].GetInt() : -1;
+    };
+    CHECK(wait_until([&] { return waiting() == 0; }, 5s));  // deleted at OVH once stored
+
+    play("STOP");
+    REQUIRE(wait_until([&] { return daemon.query("SELECT count(*) FROM inbound WHERE outcome = 'opted_out'") == 1; }, 10s));
+    CHECK(wait_until([&] { return daemon.api("GET", "/v1/citizens/C-ovh").body.find(R"("source":"sms STOP")") != std::string::npos; }, 5s));
+    CHECK(wait_until([&] { return waiting() == 0; }, 5s));
+    CHECK(daemon.query("SELECT count(*) FROM inbound") == 2);  // each read once
+    CHECK(daemon.stop() == 0);
+}

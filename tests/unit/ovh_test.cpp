@@ -37,3 +37,18 @@ TEST_CASE("OVHcloud's answers are classified") {
     CHECK(ovh_status("16") == "failed");
     CHECK(ovh_status("4").empty());
 }
+
+TEST_CASE("an OVHcloud incoming message is read with its sender in E.164 and its time, or refused") {
+    auto m = crieur::parse_ovh_incoming(
+        R"({"creationDatetime":"2026-12-04T15:02:11+01:00","credits":0,"id":41712,"message":"Oui","sender":"0033612345678","tag":""})");
+    REQUIRE(m);
+    CHECK(m->channel == "sms");
+    CHECK(m->from == "+33612345678");
+    CHECK(m->text == "Oui");
+    CHECK(m->provider_id == "41712");
+    CHECK(m->received_ms == 1796392931000LL);  // 14:02:11 UTC
+    CHECK(crieur::parse_ovh_incoming(R"({"id":1,"sender":"+33612345678"})")->from == "+33612345678");
+    CHECK_FALSE(crieur::parse_ovh_incoming(R"({"id":"1","sender":"+33612345678"})"));  // not OVH's id
+    CHECK_FALSE(crieur::parse_ovh_incoming(R"({"id":1})"));
+    CHECK_FALSE(crieur::parse_ovh_incoming("null"));
+}
