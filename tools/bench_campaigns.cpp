@@ -25,6 +25,7 @@
 #include "daemon/redis/hiredis_asio.hpp"
 #include "daemon/redis/sync_client.hpp"
 #include "daemon/render/template_store.hpp"
+#include "bench_town.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
 
@@ -34,30 +35,6 @@ namespace fs = std::filesystem;
 
 namespace {
 double seconds_since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
-
-// A town of n citizens around Lyon, in one transaction.
-void make_directory(const std::string& path, int n) {
-    directory::Directory dir(path);
-    std::mt19937 rng(20261203);
-    std::uniform_real_distribution<double> lat(45.70, 45.81), lon(4.77, 4.90);
-    dir.in_transaction([&] {
-        for (int i = 0; i < n; ++i) {
-            directory::Citizen c;
-            c.id = "C-" + std::to_string(i);
-            c.given_name = "Prénom";
-            c.family_name = "Nom";
-            c.lat = lat(rng);
-            c.lon = lon(rng);
-            c.postcode = "6900" + std::to_string(1 + i % 9);
-            c.district = i % 2 ? "Gerland" : "Presqu'île";
-            char phone[32];
-            std::snprintf(phone, sizeof phone, "+3361%07d", i % 10'000'000);
-            c.contacts.push_back({"sms", phone, directory::ContactState::unverified, {}, 0});
-            dir.upsert(c, 1'700'000'000'000);
-        }
-        return 0;
-    });
-}
 
 // The child: the runner launches one campaign to everyone and fans it out; prints its figures.
 int child(const std::string& dir, int port, int citizens, int page) {
@@ -151,7 +128,7 @@ int main(int argc, char** argv) {
         if (fresh) {
             fs::remove(directory);
             const auto t = Steady::now();
-            make_directory(directory, citizens);
+            bench::make_town(directory, citizens);
             std::printf("bench-campaigns: a town of %d citizens made in %.1f s\n", citizens, seconds_since(t));
         }
     }

@@ -108,7 +108,7 @@ CRIEUR_CONFORMANCE_PROFILE(ovh_profile);
 
 }  // namespace
 
-TEST_CASE("citizens' replies through OVHcloud are fetched (OVH pushes none), stored, then deleted there; a STOP "
+TEST_CASE("citizens' replies through OVHcloud are fetched (OVH pushes none), stored, then deleted there, and a STOP "
           "opts the number out") {
     TempDir dir;
     RedisServer redis{dir / "redis"};

@@ -325,7 +325,7 @@ struct WhatsappRepliesRig {
 
 }  // namespace
 
-TEST_CASE("a WhatsApp reply goes to the journey of the message it answers (context.id), not the citizen's latest; "
+TEST_CASE("a WhatsApp reply goes to the journey of the message it answers (context.id), not the citizen's latest, and "
           "one that names none goes to the latest") {
     WhatsappRepliesRig rig;
     rig.ask("ask-1");

@@ -1,0 +1,236 @@
+// bench-journeys: a town's journeys at scale, with crieurd's own JourneyRunner on real SQLite files
+// and a real Redis (Debian's redis-server, AOF everysec), in a child process whose peak RSS is
+// read when it ends. N instances of the shipped welcome journey wait for their second message;
+// D of them are due in the same minute (every reminder at 09:00). The runner moves the due ones
+// (no consumer reads the stream, `max_backlog = 0`: the figure is the runner's alone) while the
+// io_context's lag is measured (a 10 ms timer's lateness: how long the loop was held) and a Redis
+// PING goes every 50 ms on the runner's own connection (how long an urgent message's command would
+// wait behind the rounds). The stream's length is checked against D: each step once.
+//   bench-journeys [--instances N] [--due D] [--batch B] [--keep DIR]
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench_town.hpp"
+#include "daemon/config.hpp"
+#include "daemon/journeys/journey_runner.hpp"
+#include "daemon/journeys/journey_store.hpp"
+#include "daemon/receipts/receipt_store.hpp"
+#include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/redis/sync_client.hpp"
+#include "daemon/render/template_store.hpp"
+#include "support/process.hpp"
+#include "support/redis_server.hpp"
+
+using namespace crieur;
+using Steady = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+
+double seconds_since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
+
+std::int64_t now_ms() { return to_unix_ms(SystemClock().now()); }
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+// N welcome journeys, each started a week before its wake (so that the engine itself set it),
+// waiting for the practical guide: the first `due` within the minute just gone, the rest over the
+// next 30 days. Written through the store, one instance per transaction, as the runner does.
+void make_instances(const std::string& path, const journeys::Journey& welcome, int n, int due) {
+    journeys::JourneyStore store(path);
+    std::mt19937 rng(20261204);
+    std::uniform_int_distribution<std::int64_t> minute(0, 59'999), month(60'000, 30 * kDay);
+    const auto now = now_ms();
+    for (int i = 0; i < n; ++i) {
+        const std::int64_t wake = i < due ? now - minute(rng) : now + month(rng);
+        journeys::Instance in;
+        in.id = "wr-" + std::to_string(i);
+        in.journey = "welcome_resident";
+        in.service = "accueil";
+        in.citizen = "C-" + std::to_string(i);
+        in.data_json = R"({"name":"Madame Petit","district":"la Croix-Rousse","services_url":"https://mairie.example.fr/bienvenue",)"
+                       R"("guide_url":"https://mairie.example.fr/guide","collection_day":"le mardi"})";
+        in.started_ms = wake - 7 * kDay;
+        auto a = journeys::advance(welcome, in, journeys::Trigger{journeys::Trigger::Kind::start}, wake - 7 * kDay, nullptr);
+        std::string existing;
+        store.create({std::move(a.instance), {}}, "bench", "bench", existing);
+    }
+}
+
+// The child: the runner moves what is due; prints its figures.
+int child(const std::string& dir, int port, int due, int batch) {
+    Config config;
+    config.redis.port = port;
+    config.receipts.path = dir + "/receipts.sqlite";
+    config.directory.path = dir + "/directory.db";
+    config.journeys.path = dir + "/journeys.db";
+    config.journeys.batch = batch;
+    config.journeys.max_backlog = 0;
+    auto templates = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
+    if (!templates) return 2;
+    auto library = journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
+    if (!library) return 2;
+    boost::asio::io_context io;
+    SystemClock clock;
+    ReceiptStore receipts(io, config.receipts, OnCrash::resend, clock);
+    redis::Endpoint endpoint;
+    endpoint.port = port;
+    redis::RedisConnection redis(io, endpoint, "bench");
+    journeys::JourneyRunner runner(io, config, redis, receipts, clock);
+    runner.set_library(library);
+    redis.start();
+
+    Steady::time_point started{}, done_at{};
+    std::vector<double> lag_ms, ping_ms;
+    boost::asio::steady_timer lag_timer(io), ping_timer(io), watch_timer(io);
+    // The loop's lateness: a 10 ms timer measures how long after its time it ran.
+    std::function<void(Steady::time_point)> lag = [&](Steady::time_point expected) {
+        lag_timer.expires_at(expected);
+        lag_timer.async_wait([&, expected](boost::system::error_code e) {
+            if (e) return;
+            lag_ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - expected).count());
+            lag(expected + std::chrono::milliseconds(10));
+        });
+    };
+    std::function<void()> ping = [&] {
+        ping_timer.expires_after(std::chrono::milliseconds(50));
+        ping_timer.async_wait([&](boost::system::error_code e) {
+            if (e) return;
+            const auto sent = Steady::now();
+            redis.command({"PING"}, [&, sent](const redisReply*) {
+                ping_ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - sent).count());
+            });
+            ping();
+        });
+    };
+    std::function<void()> watch = [&] {
+        watch_timer.expires_after(std::chrono::milliseconds(5));
+        watch_timer.async_wait([&](boost::system::error_code e) {
+            if (e) return;
+            if (runner.messages_queued() >= due) {
+                done_at = Steady::now();
+                // A second with nothing due: the idle runner's lag, then the end.
+                watch_timer.expires_after(std::chrono::seconds(1));
+                return watch_timer.async_wait([&](boost::system::error_code) { io.stop(); });
+            }
+            if (seconds_since(started) > 600) return io.stop();
+            watch();
+        });
+    };
+    redis.on_up([&] {
+        started = Steady::now();
+        runner.start();
+        lag(Steady::now() + std::chrono::milliseconds(10));
+        ping();
+        watch();
+    });
+    io.run();
+    runner.stop();
+    const double drain_s = std::chrono::duration<double>(done_at - started).count();
+    std::printf("  %lld due steps queued in %.2f s: %.0f steps/s (rounds of %d, one transaction and one Redis pipeline each)\n",
+                static_cast<long long>(runner.messages_queued()), drain_s,
+                static_cast<double>(runner.messages_queued()) / drain_s, batch);
+    std::printf("  event loop lag during the drain: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu samples of a 10 ms timer)\n",
+                percentile(lag_ms, 0.5), percentile(lag_ms, 0.99), percentile(lag_ms, 1.0), lag_ms.size());
+    std::printf("  Redis PING on the runner's connection: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu)\n",
+                percentile(ping_ms, 0.5), percentile(ping_ms, 0.99), percentile(ping_ms, 1.0), ping_ms.size());
+    return runner.messages_queued() == due ? 0 : 4;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int instances = 1'000'000, due = 100'000, batch = 500;
+    std::string keep;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--child" && i + 4 < argc)
+            return child(argv[i + 1], std::atoi(argv[i + 2]), std::atoi(argv[i + 3]), std::atoi(argv[i + 4]));
+        if (a == "--instances" && i + 1 < argc) instances = std::atoi(argv[++i]);
+        else if (a == "--due" && i + 1 < argc) due = std::atoi(argv[++i]);
+        else if (a == "--batch" && i + 1 < argc) batch = std::atoi(argv[++i]);
+        else if (a == "--keep" && i + 1 < argc) keep = argv[++i];
+        else {
+            std::fprintf(stderr, "usage: bench-journeys [--instances N] [--due D] [--batch B] [--keep DIR]\n");
+            return 2;
+        }
+    }
+    due = std::min(due, instances);
+    test::TempDir temp;
+    const std::string dir = keep.empty() ? temp.path().string() : keep;
+    fs::create_directories(dir);
+    // The town is kept with --keep (its making is not what is measured).
+    const std::string directory = dir + "/directory.db";
+    {
+        bool fresh = !fs::exists(directory);
+        if (!fresh) {
+            directory::Directory d(directory);
+            sqlite::Stmt n(d.db(), "SELECT count(*) FROM citizens");
+            fresh = !n.step() || n.int64(0) != instances;
+        }
+        if (fresh) {
+            fs::remove(directory);
+            const auto t = Steady::now();
+            bench::make_town(directory, instances);
+            std::printf("bench-journeys: a town of %d citizens made in %.1f s\n", instances, seconds_since(t));
+        }
+    }
+    for (auto f : {"journeys.db", "journeys.db-wal", "journeys.db-shm", "receipts.sqlite", "receipts.sqlite-wal", "receipts.sqlite-shm"})
+        fs::remove(dir + "/" + f);
+    fs::remove_all(dir + "/redis");
+    {
+        auto templates = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
+        auto library = journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
+        if (!library || !library->find("welcome_resident")) {
+            std::fprintf(stderr, "bench-journeys: the shipped journeys could not be read\n");
+            return 2;
+        }
+        const auto t = Steady::now();
+        make_instances(dir + "/journeys.db", *library->find("welcome_resident"), instances, due);
+        const double s = seconds_since(t);
+        std::printf("bench-journeys: %d active instances written in %.1f s (%.0f/s), journeys.db %.0f MB\n", instances, s,
+                    instances / s, static_cast<double>(fs::file_size(dir + "/journeys.db")) / 1e6);
+    }
+    test::RedisServer redis(dir + "/redis");  // AOF, appendfsync everysec
+    std::printf("bench-journeys: %d instances, %d due in the same minute, Redis AOF everysec, %u cores\n", instances, due,
+                std::thread::hardware_concurrency());
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        execl("/proc/self/exe", argv[0], "--child", dir.c_str(), std::to_string(redis.port()).c_str(),
+              std::to_string(due).c_str(), std::to_string(batch).c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    int status = 0;
+    rusage usage{};
+    wait4(pid, &status, 0, &usage);
+    auto client = redis.client();
+    const long long length = client.integer({"XLEN", "crieur:jobs"});
+    std::printf("  peak RSS of the runner's process: %.1f MB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
+    std::printf("  stream length %lld for %d due: %s\n", length, due, length == due ? "each step once" : "MISMATCH");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::fprintf(stderr, "bench-journeys: the drain failed (status %d)\n", status);
+        return 1;
+    }
+    return length == due ? 0 : 1;
+}
