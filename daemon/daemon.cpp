@@ -203,7 +203,8 @@ int Daemon::run() {
 //   - every sixth of redis.claim_after_ms: make the entries that wait in this daemon idle again;
 //   - the retention (daemon/retention): a receipts step every retention.interval_s (sooner while
 //     there is more), the streams trimmed every 5 s;
-//   - every hour: the campaigns' snapshots idle for retention.days removed;
+//   - every hour: the campaigns' snapshots idle for retention.days removed, and the journeys
+//     ended that long ago;
 //   - every second, with several daemons: the campaign cancellations taken through the others;
 //   - while draining, every tick: stop once nothing is in flight, or at the drain deadline.
 void Daemon::start_tick() {
@@ -241,6 +242,7 @@ void Daemon::on_tick() {
     if (last_campaign_sweep_ == std::chrono::steady_clock::time_point{} || now - last_campaign_sweep_ >= std::chrono::hours(1)) {
         last_campaign_sweep_ = now;
         campaigns_.remove_old_snapshots(config_.retention.days);
+        journeys_.remove_old(config_.retention.days);
     }
     if (cancellations_ && now - last_cancellations_ >= std::chrono::seconds(1)) {
         last_cancellations_ = now;

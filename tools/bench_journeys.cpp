@@ -55,11 +55,12 @@ double percentile(std::vector<double> v, double p) {
 
 // N welcome journeys, each started a week before its wake (so that the engine itself set it),
 // waiting for the practical guide: the first `due` within the minute just gone, the rest over the
-// next 30 days. Written through the store, one instance per transaction, as the runner does.
+// next 30 days from tomorrow. Written through the store, one instance per transaction, as the runner does.
 void make_instances(const std::string& path, const journeys::Journey& welcome, int n, int due) {
     journeys::JourneyStore store(path);
     std::mt19937 rng(20261204);
-    std::uniform_int_distribution<std::int64_t> minute(0, 59'999), month(60'000, 30 * kDay);
+    // The others a day or more ahead: none comes due while the instances are written and moved.
+    std::uniform_int_distribution<std::int64_t> minute(0, 59'999), month(kDay, 30 * kDay);
     const auto now = now_ms();
     for (int i = 0; i < n; ++i) {
         const std::int64_t wake = i < due ? now - minute(rng) : now + month(rng);

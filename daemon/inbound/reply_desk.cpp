@@ -150,6 +150,18 @@ void ReplyDesk::next() {
     find_citizens(job);
 }
 
+// Something could not be read or written: this row and the ones after it are worked out again
+// in a second, from the stored rows.
+void ReplyDesk::retry_from(std::int64_t id) {
+    after_ = std::min(after_, id - 1);
+    rows_.clear();
+    working_ = false;
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([this](boost::system::error_code e) {
+        if (!e) poll();
+    });
+}
+
 void ReplyDesk::find_citizens(std::shared_ptr<Job> job) {
     if (!job->row.answered_citizen.empty()) {
         job->citizens.push_back(job->row.answered_citizen);
@@ -168,12 +180,7 @@ void ReplyDesk::find_citizens(std::shared_ptr<Job> job) {
         },
         [this, job](std::optional<std::vector<std::string>> found) {
             if (stopping_) return;
-            if (!found) {  // the directory could not be read: this row and the rest wait
-                after_ = std::min(after_, job->row.id - 1);
-                rows_.clear();
-                working_ = false;
-                return poll();
-            }
+            if (!found) return retry_from(job->row.id);  // the directory could not be read
             job->citizens = std::move(*found);
             find_message(job);
         },
@@ -206,16 +213,7 @@ void ReplyDesk::to_journey(std::shared_ptr<Job> job) {
     journeys::ReplyIn in{job->row.id, job->citizens, job->settled.journey, job->row.text};
     journeys_->reply(std::move(in), [this, job](std::optional<journeys::ReplyTaken> taken) {
         if (stopping_) return;
-        if (!taken) {  // the journeys' state could not be written: tried again from this row
-            after_ = std::min(after_, job->row.id - 1);
-            rows_.clear();
-            working_ = false;
-            timer_.expires_after(std::chrono::seconds(1));
-            timer_.async_wait([this](boost::system::error_code e) {
-                if (!e) poll();
-            });
-            return;
-        }
+        if (!taken) return retry_from(job->row.id);  // the journeys' state could not be written
         auto& s = job->settled;
         if (!taken->instance.empty()) {
             s.journey = taken->instance;
@@ -254,16 +252,7 @@ void ReplyDesk::settle(std::shared_ptr<Job> job) {
     }
     receipts_.settle_inbound(s, [this, job](std::error_code e) {
         if (stopping_) return;
-        if (e) {
-            after_ = std::min(after_, job->row.id - 1);
-            rows_.clear();
-            working_ = false;
-            timer_.expires_after(std::chrono::seconds(1));
-            timer_.async_wait([this](boost::system::error_code ec) {
-                if (!ec) poll();
-            });
-            return;
-        }
+        if (e) return retry_from(job->row.id);
         next();
     });
 }

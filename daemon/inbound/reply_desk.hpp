@@ -67,6 +67,7 @@ private:
     void find_message(std::shared_ptr<Job> job);
     void to_journey(std::shared_ptr<Job> job);
     void settle(std::shared_ptr<Job> job);
+    void retry_from(std::int64_t id);
 
     boost::asio::io_context& io_;
     ReceiptStore& receipts_;

@@ -286,6 +286,18 @@ void JourneyRunner::erase_citizen(const std::string& citizen, std::function<void
     kick();
 }
 
+void JourneyRunner::remove_old(int days) {
+    if (days <= 0 || sweeping_) return;
+    sweeping_ = true;
+    const auto before = to_unix_ms(clock_.now()) - std::int64_t{days} * 86'400'000;
+    // Between rounds on the worker, 10,000 at a time: a sweep never holds the journeys long.
+    worker_.run<std::int64_t>(io_, [this, before] { return store_->remove_ended(before, 10'000); },
+                              [this, days](std::optional<std::int64_t> n) {
+                                  sweeping_ = false;
+                                  if (n && *n) spdlog::info("journeys: {} journeys ended {} days ago removed (retention.days)", *n, days);
+                              });
+}
+
 void JourneyRunner::list(InstanceFilter filter,
                          std::function<void(std::optional<std::pair<std::vector<Instance>, std::int64_t>>)> done) {
     // A read: no round needed (it sees what the last commit wrote).
@@ -536,7 +548,7 @@ void JourneyRunner::compute(Round& round) {
         ans.outcome = a.ignored.empty() || a.recorded ? Outcome::done : Outcome::ignored;
         ans.detail = a.ignored;
         take(a, by, what);
-        ans.json = json_of(round.changes[w->id].instance, false);
+        if (w->reply) ans.json = json_of(round.changes[w->id].instance, false);  // only the API's callers read it
     }
 }
 

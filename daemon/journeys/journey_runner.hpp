@@ -96,6 +96,9 @@ public:
     // The citizen's journeys end ("the citizen was erased") and lose their data.
     void erase_citizen(const std::string& citizen, std::function<void(bool ok)> done);
 
+    // Retention, hourly: the journeys ended `days` ago (retention.days) go with their history; 0: kept.
+    void remove_old(int days);
+
     std::int64_t steps_run() const { return steps_run_; }
     std::int64_t messages_queued() const { return messages_queued_; }
 
@@ -125,6 +128,7 @@ private:
     bool due_more_ = false;                            // the last round left due instances
     bool stopping_ = false;
     bool feed_busy_ = false;
+    bool sweeping_ = false;
     std::int64_t feed_after_ = 0;                      // the feed's rows after this are not taken yet
     std::int64_t steps_run_ = 0, messages_queued_ = 0;
     boost::asio::steady_timer tick_, feed_timer_;

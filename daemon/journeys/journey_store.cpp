@@ -49,9 +49,11 @@ CREATE TABLE history (
 ) WITHOUT ROWID;
 )sql",
     // 2: the latest reply an instance took (the receipts' inbound row), so that a reply worked
-    // out again after a crash moves it once.
+    // out again after a crash moves it once; the ended instances by their last change, for the
+    // retention.
     R"sql(
 ALTER TABLE instances ADD COLUMN last_inbound INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX instances_ended ON instances(updated_at) WHERE state = 'ended';
 )sql",
 };
 
@@ -320,6 +322,32 @@ std::vector<std::string> JourneyStore::open_for_citizen(const std::string& citiz
     while (for_citizen_.step()) out.emplace_back(for_citizen_.text(0));
     for_citizen_.reset();
     return out;
+}
+
+std::int64_t JourneyStore::remove_ended(std::int64_t before_ms, int limit) {
+    std::vector<std::int64_t> seqs;
+    {
+        sqlite::Stmt q(db_.get(), R"(
+            SELECT seq FROM instances INDEXED BY instances_ended WHERE state = 'ended' AND updated_at < ?1
+            ORDER BY updated_at LIMIT ?2)");
+        q.bind(1, before_ms).bind(2, limit);
+        while (q.step()) seqs.push_back(q.int64(0));
+    }
+    if (seqs.empty()) return 0;
+    sqlite::Stmt history(db_.get(), "DELETE FROM history WHERE instance = ?1");
+    sqlite::Stmt instance(db_.get(), "DELETE FROM instances WHERE seq = ?1");
+    sqlite::exec(db_.get(), "BEGIN IMMEDIATE");
+    try {
+        for (auto seq : seqs) {
+            history.bind(1, seq).run();
+            instance.bind(1, seq).run();
+        }
+        sqlite::exec(db_.get(), "COMMIT");
+    } catch (...) {
+        sqlite::exec(db_.get(), "ROLLBACK");
+        throw;
+    }
+    return static_cast<std::int64_t>(seqs.size());
 }
 
 std::int64_t JourneyStore::erase_citizen(const std::string& citizen, std::int64_t now_ms) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "daemon/job_codec.hpp"
+#include "daemon/journeys/journey_store.hpp"
 #include "support/daemon_fixture.hpp"
 
 using namespace crieur;
@@ -259,4 +260,32 @@ TEST_CASE("steps done again after a crash that lost their commit are queued once
     // a second copy anyway).
     redis::SyncClient client("127.0.0.1", rig.redis.port());
     CHECK(entries_added(client) == 2 * n);
+}
+
+TEST_CASE("the retention removes the journeys ended before its days, with their history, and leaves the others") {
+    TempDir dir;
+    journeys::JourneyStore store(dir / "journeys.db");
+    auto make = [&](const std::string& id, journeys::InstanceState state, std::int64_t updated) {
+        journeys::Instance in;
+        in.id = id;
+        in.journey = "welcome_resident";
+        in.service = "accueil";
+        in.citizen = "C-" + id;
+        in.state = state;
+        in.step = "a_week";
+        in.started_ms = in.updated_ms = updated;
+        std::string existing;
+        REQUIRE(store.create({in, {{updated, "start", "start welcome_resident", "test"}}}, "h", "test", existing));
+    };
+    const std::int64_t now = real_now_ms();
+    make("old-ended", journeys::InstanceState::ended, now - 100 * kDay);
+    make("new-ended", journeys::InstanceState::ended, now - 10 * kDay);
+    make("old-active", journeys::InstanceState::active, now - 100 * kDay);
+    CHECK(store.remove_ended(now - 90 * kDay, 10) == 1);
+    CHECK_FALSE(store.get("old-ended"));
+    CHECK(store.history("old-ended").empty());
+    CHECK(store.get("new-ended"));
+    CHECK(store.history("new-ended").size() == 1);
+    CHECK(store.get("old-active"));  // still waiting: never removed
+    CHECK(store.remove_ended(now - 90 * kDay, 10) == 0);
 }
