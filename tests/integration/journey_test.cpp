@@ -13,6 +13,7 @@
 #include "daemon/job_codec.hpp"
 #include "daemon/journeys/journey_store.hpp"
 #include "support/daemon_fixture.hpp"
+#include "support/openapi_check.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -288,4 +289,32 @@ TEST_CASE("the retention removes the journeys ended before its days, with their 
     CHECK(store.history("new-ended").size() == 1);
     CHECK(store.get("old-active"));  // still waiting: never removed
     CHECK(store.remove_ended(now - 90 * kDay, 10) == 0);
+}
+
+TEST_CASE("the journeys' answers, problems included, are what docs/openapi.json says") {
+    JourneyRig rig;
+    OpenApiResponses seen(rig.dir);
+    const std::int64_t expiry = rig.clock.now() + 200 * kDay;
+    const std::string start = R"({"journey":"passport_renewal","id":"oa-1","citizen":"C-1","service":"etat-civil","reference":"dossier-7",)"
+                              R"("data":{"expiry_date":")" + date_in(expiry) + R"(","name":"Madame Martin","document":"passeport",)"
+                              R"("expires_on":"dans quatre mois","booking_url":"https://mairie.example.fr/rdv"}})";
+    CHECK(seen.add("POST", "/v1/journeys", rig.daemon->api("POST", "/v1/journeys", start)).status == 201);
+    CHECK(seen.add("POST", "/v1/journeys", rig.daemon->api("POST", "/v1/journeys", start)).status == 200);
+    CHECK(seen.add("POST", "/v1/journeys", rig.daemon->api("POST", "/v1/journeys",
+                   R"({"journey":"passport_renewal","id":"oa-1","citizen":"C-1","service":"etat-civil","data":{"expiry_date":"2030-01-01"}})")).status == 409);
+    CHECK(seen.add("POST", "/v1/journeys", rig.daemon->api("POST", "/v1/journeys",
+                   R"({"journey":"passport_renewal","id":"oa-2","citizen":"C-1","data":{}})")).status == 422);
+    CHECK(seen.add("POST", "/v1/journeys", rig.daemon->api("POST", "/v1/journeys",
+                   R"({"journey":"nope","id":"oa-3","citizen":"C-1","service":"etat-civil","data":{}})")).status == 422);
+    CHECK(seen.add("GET", "/v1/journeys/{id}", rig.daemon->api("GET", "/v1/journeys/oa-1")).status == 200);
+    CHECK(seen.add("GET", "/v1/journeys/{id}", rig.daemon->api("GET", "/v1/journeys/none")).status == 404);
+    CHECK(seen.add("GET", "/v1/journeys", rig.daemon->api("GET", "/v1/journeys?journey=passport_renewal&limit=10")).status == 200);
+    CHECK(seen.add("GET", "/v1/journeys", rig.daemon->api("GET", "/v1/journeys?cursor=x")).status == 400);
+    CHECK(seen.add("POST", "/v1/journeys/{id}/events", rig.daemon->api("POST", "/v1/journeys/oa-1/events",
+                   R"({"event":"booked","data":{"appointment_at":")" + format_rfc3339(from_unix_ms(rig.clock.now() + 30 * kDay)) + R"("}})")).status == 200);
+    CHECK(seen.add("POST", "/v1/journeys/{id}/events", rig.daemon->api("POST", "/v1/journeys/oa-1/events", R"({"event":"nope"})")).status == 422);
+    CHECK(seen.add("POST", "/v1/journeys/{id}/actions", rig.daemon->api("POST", "/v1/journeys/oa-1/actions", R"({"action":"pause"})")).status == 200);
+    CHECK(seen.add("POST", "/v1/journeys/{id}/actions", rig.daemon->api("POST", "/v1/journeys/oa-1/actions", R"({"action":"jump"})")).status == 422);
+    CHECK(seen.add("POST", "/v1/journeys/{id}/actions", rig.daemon->api("POST", "/v1/journeys/oa-1/actions", "not json")).status == 400);
+    seen.check();
 }
