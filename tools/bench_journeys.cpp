@@ -6,7 +6,8 @@
 // io_context's lag is measured (a 10 ms timer's lateness: how long the loop was held) and a Redis
 // PING goes every 50 ms on the runner's own connection (how long an urgent message's command would
 // wait behind the rounds). The stream's length is checked against D: each step once.
-//   bench-journeys [--instances N] [--due D] [--batch B] [--keep DIR]
+// First, N passport renewals are started through the runner as the API starts them (rate, peak RSS).
+//   bench-journeys [--instances N] [--due D] [--batch B] [--keep DIR] [--no-starts]
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,6 +78,66 @@ void make_instances(const std::string& path, const journeys::Journey& welcome, i
         std::string existing;
         store.create({std::move(a.instance), {}}, "bench", "bench", existing);
     }
+}
+
+// A child: N passport renewals started through the runner, as POST /v1/journeys starts them
+// (without the HTTP), at most 5,000 outstanding; their expiry dates over the next ten years, so
+// each waits for its warning. Prints the rate; its RSS is read by the parent.
+int child_starts(const std::string& dir, int port, int n) {
+    Config config;
+    config.redis.port = port;
+    config.receipts.path = dir + "/receipts.sqlite";
+    config.directory.path = dir + "/directory.db";
+    config.journeys.path = dir + "/journeys-started.db";
+    auto templates = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
+    if (!templates) return 2;
+    auto library = journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
+    if (!library) return 2;
+    boost::asio::io_context io;
+    SystemClock clock;
+    ReceiptStore receipts(io, config.receipts, OnCrash::resend, clock);
+    redis::Endpoint endpoint;
+    endpoint.port = port;
+    redis::RedisConnection redis(io, endpoint, "bench");
+    journeys::JourneyRunner runner(io, config, redis, receipts, clock);
+    runner.set_library(library);
+    redis.start();
+    std::mt19937 rng(20261205);
+    std::uniform_int_distribution<std::int64_t> ahead(200 * kDay, 3650 * kDay);
+    const auto now = now_ms();
+    int asked = 0, answered = 0, failed = 0;
+    Steady::time_point started{};
+    std::function<void()> more = [&] {
+        while (asked < n && asked - answered < 5'000) {
+            journeys::StartRequest r;
+            r.instance.id = "pp-" + std::to_string(asked);
+            r.instance.journey = "passport_renewal";
+            r.instance.service = "etat-civil";
+            r.instance.citizen = "C-" + std::to_string(asked);
+            r.instance.data_json = R"({"expiry_date":")" + format_rfc3339(from_unix_ms(now + ahead(rng))).substr(0, 10) +
+                                   R"(","name":"Madame Martin","document":"passeport","expires_on":"en mars","booking_url":"https://mairie.example.fr/rdv"})";
+            r.request_hash = "h" + std::to_string(asked);
+            r.by = "bench";
+            ++asked;
+            runner.begin(std::move(r), [&](journeys::JourneyRunner::Answer a) {
+                ++answered;
+                if (a.outcome != journeys::JourneyRunner::Outcome::done) ++failed;
+                if (answered == n) return io.stop();
+                if (asked - answered < 2'500) more();
+            });
+        }
+    };
+    redis.on_up([&] {
+        started = Steady::now();
+        runner.start();
+        more();
+    });
+    io.run();
+    runner.stop();
+    const double s = seconds_since(started);
+    std::printf("  %d journeys started through the runner in %.1f s: %.0f starts/s, %d refused; journeys.db %.0f MB\n", answered,
+                s, answered / s, failed, static_cast<double>(fs::file_size(config.journeys.path)) / 1e6);
+    return answered == n && failed == 0 ? 0 : 4;
 }
 
 // The child: the runner moves what is due; prints its figures.
@@ -171,17 +232,21 @@ int child(const std::string& dir, int port, int due, int batch) {
 
 int main(int argc, char** argv) {
     int instances = 1'000'000, due = 100'000, batch = 500;
+    bool skip_starts = false;
     std::string keep;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
+        if (a == "--child-starts" && i + 3 < argc)
+            return child_starts(argv[i + 1], std::atoi(argv[i + 2]), std::atoi(argv[i + 3]));
         if (a == "--child" && i + 4 < argc)
             return child(argv[i + 1], std::atoi(argv[i + 2]), std::atoi(argv[i + 3]), std::atoi(argv[i + 4]));
         if (a == "--instances" && i + 1 < argc) instances = std::atoi(argv[++i]);
         else if (a == "--due" && i + 1 < argc) due = std::atoi(argv[++i]);
         else if (a == "--batch" && i + 1 < argc) batch = std::atoi(argv[++i]);
         else if (a == "--keep" && i + 1 < argc) keep = argv[++i];
+        else if (a == "--no-starts") skip_starts = true;
         else {
-            std::fprintf(stderr, "usage: bench-journeys [--instances N] [--due D] [--batch B] [--keep DIR]\n");
+            std::fprintf(stderr, "usage: bench-journeys [--instances N] [--due D] [--batch B] [--keep DIR] [--no-starts]\n");
             return 2;
         }
     }
@@ -205,9 +270,37 @@ int main(int argc, char** argv) {
             std::printf("bench-journeys: a town of %d citizens made in %.1f s\n", instances, seconds_since(t));
         }
     }
-    for (auto f : {"journeys.db", "journeys.db-wal", "journeys.db-shm", "receipts.sqlite", "receipts.sqlite-wal", "receipts.sqlite-shm"})
+    for (auto f : {"journeys.db", "journeys.db-wal", "journeys.db-shm", "journeys-started.db", "journeys-started.db-wal",
+                   "journeys-started.db-shm", "receipts.sqlite", "receipts.sqlite-wal", "receipts.sqlite-shm"})
         fs::remove(dir + "/" + f);
     fs::remove_all(dir + "/redis");
+    // Each measured part in a child of its own, whose peak RSS is its own.
+    auto run_child = [&](std::vector<std::string> args, rusage& usage) {
+        const pid_t pid = fork();
+        if (pid == 0) {
+            std::vector<char*> argv_c;
+            argv_c.push_back(argv[0]);
+            for (auto& a : args) argv_c.push_back(a.data());
+            argv_c.push_back(nullptr);
+            execv("/proc/self/exe", argv_c.data());
+            _exit(127);
+        }
+        int status = 0;
+        wait4(pid, &status, 0, &usage);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    };
+    if (!skip_starts) {
+        test::RedisServer redis(dir + "/redis-starts");
+        std::printf("bench-journeys: %d passport renewals started, each waiting for its warning\n", instances);
+        std::fflush(stdout);
+        rusage usage{};
+        const int rc = run_child({"--child-starts", dir, std::to_string(redis.port()), std::to_string(instances)}, usage);
+        std::printf("  peak RSS of the starting process: %.1f MB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
+        if (rc != 0) {
+            std::fprintf(stderr, "bench-journeys: the starts failed (status %d)\n", rc);
+            return 1;
+        }
+    }
     {
         auto templates = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
         auto library = journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
@@ -225,21 +318,14 @@ int main(int argc, char** argv) {
     std::printf("bench-journeys: %d instances, %d due in the same minute, Redis AOF everysec, %u cores\n", instances, due,
                 std::thread::hardware_concurrency());
     std::fflush(stdout);
-    const pid_t pid = fork();
-    if (pid == 0) {
-        execl("/proc/self/exe", argv[0], "--child", dir.c_str(), std::to_string(redis.port()).c_str(),
-              std::to_string(due).c_str(), std::to_string(batch).c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    int status = 0;
     rusage usage{};
-    wait4(pid, &status, 0, &usage);
+    const int rc = run_child({"--child", dir, std::to_string(redis.port()), std::to_string(due), std::to_string(batch)}, usage);
     auto client = redis.client();
     const long long length = client.integer({"XLEN", "crieur:jobs"});
     std::printf("  peak RSS of the runner's process: %.1f MB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
     std::printf("  stream length %lld for %d due: %s\n", length, due, length == due ? "each step once" : "MISMATCH");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::fprintf(stderr, "bench-journeys: the drain failed (status %d)\n", status);
+    if (rc != 0) {
+        std::fprintf(stderr, "bench-journeys: the drain failed (status %d)\n", rc);
         return 1;
     }
     return length == due ? 0 : 1;
