@@ -80,6 +80,17 @@ void make_instances(const std::string& path, const journeys::Journey& welcome, i
     }
 }
 
+// Mapped files' pages count in the RSS (the directory is read through mmap): said apart.
+void print_resident() {
+    std::ifstream status("/proc/self/status");
+    std::string line, anon, file;
+    while (std::getline(status, line)) {
+        if (line.rfind("RssAnon:", 0) == 0) anon = line.substr(8);
+        if (line.rfind("RssFile:", 0) == 0) file = line.substr(8);
+    }
+    std::printf("  resident at the end: anonymous%s, mapped files%s\n", anon.c_str(), file.c_str());
+}
+
 // A child: N passport renewals started through the runner, as POST /v1/journeys starts them
 // (without the HTTP), at most 5,000 outstanding; their expiry dates over the next ten years, so
 // each waits for its warning. Prints the rate; its RSS is read by the parent.
@@ -137,6 +148,7 @@ int child_starts(const std::string& dir, int port, int n) {
     const double s = seconds_since(started);
     std::printf("  %d journeys started through the runner in %.1f s: %.0f starts/s, %d refused; journeys.db %.0f MB\n", answered,
                 s, answered / s, failed, static_cast<double>(fs::file_size(config.journeys.path)) / 1e6);
+    print_resident();
     return answered == n && failed == 0 ? 0 : 4;
 }
 
@@ -217,14 +229,7 @@ int child(const std::string& dir, int port, int due, int batch) {
                 percentile(lag_ms, 0.5), percentile(lag_ms, 0.99), percentile(lag_ms, 1.0), lag_ms.size());
     std::printf("  Redis PING on the runner's connection: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu)\n",
                 percentile(ping_ms, 0.5), percentile(ping_ms, 0.99), percentile(ping_ms, 1.0), ping_ms.size());
-    // Mapped files' pages count in the RSS (the directory is read through mmap): said apart.
-    std::ifstream status("/proc/self/status");
-    std::string line, anon, file;
-    while (std::getline(status, line)) {
-        if (line.rfind("RssAnon:", 0) == 0) anon = line.substr(8);
-        if (line.rfind("RssFile:", 0) == 0) file = line.substr(8);
-    }
-    std::printf("  resident at the end: anonymous%s, mapped files%s\n", anon.c_str(), file.c_str());
+    print_resident();
     return runner.messages_queued() == due ? 0 : 4;
 }
 
