@@ -34,7 +34,6 @@ using Steady = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 namespace {
-double seconds_since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
 
 // The child: the runner launches one campaign to everyone and fans it out; prints its figures.
 int child(const std::string& dir, int port, int citizens, int page) {
@@ -117,21 +116,7 @@ int main(int argc, char** argv) {
     const std::string dir = keep.empty() ? temp.path().string() : keep;
     fs::create_directories(dir);
     const std::string directory = dir + "/directory.db";
-    // The town is kept with --keep (its making is not what is measured): made again when its size differs.
-    {
-        bool fresh = !fs::exists(directory);
-        if (!fresh) {
-            directory::Directory d(directory);
-            sqlite::Stmt n(d.db(), "SELECT count(*) FROM citizens");
-            fresh = !n.step() || n.int64(0) != citizens;
-        }
-        if (fresh) {
-            fs::remove(directory);
-            const auto t = Steady::now();
-            bench::make_town(directory, citizens);
-            std::printf("bench-campaigns: a town of %d citizens made in %.1f s\n", citizens, seconds_since(t));
-        }
-    }
+    bench::ensure_town(directory, citizens, "bench-campaigns");
     for (auto f : {"campaigns.db", "campaigns.db-wal", "campaigns.db-shm", "receipts.sqlite", "receipts.sqlite-wal", "receipts.sqlite-shm"})
         fs::remove(dir + "/" + f);
     fs::remove_all(dir + "/redis");

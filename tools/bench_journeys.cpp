@@ -80,6 +80,24 @@ void make_instances(const std::string& path, const journeys::Journey& welcome, i
     }
 }
 
+// What a child's runner is configured with: the files in `dir`, no wait for the stream's backlog
+// (no consumer reads it: the figures are the runner's alone).
+Config runner_config(const std::string& dir, int port, const std::string& journeys_db) {
+    Config config;
+    config.redis.port = port;
+    config.receipts.path = dir + "/receipts.sqlite";
+    config.directory.path = dir + "/directory.db";
+    config.journeys.path = dir + "/" + journeys_db;
+    config.journeys.max_backlog = 0;
+    return config;
+}
+
+std::shared_ptr<const journeys::JourneyLibrary> shipped_journeys() {
+    auto templates = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
+    if (!templates) return nullptr;
+    return journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
+}
+
 // Mapped files' pages count in the RSS (the directory is read through mmap): said apart.
 void print_resident() {
     std::ifstream status("/proc/self/status");
@@ -95,21 +113,13 @@ void print_resident() {
 // (without the HTTP), at most 5,000 outstanding; their expiry dates over the next ten years, so
 // each waits for its warning. Prints the rate; its RSS is read by the parent.
 int child_starts(const std::string& dir, int port, int n) {
-    Config config;
-    config.redis.port = port;
-    config.receipts.path = dir + "/receipts.sqlite";
-    config.directory.path = dir + "/directory.db";
-    config.journeys.path = dir + "/journeys-started.db";
-    auto templates = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
-    if (!templates) return 2;
-    auto library = journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
+    Config config = runner_config(dir, port, "journeys-started.db");
+    auto library = shipped_journeys();
     if (!library) return 2;
     boost::asio::io_context io;
     SystemClock clock;
     ReceiptStore receipts(io, config.receipts, OnCrash::resend, clock);
-    redis::Endpoint endpoint;
-    endpoint.port = port;
-    redis::RedisConnection redis(io, endpoint, "bench");
+    redis::RedisConnection redis(io, redis::Endpoint{.port = port}, "bench");
     journeys::JourneyRunner runner(io, config, redis, receipts, clock);
     runner.set_library(library);
     redis.start();
@@ -154,23 +164,14 @@ int child_starts(const std::string& dir, int port, int n) {
 
 // The child: the runner moves what is due; prints its figures.
 int child(const std::string& dir, int port, int due, int batch) {
-    Config config;
-    config.redis.port = port;
-    config.receipts.path = dir + "/receipts.sqlite";
-    config.directory.path = dir + "/directory.db";
-    config.journeys.path = dir + "/journeys.db";
+    Config config = runner_config(dir, port, "journeys.db");
     config.journeys.batch = batch;
-    config.journeys.max_backlog = 0;
-    auto templates = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
-    if (!templates) return 2;
-    auto library = journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
+    auto library = shipped_journeys();
     if (!library) return 2;
     boost::asio::io_context io;
     SystemClock clock;
     ReceiptStore receipts(io, config.receipts, OnCrash::resend, clock);
-    redis::Endpoint endpoint;
-    endpoint.port = port;
-    redis::RedisConnection redis(io, endpoint, "bench");
+    redis::RedisConnection redis(io, redis::Endpoint{.port = port}, "bench");
     journeys::JourneyRunner runner(io, config, redis, receipts, clock);
     runner.set_library(library);
     redis.start();
@@ -259,22 +260,8 @@ int main(int argc, char** argv) {
     test::TempDir temp;
     const std::string dir = keep.empty() ? temp.path().string() : keep;
     fs::create_directories(dir);
-    // The town is kept with --keep (its making is not what is measured).
     const std::string directory = dir + "/directory.db";
-    {
-        bool fresh = !fs::exists(directory);
-        if (!fresh) {
-            directory::Directory d(directory);
-            sqlite::Stmt n(d.db(), "SELECT count(*) FROM citizens");
-            fresh = !n.step() || n.int64(0) != instances;
-        }
-        if (fresh) {
-            fs::remove(directory);
-            const auto t = Steady::now();
-            bench::make_town(directory, instances);
-            std::printf("bench-journeys: a town of %d citizens made in %.1f s\n", instances, seconds_since(t));
-        }
-    }
+    bench::ensure_town(directory, instances, "bench-journeys");
     for (auto f : {"journeys.db", "journeys.db-wal", "journeys.db-shm", "journeys-started.db", "journeys-started.db-wal",
                    "journeys-started.db-shm", "receipts.sqlite", "receipts.sqlite-wal", "receipts.sqlite-shm"})
         fs::remove(dir + "/" + f);
@@ -307,8 +294,7 @@ int main(int argc, char** argv) {
         }
     }
     {
-        auto templates = render::TemplateStore::load(CRIEUR_SOURCE_DIR "/templates").store;
-        auto library = journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
+        auto library = shipped_journeys();
         if (!library || !library->find("welcome_resident")) {
             std::fprintf(stderr, "bench-journeys: the shipped journeys could not be read\n");
             return 2;

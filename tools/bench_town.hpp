@@ -2,7 +2,9 @@
 // number), written to a directory in one transaction.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <string>
 
@@ -31,6 +33,23 @@ inline void make_town(const std::string& path, int n) {
         }
         return 0;
     });
+}
+
+// The town at `path`, made unless one of that size is there already (kept with a benchmark's
+// --keep: its making is not what is measured). `who` names the benchmark in what it prints.
+inline void ensure_town(const std::string& path, int n, const char* who) {
+    bool fresh = !std::filesystem::exists(path);
+    if (!fresh) {
+        directory::Directory d(path);
+        sqlite::Stmt count(d.db(), "SELECT count(*) FROM citizens");
+        fresh = !count.step() || count.int64(0) != n;
+    }
+    if (!fresh) return;
+    std::filesystem::remove(path);
+    const auto t = std::chrono::steady_clock::now();
+    make_town(path, n);
+    std::printf("%s: a town of %d citizens made in %.1f s\n", who, n,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
 }
 
 }  // namespace crieur::bench

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -61,10 +62,13 @@ std::string wamid() {
     return buf;
 }
 
-void notify(const std::string& id, const std::string& to, const std::string& status, int error_code,
-            const std::string& opaque) {
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// POSTs a `messages` webhook to --webhook, signed as Meta signs it: the envelope around what
+// `value` writes (statuses, or a citizen's messages). Returns the daemon's HTTP status.
+long post_webhook(const std::function<void(Writer&)>& value) {
     rapidjson::StringBuffer b;
-    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    Writer w(b);
     w.StartObject();
     w.Key("object"); w.String("whatsapp_business_account");
     w.Key("entry"); w.StartArray(); w.StartObject();
@@ -76,29 +80,35 @@ void notify(const std::string& id, const std::string& to, const std::string& sta
     w.Key("display_phone_number"); w.String("33700000001");
     w.Key("phone_number_id"); w.String(phone_number_id.c_str());
     w.EndObject();
-    w.Key("statuses"); w.StartArray(); w.StartObject();
-    w.Key("id"); w.String(id.c_str());
-    w.Key("status"); w.String(status.c_str());
-    w.Key("timestamp"); w.String(std::to_string(std::time(nullptr)).c_str());
-    w.Key("recipient_id"); w.String(to.c_str());
-    w.Key("biz_opaque_callback_data"); w.String(opaque.c_str());
-    if (error_code) {
-        w.Key("errors"); w.StartArray(); w.StartObject();
-        w.Key("code"); w.Int(error_code);
-        w.Key("title"); w.String("Message undeliverable");
-        w.Key("message"); w.String("Message undeliverable");
-        w.EndObject(); w.EndArray();
-    }
-    w.EndObject(); w.EndArray();
+    value(w);
     w.EndObject();
     w.Key("field"); w.String("messages");
     w.EndObject(); w.EndArray();
     w.EndObject(); w.EndArray();
     w.EndObject();
     const std::string body = b.GetString();
-    const long code = emulator::post(webhook, body,
-                                     {"Content-Type: application/json",
-                                      "X-Hub-Signature-256: " + crieur::whatsapp_signature(app_secret, body)});
+    return emulator::post(webhook, body,
+                          {"Content-Type: application/json", "X-Hub-Signature-256: " + crieur::whatsapp_signature(app_secret, body)});
+}
+
+void notify(const std::string& id, const std::string& to, const std::string& status, int error_code,
+            const std::string& opaque) {
+    const long code = post_webhook([&](Writer& w) {
+        w.Key("statuses"); w.StartArray(); w.StartObject();
+        w.Key("id"); w.String(id.c_str());
+        w.Key("status"); w.String(status.c_str());
+        w.Key("timestamp"); w.String(std::to_string(std::time(nullptr)).c_str());
+        w.Key("recipient_id"); w.String(to.c_str());
+        w.Key("biz_opaque_callback_data"); w.String(opaque.c_str());
+        if (error_code) {
+            w.Key("errors"); w.StartArray(); w.StartObject();
+            w.Key("code"); w.Int(error_code);
+            w.Key("title"); w.String("Message undeliverable");
+            w.Key("message"); w.String("Message undeliverable");
+            w.EndObject(); w.EndArray();
+        }
+        w.EndObject(); w.EndArray();
+    });
     if (code / 100 != 2) std::fprintf(stderr, "whatsapp-emulator: webhook %s for %s answered %ld\n", status.c_str(), id.c_str(), code);
 }
 
@@ -161,53 +171,33 @@ http::response<http::string_body> inbound(const emulator::Request& req) {
         if (!ids.empty() && context == "latest") answered = ids.back();
         if (!ids.empty() && context == "first") answered = ids.front();
     }
-    rapidjson::StringBuffer b;
-    rapidjson::Writer<rapidjson::StringBuffer> w(b);
-    w.StartObject();
-    w.Key("object"); w.String("whatsapp_business_account");
-    w.Key("entry"); w.StartArray(); w.StartObject();
-    w.Key("id"); w.String("102290129340398");
-    w.Key("changes"); w.StartArray(); w.StartObject();
-    w.Key("value"); w.StartObject();
-    w.Key("messaging_product"); w.String("whatsapp");
-    w.Key("metadata"); w.StartObject();
-    w.Key("display_phone_number"); w.String("33700000001");
-    w.Key("phone_number_id"); w.String(phone_number_id.c_str());
-    w.EndObject();
-    w.Key("contacts"); w.StartArray(); w.StartObject();
-    w.Key("profile"); w.StartObject(); w.Key("name"); w.String("Citizen"); w.EndObject();
-    w.Key("wa_id"); w.String(from.c_str());
-    w.EndObject(); w.EndArray();
-    w.Key("messages"); w.StartArray(); w.StartObject();
-    if (!answered.empty()) {
-        w.Key("context"); w.StartObject();
-        w.Key("from"); w.String("33700000001");
-        w.Key("id"); w.String(answered.c_str());
-        w.EndObject();
-    }
-    w.Key("from"); w.String(from.c_str());
-    w.Key("id"); w.String(wamid().c_str());
-    w.Key("timestamp"); w.String(std::to_string(std::time(nullptr)).c_str());
-    if (!button.empty()) {
-        w.Key("type"); w.String("button");
-        w.Key("button"); w.StartObject();
-        w.Key("payload"); w.String(button.c_str());
-        w.Key("text"); w.String(str("text").c_str());
-        w.EndObject();
-    } else {
-        w.Key("type"); w.String("text");
-        w.Key("text"); w.StartObject(); w.Key("body"); w.String(str("text").c_str()); w.EndObject();
-    }
-    w.EndObject(); w.EndArray();
-    w.EndObject();
-    w.Key("field"); w.String("messages");
-    w.EndObject(); w.EndArray();
-    w.EndObject(); w.EndArray();
-    w.EndObject();
-    const std::string body = b.GetString();
-    const long code = emulator::post(webhook, body,
-                                     {"Content-Type: application/json",
-                                      "X-Hub-Signature-256: " + crieur::whatsapp_signature(app_secret, body)});
+    const long code = post_webhook([&](Writer& w) {
+        w.Key("contacts"); w.StartArray(); w.StartObject();
+        w.Key("profile"); w.StartObject(); w.Key("name"); w.String("Citizen"); w.EndObject();
+        w.Key("wa_id"); w.String(from.c_str());
+        w.EndObject(); w.EndArray();
+        w.Key("messages"); w.StartArray(); w.StartObject();
+        if (!answered.empty()) {
+            w.Key("context"); w.StartObject();
+            w.Key("from"); w.String("33700000001");
+            w.Key("id"); w.String(answered.c_str());
+            w.EndObject();
+        }
+        w.Key("from"); w.String(from.c_str());
+        w.Key("id"); w.String(wamid().c_str());
+        w.Key("timestamp"); w.String(std::to_string(std::time(nullptr)).c_str());
+        if (!button.empty()) {
+            w.Key("type"); w.String("button");
+            w.Key("button"); w.StartObject();
+            w.Key("payload"); w.String(button.c_str());
+            w.Key("text"); w.String(str("text").c_str());
+            w.EndObject();
+        } else {
+            w.Key("type"); w.String("text");
+            w.Key("text"); w.StartObject(); w.Key("body"); w.String(str("text").c_str()); w.EndObject();
+        }
+        w.EndObject(); w.EndArray();
+    });
     return json(200, "{\"webhook_status\":" + std::to_string(code) + ",\"context\":\"" + answered + "\"}", req.version());
 }
 
