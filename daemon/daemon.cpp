@@ -139,6 +139,11 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
                                                             intake_.consumer(), advertised_url(config_.http, http_.port()),
                                                             clock_, HttpClientOptions{16, config_.provider_defaults.ca_path});
     }
+    // Several daemons: a journey removed by the retention no longer needs its keeper's key.
+    if (peers_)
+        journeys_.on_removed([this](const std::vector<std::string>& ids) {
+            for (const auto& id : ids) commands_.command({"UNLINK", config_.redis.stream + ":journey-owner:" + id}, [](const redisReply*) {});
+        });
     add_routes();  // before io_.run(): no request is read until then
 }
 
@@ -464,7 +469,8 @@ void Daemon::add_routes() {
                                        return channels_.carried(channel, address);
                                    },
                                    peers_.get());
-    journeys::add_journey_routes(routes_, config_, journeys_, [this] { return pipeline_.templates(); });
+    journeys::add_journey_routes(routes_, config_, journeys_, [this] { return pipeline_.templates(); }, peers_.get(),
+                                 commands_);
 }
 
 }  // namespace crieur

@@ -113,3 +113,26 @@ void PeerDaemons::ask(const http::Request& req, const std::function<std::string(
 }
 
 }  // namespace crieur::cluster
+
+namespace crieur::cluster {
+
+void PeerDaemons::forward(const http::Request& req, const std::string& peer_name, const std::string& method,
+                          const std::string& path, const std::string& body,
+                          std::function<void(std::optional<HttpResponse>)> done) {
+    auto peer = std::find_if(peers_.begin(), peers_.end(), [&](const Peer& p) { return p.name == peer_name; });
+    if (peer == peers_.end()) return done(std::nullopt);
+    HttpRequest r;
+    r.method = method;
+    r.url = peer->url + path;
+    r.headers = {{"Authorization", req.header("authorization")}, {"X-Crieur-Forwarded", self_name_},
+                 {"Accept", "application/json"}};
+    if (!body.empty()) r.headers.emplace_back("Content-Type", "application/json");
+    r.body = body;
+    r.timeout = kPeerTimeout;
+    http_.perform(std::move(r), [done = std::move(done), name = peer->name](HttpResponse response) {
+        if (response.status == 0) spdlog::warn("cluster: daemon {} did not answer ({})", name, response.error.message());
+        done(std::move(response));
+    });
+}
+
+}  // namespace crieur::cluster

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,12 @@ public:
     // with status 0.
     void ask(const http::Request& req, const std::function<std::string(const Peer&)>& path_for,
              std::function<void(std::vector<PeerAnswer>)> done);
+
+    // Sends the caller's request (its key, its method and body) to one peer by name, as a
+    // forwarded request (answered from there only); nullopt when that peer is not among the live
+    // ones (down for 15 s, or never seen).
+    void forward(const http::Request& req, const std::string& peer_name, const std::string& method,
+                 const std::string& path, const std::string& body, std::function<void(std::optional<HttpResponse>)> done);
 
 private:
     redis::RedisConnection& redis_;

@@ -1,5 +1,6 @@
 #include "daemon/journeys/journey_routes.hpp"
 
+#include <hiredis/hiredis.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -9,8 +10,11 @@
 #include "channels/encoding.hpp"
 #include "channels/http_client.hpp"
 #include "daemon/campaigns/campaign.hpp"
+#include "daemon/cluster/peers.hpp"
 #include "daemon/http/message_routes.hpp"
 #include "daemon/job_codec.hpp"
+#include "daemon/redis/hiredis_asio.hpp"
+#include "daemon/redis/script.hpp"
 #include "daemon/render/template_store.hpp"
 
 namespace crieur::journeys {
@@ -126,9 +130,56 @@ struct Context {
     const Config& config;
     JourneyRunner& runner;
     http::CurrentTemplates templates;
+    cluster::PeerDaemons* peers;  // several daemons on one Redis; null: this one alone
+    redis::RedisConnection& redis;
 };
 
-void start(const Context& x, const Request& req, Reply reply) {
+// Several daemons: each journey is kept by the daemon that started it (its journeys.db, its
+// timers). Who that is, is written in Redis when it starts; a request for it that reaches
+// another daemon goes on to that one.
+std::string owner_key(const Config& config, const std::string& id) { return config.redis.stream + ":journey-owner:" + id; }
+
+// The owner: this daemon when the key is new, else the one it names.
+const redis::Script kClaimJourney(R"lua(
+local owner = redis.call('GET', KEYS[1])
+if owner then return owner end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+)lua");
+
+bool forwarded(const Request& req) { return !req.header(cluster::kForwardedHeader).empty(); }
+
+// The request sent on to the daemon that keeps the journey, its answer given back as it is.
+void forward_to(const Context& x, const Request& req, const std::string& owner, const std::string& id, Reply reply) {
+    const std::string path = req.path + (req.query.empty() ? "" : "?" + req.query);
+    x.peers->forward(req, owner, std::string(req.method), path, req.body, [reply, owner, id](std::optional<HttpResponse> r) {
+        if (!r || r->status == 0) {
+            auto p = http::status_problem(503, "the journey " + id + " is kept by daemon " + owner + ", which does not answer; try again");
+            p.headers.emplace_back("Retry-After", "5");
+            return reply(std::move(p));
+        }
+        auto type = r->headers.find("content-type");
+        Response out{r->status, type == r->headers.end() ? "application/json" : type->second, std::move(r->body), {}};
+        if (auto l = r->headers.find("location"); l != r->headers.end()) out.headers.emplace_back("Location", l->second);
+        reply(std::move(out));
+    });
+}
+
+// A show, an event or an action this daemon has no journey for: the owner's answer, if another
+// daemon keeps it; else this one's 404.
+Reply or_owner(std::shared_ptr<const Context> x, const Request& req, const std::string& id, Reply reply) {
+    if (!x->peers || forwarded(req)) return reply;
+    return [x, req, id, reply](Response local) {
+        if (local.status != 404) return reply(std::move(local));
+        x->redis.command({"GET", owner_key(x->config, id)}, [x, req, id, reply, local](const redisReply* r) mutable {
+            if (!r || r->type != REDIS_REPLY_STRING || std::string(r->str, r->len) == x->peers->self_name())
+                return reply(std::move(local));
+            forward_to(*x, req, std::string(r->str, r->len), id, reply);
+        });
+    };
+}
+
+void start(const Context& x, const Request& req, Reply reply) {  // x outlives every request (the routes own it)
     Response refusal;
     auto d = parse_body(req.body, refusal);
     if (!d) return reply(refusal);
@@ -160,7 +211,20 @@ void start(const Context& x, const Request& req, Reply reply) {
     s.request_hash = hex_encode(sha256(in.journey + '\n' + in.service + '\n' + in.citizen + '\n' + in.reference + '\n' + in.data_json));
     s.by = req.caller.name;
     const std::string id = in.id;
-    x.runner.begin(std::move(s), [reply, id](JourneyRunner::Answer a) { reply(answer_of(a, 201, id)); });
+    auto begin = [&x, id, reply](StartRequest request) {
+        x.runner.begin(std::move(request), [reply, id](JourneyRunner::Answer a) { reply(answer_of(a, 201, id)); });
+    };
+    if (!x.peers || forwarded(req)) return begin(std::move(s));
+    // Several daemons: the first to start an id keeps it; the others send the start on to it,
+    // so that an id is one journey whichever daemon the request reached.
+    kClaimJourney.run(x.redis, {owner_key(x.config, id)}, {x.peers->self_name()},
+                      [&x, req, id, reply, begin, request = std::move(s)](const redisReply* r) mutable {
+                          if (!r || r->type != REDIS_REPLY_STRING)
+                              return reply(http::status_problem(503, "Redis is unreachable: the journey's keeper cannot be known; try again"));
+                          const std::string owner(r->str, r->len);
+                          if (owner == x.peers->self_name()) return begin(std::move(request));
+                          forward_to(x, req, owner, id, reply);
+                      });
 }
 
 void event(const Context& x, const std::string& id, const Request& req, Reply reply) {
@@ -254,8 +318,9 @@ void list(const Context& x, const Request& req, Reply reply) {
 }
 }  // namespace
 
-void add_journey_routes(http::Routes& routes, const Config& config, JourneyRunner& runner, http::CurrentTemplates templates) {
-    auto x = std::make_shared<Context>(Context{config, runner, std::move(templates)});
+void add_journey_routes(http::Routes& routes, const Config& config, JourneyRunner& runner, http::CurrentTemplates templates,
+                        cluster::PeerDaemons* peers, redis::RedisConnection& redis) {
+    auto x = std::make_shared<const Context>(Context{config, runner, std::move(templates), peers, redis});
     routes.add("POST", "/v1/journeys", [x](const Request& req, std::string_view, Reply reply) { start(*x, req, std::move(reply)); },
                keys::Scope::send);
     routes.add("GET", "/v1/journeys", [x](const Request& req, std::string_view, Reply reply) { list(*x, req, std::move(reply)); },
@@ -264,13 +329,14 @@ void add_journey_routes(http::Routes& routes, const Config& config, JourneyRunne
         auto parts = split(tail);
         if (!parts || !parts->second.empty()) return reply(http::status_problem(404, "no such route"));
         const std::string id = parts->first;
-        x->runner.show(id, scope_of(req.caller), [reply, id](JourneyRunner::Answer a) { reply(answer_of(a, 200, id)); });
+        auto answer = or_owner(x, req, id, std::move(reply));
+        x->runner.show(id, scope_of(req.caller), [answer, id](JourneyRunner::Answer a) { answer(answer_of(a, 200, id)); });
     }, keys::Scope::read);
     routes.add("POST", "/v1/journeys/", [x](const Request& req, std::string_view tail, Reply reply) {
         auto parts = split(tail);
         if (!parts) return reply(http::status_problem(404, "no such route"));
-        if (parts->second == "events") return event(*x, parts->first, req, std::move(reply));
-        if (parts->second == "actions") return action(*x, parts->first, req, std::move(reply));
+        if (parts->second == "events") return event(*x, parts->first, req, or_owner(x, req, parts->first, std::move(reply)));
+        if (parts->second == "actions") return action(*x, parts->first, req, or_owner(x, req, parts->first, std::move(reply)));
         reply(http::status_problem(404, "no such route"));
     }, keys::Scope::send);
 }

@@ -12,9 +12,18 @@
 #include "daemon/http/send_routes.hpp"
 #include "daemon/journeys/journey_runner.hpp"
 
+namespace crieur::cluster {
+class PeerDaemons;
+}
+namespace crieur::redis {
+class RedisConnection;
+}
+
 namespace crieur::journeys {
 
+// `peers`: several daemons on one Redis (null: this one alone); a journey is kept by the daemon
+// that started it, and a request for it that reaches another goes on to that one.
 void add_journey_routes(http::Routes& routes, const Config& config, JourneyRunner& runner,
-                        http::CurrentTemplates templates);
+                        http::CurrentTemplates templates, cluster::PeerDaemons* peers, redis::RedisConnection& redis);
 
 }  // namespace crieur::journeys

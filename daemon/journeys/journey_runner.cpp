@@ -291,11 +291,14 @@ void JourneyRunner::remove_old(int days) {
     sweeping_ = true;
     const auto before = to_unix_ms(clock_.now()) - std::int64_t{days} * 86'400'000;
     // Between rounds on the worker, 10,000 at a time: a sweep never holds the journeys long.
-    worker_.run<std::int64_t>(io_, [this, before] { return store_->remove_ended(before, 10'000); },
-                              [this, days](std::optional<std::int64_t> n) {
-                                  sweeping_ = false;
-                                  if (n && *n) spdlog::info("journeys: {} journeys ended {} days ago removed (retention.days)", *n, days);
-                              });
+    worker_.run<std::vector<std::string>>(io_, [this, before] { return store_->remove_ended(before, 10'000); },
+                                          [this, days](std::optional<std::vector<std::string>> ids) {
+                                              sweeping_ = false;
+                                              if (!ids || ids->empty()) return;
+                                              spdlog::info("journeys: {} journeys ended {} days ago removed (retention.days)",
+                                                           ids->size(), days);
+                                              if (on_removed_) on_removed_(*ids);
+                                          });
 }
 
 void JourneyRunner::list(InstanceFilter filter,

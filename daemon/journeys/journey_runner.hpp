@@ -98,6 +98,8 @@ public:
 
     // Retention, hourly: the journeys ended `days` ago (retention.days) go with their history; 0: kept.
     void remove_old(int days);
+    // Told the ids the retention removed (several daemons: their keepers' keys in Redis go too).
+    void on_removed(std::function<void(const std::vector<std::string>&)> f) { on_removed_ = std::move(f); }
 
     std::int64_t steps_run() const { return steps_run_; }
     std::int64_t messages_queued() const { return messages_queued_; }
@@ -121,6 +123,7 @@ private:
     ReceiptStore& receipts_;
     const Clock& clock_;
     std::shared_ptr<const JourneyLibrary> library_;
+    std::function<void(const std::vector<std::string>&)> on_removed_;
     std::unique_ptr<JourneyStore> store_;              // used on worker_'s thread only
     std::unique_ptr<directory::Directory> directory_;  // likewise: the citizens' time zones
     std::deque<std::shared_ptr<Work>> pending_;        // API work waiting for the next round

@@ -324,16 +324,20 @@ std::vector<std::string> JourneyStore::open_for_citizen(const std::string& citiz
     return out;
 }
 
-std::int64_t JourneyStore::remove_ended(std::int64_t before_ms, int limit) {
+std::vector<std::string> JourneyStore::remove_ended(std::int64_t before_ms, int limit) {
     std::vector<std::int64_t> seqs;
+    std::vector<std::string> ids;
     {
         sqlite::Stmt q(db_.get(), R"(
-            SELECT seq FROM instances INDEXED BY instances_ended WHERE state = 'ended' AND updated_at < ?1
+            SELECT seq, id FROM instances INDEXED BY instances_ended WHERE state = 'ended' AND updated_at < ?1
             ORDER BY updated_at LIMIT ?2)");
         q.bind(1, before_ms).bind(2, limit);
-        while (q.step()) seqs.push_back(q.int64(0));
+        while (q.step()) {
+            seqs.push_back(q.int64(0));
+            ids.emplace_back(q.text(1));
+        }
     }
-    if (seqs.empty()) return 0;
+    if (seqs.empty()) return ids;
     sqlite::Stmt history(db_.get(), "DELETE FROM history WHERE instance = ?1");
     sqlite::Stmt instance(db_.get(), "DELETE FROM instances WHERE seq = ?1");
     sqlite::exec(db_.get(), "BEGIN IMMEDIATE");
@@ -347,7 +351,7 @@ std::int64_t JourneyStore::remove_ended(std::int64_t before_ms, int limit) {
         sqlite::exec(db_.get(), "ROLLBACK");
         throw;
     }
-    return static_cast<std::int64_t>(seqs.size());
+    return ids;
 }
 
 std::int64_t JourneyStore::erase_citizen(const std::string& citizen, std::int64_t now_ms) {

@@ -64,8 +64,8 @@ public:
     // theirs (the history says what was sent, never to whom). Returns the instances.
     std::int64_t erase_citizen(const std::string& citizen, std::int64_t now_ms);
     // The retention: at most `limit` instances ended before `before_ms` go, with their history
-    // (the oldest first). Returns how many.
-    std::int64_t remove_ended(std::int64_t before_ms, int limit);
+    // (the oldest first). Returns their ids.
+    std::vector<std::string> remove_ended(std::int64_t before_ms, int limit);
     // Counts of instances by state, for /metrics.
     std::vector<std::pair<std::string, std::int64_t>> counts();
 

@@ -200,3 +200,49 @@ TEST_CASE("two daemons on one Redis: either answers for a message the other hand
     CHECK(r.body.find("\"unavailable\":[") != std::string::npos);
     CHECK(a.stop() == 0);
 }
+
+TEST_CASE("two daemons on one Redis: a journey is kept by the daemon that started it, and either daemon answers and "
+          "moves it") {
+    TwoDaemons two;
+    auto &a = two.a, &b = two.b;
+    auto client = two.redis.client();
+    for (auto* d : {&a, &b})  // each daemon's directory has the citizen (each may send the journey's jobs)
+        REQUIRE(d->api("PUT", "/v1/citizens/C-1", R"({"locale":"fr","channels":["sms"],"contacts":{"sms":"+33612345678"}})").status == 201);
+    // The daemons find each other through Redis within a registration period (5 s).
+    REQUIRE(wait_until([&] { return client.integer({"HLEN", "crieur:jobs:daemons"}) == 2; }, 20s, 200ms));
+    std::this_thread::sleep_for(5500ms);  // each has read the registry since
+    auto start = [](DaemonUnderTest& d, const std::string& id, const std::string& district) {
+        return d.api("POST", "/v1/journeys",
+                     R"({"journey":"welcome_resident","id":")" + id + R"(","citizen":"C-1","service":"accueil","data":{"name":"Madame Petit",)"
+                     R"("district":")" + district + R"(","services_url":"https://mairie.example.fr/bienvenue","guide_url":"https://mairie.example.fr/guide",)"
+                     R"("collection_day":"le mardi"}})");
+    };
+    auto first = start(a, "wr-a", "Gerland");
+    INFO(first.body);
+    REQUIRE(first.status == 201);
+    // The same start through the other daemon is the same journey; another one under its id is refused.
+    CHECK(start(b, "wr-a", "Gerland").status == 200);
+    CHECK(start(b, "wr-a", "Vaise").status == 409);
+    // Shown and moved through either.
+    auto shown = b.api("GET", "/v1/journeys/wr-a");
+    CHECK(shown.status == 200);
+    CHECK(shown.body.find(R"("journey":"welcome_resident")") != std::string::npos);
+    CHECK(b.api("POST", "/v1/journeys/wr-a/actions", R"({"action":"pause"})").status == 200);
+    CHECK(a.api("GET", "/v1/journeys/wr-a").body.find(R"("state":"paused")") != std::string::npos);
+    // One started through the other daemon is kept there, and found from here.
+    REQUIRE(start(b, "wr-b", "Vaise").status == 201);
+    CHECK(a.api("GET", "/v1/journeys/wr-b").status == 200);
+    CHECK(a.api("POST", "/v1/journeys/wr-b/events", R"({"event":"nope"})").status == 422);  // the keeper's own answer
+    CHECK(a.api("GET", "/v1/journeys/nobody").status == 404);
+    // Each journey is in one daemon's journeys.db.
+    auto count = [](const TempDir& dir, const std::string& id) {
+        auto db = sqlite::open(dir / "journeys.db", SQLITE_OPEN_READONLY);
+        sqlite::Stmt q(db.get(), "SELECT count(*) FROM instances WHERE id = ?1");
+        q.bind(1, id);
+        return q.step() ? q.int64(0) : -1;
+    };
+    CHECK(count(two.dir_a, "wr-a") == 1);
+    CHECK(count(two.dir_b, "wr-a") == 0);
+    CHECK(count(two.dir_a, "wr-b") == 0);
+    CHECK(count(two.dir_b, "wr-b") == 1);
+}

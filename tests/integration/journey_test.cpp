@@ -282,13 +282,13 @@ TEST_CASE("the retention removes the journeys ended before its days, with their 
     make("old-ended", journeys::InstanceState::ended, now - 100 * kDay);
     make("new-ended", journeys::InstanceState::ended, now - 10 * kDay);
     make("old-active", journeys::InstanceState::active, now - 100 * kDay);
-    CHECK(store.remove_ended(now - 90 * kDay, 10) == 1);
+    CHECK(store.remove_ended(now - 90 * kDay, 10) == std::vector<std::string>{"old-ended"});
     CHECK_FALSE(store.get("old-ended"));
     CHECK(store.history("old-ended").empty());
     CHECK(store.get("new-ended"));
     CHECK(store.history("new-ended").size() == 1);
     CHECK(store.get("old-active"));  // still waiting: never removed
-    CHECK(store.remove_ended(now - 90 * kDay, 10) == 0);
+    CHECK(store.remove_ended(now - 90 * kDay, 10).empty());
 }
 
 TEST_CASE("the journeys' answers, problems included, are what docs/openapi.json says") {
