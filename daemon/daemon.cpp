@@ -139,7 +139,9 @@ Daemon::Daemon(Config config, std::string config_path, std::shared_ptr<const ren
                                                             intake_.consumer(), advertised_url(config_.http, http_.port()),
                                                             clock_, HttpClientOptions{16, config_.provider_defaults.ca_path});
     }
-    // Several daemons: a journey removed by the retention no longer needs its keeper's key.
+    // Several daemons: a journey removed by the retention no longer needs its keeper's key, and
+    // the receipts of journeys kept elsewhere go to their keepers.
+    if (peers_) journeys_.share_with_peers(peers_->self_name());
     if (peers_)
         journeys_.on_removed([this](const std::vector<std::string>& ids) {
             for (const auto& id : ids) commands_.command({"UNLINK", config_.redis.stream + ":journey-owner:" + id}, [](const redisReply*) {});

@@ -32,6 +32,17 @@ redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
 return 1
 )lua");
 
+// A receipt of a journey another daemon keeps, to that daemon's inbox; 0 when this daemon or
+// nobody keeps it (then it is a counted no-op here). ARGV: self, the inboxes' prefix, journey, job, progress.
+const redis::Script kToKeeper(R"lua(
+local keeper = redis.call('GET', KEYS[1])
+if not keeper or keeper == ARGV[1] then return 0 end
+redis.call('XADD', ARGV[2] .. keeper, 'MAXLEN', '~', '1000000', '*', 'journey', ARGV[3], 'job', ARGV[4], 'progress', ARGV[5])
+return 1
+)lua");
+
+std::string inbox_key(const Config& config, const std::string& self) { return config.redis.stream + ":journey-inbox:" + self; }
+
 // The first of `anchors` missing from `data_json` or not a date: its name and why; nullopt: all there.
 std::optional<std::pair<std::string, std::string>> missing_anchor(const std::vector<std::string>& anchors,
                                                                   const std::string& data_json, const date::time_zone* zone) {
@@ -130,7 +141,8 @@ struct JourneyRunner::Work {
     StartRequest start;
     Trigger trigger;
     Action action;
-    std::int64_t feed_row = 0;
+    std::int64_t feed_row = 0;  // a feed's row in this daemon's receipts (0: none)
+    std::string inbox_id;       // an entry of this daemon's inbox, from another daemon's receipts
     Reply reply;
     std::function<void(bool)> erased;
     Answer answer;
@@ -152,6 +164,13 @@ struct JourneyRunner::Round {
     std::vector<Send> sends;
     std::vector<receipts::ServiceCallback> notices;  // queued in the receipts' outbox before the commit
     std::vector<std::int64_t> feed_rows;
+    std::vector<std::string> inbox_ids;  // taken from the inbox: deleted once committed
+    // Receipts of journeys not kept here: sent to their keepers' inboxes, then their rows settled.
+    struct Foreign {
+        std::string journey, job_id, progress;
+        std::int64_t feed_row = 0;
+    };
+    std::vector<Foreign> foreign;
     std::vector<std::string> erased;  // citizens
     std::int64_t steps = 0;
     bool due_more = false;
@@ -160,7 +179,7 @@ struct JourneyRunner::Round {
 
 JourneyRunner::JourneyRunner(boost::asio::io_context& io, const Config& config, redis::RedisConnection& redis,
                              ReceiptStore& receipts, const Clock& clock)
-    : io_(io), config_(config), redis_(redis), receipts_(receipts), clock_(clock), tick_(io), feed_timer_(io) {
+    : io_(io), config_(config), redis_(redis), receipts_(receipts), clock_(clock), tick_(io), feed_timer_(io), inbox_timer_(io) {
     store_ = std::make_unique<JourneyStore>(config.journeys.path);
 }
 
@@ -178,12 +197,14 @@ void JourneyRunner::start() {
     });
     schedule_tick();
     poll_feed();
+    poll_inbox();
 }
 
 void JourneyRunner::stop() {
     stopping_ = true;
     tick_.cancel();
     feed_timer_.cancel();
+    inbox_timer_.cancel();
     worker_.post([this] { directory_.reset(); });
 }
 
@@ -372,6 +393,11 @@ void JourneyRunner::compute(Round& round) {
         }
         return instance_json(in, with_history ? &h : nullptr);
     };
+    // A receipt's row (this daemon's feed) or entry (its inbox) is done with once the round commits.
+    auto taken_feed = [&round](const Work& w) {
+        if (w.feed_row > 0) round.feed_rows.push_back(w.feed_row);
+        if (!w.inbox_id.empty()) round.inbox_ids.push_back(w.inbox_id);
+    };
     // Keeps what the engine did: the state, its history, the messages to queue.
     auto take = [&](Advance& a, const std::string& by, const std::string& what) {
         auto& change = round.changes[a.instance.id];
@@ -484,7 +510,13 @@ void JourneyRunner::compute(Round& round) {
         if (!in || (!w->service.empty() && in->service != w->service)) {
             ans.outcome = Outcome::not_found;
             ans.detail = "no journey instance '" + w->id + "'";
-            if (w->kind == Work::Kind::feed) round.feed_rows.push_back(w->feed_row);  // a counted no-op
+            if (w->kind == Work::Kind::feed) {
+                // Not kept here: another daemon's, when there are several (its step went out from
+                // here); else a counted no-op.
+                if (!self_.empty() && w->feed_row > 0)
+                    round.foreign.push_back({w->id, w->trigger.name, to_string(w->trigger.progress), w->feed_row});
+                else taken_feed(*w);
+            }
             continue;
         }
         if (w->kind == Work::Kind::show) {
@@ -496,7 +528,7 @@ void JourneyRunner::compute(Round& round) {
         if (!j) {
             ans.outcome = Outcome::failed;
             ans.detail = "the journey '" + in->journey + "' is no longer defined";
-            if (w->kind == Work::Kind::feed) round.feed_rows.push_back(w->feed_row);
+            if (w->kind == Work::Kind::feed) taken_feed(*w);
             continue;
         }
         const auto* zone = zone_of(in->citizen);
@@ -505,7 +537,7 @@ void JourneyRunner::compute(Round& round) {
         switch (w->kind) {
         case Work::Kind::timer: a = advance(*j, *in, Trigger{Trigger::Kind::timer, in->step, in->runs[in->step]}, now, zone); break;
         case Work::Kind::feed: {
-            round.feed_rows.push_back(w->feed_row);
+            taken_feed(*w);
             auto step = step_of_job(*in, w->trigger.name);
             if (!step) continue;  // an agent's message: its progress moves nothing
             Trigger t = w->trigger;
@@ -618,13 +650,70 @@ void JourneyRunner::commit(std::shared_ptr<Round> round) {
         });
 }
 
+// Each receipt of a journey kept elsewhere goes to its keeper's inbox; its feed row is settled
+// only once it is there (a crash before: sent again, and a progress moves a journey once).
+void JourneyRunner::settle_foreign(std::shared_ptr<Round> round) {
+    auto left = std::make_shared<std::size_t>(round->foreign.size());
+    auto done = std::make_shared<std::vector<std::int64_t>>();
+    for (auto& f : round->foreign) {
+        kToKeeper.run(redis_, {config_.redis.stream + ":journey-owner:" + f.journey},
+                      {self_, config_.redis.stream + ":journey-inbox:", f.journey, f.job_id, f.progress},
+                      [this, left, done, row = f.feed_row](const redisReply* r) {
+                          if (r && r->type == REDIS_REPLY_INTEGER) done->push_back(row);  // sent, or nobody keeps it
+                          else feed_after_ = std::min(feed_after_, row - 1);             // Redis failed: read again
+                          if (--*left == 0 && !done->empty()) receipts_.settle_journey_feed({*done});
+                      });
+    }
+}
+
+// This daemon's inbox: receipts other daemons recorded for the journeys kept here, read every
+// second from where the last read stopped, as feed works.
+void JourneyRunner::poll_inbox() {
+    if (stopping_ || self_.empty()) return;
+    inbox_timer_.expires_after(std::chrono::seconds(1));
+    inbox_timer_.async_wait([this](boost::system::error_code e) {
+        if (e) return;
+        if (inbox_busy_ || !library_) return poll_inbox();
+        inbox_busy_ = true;
+        const std::string from = inbox_after_ == "-" ? "-" : "(" + inbox_after_;
+        const std::string count = std::to_string(config_.journeys.batch);
+        redis_.command({"XRANGE", inbox_key(config_, self_), from, "+", "COUNT", count}, [this](const redisReply* r) {
+            inbox_busy_ = false;
+            bool any = false;
+            if (r && r->type == REDIS_REPLY_ARRAY)
+                for (std::size_t i = 0; i < r->elements; ++i) {
+                    const redisReply* entry = r->element[i];
+                    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) continue;
+                    auto w = std::make_shared<Work>();
+                    w->kind = Work::Kind::feed;
+                    w->inbox_id.assign(entry->element[0]->str, entry->element[0]->len);
+                    w->trigger.kind = Trigger::Kind::message;
+                    const redisReply* fields = entry->element[1];
+                    for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
+                        const std::string name(fields->element[k]->str, fields->element[k]->len);
+                        std::string value(fields->element[k + 1]->str, fields->element[k + 1]->len);
+                        if (name == "journey") w->id = std::move(value);
+                        else if (name == "job") w->trigger.name = std::move(value);
+                        else if (name == "progress") w->trigger.progress = parse_progress(value).value_or(MessageProgress::none);
+                    }
+                    inbox_after_ = w->inbox_id;
+                    pending_.push_back(std::move(w));
+                    any = true;
+                }
+            if (any) kick();
+            poll_inbox();
+        });
+    });
+}
+
 void JourneyRunner::finish(std::shared_ptr<Round> round) {
     running_ = false;
     if (round->failed) {
         // Nothing of the round was written: the feed's rows are read again, the due steps are
         // still due, the callers are told to try again.
         for (auto& w : round->works) {
-            if (w->kind == Work::Kind::feed) feed_after_ = std::min(feed_after_, w->feed_row - 1);
+            if (w->kind == Work::Kind::feed && w->feed_row > 0) feed_after_ = std::min(feed_after_, w->feed_row - 1);
+            if (!w->inbox_id.empty()) inbox_after_ = "-";  // read again from its start: what is taken is deleted
             if (w->reply) w->reply(Answer{Outcome::failed, {}, "the journeys' state could not be written, or Redis is unreachable"});
             if (w->erased) w->erased(false);
             if (w->replied) w->replied(std::nullopt);
@@ -632,6 +721,13 @@ void JourneyRunner::finish(std::shared_ptr<Round> round) {
     } else {
         steps_run_ += round->steps;
         if (!round->feed_rows.empty()) receipts_.settle_journey_feed({round->feed_rows});
+        if (!round->inbox_ids.empty()) {
+            std::vector<std::string> args{"XDEL", inbox_key(config_, self_)};
+            args.insert(args.end(), round->inbox_ids.begin(), round->inbox_ids.end());
+            std::vector<std::string_view> views(args.begin(), args.end());
+            redis_.command(views, [](const redisReply*) {});  // not deleted: read again, and changes nothing twice
+        }
+        if (!round->foreign.empty()) settle_foreign(round);
         for (auto& w : round->works) {
             if (w->reply) w->reply(std::move(w->answer));
             if (w->erased) w->erased(true);

@@ -98,6 +98,11 @@ public:
 
     // Retention, hourly: the journeys ended `days` ago (retention.days) go with their history; 0: kept.
     void remove_old(int days);
+    // Several daemons on one Redis (redis.claim_job_ids): `self` is this daemon's consumer name.
+    // The receipts of a journey another daemon keeps (that daemon's step was sent from here) go
+    // to its inbox, <stream>:journey-inbox:<keeper>, and this daemon's inbox is read like its
+    // feed: a journey hears how far its messages went whichever daemon sent them. Before start().
+    void share_with_peers(std::string self) { self_ = std::move(self); }
     // Told the ids the retention removed (several daemons: their keepers' keys in Redis go too).
     void on_removed(std::function<void(const std::vector<std::string>&)> f) { on_removed_ = std::move(f); }
 
@@ -116,6 +121,8 @@ private:
     void finish(std::shared_ptr<Round> round);
     void schedule_tick();
     void poll_feed();
+    void poll_inbox();
+    void settle_foreign(std::shared_ptr<Round> round);
 
     boost::asio::io_context& io_;
     const Config& config_;
@@ -134,7 +141,10 @@ private:
     bool sweeping_ = false;
     std::int64_t feed_after_ = 0;                      // the feed's rows after this are not taken yet
     std::int64_t steps_run_ = 0, messages_queued_ = 0;
-    boost::asio::steady_timer tick_, feed_timer_;
+    boost::asio::steady_timer tick_, feed_timer_, inbox_timer_;
+    std::string self_;                  // several daemons: this one's name; empty: alone
+    std::string inbox_after_ = "-";     // the inbox's entries after this are not read yet
+    bool inbox_busy_ = false;
     Worker worker_{"journeys"};  // last: stopped (joined) first
 };
 

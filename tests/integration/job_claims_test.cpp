@@ -246,3 +246,64 @@ TEST_CASE("two daemons on one Redis: a journey is kept by the daemon that starte
     CHECK(count(two.dir_a, "wr-b") == 0);
     CHECK(count(two.dir_b, "wr-b") == 1);
 }
+
+TEST_CASE("two daemons on one Redis: a journey hears how far its messages went, whichever daemon sent them") {
+    TempDir dir_a, dir_b, dir_redis;
+    RedisServer redis{dir_redis / "redis"};
+    auto named = [](const char* name) {
+        DaemonOptions o = claiming();
+        o.consumer = name;
+        return o;
+    };
+    DaemonUnderTest a{dir_a, redis, named("daemon-a")}, b{dir_b, redis, named("daemon-b")};
+    a.start();
+    b.start();
+    auto client = redis.client();
+    for (auto* d : {&a, &b}) {
+        REQUIRE(d->api("PUT", "/v1/citizens/C-1", R"({"locale":"fr","channels":["sms"],"contacts":{"sms":"+33612345678"}})").status == 201);
+        // The welcome is information: it goes to those who said yes.
+        REQUIRE(d->api("POST", "/v1/citizens/C-1/consents", R"({"channel":"sms","category":"information","granted":true,"source":"portal"})")
+                    .status == 204);
+    }
+    REQUIRE(wait_until([&] { return client.integer({"HLEN", "crieur:jobs:daemons"}) == 2; }, 20s, 200ms));
+    std::this_thread::sleep_for(5500ms);
+    // Twenty journeys kept by A; their first messages go out from either daemon.
+    constexpr int kJourneys = 20;
+    for (int i = 0; i < kJourneys; ++i)
+        REQUIRE(a.api("POST", "/v1/journeys",
+                      R"({"journey":"welcome_resident","id":"wr-)" + std::to_string(i) + R"(","citizen":"C-1","service":"accueil",)"
+                      R"("data":{"name":"Madame Petit","district":"Gerland","services_url":"https://mairie.example.fr/bienvenue",)"
+                      R"("guide_url":"https://mairie.example.fr/guide","collection_day":"le mardi"}})").status == 201);
+    auto sent_from = [&](const std::string& job) -> DaemonUnderTest* {
+        for (auto* d : {&a, &b})
+            if (d->query("SELECT count(*) FROM messages WHERE job_id = '" + job + "' AND status = 'sent'") == 1) return d;
+        return nullptr;
+    };
+    REQUIRE(wait_until([&] {
+        for (int i = 0; i < kJourneys; ++i)
+            if (!sent_from("wr-" + std::to_string(i) + ":welcome")) return false;
+        return true;
+    }, 30s));
+    // The citizen reads each in the app: the app's back end tells the daemon that sent it.
+    int from_b = 0;
+    for (int i = 0; i < kJourneys; ++i) {
+        const std::string job = "wr-" + std::to_string(i) + ":welcome";
+        DaemonUnderTest* d = sent_from(job);
+        from_b += d == &b;
+        REQUIRE(d->api("POST", "/v1/events", R"({"type":"read","message":")" + job + R"("})").status / 100 == 2);
+    }
+    INFO(from_b << " of the messages were sent by B");
+    REQUIRE(from_b > 0);  // twenty times a coin: both daemons sent some
+    // Every journey, all kept by A, knows its message was read.
+    auto read = [&](int i) {
+        return a.api("GET", "/v1/journeys/wr-" + std::to_string(i)).body.find(R"("progress":"read")") != std::string::npos;
+    };
+    CHECK(wait_until([&] {
+        for (int i = 0; i < kJourneys; ++i)
+            if (!read(i)) return false;
+        return true;
+    }, 15s));
+    // B's feed is emptied once its rows reached A's inbox, and A's inbox once A took them.
+    CHECK(wait_until([&] { return client.integer({"XLEN", "crieur:jobs:journey-inbox:daemon-a"}) == 0; }, 10s));
+    CHECK(wait_until([&] { return b.query("SELECT count(*) FROM journey_feed") == 0; }, 10s));
+}
