@@ -215,7 +215,9 @@ void ReplyDesk::to_journey(std::shared_ptr<Job> job) {
         if (stopping_) return;
         if (!taken) return retry_from(job->row.id);  // the journeys' state could not be written
         auto& s = job->settled;
-        if (!taken->instance.empty()) {
+        if (taken->elsewhere) {
+            s.journey = taken->instance;  // its keeper, another daemon, reads it; the service is the message's
+        } else if (!taken->instance.empty()) {
             s.journey = taken->instance;
             s.service = taken->service;
             s.citizen = taken->citizen;

@@ -41,6 +41,17 @@ redis.call('XADD', ARGV[2] .. keeper, 'MAXLEN', '~', '1000000', '*', 'journey', 
 return 1
 )lua");
 
+// A reply to a journey another daemon keeps, to that daemon's inbox, once: 0 when this daemon or
+// nobody keeps it, 2 when sent before. KEYS: the journey's keeper, the reply's "seen" key.
+// ARGV: self, the inboxes' prefix, journey, the reply's words.
+const redis::Script kReplyToKeeper(R"lua(
+local keeper = redis.call('GET', KEYS[1])
+if not keeper or keeper == ARGV[1] then return 0 end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', 604800) then return 2 end
+redis.call('XADD', ARGV[2] .. keeper, 'MAXLEN', '~', '1000000', '*', 'kind', 'reply', 'journey', ARGV[3], 'reply', ARGV[4])
+return 1
+)lua");
+
 std::string inbox_key(const Config& config, const std::string& self) { return config.redis.stream + ":journey-inbox:" + self; }
 
 // The first of `anchors` missing from `data_json` or not a date: its name and why; nullopt: all there.
@@ -171,6 +182,7 @@ struct JourneyRunner::Round {
         std::int64_t feed_row = 0;
     };
     std::vector<Foreign> foreign;
+    std::vector<std::shared_ptr<Work>> replies_elsewhere;  // to their journeys' keepers, after the commit
     std::vector<std::string> erased;  // citizens
     std::int64_t steps = 0;
     bool due_more = false;
@@ -478,10 +490,16 @@ void JourneyRunner::compute(Round& round) {
                 for (auto& id : store_->open_for_citizen(r.citizens[c]))
                     if ((in = current(id)) && in->state != InstanceState::ended) break;
                     else in.reset();
+            if (!w->inbox_id.empty()) round.inbox_ids.push_back(w->inbox_id);
+            // The journey the message names, kept by another daemon (its step went out from here).
+            if (!in && !self_.empty() && !r.answered_journey.empty() && w->inbox_id.empty()) {
+                round.replies_elsewhere.push_back(w);
+                continue;
+            }
             const Journey* j = in ? library->find(in->journey) : nullptr;
             if (!in || !j) continue;  // no journey of theirs: the desk forwards it
             w->taken = {in->id, in->service, in->citizen, in->reference, {}};
-            if (r.inbound_id <= in->last_inbound) continue;  // taken before a crash: once
+            if (r.inbound_id > 0 && r.inbound_id <= in->last_inbound) continue;  // taken before a crash: once
             // A keyword is one the latest message asked for, or one the journey jumps on.
             const std::string folded = fold_keyword(r.text);
             const SentMessage* latest = nullptr;
@@ -498,7 +516,7 @@ void JourneyRunner::compute(Round& round) {
             if (asked) w->taken.keyword = folded;
             Trigger t{Trigger::Kind::reply, asked ? folded : std::string()};
             Advance a = advance(*j, *in, t, now, zone_of(in->citizen));
-            a.instance.last_inbound = r.inbound_id;
+            if (r.inbound_id > 0) a.instance.last_inbound = r.inbound_id;
             // Words that are no keyword are shown in the history (journeys.db is personal data,
             // erased with the citizen), cut at 160 characters.
             std::string what;
@@ -666,6 +684,26 @@ void JourneyRunner::settle_foreign(std::shared_ptr<Round> round) {
     }
 }
 
+// Replies to journeys kept by other daemons go to their keepers' inboxes, once each (a reply
+// worked out again after a crash is not sent twice: the key of its row here is remembered a week).
+void JourneyRunner::replies_to_keepers(std::shared_ptr<Round> round) {
+    for (auto& w : round->replies_elsewhere) {
+        const ReplyIn& r = w->reply_in;
+        const std::string seen = config_.redis.stream + ":journey-reply-seen:" + self_ + ":" + std::to_string(r.inbound_id);
+        kReplyToKeeper.run(redis_, {config_.redis.stream + ":journey-owner:" + r.answered_journey, seen},
+                           {self_, config_.redis.stream + ":journey-inbox:", r.answered_journey, r.text},
+                           [w](const redisReply* reply) {
+                               if (!reply || reply->type != REDIS_REPLY_INTEGER) return w->replied(std::nullopt);
+                               ReplyTaken taken;
+                               if (reply->integer != 0) {  // sent now or before: the keeper's journey takes it
+                                   taken.instance = w->reply_in.answered_journey;
+                                   taken.elsewhere = true;
+                               }
+                               w->replied(std::move(taken));
+                           });
+    }
+}
+
 // This daemon's inbox: receipts other daemons recorded for the journeys kept here, read every
 // second from where the last read stopped, as feed works.
 void JourneyRunner::poll_inbox() {
@@ -695,7 +733,10 @@ void JourneyRunner::poll_inbox() {
                         if (name == "journey") w->id = std::move(value);
                         else if (name == "job") w->trigger.name = std::move(value);
                         else if (name == "progress") w->trigger.progress = parse_progress(value).value_or(MessageProgress::none);
+                        else if (name == "reply") w->reply_in.text = std::move(value);
+                        else if (name == "kind" && value == "reply") w->kind = Work::Kind::reply;
                     }
+                    if (w->kind == Work::Kind::reply) w->reply_in.answered_journey = w->id;
                     inbox_after_ = w->inbox_id;
                     pending_.push_back(std::move(w));
                     any = true;
@@ -728,10 +769,13 @@ void JourneyRunner::finish(std::shared_ptr<Round> round) {
             redis_.command(views, [](const redisReply*) {});  // not deleted: read again, and changes nothing twice
         }
         if (!round->foreign.empty()) settle_foreign(round);
+        if (!round->replies_elsewhere.empty()) replies_to_keepers(round);
         for (auto& w : round->works) {
             if (w->reply) w->reply(std::move(w->answer));
             if (w->erased) w->erased(true);
-            if (w->replied) w->replied(std::move(w->taken));
+            if (w->replied && std::find(round->replies_elsewhere.begin(), round->replies_elsewhere.end(), w) ==
+                                  round->replies_elsewhere.end())
+                w->replied(std::move(w->taken));
         }
     }
     // More to do now: another round at once (after the io_context's other work), else the tick.

@@ -51,7 +51,7 @@ struct StartRequest {
 
 // A citizen's reply, as the reply desk worked it out (daemon/inbound/reply_desk.hpp).
 struct ReplyIn {
-    std::int64_t inbound_id = 0;        // its row in the receipts: taken once by an instance
+    std::int64_t inbound_id = 0;        // its row in the receipts: taken once by an instance (0: another daemon's)
     std::vector<std::string> citizens;  // whose address it came from (several: a shared phone)
     std::string answered_journey;       // the journey of the message it names (WhatsApp's context.id)
     std::string text;
@@ -59,6 +59,7 @@ struct ReplyIn {
 // What a journey made of it; `instance` empty when no open journey of theirs took it.
 struct ReplyTaken {
     std::string instance, service, citizen, reference, keyword;  // keyword: one its step asked for, folded
+    bool elsewhere = false;  // sent to the daemon that keeps the journey (several daemons): it reads the keyword
 };
 
 class JourneyRunner {
@@ -123,6 +124,7 @@ private:
     void poll_feed();
     void poll_inbox();
     void settle_foreign(std::shared_ptr<Round> round);
+    void replies_to_keepers(std::shared_ptr<Round> round);
 
     boost::asio::io_context& io_;
     const Config& config_;

@@ -347,3 +347,72 @@ TEST_CASE("a WhatsApp reply goes to the journey of the message it answers (conte
     CHECK(rig.daemon->query("SELECT count(*) FROM inbound WHERE journey = 'ask-2' AND keyword = 'OK'") == 1);
     CHECK(rig.daemon->stop() == 0);
 }
+
+TEST_CASE("two daemons on one Redis: a reply that reaches the daemon which sent the message goes to the journey the "
+          "other daemon keeps") {
+    TempDir dir_a, dir_b, dir_redis;
+    RedisServer redis{dir_redis / "redis"};
+    const int emulator_port = free_port(), port_a = free_port(), port_b = free_port();
+    const std::string inbound_url = "http://127.0.0.1:" + std::to_string(port_b) + "/hooks/twilio/inbound";
+    Process emulator{{TWILIO_EMULATOR_PATH, "--port", std::to_string(emulator_port), "--account-sid", kSid, "--auth-token",
+                      kToken, "--callback-delay-ms", "50", "--inbound-url", inbound_url},
+                     dir_redis / "emulator.log"};
+    REQUIRE(wait_until([&] { return http_get(emulator_port, "/emulator/messages").status == 200; }, 10s));
+    auto options = [&](const char* name) {
+        DaemonOptions o;
+        o.extra_redis = "claim_job_ids = true\n";
+        o.consumer = name;
+        o.extra_sections = "[[providers]]\ntype = \"twilio\"\nbase_url = \"http://127.0.0.1:" + std::to_string(emulator_port) +
+                           "\"\naccount_sid = \"" + kSid + "\"\nauth_token_env = \"CRIEUR_TEST_TWILIO_TOKEN\"\n"
+                           "from = \"+33700000001\"\ninbound_url = \"" + inbound_url + "\"\n";
+        o.env = {std::string("CRIEUR_TEST_TWILIO_TOKEN=") + kToken};
+        return o;
+    };
+    DaemonUnderTest a{dir_a, redis, options("daemon-a"), port_a}, b{dir_b, redis, options("daemon-b"), port_b};
+    a.start();
+    b.start();
+    auto client = redis.client();
+    constexpr int kPeople = 16;
+    auto phone = [](int i) { return "+336000100" + std::string(i < 10 ? "0" : "") + std::to_string(i); };
+    for (auto* d : {&a, &b})
+        for (int i = 0; i < kPeople; ++i)
+            REQUIRE(d->api("PUT", "/v1/citizens/C-" + std::to_string(i),
+                           R"({"locale":"fr","channels":["sms"],"contacts":{"sms":")" + phone(i) + R"("}})").status == 201);
+    REQUIRE(wait_until([&] { return client.integer({"HLEN", "crieur:jobs:daemons"}) == 2; }, 20s, 200ms));
+    std::this_thread::sleep_for(5500ms);
+    // Every heatwave check kept by A; each SMS goes out from either daemon.
+    for (int i = 0; i < kPeople; ++i)
+        REQUIRE(a.api("POST", "/v1/journeys",
+                      R"({"journey":"heatwave_check","id":"hw-)" + std::to_string(i) + R"(","citizen":"C-)" + std::to_string(i) +
+                          R"(","service":"ccas","data":{"callback_number":"04 72 00 00 00"}})").status == 201);
+    auto sent_by_b = [&](int i) { return b.query("SELECT count(*) FROM messages WHERE job_id = 'hw-" + std::to_string(i) + ":check' AND status = 'sent'") == 1; };
+    auto sent_by_a = [&](int i) { return a.query("SELECT count(*) FROM messages WHERE job_id = 'hw-" + std::to_string(i) + ":check' AND status = 'sent'") == 1; };
+    REQUIRE(wait_until([&] {
+        for (int i = 0; i < kPeople; ++i)
+            if (!sent_by_a(i) && !sent_by_b(i)) return false;
+        return true;
+    }, 30s));
+    // Each citizen answers OK; every reply reaches B (the number's webhook).
+    std::vector<int> by_b;
+    for (int i = 0; i < kPeople; ++i) {
+        if (sent_by_b(i)) by_b.push_back(i);
+        REQUIRE(http_post(emulator_port, "/emulator/inbound", form_encode({{"From", phone(i)}, {"Body", "OK"}}),
+                          {"Content-Type: application/x-www-form-urlencoded"}).status == 200);
+    }
+    INFO(by_b.size() << " of the checks went out from B");
+    REQUIRE(!by_b.empty());  // sixteen times a coin
+    auto state = [&](int i) {
+        rapidjson::Document d;
+        d.Parse(a.api("GET", "/v1/journeys/hw-" + std::to_string(i)).body.c_str());
+        return d.IsObject() && d.HasMember("state") ? std::string(d["state"].GetString()) : std::string();
+    };
+    // The ones B sent: B knows what they answer, and the journey kept by A takes the reply.
+    CHECK(wait_until([&] {
+        for (int i : by_b)
+            if (state(i) != "ended") return false;
+        return true;
+    }, 15s));
+    for (int i : by_b)
+        CHECK(b.query("SELECT count(*) FROM inbound WHERE outcome = 'journey' AND journey = 'hw-" + std::to_string(i) + "'") == 1);
+    CHECK(wait_until([&] { return client.integer({"XLEN", "crieur:jobs:journey-inbox:daemon-a"}) == 0; }, 10s));
+}
