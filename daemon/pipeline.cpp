@@ -599,7 +599,10 @@ void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, S
         const decide::OutcomeFacts facts{outcome.kind,      outcome.provider,  outcome.code,
                                          outcome.reason,    outcome.retry_after_ms, r.attempt_no,
                                          candidate.channel, d->next < d->candidates.size(), d->tried};
-        decide::Next next = decide::after_outcome(facts, d->timing, clock_.now(), retry_, escalation_, retry_.draw());
+        // One instant for the attempt's end and what follows it: a retry's Retry-After counts from
+        // the recorded end, not from the commit's moment, a few ms later.
+        const auto answered = clock_.now();
+        decide::Next next = decide::after_outcome(facts, d->timing, answered, retry_, escalation_, retry_.draw());
         if (auto* on = std::get_if<decide::TryNext>(&next)) {
             metrics_.fallbacks++;
             d->tried += (d->tried.empty() ? "" : "; ") + on->why;
@@ -607,6 +610,7 @@ void Pipeline::transmit(std::shared_ptr<Delivery> d, RouteCandidate candidate, S
         if (d->escalation() && outcome.kind == OutcomeKind::accepted) metrics_.escalations_sent++;
         FinishRequest finish{std::move(job_id), r.message_id, r.attempt_id, std::move(outcome), decide::status_while(next),
                              latency.count(), d->escalation()};
+        finish.finished_ms = to_unix_ms(answered);
         if (auto* settled = std::get_if<decide::Settle>(&next)) finish.status_reason = settled->reason;
         store_.finish(std::move(finish), [this, d = std::move(d), next = std::move(next),
                                           channel = candidate.channel](std::error_code e) mutable {

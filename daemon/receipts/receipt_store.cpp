@@ -437,7 +437,7 @@ public:
     void finish(const FinishRequest& r, int& rows) {
         const auto now = to_unix_ms(clock_.now());
         const Outcome& o = r.outcome;
-        finish_attempt_.bind(1, r.attempt_id).bind(2, now).bind(3, to_string(o.kind)).bind_opt(4, o.provider_id)
+        finish_attempt_.bind(1, r.attempt_id).bind(2, r.finished_ms > 0 ? r.finished_ms : now).bind(3, to_string(o.kind)).bind_opt(4, o.provider_id)
             .bind_opt(5, o.code).bind_opt(6, o.reason).bind(7, r.latency_us).run();
         bool keep_status = false;
         if (r.escalation) {

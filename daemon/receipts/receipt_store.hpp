@@ -71,6 +71,7 @@ struct FinishRequest {
     std::int64_t latency_us = 0;
     bool escalation = false;  // the status only moves forward: a receipt of the first channel may have come meanwhile
     std::string status_reason;  // the message's reason for a final status; empty: the outcome's
+    std::int64_t finished_ms = 0;  // when the provider answered (Unix ms); 0: when it is written
 };
 
 // A message that ends, or waits, without a send: rejected, expired, scheduled, failed (no channel).
