@@ -1,4 +1,5 @@
 #include "daemon/config.hpp"
+#include "daemon/ui/operators.hpp"
 
 #include "daemon/config_section.hpp"
 #include "daemon/redis/address.hpp"
@@ -259,6 +260,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("max_connections", c.http.max_connections, 1, 1'000'000);
         s.secret("api_token", c.http.api_token);
         s.path("keys_file", c.http.keys_file);
+        s.path("operators_file", c.http.operators_file);
         s.integer("requests_per_key_per_s", c.http.requests_per_key_per_s, 0, 1'000'000);
         s.string("public_listen", c.http.public_listen);
         s.integer("public_port", c.http.public_port, 0, 65535);
@@ -270,6 +272,11 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
             auto read = keys::read_key_file(c.http.keys_file);
             if (!read.error.empty()) s.problem("keys_file", read.error);
             c.http.api_keys = std::move(read.keys);
+        }
+        if (!c.http.operators_file.empty()) {
+            // Read only to say at start-up what is wrong in it (file, line, field); the dashboard reads it again.
+            auto read = ui::read_operator_file(c.http.operators_file);
+            if (!read.error.empty()) s.problem("operators_file", read.error);
         }
         // Secure by default: a listener others can reach serves the API only behind a key.
         boost::system::error_code bad;

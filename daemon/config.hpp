@@ -79,6 +79,7 @@ struct HttpConfig {
     std::string api_token;  // the operators' token: every scope, every service (api_token_env/_file)
     std::string keys_file;  // the services' API keys (JSON lines, `crieur keys`); empty: none
     std::vector<keys::ApiKey> api_keys;  // read from keys_file with the config, and again on reload
+    std::string operators_file;  // the dashboard's operator accounts (JSON lines, `crieur operators`); empty: none
     int requests_per_key_per_s = 100;     // each service key's requests; 0: no limit
     // The public listener: /hooks/, /u/, /t/ (and /healthz), what providers and citizens reach;
     // then the listener above serves the rest only. 0: one listener serves everything.

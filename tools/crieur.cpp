@@ -56,6 +56,7 @@
 #include "daemon/status.hpp"
 #include "tools/campaign_command.hpp"
 #include "tools/journey_command.hpp"
+#include "tools/operators_command.hpp"
 
 namespace {
 
@@ -84,6 +85,9 @@ int usage(FILE* to = stderr) {
                "       crieur [--config FILE] keys create --operator [--name N] [--expires ...]\n"
                "       crieur [--config FILE] keys list [--json]\n"
                "       crieur [--config FILE] keys revoke ID\n"
+               "       crieur [--config FILE] operators add --name N --role viewer|agent|admin   (the password from the terminal or stdin)\n"
+               "       crieur [--config FILE] operators passwd|disable|enable --name N\n"
+               "       crieur [--config FILE] operators list\n"
                "       crieur [--config FILE] services list [--json]\n"
                "       crieur [--config FILE] services callback set --service S --url URL\n"
                "       crieur [--config FILE] services callback rotate|retire|remove --service S\n"
@@ -920,6 +924,10 @@ int main(int argc, char** argv) {
             return rc == 2 ? usage() : rc;
         }
         if (args[0] == "keys" && args.size() >= 2) return keys_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
+        if (args[0] == "operators" && args.size() >= 2) {
+            const int rc = cli::operators_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
+            return rc == 2 ? usage() : rc;
+        }
         if (args[0] == "services" && args.size() >= 2)
             return services_command(config, std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const std::exception& e) {

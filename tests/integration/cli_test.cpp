@@ -1,7 +1,11 @@
 // The crieur CLI against a real Redis and a real receipts database.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "support/daemon_fixture.hpp"
+#include "daemon/ui/operators.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -191,4 +195,55 @@ TEST_CASE("crieur --help and a command's --help answer with the usage, with no c
         CHECK(out.find("usage: crieur") != std::string::npos);
         CHECK(out.find("cannot open the config file") == std::string::npos);
     }
+}
+
+TEST_CASE("crieur operators: an account added with its password from standard input, its password changed, "
+          "disabled, listed, and a bad line in the file stops crieurd naming it") {
+    TempDir dir;
+    RedisServer redis(dir / "redis");
+    DaemonUnderTest daemon(dir, redis, DaemonOptions{.extra_http = "operators_file = \"operators.jsonl\"\n"});
+    auto cli = [&](const std::string& input, const std::string& args, std::string& out) {
+        static int n = 0;
+        const std::string log = dir / ("operators-" + std::to_string(++n) + ".log");
+        Process p({"/bin/sh", "-c", "printf '%s\\n' '" + input + "' | " + CRIEUR_CLI_PATH + " --config " + daemon.config() +
+                                        " operators " + args},
+                  log, daemon.env());
+        const int rc = p.wait(std::chrono::seconds(30));
+        out = read_file(log);
+        return rc;
+    };
+    const std::string file = dir / "operators.jsonl";
+    std::string out;
+    CHECK(cli("short", "add --name lea --role agent", out) == 1);
+    CHECK(out.find("at least 12 characters") != std::string::npos);
+    CHECK(cli("a long passphrase", "add --name lea --role root", out) == 1);
+    CHECK(out.find("--role") != std::string::npos);
+    REQUIRE(cli("a long passphrase", "add --name lea --role agent", out) == 0);
+    CHECK(cli("another passphrase", "add --name lea --role viewer", out) == 1);  // one account per name
+    auto read = ui::read_operator_file(file);
+    REQUIRE(read.error.empty());
+    REQUIRE(read.operators.size() == 1);
+    CHECK(read.operators[0].role == ui::Role::agent);
+    CHECK(ui::password_matches("a long passphrase", read.operators[0].password_hash));
+    CHECK(read_file(file).find("a long passphrase") == std::string::npos);
+    CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::others_read) == std::filesystem::perms::none);
+
+    REQUIRE(cli("a new long passphrase", "passwd --name lea", out) == 0);
+    read = ui::read_operator_file(file);
+    CHECK(ui::password_matches("a new long passphrase", read.operators[0].password_hash));
+    CHECK_FALSE(ui::password_matches("a long passphrase", read.operators[0].password_hash));
+    REQUIRE(cli("", "disable --name lea", out) == 0);
+    CHECK(ui::read_operator_file(file).operators[0].disabled);
+    REQUIRE(cli("", "list", out) == 0);
+    CHECK(out.find("lea") != std::string::npos);
+    CHECK(out.find("disabled") != std::string::npos);
+    CHECK(cli("", "passwd --name nobody", out) == 1);
+
+    // A line that is not an account: the daemon does not start, and says where.
+    std::ofstream(file, std::ios::app) << R"({"name":"max","role":"agent","password_hash":"plain"})" << "\n";
+    std::string check;
+    Process p({CRIEURD_PATH, "--check-config", daemon.config()}, dir / "check.log", daemon.env());
+    CHECK(p.wait(std::chrono::seconds(30)) != 0);
+    check = read_file(dir / "check.log");
+    CHECK(check.find("operators.jsonl:3: password_hash") != std::string::npos);
 }
