@@ -98,6 +98,22 @@ std::shared_ptr<const journeys::JourneyLibrary> shipped_journeys() {
     return journeys::JourneyLibrary::load(CRIEUR_SOURCE_DIR "/templates/_journeys", templates.get()).library;
 }
 
+// What a child runs: crieurd's runner with its receipts and its Redis connection, on one io_context.
+struct RunnerRig {
+    Config config;
+    boost::asio::io_context io;
+    SystemClock clock;
+    ReceiptStore receipts;
+    redis::RedisConnection redis;
+    journeys::JourneyRunner runner;
+    RunnerRig(Config c, std::shared_ptr<const journeys::JourneyLibrary> library)
+        : config(std::move(c)), receipts(io, config.receipts, OnCrash::resend, clock),
+          redis(io, redis::Endpoint{.port = config.redis.port}, "bench"), runner(io, config, redis, receipts, clock) {
+        runner.set_library(std::move(library));
+        redis.start();
+    }
+};
+
 // Mapped files' pages count in the RSS (the directory is read through mmap): said apart.
 void print_resident() {
     std::ifstream status("/proc/self/status");
@@ -113,16 +129,10 @@ void print_resident() {
 // (without the HTTP), at most 5,000 outstanding; their expiry dates over the next ten years, so
 // each waits for its warning. Prints the rate; its RSS is read by the parent.
 int child_starts(const std::string& dir, int port, int n) {
-    Config config = runner_config(dir, port, "journeys-started.db");
     auto library = shipped_journeys();
     if (!library) return 2;
-    boost::asio::io_context io;
-    SystemClock clock;
-    ReceiptStore receipts(io, config.receipts, OnCrash::resend, clock);
-    redis::RedisConnection redis(io, redis::Endpoint{.port = port}, "bench");
-    journeys::JourneyRunner runner(io, config, redis, receipts, clock);
-    runner.set_library(library);
-    redis.start();
+    RunnerRig rig(runner_config(dir, port, "journeys-started.db"), library);
+    auto& [config, io, clock, receipts, redis, runner] = rig;
     std::mt19937 rng(20261205);
     std::uniform_int_distribution<std::int64_t> ahead(200 * kDay, 3650 * kDay);
     const auto now = now_ms();
@@ -164,17 +174,12 @@ int child_starts(const std::string& dir, int port, int n) {
 
 // The child: the runner moves what is due; prints its figures.
 int child(const std::string& dir, int port, int due, int batch) {
-    Config config = runner_config(dir, port, "journeys.db");
-    config.journeys.batch = batch;
     auto library = shipped_journeys();
     if (!library) return 2;
-    boost::asio::io_context io;
-    SystemClock clock;
-    ReceiptStore receipts(io, config.receipts, OnCrash::resend, clock);
-    redis::RedisConnection redis(io, redis::Endpoint{.port = port}, "bench");
-    journeys::JourneyRunner runner(io, config, redis, receipts, clock);
-    runner.set_library(library);
-    redis.start();
+    Config c = runner_config(dir, port, "journeys.db");
+    c.journeys.batch = batch;
+    RunnerRig rig(std::move(c), library);
+    auto& [config, io, clock, receipts, redis, runner] = rig;
 
     Steady::time_point started{}, done_at{};
     std::vector<double> lag_ms, ping_ms;
