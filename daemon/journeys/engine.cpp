@@ -427,3 +427,25 @@ Advance apply(const Journey& j, Instance instance, const Action& a, std::int64_t
 }
 
 }  // namespace crieur::journeys
+
+namespace crieur::journeys {
+
+Trigger reply_trigger(const Journey& journey, const Instance& instance, std::string_view text) {
+    Trigger t{Trigger::Kind::reply};
+    const std::string folded = fold_keyword(text);
+    if (folded.empty()) return t;
+    const std::string* latest_step = nullptr;
+    std::int64_t latest_ms = 0;
+    for (auto& [step, m] : instance.messages)
+        if (!latest_step || m.sent_ms >= latest_ms) {
+            latest_step = &step;
+            latest_ms = m.sent_ms;
+        }
+    bool asked = journey.on.count("reply." + folded) > 0;
+    if (const Step* s = latest_step ? journey.step(*latest_step) : nullptr)
+        asked = asked || std::find(s->replies.begin(), s->replies.end(), folded) != s->replies.end();
+    if (asked) t.name = folded;
+    return t;
+}
+
+}  // namespace crieur::journeys

@@ -105,6 +105,11 @@ Advance advance(const Journey& journey, Instance instance, const Trigger& trigge
 Advance apply(const Journey& journey, Instance instance, const Action& action, std::int64_t now_ms,
               const date::time_zone* zone);
 
+// What a citizen's reply is to an instance: `reply` with the keyword folded ("  Aïde !" → AIDE)
+// when it is one the step of the latest message asked for (its `replies`) or one the journey
+// jumps on (`[on] "reply.AIDE"`); else a plain reply (an empty name: free words).
+Trigger reply_trigger(const Journey& journey, const Instance& instance, std::string_view text);
+
 // "<instance>:<step>[:<run>]" → the step and its run; nullopt when the id is not one of this instance's steps.
 std::optional<std::pair<std::string, int>> step_of_job(const Instance& instance, std::string_view job_id);
 

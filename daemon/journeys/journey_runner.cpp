@@ -500,21 +500,9 @@ void JourneyRunner::compute(Round& round) {
             if (!in || !j) continue;  // no journey of theirs: the desk forwards it
             w->taken = {in->id, in->service, in->citizen, in->reference, {}};
             if (r.inbound_id > 0 && r.inbound_id <= in->last_inbound) continue;  // taken before a crash: once
-            // A keyword is one the latest message asked for, or one the journey jumps on.
-            const std::string folded = fold_keyword(r.text);
-            const SentMessage* latest = nullptr;
-            std::string latest_step;
-            for (auto& [step, m] : in->messages)
-                if (!latest || m.sent_ms >= latest->sent_ms) {
-                    latest = &m;
-                    latest_step = step;
-                }
-            bool asked = j->on.count("reply." + folded) > 0;
-            if (const Step* st = latest ? j->step(latest_step) : nullptr)
-                asked = asked || std::find(st->replies.begin(), st->replies.end(), folded) != st->replies.end();
-            if (folded.empty()) asked = false;
-            if (asked) w->taken.keyword = folded;
-            Trigger t{Trigger::Kind::reply, asked ? folded : std::string()};
+            const Trigger t = reply_trigger(*j, *in, r.text);
+            const bool asked = !t.name.empty();
+            w->taken.keyword = t.name;
             Advance a = advance(*j, *in, t, now, zone_of(in->citizen));
             if (r.inbound_id > 0) a.instance.last_inbound = r.inbound_id;
             // Words that are no keyword are shown in the history (journeys.db is personal data,

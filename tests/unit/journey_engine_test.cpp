@@ -289,3 +289,27 @@ TEST_CASE("a step's job ids: its first run, then its run number") {
     CHECK_FALSE(step_of_job(in, "passport-42:check:1"));
     CHECK_FALSE(step_of_job(in, "passport-42:check:x"));
 }
+
+TEST_CASE("what a citizen's reply is to a journey: a keyword its latest message asked for or it jumps on, else free words") {
+    Run r("heatwave_check", R"({"callback_number":"04 72 00 00 00"})");
+    const auto t0 = ms("2026-07-01T10:00:00+02:00");
+    r.start(t0);  // the check asked for OK, AIDE or HELP
+    struct Case {
+        const char* text;
+        const char* is;  // the trigger's keyword; "" free words
+    };
+    for (const Case c : {Case{"OK", "OK"}, {"  ok ", "OK"}, {"Aïde !", "AIDE"}, {"help", "HELP"}, {"oui", ""},
+                         {"ok merci", ""}, {"", ""}, {"STOP", ""}}) {
+        INFO(c.text);
+        const Trigger t = reply_trigger(r.journey, r.in, c.text);
+        CHECK(t.kind == Trigger::Kind::reply);
+        CHECK(t.name == c.is);
+    }
+    // A journey that asks for no keyword and jumps on none takes every reply as free words.
+    Run welcome("welcome_resident", R"({"name":"M","district":"D","services_url":"https://x.fr","guide_url":"https://x.fr","collection_day":"mardi"})");
+    welcome.start(t0);
+    CHECK(reply_trigger(welcome.journey, welcome.in, "ok").name.empty());
+    r.in.messages["check"].sent_ms = t0;
+    r.in.messages["check_again"] = SentMessage{"j-1:check_again", 1, MessageProgress::queued, t0 + kHour, false};
+    CHECK(reply_trigger(r.journey, r.in, "OK").name == "OK");  // the latest, check_again, asks for it too
+}
