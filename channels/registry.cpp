@@ -206,6 +206,19 @@ std::string ChannelRegistry::prometheus() const {
     return out;
 }
 
+std::vector<ChannelRegistry::ProviderState> ChannelRegistry::provider_states() const {
+    const auto now = clock_.steady();
+    std::vector<ProviderState> out;
+    for (auto& e : drivers_) {
+        if (e.weight == 0) continue;
+        const auto state = e.breaker.state(now);
+        out.push_back({std::string(e.driver->provider()),
+                       state == CircuitBreaker::State::closed ? "closed" : state == CircuitBreaker::State::open ? "open" : "half_open",
+                       share(e), e.latency_ms});
+    }
+    return out;
+}
+
 void ChannelRegistry::start_inbound(const Channel::InboundSink& sink) {
     for (auto& e : drivers_) e.driver->start_inbound(sink);
 }

@@ -50,6 +50,14 @@ public:
     int max_in_flight(const Channel* driver) const;
     // Prometheus lines: each provider's breaker state, weight now and answer time.
     std::string prometheus() const;
+    // The same for a page (the dashboard's overview): each provider but the outbox.
+    struct ProviderState {
+        std::string name;
+        std::string breaker;  // closed, open, half_open
+        double weight = 0;    // its configured weight times its health and speed
+        double answer_ms = 0; // its moving average
+    };
+    std::vector<ProviderState> provider_states() const;
     // Each driver that must fetch citizens' messages itself starts doing so (Channel::start_inbound).
     void start_inbound(const Channel::InboundSink& sink);
     void stop_all();

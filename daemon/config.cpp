@@ -261,6 +261,15 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.secret("api_token", c.http.api_token);
         s.path("keys_file", c.http.keys_file);
         s.path("operators_file", c.http.operators_file);
+        s.integer("ui_session_idle_s", c.http.ui_session_idle_s, 1, 7 * 86'400);
+        s.integer("ui_session_max_s", c.http.ui_session_max_s, 1, 30 * 86'400);
+        s.boolean("ui_secure_cookie", c.http.ui_secure_cookie);
+        s.string_checked("ui_tiles_url", c.http.ui_tiles_url, [](const std::string& v) {
+            return v.empty() || ((v.starts_with("https://") || v.starts_with("http://")) && v.find("{z}") != std::string::npos &&
+                                 v.find("{x}") != std::string::npos && v.find("{y}") != std::string::npos);
+        }, "expected a tile URL with {z}, {x} and {y} (https://tiles.example.org/{z}/{x}/{y}.png), or nothing");
+        s.string("ui_tiles_attribution", c.http.ui_tiles_attribution);
+        s.path("ui_assets_dir", c.http.ui_assets_dir);
         s.integer("requests_per_key_per_s", c.http.requests_per_key_per_s, 0, 1'000'000);
         s.string("public_listen", c.http.public_listen);
         s.integer("public_port", c.http.public_port, 0, 65535);
@@ -274,9 +283,9 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
             c.http.api_keys = std::move(read.keys);
         }
         if (!c.http.operators_file.empty()) {
-            // Read only to say at start-up what is wrong in it (file, line, field); the dashboard reads it again.
             auto read = ui::read_operator_file(c.http.operators_file);
             if (!read.error.empty()) s.problem("operators_file", read.error);
+            c.http.operators = std::move(read.operators);
         }
         // Secure by default: a listener others can reach serves the API only behind a key.
         boost::system::error_code bad;
@@ -328,6 +337,7 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         s.integer("personal_days", r.personal_days, 0, 36'500);
         s.integer("days", r.days, 0, 36'500);
         s.integer("dead_letter_days", r.dead_letter_days, 0, 36'500);
+        s.integer("audit_days", r.audit_days, 0, 36'500);
         s.boolean("trim_streams", r.trim_streams);
         s.integer("batch", r.batch, 10, 10'000);
         s.integer("interval_s", r.interval_s, 1, 86'400);

@@ -11,6 +11,7 @@
 #include "daemon/caps.hpp"
 #include "daemon/callbacks/endpoints.hpp"
 #include "daemon/keys/api_keys.hpp"
+#include "daemon/ui/operators.hpp"
 #include "daemon/retry_policy.hpp"
 #include <string>
 #include <vector>
@@ -80,6 +81,17 @@ struct HttpConfig {
     std::string keys_file;  // the services' API keys (JSON lines, `crieur keys`); empty: none
     std::vector<keys::ApiKey> api_keys;  // read from keys_file with the config, and again on reload
     std::string operators_file;  // the dashboard's operator accounts (JSON lines, `crieur operators`); empty: none
+    std::vector<ui::Operator> operators;  // read from operators_file with the config, and again on reload
+    // The dashboard (/ui/): a session ends after this long without a request, and this long in all.
+    int ui_session_idle_s = 30 * 60;
+    int ui_session_max_s = 12 * 3600;
+    // The session cookie is Secure when the request came over https through a proxy that says so
+    // (X-Forwarded-Proto), or always with this set.
+    bool ui_secure_cookie = false;
+    // The map's tiles ("https://tiles.example.org/{z}/{x}/{y}.png") and their credit; empty: the
+    // map draws the citizens and the area on a plain background (a network without internet).
+    std::string ui_tiles_url, ui_tiles_attribution;
+    std::string ui_assets_dir = CRIEUR_UI_ASSETS_DIR;  // Leaflet & co. from npm (tools/setup)
     int requests_per_key_per_s = 100;     // each service key's requests; 0: no limit
     // The public listener: /hooks/, /u/, /t/ (and /healthz), what providers and citizens reach;
     // then the listener above serves the rest only. 0: one listener serves everything.
@@ -109,6 +121,7 @@ struct CallbacksConfig {
 struct RetentionConfig {
     int personal_days = 7;     // receipts' recipients, references, provider texts and raw reports cleared
     int days = 90;             // receipts removed whole (with their attempts and events), app sessions too
+    int audit_days = 365;      // the dashboard's audit log: who did what, kept longer than what it acted on
     int dead_letter_days = 7;  // dead-lettered jobs, which hold personal data, trimmed from the dead-letter stream
     bool trim_streams = true;  // acknowledged jobs trimmed from the job streams within seconds (XTRIM MINID)
     int batch = 500;           // messages per sweep and step: the writer is never held for long

@@ -15,6 +15,7 @@
 #include "daemon/journeys/journey_routes.hpp"
 #include "daemon/directory/directory_routes.hpp"
 #include "daemon/engagement/engagement_routes.hpp"
+#include "daemon/http/dead_letter_routes.hpp"
 #include "daemon/http/health_routes.hpp"
 #include "daemon/http/hook_routes.hpp"
 #include "daemon/http/message_routes.hpp"
@@ -245,6 +246,7 @@ void Daemon::on_tick() {
         intake_.refresh_lag();
     }
     retention_.tick();
+    if (dashboard_) dashboard_->tick();
     if (peers_) peers_->tick();
     if (last_campaign_sweep_ == std::chrono::steady_clock::time_point{} || now - last_campaign_sweep_ >= std::chrono::hours(1)) {
         last_campaign_sweep_ = now;
@@ -316,6 +318,12 @@ void Daemon::apply_reload(const ReloadResult& r) {
     urgent_intake_.update_limits(next);
     routes_.set_keys(keys::KeyRing(next.http.api_keys, next.http.api_token));
     routes_.set_request_rate(next.http.requests_per_key_per_s);
+    if (dashboard_) {
+        if (next.http.operators != config_.http.operators)
+            spdlog::info("reload: {} dashboard operators from {}", next.http.operators.size(), next.http.operators_file);
+        dashboard_->reload(next.http);
+        config_.http.operators = next.http.operators;
+    }
     if (next.http.api_keys != config_.http.api_keys)
         spdlog::info("reload: {} API keys from {}", next.http.api_keys.size(), next.http.keys_file);
     // Every reload, changed or not: it also resumes an endpoint suspended by a 410.
@@ -473,6 +481,11 @@ void Daemon::add_routes() {
                                    peers_.get());
     journeys::add_journey_routes(routes_, config_, journeys_, [this] { return pipeline_.templates(); }, peers_.get(),
                                  commands_);
+    http::add_dead_letter_routes(routes_, config_.redis, commands_);
+    // The agents' dashboard, over the routes above (it calls them as its signed-in operator).
+    dashboard_ = std::make_unique<ui::Dashboard>(io_, config_, routes_, store_, clock_, metrics_,
+                                                 [this] { return channels_.provider_states(); });
+    dashboard_->add_routes();
 }
 
 }  // namespace crieur

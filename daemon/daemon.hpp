@@ -36,6 +36,7 @@
 #include "daemon/schedule.hpp"
 #include "daemon/sendtime/learner.hpp"
 #include "daemon/systemd.hpp"
+#include "daemon/ui/dashboard.hpp"
 
 namespace crieur {
 
@@ -97,6 +98,7 @@ private:
     Intake intake_;
     Intake urgent_intake_;
     http::Routes routes_;
+    std::unique_ptr<ui::Dashboard> dashboard_;  // /ui/: made with the routes, before any request
     http::HttpServer http_;         // the internal listener (all the routes when there is no public one)
     http::HttpServer public_http_;  // the public listener (http.public_port): hooks and links only
     systemd::Watchdog watchdog_;

@@ -47,7 +47,13 @@ std::int64_t Routes::wait_for(const std::string& key_id) const {
     return static_cast<std::int64_t>((1 - b.tokens) * 1000.0 / rate_per_s_) + 1;
 }
 
-void Routes::dispatch(const Request& req, Reply reply, Exposure on) const {
+void Routes::dispatch(const Request& req, Reply reply, Exposure on) const { run(req, std::move(reply), on, nullptr); }
+
+void Routes::call_as(const keys::Caller& caller, const Request& req, Reply reply) const {
+    run(req, std::move(reply), Exposure::internal, &caller);
+}
+
+void Routes::run(const Request& req, Reply reply, Exposure on, const keys::Caller* as) const {
     // A route the listener does not serve does not exist there: 404, as for any unknown path.
     auto served = [on](const Route& r) {
         switch (on) {
@@ -65,11 +71,25 @@ void Routes::dispatch(const Request& req, Reply reply, Exposure on) const {
     for (const auto& r : routes_) {
         if ((exact && &r != exact) || !served(r)) continue;
         const bool prefix = r.path.ends_with('/');
-        const bool match = prefix ? req.path.starts_with(r.path) && req.path.size() > r.path.size() : req.path == r.path;
+        // A session route's prefix is also a page of its own (/ui/, the dashboard's overview).
+        const bool match = prefix ? req.path.starts_with(r.path) && (req.path.size() > r.path.size() || r.access == Access::session)
+                                  : req.path == r.path;
         if (!match) continue;
         path_known = true;
         if (r.method != req.method) continue;
-        if (r.access == Access::key) {
+        if (as) {
+            // An internal call: only keyed routes, as the caller given.
+            if (r.access != Access::key) return reply(problem(404, "no_such_route", "no such resource: " + req.path));
+            req.caller = *as;
+            if (!req.caller.has(r.scope))
+                return reply(problem(403, "scope_missing", "the role lacks the scope '" + std::string(keys::to_string(r.scope)) +
+                                                 "' that " + req.method + " " + r.path + " needs"));
+        } else if (r.access == Access::session) {
+            if (!session_gate_) return reply(problem(404, "no_such_route", "no such resource: " + req.path));
+            auto who = session_gate_(req);
+            if (auto* answer = std::get_if<Response>(&who)) return reply(std::move(*answer));
+            req.caller = std::move(std::get<keys::Caller>(who));
+        } else if (r.access == Access::key) {
             const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch()).count();
             auto who = keys_->authenticate(req.header("authorization"), now);

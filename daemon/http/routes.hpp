@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <memory>
 #include <vector>
 
@@ -26,6 +27,7 @@ struct Request {
     std::string query;
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+    std::string peer;  // the client's address (a proxy's, behind one)
     // Set by the route table once the key is checked, before the handler runs (mutable: the
     // request is the server's, the caller is what the table learnt about it).
     mutable keys::Caller caller;
@@ -57,7 +59,9 @@ using Handler = std::function<void(const Request& req, std::string_view tail, Re
 //             /u/, /t/): they prove themselves otherwise (a signature, a signed token); public
 //             listener only, so that a reverse proxy publishing it never exposes /v1.
 //   probe:    no key, reads nothing (/healthz); every listener, for the probes in front of each.
-enum class Access { key, open, external, probe };
+//   session:  an operator signed in to the dashboard (/ui/): the session gate (set_session_gate)
+//             says who, or answers itself (to the sign-in page); internal listener.
+enum class Access { key, open, external, probe, session };
 
 // Which routes a listener serves: `all` when there is one listener (http.public_port = 0).
 enum class Exposure { all, internal, external };
@@ -68,6 +72,13 @@ public:
     void add(std::string method, std::string path, Handler handler, Access access = Access::key);
     void add(std::string method, std::string path, Handler handler, keys::Scope scope);
     void dispatch(const Request& req, Reply reply, Exposure on = Exposure::all) const;
+    // Calls a keyed route as `caller`, whose rights were checked elsewhere (the dashboard, for
+    // its signed-in operator): the route's scope is still checked, so that a page cannot do
+    // more than its operator's role lets the API do.
+    void call_as(const keys::Caller& caller, const Request& req, Reply reply) const;
+    // Who a session route's request comes from: the caller, or the answer to give instead.
+    using SessionGate = std::function<std::variant<keys::Caller, Response>(const Request&)>;
+    void set_session_gate(SessionGate gate) { session_gate_ = std::move(gate); }
     // The largest request body a path takes: 1 MiB unless a route set more (a batch of jobs).
     void set_body_limit(std::string path, std::uint64_t bytes);
     std::uint64_t body_limit(std::string_view path) const;
@@ -101,6 +112,8 @@ private:
     int rate_per_s_ = 0;
     mutable std::unordered_map<std::string, Bucket> buckets_;  // the io_context's thread only
     std::shared_ptr<const keys::KeyRing> keys_ = std::make_shared<const keys::KeyRing>();
+    SessionGate session_gate_;
+    void run(const Request& req, Reply reply, Exposure on, const keys::Caller* as) const;
 };
 
 // Every error is an RFC 9457 problem document (application/problem+json): `type` is

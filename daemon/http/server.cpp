@@ -85,6 +85,9 @@ private:
             for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             request.headers.emplace_back(std::move(name), std::string(field.value().data(), field.value().size()));
         }
+        beast::error_code no_peer;
+        const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(no_peer);
+        if (!no_peer) request.peer = peer.address().to_string();
         version_ = req.version();
         // Handlers may answer later (after a database query): the session waits for its reply.
         routes_.dispatch(request, [self = shared_from_this()](Response r) {
@@ -97,7 +100,11 @@ private:
         res->set(bhttp::field::server, "crieurd");
         res->set(bhttp::field::content_type, r.content_type);
         res->set(bhttp::field::cache_control, "no-store");
-        for (auto& [k, v] : r.headers) res->set(k, v);
+        // Set-Cookie may come more than once; the defaults above are replaced, not repeated.
+        for (auto& [k, v] : r.headers) {
+            if (beast::iequals(k, "cache-control") || beast::iequals(k, "content-type")) res->set(k, v);
+            else res->insert(k, v);
+        }
         res->keep_alive(keep_alive_);
         res->body() = std::move(r.body);
         res->prepare_payload();

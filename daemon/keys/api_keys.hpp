@@ -55,8 +55,10 @@ struct Caller {
     Scopes scopes = 0;
     bool test = false;
     std::string name;  // the key's name ("operator" for the operators' token): who did an action
+    // Every service's messages with only `scopes`: a dashboard operator whose role is not admin.
+    bool all_services = false;
     bool has(Scope s) const { return (scopes & static_cast<Scopes>(Scope::operator_)) || (scopes & static_cast<Scopes>(s)); }
-    bool every_service() const { return scopes & static_cast<Scopes>(Scope::operator_); }
+    bool every_service() const { return all_services || (scopes & static_cast<Scopes>(Scope::operator_)); }
 };
 
 // A new key: its record (to store) and its token (to show once).

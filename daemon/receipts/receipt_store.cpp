@@ -163,6 +163,7 @@ public:
         set_reason_ = sqlite::Stmt(db, "UPDATE messages SET status_reason = ?2 WHERE id = ?1");
         save_meta_ = sqlite::Stmt(db, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
         inbound_.emplace(db);
+        audit_.emplace(db);
         load_retention_cursors();
     }
 
@@ -201,6 +202,7 @@ public:
                 it = it->second < r.delete_before_ms ? cancelled_campaigns_.erase(it) : std::next(it);
         }
         inbound_->retain(r.personal_before_ms, r.delete_before_ms, rows);
+        audit_->retain(r.audit_before_ms, rows);
         if (r.personal_before_ms > 0) {
             out.more |= sweep(personal_cursor_, "retention.personal", r.personal_before_ms, r.limit, [&](std::int64_t id) {
                 int changed = 0;
@@ -501,6 +503,7 @@ public:
     void settle_inbound(const receipts::InboundSettled& r, int& rows) {
         inbound_->settle(r, to_unix_ms(clock_.now()), rows);
     }
+    void record_audit(const receipts::AuditEntry& e, int& rows) { audit_->record(e, to_unix_ms(clock_.now()), rows); }
     void queue_callbacks(const std::vector<receipts::ServiceCallback>& r, int& rows) {
         for (const auto& c : r) inbound_->queue(c, rows);
     }
@@ -608,6 +611,7 @@ private:
         reason_of_, set_reason_;
     RetentionCursor personal_cursor_, deleted_cursor_;
     std::optional<receipts::InboundWriter> inbound_;  // made once the schema has its table
+    std::optional<receipts::AuditWriter> audit_;
     std::string instance_id_;
     bool callback_triggers_ = false;  // created on this connection (schema::callback_triggers())
     std::vector<BadAddress> bad_addresses_;
@@ -718,6 +722,23 @@ void ReceiptStore::queue_callbacks(std::vector<receipts::ServiceCallback> callba
     push({std::move(callbacks), {}, std::move(done), {}});
 }
 
+void ReceiptStore::record_audit(receipts::AuditEntry entry, std::function<void(std::error_code)> done) {
+    push({std::move(entry), {}, std::move(done), {}});
+}
+
+void ReceiptStore::audit_page(std::int64_t before_id, int limit, std::string operator_name,
+                              std::function<void(std::optional<std::string>)> done) {
+    reader_->post([this, before_id, limit, operator_name = std::move(operator_name), done = std::move(done)](sqlite3* db) {
+        std::optional<std::string> page;
+        try {
+            page = receipts::audit_page(db, before_id, limit, operator_name);
+        } catch (const std::exception& e) {
+            spdlog::error("receipts: the audit log could not be read: {}", e.what());
+        }
+        boost::asio::post(io_, [done, page = std::move(page)]() mutable { done(std::move(page)); });
+    });
+}
+
 void ReceiptStore::pending_inbound(std::int64_t after_id, int limit,
                                    std::function<void(std::vector<receipts::InboundRow>)> done) {
     reader_->post([this, after_id, limit, done = std::move(done)](sqlite3* db) {
@@ -820,6 +841,7 @@ void ReceiptStore::writer_loop() {
                 else if (auto* in = std::get_if<receipts::InboundRecord>(&r)) writer_->record_inbound(*in, rows);
                 else if (auto* is = std::get_if<receipts::InboundSettled>(&r)) writer_->settle_inbound(*is, rows);
                 else if (auto* sc = std::get_if<std::vector<receipts::ServiceCallback>>(&r)) writer_->queue_callbacks(*sc, rows);
+                else if (auto* au = std::get_if<receipts::AuditEntry>(&r)) writer_->record_audit(*au, rows);
                 else if (auto* x = std::get_if<EraseRequest>(&r)) {
                     writer_->erase_citizen(*x, rows);
                     erased = true;

@@ -22,6 +22,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/errors.hpp"
+#include "daemon/receipts/audit.hpp"
 #include "daemon/receipts/inbound.hpp"
 #include "daemon/receipts/queries.hpp"
 #include "daemon/status.hpp"
@@ -196,6 +197,7 @@ struct CallbackServices {
 struct RetentionStep {
     std::int64_t personal_before_ms = 0;  // clear the personal fields of messages last changed before; 0: none
     std::int64_t delete_before_ms = 0;    // remove messages (and app sessions) last changed before; 0: none
+    std::int64_t audit_before_ms = 0;     // remove the dashboard's audit entries older; 0: none
     int limit = 500;
 };
 struct RetentionResult {
@@ -272,6 +274,10 @@ public:
     void latest_message_of(std::vector<std::string> citizens,
                            std::function<void(std::optional<receipts::LatestMessage>)> done);
     void queue_callbacks(std::vector<receipts::ServiceCallback> callbacks, std::function<void(std::error_code)> done);
+    // The dashboard's audit log: an entry written (`done` after its commit), a page read.
+    void record_audit(receipts::AuditEntry entry, std::function<void(std::error_code)> done = {});
+    void audit_page(std::int64_t before_id, int limit, std::string operator_name,
+                    std::function<void(std::optional<std::string>)> done);
     // This database's random instance id (part of every webhook-id).
     const std::string& instance_id() const { return instance_id_; }
 
@@ -292,7 +298,8 @@ public:
 private:
     using Request = std::variant<BeginRequest, FinishRequest, UnsentRequest, ProviderEvent, EraseRequest, CancelRequest,
                                  Engagement, CallbackServices, CallbacksSettled, RetentionStep, JourneyFeedSettled,
-                                 receipts::InboundRecord, receipts::InboundSettled, std::vector<receipts::ServiceCallback>>;
+                                 receipts::InboundRecord, receipts::InboundSettled, std::vector<receipts::ServiceCallback>,
+                                 receipts::AuditEntry>;
     struct Pending {
         Request request;
         std::function<void(BeginResult)> on_begin;

@@ -7,7 +7,7 @@
 
 namespace crieur::schema {
 
-inline constexpr std::array<const char*, 10> kMigrations{
+inline constexpr std::array<const char*, 11> kMigrations{
     // 1: messages (one per job id), attempts (one per send try), events (provider status reports).
     R"sql(
 CREATE TABLE messages (
@@ -183,6 +183,22 @@ CREATE UNIQUE INDEX inbound_by_provider_id ON inbound(provider, provider_id) WHE
 CREATE INDEX inbound_pending ON inbound(id) WHERE outcome = 'pending';
 CREATE INDEX inbound_by_citizen ON inbound(citizen) WHERE citizen IS NOT NULL;
 CREATE INDEX inbound_by_received ON inbound(received_at);
+)sql",
+    // 11: the dashboard's audit log (daemon/receipts/audit.hpp), newest first by id.
+    R"sql(
+CREATE TABLE audit (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    role     TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    outcome  TEXT NOT NULL,
+    detail   TEXT NOT NULL,
+    address  TEXT NOT NULL
+);
+CREATE INDEX audit_by_at ON audit(at);
+CREATE INDEX audit_by_operator ON audit(operator, id);
 )sql",
 };
 

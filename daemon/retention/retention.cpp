@@ -43,6 +43,7 @@ RetentionStep retention_step(const RetentionConfig& config, TimePoint now) {
     RetentionStep step;
     step.personal_before_ms = config.personal_days > 0 ? ms - config.personal_days * kDayMs : 0;
     step.delete_before_ms = config.days > 0 ? ms - config.days * kDayMs : 0;
+    step.audit_before_ms = config.audit_days > 0 ? ms - config.audit_days * kDayMs : 0;
     step.limit = config.batch;
     return step;
 }
@@ -68,7 +69,7 @@ void Retention::tick() {
 void Retention::sweep_receipts() {
     const auto step = retention_step(config_, clock_.now());
     next_sweep_ = clock_.steady() + std::chrono::seconds(config_.interval_s);
-    if (step.personal_before_ms == 0 && step.delete_before_ms == 0) return;
+    if (step.personal_before_ms == 0 && step.delete_before_ms == 0 && step.audit_before_ms == 0) return;
     sweeping_ = true;
     store_.retain(step, [this](RetentionResult r) {
         sweeping_ = false;
