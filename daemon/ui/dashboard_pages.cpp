@@ -276,8 +276,9 @@ void Dashboard::message(const Request& req, std::string_view tail, Reply reply) 
         };
         std::vector<Step> steps;
         auto t = [&](std::string_view key) { return pages_.text(v.lang, key); };
+        const std::string priority = text_of(body, "priority");
         steps.push_back({text_of(body, "created_at"), t("tl_queued"),
-                         text_of(body, "template") + " · " + t("priority_" + text_of(body, "priority"))});
+                         text_of(body, "template") + (priority.empty() ? "" : " · " + t("priority_" + priority))});
         if (body.HasMember("attempts") && body["attempts"].IsArray())
             for (auto& at : body["attempts"].GetArray()) {
                 const std::string n = at.HasMember("n") && at["n"].IsInt() ? std::to_string(at["n"].GetInt()) : "?";

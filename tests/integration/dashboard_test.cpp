@@ -1,0 +1,355 @@
+// The agents' dashboard over HTTP, as a browser speaks it (cookies, forms, redirects), against the
+// real daemon, Redis and SQLite: signing in and being refused, the pages showing what was sent, a
+// message cancelled, a dead letter requeued and discarded, a citizen erased, every action in the
+// audit log; and what must not work: a forged or cross-site POST, a viewer's action, an expired
+// session, a disabled account, a guessed password past the throttle. The pages in a real browser
+// (Chromium, axe-core, the keyboard) are tests/ui/dashboard.mjs, run by the last test here.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include "channels/http_client.hpp"
+#include "daemon/ui/operators.hpp"
+#include "support/daemon_fixture.hpp"
+
+using namespace crieur;
+using namespace crieur::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kPassword = "correct horse battery staple";
+
+void write_operators(const std::string& path, const std::vector<std::pair<std::string, ui::Role>>& who, bool disabled_vic = false) {
+    std::ofstream out(path);
+    for (auto& [name, role] : who) {
+        ui::Operator o{name, role, ui::hash_password(kPassword), disabled_vic && name == "vic", 1, 1};
+        out << ui::to_json_line(o) << "\n";
+    }
+}
+
+// A browser without the browser: a cookie jar, the CSRF token of the last page, forms posted.
+struct Agent {
+    int port;
+    std::map<std::string, std::string> cookies;
+    std::string csrf;
+    std::string origin;  // the Origin header a browser sends with a POST; empty: none
+
+    // The test client's requests say "Host: 127.0.0.1": a browser's Origin for that host.
+    explicit Agent(int p) : port(p), origin("http://127.0.0.1") {}
+
+    std::vector<std::string> headers() const {
+        std::string c;
+        for (auto& [k, v] : cookies) c += (c.empty() ? "" : "; ") + k + "=" + v;
+        std::vector<std::string> h;
+        if (!c.empty()) h.push_back("Cookie: " + c);
+        return h;
+    }
+    void keep(const HttpResult& r) {
+        static const std::regex set_cookie(R"(Set-Cookie: ([a-z_]+)=([^;\r\n]*)([^\r\n]*))", std::regex::icase);
+        for (std::sregex_iterator it(r.head.begin(), r.head.end(), set_cookie), end; it != end; ++it) {
+            const std::string name = (*it)[1], value = (*it)[2], rest = (*it)[3];
+            if (value.empty() || rest.find("Max-Age=0") != std::string::npos) cookies.erase(name);
+            else cookies[name] = value;
+        }
+        static const std::regex token(R"re(name="csrf" value="([^"]+)")re");
+        std::smatch m;
+        if (std::regex_search(r.body, m, token)) csrf = m[1];
+    }
+    HttpResult get(const std::string& path) {
+        auto r = http_request(port, "GET", path, {}, headers());
+        keep(r);
+        return r;
+    }
+    HttpResult post(const std::string& path, std::vector<std::pair<std::string, std::string>> form, bool with_csrf = true) {
+        if (with_csrf) form.emplace_back("csrf", csrf);
+        auto h = headers();
+        h.push_back("Content-Type: application/x-www-form-urlencoded");
+        if (!origin.empty()) h.push_back("Origin: " + origin);
+        auto r = http_request(port, "POST", path, form_encode(form), h);
+        keep(r);
+        return r;
+    }
+    HttpResult sign_in(const std::string& name, const std::string& password = kPassword) {
+        get("/ui/login");
+        return post("/ui/login", {{"name", name}, {"password", password}, {"next", "/ui/"}});
+    }
+};
+
+struct DashboardRig {
+    TempDir dir;
+    RedisServer redis{dir / "redis"};
+    std::unique_ptr<DaemonUnderTest> daemon;
+
+    explicit DashboardRig(std::string extra_http = {}) {
+        write_operators(dir / "operators.jsonl", {{"lea", ui::Role::agent}, {"ana", ui::Role::admin}, {"vic", ui::Role::viewer}});
+        DaemonOptions o;
+        o.extra_http = "operators_file = \"operators.jsonl\"\n" + extra_http;
+        daemon = std::make_unique<DaemonUnderTest>(dir, redis, o);
+        daemon->start();
+    }
+    Agent agent() const { return Agent(daemon->http_port()); }
+};
+
+int count_of(const std::string& body, const std::string& what) {
+    int n = 0;
+    for (auto at = body.find(what); at != std::string::npos; at = body.find(what, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("dashboard: every page asks for a sign-in, a wrong password is refused, and past 5 failures the name waits") {
+    DashboardRig rig;
+    Agent a = rig.agent();
+    auto r = a.get("/ui/messages?status=sent");
+    CHECK(r.status == 303);
+    CHECK(r.header("Location") == "/ui/login?next=%2Fui%2Fmessages%3Fstatus%3Dsent");
+    CHECK(a.get("/ui/audit").status == 303);
+    CHECK(a.post("/ui/logout", {}).status == 303);  // no session: nothing done
+    // The assets and the sign-in page read nothing: open; the API stays behind its key.
+    CHECK(a.get("/ui/assets/crieur.css").status == 200);
+    CHECK(http_get(rig.daemon->http_port(), "/v1/dead-letters").status == 401);
+
+    auto page = a.get("/ui/login");
+    CHECK(page.status == 200);
+    CHECK(page.body.find("<html lang=\"fr\">") != std::string::npos);
+    CHECK(page.header("Content-Security-Policy").find("script-src 'self'") != std::string::npos);
+    // A form posted without the sign-in page's token (another site's form) is refused.
+    Agent other = rig.agent();
+    CHECK(other.post("/ui/login", {{"name", "lea"}, {"password", kPassword}}, false).status == 403);
+
+    r = a.post("/ui/login", {{"name", "lea"}, {"password", "not the password"}});
+    CHECK(r.status == 401);
+    CHECK(r.body.find("Identifiant ou mot de passe incorrect") != std::string::npos);
+    CHECK(a.cookies.count("crieur_session") == 0);
+    // An unknown name gets the same answer.
+    CHECK(a.post("/ui/login", {{"name", "nobody"}, {"password", "not the password"}}).status == 401);
+    for (int i = 0; i < 4; ++i) a.post("/ui/login", {{"name", "lea"}, {"password", "guess " + std::to_string(i)}});
+    r = a.post("/ui/login", {{"name", "lea"}, {"password", kPassword}});  // the right one, too late
+    CHECK(r.status == 429);
+    CHECK(r.body.find("Trop de tentatives") != std::string::npos);
+    CHECK(a.cookies.count("crieur_session") == 0);
+
+    // Another account signs in; its cookie is HttpOnly and SameSite=Strict, and not Secure over plain http.
+    Agent b = rig.agent();
+    b.get("/ui/login?lang=en");
+    r = b.post("/ui/login", {{"name", "ana"}, {"password", kPassword}, {"next", "/ui/audit"}});
+    CHECK(r.status == 303);
+    CHECK(r.header("Location") == "/ui/audit");
+    CHECK(r.head.find("crieur_session=") != std::string::npos);
+    CHECK(r.head.find("; Path=/ui/; HttpOnly; SameSite=Strict\r\n") != std::string::npos);
+    // Somewhere else than a page of ours is never where a sign-in leads.
+    Agent c = rig.agent();
+    c.get("/ui/login");
+    CHECK(c.post("/ui/login", {{"name", "ana"}, {"password", kPassword}, {"next", "https://evil.example/"}}).header("Location") == "/ui/");
+    auto audit = b.get("/ui/audit");
+    CHECK(audit.status == 200);
+    CHECK(audit.body.find("Audit log") != std::string::npos);  // the language chosen at sign-in
+    CHECK(count_of(audit.body, "data-action=\"sign_in_refused\"") >= 7);
+    CHECK(count_of(audit.body, "data-action=\"sign_in\"") == 2);
+    CHECK(audit.body.find("throttled") != std::string::npos);
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'sign_in_refused' AND operator = 'nobody'") == 1);
+}
+
+TEST_CASE("dashboard: an agent sees what was sent, reads a message timeline and cancels a scheduled one, the audit log says so") {
+    DashboardRig rig;
+    auto redis = rig.redis.client();
+    enqueue(redis, {sms_job("dash-sent-1"), sms_job("dash-sent-2"),
+                    sms_job("dash-later", R"(,"not_before":"2099-01-01T09:00:00+01:00")")});
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE status IN ('sent','scheduled')") == 3; }, 10s));
+    Agent a = rig.agent();
+    REQUIRE(a.sign_in("lea").status == 303);
+    auto overview = a.get("/ui/");
+    CHECK(overview.status == 200);
+    CHECK(overview.body.find("<td data-status=\"sent\">2</td>") != std::string::npos);
+    CHECK(overview.body.find("<td data-status=\"scheduled\">1</td>") != std::string::npos);
+    CHECK(overview.body.find("<td data-status=\"total\">3</td>") != std::string::npos);
+    // The live part alone, for the page's refresh.
+    auto live = a.get("/ui/?part=live");
+    CHECK(live.body.find("<html") == std::string::npos);
+    CHECK(live.body.find("data-status=\"sent\">2<") != std::string::npos);
+
+    auto list = a.get("/ui/messages?status=sent");
+    CHECK(list.status == 200);
+    CHECK(list.body.find("/ui/messages/dash-sent-1") != std::string::npos);
+    CHECK(list.body.find("/ui/messages/dash-later") == std::string::npos);
+    CHECK(a.get("/ui/messages?since=yesterday").status == 422);
+
+    auto msg = a.get("/ui/messages/dash-sent-1");
+    CHECK(msg.status == 200);
+    CHECK(msg.body.find("+33612345678") == std::string::npos);  // masked
+    CHECK(msg.body.find("Tentative 1") != std::string::npos);
+    CHECK(msg.body.find("outbox") != std::string::npos);
+    CHECK(msg.body.find("/cancel") == std::string::npos);  // sent: nothing to cancel
+
+    auto later = a.get("/ui/messages/dash-later");
+    CHECK(later.body.find("action=\"/ui/messages/dash-later/cancel\"") != std::string::npos);
+    auto done = a.post("/ui/messages/dash-later/cancel", {});
+    CHECK(done.status == 303);
+    CHECK(done.header("Location") == "/ui/messages/dash-later?done=cancelled");
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'dash-later' AND status = 'cancelled'") == 1; }, 5s));
+    CHECK(a.get("/ui/messages/dash-later?done=cancelled").body.find("Le message est annulé.") != std::string::npos);
+    CHECK(a.get("/ui/messages/nope").status == 404);
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'lea' AND action = 'message_cancel' AND target = 'dash-later' AND outcome = 'ok' AND role = 'agent'") == 1; }, 5s));
+    // The agent's own audit page shows their actions, not the others'.
+    auto audit = a.get("/ui/audit");
+    CHECK(audit.body.find("data-action=\"message_cancel\"") != std::string::npos);
+}
+
+TEST_CASE("dashboard: a POST without the session's CSRF token, or from another origin, does nothing and is logged") {
+    DashboardRig rig;
+    auto redis = rig.redis.client();
+    enqueue(redis, {sms_job("csrf-later", R"(,"not_before":"2099-01-01T09:00:00+01:00")")});
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE status = 'scheduled'") == 1; }, 10s));
+    Agent a = rig.agent();
+    REQUIRE(a.sign_in("lea").status == 303);
+    a.get("/ui/messages/csrf-later");
+    const std::string good = a.csrf;
+    a.csrf = "forged-token-forged-token-forged-token-abcd";
+    auto r = a.post("/ui/messages/csrf-later/cancel", {});
+    CHECK(r.status == 403);
+    CHECK(r.body.find("jeton de sécurité invalide") != std::string::npos);
+    a.csrf = good;
+    a.origin = "http://evil.example";
+    CHECK(a.post("/ui/messages/csrf-later/cancel", {}).status == 403);
+    std::this_thread::sleep_for(300ms);
+    CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'csrf-later' AND status = 'scheduled'") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'csrf_refused' AND operator = 'lea'") == 2);
+    // With both right, it is done.
+    a.origin = "http://127.0.0.1";
+    CHECK(a.post("/ui/messages/csrf-later/cancel", {}).status == 303);
+}
+
+TEST_CASE("dashboard: a viewer reads but has no action button, and its POSTs are refused by the API's scopes") {
+    DashboardRig rig;
+    auto redis = rig.redis.client();
+    enqueue(redis, {sms_job("viewer-later", R"(,"not_before":"2099-01-01T09:00:00+01:00")")});
+    redis.command({"XADD", "crieur:jobs", "*", "job", R"({"v":1,"id":"viewer-bad","service":"etat-civil","template":"no_such_template","to":{"sms":"+33612345678"}})"});
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE status IN ('scheduled','rejected')") == 2; }, 10s));
+    Agent v = rig.agent();
+    REQUIRE(v.sign_in("vic").status == 303);
+    auto msg = v.get("/ui/messages/viewer-later");
+    CHECK(msg.status == 200);
+    CHECK(msg.body.find("/cancel") == std::string::npos);
+    auto dead = v.get("/ui/dead-letters");
+    CHECK(dead.body.find("viewer-bad") != std::string::npos);
+    CHECK(dead.body.find("/requeue") == std::string::npos);
+    const std::regex entry_re(R"re(data-entry="([0-9]+-[0-9]+)")re");
+    std::smatch m;
+    REQUIRE(std::regex_search(dead.body, m, entry_re));
+    const std::string entry = m[1];
+    // The form's POST, made by hand: the API refuses the role's missing scope.
+    auto r = v.post("/ui/messages/viewer-later/cancel", {});
+    CHECK(r.status == 403);
+    CHECK(r.body.find("Votre rôle ne permet pas cette action") != std::string::npos);
+    CHECK(v.post("/ui/dead-letters/" + entry + "/requeue", {}).status == 403);
+    CHECK(v.get("/ui/citizens?id=T-1").status == 403);  // the directory: admins only
+    std::this_thread::sleep_for(300ms);
+    CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'viewer-later' AND status = 'scheduled'") == 1);
+    CHECK(redis.integer({"XLEN", "crieur:dead"}) == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'vic' AND outcome = 'scope_missing'") == 2);
+}
+
+TEST_CASE("dashboard: a dead letter is requeued back to its stream, another discarded, each once") {
+    DashboardRig rig;
+    auto redis = rig.redis.client();
+    // Unknown templates: dead-lettered; requeued, the first comes back (the template is still unknown).
+    for (const char* id : {"dead-1", "dead-2"})
+        redis.command({"XADD", "crieur:jobs", "*", "job",
+                       std::string(R"({"v":1,"id":")") + id + R"(","service":"etat-civil","template":"no_such_template","to":{"sms":"+33612345678"}})"});
+    REQUIRE(wait_until([&] { return redis.integer({"XLEN", "crieur:dead"}) == 2; }, 10s));
+    Agent a = rig.agent();
+    REQUIRE(a.sign_in("lea").status == 303);
+    auto page = a.get("/ui/dead-letters");
+    CHECK(page.status == 200);
+    CHECK(page.body.find("<code>unknown_template</code>") != std::string::npos);
+    CHECK(page.body.find("+33612345678") == std::string::npos);  // the job's data is not shown
+    const std::regex entry_re(R"re(<tr data-entry="([0-9]+-[0-9]+)">\s*<td><time[^>]*>[^<]*</time></td>\s*<th scope="row">(dead-[12])</th>)re");
+    std::map<std::string, std::string> entries;
+    for (std::sregex_iterator it(page.body.begin(), page.body.end(), entry_re), end; it != end; ++it) entries[(*it)[2]] = (*it)[1];
+    REQUIRE(entries.size() == 2);
+    const auto added_before = entries_added(redis);
+    auto r = a.post("/ui/dead-letters/" + entries["dead-1"] + "/requeue", {});
+    CHECK(r.status == 303);
+    CHECK(r.header("Location") == "/ui/dead-letters?done=requeued");
+    CHECK(entries_added(redis) == added_before + 1);  // back on the jobs stream
+    // Twice: the entry is gone, nothing more queued.
+    CHECK(a.post("/ui/dead-letters/" + entries["dead-1"] + "/requeue", {}).status == 409);
+    CHECK(entries_added(redis) == added_before + 1);
+    CHECK(a.post("/ui/dead-letters/" + entries["dead-2"] + "/discard", {}).status == 303);
+    // dead-1 comes back dead (its template is still unknown): a new entry; dead-2 is gone.
+    REQUIRE(wait_until([&] { return redis.integer({"XLEN", "crieur:dead"}) == 1; }, 10s));
+    page = a.get("/ui/dead-letters");
+    CHECK(page.body.find(">dead-1<") != std::string::npos);
+    CHECK(page.body.find(">dead-2<") == std::string::npos);
+    CHECK(page.body.find(entries["dead-1"]) == std::string::npos);
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action IN ('dead_letter_requeue','dead_letter_discard') AND outcome = 'ok'") == 2);
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'dead_letter_requeue' AND outcome = 'dead_letter_not_found'") == 1);
+}
+
+TEST_CASE("dashboard: an admin looks a citizen up, masked until asked and audited, and erases them after typing the id") {
+    DashboardRig rig;
+    REQUIRE(rig.daemon->api("PUT", "/v1/citizens/C-77", R"({"given_name":"Jeanne","family_name":"Martin","channels":["sms"],"contacts":{"sms":"+33612345677"}})").status / 100 == 2);
+    Agent a = rig.agent();
+    REQUIRE(a.sign_in("ana").status == 303);
+    auto page = a.get("/ui/citizens?id=C-77");
+    CHECK(page.status == 200);
+    CHECK(page.body.find("Jeanne") == std::string::npos);
+    CHECK(page.body.find("+33612345677") == std::string::npos);
+    CHECK(page.body.find("J…") != std::string::npos);
+    auto shown = a.get("/ui/citizens?id=C-77&reveal=1");
+    CHECK(shown.body.find("Jeanne") != std::string::npos);
+    CHECK(shown.body.find("+33612345677") != std::string::npos);
+    CHECK(a.get("/ui/citizens?id=C-404").status == 404);
+    // A mistyped confirmation erases nothing.
+    auto r = a.post("/ui/citizens/C-77/erase", {{"confirm", "C-7"}});
+    CHECK(r.status == 422);
+    CHECK(r.body.find("rien n'a été effacé") != std::string::npos);
+    CHECK(rig.daemon->api("GET", "/v1/citizens/C-77").status == 200);
+    r = a.post("/ui/citizens/C-77/erase", {{"confirm", "C-77"}});
+    CHECK(r.status == 303);
+    CHECK(rig.daemon->api("GET", "/v1/citizens/C-77").status == 410);
+    CHECK(a.get("/ui/citizens?id=C-77").status == 404);
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'ana' AND target = 'C-77' AND action IN ('citizen_reveal','citizen_erase')") == 3; }, 5s));
+    // An agent may not erase: the API's citizens:write scope is an admin's.
+    Agent lea = rig.agent();
+    REQUIRE(lea.sign_in("lea").status == 303);
+    lea.get("/ui/citizens");
+    CHECK(lea.post("/ui/citizens/C-1/erase", {{"confirm", "C-1"}}).status == 403);
+}
+
+TEST_CASE("dashboard: a session ends after ui_session_idle_s without a request, and at once when its account is disabled") {
+    DashboardRig rig("ui_session_idle_s = 2\n");
+    Agent a = rig.agent(), v = rig.agent();
+    REQUIRE(a.sign_in("lea").status == 303);
+    REQUIRE(v.sign_in("vic").status == 303);
+    CHECK(a.get("/ui/").status == 200);
+    // The overview's own refresh does not keep a session alive.
+    std::this_thread::sleep_for(1200ms);
+    CHECK(a.get("/ui/?part=live").status == 200);
+    std::this_thread::sleep_for(1200ms);
+    auto r = a.get("/ui/messages");
+    CHECK(r.status == 303);
+    CHECK(r.header("Location").find("expired=1") != std::string::npos);
+    CHECK(a.get(r.header("Location")).body.find("Votre session a expiré") != std::string::npos);
+    REQUIRE(v.sign_in("vic").status == 303);
+    CHECK(v.get("/ui/").status == 200);
+    // vic disabled, the daemon reloaded: vic's session ends, and vic cannot sign in again.
+    write_operators(rig.dir / "operators.jsonl", {{"lea", ui::Role::agent}, {"ana", ui::Role::admin}, {"vic", ui::Role::viewer}}, true);
+    rig.daemon->process().signal(SIGHUP);
+    REQUIRE(wait_until([&] { return v.get("/ui/").status == 303; }, 5s));
+    CHECK(v.sign_in("vic").status == 401);
+    // Signing out ends the session on the server too: the old cookie opens nothing.
+    REQUIRE(a.sign_in("lea").status == 303);
+    const auto cookie = a.cookies["crieur_session"];
+    a.get("/ui/");
+    CHECK(a.post("/ui/logout", {}).status == 303);
+    a.cookies["crieur_session"] = cookie;
+    CHECK(a.get("/ui/").status == 303);
+}
