@@ -353,3 +353,25 @@ TEST_CASE("dashboard: a session ends after ui_session_idle_s without a request, 
     a.cookies["crieur_session"] = cookie;
     CHECK(a.get("/ui/").status == 303);
 }
+
+TEST_CASE("dashboard in Chromium: axe-core finds no WCAG 2.1 A or AA violation on any page, the keyboard alone searches and signs out") {
+    const std::string ui_dir = CRIEUR_SOURCE_DIR "/tests/ui";
+    REQUIRE_MESSAGE(std::filesystem::exists(ui_dir + "/node_modules/puppeteer-core"), "tools/setup installs tests/ui's npm packages");
+    REQUIRE_MESSAGE(std::filesystem::exists("/usr/bin/chromium"), "tools/setup installs Debian's chromium");
+    DashboardRig rig;
+    auto redis = rig.redis.client();
+    enqueue(redis, {sms_job("ui-sent-1"), sms_job("ui-sent-2"), sms_job("ui-later", R"(,"not_before":"2099-01-01T09:00:00+01:00")")});
+    redis.command({"XADD", "crieur:jobs", "*", "job", R"({"v":1,"id":"ui-bad","service":"etat-civil","template":"no_such_template","to":{"sms":"+33612345678"}})"});
+    REQUIRE(rig.daemon->api("PUT", "/v1/citizens/C-9", R"({"given_name":"Jeanne","family_name":"Martin","channels":["sms"],"contacts":{"sms":"+33612345679"},"tags":["registre_canicule"]})").status / 100 == 2);
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages") == 4; }, 10s));
+    const std::string shots = CRIEUR_BINARY_DIR "/ui-screenshots", results = rig.dir / "ui-results.json";
+    Process node({"node", ui_dir + "/dashboard.mjs", "http://127.0.0.1:" + std::to_string(rig.daemon->http_port()), "ana",
+                  kPassword, shots, results, "ui-sent-1", "C-9"},
+                 rig.dir / "ui.log");
+    const int rc = node.wait(180s);
+    MESSAGE(read_file(rig.dir / "ui.log"));
+    MESSAGE(read_file(results));
+    CHECK(rc == 0);
+    for (const char* page : {"login", "overview", "messages", "message", "dead-letters", "citizens", "audit"})
+        CHECK_MESSAGE(std::filesystem::exists(shots + "/" + page + ".png"), page);
+}
