@@ -483,8 +483,10 @@ void Daemon::add_routes() {
                                  commands_);
     http::add_dead_letter_routes(routes_, config_.redis, commands_);
     // The agents' dashboard, over the routes above (it calls them as its signed-in operator).
-    dashboard_ = std::make_unique<ui::Dashboard>(io_, config_, routes_, store_, clock_, metrics_,
-                                                 [this] { return channels_.provider_states(); });
+    dashboard_ = std::make_unique<ui::Dashboard>(
+        io_, config_, routes_, store_, clock_, metrics_,
+        ui::Dashboard::Sources{[this] { return channels_.provider_states(); }, [this] { return pipeline_.templates(); },
+                               audience_reader_});
     dashboard_->add_routes();
 }
 

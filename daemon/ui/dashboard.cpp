@@ -103,9 +103,9 @@ constexpr std::array<std::string_view, 6> kVendorFiles{
 }  // namespace
 
 Dashboard::Dashboard(boost::asio::io_context& io, const Config& config, http::Routes& routes, ReceiptStore& store,
-                     const Clock& clock, const Metrics& metrics, Providers providers)
+                     const Clock& clock, const Metrics& metrics, Sources sources)
     : io_(io), config_(config), routes_(routes), store_(store), clock_(clock), metrics_(metrics),
-      providers_(std::move(providers)),
+      providers_(std::move(sources.providers)), templates_(std::move(sources.templates)), directory_(sources.directory),
       pages_(config.quiet_hours.time_zone,
              [&] {
                  // The tile server's origin (scheme://host[:port]) for the CSP.
@@ -250,6 +250,9 @@ std::string Dashboard::problem_text(const View& v, int status, const json::Docum
     if (body.IsObject() && body.HasMember("field") && body["field"].IsString()) {
         const std::string f = body["field"].GetString();
         std::string label = pages_.text(v.lang, "field_" + f);
+        // audience.area.coordinates[0] → the area's label; data.advice → advice.
+        if (label.empty() && f.starts_with("audience.")) label = pages_.text(v.lang, "field_" + f.substr(9, f.find_first_of(".[", 9) - 9));
+        if (label.empty() && f.starts_with("data.")) label = f.substr(5);
         out += " (" + pages_.text(v.lang, "field") + " « " + (label.empty() ? f : label) + " »)";
     }
     // The API's own words, in English, for what the page's language does not say more precisely.
@@ -350,11 +353,17 @@ void Dashboard::add_routes() {
         if (tail == "dead-letters") return dead_letters(req, std::move(reply));
         if (tail == "citizens") return citizens(req, std::move(reply));
         if (tail == "audit") return audit_log(req, std::move(reply));
+        if (tail == "campaigns") return campaigns(req, std::move(reply));
+        if (tail == "campaigns/new") return campaign_form(req, std::move(reply));
+        if (tail == "campaigns/points") return map_points(req, std::move(reply));
+        if (tail.starts_with("campaigns/")) return campaign(req, tail.substr(10), std::move(reply));
         reply(error_page(view_of(req), 404, "error_not_found"));
     }, Access::session);
     routes_.add("POST", "/ui/messages/", on_tail(&Dashboard::message_action), Access::session);
     routes_.add("POST", "/ui/dead-letters/", on_tail(&Dashboard::dead_letter_action), Access::session);
     routes_.add("POST", "/ui/citizens/", on_tail(&Dashboard::citizen_action), Access::session);
+    routes_.add("POST", "/ui/campaigns/new", on(&Dashboard::campaign_submit), Access::session);
+    routes_.add("POST", "/ui/campaigns/", on_tail(&Dashboard::campaign_action), Access::session);
 }
 
 void Dashboard::asset(std::string_view name, const Request&, Reply reply) const {

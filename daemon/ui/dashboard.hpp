@@ -31,6 +31,12 @@ namespace crieur {
 class Clock;
 struct Metrics;
 class ReceiptStore;
+namespace directory {
+class DirectoryService;
+}
+namespace render {
+class TemplateStore;
+}
 }  // namespace crieur
 
 namespace crieur::ui {
@@ -38,9 +44,17 @@ namespace crieur::ui {
 class Dashboard {
 public:
     using Providers = std::function<std::vector<ChannelRegistry::ProviderState>()>;
+    using Templates = std::function<std::shared_ptr<const render::TemplateStore>()>;
+    // What the pages read beside the API: the providers' state, the templates in force (the
+    // campaign form's choices and previews), the directory's long-read connection (the map's points).
+    struct Sources {
+        Providers providers;
+        Templates templates;
+        directory::DirectoryService& directory;
+    };
     // Throws std::runtime_error when a built-in page does not compile (a build's mistake).
     Dashboard(boost::asio::io_context& io, const Config& config, http::Routes& routes, ReceiptStore& store,
-              const Clock& clock, const Metrics& metrics, Providers providers);
+              const Clock& clock, const Metrics& metrics, Sources sources);
     ~Dashboard();
     Dashboard(const Dashboard&) = delete;
     Dashboard& operator=(const Dashboard&) = delete;
@@ -98,6 +112,14 @@ private:
     void citizens(const http::Request& req, http::Reply reply);
     void citizen_action(const http::Request& req, std::string_view tail, http::Reply reply);
     void audit_log(const http::Request& req, http::Reply reply);
+    void campaigns(const http::Request& req, http::Reply reply);
+    void campaign_form(const http::Request& req, http::Reply reply);
+    void campaign_submit(const http::Request& req, http::Reply reply);
+    void campaign(const http::Request& req, std::string_view id, http::Reply reply);
+    void campaign_action(const http::Request& req, std::string_view tail, http::Reply reply);
+    void map_points(const http::Request& req, http::Reply reply);
+    // The campaign form for a template, filled from `form` (a GET's query or a POST's body).
+    rapidjson::Document campaign_form_data(const View& v, const std::string& template_name, const Form& form) const;
     void asset(std::string_view name, const http::Request& req, http::Reply reply) const;
     void vendor_asset(std::string_view name, const http::Request& req, http::Reply reply) const;
 
@@ -108,6 +130,8 @@ private:
     const Clock& clock_;
     const Metrics& metrics_;
     Providers providers_;
+    Templates templates_;
+    directory::DirectoryService& directory_;
     PageBook pages_;
     SessionBook sessions_;
     LoginThrottle throttle_;

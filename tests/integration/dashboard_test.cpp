@@ -5,17 +5,20 @@
 // session, a disabled account, a guessed password past the throttle. The pages in a real browser
 // (Chromium, axe-core, the keyboard) are tests/ui/dashboard.mjs, run by the last test here.
 #include <doctest/doctest.h>
+#include <rapidjson/document.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "channels/http_client.hpp"
 #include "daemon/ui/operators.hpp"
 #include "support/daemon_fixture.hpp"
+#include "support/town.hpp"
 
 using namespace crieur;
 using namespace crieur::test;
@@ -364,14 +367,38 @@ TEST_CASE("dashboard in Chromium: axe-core finds no WCAG 2.1 A or AA violation o
     redis.command({"XADD", "crieur:jobs", "*", "job", R"({"v":1,"id":"ui-bad","service":"etat-civil","template":"no_such_template","to":{"sms":"+33612345678"}})"});
     REQUIRE(rig.daemon->api("PUT", "/v1/citizens/C-9", R"({"given_name":"Jeanne","family_name":"Martin","channels":["sms"],"contacts":{"sms":"+33612345679"},"tags":["registre_canicule"]})").status / 100 == 2);
     REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages") == 4; }, 10s));
+    const Town town = make_town();
+    write_town(town, rig.dir / "directory.db");
     const std::string shots = CRIEUR_BINARY_DIR "/ui-screenshots", results = rig.dir / "ui-results.json";
     Process node({"node", ui_dir + "/dashboard.mjs", "http://127.0.0.1:" + std::to_string(rig.daemon->http_port()), "ana",
                   kPassword, shots, results, "ui-sent-1", "C-9"},
-                 rig.dir / "ui.log");
-    const int rc = node.wait(180s);
+                 rig.dir / "ui.log",
+                 {std::string("CRIEUR_UI_POLYGON=") + R"([[4.82,45.73],[4.87,45.73],[4.87,45.75],[4.84,45.75],[4.84,45.78],[4.82,45.78],[4.82,45.73]])"});
+    const int rc = node.wait(300s);
     MESSAGE(read_file(rig.dir / "ui.log"));
     MESSAGE(read_file(results));
     CHECK(rc == 0);
-    for (const char* page : {"login", "overview", "messages", "message", "dead-letters", "citizens", "audit"})
+    // The campaign drawn in the browser reached exactly whom shapely finds inside what was drawn.
+    rapidjson::Document r;
+    const std::string text = read_file(results);
+    r.Parse(text.c_str());
+    REQUIRE(r.IsObject());
+    REQUIRE(r.HasMember("drawn_area"));
+    const auto inside = inside_by_shapely(town, rig.dir.path().string(), r["drawn_area"].GetString());
+    CHECK(inside.size() > 200);
+    CHECK(r["preview_citizens"].GetInt64() == static_cast<std::int64_t>(inside.size()));
+    std::set<std::string> reached;
+    {
+        auto db = sqlite::open(rig.daemon->receipts(), SQLITE_OPEN_READONLY);
+        sqlite::Stmt s(db.get(), "SELECT citizen FROM messages WHERE campaign = 'coupure-ui-1'");
+        while (s.step()) reached.insert(std::string(s.text(0)));
+    }
+    CHECK(reached == inside);
+    // Its resolution went to the same citizens.
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE campaign = 'coupure-ui-1~1'") == static_cast<std::int64_t>(inside.size()); }, 30s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'ana' AND action = 'campaign_launch' AND target = 'coupure-ui-1' AND outcome = 'ok'") == 1);
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'campaign_followup' AND outcome = 'ok'") == 1);
+    for (const char* page : {"login", "overview", "messages", "message", "dead-letters", "citizens", "audit", "campaign-new",
+                             "campaign-drawn", "campaign-preview", "campaign", "campaign-done", "campaign-invalid"})
         CHECK_MESSAGE(std::filesystem::exists(shots + "/" + page + ".png"), page);
 }

@@ -40,9 +40,11 @@ try {
   page.on("requestfailed", (r) => problem(`${r.url()} failed: ${r.failure() && r.failure().errorText}`));
   page.on("pageerror", (e) => problem(`script error on ${page.url()}: ${e.message}`));
 
+  async function axeHere(label) { return check(label, null); }
   async function check(label, url, { shot = label } = {}) {
-    const response = await page.goto(base + url, { waitUntil: "networkidle0" });
+    const response = url === null ? null : await page.goto(base + url, { waitUntil: "networkidle0" });
     const status = response ? response.status() : 0;
+    if (url === null) url = page.url().slice(base.length);
     const axe = await new AxePuppeteer(page).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
     const violations = axe.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length,
                                                     targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
@@ -76,6 +78,91 @@ try {
   await check("citizens", `/ui/citizens?id=${encodeURIComponent(citizenId)}`);
   await check("audit", "/ui/audit");
   await check("not-found", "/ui/nothing-here");
+
+  // A campaign drawn on the map: a polygon clicked corner by corner over the town, previewed,
+  // launched, followed until done, then resolved.
+  const polygon = JSON.parse(process.env.CRIEUR_UI_POLYGON || "null");
+  if (polygon) {
+    await check("campaign-new", "/ui/campaigns/new?template=street_event");
+    await page.waitForSelector("#map[data-ready]", { timeout: 20000 });
+    const ready = await page.$eval("#map", (m) => +m.getAttribute("data-ready"));
+    if (ready < 100) problem(`the map drew ${ready} citizens' points`);
+    await page.click("[data-draw=polygon]");
+    for (const [lng, lat] of polygon.slice(0, -1)) {
+      const at = await page.evaluate((la, ln) => {
+        const p = window.crieurMap.latLngToContainerPoint([la, ln]);
+        const r = document.getElementById("map").getBoundingClientRect();
+        return { x: r.left + p.x, y: r.top + p.y };
+      }, lat, lng);
+      await page.mouse.click(at.x, at.y);
+    }
+    await page.click("[data-draw=finish]");
+    results.drawn_area = await page.$eval("#f-area", (e) => e.value);
+    if (!results.drawn_area.includes("Polygon")) problem(`the drawing wrote ${results.drawn_area}`);
+    await page.type("#f-service", "voirie");
+    await page.type("#f-id", "coupure-ui-1");
+    await page.screenshot({ path: path.join(shots, "campaign-drawn.png"), fullPage: true });
+    await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("#preview")]);
+    results.preview_citizens = await page.$eval("[data-figure=citizens]", (e) => +e.textContent).catch(() => -1);
+    results.preview_sms_segments = await page.$eval("[data-figure=sms_segments]", (e) => +e.textContent).catch(() => -1);
+    await axeHere("campaign-preview");
+    await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("#launch")]);
+    if (!page.url().includes("/ui/campaigns/coupure-ui-1?done=launched")) problem(`launching led to ${page.url()}`);
+    await axeHere("campaign");
+    let state = "";
+    for (let i = 0; i < 60 && state !== "done"; ++i) {
+      await new Promise((r) => setTimeout(r, 1000));
+      await page.goto(base + "/ui/campaigns/coupure-ui-1", { waitUntil: "networkidle0" });
+      state = await page.$eval("#campaign-state", (e) => e.getAttribute("data-state"));
+    }
+    results.campaign_state = state;
+    if (state !== "done") problem(`the campaign is ${state} after 60 s`);
+    await page.screenshot({ path: path.join(shots, "campaign-done.png"), fullPage: true });
+    // The resolution: its template chosen, its values as given, "the incident is over" ticked.
+    await page.select("#f-followup-template", "street_event_resolved");
+    await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("#h-followup-new ~ form button")]);
+    await page.click("#f-resolved");
+    await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("#followup-send")]);
+    if (!page.url().includes("done=followed_up")) problem(`the resolution led to ${page.url()}`);
+    await axeHere("campaign-resolved");
+
+    // A polygon that crosses itself is refused, with the reason, and nothing is launched.
+    await page.goto(base + "/ui/campaigns/new?template=street_event", { waitUntil: "networkidle0" });
+    await page.$eval("#f-area", (e) => { e.value = '{"type":"Polygon","coordinates":[[[4.82,45.73],[4.87,45.78],[4.87,45.73],[4.82,45.78],[4.82,45.73]]]}'; });
+    await page.type("#f-service", "voirie");
+    await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("#launch")]);
+    const refusal = await page.$eval("#form-errors", (e) => e.textContent).catch(() => "");
+    results.self_crossing = refusal.trim();
+    if (!/not a valid polygon/.test(refusal)) problem(`a self-crossing polygon was answered: ${refusal}`);
+    await axeHere("campaign-invalid");
+
+    // The keyboard alone through the campaign form, in order.
+    await page.goto(base + "/ui/campaigns/new?template=street_event", { waitUntil: "networkidle0" });
+    await page.focus("#f-template");
+    // The template's variables come in the manifest's order (alphabetical in TOML's table).
+    const wantForm = ["f-data-advice", "f-data-ends", "f-data-event", "f-data-info_url", "f-data-starts", "f-data-street",
+                      "f-area", "f-circle_lat", "f-circle_lon", "f-circle_radius", "f-street", "f-postcode", "f-district", "f-tags",
+                      "f-channel-sms", "f-priority", "f-service", "f-reference", "f-id", "f-not_before", "f-deadline", "preview", "launch"];
+    const path2 = [];
+    for (let i = 0; i < 200 && path2[path2.length - 1] !== "launch"; ++i) {
+      await page.keyboard.press("Tab");
+      const info = await page.evaluate(() => {
+        const e = document.activeElement;
+        const s = getComputedStyle(e);
+        return { id: e.id || e.getAttribute("data-draw") || e.tagName, outline: s.outlineStyle, shadow: s.boxShadow };
+      });
+      if (path2[path2.length - 1] === info.id) continue;
+      path2.push(info.id);
+      if (info.outline === "none" && info.shadow === "none") problem(`no visible focus on ${info.id}`);
+    }
+    results.keyboard.campaign_form = path2;
+    const inOrder = wantForm.filter((id) => path2.includes(id));
+    if (JSON.stringify(inOrder) !== JSON.stringify(wantForm) ||
+        JSON.stringify(path2.filter((id) => wantForm.includes(id))) !== JSON.stringify(wantForm))
+      problem(`the keyboard went ${path2.join(",")}`);
+    for (const b of ["polygon", "finish", "circle", "clear"])
+      if (b !== "finish" && !path2.includes(b)) problem(`the map's ${b} button is not reachable with the keyboard`);
+  }
 
   // The keyboard alone through the search form: Tab reaches every control in order, each with
   // a visible focus indicator.
