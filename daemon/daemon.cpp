@@ -486,7 +486,7 @@ void Daemon::add_routes() {
     dashboard_ = std::make_unique<ui::Dashboard>(
         io_, config_, routes_, store_, clock_, metrics_,
         ui::Dashboard::Sources{[this] { return channels_.provider_states(); }, [this] { return pipeline_.templates(); },
-                               audience_reader_});
+                               [this] { return journeys_.library(); }, audience_reader_});
     dashboard_->add_routes();
 }
 

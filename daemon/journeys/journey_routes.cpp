@@ -325,6 +325,32 @@ void add_journey_routes(http::Routes& routes, const Config& config, JourneyRunne
                keys::Scope::send);
     routes.add("GET", "/v1/journeys", [x](const Request& req, std::string_view, Reply reply) { list(*x, req, std::move(reply)); },
                keys::Scope::read);
+    // Where the instances are: counts by journey, step and state (this daemon's, with several).
+    routes.add("GET", "/v1/journey-steps", [x](const Request& req, std::string_view, Reply reply) {
+        x->runner.step_counts(scope_of(req.caller), [reply](std::optional<std::vector<JourneyStore::StepCount>> counts) {
+            if (!counts) return reply(http::status_problem(503, "the journeys could not be read; try again"));
+            rapidjson::StringBuffer b;
+            rapidjson::Writer<rapidjson::StringBuffer> w(b);
+            w.StartObject();
+            w.Key("steps");
+            w.StartArray();
+            for (auto& c : *counts) {
+                w.StartObject();
+                w.Key("journey");
+                w.String(c.journey.c_str());
+                w.Key("step");
+                w.String(c.step.c_str());
+                w.Key("state");
+                w.String(c.state.c_str());
+                w.Key("instances");
+                w.Int64(c.instances);
+                w.EndObject();
+            }
+            w.EndArray();
+            w.EndObject();
+            reply({200, "application/json", std::string(b.GetString(), b.GetSize()), {}});
+        });
+    }, keys::Scope::read);
     routes.add("GET", "/v1/journeys/", [x](const Request& req, std::string_view tail, Reply reply) {
         auto parts = split(tail);
         if (!parts || !parts->second.empty()) return reply(http::status_problem(404, "no such route"));

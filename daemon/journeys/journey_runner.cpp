@@ -341,6 +341,12 @@ void JourneyRunner::list(InstanceFilter filter,
         io_, [this, filter = std::move(filter)] { return store_->list(filter); }, std::move(done));
 }
 
+void JourneyRunner::step_counts(std::string service,
+                                std::function<void(std::optional<std::vector<JourneyStore::StepCount>>)> done) {
+    worker_.run<std::vector<JourneyStore::StepCount>>(
+        io_, [this, service = std::move(service)] { return store_->step_counts(service); }, std::move(done));
+}
+
 void JourneyRunner::kick() {
     if (running_ || stopping_ || !library_) return;
     running_ = true;

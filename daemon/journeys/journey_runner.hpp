@@ -94,6 +94,7 @@ public:
     // words a plain `reply`. nullopt: nothing could be written (the desk tries again).
     void reply(ReplyIn in, std::function<void(std::optional<ReplyTaken>)> done);
     void list(InstanceFilter filter, std::function<void(std::optional<std::pair<std::vector<Instance>, std::int64_t>>)> done);
+    void step_counts(std::string service, std::function<void(std::optional<std::vector<JourneyStore::StepCount>>)> done);
     // The citizen's journeys end ("the citizen was erased") and lose their data.
     void erase_citizen(const std::string& citizen, std::function<void(bool ok)> done);
 

@@ -384,6 +384,15 @@ std::vector<std::pair<std::string, std::int64_t>> JourneyStore::counts() {
     return out;
 }
 
+std::vector<JourneyStore::StepCount> JourneyStore::step_counts(const std::string& service) {
+    std::vector<StepCount> out;
+    sqlite::Stmt q(db_.get(), "SELECT journey, step, state, count(*) FROM instances WHERE (?1 = '' OR service = ?1) "
+                              "GROUP BY journey, step, state ORDER BY journey, step, state");
+    q.bind(1, service);
+    while (q.step()) out.push_back({std::string(q.text(0)), std::string(q.text(1)), std::string(q.text(2)), q.int64(3)});
+    return out;
+}
+
 std::string instance_json(const Instance& in, const std::vector<HistoryEntry>* history) {
     rapidjson::StringBuffer b;
     Writer w(b);

@@ -68,6 +68,13 @@ public:
     std::vector<std::string> remove_ended(std::int64_t before_ms, int limit);
     // Counts of instances by state, for /metrics.
     std::vector<std::pair<std::string, std::int64_t>> counts();
+    // Counts by journey, step and state, of a service's instances (empty: every service's): the
+    // dashboard's view of where the citizens are in each journey.
+    struct StepCount {
+        std::string journey, step, state;
+        std::int64_t instances = 0;
+    };
+    std::vector<StepCount> step_counts(const std::string& service);
 
 private:
     Instance read(sqlite::Stmt& s);

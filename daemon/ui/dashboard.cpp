@@ -105,7 +105,8 @@ constexpr std::array<std::string_view, 6> kVendorFiles{
 Dashboard::Dashboard(boost::asio::io_context& io, const Config& config, http::Routes& routes, ReceiptStore& store,
                      const Clock& clock, const Metrics& metrics, Sources sources)
     : io_(io), config_(config), routes_(routes), store_(store), clock_(clock), metrics_(metrics),
-      providers_(std::move(sources.providers)), templates_(std::move(sources.templates)), directory_(sources.directory),
+      providers_(std::move(sources.providers)), templates_(std::move(sources.templates)),
+      journeys_(std::move(sources.journeys)), directory_(sources.directory),
       pages_(config.quiet_hours.time_zone,
              [&] {
                  // The tile server's origin (scheme://host[:port]) for the CSP.
@@ -357,6 +358,8 @@ void Dashboard::add_routes() {
         if (tail == "campaigns/new") return campaign_form(req, std::move(reply));
         if (tail == "campaigns/points") return map_points(req, std::move(reply));
         if (tail.starts_with("campaigns/")) return campaign(req, tail.substr(10), std::move(reply));
+        if (tail == "journeys") return journeys(req, std::move(reply));
+        if (tail.starts_with("journeys/")) return journey(req, tail.substr(9), std::move(reply));
         reply(error_page(view_of(req), 404, "error_not_found"));
     }, Access::session);
     routes_.add("POST", "/ui/messages/", on_tail(&Dashboard::message_action), Access::session);
@@ -364,6 +367,7 @@ void Dashboard::add_routes() {
     routes_.add("POST", "/ui/citizens/", on_tail(&Dashboard::citizen_action), Access::session);
     routes_.add("POST", "/ui/campaigns/new", on(&Dashboard::campaign_submit), Access::session);
     routes_.add("POST", "/ui/campaigns/", on_tail(&Dashboard::campaign_action), Access::session);
+    routes_.add("POST", "/ui/journeys/", on_tail(&Dashboard::journey_action), Access::session);
 }
 
 void Dashboard::asset(std::string_view name, const Request&, Reply reply) const {

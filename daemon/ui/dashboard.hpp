@@ -37,6 +37,9 @@ class DirectoryService;
 namespace render {
 class TemplateStore;
 }
+namespace journeys {
+class JourneyLibrary;
+}
 }  // namespace crieur
 
 namespace crieur::ui {
@@ -45,11 +48,13 @@ class Dashboard {
 public:
     using Providers = std::function<std::vector<ChannelRegistry::ProviderState>()>;
     using Templates = std::function<std::shared_ptr<const render::TemplateStore>()>;
+    using Journeys = std::function<std::shared_ptr<const journeys::JourneyLibrary>()>;
     // What the pages read beside the API: the providers' state, the templates in force (the
     // campaign form's choices and previews), the directory's long-read connection (the map's points).
     struct Sources {
         Providers providers;
         Templates templates;
+        Journeys journeys;
         directory::DirectoryService& directory;
     };
     // Throws std::runtime_error when a built-in page does not compile (a build's mistake).
@@ -118,6 +123,9 @@ private:
     void campaign(const http::Request& req, std::string_view id, http::Reply reply);
     void campaign_action(const http::Request& req, std::string_view tail, http::Reply reply);
     void map_points(const http::Request& req, http::Reply reply);
+    void journeys(const http::Request& req, http::Reply reply);
+    void journey(const http::Request& req, std::string_view id, http::Reply reply);
+    void journey_action(const http::Request& req, std::string_view tail, http::Reply reply);
     // The campaign form for a template, filled from `form` (a GET's query or a POST's body).
     rapidjson::Document campaign_form_data(const View& v, const std::string& template_name, const Form& form) const;
     void asset(std::string_view name, const http::Request& req, http::Reply reply) const;
@@ -131,6 +139,7 @@ private:
     const Metrics& metrics_;
     Providers providers_;
     Templates templates_;
+    Journeys journeys_;
     directory::DirectoryService& directory_;
     PageBook pages_;
     SessionBook sessions_;

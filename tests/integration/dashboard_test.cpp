@@ -357,23 +357,67 @@ TEST_CASE("dashboard: a session ends after ui_session_idle_s without a request, 
     CHECK(a.get("/ui/").status == 303);
 }
 
+TEST_CASE("dashboard: an agent finds a journey by its step, reschedules its wait, pauses, resumes and stops it, each in the history and the audit log") {
+    DashboardRig rig;
+    REQUIRE(rig.daemon->api("PUT", "/v1/citizens/C-1", R"({"given_name":"Marie","channels":["sms"],"contacts":{"sms":"+33612345678"}})").status == 201);
+    auto started = rig.daemon->api("POST", "/v1/journeys",
+        R"({"journey":"passport_renewal","id":"pp-ui","citizen":"C-1","service":"etat-civil","data":{"expiry_date":"2028-01-01","name":"Madame Martin","document":"passeport","expires_on":"1er janvier 2028","booking_url":"https://mairie.example.fr/rdv"}})");
+    REQUIRE(started.status == 201);
+    Agent a = rig.agent();
+    REQUIRE(a.sign_in("lea").status == 303);
+    auto list = a.get("/ui/journeys");
+    CHECK(list.status == 200);
+    CHECK(list.body.find(R"(<a href="/ui/journeys?journey=passport_renewal&amp;step=until_warning&amp;state=active" data-count="active">1</a>)") != std::string::npos);
+    auto at_step = a.get("/ui/journeys?journey=passport_renewal&step=until_warning&state=active");
+    CHECK(at_step.body.find("/ui/journeys/pp-ui") != std::string::npos);
+    auto page = a.get("/ui/journeys/pp-ui");
+    CHECK(page.status == 200);
+    CHECK(page.body.find("id=\"journey-step\">until_warning<") != std::string::npos);
+    // The wait's end moved to 5 January 2027, 9:30 in Paris (8:30 UTC).
+    auto r = a.post("/ui/journeys/pp-ui/actions", {{"action", "reschedule"}, {"at", "2027-01-05T09:30"}});
+    CHECK(r.status == 303);
+    CHECK(r.header("Location") == "/ui/journeys/pp-ui?done=journey_reschedule");
+    auto shown = rig.daemon->api("GET", "/v1/journeys/pp-ui").body;
+    CHECK(shown.find(R"("next_at":"2027-01-05T08:30:00.000Z")") != std::string::npos);
+    CHECK(a.post("/ui/journeys/pp-ui/actions", {{"action", "reschedule"}, {"at", "soon"}}).status == 422);
+    CHECK(a.post("/ui/journeys/pp-ui/actions", {{"action", "pause"}}).status == 303);
+    CHECK(rig.daemon->api("GET", "/v1/journeys/pp-ui").body.find(R"("state":"paused")") != std::string::npos);
+    CHECK(a.get("/ui/journeys/pp-ui").body.find("id=\"resume\"") != std::string::npos);
+    CHECK(a.post("/ui/journeys/pp-ui/actions", {{"action", "resume"}}).status == 303);
+    // A viewer may look, not step in.
+    Agent v = rig.agent();
+    REQUIRE(v.sign_in("vic").status == 303);
+    CHECK(v.get("/ui/journeys/pp-ui").body.find("reschedule-form") == std::string::npos);
+    CHECK(v.post("/ui/journeys/pp-ui/actions", {{"action", "stop"}}).status == 403);
+    CHECK(a.post("/ui/journeys/pp-ui/actions", {{"action", "stop"}}).status == 303);
+    shown = rig.daemon->api("GET", "/v1/journeys/pp-ui").body;
+    CHECK(shown.find(R"("state":"ended")") != std::string::npos);
+    CHECK(shown.find(R"("by":"lea")") != std::string::npos);  // the history names the agent
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'lea' AND target = 'pp-ui' AND outcome = 'ok'") == 4; }, 5s));
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'vic' AND action = 'journey_stop' AND outcome = 'scope_missing'") == 1);
+}
+
 TEST_CASE("dashboard in Chromium: axe-core finds no WCAG 2.1 A or AA violation on any page, the keyboard alone searches and signs out") {
     const std::string ui_dir = CRIEUR_SOURCE_DIR "/tests/ui";
     REQUIRE_MESSAGE(std::filesystem::exists(ui_dir + "/node_modules/puppeteer-core"), "tools/setup installs tests/ui's npm packages");
     REQUIRE_MESSAGE(std::filesystem::exists("/usr/bin/chromium"), "tools/setup installs Debian's chromium");
     DashboardRig rig;
     auto redis = rig.redis.client();
-    enqueue(redis, {sms_job("ui-sent-1"), sms_job("ui-sent-2"), sms_job("ui-later", R"(,"not_before":"2099-01-01T09:00:00+01:00")")});
+    enqueue(redis, {sms_job("ui-sent-1"), sms_job("ui-sent-2", R"(,"reference":"dossier-ui-42")"),
+                    sms_job("ui-later", R"(,"not_before":"2099-01-01T09:00:00+01:00")")});
     redis.command({"XADD", "crieur:jobs", "*", "job", R"({"v":1,"id":"ui-bad","service":"etat-civil","template":"no_such_template","to":{"sms":"+33612345678"}})"});
     REQUIRE(rig.daemon->api("PUT", "/v1/citizens/C-9", R"({"given_name":"Jeanne","family_name":"Martin","channels":["sms"],"contacts":{"sms":"+33612345679"},"tags":["registre_canicule"]})").status / 100 == 2);
     REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages") == 4; }, 10s));
+    REQUIRE(rig.daemon->api("POST", "/v1/journeys",
+        R"({"journey":"passport_renewal","id":"pp-ui","citizen":"C-9","service":"etat-civil","data":{"expiry_date":"2028-01-01","name":"Madame Martin","document":"passeport","expires_on":"1er janvier 2028","booking_url":"https://mairie.example.fr/rdv"}})").status == 201);
     const Town town = make_town();
     write_town(town, rig.dir / "directory.db");
     const std::string shots = CRIEUR_BINARY_DIR "/ui-screenshots", results = rig.dir / "ui-results.json";
     Process node({"node", ui_dir + "/dashboard.mjs", "http://127.0.0.1:" + std::to_string(rig.daemon->http_port()), "ana",
                   kPassword, shots, results, "ui-sent-1", "C-9"},
                  rig.dir / "ui.log",
-                 {std::string("CRIEUR_UI_POLYGON=") + R"([[4.82,45.73],[4.87,45.73],[4.87,45.75],[4.84,45.75],[4.84,45.78],[4.82,45.78],[4.82,45.73]])"});
+                 {std::string("CRIEUR_UI_POLYGON=") + R"([[4.82,45.73],[4.87,45.73],[4.87,45.75],[4.84,45.75],[4.84,45.78],[4.82,45.78],[4.82,45.73]])",
+                  R"(CRIEUR_UI_EXPECT={"sent":2,"scheduled":1,"rejected":1})", "CRIEUR_UI_REFERENCE=dossier-ui-42", "CRIEUR_UI_JOURNEY=pp-ui"});
     const int rc = node.wait(300s);
     MESSAGE(read_file(rig.dir / "ui.log"));
     MESSAGE(read_file(results));
@@ -398,7 +442,11 @@ TEST_CASE("dashboard in Chromium: axe-core finds no WCAG 2.1 A or AA violation o
     REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE campaign = 'coupure-ui-1~1'") == static_cast<std::int64_t>(inside.size()); }, 30s));
     CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'ana' AND action = 'campaign_launch' AND target = 'coupure-ui-1' AND outcome = 'ok'") == 1);
     CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'campaign_followup' AND outcome = 'ok'") == 1);
+    // What the agent did in the browser reached the daemon.
+    CHECK(rig.daemon->api("GET", "/v1/citizens/C-9").status == 410);
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action IN ('dead_letter_requeue','citizen_erase','journey_reschedule') AND outcome = 'ok'") == 3);
     for (const char* page : {"login", "overview", "messages", "message", "dead-letters", "citizens", "audit", "campaign-new",
-                             "campaign-drawn", "campaign-preview", "campaign", "campaign-done", "campaign-invalid"})
+                             "campaign-drawn", "campaign-preview", "campaign", "campaign-done", "campaign-invalid", "journeys", "journey",
+                             "message-timeline"})
         CHECK_MESSAGE(std::filesystem::exists(shots + "/" + page + ".png"), page);
 }

@@ -68,14 +68,60 @@ try {
   await page.evaluate(() => { document.querySelector(".updated").setAttribute("data-before", "1"); });
   await page.waitForFunction(() => !document.querySelector(".updated[data-before]"), { timeout: 20000 })
     .catch(() => problem("the overview did not refresh itself within 20 s"));
+  // The overview's figures are what was sent (the C++ test says what it queued).
+  const expected = JSON.parse(process.env.CRIEUR_UI_EXPECT || "{}");
+  for (const [status, n] of Object.entries(expected)) {
+    const shown = await page.$eval(`#h-day ~ table td[data-status=${status}]`, (e) => +e.textContent).catch(() => -1);
+    if (shown !== n) problem(`the overview shows ${shown} ${status} in 24 h, ${n} were`);
+  }
+  results.overview = expected;
   await check("overview-en", "/ui/?lang=en");
   await page.goto(base + "/ui/?lang=fr");
   await check("messages", "/ui/messages");
   await check("messages-search", `/ui/messages?status=sent`);
   await check("messages-bad-input", `/ui/messages?since=hier`);
   await check("message", `/ui/messages/${encodeURIComponent(messageId)}`);
+  // Found by its reference, typed in the search form, then opened from the list.
+  if (process.env.CRIEUR_UI_REFERENCE) {
+    await page.goto(base + "/ui/messages", { waitUntil: "networkidle0" });
+    await page.type("#f-reference", process.env.CRIEUR_UI_REFERENCE);
+    await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.keyboard.press("Enter")]);
+    const links = await page.$$eval("table.list tbody a", (as) => as.map((a) => a.getAttribute("href")));
+    results.found_by_reference = links;
+    if (links.length !== 1) problem(`the reference found ${links.length} messages`);
+    else {
+      await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("table.list tbody a")]);
+      const steps = await page.$$eval("ol.timeline li", (li) => li.map((l) => l.textContent.replace(/\s+/g, " ").trim()));
+      results.timeline = steps;
+      if (steps.length < 3) problem(`the timeline shows ${steps.length} steps`);
+      await page.screenshot({ path: path.join(shots, "message-timeline.png"), fullPage: true });
+    }
+  }
+  // A dead letter requeued from its row.
+  await page.goto(base + "/ui/dead-letters", { waitUntil: "networkidle0" });
+  await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("td.actions form[action$='/requeue'] button")]);
+  results.requeued = await page.$eval(".flash", (e) => e.textContent).catch(() => "");
+  if (!page.url().includes("done=requeued")) problem(`requeuing led to ${page.url()}`);
+  // A journey's wait moved to another time.
+  if (process.env.CRIEUR_UI_JOURNEY) {
+    const j = process.env.CRIEUR_UI_JOURNEY;
+    await check("journeys", "/ui/journeys");
+    await check("journey", `/ui/journeys/${j}`);
+    const before = await page.$eval("#journey-next", (e) => e.textContent.trim());
+    await page.$eval("#f-at", (e) => { e.value = "2027-01-05T09:30"; });
+    await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("#reschedule")]);
+    const after = await page.$eval("#journey-next time", (e) => e.getAttribute("datetime")).catch(() => "");
+    results.journey_next = { before, after };
+    if (after !== "2027-01-05T08:30:00.000Z") problem(`the journey's next move is ${after} after rescheduling`);
+    await axeHere("journey-rescheduled");
+  }
   await check("dead-letters", "/ui/dead-letters");
   await check("citizens", `/ui/citizens?id=${encodeURIComponent(citizenId)}`);
+  // Erased at their request, once the id is typed again.
+  await page.type("#f-confirm", citizenId);
+  await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click(".danger-zone button")]);
+  if (!page.url().includes("done=erased")) problem(`erasing led to ${page.url()}`);
+  await axeHere("citizen-erased");
   await check("audit", "/ui/audit");
   await check("not-found", "/ui/nothing-here");
 
