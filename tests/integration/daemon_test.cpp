@@ -306,7 +306,8 @@ TEST_CASE("every route that reads or changes data asks for the API key, and a da
     const std::vector<std::pair<std::string, std::string>> keyed{
         {"GET", "/v1/messages/m-1"},     {"POST", "/v1/messages/m-1/cancel"}, {"POST", "/v1/campaigns/c-1/cancel"},
         {"GET", "/v1/citizens/C-1"},     {"PUT", "/v1/citizens/C-1"},         {"DELETE", "/v1/citizens/C-1"},
-        {"POST", "/v1/citizens/C-1/consents"}, {"POST", "/v1/events"},        {"GET", "/metrics"}};
+        {"POST", "/v1/citizens/C-1/consents"}, {"POST", "/v1/events"},        {"GET", "/metrics"},
+        {"GET", "/v1/dead-letters"},     {"POST", "/v1/dead-letters/1-0/requeue"}, {"GET", "/v1/journey-steps"}};
     {
         DaemonUnderTest daemon(dir, redis);
         daemon.start();

@@ -18,6 +18,7 @@
 #include "channels/http_client.hpp"
 #include "daemon/ui/operators.hpp"
 #include "support/daemon_fixture.hpp"
+#include "support/openapi_check.hpp"
 #include "support/town.hpp"
 
 using namespace crieur;
@@ -294,6 +295,49 @@ TEST_CASE("dashboard: a dead letter is requeued back to its stream, another disc
     CHECK(page.body.find(entries["dead-1"]) == std::string::npos);
     CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action IN ('dead_letter_requeue','dead_letter_discard') AND outcome = 'ok'") == 2);
     CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'dead_letter_requeue' AND outcome = 'dead_letter_not_found'") == 1);
+}
+
+TEST_CASE("GET and POST /v1/dead-letters and GET /v1/journey-steps answer as docs/openapi.json says, a service's key sees its own only") {
+    DashboardRig rig("keys_file = \"keys.jsonl\"\n");
+    auto redis = rig.redis.client();
+    for (const char* svc : {"etat-civil", "voirie"})
+        redis.command({"XADD", "crieur:jobs", "*", "job",
+                       std::string(R"({"v":1,"id":"oa-)") + svc + R"(","service":")" + svc + R"(","template":"no_such_template","to":{"sms":"+33612345678"}})"});
+    REQUIRE(wait_until([&] { return redis.integer({"XLEN", "crieur:dead"}) == 2; }, 10s));
+    OpenApiResponses seen(rig.dir);
+    auto all = seen.add("GET", "/v1/dead-letters", rig.daemon->api("GET", "/v1/dead-letters?limit=1"));
+    CHECK(all.status == 200);
+    CHECK(all.body.find(R"("total":2)") != std::string::npos);
+    CHECK(all.body.find(R"("next_cursor":")") != std::string::npos);  // one of two shown
+    CHECK(all.body.find("+33612345678") == std::string::npos);
+    seen.add("GET", "/v1/dead-letters", rig.daemon->api("GET", "/v1/dead-letters?limit=0"));
+    // A service's key: its own only, and no total.
+    const std::string key = create_api_key(*rig.daemon, rig.dir, {"--service", "voirie", "--scopes", "read,send", "--name", "voirie"});
+    REQUIRE_FALSE(key.empty());
+    rig.daemon->process().signal(SIGHUP);
+    REQUIRE(wait_until([&] { return request_as(*rig.daemon, key, "GET", "/v1/dead-letters").status == 200; }, 5s));
+    auto own = seen.add("GET", "/v1/dead-letters", request_as(*rig.daemon, key, "GET", "/v1/dead-letters"));
+    CHECK(own.body.find("oa-voirie") != std::string::npos);
+    CHECK(own.body.find("oa-etat-civil") == std::string::npos);
+    CHECK(own.body.find("total") == std::string::npos);
+    const std::regex entry_re(R"re("entry":"([0-9]+-[0-9]+)","at":"[^"]*","job_id":"oa-etat-civil")re");
+    std::smatch m;
+    const std::string full = rig.daemon->api("GET", "/v1/dead-letters").body;
+    REQUIRE(std::regex_search(full, m, entry_re));
+    const std::string other = m[1];
+    CHECK(seen.add("POST", "/v1/dead-letters/{entry}/{action}", request_as(*rig.daemon, key, "POST", "/v1/dead-letters/" + other + "/requeue")).status == 404);
+    CHECK(seen.add("POST", "/v1/dead-letters/{entry}/{action}", request_as(*rig.daemon, key, "POST", "/v1/dead-letters/" + other + "/discard")).status == 403);
+    CHECK(seen.add("POST", "/v1/dead-letters/{entry}/{action}", rig.daemon->api("POST", "/v1/dead-letters/" + other + "/discard")).status == 200);
+    CHECK(seen.add("POST", "/v1/dead-letters/{entry}/{action}", rig.daemon->api("POST", "/v1/dead-letters/" + other + "/discard")).status == 404);
+    CHECK(seen.add("POST", "/v1/dead-letters/{entry}/{action}", rig.daemon->api("POST", "/v1/dead-letters/x/requeue")).status == 400);
+    CHECK(seen.add("GET", "/v1/dead-letters", http_get(rig.daemon->http_port(), "/v1/dead-letters")).status == 401);
+    REQUIRE(rig.daemon->api("PUT", "/v1/citizens/C-1", R"({"channels":["sms"],"contacts":{"sms":"+33612345678"}})").status == 201);
+    REQUIRE(rig.daemon->api("POST", "/v1/journeys",
+        R"({"journey":"passport_renewal","id":"oa-pp","citizen":"C-1","service":"etat-civil","data":{"expiry_date":"2028-01-01","name":"M","document":"passeport","expires_on":"x","booking_url":"https://mairie.example.fr/rdv"}})").status == 201);
+    auto steps = seen.add("GET", "/v1/journey-steps", rig.daemon->api("GET", "/v1/journey-steps"));
+    CHECK(steps.body == R"({"steps":[{"journey":"passport_renewal","step":"until_warning","state":"active","instances":1}]})");
+    CHECK(seen.add("GET", "/v1/journey-steps", request_as(*rig.daemon, key, "GET", "/v1/journey-steps")).body == R"({"steps":[]})");
+    seen.check();
 }
 
 TEST_CASE("dashboard: an admin looks a citizen up, masked until asked and audited, and erases them after typing the id") {
