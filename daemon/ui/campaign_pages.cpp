@@ -318,8 +318,10 @@ void Dashboard::campaign_submit(const Request& req, Reply reply) {
                 json::Document p;
                 const std::string pj = render::preview_json(std::get<render::Rendered>(out));
                 p.Parse(pj.c_str());
+                // Prefixed: a name the page has too (its title) would show where the render has none.
                 for (const char* k : {"subject", "title", "text", "encoding", "whatsapp_template"})
-                    if (p.HasMember(k) && p[k].IsString() && p[k].GetStringLength() > 0) r.AddMember(json::StringRef(k), str(p[k].GetString(), a), a);
+                    if (p.HasMember(k) && p[k].IsString() && p[k].GetStringLength() > 0)
+                        r.AddMember(str(std::string("render_") + k, a), str(p[k].GetString(), a), a);
                 if (p.HasMember("segments")) r.AddMember("segments", p["segments"].GetInt(), a);
                 if (p.HasMember("characters")) r.AddMember("characters", p["characters"].GetInt64(), a);
             }

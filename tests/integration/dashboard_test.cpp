@@ -254,10 +254,18 @@ TEST_CASE("dashboard: a viewer reads but has no action button, and its POSTs are
     CHECK(r.body.find("Votre rôle ne permet pas cette action") != std::string::npos);
     CHECK(v.post("/ui/dead-letters/" + entry + "/requeue", {}).status == 403);
     CHECK(v.get("/ui/citizens?id=T-1").status == 403);  // the directory: admins only
+    // No campaign button for a viewer, and the form's POST refused (the dry run needs the send scope too).
+    CHECK(v.get("/ui/campaigns").body.find("/ui/campaigns/new") == std::string::npos);
+    auto form = v.get("/ui/campaigns/new?template=street_event");
+    CHECK(form.status == 200);
+    CHECK(form.body.find("id=\"launch\"") == std::string::npos);
+    CHECK(v.post("/ui/campaigns/new", {{"template", "street_event"}, {"service", "voirie"}, {"district", "Gerland"}, {"channels", "sms"},
+                                       {"intent", "launch"}}).status == 403);
     std::this_thread::sleep_for(300ms);
     CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'viewer-later' AND status = 'scheduled'") == 1);
     CHECK(redis.integer({"XLEN", "crieur:dead"}) == 1);
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'vic' AND outcome = 'scope_missing'") == 2);
+    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'vic' AND outcome = 'scope_missing'") == 3);
+    CHECK(rig.daemon->api("GET", "/v1/campaigns").body.find(R"("campaigns":[])") != std::string::npos);
 }
 
 TEST_CASE("dashboard: a dead letter is requeued back to its stream, another discarded, each once") {
