@@ -269,6 +269,10 @@ void Dashboard::api(const View& v, std::string method, std::string target, std::
     if (q != std::string::npos) r.query = target.substr(q + 1);
     r.body = std::move(body);
     r.headers = {{"content-type", "application/json"}, {"accept", "application/json"}};
+    // With several daemons, a route may ask the others (the lists, a journey kept elsewhere),
+    // forwarding the caller's key: the operators' token, when there is one, stands for the
+    // signed-in operator there. The role was checked here first, by the route's scope.
+    if (!config_.http.api_token.empty()) r.headers.emplace_back("authorization", "Bearer " + config_.http.api_token);
     r.peer = v.address;
     routes_.call_as(v.caller, r, [done = std::move(done)](Response answer) {
         json::Document d;
