@@ -19,6 +19,7 @@
 #include "daemon/render/preview_json.hpp"
 #include "daemon/render/template_store.hpp"
 #include "daemon/ui/dashboard.hpp"
+#include "daemon/ui/page_values.hpp"
 
 namespace crieur::ui {
 
@@ -29,35 +30,11 @@ namespace json = rapidjson;
 
 namespace {
 
-json::Value str(std::string_view s, json::Document::AllocatorType& a) {
-    return json::Value(s.data(), static_cast<json::SizeType>(s.size()), a);
-}
-std::string field_of(const std::vector<std::pair<std::string, std::string>>& form, std::string_view name) {
-    for (auto& [k, v] : form)
-        if (k == name) return v;
-    return {};
-}
-std::vector<std::string> all_of(const std::vector<std::pair<std::string, std::string>>& form, std::string_view name) {
-    std::vector<std::string> out;
-    for (auto& [k, v] : form)
-        if (k == name) out.push_back(v);
-    return out;
-}
-std::string text_of(const json::Value& v, const char* key) {
-    if (!v.IsObject()) return {};
-    auto it = v.FindMember(key);
-    return it != v.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
-}
-std::string url_encode(std::string_view v) { return form_encode({{"x", std::string(v)}}).substr(2); }
 std::string to_json(const json::Value& v) {
     json::StringBuffer b;
     json::Writer<json::StringBuffer> w(b);
     v.Accept(w);
     return {b.GetString(), b.GetSize()};
-}
-bool campaign_key_ok(std::string_view k) {
-    if (k.empty() || k.size() > 80) return false;
-    return std::all_of(k.begin(), k.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~'; });
 }
 // A form's input id for an API problem's field: data.advice → f-data-advice, audience.area... → f-area.
 std::string input_of(const std::string& field) {
@@ -424,7 +401,7 @@ void Dashboard::map_points(const Request& req, Reply reply) {
 void Dashboard::campaign(const Request& req, std::string_view tail, Reply reply) {
     View v = view_of(req);
     const std::string key(tail);
-    if (!campaign_key_ok(key)) return reply(error_page(v, 404, "error_not_found"));
+    if (!plain_id(key)) return reply(error_page(v, 404, "error_not_found"));
     const auto query = form_decode(req.query);
     const bool live_part = field_of(query, "part") == "live";
     const std::string flash = field_of(query, "done"), followup_template = field_of(query, "followup_template");
@@ -511,10 +488,8 @@ void Dashboard::campaign(const Request& req, std::string_view tail, Reply reply)
 
 void Dashboard::campaign_action(const Request& req, std::string_view tail, Reply reply) {
     View v = view_of(req);
-    const auto slash = tail.find('/');
-    const std::string key(tail.substr(0, slash));
-    const std::string action(slash == std::string_view::npos ? "" : tail.substr(slash + 1));
-    if (!campaign_key_ok(key) || (action != "cancel" && action != "launch" && action != "followups"))
+    const auto [key, action] = id_and_action(tail);
+    if (!plain_id(key) || (action != "cancel" && action != "launch" && action != "followups"))
         return reply(error_page(v, 404, "error_not_found"));
     std::string body = "{}";
     if (action == "followups") {

@@ -16,6 +16,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/status.hpp"
+#include "daemon/ui/page_values.hpp"
 #include "daemon/ui/resources.hpp"
 
 namespace crieur::ui {
@@ -51,16 +52,6 @@ std::string cookie(const Request& req, std::string_view name) {
     return {};
 }
 
-std::string field(const std::vector<std::pair<std::string, std::string>>& form, std::string_view name) {
-    for (auto& [k, v] : form)
-        if (k == name) return v;
-    return {};
-}
-
-std::string url_encode(std::string_view v) {
-    std::string f = form_encode({{"x", std::string(v)}});
-    return f.substr(2);
-}
 
 // A place to go back to after signing in: a page of the dashboard, nothing else (an open
 // redirect would make our sign-in page a phisher's tool).
@@ -69,9 +60,6 @@ bool safe_next(std::string_view next) {
            next.find_first_of("\r\n") == std::string_view::npos;
 }
 
-json::Value str(std::string_view s, json::Document::AllocatorType& a) {
-    return json::Value(s.data(), static_cast<json::SizeType>(s.size()), a);
-}
 
 // What `Scopes` a role gives in the API: a viewer reads, an agent sends and cancels, an admin
 // may do everything (the directory included).
@@ -209,7 +197,7 @@ std::variant<keys::Caller, Response> Dashboard::gate(const Request& req) {
         const std::string origin = req.header("origin"), host = req.header("host");
         const bool origin_ok = origin.empty() || origin == "http://" + host || origin == "https://" + host;
         const auto form = form_decode(req.body);
-        if (!origin_ok || !same_token(field(form, "csrf"), s->csrf)) {
+        if (!origin_ok || !same_token(field_of(form, "csrf"), s->csrf)) {
             View v = view_of(req);
             v.session = *s;
             v.caller = caller_of(*s);
@@ -296,8 +284,8 @@ Response Dashboard::page(const View& v, int status, std::string_view name, json:
     }
     json::Value nav_flags(json::kObjectType);
     if (!nav.empty()) {
-        json::Value name = str(nav, a);
-        nav_flags.AddMember(name, json::Value(true), a);
+        json::Value key = str(nav, a);
+        nav_flags.AddMember(key, json::Value(true), a);
     }
     data.AddMember("nav", nav_flags, a);
     data.AddMember("version", json::Value(CRIEUR_VERSION), a);
@@ -418,8 +406,8 @@ void Dashboard::sign_in_page(const Request& req, Reply reply) {
 void Dashboard::sign_in(const Request& req, Reply reply) {
     View v = view_of(req);
     const auto form = form_decode(req.body);
-    const std::string name = field(form, "name"), password = field(form, "password");
-    std::string next = field(form, "next");
+    const std::string name = field_of(form, "name"), password = field_of(form, "password");
+    std::string next = field_of(form, "next");
     if (!safe_next(next)) next = "/ui/";
     auto again = [this, v, name, next](int status, std::string_view key, std::string detail = {}) {
         json::Document d(json::kObjectType);
@@ -436,7 +424,7 @@ void Dashboard::sign_in(const Request& req, Reply reply) {
         return r;
     };
     const std::string login_token = cookie(req, kLoginCookie);
-    if (!same_token(field(form, "csrf"), login_token)) return reply(again(403, "login_form_expired"));
+    if (!same_token(field_of(form, "csrf"), login_token)) return reply(again(403, "login_form_expired"));
     if (name.empty() || password.empty()) return reply(again(422, "login_missing"));
     View who = v;
     who.caller.name = name.size() > 64 ? name.substr(0, 64) : name;
@@ -465,11 +453,11 @@ void Dashboard::sign_in(const Request& req, Reply reply) {
             }
             throttle_.succeeded(who.caller.name);
             const std::string token = sessions_.open(who.caller.name, role, now_ms());
-            View v = who;
-            v.session = *sessions_.find(token, now_ms());
-            v.signed_in = true;
-            audit(v, "sign_in", "", "ok");
-            Response r = redirect(v, next);
+            View opened = who;
+            opened.session = *sessions_.find(token, now_ms());
+            opened.signed_in = true;
+            audit(opened, "sign_in", "", "ok");
+            Response r = redirect(opened, next);
             r.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) + "=" + token + "; Path=/ui/; HttpOnly; SameSite=Strict" +
                                                      (secure ? "; Secure" : ""));
             r.headers.emplace_back("Set-Cookie", std::string(kLoginCookie) + "=; Path=/ui/login; Max-Age=0; HttpOnly; SameSite=Strict");

@@ -12,6 +12,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/ui/dashboard.hpp"
+#include "daemon/ui/page_values.hpp"
 
 namespace crieur::ui {
 
@@ -21,37 +22,6 @@ using http::Response;
 namespace json = rapidjson;
 
 namespace {
-
-json::Value str(std::string_view s, json::Document::AllocatorType& a) {
-    return json::Value(s.data(), static_cast<json::SizeType>(s.size()), a);
-}
-
-std::string query_field(const Request& req, std::string_view name) {
-    for (auto& [k, v] : form_decode(req.query))
-        if (k == name) return v;
-    return {};
-}
-
-std::string form_field(const Request& req, std::string_view name) {
-    for (auto& [k, v] : form_decode(req.body))
-        if (k == name) return v;
-    return {};
-}
-
-std::string url_encode(std::string_view v) { return form_encode({{"x", std::string(v)}}).substr(2); }
-
-// Path segments of ours are ids: what may stand in one, so that nothing odd reaches the API.
-bool plain_id(std::string_view id) {
-    if (id.empty() || id.size() > 200) return false;
-    return std::all_of(id.begin(), id.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':' || c == '@';
-    });
-}
-
-std::string text_of(const json::Value& v, const char* key) {
-    auto it = v.FindMember(key);
-    return it != v.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
-}
 
 // A name shown as its first letter: enough for an agent to tell two people apart on the phone,
 // not enough to copy into anything.
@@ -71,7 +41,7 @@ constexpr const char* kStatusOrder[] = {"queued", "scheduled", "sending", "sent"
 
 void Dashboard::overview(const Request& req, Reply reply) {
     View v = view_of(req);
-    const bool live_part = query_field(req, "part") == "live";
+    const bool live_part = field_of(form_decode(req.query), "part") == "live";
     struct Gathered {
         json::Document hour, day, dead;
         int hour_status = 0, day_status = 0, dead_status = 0;
@@ -188,7 +158,7 @@ void Dashboard::messages(const Request& req, Reply reply) {
     json::Value form(json::kObjectType);
     json::Value errors(json::kArrayType);
     for (const char* name : {"reference", "citizen", "campaign", "template", "status", "since", "until", "cursor"}) {
-        std::string value = query_field(req, name);
+        std::string value = field_of(form_decode(req.query), name);
         if (std::string_view(name) != "cursor") form.AddMember(json::StringRef(name), str(value, a), a);
         if (value.empty()) continue;
         if (std::string_view(name) == "since" || std::string_view(name) == "until") {
@@ -207,7 +177,7 @@ void Dashboard::messages(const Request& req, Reply reply) {
     }
     // The status list for the form's select, the chosen one marked.
     json::Value statuses(json::kArrayType);
-    const std::string chosen = query_field(req, "status");
+    const std::string chosen = field_of(form_decode(req.query), "status");
     for (const char* s : kStatusOrder) {
         json::Value o(json::kObjectType);
         o.AddMember("value", json::StringRef(s), a);
@@ -227,37 +197,37 @@ void Dashboard::messages(const Request& req, Reply reply) {
     auto shared = std::make_shared<json::Document>(std::move(d));
     api(v, "GET", "/v1/messages?" + form_encode(query), "",
         [this, v, shared, searched, req_query = req.query, reply](int status, json::Document body) {
-        json::Document& d = *shared;
-        auto& a = d.GetAllocator();
+        json::Document& page_data = *shared;
+        auto& al = page_data.GetAllocator();
         if (status != 200) {
             json::Value refused(json::kArrayType);
             json::Value e(json::kObjectType);
-            e.AddMember("field", str(text_of(body, "field"), a), a);
-            e.AddMember("message", str(problem_text(v, status, body), a), a);
-            refused.PushBack(e, a);
-            d.AddMember("errors", refused, a);
-            d.AddMember("has_errors", true, a);
-            return reply(page(v, status >= 500 ? 503 : 422, "messages", d, "messages"));
+            e.AddMember("field", str(text_of(body, "field"), al), al);
+            e.AddMember("message", str(problem_text(v, status, body), al), al);
+            refused.PushBack(e, al);
+            page_data.AddMember("errors", refused, al);
+            page_data.AddMember("has_errors", true, al);
+            return reply(page(v, status >= 500 ? 503 : 422, "messages", page_data, "messages"));
         }
         json::Value list(json::kArrayType);
         if (body.HasMember("messages") && body["messages"].IsArray())
             for (auto& m : body["messages"].GetArray()) {
-                json::Value row(m, a);
-                row.AddMember("status_label", str(pages_.text(v.lang, "status_" + text_of(m, "status")), a), a);
-                list.PushBack(row, a);
+                json::Value row(m, al);
+                row.AddMember("status_label", str(pages_.text(v.lang, "status_" + text_of(m, "status")), al), al);
+                list.PushBack(row, al);
             }
-        d.AddMember("found", list.Size() > 0, a);
-        d.AddMember("searched", searched, a);
-        d.AddMember("messages", list, a);
+        page_data.AddMember("found", list.Size() > 0, al);
+        page_data.AddMember("searched", searched, al);
+        page_data.AddMember("messages", list, al);
         const std::string next = text_of(body, "next_cursor");
         if (!next.empty()) {
             std::vector<std::pair<std::string, std::string>> q;
             for (auto& [k, val] : form_decode(req_query))
                 if (k != "cursor") q.emplace_back(k, val);
             q.emplace_back("cursor", next);
-            d.AddMember("next_page", str("/ui/messages?" + form_encode(q), a), a);
+            page_data.AddMember("next_page", str("/ui/messages?" + form_encode(q), al), al);
         }
-        reply(page(v, 200, "messages", d, "messages"));
+        reply(page(v, 200, "messages", page_data, "messages"));
     });
 }
 
@@ -265,7 +235,7 @@ void Dashboard::message(const Request& req, std::string_view tail, Reply reply) 
     View v = view_of(req);
     const std::string id(tail);
     if (!plain_id(id)) return reply(error_page(v, 404, "error_not_found"));
-    const std::string flash = query_field(req, "done");
+    const std::string flash = field_of(form_decode(req.query), "done");
     api(v, "GET", "/v1/messages/" + url_encode(id), "", [this, v, id, flash, reply](int status, json::Document body) {
         if (status == 404) return reply(error_page(v, 404, "error_message_not_found", id));
         if (status != 200) return reply(error_page(v, 503, "error_unavailable", problem_text(v, status, body)));
@@ -326,9 +296,7 @@ void Dashboard::message(const Request& req, std::string_view tail, Reply reply) 
 
 void Dashboard::message_action(const Request& req, std::string_view tail, Reply reply) {
     View v = view_of(req);
-    const auto slash = tail.find('/');
-    const std::string id(tail.substr(0, slash));
-    const std::string action(slash == std::string_view::npos ? "" : tail.substr(slash + 1));
+    const auto [id, action] = id_and_action(tail);
     if (!plain_id(id) || action != "cancel") return reply(error_page(v, 404, "error_not_found"));
     api(v, "POST", "/v1/messages/" + url_encode(id) + "/cancel", "{}", [this, v, id, reply](int status, json::Document body) {
         audit(v, "message_cancel", id, outcome_of(status, body));
@@ -342,8 +310,8 @@ void Dashboard::message_action(const Request& req, std::string_view tail, Reply 
 void Dashboard::dead_letters(const Request& req, Reply reply) {
     View v = view_of(req);
     std::string target = "/v1/dead-letters?limit=50";
-    if (const std::string c = query_field(req, "cursor"); !c.empty()) target += "&cursor=" + url_encode(c);
-    const std::string flash = query_field(req, "done");
+    if (const std::string c = field_of(form_decode(req.query), "cursor"); !c.empty()) target += "&cursor=" + url_encode(c);
+    const std::string flash = field_of(form_decode(req.query), "done");
     api(v, "GET", target, "", [this, v, flash, reply](int status, json::Document body) {
         if (status != 200) return reply(error_page(v, status == 400 ? 400 : 503, "error_unavailable", problem_text(v, status, body)));
         json::Document d(json::kObjectType);
@@ -363,9 +331,7 @@ void Dashboard::dead_letters(const Request& req, Reply reply) {
 
 void Dashboard::dead_letter_action(const Request& req, std::string_view tail, Reply reply) {
     View v = view_of(req);
-    const auto slash = tail.find('/');
-    const std::string entry(tail.substr(0, slash));
-    const std::string action(slash == std::string_view::npos ? "" : tail.substr(slash + 1));
+    const auto [entry, action] = id_and_action(tail);
     if (!plain_id(entry) || (action != "requeue" && action != "discard")) return reply(error_page(v, 404, "error_not_found"));
     api(v, "POST", "/v1/dead-letters/" + entry + "/" + action, "", [this, v, entry, action, reply](int status, json::Document body) {
         audit(v, "dead_letter_" + action, entry, outcome_of(status, body));
@@ -378,9 +344,9 @@ void Dashboard::dead_letter_action(const Request& req, std::string_view tail, Re
 
 void Dashboard::citizens(const Request& req, Reply reply) {
     View v = view_of(req);
-    const std::string id = query_field(req, "id");
-    const bool reveal = query_field(req, "reveal") == "1";
-    const std::string flash = query_field(req, "done");
+    const std::string id = field_of(form_decode(req.query), "id");
+    const bool reveal = field_of(form_decode(req.query), "reveal") == "1";
+    const std::string flash = field_of(form_decode(req.query), "done");
     auto base = [this, v, id, flash]() {
         json::Document d(json::kObjectType);
         auto& a = d.GetAllocator();
@@ -434,12 +400,10 @@ void Dashboard::citizens(const Request& req, Reply reply) {
 
 void Dashboard::citizen_action(const Request& req, std::string_view tail, Reply reply) {
     View v = view_of(req);
-    const auto slash = tail.find('/');
-    const std::string id(tail.substr(0, slash));
-    const std::string action(slash == std::string_view::npos ? "" : tail.substr(slash + 1));
+    const auto [id, action] = id_and_action(tail);
     if (!plain_id(id) || action != "erase") return reply(error_page(v, 404, "error_not_found"));
     // An erasure cannot be undone: the agent types the id again.
-    if (form_field(req, "confirm") != id) {
+    if (field_of(form_decode(req.body), "confirm") != id) {
         json::Document d(json::kObjectType);
         auto& a = d.GetAllocator();
         d.AddMember("id", str(id, a), a);
@@ -460,7 +424,7 @@ void Dashboard::citizen_action(const Request& req, std::string_view tail, Reply 
 void Dashboard::audit_log(const Request& req, Reply reply) {
     View v = view_of(req);
     std::int64_t before = 0;
-    if (const std::string c = query_field(req, "cursor"); !c.empty()) before = std::atoll(c.c_str());
+    if (const std::string c = field_of(form_decode(req.query), "cursor"); !c.empty()) before = std::atoll(c.c_str());
     // An admin reads everyone's actions; the others their own.
     const bool everyone = allows(v.session.role, Role::admin);
     store_.audit_page(before, 100, everyone ? std::string() : v.session.operator_name,

@@ -13,6 +13,7 @@
 #include "daemon/journeys/journey.hpp"
 #include "daemon/render/template_store.hpp"
 #include "daemon/ui/dashboard.hpp"
+#include "daemon/ui/page_values.hpp"
 
 namespace crieur::ui {
 
@@ -23,24 +24,6 @@ namespace json = rapidjson;
 
 namespace {
 
-json::Value str(std::string_view s, json::Document::AllocatorType& a) {
-    return json::Value(s.data(), static_cast<json::SizeType>(s.size()), a);
-}
-std::string field_of(const std::vector<std::pair<std::string, std::string>>& form, std::string_view name) {
-    for (auto& [k, v] : form)
-        if (k == name) return v;
-    return {};
-}
-std::string text_of(const json::Value& v, const char* key) {
-    if (!v.IsObject()) return {};
-    auto it = v.FindMember(key);
-    return it != v.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
-}
-std::string url_encode(std::string_view v) { return form_encode({{"x", std::string(v)}}).substr(2); }
-bool id_ok(std::string_view k) {
-    if (k.empty() || k.size() > 64) return false;
-    return std::all_of(k.begin(), k.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.'; });
-}
 const char* kind_name(journeys::StepKind k) { return journeys::to_string(k); }
 
 }  // namespace
@@ -120,7 +103,7 @@ void Dashboard::journeys(const Request& req, Reply reply) {
 void Dashboard::journey(const Request& req, std::string_view tail, Reply reply) {
     View v = view_of(req);
     const std::string id(tail);
-    if (!id_ok(id)) return reply(error_page(v, 404, "error_not_found"));
+    if (!plain_id(id)) return reply(error_page(v, 404, "error_not_found"));
     const auto query = form_decode(req.query);
     const std::string flash = field_of(query, "done"), send_template = field_of(query, "send_template");
     api(v, "GET", "/v1/journeys/" + url_encode(id), "", [this, v, id, flash, send_template, query, reply](int status, json::Document j) {
@@ -156,9 +139,8 @@ void Dashboard::journey(const Request& req, std::string_view tail, Reply reply) 
 
 void Dashboard::journey_action(const Request& req, std::string_view tail, Reply reply) {
     View v = view_of(req);
-    const auto slash = tail.find('/');
-    const std::string id(tail.substr(0, slash));
-    if (!id_ok(id) || tail.substr(slash == std::string_view::npos ? tail.size() : slash + 1) != "actions")
+    const auto [id, what] = id_and_action(tail);
+    if (!plain_id(id) || what != "actions")
         return reply(error_page(v, 404, "error_not_found"));
     const auto form = form_decode(req.body);
     const std::string action = field_of(form, "action");
