@@ -153,7 +153,7 @@ keys::Caller Dashboard::caller_of(const Session& s) const {
     return c;
 }
 
-Dashboard::View Dashboard::view_of(const Request& req) const {
+Dashboard::View Dashboard::view_of(const Request& req) {
     View v;
     v.address = req.peer;
     v.token = cookie(req, kSessionCookie);
@@ -167,8 +167,7 @@ Dashboard::View Dashboard::view_of(const Request& req) const {
     else if (asked.empty() && req.header("accept-language").starts_with("en")) v.lang = Lang::en;
     if (req.caller.name.empty()) return v;
     // The gate found the session: its copy (it may end while the page is made).
-    auto& book = const_cast<SessionBook&>(sessions_);
-    if (const Session* s = book.find(v.token, now_ms(), false)) {
+    if (const Session* s = sessions_.find(v.token, now_ms(), false)) {
         v.session = *s;
         v.caller = req.caller;
         v.signed_in = true;
@@ -194,8 +193,10 @@ std::variant<keys::Caller, Response> Dashboard::gate(const Request& req) {
     if (req.method != "GET" && req.method != "HEAD") {
         // A form of ours, from our page: its Origin (browsers send it on every POST) is this
         // host, and it carries the session's token, which no other site can read.
-        const std::string origin = req.header("origin"), host = req.header("host");
-        const bool origin_ok = origin.empty() || origin == "http://" + host || origin == "https://" + host;
+        // Behind a proxy, the host the browser saw is in X-Forwarded-Host when the proxy rewrote Host.
+        const std::string origin = req.header("origin");
+        auto from = [&](const std::string& host) { return !host.empty() && (origin == "http://" + host || origin == "https://" + host); };
+        const bool origin_ok = origin.empty() || from(req.header("host")) || from(req.header("x-forwarded-host"));
         const auto form = form_decode(req.body);
         if (!origin_ok || !same_token(field_of(form, "csrf"), s->csrf)) {
             View v = view_of(req);
@@ -427,7 +428,9 @@ void Dashboard::sign_in(const Request& req, Reply reply) {
     if (!same_token(field_of(form, "csrf"), login_token)) return reply(again(403, "login_form_expired"));
     if (name.empty() || password.empty()) return reply(again(422, "login_missing"));
     View who = v;
-    who.caller.name = name.size() > 64 ? name.substr(0, 64) : name;
+    // What was typed goes to the audit log and the throttle only when it could be a name: not
+    // a password typed in the wrong field, not anything else.
+    who.caller.name = name_problem(name).empty() ? name : std::string("(not a name)");
     if (const auto wait = throttle_.wait_ms(who.caller.name, req.peer, now_ms()); wait > 0) {
         audit(who, "sign_in_refused", "", "throttled");
         const auto minutes = std::to_string((wait + 59'999) / 60'000);
@@ -437,12 +440,13 @@ void Dashboard::sign_in(const Request& req, Reply reply) {
     ++checks_waiting_;
     auto it = operators_.find(name);
     const bool known = it != operators_.end() && !it->second.disabled;
-    const std::string hash = known ? it->second.password_hash : dummy_hash();
+    std::string hash = known ? it->second.password_hash : std::string();
     const Role role = known ? it->second.role : Role::viewer;
     // The check takes 0.1 s and 64 MiB: on the hasher's thread, the answer back on the io_context.
     boost::asio::post(hasher_, [this, alive = alive_, who, password, hash, known, role, next, again, reply,
                                 secure = http_.ui_secure_cookie || req.header("x-forwarded-proto") == "https"]() mutable {
-        const bool matches = password_matches(password, hash);
+        // An unknown name is checked against a hash of our own (made here, once, off the io_context).
+        const bool matches = password_matches(password, known ? hash : dummy_hash());
         boost::asio::post(io_, [this, alive, who, matches, known, role, next, again, reply, secure]() mutable {
             if (!*alive) return;
             --checks_waiting_;

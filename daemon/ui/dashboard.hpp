@@ -87,7 +87,7 @@ private:
     using ApiAnswer = std::function<void(int status, rapidjson::Document body)>;
 
     std::variant<keys::Caller, http::Response> gate(const http::Request& req);
-    View view_of(const http::Request& req) const;
+    View view_of(const http::Request& req);
     keys::Caller caller_of(const Session& s) const;
     std::int64_t now_ms() const;
 
