@@ -163,6 +163,10 @@ Dashboard::View Dashboard::view_of(const Request& req) {
             if (k == "lang") return val;
         return cookie(req, kLangCookie);
     }();
+    Fields kept;
+    for (auto& kv : form_decode(req.query))
+        if (kv.first != "lang" && kv.first != "part") kept.push_back(kv);
+    v.here = req.path + (kept.empty() ? "" : "?" + form_encode(kept));
     if (asked == "en") v.lang = Lang::en;
     else if (asked.empty() && req.header("accept-language").starts_with("en")) v.lang = Lang::en;
     if (req.caller.name.empty()) return v;
@@ -290,6 +294,10 @@ Response Dashboard::page(const View& v, int status, std::string_view name, json:
     }
     data.AddMember("nav", nav_flags, a);
     data.AddMember("version", json::Value(CRIEUR_VERSION), a);
+    // The other language's link: this page, in it (a form's answer: the page it came from).
+    const std::string other = v.lang == Lang::fr ? "en" : "fr";
+    const std::string here = v.here.empty() ? std::string("/ui/") : v.here;
+    data.AddMember("lang_href", str(here + (here.find('?') == std::string::npos ? "?" : "&") + "lang=" + other, a), a);
     if (!data.HasMember("title")) {
         const std::string title = pages_.text(v.lang, std::string(name) + "_title");
         data.AddMember("title", str(title.empty() ? pages_.text(v.lang, "app_tagline") : title, a), a);

@@ -81,6 +81,7 @@ private:
         keys::Caller caller;
         Lang lang = Lang::fr;
         std::string address;
+        std::string here;  // the page's path and query, without its lang: the other language's link
         bool signed_in = false;
     };
     using Form = std::vector<std::pair<std::string, std::string>>;

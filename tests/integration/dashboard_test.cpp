@@ -124,6 +124,8 @@ TEST_CASE("dashboard: every page asks for a sign-in, a wrong password is refused
     CHECK(page.status == 200);
     CHECK(page.body.find("<html lang=\"fr\">") != std::string::npos);
     CHECK(page.header("Content-Security-Policy").find("script-src 'self'") != std::string::npos);
+    // The other language's link keeps the page and where the sign-in leads.
+    CHECK(a.get("/ui/login?next=%2Fui%2Faudit&lang=fr").body.find(R"(href="/ui/login?next=%2Fui%2Faudit&amp;lang=en")") != std::string::npos);
     // A form posted without the sign-in page's token (another site's form) is refused.
     Agent other = rig.agent();
     CHECK(other.post("/ui/login", {{"name", "lea"}, {"password", kPassword}}, false).status == 403);
