@@ -113,6 +113,7 @@ private:
     void messages(const http::Request& req, http::Reply reply);
     void message(const http::Request& req, std::string_view tail, http::Reply reply);
     void message_action(const http::Request& req, std::string_view tail, http::Reply reply);
+    void resend(const View& v, const std::string& id, const std::string& channel, http::Reply reply);
     void dead_letters(const http::Request& req, http::Reply reply);
     void dead_letter_action(const http::Request& req, std::string_view tail, http::Reply reply);
     void citizens(const http::Request& req, http::Reply reply);

@@ -1,6 +1,8 @@
 // The dashboard's pages (daemon/ui/dashboard.hpp): each asks the API as its operator, adds what
 // the page shows beside (labels in the page's language, a timeline, bars) and renders.
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/receipts/receipt_store.hpp"
 #include "daemon/ui/dashboard.hpp"
+#include "daemon/render/template_store.hpp"
 #include "daemon/ui/page_values.hpp"
 
 namespace crieur::ui {
@@ -289,6 +292,21 @@ void Dashboard::message(const Request& req, std::string_view tail, Reply reply) 
         d.AddMember("timeline", json::Value(timeline, da), da);
         // What has not gone out may still be cancelled.
         d.AddMember("cancellable", st == "queued" || st == "scheduled", da);
+        // A campaign's message may go again on another channel: its data is the campaign's.
+        const std::string campaign = text_of(body, "campaign"), citizen = text_of(body, "citizen");
+        const bool of_campaign = !campaign.empty() && !citizen.empty() && text_of(body, "job_id") == campaign + ":" + citizen;
+        if (auto store = templates_(); of_campaign && store && store->has(text_of(body, "template"))) {
+            json::Value channels(json::kArrayType);
+            for (auto& c : store->channels(text_of(body, "template"))) {
+                if (c == text_of(body, "channel")) continue;
+                json::Value o(json::kObjectType);
+                o.AddMember("name", str(c, da), da);
+                o.AddMember("label", str(pages_.text(v.lang, "channel_" + c), da), da);
+                channels.PushBack(o, da);
+            }
+            d.AddMember("resendable", !channels.Empty() && st != "queued" && st != "scheduled" && st != "sending", da);
+            d.AddMember("resend_channels", channels, da);
+        }
         if (!flash.empty()) d.AddMember("flash", str(pages_.text(v.lang, "flash_" + flash), da), da);
         reply(page(v, 200, "message", d, "messages"));
     });
@@ -297,11 +315,51 @@ void Dashboard::message(const Request& req, std::string_view tail, Reply reply) 
 void Dashboard::message_action(const Request& req, std::string_view tail, Reply reply) {
     View v = view_of(req);
     const auto [id, action] = id_and_action(tail);
-    if (!plain_id(id) || action != "cancel") return reply(error_page(v, 404, "error_not_found"));
+    if (!plain_id(id) || (action != "cancel" && action != "resend")) return reply(error_page(v, 404, "error_not_found"));
+    if (action == "resend") return resend(v, id, field_of(form_decode(req.body), "channel"), std::move(reply));
     api(v, "POST", "/v1/messages/" + url_encode(id) + "/cancel", "{}", [this, v, id, reply](int status, json::Document body) {
         audit(v, "message_cancel", id, outcome_of(status, body));
         if (status >= 300) return reply(error_page(v, status == 403 ? 403 : 409, "error_action", problem_text(v, status, body)));
         reply(redirect(v, "/ui/messages/" + url_encode(id) + "?done=cancelled"));
+    });
+}
+
+// A campaign's message again, forced on another channel: a new job (its id the first's with
+// "~<channel>", so that a second click sends nothing more) with the campaign's template and data,
+// to the same citizen. The receipts keep no job's data (it is personal), so only a campaign's
+// messages, whose data the campaign holds, can be rebuilt.
+void Dashboard::resend(const View& v, const std::string& id, const std::string& channel, Reply reply) {
+    if (channel.empty() || !plain_id(channel)) return reply(error_page(v, 422, "error_action", pages_.text(v.lang, "error_choose_channel")));
+    api(v, "GET", "/v1/messages/" + url_encode(id), "", [this, v, id, channel, reply](int status, json::Document m) {
+        if (status != 200) return reply(error_page(v, status == 404 ? 404 : 503, "error_action", problem_text(v, status, m)));
+        const std::string campaign = text_of(m, "campaign"), citizen = text_of(m, "citizen");
+        if (campaign.empty() || citizen.empty() || text_of(m, "job_id") != campaign + ":" + citizen)
+            return reply(error_page(v, 409, "error_action", pages_.text(v.lang, "error_not_resendable")));
+        api(v, "GET", "/v1/campaigns/" + url_encode(campaign), "", [this, v, id, channel, m = std::make_shared<json::Document>(std::move(m)),
+                                                                      campaign, citizen, reply](int found, json::Document c) {
+            if (found != 200 || !c.HasMember("data"))
+                return reply(error_page(v, found == 404 ? 404 : 503, "error_action", problem_text(v, found, c)));
+            json::Document job(json::kObjectType);
+            auto& a = job.GetAllocator();
+            const std::string new_id = id + "~" + channel;
+            job.AddMember("v", 1, a);
+            job.AddMember("id", str(new_id, a), a);
+            job.AddMember("service", str(text_of(c, "service"), a), a);
+            job.AddMember("template", str(text_of(*m, "template"), a), a);
+            job.AddMember("citizen", str(citizen, a), a);
+            job.AddMember("data", json::Value(c["data"], a), a);
+            job.AddMember("channel", str(channel, a), a);
+            if (const std::string p = text_of(*m, "priority"); !p.empty()) job.AddMember("priority", str(p, a), a);
+            if (const std::string r = text_of(*m, "reference"); !r.empty()) job.AddMember("reference", str(r, a), a);
+            json::StringBuffer b;
+            json::Writer<json::StringBuffer> w(b);
+            job.Accept(w);
+            api(v, "POST", "/v1/messages", std::string(b.GetString(), b.GetSize()), [this, v, id, new_id, channel, reply](int sent, json::Document answer) {
+                audit(v, "message_resend", id, outcome_of(sent, answer), channel);
+                if (sent >= 300) return reply(error_page(v, sent == 403 ? 403 : 422, "error_action", problem_text(v, sent, answer)));
+                reply(redirect(v, "/ui/messages/" + url_encode(new_id) + "?done=resent"));
+            });
+        });
     });
 }
 

@@ -208,6 +208,37 @@ TEST_CASE("dashboard: an agent sees what was sent, reads a message timeline and 
     CHECK(audit.body.find("data-action=\"message_cancel\"") != std::string::npos);
 }
 
+TEST_CASE("dashboard: a campaign message is sent again on another channel, once, with the campaign's content") {
+    DashboardRig rig;
+    REQUIRE(rig.daemon->api("PUT", "/v1/citizens/C-5", R"({"channels":["sms","email"],"contacts":{"sms":"+33612345675","email":"c5@example.fr"}})").status == 201);
+    auto launched = rig.daemon->api("POST", "/v1/campaigns",
+        R"({"id":"coupure-r","service":"voirie","template":"street_event","channels":["sms"],"audience":{"citizens":["C-5"]},)"
+        R"("data":{"street":"rue Garibaldi","event":"Coupure d'électricité","starts":"14 h","ends":"16 h","advice":"Débranchez.","info_url":"https://mairie.example.fr/travaux"}})");
+    REQUIRE(launched.status == 202);
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'coupure-r:C-5' AND status = 'sent'") == 1; }, 10s));
+    Agent a = rig.agent();
+    REQUIRE(a.sign_in("lea").status == 303);
+    auto page = a.get("/ui/messages/coupure-r:C-5");
+    CHECK(page.body.find(R"(action="/ui/messages/coupure-r:C-5/resend")") != std::string::npos);
+    CHECK(page.body.find(R"(<option value="email">)") != std::string::npos);
+    CHECK(page.body.find(R"(<option value="sms">)") == std::string::npos);  // the channel it went on
+    auto r = a.post("/ui/messages/coupure-r:C-5/resend", {{"channel", "email"}});
+    CHECK(r.status == 303);
+    CHECK(r.header("Location") == "/ui/messages/coupure-r%3AC-5~email?done=resent");
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'coupure-r:C-5~email' AND channel = 'email' AND status = 'sent'") == 1; }, 10s));
+    CHECK(read_file(rig.daemon->outbox("email")).find("rue Garibaldi") != std::string::npos);
+    CHECK(a.post("/ui/messages/coupure-r:C-5/resend", {{"channel", "email"}}).status == 303);  // again: the same job id
+    std::this_thread::sleep_for(500ms);
+    CHECK(outbox_counts(rig.daemon->outbox("email"))["coupure-r:C-5~email"] == 1);
+    // A message of a service's own job cannot be rebuilt: no form, and the POST says why.
+    auto redis = rig.redis.client();
+    enqueue(redis, {sms_job("own-1")});
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'own-1' AND status = 'sent'") == 1; }, 10s));
+    CHECK(a.get("/ui/messages/own-1").body.find("/resend") == std::string::npos);
+    CHECK(a.post("/ui/messages/own-1/resend", {{"channel", "email"}}).status == 409);
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'message_resend' AND target = 'coupure-r:C-5' AND outcome = 'ok' AND detail = 'email'") == 2; }, 5s));
+}
+
 TEST_CASE("dashboard: a POST without the session's CSRF token, or from another origin, does nothing and is logged") {
     DashboardRig rig;
     auto redis = rig.redis.client();
