@@ -59,6 +59,8 @@ void Dashboard::journeys(const Request& req, Reply reply) {
                     for (const char* st : {"active", "paused", "ended"}) {
                         const std::int64_t n = at[name][s.id][st];
                         row.AddMember(json::StringRef(st), n, a);
+                        // A count of 0 is no link (Mustache takes 0 for true).
+                        row.AddMember(str(std::string("has_") + st, a), json::Value(n > 0), a);
                         total += n;
                     }
                     steps.PushBack(row, a);
@@ -114,9 +116,19 @@ void Dashboard::journey(const Request& req, std::string_view tail, Reply reply) 
         const std::string state = text_of(j, "state");
         json::Value jv(j, a);
         jv.AddMember("state_label", str(pages_.text(v.lang, "journey_state_" + state), a), a);
-        if (jv.HasMember("messages") && jv["messages"].IsArray())
-            for (auto& m : jv["messages"].GetArray())
-                m.AddMember("progress_label", str(pages_.text(v.lang, "progress_" + text_of(m, "progress")), a), a);
+        // The messages by step, as rows.
+        json::Value messages(json::kArrayType);
+        if (j.HasMember("messages") && j["messages"].IsObject())
+            for (auto& m : j["messages"].GetObject()) {
+                json::Value row(m.value, a);
+                row.AddMember("step", json::Value(m.name, a), a);
+                row.AddMember("progress_label", str(pages_.text(v.lang, "progress_" + text_of(m.value, "progress")), a), a);
+                messages.PushBack(row, a);
+            }
+        jv.RemoveMember("messages");
+        jv.AddMember("has_messages", !messages.Empty(), a);
+        jv.AddMember("messages", messages, a);
+        jv.AddMember("since_text", str(pages_.show_time(text_of(j, "since"), v.lang), a), a);
         d.AddMember("journey", jv, a);
         d.AddMember("is_active", state == "active", a);
         d.AddMember("is_paused", state == "paused", a);
