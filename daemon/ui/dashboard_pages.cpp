@@ -446,6 +446,10 @@ void Dashboard::citizens(const Request& req, Reply reply) {
             }
             c.RemoveMember("location");
         }
+        if (c.HasMember("contacts") && c["contacts"].IsArray())
+            for (auto& k : c["contacts"].GetArray())
+                k.AddMember("state_label", str(pages_.text(v.lang, "contact_" + text_of(k, "state")), a), a);
+        c.AddMember("has_consents", c.HasMember("consents") && c["consents"].IsArray() && !c["consents"].Empty(), a);
         if (c.HasMember("consents") && c["consents"].IsArray())
             for (auto& k : c["consents"].GetArray())
                 if (k.HasMember("at") && k["at"].IsInt64())
