@@ -8,6 +8,7 @@
 // Exit code 0 when every check held; the results (violations per page, the keyboard's path)
 // are written as JSON for the C++ test to read and print.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
 import { AxePuppeteer } from "@axe-core/puppeteer";
@@ -17,13 +18,17 @@ const chromium = process.env.CRIEUR_CHROMIUM || "/usr/bin/chromium";
 fs.mkdirSync(shots, { recursive: true });
 
 const results = { pages: [], keyboard: {}, problems: [] };
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), "crieur-ui-"));
 const problem = (what) => { results.problems.push(what); console.error("problem:", what); };
 
 const browser = await puppeteer.launch({
   executablePath: chromium,
   headless: true,
   // As root in CI, chromium's sandbox cannot start; the pages are ours, on 127.0.0.1.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--lang=fr-FR"],
+  // No background traffic: the machine's closed network would refuse it, and slowly.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--lang=fr-FR", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+  userDataDir: profile,
 });
 let exitCode = 0;
 try {
@@ -247,6 +252,7 @@ try {
   problem(`the run stopped: ${e.stack || e}`);
 } finally {
   await browser.close();
+  fs.rmSync(profile, { recursive: true, force: true });
 }
 fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2));
 if (results.problems.length) exitCode = 1;
