@@ -270,6 +270,13 @@ Config parse_config(std::string_view text, const std::string& name, const std::s
         }, "expected a tile URL with {z}, {x} and {y} (https://tiles.example.org/{z}/{x}/{y}.png), or nothing");
         s.string("ui_tiles_attribution", c.http.ui_tiles_attribution);
         s.path("ui_assets_dir", c.http.ui_assets_dir);
+        s.strings("ui_trusted_proxies", c.http.ui_trusted_proxies);
+        for (auto& p : c.http.ui_trusted_proxies) {
+            boost::system::error_code not_ip;
+            boost::asio::ip::make_address(p, not_ip);
+            if (not_ip) s.problem("ui_trusted_proxies", "'" + p + "' is not an IP address (the proxy's, as crieurd sees it)");
+        }
+        s.string("ui_town_name", c.http.ui_town_name);
         s.integer("requests_per_key_per_s", c.http.requests_per_key_per_s, 0, 1'000'000);
         s.string("public_listen", c.http.public_listen);
         s.integer("public_port", c.http.public_port, 0, 65535);

@@ -92,6 +92,10 @@ struct HttpConfig {
     // map draws the citizens and the area on a plain background (a network without internet).
     std::string ui_tiles_url, ui_tiles_attribution;
     std::string ui_assets_dir = CRIEUR_UI_ASSETS_DIR;  // Leaflet & co. from npm (tools/setup)
+    // The reverse proxies in front of the dashboard (IP addresses): a request from one of them is
+    // from the address its X-Forwarded-For names, for the sign-in throttle and the audit log.
+    std::vector<std::string> ui_trusted_proxies;
+    std::string ui_town_name;  // shown in the dashboard's header and titles ("Mairie de Lyon"); empty: none
     int requests_per_key_per_s = 100;     // each service key's requests; 0: no limit
     // The public listener: /hooks/, /u/, /t/ (and /healthz), what providers and citizens reach;
     // then the listener above serves the rest only. 0: one listener serves everything.

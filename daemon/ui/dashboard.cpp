@@ -1,5 +1,6 @@
 #include "daemon/ui/dashboard.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -153,9 +154,34 @@ keys::Caller Dashboard::caller_of(const Session& s) const {
     return c;
 }
 
+// The client's address: the peer's, or behind a trusted proxy the last address of
+// X-Forwarded-For that is not a trusted proxy's (the one our proxy saw; what comes before it, the
+// client may have written).
+std::string Dashboard::client_address(const Request& req) const {
+    auto trusted = [&](std::string_view a) {
+        return std::find(config_.http.ui_trusted_proxies.begin(), config_.http.ui_trusted_proxies.end(), a) !=
+               config_.http.ui_trusted_proxies.end();
+    };
+    if (!trusted(req.peer)) return req.peer;
+    std::string list = req.header("x-forwarded-for");
+    std::string_view rest(list);
+    while (!rest.empty()) {
+        const auto comma = rest.rfind(',');
+        std::string_view a = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+        while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
+        while (!a.empty() && a.back() == ' ') a.remove_suffix(1);
+        if (a.empty() || trusted(a)) continue;
+        boost::system::error_code bad;
+        const auto ip = boost::asio::ip::make_address(std::string(a), bad);
+        return bad ? req.peer : ip.to_string();
+    }
+    return req.peer;
+}
+
 Dashboard::View Dashboard::view_of(const Request& req) {
     View v;
-    v.address = req.peer;
+    v.address = client_address(req);
     v.token = cookie(req, kSessionCookie);
     // The language: asked in the link (?lang=), then remembered, then the browser's, French first.
     const std::string asked = [&] {
@@ -294,6 +320,7 @@ Response Dashboard::page(const View& v, int status, std::string_view name, json:
     }
     data.AddMember("nav", nav_flags, a);
     data.AddMember("version", json::Value(CRIEUR_VERSION), a);
+    if (!config_.http.ui_town_name.empty()) data.AddMember("town", str(config_.http.ui_town_name, a), a);
     // The other language's link: this page, in it (a form's answer: the page it came from).
     const std::string other = v.lang == Lang::fr ? "en" : "fr";
     const std::string here = v.here.empty() ? std::string("/ui/") : v.here;
@@ -439,7 +466,7 @@ void Dashboard::sign_in(const Request& req, Reply reply) {
     // What was typed goes to the audit log and the throttle only when it could be a name: not
     // a password typed in the wrong field, not anything else.
     who.caller.name = name_problem(name).empty() ? name : std::string("(not a name)");
-    if (const auto wait = throttle_.wait_ms(who.caller.name, req.peer, now_ms()); wait > 0) {
+    if (const auto wait = throttle_.wait_ms(who.caller.name, who.address, now_ms()); wait > 0) {
         audit(who, "sign_in_refused", "", "throttled");
         const auto minutes = std::to_string((wait + 59'999) / 60'000);
         return reply(again(429, "login_throttled", minutes + " min."));

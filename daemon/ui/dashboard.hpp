@@ -89,6 +89,7 @@ private:
 
     std::variant<keys::Caller, http::Response> gate(const http::Request& req);
     View view_of(const http::Request& req);
+    std::string client_address(const http::Request& req) const;
     keys::Caller caller_of(const Session& s) const;
     std::int64_t now_ms() const;
 

@@ -47,10 +47,12 @@ struct Agent {
     // The test client's requests say "Host: 127.0.0.1": a browser's Origin for that host.
     explicit Agent(int p) : port(p), origin("http://127.0.0.1") {}
 
+    std::vector<std::string> extra;  // more header lines ("X-Forwarded-For: ...")
+
     std::vector<std::string> headers() const {
         std::string c;
         for (auto& [k, v] : cookies) c += (c.empty() ? "" : "; ") + k + "=" + v;
-        std::vector<std::string> h;
+        std::vector<std::string> h = extra;
         if (!c.empty()) h.push_back("Cookie: " + c);
         return h;
     }
@@ -161,6 +163,28 @@ TEST_CASE("dashboard: every page asks for a sign-in, a wrong password is refused
     CHECK(count_of(audit.body, "data-action=\"sign_in\"") == 2);
     CHECK(audit.body.find("throttled") != std::string::npos);
     CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'sign_in_refused' AND operator = 'nobody'") == 1);
+}
+
+TEST_CASE("dashboard: behind a trusted proxy the client is the address X-Forwarded-For names, for the throttle and the audit log") {
+    DashboardRig rig("ui_trusted_proxies = [\"127.0.0.1\"]\nui_town_name = \"Mairie de Lyon\"\n");
+    Agent a = rig.agent();
+    a.extra = {"X-Forwarded-For: 198.51.100.7, 203.0.113.9"};  // what the client wrote, then what our proxy saw
+    auto page = a.get("/ui/login");
+    CHECK(page.body.find("<title>Connexion · Mairie de Lyon · crieur</title>") != std::string::npos);
+    REQUIRE(a.sign_in("lea").status == 303);
+    REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'sign_in' AND address = '203.0.113.9'") == 1; }, 5s));
+    // 20 failures from one client lock that client out, not the others behind the same proxy.
+    Agent guesser = rig.agent();
+    guesser.extra = {"X-Forwarded-For: 203.0.113.66"};
+    for (int i = 0; i < 20; ++i) {
+        guesser.get("/ui/login");
+        guesser.post("/ui/login", {{"name", "user" + std::to_string(i)}, {"password", "guess"}});
+    }
+    guesser.get("/ui/login");
+    CHECK(guesser.post("/ui/login", {{"name", "ana"}, {"password", kPassword}}).status == 429);
+    Agent other = rig.agent();
+    other.extra = {"X-Forwarded-For: 203.0.113.67"};
+    CHECK(other.sign_in("ana").status == 303);
 }
 
 TEST_CASE("dashboard: an agent sees what was sent, reads a message timeline and cancels a scheduled one, the audit log says so") {

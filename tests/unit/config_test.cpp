@@ -325,3 +325,20 @@ TEST_CASE("Redis Sentinel: host:port of each sentinel and the set's name, host a
     REQUIRE(p.size() == 1);
     CHECK(p[0] == "crieur.toml:6: redis.master_name: needs sentinels = [\"host:port\", ...]");
 }
+
+TEST_CASE("the dashboard's keys are read and checked: a tile URL without its placeholders, a proxy that is no address") {
+    Config c = parse_config(std::string(kMinimal) +
+                                "[http]\nui_session_idle_s = 600\nui_trusted_proxies = [\"10.0.0.1\", \"::1\"]\n"
+                                "ui_tiles_url = \"https://tiles.example.org/{z}/{x}/{y}.png\"\nui_town_name = \"Mairie de Lyon\"\n",
+                            "crieur.toml", "/");
+    CHECK(c.http.ui_session_idle_s == 600);
+    CHECK(c.http.ui_session_max_s == 43200);
+    CHECK(c.http.ui_trusted_proxies == std::vector<std::string>{"10.0.0.1", "::1"});
+    CHECK(c.http.ui_town_name == "Mairie de Lyon");
+    auto p = problems(std::string(kMinimal) + "[http]\nui_tiles_url = \"https://tiles.example.org/map.png\"\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].starts_with("crieur.toml:6: http.ui_tiles_url: expected a tile URL with {z}, {x} and {y}"));
+    p = problems(std::string(kMinimal) + "[http]\nui_trusted_proxies = [\"proxy.lan\"]\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "crieur.toml:6: http.ui_trusted_proxies: 'proxy.lan' is not an IP address (the proxy's, as crieurd sees it)");
+}
