@@ -138,8 +138,8 @@ void add_dead_letter_routes(Routes& routes, const RedisConfig& config, redis::Re
                 write_entry(w, d);
                 ++shown;
             }
-            // A service's scan that ran out of room: the next page starts where it stopped.
-            if (next.empty() && static_cast<int>(r->elements) == scan && shown < limit) next = last_seen;
+            // A scan that read all it asked for may have left more: the next page starts where it stopped.
+            if (next.empty() && static_cast<int>(r->elements) == scan) next = last_seen;
             w.EndArray();
             w.Key("next_cursor");
             if (next.empty()) w.Null();
