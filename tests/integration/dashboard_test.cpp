@@ -102,6 +102,11 @@ struct DashboardRig {
     Agent agent() const { return Agent(daemon->http_port()); }
 };
 
+// The audit log is written by the receipts' writer after the answer: a count waited for.
+bool audit_reaches(const DaemonUnderTest& d, const std::string& where, std::int64_t n) {
+    return wait_until([&] { return d.query("SELECT count(*) FROM audit WHERE " + where) == n; }, std::chrono::seconds(5));
+}
+
 int count_of(const std::string& body, const std::string& what) {
     int n = 0;
     for (auto at = body.find(what); at != std::string::npos; at = body.find(what, at + 1)) ++n;
@@ -156,13 +161,14 @@ TEST_CASE("dashboard: every page asks for a sign-in, a wrong password is refused
     Agent c = rig.agent();
     c.get("/ui/login");
     CHECK(c.post("/ui/login", {{"name", "ana"}, {"password", kPassword}, {"next", "https://evil.example/"}}).header("Location") == "/ui/");
+    REQUIRE(audit_reaches(*rig.daemon, "action = 'sign_in'", 2));  // written after the answers
     auto audit = b.get("/ui/audit");
     CHECK(audit.status == 200);
     CHECK(audit.body.find("Audit log") != std::string::npos);  // the language chosen at sign-in
     CHECK(count_of(audit.body, "data-action=\"sign_in_refused\"") >= 7);
     CHECK(count_of(audit.body, "data-action=\"sign_in\"") == 2);
     CHECK(audit.body.find("throttled") != std::string::npos);
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'sign_in_refused' AND operator = 'nobody'") == 1);
+    CHECK(audit_reaches(*rig.daemon, "action = 'sign_in_refused' AND operator = 'nobody'", 1));
 }
 
 TEST_CASE("dashboard: behind a trusted proxy the client is the address X-Forwarded-For names, for the throttle and the audit log") {
@@ -281,7 +287,7 @@ TEST_CASE("dashboard: a POST without the session's CSRF token, or from another o
     CHECK(a.post("/ui/messages/csrf-later/cancel", {}).status == 403);
     std::this_thread::sleep_for(300ms);
     CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'csrf-later' AND status = 'scheduled'") == 1);
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'csrf_refused' AND operator = 'lea'") == 2);
+    CHECK(audit_reaches(*rig.daemon, "action = 'csrf_refused' AND operator = 'lea'", 2));
     // With both right, it is done.
     a.origin = "http://127.0.0.1";
     CHECK(a.post("/ui/messages/csrf-later/cancel", {}).status == 303);
@@ -321,7 +327,7 @@ TEST_CASE("dashboard: a viewer reads but has no action button, and its POSTs are
     std::this_thread::sleep_for(300ms);
     CHECK(rig.daemon->query("SELECT count(*) FROM messages WHERE job_id = 'viewer-later' AND status = 'scheduled'") == 1);
     CHECK(redis.integer({"XLEN", "crieur:dead"}) == 1);
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'vic' AND outcome = 'scope_missing'") == 3);
+    CHECK(audit_reaches(*rig.daemon, "operator = 'vic' AND outcome = 'scope_missing'", 3));
     CHECK(rig.daemon->api("GET", "/v1/campaigns").body.find(R"("campaigns":[])") != std::string::npos);
 }
 
@@ -358,8 +364,8 @@ TEST_CASE("dashboard: a dead letter is requeued back to its stream, another disc
     CHECK(page.body.find(">dead-1<") != std::string::npos);
     CHECK(page.body.find(">dead-2<") == std::string::npos);
     CHECK(page.body.find(entries["dead-1"]) == std::string::npos);
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action IN ('dead_letter_requeue','dead_letter_discard') AND outcome = 'ok'") == 2);
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'dead_letter_requeue' AND outcome = 'dead_letter_not_found'") == 1);
+    CHECK(audit_reaches(*rig.daemon, "action IN ('dead_letter_requeue','dead_letter_discard') AND outcome = 'ok'", 2));
+    CHECK(audit_reaches(*rig.daemon, "action = 'dead_letter_requeue' AND outcome = 'dead_letter_not_found'", 1));
 }
 
 TEST_CASE("GET and POST /v1/dead-letters and GET /v1/journey-steps answer as docs/openapi.json says, a service's key sees its own only") {
@@ -503,7 +509,7 @@ TEST_CASE("dashboard: an agent finds a journey by its step, reschedules its wait
     CHECK(shown.find(R"("state":"ended")") != std::string::npos);
     CHECK(shown.find(R"("by":"lea")") != std::string::npos);  // the history names the agent
     REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'lea' AND target = 'pp-ui' AND outcome = 'ok'") == 4; }, 5s));
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'vic' AND action = 'journey_stop' AND outcome = 'scope_missing'") == 1);
+    CHECK(audit_reaches(*rig.daemon, "operator = 'vic' AND action = 'journey_stop' AND outcome = 'scope_missing'", 1));
 }
 
 TEST_CASE("dashboard in Chromium: axe-core finds no WCAG 2.1 A or AA violation on any page, the keyboard alone searches and signs out") {
@@ -549,11 +555,11 @@ TEST_CASE("dashboard in Chromium: axe-core finds no WCAG 2.1 A or AA violation o
     CHECK(reached == inside);
     // Its resolution went to the same citizens.
     REQUIRE(wait_until([&] { return rig.daemon->query("SELECT count(*) FROM messages WHERE campaign = 'coupure-ui-1~1'") == static_cast<std::int64_t>(inside.size()); }, 30s));
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE operator = 'ana' AND action = 'campaign_launch' AND target = 'coupure-ui-1' AND outcome = 'ok'") == 1);
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action = 'campaign_followup' AND outcome = 'ok'") == 1);
+    CHECK(audit_reaches(*rig.daemon, "operator = 'ana' AND action = 'campaign_launch' AND target = 'coupure-ui-1' AND outcome = 'ok'", 1));
+    CHECK(audit_reaches(*rig.daemon, "action = 'campaign_followup' AND outcome = 'ok'", 1));
     // What the agent did in the browser reached the daemon.
     CHECK(rig.daemon->api("GET", "/v1/citizens/C-9").status == 410);
-    CHECK(rig.daemon->query("SELECT count(*) FROM audit WHERE action IN ('dead_letter_requeue','citizen_erase','journey_reschedule') AND outcome = 'ok'") == 3);
+    CHECK(audit_reaches(*rig.daemon, "action IN ('dead_letter_requeue','citizen_erase','journey_reschedule') AND outcome = 'ok'", 3));
     for (const char* page : {"login", "overview", "messages", "message", "dead-letters", "citizens", "audit", "campaign-new",
                              "campaign-drawn", "campaign-preview", "campaign", "campaign-done", "campaign-invalid", "journeys", "journey",
                              "message-timeline"})
