@@ -21,6 +21,14 @@ bool same_token(std::string_view a, std::string_view b) {
 }
 
 std::string SessionBook::open(std::string operator_name, Role role, std::int64_t now_ms) {
+    std::size_t theirs = 0;
+    auto oldest = sessions_.end();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+        if (it->second.operator_name != operator_name) continue;
+        ++theirs;
+        if (oldest == sessions_.end() || it->second.seen_ms < oldest->second.seen_ms) oldest = it;
+    }
+    if (theirs >= kPerOperator) sessions_.erase(oldest);
     std::string token = random_token();
     sessions_[token] = Session{std::move(operator_name), role, random_token(), now_ms, now_ms};
     return token;

@@ -36,8 +36,10 @@ public:
         max_ms_ = max_ms;
     }
 
-    // A new session's token (the cookie's value).
+    // A new session's token (the cookie's value). An operator has at most kPerOperator sessions:
+    // past that, their least recently used one ends (memory stays bounded, whatever a script does).
     std::string open(std::string operator_name, Role role, std::int64_t now_ms);
+    static constexpr std::size_t kPerOperator = 20;
     // The live session of that token, its last request moved to now (unless `touch` is false: a
     // page refreshing itself is not the agent at work); nullptr when there is none or it expired
     // (then it is gone).

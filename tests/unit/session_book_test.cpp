@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <vector>
 
 #include "daemon/ui/session_book.hpp"
 
@@ -68,4 +69,19 @@ TEST_CASE("sign-ins are refused past 5 failures per name or 20 per address withi
     CHECK(throttle.wait_ms("zoe", "10.0.0.4", 80'001) > 0);
     throttle.succeeded("zoe");
     CHECK(throttle.wait_ms("zoe", "10.0.0.5", 80'002) == 0);
+}
+
+TEST_CASE("an operator has at most 20 sessions: the least recently used ends first") {
+    SessionBook book(60'000, 600'000);
+    std::vector<std::string> tokens;
+    for (int i = 0; i < 20; ++i) tokens.push_back(book.open("lea", Role::agent, i));
+    book.find(tokens[0], 100);  // used again: now the most recent
+    const auto other = book.open("vic", Role::viewer, 100);
+    const auto extra = book.open("lea", Role::agent, 200);
+    CHECK(book.size() == 21);
+    CHECK(book.find(tokens[0], 300));
+    CHECK_FALSE(book.find(tokens[1], 300));  // the least recently used of lea's
+    CHECK(book.find(tokens[2], 300));
+    CHECK(book.find(extra, 300));
+    CHECK(book.find(other, 300));
 }
