@@ -5,11 +5,9 @@
 #include <rapidjson/writer.h>
 
 #include <charconv>
-#include <memory>
 
 #include "channels/http_client.hpp"
 #include "daemon/config.hpp"
-#include "daemon/job_codec.hpp"
 #include "daemon/redis/redis_client.hpp"
 #include "daemon/redis/script.hpp"
 #include "daemon/redis/sync_client.hpp"

@@ -68,7 +68,7 @@ enum class Exposure { all, internal, external };
 
 class Routes {
 public:
-    // A path ending in '/' matches every path under it.
+    // A path ending in '/' matches every path under it (a session route's, itself too: /ui/ is a page).
     void add(std::string method, std::string path, Handler handler, Access access = Access::key);
     void add(std::string method, std::string path, Handler handler, keys::Scope scope);
     void dispatch(const Request& req, Reply reply, Exposure on = Exposure::all) const;

@@ -76,7 +76,7 @@ void Dashboard::campaigns(const Request& req, Reply reply) {
 
 // ---- The form -------------------------------------------------------------------------------
 
-json::Document Dashboard::campaign_form_data(const View& v, const std::string& template_name, const Form& form) const {
+json::Document Dashboard::campaign_form_data(const View& v, const std::string& template_name, const Fields& form) const {
     json::Document d(json::kObjectType);
     auto& a = d.GetAllocator();
     auto store = templates_();

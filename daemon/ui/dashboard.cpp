@@ -16,7 +16,6 @@
 #include "daemon/clock.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/receipts/receipt_store.hpp"
-#include "daemon/status.hpp"
 #include "daemon/ui/page_values.hpp"
 #include "daemon/ui/resources.hpp"
 

@@ -25,6 +25,7 @@
 #include "daemon/config.hpp"
 #include "daemon/http/routes.hpp"
 #include "daemon/ui/page_book.hpp"
+#include "daemon/ui/page_values.hpp"
 #include "daemon/ui/session_book.hpp"
 
 namespace crieur {
@@ -84,7 +85,6 @@ private:
         std::string here;  // the page's path and query, without its lang: the other language's link
         bool signed_in = false;
     };
-    using Form = std::vector<std::pair<std::string, std::string>>;
     using ApiAnswer = std::function<void(int status, rapidjson::Document body)>;
 
     std::variant<keys::Caller, http::Response> gate(const http::Request& req);
@@ -130,7 +130,7 @@ private:
     void journey(const http::Request& req, std::string_view id, http::Reply reply);
     void journey_action(const http::Request& req, std::string_view tail, http::Reply reply);
     // The campaign form for a template, filled from `form` (a GET's query or a POST's body).
-    rapidjson::Document campaign_form_data(const View& v, const std::string& template_name, const Form& form) const;
+    rapidjson::Document campaign_form_data(const View& v, const std::string& template_name, const Fields& form) const;
     void asset(std::string_view name, const http::Request& req, http::Reply reply) const;
     void vendor_asset(std::string_view name, const http::Request& req, http::Reply reply) const;
 
